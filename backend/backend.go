@@ -1,0 +1,124 @@
+// Package backend defines the small interface every compute backend implements:
+// where tensors live, and the ops a model's forward pass is written in.
+//
+// Ops are recorded in order; a backend may run them at once (the CPU backend does)
+// or queue them (the Vulkan backend records a command buffer). The host waits only
+// in Read, which sees the effect of every op recorded before it.
+package backend
+
+import (
+	"fmt"
+
+	"github.com/conveyor-llm/conveyor/gguf"
+)
+
+// Buffer is memory owned by a backend. Only the backend that made it can use it.
+type Buffer interface {
+	// Size is the buffer's length in bytes.
+	Size() int64
+}
+
+// Tensor is a 2-D row-major view into a Buffer: Rows rows of Cols values of Type,
+// each row Type.RowBytes(Cols) bytes, the first at byte Offset. Vectors are 1 x n.
+// Tensors are values; views share their buffer.
+type Tensor struct {
+	Buf    Buffer
+	Offset int64
+	Type   gguf.Type
+	Rows   int
+	Cols   int
+}
+
+// RowBytes is the size of one row in bytes.
+func (t Tensor) RowBytes() int64 { return int64(t.Type.RowBytes(t.Cols)) }
+
+// Bytes is the size of the whole tensor in bytes.
+func (t Tensor) Bytes() int64 { return int64(t.Rows) * t.RowBytes() }
+
+// Slice is the view of rows [lo, hi).
+func (t Tensor) Slice(lo, hi int) Tensor {
+	if lo < 0 || hi > t.Rows || lo > hi {
+		panic(fmt.Sprintf("backend: rows [%d,%d) out of range for %d rows", lo, hi, t.Rows))
+	}
+	v := t
+	v.Offset += int64(lo) * t.RowBytes()
+	v.Rows = hi - lo
+	return v
+}
+
+func (t Tensor) String() string { return fmt.Sprintf("%s[%d x %d]", t.Type, t.Rows, t.Cols) }
+
+// RoPEMode selects which pairs of a head's dimensions are rotated together.
+type RoPEMode int
+
+const (
+	// RoPENormal rotates adjacent pairs (2i, 2i+1), as llama.cpp does for Llama.
+	RoPENormal RoPEMode = iota
+	// RoPENeoX rotates pairs (i, i+d/2), as GPT-NeoX, Qwen2 and Gemma do.
+	RoPENeoX
+)
+
+// RoPE holds the parameters of rotary position embedding, as llama.cpp names them.
+type RoPE struct {
+	Mode     RoPEMode
+	HeadDim  int     // values per head; the tensor's Cols is heads*HeadDim
+	Dims     int     // leading dimensions of each head that rotate (rope.dimension_count)
+	FreqBase float32 // theta base, 10000 for Llama 2
+	// FreqScale multiplies positions (1/linear scaling factor); 1 means none.
+	FreqScale float32
+	// Factors, when not empty, divides the frequency of rotated pair i (Llama 3.1 rope_freqs).
+	Factors []float32
+}
+
+// Attention describes causal attention over a KV cache with one region per sequence.
+// Cache rows are laid out as seq*Context + pos, so a token at position p of
+// sequence s attends to cache rows s*Context .. s*Context+p, always in that order.
+type Attention struct {
+	Heads   int     // query heads
+	KVHeads int     // key/value heads; query head h uses KV head h / (Heads/KVHeads)
+	HeadDim int     // values per head
+	Context int     // cache rows per sequence
+	Scale   float32 // applied to q·k, usually 1/sqrt(HeadDim)
+}
+
+// Backend computes on tensors. A Backend is used by one goroutine at a time.
+type Backend interface {
+	// Name is the backend's short name ("cpu", "vulkan").
+	Name() string
+	// Device describes what it runs on, in one line.
+	Device() string
+
+	// Alloc makes a buffer of size bytes; its contents are undefined.
+	Alloc(size int64) (Buffer, error)
+	// Write copies data into t (host to backend); len(data) must equal t.Bytes().
+	// It is ordered with the recorded ops: ops recorded before it see the old contents.
+	Write(t Tensor, data []byte) error
+	// Read waits for every recorded op, then copies t into dst (backend to host).
+	Read(t Tensor, dst []byte) error
+	// Free releases a buffer; tensors on it must not be used again.
+	Free(b Buffer)
+	// Close releases everything the backend holds.
+	Close() error
+
+	// GetRows copies rows ids[i] of table into dst row i, converting to dst's type (F32).
+	// ids is an I32 tensor of 1 x n; dst is n x table.Cols.
+	GetRows(dst, table, ids Tensor)
+	// MatMul computes dst = x · wᵀ: dst (n x m) F32, x (n x k) F32, w (m x k) of any
+	// weight type. Each output's reduction order is fixed, whatever n is.
+	MatMul(dst, w, x Tensor)
+	// RMSNorm computes dst = x / sqrt(mean(x²) + eps) * w per row; w is 1 x Cols F32.
+	RMSNorm(dst, x, w Tensor, eps float32)
+	// Add computes dst = a + b elementwise (all the same shape, F32).
+	Add(dst, a, b Tensor)
+	// SwiGLU computes dst = silu(gate) * up elementwise.
+	SwiGLU(dst, gate, up Tensor)
+	// RoPE rotates x (n x heads*HeadDim, F32) in place by the positions pos (I32, 1 x n).
+	RoPE(x, pos Tensor, p RoPE)
+	// KVWrite copies src row i into cache row rows[i] (rows is I32 1 x n),
+	// converting to the cache's type (F32 or F16).
+	KVWrite(cache, src, rows Tensor)
+	// Attend computes causal attention for the n query rows of q (n x Heads*HeadDim)
+	// into dst (same shape), over kCache and vCache (seqs*Context x KVHeads*HeadDim).
+	// pos and seq are I32 1 x n: the position and sequence of each query row.
+	Attend(dst, q, kCache, vCache, pos, seq Tensor, p Attention)
+}
