@@ -62,8 +62,8 @@ func Path(t T, rel string) string {
 	return p
 }
 
-// MustPath is Path for code outside tests (benchmarks setup, examples): it returns an error.
-func MustPath(rel string) (string, error) {
+// Lookup is Path for code outside tests: it returns an error instead of failing.
+func Lookup(rel string) (string, error) {
 	dir, err := Dir()
 	if err != nil {
 		return "", err
