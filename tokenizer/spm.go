@@ -1,0 +1,161 @@
+package tokenizer
+
+// The SentencePiece (SPM) segmentation, as llama.cpp's llm_tokenizer_spm does
+// it: the text starts as one symbol per UTF-8 character; the adjacent pair
+// whose concatenation is a vocabulary token with the highest score is merged
+// (ties: the leftmost pair), again and again until no pair is a token. Each
+// final symbol is its token, or, when it is not one, its bytes as byte tokens.
+
+// spmSymbol is a run text[start:start+n] in a doubly linked list of the
+// symbols still alive. A symbol merged into its left neighbour has n == 0.
+type spmSymbol struct {
+	start, n   int32
+	prev, next int32
+}
+
+// spmBigram is a candidate merge of two adjacent symbols. size is the byte
+// length of the pair when it was queued: if either symbol has changed since,
+// the sum no longer matches and the candidate is stale.
+type spmBigram struct {
+	score       float32
+	left, right int32
+	size        int32
+}
+
+// before reports whether a is merged before b: higher score first, then the
+// leftmost pair.
+func (a spmBigram) before(b spmBigram) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return a.left < b.left
+}
+
+// bigramQueue is a binary max-heap of candidates ordered by before.
+type bigramQueue []spmBigram
+
+func (q *bigramQueue) push(b spmBigram) {
+	*q = append(*q, b)
+	h := *q
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h[i].before(h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (q *bigramQueue) pop() spmBigram {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	i := 0
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && h[l].before(h[m]) {
+			m = l
+		}
+		if r < len(h) && h[r].before(h[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
+	return top
+}
+
+// utf8Len is the length of a UTF-8 sequence from its first byte, by its top
+// four bits, as llama.cpp reads it: continuation bytes count as one-byte
+// characters and nothing else is validated, so invalid input still splits the
+// same way.
+func utf8Len(b byte) int {
+	return [16]int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4}[b>>4]
+}
+
+// spmSession holds the working state of one segmentation.
+type spmSession struct {
+	t       *Tokenizer
+	text    string
+	symbols []spmSymbol
+	queue   bigramQueue
+}
+
+// encodeSPM appends the tokens of text (already whitespace-escaped) to out.
+func (t *Tokenizer) encodeSPM(text string, out []int32) []int32 {
+	if text == "" {
+		return out
+	}
+	s := spmSession{t: t, text: text, symbols: make([]spmSymbol, 0, len(text))}
+	for off := 0; off < len(text); {
+		n := min(utf8Len(text[off]), len(text)-off)
+		i := int32(len(s.symbols))
+		next := i + 1
+		if off+n == len(text) {
+			next = -1
+		}
+		s.symbols = append(s.symbols, spmSymbol{start: int32(off), n: int32(n), prev: i - 1, next: next})
+		off += n
+	}
+	s.queue = make(bigramQueue, 0, len(s.symbols))
+	for i := int32(1); i < int32(len(s.symbols)); i++ {
+		s.tryAdd(i-1, i)
+	}
+
+	for len(s.queue) > 0 {
+		b := s.queue.pop()
+		left, right := &s.symbols[b.left], &s.symbols[b.right]
+		if left.n == 0 || right.n == 0 || left.n+right.n != b.size {
+			continue // stale: one side was merged elsewhere meanwhile
+		}
+		left.n += right.n
+		right.n = 0
+		left.next = right.next
+		if right.next >= 0 {
+			s.symbols[right.next].prev = b.left
+		}
+		s.tryAdd(left.prev, b.left)
+		s.tryAdd(b.left, left.next)
+	}
+
+	// Every merged symbol is a token by construction, so only unmerged
+	// characters can miss the vocabulary (llama.cpp's resegment step through
+	// its rev_merge map therefore never splits anything here).
+	for i := int32(0); i != -1; i = s.symbols[i].next {
+		sym := s.symbols[i]
+		piece := text[sym.start : sym.start+sym.n]
+		if id, ok := t.ids[piece]; ok {
+			out = append(out, id)
+			continue
+		}
+		for j := 0; j < len(piece); j++ {
+			if id := t.byteTokens[piece[j]]; id >= 0 {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// tryAdd queues the merge of symbols left and right if their concatenation is
+// a token.
+func (s *spmSession) tryAdd(left, right int32) {
+	if left < 0 || right < 0 {
+		return
+	}
+	l, r := s.symbols[left], s.symbols[right]
+	size := l.n + r.n
+	id, ok := s.t.ids[s.text[l.start:l.start+size]]
+	if !ok {
+		return
+	}
+	s.queue.push(spmBigram{score: s.t.vocab.scoreOf(id), left: left, right: right, size: size})
+}
