@@ -1,12 +1,10 @@
 package gguf
 
 import (
-	"errors"
 	"fmt"
 	"math/bits"
 	"os"
 	"sort"
-	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -376,17 +374,6 @@ func (f *File) checkTensorData() error {
 			return fmt.Errorf("tensors %q [%d, %d) and %q [%d, %d) overlap", p.Name, p.Offset, p.Offset+p.Bytes(),
 				q.Name, q.Offset, q.Offset+q.Bytes())
 		}
-	}
-	return nil
-}
-
-// validKey reports why key cannot be a metadata key, or nil.
-func validKey(key string) error {
-	if key == "" {
-		return errors.New("empty key")
-	}
-	if !utf8.ValidString(key) {
-		return fmt.Errorf("key %q is not valid UTF-8", key)
 	}
 	return nil
 }
