@@ -67,7 +67,7 @@ func TestParseRejectsMalformedFiles(t *testing.T) {
 		{"arrays nested past the limit", nested(MaxArrayDepth + 1), "nested more than 4 deep"},
 		{"bool byte 2", oneKV("b", ValueBool, func(g *fileBuilder) { g.raw(2) }), `key "b": bool byte 2`},
 		{"bool array byte 7", oneKV("b", ValueArray, func(g *fileBuilder) { g.u32(uint32(ValueBool)).u64(2).raw(1, 7) }), "bool byte 7"},
-		{"key not UTF-8", oneKV("k\xff", ValueUint8, func(g *fileBuilder) { g.raw(1) }), `kv 0: key at offset 32 is not valid UTF-8: "k\\xff"`},
+		{"key not UTF-8", oneKV("k\xff", ValueUint8, func(g *fileBuilder) { g.raw(1) }), `kv 0: key at offset 32 is not valid UTF-8: "k\xff"`},
 		{"string value not UTF-8", oneKV("k", ValueString, func(g *fileBuilder) { g.str("\xc3(") }), `key "k": string at offset`},
 		{"empty key", oneKV("", ValueUint8, func(g *fileBuilder) { g.raw(1) }), "empty key"},
 		{"duplicate key", func() []byte {
@@ -87,7 +87,7 @@ func TestParseRejectsMalformedFiles(t *testing.T) {
 		{"row not a multiple of the block size", oneTensor([]uint64{40}, TypeQ8_0, 0, 64), "row length 40 is not a multiple of Q8_0's block size 32"},
 		{"misaligned tensor offset", oneTensor([]uint64{4}, TypeF32, 4, 32), "offset 4 is not a multiple of the alignment 32"},
 		{"tensor data past end", oneTensor([]uint64{64}, TypeF32, 0, 100), `tensor "t": data [64, 320) past end of file (size 164)`},
-		{"tensor offset past end", oneTensor([]uint64{4}, TypeF32, 1 << 40, 16), "offset 1099511627776 (absolute 1099511627840) is past end of file"},
+		{"tensor offset past end", oneTensor([]uint64{4}, TypeF32, 1<<40, 16), "offset 1099511627776 (absolute 1099511627840) is past end of file"},
 		{"data section past end", oneTensor([]uint64{4}, TypeF32, 0, 0)[:60], "data section at offset 64 is past end of file (size 60)"},
 		{"empty tensor name", tensorFile(func(g *fileBuilder) { g.tensor("", []uint64{4}, TypeF32, 0) }, 1, 16), "empty name"},
 		{"duplicate tensor name", tensorFile(func(g *fileBuilder) {
