@@ -136,11 +136,25 @@ func (t *Tokenizer) encodeSPM(text string, out []int32) []int32 {
 			out = append(out, id)
 			continue
 		}
-		for j := 0; j < len(piece); j++ {
-			if id := t.byteTokens[piece[j]]; id >= 0 {
-				out = append(out, id)
+		out = t.byteFallback(piece, out)
+	}
+	return out
+}
+
+// byteFallback appends the byte tokens of a piece that is not a token, or,
+// when the vocabulary lacks a token for one of its bytes, a single UNK (none
+// if there is no UNK either).
+func (t *Tokenizer) byteFallback(piece string, out []int32) []int32 {
+	for j := 0; j < len(piece); j++ {
+		if t.byteTokens[piece[j]] < 0 {
+			if t.vocab.UNK >= 0 {
+				out = append(out, t.vocab.UNK)
 			}
+			return out
 		}
+	}
+	for j := 0; j < len(piece); j++ {
+		out = append(out, t.byteTokens[piece[j]])
 	}
 	return out
 }

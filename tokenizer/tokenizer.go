@@ -14,7 +14,7 @@ type Tokenizer struct {
 	vocab      *Vocab
 	ids        map[string]int32 // token text → id; a repeated text keeps its last id, as llama.cpp does
 	pieces     [][]byte         // what each token stands for in text
-	byteTokens [256]int32       // the token for each byte in byte fallback, -1 when none
+	byteTokens [256]int32       // each byte's token for byte fallback: <0xNN>, else the byte itself; -1 when neither
 	specials   []int32          // tokens split out of the text before segmentation, longest first
 	eog        map[int32]bool
 }
@@ -74,8 +74,6 @@ func New(v *Vocab) (*Tokenizer, error) {
 			t.byteTokens[b] = id
 		} else if id, ok := t.ids[string([]byte{byte(b)})]; ok {
 			t.byteTokens[b] = id
-		} else if v.UNK >= 0 {
-			t.byteTokens[b] = v.UNK
 		}
 	}
 	eot := v.EOT
