@@ -46,6 +46,16 @@ func (t Tensor) Slice(lo, hi int) Tensor {
 	return v
 }
 
+// Head is the view of the first n values of a one-row tensor (index vectors).
+func (t Tensor) Head(n int) Tensor {
+	if t.Rows != 1 || n < 0 || n > t.Cols {
+		panic(fmt.Sprintf("backend: head %d of %v", n, t))
+	}
+	v := t
+	v.Cols = n
+	return v
+}
+
 func (t Tensor) String() string { return fmt.Sprintf("%s[%d x %d]", t.Type, t.Rows, t.Cols) }
 
 // RoPEMode selects which pairs of a head's dimensions are rotated together.
@@ -92,6 +102,7 @@ type Backend interface {
 	Alloc(size int64) (Buffer, error)
 	// Write copies data into t (host to backend); len(data) must equal t.Bytes().
 	// It is ordered with the recorded ops: ops recorded before it see the old contents.
+	// The caller may reuse data as soon as Write returns.
 	Write(t Tensor, data []byte) error
 	// Read waits for every recorded op, then copies t into dst (backend to host).
 	Read(t Tensor, dst []byte) error
@@ -121,4 +132,11 @@ type Backend interface {
 	// into dst (same shape), over kCache and vCache (seqs*Context x KVHeads*HeadDim).
 	// pos and seq are I32 1 x n: the position and sequence of each query row.
 	Attend(dst, q, kCache, vCache, pos, seq Tensor, p Attention)
+}
+
+// HostMapper is implemented by backends that can compute on host memory in place:
+// the CPU backend uses a memory-mapped model file's weights without copying them.
+type HostMapper interface {
+	// MapHost wraps data as a read-only Buffer; data must outlive the buffer.
+	MapHost(data []byte) (Buffer, error)
 }

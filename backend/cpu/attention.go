@@ -1,0 +1,83 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/conveyor-llm/conveyor/backend"
+)
+
+// Attend computes causal attention: for query row i (position p, sequence s) and
+// head h, softmax(q·k / scale) over cache rows s*Context+0 .. s*Context+p in order,
+// then the weighted sum of the matching V rows. K and V rows are converted to
+// float32 from the cache's type; scores, softmax and sums are float32 with the
+// softmax denominator in float64, as ggml computes soft_max.
+func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p backend.Attention) {
+	positions, seqs := i32s(pos), i32s(seq)
+	width := p.Heads * p.HeadDim
+	kvWidth := p.KVHeads * p.HeadDim
+	if len(positions) != q.Rows || len(seqs) != q.Rows || q.Cols != width || kCache.Cols != kvWidth ||
+		vCache.Cols != kvWidth || kCache.Rows != vCache.Rows || p.KVHeads == 0 || p.Heads%p.KVHeads != 0 {
+		panic(fmt.Sprintf("cpu: Attend: q %v, k %v, v %v, %d positions, %+v", q, kCache, vCache, len(positions), p))
+	}
+	mustShape("Attend", dst, q.Rows, width)
+	qs, out := f32s(q), f32s(dst)
+	kFormat, vFormat := mustFormat(kCache.Type), mustFormat(vCache.Type)
+	kRaw, vRaw := raw(kCache), raw(vCache)
+	kRowBytes, vRowBytes := int(kCache.RowBytes()), int(vCache.RowBytes())
+	group := p.Heads / p.KVHeads
+	hd := p.HeadDim
+	if hd%kCache.Type.BlockSize() != 0 || hd%vCache.Type.BlockSize() != 0 {
+		panic(fmt.Sprintf("cpu: Attend: head dim %d does not divide into %v / %v blocks", hd, kCache.Type, vCache.Type))
+	}
+	kHeadBytes, vHeadBytes := kCache.Type.RowBytes(hd), vCache.Type.RowBytes(hd)
+
+	b.pool.parallelFor(q.Rows*p.Heads, 1, func(lo, hi int) {
+		kh := make([]float32, hd)
+		vh := make([]float32, hd)
+		var scores []float32
+		for task := lo; task < hi; task++ {
+			i, h := task/p.Heads, task%p.Heads
+			n := int(positions[i]) + 1
+			base := int(seqs[i]) * p.Context
+			if positions[i] < 0 || n > p.Context || seqs[i] < 0 || base+n > kCache.Rows {
+				panic(fmt.Sprintf("cpu: Attend: position %d of sequence %d outside the cache (%d per sequence, %d rows)",
+					positions[i], seqs[i], p.Context, kCache.Rows))
+			}
+			kvh := h / group
+			qh := qs[i*width+h*hd : i*width+(h+1)*hd]
+			scores = scores[:0]
+			maxScore := float32(math.Inf(-1))
+			for t := 0; t < n; t++ {
+				r := base + t
+				kFormat.Dequantize(kh, kRaw[r*kRowBytes+kvh*kHeadBytes:][:kHeadBytes])
+				var s float32
+				for d, v := range qh {
+					s += v * kh[d]
+				}
+				s *= p.Scale
+				scores = append(scores, s)
+				maxScore = max(maxScore, s)
+			}
+			var sum float64
+			for t, s := range scores {
+				e := float32(math.Exp(float64(s - maxScore)))
+				scores[t] = e
+				sum += float64(e)
+			}
+			inv := float32(1 / sum)
+			o := out[i*width+h*hd : i*width+(h+1)*hd]
+			for d := range o {
+				o[d] = 0
+			}
+			for t, s := range scores {
+				r := base + t
+				vFormat.Dequantize(vh, vRaw[r*vRowBytes+kvh*vHeadBytes:][:vHeadBytes])
+				w := s * inv
+				for d, v := range vh {
+					o[d] += w * v
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,163 @@
+// Package cpu is the reference backend: plain Go, every op written to be read.
+// Faster and GPU backends are tested against it. Ops run as they are recorded,
+// split across a fixed pool of worker goroutines.
+package cpu
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/gguf"
+)
+
+// Backend computes on host memory.
+type Backend struct {
+	pool *pool
+	// scratch holds activations converted for a matmul's dot products.
+	scratch []byte
+}
+
+var (
+	_ backend.Backend    = (*Backend)(nil)
+	_ backend.HostMapper = (*Backend)(nil)
+)
+
+// New returns a CPU backend that uses threads workers (0: one per CPU).
+func New(threads int) *Backend {
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	return &Backend{pool: newPool(threads)}
+}
+
+// Name is "cpu".
+func (b *Backend) Name() string { return "cpu" }
+
+// Device names the processor and the number of threads.
+func (b *Backend) Device() string {
+	return fmt.Sprintf("CPU, %d threads (%s/%s)", b.pool.size(), runtime.GOOS, runtime.GOARCH)
+}
+
+// Threads is the number of worker goroutines.
+func (b *Backend) Threads() int { return b.pool.size() }
+
+// buffer is host memory, allocated here or mapped from a file.
+type buffer struct {
+	data     []byte
+	readOnly bool
+}
+
+func (m *buffer) Size() int64 { return int64(len(m.data)) }
+
+// Alloc allocates size bytes, 64-byte aligned.
+func (b *Backend) Alloc(size int64) (backend.Buffer, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("cpu: negative buffer size %d", size)
+	}
+	raw := make([]byte, size+64)
+	skip := (64 - int(uintptr(unsafe.Pointer(unsafe.SliceData(raw))))%64) % 64
+	return &buffer{data: raw[skip : int64(skip)+size : int64(skip)+size]}, nil
+}
+
+// MapHost uses data in place as a read-only buffer.
+func (b *Backend) MapHost(data []byte) (backend.Buffer, error) {
+	return &buffer{data: data, readOnly: true}, nil
+}
+
+// Write copies data into t.
+func (b *Backend) Write(t backend.Tensor, data []byte) error {
+	m, err := hostBuffer(t)
+	if err != nil {
+		return err
+	}
+	if m.readOnly {
+		return fmt.Errorf("cpu: write to read-only (mapped) tensor %v", t)
+	}
+	if int64(len(data)) != t.Bytes() {
+		return fmt.Errorf("cpu: write of %d bytes to %v of %d bytes", len(data), t, t.Bytes())
+	}
+	copy(m.data[t.Offset:], data)
+	return nil
+}
+
+// Read copies t into dst. Ops run as they are recorded, so there is nothing to wait for.
+func (b *Backend) Read(t backend.Tensor, dst []byte) error {
+	m, err := hostBuffer(t)
+	if err != nil {
+		return err
+	}
+	if int64(len(dst)) != t.Bytes() {
+		return fmt.Errorf("cpu: read of %v (%d bytes) into %d bytes", t, t.Bytes(), len(dst))
+	}
+	copy(dst, m.data[t.Offset:t.Offset+t.Bytes()])
+	return nil
+}
+
+// Free drops the buffer; the garbage collector reclaims it.
+func (b *Backend) Free(buf backend.Buffer) {
+	if m, ok := buf.(*buffer); ok {
+		m.data = nil
+	}
+}
+
+// Close stops the worker pool.
+func (b *Backend) Close() error {
+	b.pool.close()
+	return nil
+}
+
+func hostBuffer(t backend.Tensor) (*buffer, error) {
+	m, ok := t.Buf.(*buffer)
+	if !ok {
+		return nil, fmt.Errorf("cpu: tensor %v is not in CPU memory", t)
+	}
+	if t.Offset < 0 || t.Offset+t.Bytes() > int64(len(m.data)) {
+		return nil, fmt.Errorf("cpu: tensor %v at offset %d overruns its buffer of %d bytes", t, t.Offset, len(m.data))
+	}
+	return m, nil
+}
+
+// raw is the bytes of t. Op arguments are the model's own tensors, so a bad one is a
+// programming error and panics with its description.
+func raw(t backend.Tensor) []byte {
+	m, err := hostBuffer(t)
+	if err != nil {
+		panic(err)
+	}
+	return m.data[t.Offset : t.Offset+t.Bytes()]
+}
+
+func f32s(t backend.Tensor) []float32 {
+	mustType(t, gguf.TypeF32)
+	return asF32(raw(t))
+}
+
+func i32s(t backend.Tensor) []int32 {
+	mustType(t, gguf.TypeI32)
+	b := raw(t)
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*int32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+func asF32(b []byte) []float32 {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+func mustType(t backend.Tensor, typ gguf.Type) {
+	if t.Type != typ {
+		panic(fmt.Sprintf("cpu: tensor %v: want type %v", t, typ))
+	}
+}
+
+func mustShape(op string, t backend.Tensor, rows, cols int) {
+	if t.Rows != rows || t.Cols != cols {
+		panic(fmt.Sprintf("cpu: %s: tensor %v, want %d x %d", op, t, rows, cols))
+	}
+}

@@ -1,0 +1,155 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/gguf"
+	"github.com/conveyor-llm/conveyor/kernels"
+)
+
+// GetRows copies rows ids[i] of table into dst row i as F32.
+func (b *Backend) GetRows(dst, table, ids backend.Tensor) {
+	idx := i32s(ids)
+	mustShape("GetRows", dst, len(idx), table.Cols)
+	out := f32s(dst)
+	format := mustFormat(table.Type)
+	src := raw(table)
+	rowBytes := int(table.RowBytes())
+	for i, id := range idx {
+		if id < 0 || int(id) >= table.Rows {
+			panic(fmt.Sprintf("cpu: GetRows: id %d outside table %v", id, table))
+		}
+		format.Dequantize(out[i*table.Cols:(i+1)*table.Cols], src[int(id)*rowBytes:(int(id)+1)*rowBytes])
+	}
+}
+
+// RMSNorm computes dst = x / sqrt(mean(x²) + eps) * w, row by row. As ggml does,
+// the sum of squares is accumulated in float64 and the scale applied in float32.
+func (b *Backend) RMSNorm(dst, x, w backend.Tensor, eps float32) {
+	mustShape("RMSNorm", dst, x.Rows, x.Cols)
+	mustShape("RMSNorm weight", w, 1, x.Cols)
+	in, out, weight := f32s(x), f32s(dst), f32s(w)
+	n := x.Cols
+	b.pool.parallelFor(x.Rows, 4, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row, o := in[r*n:(r+1)*n], out[r*n:(r+1)*n]
+			var sum float64
+			for _, v := range row {
+				sum += float64(v * v)
+			}
+			mean := float32(sum / float64(n))
+			scale := 1 / float32(math.Sqrt(float64(mean+eps)))
+			for i, v := range row {
+				o[i] = (v * scale) * weight[i]
+			}
+		}
+	})
+}
+
+// Add computes dst = a + b.
+func (b *Backend) Add(dst, x, y backend.Tensor) {
+	mustShape("Add", x, dst.Rows, dst.Cols)
+	mustShape("Add", y, dst.Rows, dst.Cols)
+	out, xs, ys := f32s(dst), f32s(x), f32s(y)
+	for i := range out {
+		out[i] = xs[i] + ys[i]
+	}
+}
+
+// SwiGLU computes dst = silu(gate) * up, with silu(g) = g / (1 + e^-g).
+func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) {
+	mustShape("SwiGLU", gate, dst.Rows, dst.Cols)
+	mustShape("SwiGLU", up, dst.Rows, dst.Cols)
+	out, g, u := f32s(dst), f32s(gate), f32s(up)
+	b.pool.parallelFor(len(out), 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = silu(g[i]) * u[i]
+		}
+	})
+}
+
+func silu(x float32) float32 { return x / (1 + float32(math.Exp(float64(-x)))) }
+
+// RoPE rotates each head of each row of x by its row's position. The angles are
+// built as ggml builds them, in float32: theta starts at pos*FreqScale and is
+// multiplied by FreqBase^(-2/Dims) for each successive pair.
+func (b *Backend) RoPE(x, pos backend.Tensor, p backend.RoPE) {
+	positions := i32s(pos)
+	if x.Rows != len(positions) || p.HeadDim <= 0 || x.Cols%p.HeadDim != 0 || p.Dims > p.HeadDim || p.Dims%2 != 0 {
+		panic(fmt.Sprintf("cpu: RoPE: x %v, %d positions, head dim %d, rotated dims %d", x, len(positions), p.HeadDim, p.Dims))
+	}
+	data := f32s(x)
+	heads := x.Cols / p.HeadDim
+	b.pool.parallelFor(x.Rows, 1, func(lo, hi int) {
+		cos := make([]float32, p.Dims/2)
+		sin := make([]float32, p.Dims/2)
+		for r := lo; r < hi; r++ {
+			ropeAngles(cos, sin, positions[r], p)
+			for h := 0; h < heads; h++ {
+				head := data[r*x.Cols+h*p.HeadDim : r*x.Cols+(h+1)*p.HeadDim]
+				rotate(head, cos, sin, p.Mode)
+			}
+		}
+	})
+}
+
+// ropeAngles fills the cosine and sine of each rotated pair's angle at position pos.
+func ropeAngles(cos, sin []float32, pos int32, p backend.RoPE) {
+	thetaScale := float32(math.Pow(float64(p.FreqBase), float64(float32(-2)/float32(p.Dims))))
+	freqScale := p.FreqScale
+	if freqScale == 0 {
+		freqScale = 1
+	}
+	theta := float32(pos)
+	for i := range cos {
+		t := theta
+		if len(p.Factors) > 0 {
+			t /= p.Factors[i]
+		}
+		t *= freqScale
+		cos[i] = float32(math.Cos(float64(t)))
+		sin[i] = float32(math.Sin(float64(t)))
+		theta *= thetaScale
+	}
+}
+
+// rotate applies the rotations to one head: adjacent pairs (normal) or pairs half a
+// rotated span apart (NeoX). Dimensions past the rotated ones are left as they are.
+func rotate(head, cos, sin []float32, mode backend.RoPEMode) {
+	half := len(cos)
+	for i := 0; i < half; i++ {
+		a, c := 2*i, 2*i+1
+		if mode == backend.RoPENeoX {
+			a, c = i, i+half
+		}
+		x0, x1 := head[a], head[c]
+		head[a] = x0*cos[i] - x1*sin[i]
+		head[c] = x0*sin[i] + x1*cos[i]
+	}
+}
+
+// KVWrite copies src row i into cache row rows[i], converting to the cache's type.
+func (b *Backend) KVWrite(cache, src, rows backend.Tensor) {
+	idx := i32s(rows)
+	mustShape("KVWrite", src, len(idx), cache.Cols)
+	in := f32s(src)
+	format := mustFormat(cache.Type)
+	dst := raw(cache)
+	rowBytes := int(cache.RowBytes())
+	for i, r := range idx {
+		if r < 0 || int(r) >= cache.Rows {
+			panic(fmt.Sprintf("cpu: KVWrite: row %d outside cache %v", r, cache))
+		}
+		format.Quantize(dst[int(r)*rowBytes:(int(r)+1)*rowBytes], in[i*cache.Cols:(i+1)*cache.Cols])
+	}
+}
+
+func mustFormat(t gguf.Type) *kernels.Format {
+	f, err := kernels.FormatOf(t)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}

@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/backend/cpu"
+)
+
+// gpuOpener opens a Vulkan device (index -1: the best one). It is set by
+// backends_vulkan.go when the binary is built with Vulkan support.
+var gpuOpener func(device int, allowCPUDevice bool) (backend.Backend, string, error)
+
+// OpenBackend opens the backend opts name. "auto" picks a real GPU when there is
+// one, never a CPU-emulated Vulkan device (lavapipe is slower than our CPU
+// backend), and says why in one log line.
+func OpenBackend(opts Options) (backend.Backend, error) {
+	logf := opts.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	device := -1
+	if opts.DeviceSet {
+		device = opts.Device
+	}
+	switch opts.Backend {
+	case "", "auto":
+		if gpuOpener == nil {
+			logf("backend: cpu (this build has no Vulkan support)")
+			return cpu.New(opts.Threads), nil
+		}
+		b, why, err := gpuOpener(device, false)
+		if err != nil {
+			logf("backend: cpu (%v)", err)
+			return cpu.New(opts.Threads), nil
+		}
+		logf("backend: vulkan (%s)", why)
+		return b, nil
+	case "cpu":
+		return cpu.New(opts.Threads), nil
+	case "vulkan":
+		if gpuOpener == nil {
+			return nil, fmt.Errorf("backend: vulkan: this build has no Vulkan support (built without cgo or with the novulkan tag)")
+		}
+		b, _, err := gpuOpener(device, true)
+		if err != nil {
+			return nil, fmt.Errorf("backend: vulkan: %w", err)
+		}
+		return b, nil
+	default:
+		return nil, fmt.Errorf("backend: unknown backend %q (auto, cpu, vulkan)", opts.Backend)
+	}
+}

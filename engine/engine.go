@@ -1,0 +1,112 @@
+// Package engine is Conveyor's library: load a GGUF model onto a backend, open
+// sessions with their own KV cache, and generate text token by token.
+//
+//	m, err := engine.Load("model.gguf", engine.Options{})
+//	s, err := m.NewSession(engine.SessionOptions{})
+//	res, err := s.Generate(ctx, engine.Request{Prompt: "Once upon a time", MaxTokens: 64},
+//		func(t engine.Token) error { fmt.Print(t.Text); return nil })
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/gguf"
+	"github.com/conveyor-llm/conveyor/model"
+	"github.com/conveyor-llm/conveyor/tokenizer"
+)
+
+// Options choose where and how a model runs.
+type Options struct {
+	// Backend is "auto" (the default: a GPU if there is one, else the CPU),
+	// "cpu" or "vulkan".
+	Backend string
+	// Device picks a Vulkan device by its number in `conveyor devices`; -1 or
+	// unset (with DeviceSet false) picks the best one.
+	Device    int
+	DeviceSet bool
+	// Threads for the CPU backend; 0: one per core.
+	Threads int
+	// Progress, when set, is told how much of the weights has loaded.
+	Progress model.Progress
+	// Log, when set, receives one-line notes (which backend was picked and why).
+	Log func(format string, args ...any)
+}
+
+// Model is a loaded model: weights resident on a backend, and its tokenizer.
+type Model struct {
+	file    *gguf.File
+	arch    model.Model
+	tok     *tokenizer.Tokenizer
+	backend backend.Backend
+	weights []backend.Buffer
+	// LoadTime is how long Load took.
+	LoadTime time.Duration
+}
+
+// Load opens the GGUF file at path and loads its model onto the chosen backend.
+func Load(path string, opts Options) (*Model, error) {
+	start := time.Now()
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := load(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	m.LoadTime = time.Since(start)
+	return m, nil
+}
+
+func load(f *gguf.File, opts Options) (*Model, error) {
+	arch, err := model.Architecture(f)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		return nil, err
+	}
+	b, err := OpenBackend(opts)
+	if err != nil {
+		return nil, err
+	}
+	arch2, weights, err := model.Load(f, b, opts.Progress)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	if got := arch2.Hyper().Vocab; got != tok.VocabSize() {
+		b.Close()
+		return nil, fmt.Errorf("model: %s has %d tokens in its vocabulary but %d embedding rows", arch, tok.VocabSize(), got)
+	}
+	return &Model{file: f, arch: arch2, tok: tok, backend: b, weights: weights}, nil
+}
+
+// Close frees the model's memory on its backend and unmaps the file.
+func (m *Model) Close() error {
+	for _, buf := range m.weights {
+		m.backend.Free(buf)
+	}
+	m.weights = nil
+	err := m.backend.Close()
+	if ferr := m.file.Close(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// Tokenizer is the model's tokenizer.
+func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
+
+// Hyper is the model's hyperparameters.
+func (m *Model) Hyper() *model.Hyper { return m.arch.Hyper() }
+
+// Backend is the backend the model runs on.
+func (m *Model) Backend() backend.Backend { return m.backend }
+
+// File is the model's GGUF file.
+func (m *Model) File() *gguf.File { return m.file }

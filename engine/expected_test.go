@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-llm/conveyor/internal/testdata"
+)
+
+// expected is one of ../shared/models/expected/llamacpp-*.txt.
+type expected struct {
+	Prompt       string
+	PromptIDs    []int32
+	GeneratedIDs []int32
+	Top10        []TokenLogit
+	TextUntilBOS string
+}
+
+func readExpected(t *testing.T, name string) expected {
+	t.Helper()
+	f, err := os.Open(testdata.Path(t, "models/expected/"+name))
+	require.NoError(t, err)
+	defer f.Close()
+	var e expected
+	ids := func(s string) []int32 {
+		var out []int32
+		for _, w := range strings.Fields(s) {
+			n, err := strconv.Atoi(w)
+			require.NoError(t, err)
+			out = append(out, int32(n))
+		}
+		return out
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ": ")
+		require.True(t, ok, "line %q", sc.Text())
+		switch {
+		case key == "prompt":
+			require.NoError(t, json.Unmarshal([]byte(val), &e.Prompt))
+		case key == "prompt_ids":
+			e.PromptIDs = ids(val)
+		case strings.HasPrefix(key, "generated_ids"):
+			e.GeneratedIDs = ids(val)
+		case key == "top10_after_prompt":
+			for _, pair := range strings.Fields(val) {
+				id, logit, _ := strings.Cut(pair, ":")
+				n, err := strconv.Atoi(id)
+				require.NoError(t, err)
+				l, err := strconv.ParseFloat(logit, 32)
+				require.NoError(t, err)
+				e.Top10 = append(e.Top10, TokenLogit{int32(n), float32(l)})
+			}
+		case key == "text_until_bos":
+			require.NoError(t, json.Unmarshal([]byte(val), &e.TextUntilBOS))
+		}
+	}
+	require.NoError(t, sc.Err())
+	return e
+}
+
+func generateGreedy(t *testing.T, m *Model, prompt string, n int) *Result {
+	t.Helper()
+	s, err := m.NewSession(SessionOptions{})
+	require.NoError(t, err)
+	defer s.Close()
+	res, err := s.Generate(context.Background(), Request{Prompt: prompt, MaxTokens: n, Sampling: DefaultSampling(), TopLogits: 10},
+		func(Token) error { return nil })
+	require.NoError(t, err)
+	return res
+}
+
+// The F32 model gives llama.cpp's greedy ids token for token, and its top-10
+// logits within 1e-2 (llama.cpp keeps its KV cache in F16, as we do by default).
+func TestStories260KMatchesLlamaCpp(t *testing.T) {
+	m, err := Load(testdata.Path(t, "models/stories260K.gguf"), Options{Backend: "cpu"})
+	require.NoError(t, err)
+	defer m.Close()
+	for _, name := range []string{"once-upon-a-time", "lily-and-tom"} {
+		t.Run(name, func(t *testing.T) {
+			want := readExpected(t, "llamacpp-"+name+".txt")
+			res := generateGreedy(t, m, want.Prompt, len(want.GeneratedIDs))
+			require.Equal(t, want.PromptIDs, res.PromptIDs)
+			require.Equal(t, want.GeneratedIDs, res.GeneratedIDs)
+			for i, w := range want.Top10 {
+				require.Equal(t, w.ID, res.TopLogits[i].ID, "top-10 rank %d", i)
+				require.InDelta(t, w.Logit, res.TopLogits[i].Logit, 1e-2, "top-10 rank %d", i)
+			}
+		})
+	}
+}
+
+// The Q8_0 model, with activations quantized to Q8_0 as llama.cpp does, gives
+// llama.cpp's greedy ids for that file.
+func TestStories260KQ8_0MatchesLlamaCpp(t *testing.T) {
+	m, err := Load(testdata.Path(t, "models/stories260K-q8_0.gguf"), Options{Backend: "cpu"})
+	require.NoError(t, err)
+	defer m.Close()
+	for _, name := range []string{"once-upon-a-time", "lily-and-tom"} {
+		t.Run(name, func(t *testing.T) {
+			want := readExpected(t, "llamacpp-q8_0-"+name+".txt")
+			res := generateGreedy(t, m, want.Prompt, len(want.GeneratedIDs))
+			require.Equal(t, want.PromptIDs, res.PromptIDs)
+			agree := commonPrefix(want.GeneratedIDs, res.GeneratedIDs)
+			t.Logf("%s: %d of %d generated ids agree with llama.cpp", name, agree, len(want.GeneratedIDs))
+			require.Equal(t, want.GeneratedIDs, res.GeneratedIDs)
+			for i, w := range want.Top10 {
+				require.Equal(t, w.ID, res.TopLogits[i].ID, "top-10 rank %d", i)
+				require.InDelta(t, w.Logit, res.TopLogits[i].Logit, 1e-2, "top-10 rank %d", i)
+			}
+		})
+	}
+}

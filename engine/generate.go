@@ -1,0 +1,299 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/conveyor-llm/conveyor/model"
+)
+
+// Request is one generation.
+type Request struct {
+	// Prompt is tokenized with BOS (as the vocabulary asks) and special tokens
+	// parsed; an empty prompt generates from BOS alone. PromptIDs, when set,
+	// is used instead.
+	Prompt    string
+	PromptIDs []int32
+	// MaxTokens is how many tokens to generate at most; -1 or 0: until an
+	// end-of-generation token or the end of the context.
+	MaxTokens int
+	Sampling  Sampling
+	// Stop ends generation when the text contains one of these; the text
+	// returned stops before it.
+	Stop []string
+	// IgnoreEOS goes on past end-of-generation tokens, as llama.cpp's
+	// --ignore-eos does (they are never sampled).
+	IgnoreEOS bool
+	// TopLogits, when > 0, records the TopLogits largest raw logits after the prompt.
+	TopLogits int
+}
+
+// Token is one generated token and the text it completed (empty while a
+// multi-byte character or a possible stop string is still incomplete).
+type Token struct {
+	ID   int32
+	Text string
+}
+
+// Stats are what a run cost.
+type Stats struct {
+	PromptTokens    int     `json:"prompt_tokens"`
+	ReusedTokens    int     `json:"reused_tokens"`
+	GeneratedTokens int     `json:"generated_tokens"`
+	LoadSeconds     float64 `json:"load_s"`
+	TTFTSeconds     float64 `json:"ttft_s"`
+	PrefillTokPerS  float64 `json:"prefill_tok_s"`
+	DecodeTokPerS   float64 `json:"decode_tok_s"`
+}
+
+// String is the one-line summary printed after a run.
+func (s Stats) String() string {
+	return fmt.Sprintf("prompt %d tokens (%d reused), generated %d tokens; load %.2f s, time to first token %.3f s, prefill %.1f tok/s, decode %.1f tok/s",
+		s.PromptTokens, s.ReusedTokens, s.GeneratedTokens, s.LoadSeconds, s.TTFTSeconds, s.PrefillTokPerS, s.DecodeTokPerS)
+}
+
+// Result is a finished generation.
+type Result struct {
+	PromptIDs    []int32
+	GeneratedIDs []int32
+	Text         string // the generated text only
+	// StopReason is "eog" (end-of-generation token), "stop" (a stop string),
+	// "length" (MaxTokens), "context" (the context is full) or "cancelled".
+	StopReason string
+	TopLogits  []TokenLogit
+	Stats      Stats
+}
+
+// TokenLogit is a token id with its raw logit.
+type TokenLogit struct {
+	ID    int32
+	Logit float32
+}
+
+// ErrPromptTooLong is returned when the prompt does not fit in the context.
+var ErrPromptTooLong = errors.New("prompt too long")
+
+// Stream is Generate as an iterator: for tok, err := range s.Stream(ctx, req).
+// The Result of the run is available from s.LastResult afterwards.
+func (s *Session) Stream(ctx context.Context, req Request) iter.Seq2[Token, error] {
+	return func(yield func(Token, error) bool) {
+		stop := errors.New("stopped by the caller")
+		_, err := s.Generate(ctx, req, func(t Token) error {
+			if !yield(t, nil) {
+				return stop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, stop) {
+			yield(Token{}, err)
+		}
+	}
+}
+
+// Generate runs req, calling emit for each generated token as it is chosen.
+// It stops within one token when ctx is cancelled (StopReason "cancelled",
+// with ctx's error) or when emit returns an error (returned as it is).
+func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) error) (*Result, error) {
+	start := time.Now()
+	tok := s.m.tok
+	prompt := req.PromptIDs
+	if prompt == nil {
+		prompt = tok.Encode(req.Prompt, true, true)
+	}
+	if len(prompt) == 0 {
+		if tok.BOS() < 0 {
+			return nil, errors.New("engine: empty prompt and the vocabulary has no BOS token")
+		}
+		prompt = []int32{tok.BOS()}
+	}
+	ctxLen := s.opts.Context
+	if len(prompt) > ctxLen {
+		return nil, fmt.Errorf("engine: %w: %d tokens, the context holds %d (raise -c)", ErrPromptTooLong, len(prompt), ctxLen)
+	}
+	res := &Result{PromptIDs: prompt, Stats: Stats{PromptTokens: len(prompt), LoadSeconds: s.m.LoadTime.Seconds()}}
+
+	// Reuse the cached prefix; recompute at least the last prompt token for its logits.
+	reuse := commonPrefix(s.history, prompt)
+	if reuse == len(prompt) {
+		reuse--
+	}
+	s.history = append(s.history[:reuse], prompt[reuse:]...)
+	res.Stats.ReusedTokens = reuse
+	if err := ctx.Err(); err != nil {
+		res.StopReason = "cancelled"
+		return res, err
+	}
+	logits, err := s.prefill(prompt[reuse:], reuse)
+	if err != nil {
+		s.history = s.history[:reuse]
+		return nil, err
+	}
+	prefillTime := time.Since(start)
+	if prefillTime > 0 {
+		res.Stats.PrefillTokPerS = float64(len(prompt)-reuse) / prefillTime.Seconds()
+	}
+	if req.TopLogits > 0 {
+		res.TopLogits = topLogits(logits, req.TopLogits)
+	}
+
+	smp := newSampler(req.Sampling)
+	for _, id := range prompt {
+		smp.accept(id)
+	}
+	stream := tok.NewStreamDecoder()
+	text := &stopText{stops: req.Stop}
+	var firstAt time.Time
+	for {
+		if req.IgnoreEOS {
+			for id := range logits {
+				if tok.IsEOG(int32(id)) {
+					logits[id] = float32(math.Inf(-1))
+				}
+			}
+		}
+		id := smp.sample(logits)
+		smp.accept(id)
+		if firstAt.IsZero() {
+			firstAt = time.Now()
+			res.Stats.TTFTSeconds = firstAt.Sub(start).Seconds()
+		}
+		if !req.IgnoreEOS && tok.IsEOG(id) {
+			res.StopReason = "eog"
+			break
+		}
+		res.GeneratedIDs = append(res.GeneratedIDs, id)
+		piece, stopped := text.add(stream.Add(id))
+		if piece != "" || !stopped {
+			if err := emit(Token{ID: id, Text: piece}); err != nil {
+				s.finish(res, text, firstAt)
+				return res, err
+			}
+		}
+		if stopped {
+			res.StopReason = "stop"
+			break
+		}
+		if req.MaxTokens > 0 && len(res.GeneratedIDs) >= req.MaxTokens {
+			res.StopReason = "length"
+			break
+		}
+		if len(s.history) >= ctxLen {
+			res.StopReason = "context"
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			res.StopReason = "cancelled"
+			s.finish(res, text, firstAt)
+			return res, err
+		}
+		pos := len(s.history)
+		s.history = append(s.history, id)
+		out, err := s.Forward(singleToken(id, pos))
+		if err != nil {
+			s.history = s.history[:pos]
+			return res, err
+		}
+		logits = out[0]
+	}
+	if res.StopReason != "stop" {
+		if rest := text.flush(stream.Flush()); rest != "" {
+			if err := emit(Token{ID: -1, Text: rest}); err != nil {
+				s.finish(res, text, firstAt)
+				return res, err
+			}
+		}
+	}
+	s.finish(res, text, firstAt)
+	return res, nil
+}
+
+func (s *Session) finish(res *Result, text *stopText, firstAt time.Time) {
+	res.Text = text.emitted.String()
+	res.Stats.GeneratedTokens = len(res.GeneratedIDs)
+	if n := len(res.GeneratedIDs) - 1; n > 0 && !firstAt.IsZero() {
+		res.Stats.DecodeTokPerS = float64(n) / time.Since(firstAt).Seconds()
+	}
+}
+
+// Reset forgets the cached history, so the next prompt is computed whole.
+func (s *Session) Reset() { s.history = s.history[:0] }
+
+func singleToken(id int32, pos int) model.Batch {
+	return model.Batch{Tokens: []int32{id}, Pos: []int32{int32(pos)}, Seq: []int32{0}, Outputs: []int32{0}}
+}
+
+func commonPrefix(a, b []int32) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+func topLogits(logits []float32, k int) []TokenLogit {
+	all := make([]TokenLogit, len(logits))
+	for i, l := range logits {
+		all[i] = TokenLogit{int32(i), l}
+	}
+	slices.SortStableFunc(all, func(a, b TokenLogit) int {
+		switch {
+		case a.Logit > b.Logit:
+			return -1
+		case a.Logit < b.Logit:
+			return 1
+		}
+		return 0
+	})
+	return all[:min(k, len(all))]
+}
+
+// stopText holds back generated text that may be the start of a stop string.
+type stopText struct {
+	stops   []string
+	pending string
+	emitted strings.Builder
+}
+
+// add takes newly decoded text and returns what can be shown now, and whether a
+// stop string was reached (the text before it is shown, the rest dropped).
+func (t *stopText) add(s string) (string, bool) {
+	t.pending += s
+	for _, stop := range t.stops {
+		if stop == "" {
+			continue
+		}
+		if i := strings.Index(t.pending, stop); i >= 0 {
+			out := t.pending[:i]
+			t.pending = ""
+			t.emitted.WriteString(out)
+			return out, true
+		}
+	}
+	hold := 0
+	for _, stop := range t.stops {
+		for n := min(len(stop)-1, len(t.pending)); n > hold; n-- {
+			if strings.HasSuffix(t.pending, stop[:n]) {
+				hold = n
+				break
+			}
+		}
+	}
+	out := t.pending[:len(t.pending)-hold]
+	t.pending = t.pending[len(t.pending)-hold:]
+	t.emitted.WriteString(out)
+	return out, false
+}
+
+// flush returns everything held back, once generation ends without a stop.
+func (t *stopText) flush(s string) string {
+	out := t.pending + s
+	t.pending = ""
+	t.emitted.WriteString(out)
+	return out
+}

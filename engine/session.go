@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/gguf"
+	"github.com/conveyor-llm/conveyor/model"
+)
+
+// SessionOptions size a session's KV cache and batches.
+type SessionOptions struct {
+	// Context is the number of positions the KV cache holds per sequence
+	// (0: the model's training context, at most 4096).
+	Context int
+	// Sequences is how many sequences the cache holds side by side (0: 1).
+	Sequences int
+	// BatchSize is the most tokens one forward pass takes (0: 512).
+	BatchSize int
+	// CacheType is the KV cache's element type: "f16" (the default, as in
+	// llama.cpp) or "f32".
+	CacheType string
+}
+
+// Session is one conversation's state on a model: its KV cache and the tokens
+// in it. A Session is used by one goroutine at a time.
+type Session struct {
+	m       *Model
+	opts    SessionOptions
+	kv      *model.Cache
+	state   *model.State
+	buffers []backend.Buffer
+	// history is the tokens of sequence 0 in the cache, in order.
+	history []int32
+	logits  []float32
+	raw     []byte
+}
+
+// NewSession allocates a session's KV cache and scratch on the model's backend.
+func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
+	h := m.arch.Hyper()
+	if opts.Context <= 0 {
+		opts.Context = min(h.ContextLength, 4096)
+	}
+	if opts.Sequences <= 0 {
+		opts.Sequences = 1
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 512
+	}
+	if opts.CacheType == "" {
+		opts.CacheType = "f16"
+	}
+	cacheType, err := gguf.ParseType(opts.CacheType)
+	if err != nil || (cacheType != gguf.TypeF16 && cacheType != gguf.TypeF32) {
+		return nil, fmt.Errorf("engine: KV cache type %q is not supported (f16, f32)", opts.CacheType)
+	}
+	s := &Session{m: m, opts: opts}
+	kv := &model.Cache{Seqs: opts.Sequences, Context: opts.Context}
+	for range h.Layers {
+		for _, dst := range []*[]backend.Tensor{&kv.K, &kv.V} {
+			t := backend.Tensor{Type: cacheType, Rows: opts.Sequences * opts.Context, Cols: h.KVDim()}
+			buf, err := m.backend.Alloc(t.Bytes())
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("engine: KV cache of %d x %d positions: %w", opts.Sequences, opts.Context, err)
+			}
+			s.buffers = append(s.buffers, buf)
+			t.Buf = buf
+			*dst = append(*dst, t)
+		}
+	}
+	s.kv = kv
+	state, err := model.NewState(m.backend, opts.BatchSize, opts.Sequences, h.Vocab, h.Activations())
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.state = state
+	return s, nil
+}
+
+// Close frees the session's KV cache and scratch.
+func (s *Session) Close() {
+	if s.state != nil {
+		s.state.Free()
+		s.state = nil
+	}
+	for _, buf := range s.buffers {
+		s.m.backend.Free(buf)
+	}
+	s.buffers = nil
+}
+
+// Context is the number of positions per sequence.
+func (s *Session) Context() int { return s.opts.Context }
+
+// Forward runs one batch and returns the logits of its output rows, one slice
+// of vocabulary size per output, valid until the next call.
+func (s *Session) Forward(batch model.Batch) ([][]float32, error) {
+	if err := s.state.SetBatch(batch, s.kv); err != nil {
+		return nil, err
+	}
+	s.m.arch.Forward(s.state, s.kv)
+	logits := s.state.Logits.Slice(0, s.state.Outputs())
+	if need := int(logits.Bytes()); cap(s.raw) < need {
+		s.raw = make([]byte, need)
+	}
+	s.raw = s.raw[:logits.Bytes()]
+	if err := s.m.backend.Read(logits, s.raw); err != nil {
+		return nil, err
+	}
+	all := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s.raw))), len(s.raw)/4)
+	rows := make([][]float32, logits.Rows)
+	for i := range rows {
+		rows[i] = all[i*logits.Cols : (i+1)*logits.Cols]
+	}
+	return rows, nil
+}
+
+// prefill puts tokens at positions start.. of sequence 0 into the cache, in
+// batches of at most BatchSize, and returns the logits after the last one.
+func (s *Session) prefill(tokens []int32, start int) ([]float32, error) {
+	var last []float32
+	for lo := 0; lo < len(tokens); lo += s.opts.BatchSize {
+		hi := min(lo+s.opts.BatchSize, len(tokens))
+		b := model.Batch{Tokens: tokens[lo:hi], Pos: make([]int32, hi-lo), Seq: make([]int32, hi-lo), Outputs: []int32{int32(hi - lo - 1)}}
+		for i := range b.Pos {
+			b.Pos[i] = int32(start + lo + i)
+		}
+		out, err := s.Forward(b)
+		if err != nil {
+			return nil, err
+		}
+		last = out[0]
+	}
+	return last, nil
+}

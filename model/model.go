@@ -1,0 +1,222 @@
+package model
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/gguf"
+)
+
+// Model is a loaded architecture: its weights on a backend and its forward pass.
+type Model interface {
+	Hyper() *Hyper
+	// Forward runs the batch held in s through the model, reading and extending
+	// the KV cache, and leaves the logits of s's output rows in s.Logits.
+	Forward(s *State, kv *Cache)
+}
+
+// Cache is the KV cache: per layer, keys and values for Seqs sequences of Context
+// positions each; row seq*Context+pos holds that position's keys (or values).
+type Cache struct {
+	K, V    []backend.Tensor
+	Seqs    int
+	Context int
+}
+
+// loader builds one architecture from a file.
+type loader func(f *gguf.File, b backend.Backend, progress Progress) (Model, []backend.Buffer, error)
+
+var architectures = map[string]loader{
+	"llama": loadLlama,
+}
+
+// Architectures lists the supported values of general.architecture.
+func Architectures() []string {
+	names := make([]string, 0, len(architectures))
+	for name := range architectures {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Architecture reads general.architecture.
+func Architecture(f *gguf.File) (string, error) {
+	arch, err := meta{f}.str("general.architecture", "")
+	if err != nil {
+		return "", err
+	}
+	if arch == "" {
+		return "", fmt.Errorf("model: missing key %q", "general.architecture")
+	}
+	return arch, nil
+}
+
+// Load binds the weights of the architecture f declares onto b. The returned
+// buffers hold the weights (none when b computes on the mapped file in place);
+// free them with the model.
+func Load(f *gguf.File, b backend.Backend, progress Progress) (Model, []backend.Buffer, error) {
+	arch, err := Architecture(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	load, ok := architectures[arch]
+	if !ok {
+		return nil, nil, fmt.Errorf("model: architecture %q is not supported (supported: %s)", arch, strings.Join(Architectures(), ", "))
+	}
+	return load(f, b, progress)
+}
+
+// vocabSize is the number of tokens in the file's vocabulary.
+func vocabSize(f *gguf.File, arch string) (int, error) {
+	if v, ok := f.Lookup("tokenizer.ggml.tokens"); ok {
+		return v.ArrayLen(), nil
+	}
+	n, err := meta{f}.uint(arch+".vocab_size", 0, true)
+	if err != nil {
+		return 0, fmt.Errorf("model: no vocabulary: %w", err)
+	}
+	return n, nil
+}
+
+// State is the scratch of a forward pass: the batch's inputs and the activations,
+// allocated once for at most MaxBatch tokens and MaxOutputs logit rows.
+type State struct {
+	MaxBatch, MaxOutputs int
+
+	n, outputs int // this batch's sizes
+	// Inputs, one value per token: token id, position, sequence, and the
+	// cache row (seq*Context+pos) its keys and values go to.
+	tokens, pos, seq, cacheRows backend.Tensor
+	outRows                     backend.Tensor // which rows get logits
+	acts                        map[string]backend.Tensor
+	// Logits are the output rows' logits after Forward (outputs x vocab).
+	Logits backend.Tensor
+
+	b       backend.Backend
+	buffers []backend.Buffer
+	staging []byte
+}
+
+// NewState allocates the scratch for batches of up to maxBatch tokens with up to
+// maxOutputs logit rows. widths names each activation tensor and its width.
+func NewState(b backend.Backend, maxBatch, maxOutputs, vocab int, widths map[string]int) (*State, error) {
+	s := &State{MaxBatch: maxBatch, MaxOutputs: maxOutputs, b: b, acts: map[string]backend.Tensor{}}
+	alloc := func(typ gguf.Type, rows, cols int) (backend.Tensor, error) {
+		t := backend.Tensor{Type: typ, Rows: rows, Cols: cols}
+		buf, err := b.Alloc(t.Bytes())
+		if err != nil {
+			return t, err
+		}
+		s.buffers = append(s.buffers, buf)
+		t.Buf = buf
+		return t, nil
+	}
+	var err error
+	for _, t := range []*backend.Tensor{&s.tokens, &s.pos, &s.seq, &s.cacheRows} {
+		if *t, err = alloc(gguf.TypeI32, 1, maxBatch); err != nil {
+			return nil, s.freeAfter(err)
+		}
+	}
+	if s.outRows, err = alloc(gguf.TypeI32, 1, maxOutputs); err != nil {
+		return nil, s.freeAfter(err)
+	}
+	if s.Logits, err = alloc(gguf.TypeF32, maxOutputs, vocab); err != nil {
+		return nil, s.freeAfter(err)
+	}
+	names := make([]string, 0, len(widths))
+	for name := range widths {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		rows := maxBatch
+		if strings.HasPrefix(name, "out.") {
+			rows = maxOutputs
+		}
+		if s.acts[name], err = alloc(gguf.TypeF32, rows, widths[name]); err != nil {
+			return nil, s.freeAfter(err)
+		}
+	}
+	return s, nil
+}
+
+func (s *State) freeAfter(err error) error {
+	s.Free()
+	return fmt.Errorf("model: allocating activations: %w", err)
+}
+
+// Free releases the state's buffers.
+func (s *State) Free() {
+	for _, buf := range s.buffers {
+		s.b.Free(buf)
+	}
+	s.buffers = nil
+}
+
+// Batch is what one forward pass computes: tokens at positions of sequences,
+// and the rows whose logits are wanted, in the order they are wanted.
+type Batch struct {
+	Tokens, Pos, Seq []int32
+	Outputs          []int32
+}
+
+// SetBatch uploads a batch's inputs; the cache gives each token's row.
+func (s *State) SetBatch(batch Batch, kv *Cache) error {
+	n := len(batch.Tokens)
+	if n == 0 || n > s.MaxBatch || len(batch.Pos) != n || len(batch.Seq) != n {
+		return fmt.Errorf("model: batch of %d tokens (%d positions, %d sequences), at most %d", n, len(batch.Pos), len(batch.Seq), s.MaxBatch)
+	}
+	if len(batch.Outputs) == 0 || len(batch.Outputs) > s.MaxOutputs {
+		return fmt.Errorf("model: %d output rows, want 1 to %d", len(batch.Outputs), s.MaxOutputs)
+	}
+	rows := make([]int32, n)
+	for i := range n {
+		p, q := batch.Pos[i], batch.Seq[i]
+		if p < 0 || int(p) >= kv.Context || q < 0 || int(q) >= kv.Seqs {
+			return fmt.Errorf("model: token %d at position %d of sequence %d is outside the KV cache (%d sequences of %d)", i, p, q, kv.Seqs, kv.Context)
+		}
+		rows[i] = q*int32(kv.Context) + p
+	}
+	for _, o := range batch.Outputs {
+		if o < 0 || int(o) >= n {
+			return fmt.Errorf("model: output row %d outside the batch of %d", o, n)
+		}
+	}
+	s.n, s.outputs = n, len(batch.Outputs)
+	for _, in := range []struct {
+		t    backend.Tensor
+		vals []int32
+	}{{s.tokens, batch.Tokens}, {s.pos, batch.Pos}, {s.seq, batch.Seq}, {s.cacheRows, rows}, {s.outRows, batch.Outputs}} {
+		if err := s.b.Write(in.t.Head(len(in.vals)), s.int32Bytes(in.vals)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *State) int32Bytes(v []int32) []byte {
+	s.staging = s.staging[:0]
+	for _, x := range v {
+		s.staging = append(s.staging, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
+	}
+	return s.staging
+}
+
+// Outputs is the number of logit rows the current batch asked for.
+func (s *State) Outputs() int { return s.outputs }
+
+// act is the activation tensor name, cut to this batch's rows.
+func (s *State) act(name string) backend.Tensor {
+	t, ok := s.acts[name]
+	if !ok {
+		panic("model: no activation " + name)
+	}
+	if strings.HasPrefix(name, "out.") {
+		return t.Slice(0, s.outputs)
+	}
+	return t.Slice(0, s.n)
+}
