@@ -1,0 +1,217 @@
+package vk
+
+/*
+#include <stdlib.h>
+#include <string.h>
+#include "cv.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// MaxBindings and MaxPush bound a dispatch's storage buffers and push-constant bytes.
+const (
+	MaxBindings = C.CV_MAX_BIND
+	MaxPush     = C.CV_MAX_PUSH
+)
+
+// Pipeline is a compute pipeline whose storage buffers 0..Bindings-1 are set
+// with push descriptors.
+type Pipeline struct {
+	handle, layout, dsl, module uint64
+	Bindings, PushSize          int
+}
+
+// NewPipeline builds a compute pipeline from SPIR-V with entry point "main".
+// spec[i] is the value of specialization constant i (32-bit each).
+func (d *Device) NewPipeline(spv []byte, bindings, pushSize int, spec []uint32) (*Pipeline, error) {
+	if len(spv) == 0 || len(spv)%4 != 0 {
+		return nil, fmt.Errorf("vk: SPIR-V of %d bytes", len(spv))
+	}
+	if bindings > MaxBindings || pushSize > MaxPush || pushSize%4 != 0 || len(spec) > 32 {
+		return nil, fmt.Errorf("vk: pipeline with %d bindings, %d push bytes, %d constants", bindings, pushSize, len(spec))
+	}
+	code := C.CBytes(spv) // aligned C copy
+	defer C.free(code)
+	var specp *C.uint32_t
+	if len(spec) > 0 {
+		cs := (*C.uint32_t)(C.malloc(C.size_t(4 * len(spec))))
+		defer C.free(unsafe.Pointer(cs))
+		copy(unsafe.Slice((*uint32)(unsafe.Pointer(cs)), len(spec)), spec)
+		specp = cs
+	}
+	var pipe C.VkPipeline
+	var layout C.VkPipelineLayout
+	var dsl C.VkDescriptorSetLayout
+	var mod C.VkShaderModule
+	r := C.cv_create_pipeline(d.c, code, C.size_t(len(spv)), C.uint32_t(bindings), C.uint32_t(pushSize),
+		specp, C.uint32_t(len(spec)), &pipe, &layout, &dsl, &mod)
+	if err := check("create compute pipeline", r); err != nil {
+		return nil, err
+	}
+	return &Pipeline{uint64(pipe), uint64(layout), uint64(dsl), uint64(mod), bindings, pushSize}, nil
+}
+
+// DestroyPipeline releases p; the GPU must be done with it.
+func (d *Device) DestroyPipeline(p *Pipeline) {
+	if p == nil || p.handle == 0 {
+		return
+	}
+	C.cv_destroy_pipeline(d.c, C.VkPipeline(p.handle), C.VkPipelineLayout(p.layout),
+		C.VkDescriptorSetLayout(p.dsl), C.VkShaderModule(p.module))
+	*p = Pipeline{}
+}
+
+// Binding is a storage buffer range [Offset, Offset+Range) of a buffer.
+type Binding struct {
+	Buffer        uint64 // Buffer.Handle
+	Offset, Range uint64
+}
+
+// Commands is a list of commands recorded on the Go side, submitted in one call.
+type Commands struct {
+	cmds []C.cv_cmd
+}
+
+// Len is the number of commands recorded.
+func (c *Commands) Len() int { return len(c.cmds) }
+
+// Reset empties the list, keeping its storage.
+func (c *Commands) Reset() { c.cmds = c.cmds[:0] }
+
+func (c *Commands) add(kind C.uint32_t, barrier bool) *C.cv_cmd {
+	c.cmds = append(c.cmds, C.cv_cmd{})
+	cmd := &c.cmds[len(c.cmds)-1]
+	cmd.kind = kind
+	if barrier {
+		cmd.barrier = 1
+	}
+	return cmd
+}
+
+// Dispatch records a dispatch of p with the given bindings and push constants
+// over x*y*z workgroups, after a full memory barrier when barrier is true.
+func (c *Commands) Dispatch(p *Pipeline, binds []Binding, push []byte, x, y, z uint32, barrier bool) {
+	if len(binds) != p.Bindings || len(push) > p.PushSize {
+		panic(fmt.Sprintf("vk: dispatch with %d bindings and %d push bytes on a pipeline of %d and %d",
+			len(binds), len(push), p.Bindings, p.PushSize))
+	}
+	cmd := c.add(C.CV_CMD_DISPATCH, barrier)
+	cmd.pipeline = C.uint64_t(p.handle)
+	cmd.layout = C.uint64_t(p.layout)
+	cmd.nbind = C.uint32_t(len(binds))
+	for i, b := range binds {
+		cmd.buf[i] = C.uint64_t(b.Buffer)
+		cmd.off[i] = C.uint64_t(b.Offset)
+		cmd._range[i] = C.uint64_t(b.Range)
+	}
+	cmd.push_size = C.uint32_t(p.PushSize)
+	for i, v := range push {
+		cmd.push[i] = C.uint8_t(v)
+	}
+	cmd.groups = [3]C.uint32_t{C.uint32_t(x), C.uint32_t(y), C.uint32_t(z)}
+}
+
+// Copy records a buffer-to-buffer copy of size bytes.
+func (c *Commands) Copy(src uint64, srcOff uint64, dst uint64, dstOff uint64, size uint64, barrier bool) {
+	cmd := c.add(C.CV_CMD_COPY, barrier)
+	cmd.buf[0], cmd.buf[1] = C.uint64_t(src), C.uint64_t(dst)
+	cmd.off[0], cmd.off[1] = C.uint64_t(srcOff), C.uint64_t(dstOff)
+	cmd._range[0] = C.uint64_t(size)
+}
+
+// Fill records filling size bytes (a multiple of 4) at off with the 32-bit value v.
+func (c *Commands) Fill(dst uint64, off, size uint64, v uint32, barrier bool) {
+	cmd := c.add(C.CV_CMD_FILL, barrier)
+	cmd.buf[0] = C.uint64_t(dst)
+	cmd.off[0] = C.uint64_t(off)
+	cmd._range[0] = C.uint64_t(size)
+	cmd.groups[0] = C.uint32_t(v)
+}
+
+// Timestamp records writing query i of q once all earlier commands complete.
+func (c *Commands) Timestamp(q *QueryPool, i uint32) {
+	cmd := c.add(C.CV_CMD_TIMESTAMP, false)
+	cmd.pipeline = C.uint64_t(q.handle)
+	cmd.groups[0] = C.uint32_t(i)
+}
+
+// ResetQueries records resetting queries [first, first+count) of q.
+func (c *Commands) ResetQueries(q *QueryPool, first, count uint32) {
+	cmd := c.add(C.CV_CMD_RESET_QUERIES, false)
+	cmd.pipeline = C.uint64_t(q.handle)
+	cmd.groups[0], cmd.groups[1] = C.uint32_t(first), C.uint32_t(count)
+}
+
+// Submission is a submitted command buffer and its fence.
+type Submission struct {
+	cb    C.VkCommandBuffer
+	fence C.VkFence
+}
+
+// Submit records every command of c into a new command buffer, ends it with a
+// barrier that makes all writes visible to the host, and submits it. It does
+// not wait and does not reset c.
+func (d *Device) Submit(c *Commands) (*Submission, error) {
+	s := &Submission{}
+	var p *C.cv_cmd
+	if len(c.cmds) > 0 {
+		p = &c.cmds[0] // Go memory without Go pointers inside: fine to pass
+	}
+	if err := check("submit", C.cv_submit(d.c, p, C.uint32_t(len(c.cmds)), &s.cb, &s.fence)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Wait waits for s to complete and releases its command buffer and fence.
+func (d *Device) Wait(s *Submission) error {
+	if s == nil || (s.cb == nil && s.fence == 0) {
+		return nil
+	}
+	err := check("vkWaitForFences", C.cv_wait(d.c, s.cb, s.fence))
+	s.cb, s.fence = nil, 0
+	return err
+}
+
+// QueryPool is a pool of timestamp queries.
+type QueryPool struct {
+	handle uint64
+	Count  int
+}
+
+// NewQueryPool makes count timestamp queries.
+func (d *Device) NewQueryPool(count int) (*QueryPool, error) {
+	var q C.VkQueryPool
+	if err := check("vkCreateQueryPool", C.cv_create_query_pool(d.c, C.uint32_t(count), &q)); err != nil {
+		return nil, err
+	}
+	return &QueryPool{uint64(q), count}, nil
+}
+
+// Results waits for and returns the raw ticks of queries [first, first+count);
+// multiply differences by Props.TimestampPeriod for nanoseconds.
+func (d *Device) Results(q *QueryPool, first, count int) ([]uint64, error) {
+	if count <= 0 {
+		return nil, nil
+	}
+	buf := (*C.uint64_t)(C.malloc(C.size_t(8 * count)))
+	defer C.free(unsafe.Pointer(buf))
+	if err := check("vkGetQueryPoolResults", C.cv_query_results(d.c, C.VkQueryPool(q.handle), C.uint32_t(first), C.uint32_t(count), buf)); err != nil {
+		return nil, err
+	}
+	out := make([]uint64, count)
+	copy(out, unsafe.Slice((*uint64)(unsafe.Pointer(buf)), count))
+	return out, nil
+}
+
+// DestroyQueryPool releases q.
+func (d *Device) DestroyQueryPool(q *QueryPool) {
+	if q != nil && q.handle != 0 {
+		C.cv_destroy_query_pool(d.c, C.VkQueryPool(q.handle))
+		q.handle = 0
+	}
+}

@@ -1,0 +1,470 @@
+// cv.c: the C half of package vk (see cv.h).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cv.h"
+
+static int64_t cv_errors, cv_warnings;
+
+int64_t cv_validation_errors(void) { return __atomic_load_n(&cv_errors, __ATOMIC_SEQ_CST); }
+int64_t cv_validation_warnings(void) { return __atomic_load_n(&cv_warnings, __ATOMIC_SEQ_CST); }
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL cv_debug(VkDebugUtilsMessageSeverityFlagBitsEXT sev,
+	VkDebugUtilsMessageTypeFlagsEXT type, const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
+	(void)type;
+	(void)user;
+	const char *what = "info";
+	if (sev & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) {
+		__atomic_add_fetch(&cv_errors, 1, __ATOMIC_SEQ_CST);
+		what = "error";
+	} else if (sev & VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) {
+		__atomic_add_fetch(&cv_warnings, 1, __ATOMIC_SEQ_CST);
+		what = "warning";
+	}
+	fprintf(stderr, "vulkan %s: %s\n", what, data && data->pMessage ? data->pMessage : "(no message)");
+	return VK_FALSE;
+}
+
+static int has_layer(const char *name) {
+	uint32_t n = 0;
+	if (vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return 0;
+	VkLayerProperties *ls = calloc(n, sizeof *ls);
+	int found = 0;
+	if (vkEnumerateInstanceLayerProperties(&n, ls) == VK_SUCCESS)
+		for (uint32_t i = 0; i < n; i++)
+			if (strcmp(ls[i].layerName, name) == 0) found = 1;
+	free(ls);
+	return found;
+}
+
+VkResult cv_create_instance(int validate, cv_instance *out) {
+	memset(out, 0, sizeof *out);
+	VkApplicationInfo app = {VK_STRUCTURE_TYPE_APPLICATION_INFO};
+	app.pApplicationName = "conveyor";
+	app.pEngineName = "conveyor";
+	app.apiVersion = VK_API_VERSION_1_2;
+	const char *layers[] = {"VK_LAYER_KHRONOS_validation"};
+	const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
+	VkDebugUtilsMessengerCreateInfoEXT dbg = {VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+	dbg.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+	dbg.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+		VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+	dbg.pfnUserCallback = cv_debug;
+	VkInstanceCreateInfo ci = {VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+	ci.pApplicationInfo = &app;
+	if (validate) {
+		if (!has_layer(layers[0])) return VK_ERROR_LAYER_NOT_PRESENT;
+		ci.enabledLayerCount = 1;
+		ci.ppEnabledLayerNames = layers;
+		ci.enabledExtensionCount = 1;
+		ci.ppEnabledExtensionNames = exts;
+		ci.pNext = &dbg;
+	}
+	VkResult r = vkCreateInstance(&ci, NULL, &out->instance);
+	if (r != VK_SUCCESS) return r;
+	if (validate) {
+		PFN_vkCreateDebugUtilsMessengerEXT create =
+			(PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(out->instance, "vkCreateDebugUtilsMessengerEXT");
+		out->destroy_messenger =
+			(PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(out->instance, "vkDestroyDebugUtilsMessengerEXT");
+		if (!create || !out->destroy_messenger) {
+			vkDestroyInstance(out->instance, NULL);
+			return VK_ERROR_EXTENSION_NOT_PRESENT;
+		}
+		r = create(out->instance, &dbg, NULL, &out->messenger);
+		if (r != VK_SUCCESS) {
+			vkDestroyInstance(out->instance, NULL);
+			return r;
+		}
+	}
+	return VK_SUCCESS;
+}
+
+void cv_destroy_instance(cv_instance *in) {
+	if (in->messenger) in->destroy_messenger(in->instance, in->messenger, NULL);
+	if (in->instance) vkDestroyInstance(in->instance, NULL);
+	memset(in, 0, sizeof *in);
+}
+
+VkResult cv_physical_devices(VkInstance in, VkPhysicalDevice *out, uint32_t *count) {
+	return vkEnumeratePhysicalDevices(in, count, out);
+}
+
+static int has_device_ext(VkPhysicalDevice pd, const char *name) {
+	uint32_t n = 0;
+	if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return 0;
+	VkExtensionProperties *es = calloc(n, sizeof *es);
+	int found = 0;
+	if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, es) == VK_SUCCESS)
+		for (uint32_t i = 0; i < n; i++)
+			if (strcmp(es[i].extensionName, name) == 0) found = 1;
+	free(es);
+	return found;
+}
+
+void cv_properties(VkPhysicalDevice pd, cv_props *p) {
+	memset(p, 0, sizeof *p);
+	VkPhysicalDeviceProperties base;
+	vkGetPhysicalDeviceProperties(pd, &base);
+	memcpy(p->name, base.deviceName, sizeof p->name);
+	p->type = base.deviceType;
+	p->api_version = base.apiVersion;
+	p->driver_version = base.driverVersion;
+	p->vendor_id = base.vendorID;
+	p->device_id = base.deviceID;
+	p->max_storage_range = base.limits.maxStorageBufferRange;
+	p->min_storage_align = base.limits.minStorageBufferOffsetAlignment;
+	for (int i = 0; i < 3; i++) p->max_wg_size[i] = base.limits.maxComputeWorkGroupSize[i];
+	p->max_wg_invocations = base.limits.maxComputeWorkGroupInvocations;
+	p->max_push = base.limits.maxPushConstantsSize;
+	p->timestamp_period = base.limits.timestampPeriod;
+	p->push_descriptor = has_device_ext(pd, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+	p->memory_budget = has_device_ext(pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+
+	VkPhysicalDeviceMemoryProperties mem;
+	vkGetPhysicalDeviceMemoryProperties(pd, &mem);
+	p->heap_count = mem.memoryHeapCount;
+	for (uint32_t i = 0; i < mem.memoryHeapCount; i++) {
+		p->heap_size[i] = mem.memoryHeaps[i].size;
+		p->heap_flags[i] = mem.memoryHeaps[i].flags;
+	}
+	if (VK_API_VERSION_MINOR(base.apiVersion) < 2 && VK_API_VERSION_MAJOR(base.apiVersion) == 1) return;
+
+	VkPhysicalDeviceSubgroupProperties sub = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+	VkPhysicalDeviceMaintenance3Properties m3 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+	sub.pNext = &m3;
+	VkPhysicalDeviceProperties2 props2 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+	props2.pNext = &sub;
+	vkGetPhysicalDeviceProperties2(pd, &props2);
+	p->subgroup_size = sub.subgroupSize;
+	p->subgroup_ops = sub.supportedOperations;
+	p->subgroup_stages = sub.supportedStages;
+	p->max_alloc = m3.maxMemoryAllocationSize;
+
+	VkPhysicalDeviceShaderFloat16Int8Features f16 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+	VkPhysicalDevice16BitStorageFeatures s16 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+	VkPhysicalDevice8BitStorageFeatures s8 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
+	f16.pNext = &s16;
+	s16.pNext = &s8;
+	VkPhysicalDeviceFeatures2 feats = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+	feats.pNext = &f16;
+	vkGetPhysicalDeviceFeatures2(pd, &feats);
+	p->fp16 = f16.shaderFloat16;
+	p->int8 = f16.shaderInt8;
+	p->storage16 = s16.storageBuffer16BitAccess;
+	p->storage8 = s8.storageBuffer8BitAccess;
+}
+
+VkResult cv_create_device(VkPhysicalDevice pd, cv_device *d) {
+	memset(d, 0, sizeof *d);
+	d->phys = pd;
+	uint32_t n = 0;
+	vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
+	VkQueueFamilyProperties *qs = calloc(n ? n : 1, sizeof *qs);
+	vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, qs);
+	int family = -1;
+	// Prefer a compute queue without graphics (often a dedicated compute engine).
+	for (uint32_t i = 0; i < n && family < 0; i++)
+		if ((qs[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && !(qs[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) family = (int)i;
+	for (uint32_t i = 0; i < n && family < 0; i++)
+		if (qs[i].queueFlags & VK_QUEUE_COMPUTE_BIT) family = (int)i;
+	if (family >= 0) d->timestamp_bits = qs[family].timestampValidBits;
+	free(qs);
+	if (family < 0) return VK_ERROR_FEATURE_NOT_PRESENT;
+	d->family = (uint32_t)family;
+	if (!has_device_ext(pd, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME)) return VK_ERROR_EXTENSION_NOT_PRESENT;
+	d->memory_budget = has_device_ext(pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+
+	float prio = 1.0f;
+	VkDeviceQueueCreateInfo qci = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+	qci.queueFamilyIndex = d->family;
+	qci.queueCount = 1;
+	qci.pQueuePriorities = &prio;
+	const char *exts[2] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME};
+	VkDeviceCreateInfo dci = {VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+	dci.queueCreateInfoCount = 1;
+	dci.pQueueCreateInfos = &qci;
+	dci.enabledExtensionCount = d->memory_budget ? 2 : 1;
+	dci.ppEnabledExtensionNames = exts;
+	VkResult r = vkCreateDevice(pd, &dci, NULL, &d->device);
+	if (r != VK_SUCCESS) return r;
+	vkGetDeviceQueue(d->device, d->family, 0, &d->queue);
+	d->push_desc = (PFN_vkCmdPushDescriptorSetKHR)vkGetDeviceProcAddr(d->device, "vkCmdPushDescriptorSetKHR");
+	if (!d->push_desc) {
+		vkDestroyDevice(d->device, NULL);
+		d->device = NULL;
+		return VK_ERROR_EXTENSION_NOT_PRESENT;
+	}
+	VkCommandPoolCreateInfo pci = {VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+	pci.queueFamilyIndex = d->family;
+	pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+	r = vkCreateCommandPool(d->device, &pci, NULL, &d->pool);
+	if (r != VK_SUCCESS) {
+		vkDestroyDevice(d->device, NULL);
+		d->device = NULL;
+		return r;
+	}
+	vkGetPhysicalDeviceMemoryProperties(pd, &d->mem);
+	return VK_SUCCESS;
+}
+
+void cv_destroy_device(cv_device *d) {
+	if (!d->device) return;
+	vkDeviceWaitIdle(d->device);
+	if (d->pool) vkDestroyCommandPool(d->device, d->pool, NULL);
+	vkDestroyDevice(d->device, NULL);
+	memset(d, 0, sizeof *d);
+}
+
+int cv_heap_budget(cv_device *d, uint64_t *budget, uint64_t *usage, uint32_t n) {
+	if (!d->memory_budget) return 0;
+	VkPhysicalDeviceMemoryBudgetPropertiesEXT b = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+	VkPhysicalDeviceMemoryProperties2 mp = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};
+	mp.pNext = &b;
+	vkGetPhysicalDeviceMemoryProperties2(d->phys, &mp);
+	uint32_t c = mp.memoryProperties.memoryHeapCount;
+	if (c > n) c = n;
+	for (uint32_t i = 0; i < c; i++) {
+		budget[i] = b.heapBudget[i];
+		usage[i] = b.heapUsage[i];
+	}
+	return (int)c;
+}
+
+static int find_memory(cv_device *d, uint32_t bits, VkMemoryPropertyFlags need, VkMemoryPropertyFlags want) {
+	int best = -1;
+	for (uint32_t i = 0; i < d->mem.memoryTypeCount; i++) {
+		VkMemoryPropertyFlags f = d->mem.memoryTypes[i].propertyFlags;
+		if (!(bits & (1u << i)) || (f & need) != need) continue;
+		if ((f & want) == want) return (int)i;
+		if (best < 0) best = (int)i;
+	}
+	return best;
+}
+
+VkResult cv_create_buffer(cv_device *d, uint64_t size, int host, VkBuffer *buf, VkDeviceMemory *mem, void **mapped) {
+	*buf = VK_NULL_HANDLE;
+	*mem = VK_NULL_HANDLE;
+	*mapped = NULL;
+	VkBufferCreateInfo bci = {VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+	bci.size = size;
+	bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+	bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+	VkResult r = vkCreateBuffer(d->device, &bci, NULL, buf);
+	if (r != VK_SUCCESS) return r;
+	VkMemoryRequirements req;
+	vkGetBufferMemoryRequirements(d->device, *buf, &req);
+	int type = host ? find_memory(d, req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+				      VK_MEMORY_PROPERTY_HOST_CACHED_BIT)
+			: find_memory(d, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+	if (type < 0 && !host) type = find_memory(d, req.memoryTypeBits, 0, 0);
+	if (type < 0) {
+		vkDestroyBuffer(d->device, *buf, NULL);
+		*buf = VK_NULL_HANDLE;
+		return VK_ERROR_FEATURE_NOT_PRESENT;
+	}
+	VkMemoryAllocateInfo ai = {VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+	ai.allocationSize = req.size;
+	ai.memoryTypeIndex = (uint32_t)type;
+	r = vkAllocateMemory(d->device, &ai, NULL, mem);
+	if (r == VK_SUCCESS) r = vkBindBufferMemory(d->device, *buf, *mem, 0);
+	if (r == VK_SUCCESS && host) r = vkMapMemory(d->device, *mem, 0, VK_WHOLE_SIZE, 0, mapped);
+	if (r != VK_SUCCESS) {
+		cv_destroy_buffer(d, *buf, *mem);
+		*buf = VK_NULL_HANDLE;
+		*mem = VK_NULL_HANDLE;
+	}
+	return r;
+}
+
+void cv_destroy_buffer(cv_device *d, VkBuffer buf, VkDeviceMemory mem) {
+	if (buf) vkDestroyBuffer(d->device, buf, NULL);
+	if (mem) vkFreeMemory(d->device, mem, NULL); // also unmaps
+}
+
+VkResult cv_create_pipeline(cv_device *d, const void *code, size_t size, uint32_t nbind, uint32_t push_size,
+	const uint32_t *spec, uint32_t nspec, VkPipeline *pipe, VkPipelineLayout *layout, VkDescriptorSetLayout *dsl,
+	VkShaderModule *mod) {
+	*pipe = VK_NULL_HANDLE;
+	*layout = VK_NULL_HANDLE;
+	*dsl = VK_NULL_HANDLE;
+	*mod = VK_NULL_HANDLE;
+	VkShaderModuleCreateInfo sci = {VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+	sci.codeSize = size;
+	sci.pCode = code;
+	VkResult r = vkCreateShaderModule(d->device, &sci, NULL, mod);
+	if (r != VK_SUCCESS) return r;
+
+	VkDescriptorSetLayoutBinding b[CV_MAX_BIND];
+	memset(b, 0, sizeof b);
+	for (uint32_t i = 0; i < nbind && i < CV_MAX_BIND; i++) {
+		b[i].binding = i;
+		b[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+		b[i].descriptorCount = 1;
+		b[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+	}
+	VkDescriptorSetLayoutCreateInfo lci = {VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+	lci.flags = VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR;
+	lci.bindingCount = nbind;
+	lci.pBindings = b;
+	r = vkCreateDescriptorSetLayout(d->device, &lci, NULL, dsl);
+	if (r != VK_SUCCESS) goto fail;
+
+	VkPushConstantRange pr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size};
+	VkPipelineLayoutCreateInfo plci = {VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+	plci.setLayoutCount = 1;
+	plci.pSetLayouts = dsl;
+	plci.pushConstantRangeCount = push_size ? 1 : 0;
+	plci.pPushConstantRanges = &pr;
+	r = vkCreatePipelineLayout(d->device, &plci, NULL, layout);
+	if (r != VK_SUCCESS) goto fail;
+
+	VkSpecializationMapEntry entries[32];
+	if (nspec > 32) nspec = 32;
+	for (uint32_t i = 0; i < nspec; i++) {
+		entries[i].constantID = i;
+		entries[i].offset = 4 * i;
+		entries[i].size = 4;
+	}
+	VkSpecializationInfo si = {nspec, entries, 4 * (size_t)nspec, spec};
+	VkComputePipelineCreateInfo cci = {VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+	cci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+	cci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+	cci.stage.module = *mod;
+	cci.stage.pName = "main";
+	cci.stage.pSpecializationInfo = nspec ? &si : NULL;
+	cci.layout = *layout;
+	r = vkCreateComputePipelines(d->device, VK_NULL_HANDLE, 1, &cci, NULL, pipe);
+	if (r == VK_SUCCESS) return r;
+fail:
+	cv_destroy_pipeline(d, *pipe, *layout, *dsl, *mod);
+	*pipe = VK_NULL_HANDLE;
+	*layout = VK_NULL_HANDLE;
+	*dsl = VK_NULL_HANDLE;
+	*mod = VK_NULL_HANDLE;
+	return r;
+}
+
+void cv_destroy_pipeline(cv_device *d, VkPipeline pipe, VkPipelineLayout layout, VkDescriptorSetLayout dsl, VkShaderModule mod) {
+	if (pipe) vkDestroyPipeline(d->device, pipe, NULL);
+	if (layout) vkDestroyPipelineLayout(d->device, layout, NULL);
+	if (dsl) vkDestroyDescriptorSetLayout(d->device, dsl, NULL);
+	if (mod) vkDestroyShaderModule(d->device, mod, NULL);
+}
+
+VkResult cv_create_query_pool(cv_device *d, uint32_t count, VkQueryPool *pool) {
+	VkQueryPoolCreateInfo qci = {VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+	qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
+	qci.queryCount = count;
+	return vkCreateQueryPool(d->device, &qci, NULL, pool);
+}
+
+void cv_destroy_query_pool(cv_device *d, VkQueryPool pool) {
+	if (pool) vkDestroyQueryPool(d->device, pool, NULL);
+}
+
+VkResult cv_query_results(cv_device *d, VkQueryPool pool, uint32_t first, uint32_t count, uint64_t *out) {
+	return vkGetQueryPoolResults(d->device, pool, first, count, 8 * (size_t)count, out, 8,
+		VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+}
+
+static void barrier(VkCommandBuffer cb, VkPipelineStageFlags dst_stage, VkAccessFlags dst_access) {
+	VkMemoryBarrier mb = {VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+	mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+	mb.dstAccessMask = dst_access;
+	vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, dst_stage, 0, 1, &mb,
+		0, NULL, 0, NULL);
+}
+
+static void record(cv_device *d, VkCommandBuffer cb, const cv_cmd *c) {
+	if (c->barrier)
+		barrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+			VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+				VK_ACCESS_TRANSFER_WRITE_BIT);
+	switch (c->kind) {
+	case CV_CMD_DISPATCH: {
+		VkDescriptorBufferInfo info[CV_MAX_BIND];
+		VkWriteDescriptorSet w[CV_MAX_BIND];
+		uint32_t n = c->nbind < CV_MAX_BIND ? c->nbind : CV_MAX_BIND;
+		for (uint32_t i = 0; i < n; i++) {
+			info[i].buffer = (VkBuffer)c->buf[i];
+			info[i].offset = c->off[i];
+			info[i].range = c->range[i];
+			memset(&w[i], 0, sizeof w[i]);
+			w[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+			w[i].dstBinding = i;
+			w[i].descriptorCount = 1;
+			w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+			w[i].pBufferInfo = &info[i];
+		}
+		vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, (VkPipeline)c->pipeline);
+		d->push_desc(cb, VK_PIPELINE_BIND_POINT_COMPUTE, (VkPipelineLayout)c->layout, 0, n, w);
+		if (c->push_size)
+			vkCmdPushConstants(cb, (VkPipelineLayout)c->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, c->push_size, c->push);
+		vkCmdDispatch(cb, c->groups[0], c->groups[1], c->groups[2]);
+		break;
+	}
+	case CV_CMD_COPY: {
+		VkBufferCopy region = {c->off[0], c->off[1], c->range[0]};
+		vkCmdCopyBuffer(cb, (VkBuffer)c->buf[0], (VkBuffer)c->buf[1], 1, &region);
+		break;
+	}
+	case CV_CMD_FILL:
+		vkCmdFillBuffer(cb, (VkBuffer)c->buf[0], c->off[0], c->range[0], c->groups[0]);
+		break;
+	case CV_CMD_TIMESTAMP:
+		vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, (VkQueryPool)c->pipeline, c->groups[0]);
+		break;
+	case CV_CMD_RESET_QUERIES:
+		vkCmdResetQueryPool(cb, (VkQueryPool)c->pipeline, c->groups[0], c->groups[1]);
+		break;
+	}
+}
+
+VkResult cv_submit(cv_device *d, const cv_cmd *cmds, uint32_t n, VkCommandBuffer *cbp, VkFence *fence) {
+	*cbp = NULL;
+	*fence = VK_NULL_HANDLE;
+	VkCommandBufferAllocateInfo ai = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+	ai.commandPool = d->pool;
+	ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+	ai.commandBufferCount = 1;
+	VkCommandBuffer cb;
+	VkResult r = vkAllocateCommandBuffers(d->device, &ai, &cb);
+	if (r != VK_SUCCESS) return r;
+	VkCommandBufferBeginInfo bi = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+	bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+	r = vkBeginCommandBuffer(cb, &bi);
+	if (r != VK_SUCCESS) goto fail;
+	for (uint32_t i = 0; i < n; i++) record(d, cb, &cmds[i]);
+	// Make every write visible to the host (Read maps staging memory after the fence).
+	barrier(cb, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+	r = vkEndCommandBuffer(cb);
+	if (r != VK_SUCCESS) goto fail;
+	VkFenceCreateInfo fci = {VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+	r = vkCreateFence(d->device, &fci, NULL, fence);
+	if (r != VK_SUCCESS) goto fail;
+	VkSubmitInfo si = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
+	si.commandBufferCount = 1;
+	si.pCommandBuffers = &cb;
+	r = vkQueueSubmit(d->queue, 1, &si, *fence);
+	if (r != VK_SUCCESS) {
+		vkDestroyFence(d->device, *fence, NULL);
+		*fence = VK_NULL_HANDLE;
+		goto fail;
+	}
+	*cbp = cb;
+	return VK_SUCCESS;
+fail:
+	vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
+	return r;
+}
+
+VkResult cv_wait(cv_device *d, VkCommandBuffer cb, VkFence fence) {
+	VkResult r = VK_SUCCESS;
+	if (fence) {
+		r = vkWaitForFences(d->device, 1, &fence, VK_TRUE, UINT64_MAX);
+		vkDestroyFence(d->device, fence, NULL);
+	}
+	if (cb) vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
+	return r;
+}

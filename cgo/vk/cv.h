@@ -1,0 +1,101 @@
+// cv.h: the C half of package vk. Everything that builds Vulkan structs that
+// point at each other lives here, in C memory; Go passes plain integers and
+// flat arrays of cv_cmd.
+#ifndef CONVEYOR_CV_H
+#define CONVEYOR_CV_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <vulkan/vulkan.h>
+
+#define CV_MAX_BIND 8
+#define CV_MAX_PUSH 128
+
+enum {
+	CV_CMD_DISPATCH = 0,
+	CV_CMD_COPY = 1,
+	CV_CMD_FILL = 2,
+	CV_CMD_TIMESTAMP = 3,
+	CV_CMD_RESET_QUERIES = 4,
+};
+
+// cv_cmd is one recorded command. It holds no pointers, so Go can build a
+// slice of them and hand the whole slice to cv_submit in one cgo call.
+typedef struct {
+	uint32_t kind;
+	uint32_t barrier; // nonzero: a full compute/transfer memory barrier first
+	uint64_t pipeline, layout; // DISPATCH; TIMESTAMP/RESET: pipeline is the query pool
+	uint32_t nbind, push_size;
+	// DISPATCH: storage buffer bindings 0..nbind-1.
+	// COPY: buf[0] src, buf[1] dst, off[0] src offset, off[1] dst offset, range[0] size.
+	// FILL: buf[0] dst, off[0] offset, range[0] size, groups[0] value.
+	// TIMESTAMP: groups[0] query. RESET: groups[0] first, groups[1] count.
+	uint64_t buf[CV_MAX_BIND], off[CV_MAX_BIND], range[CV_MAX_BIND];
+	uint32_t groups[3];
+	uint32_t pad;
+	uint8_t push[CV_MAX_PUSH];
+} cv_cmd;
+
+typedef struct {
+	VkInstance instance;
+	VkDebugUtilsMessengerEXT messenger;
+	PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
+} cv_instance;
+
+typedef struct {
+	char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+	uint32_t type, api_version, driver_version, vendor_id, device_id;
+	uint32_t subgroup_size, subgroup_ops, subgroup_stages;
+	uint32_t fp16, int8, storage16, storage8;
+	uint64_t max_storage_range, max_alloc, min_storage_align;
+	uint32_t max_wg_size[3], max_wg_invocations, max_push;
+	float timestamp_period;
+	uint32_t heap_count;
+	uint64_t heap_size[VK_MAX_MEMORY_HEAPS];
+	uint32_t heap_flags[VK_MAX_MEMORY_HEAPS];
+	uint32_t push_descriptor, memory_budget;
+} cv_props;
+
+typedef struct {
+	VkPhysicalDevice phys;
+	VkDevice device;
+	VkQueue queue;
+	uint32_t family;
+	uint32_t timestamp_bits;
+	VkCommandPool pool;
+	PFN_vkCmdPushDescriptorSetKHR push_desc;
+	VkPhysicalDeviceMemoryProperties mem;
+	uint32_t memory_budget;
+} cv_device;
+
+VkResult cv_create_instance(int validate, cv_instance *out);
+void cv_destroy_instance(cv_instance *in);
+int64_t cv_validation_errors(void);
+int64_t cv_validation_warnings(void);
+
+VkResult cv_physical_devices(VkInstance in, VkPhysicalDevice *out, uint32_t *count);
+void cv_properties(VkPhysicalDevice pd, cv_props *p);
+
+VkResult cv_create_device(VkPhysicalDevice pd, cv_device *d);
+void cv_destroy_device(cv_device *d);
+// cv_heap_budget fills budget and usage per heap (VK_EXT_memory_budget); 0 if unsupported.
+int cv_heap_budget(cv_device *d, uint64_t *budget, uint64_t *usage, uint32_t n);
+
+VkResult cv_create_buffer(cv_device *d, uint64_t size, int host, VkBuffer *buf, VkDeviceMemory *mem, void **mapped);
+void cv_destroy_buffer(cv_device *d, VkBuffer buf, VkDeviceMemory mem);
+
+VkResult cv_create_pipeline(cv_device *d, const void *code, size_t size, uint32_t nbind,
+	uint32_t push_size, const uint32_t *spec, uint32_t nspec,
+	VkPipeline *pipe, VkPipelineLayout *layout, VkDescriptorSetLayout *dsl, VkShaderModule *mod);
+void cv_destroy_pipeline(cv_device *d, VkPipeline pipe, VkPipelineLayout layout, VkDescriptorSetLayout dsl, VkShaderModule mod);
+
+VkResult cv_create_query_pool(cv_device *d, uint32_t count, VkQueryPool *pool);
+void cv_destroy_query_pool(cv_device *d, VkQueryPool pool);
+VkResult cv_query_results(cv_device *d, VkQueryPool pool, uint32_t first, uint32_t count, uint64_t *out);
+
+// cv_submit records cmds[0..n) into a new command buffer and submits it with a
+// new fence; cv_wait waits for that fence and frees both.
+VkResult cv_submit(cv_device *d, const cv_cmd *cmds, uint32_t n, VkCommandBuffer *cb, VkFence *fence);
+VkResult cv_wait(cv_device *d, VkCommandBuffer cb, VkFence fence);
+
+#endif

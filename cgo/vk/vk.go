@@ -1,0 +1,331 @@
+// Package vk is Conveyor's own thin binding to the Vulkan C API, just wide
+// enough for compute: an instance (optionally with the Khronos validation layer
+// and a debug messenger that counts errors and warnings), physical devices and
+// their properties, a device with one compute queue, buffers, compute
+// pipelines with push descriptors, push constants and specialization
+// constants, timestamp queries, and command submission.
+//
+// The hot path crosses cgo once per submission: callers append commands to a
+// Commands list on the Go side (plain integers, no pointers) and Submit hands
+// the whole list to one C function that records a command buffer and submits
+// it. Vulkan structs that point at each other are built in C.
+package vk
+
+/*
+#cgo LDFLAGS: -lvulkan
+#cgo CFLAGS: -DVK_USE_64_BIT_PTR_DEFINES=0 -O2
+#include <stdlib.h>
+#include "cv.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Error is a failed Vulkan call.
+type Error struct {
+	Op     string
+	Result int32
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("vk: %s: %s", e.Op, resultName(e.Result)) }
+
+func resultName(r int32) string {
+	switch r {
+	case -1:
+		return "VK_ERROR_OUT_OF_HOST_MEMORY"
+	case -2:
+		return "VK_ERROR_OUT_OF_DEVICE_MEMORY"
+	case -3:
+		return "VK_ERROR_INITIALIZATION_FAILED"
+	case -4:
+		return "VK_ERROR_DEVICE_LOST"
+	case -6:
+		return "VK_ERROR_LAYER_NOT_PRESENT"
+	case -7:
+		return "VK_ERROR_EXTENSION_NOT_PRESENT"
+	case -8:
+		return "VK_ERROR_FEATURE_NOT_PRESENT"
+	case -9:
+		return "VK_ERROR_INCOMPATIBLE_DRIVER"
+	}
+	return fmt.Sprintf("VkResult(%d)", r)
+}
+
+func check(op string, r C.VkResult) error {
+	if r != C.VK_SUCCESS {
+		return &Error{op, int32(r)}
+	}
+	return nil
+}
+
+// ValidateEnv is the environment variable that turns on validation ("1").
+const ValidateEnv = "CONVEYOR_VK_VALIDATE"
+
+// ValidationRequested reports whether CONVEYOR_VK_VALIDATE=1.
+func ValidationRequested() bool { return os.Getenv(ValidateEnv) == "1" }
+
+// ValidationCounts is the number of validation errors and warnings reported
+// so far by every validating instance in this process.
+func ValidationCounts() (errors, warnings int64) {
+	return int64(C.cv_validation_errors()), int64(C.cv_validation_warnings())
+}
+
+// Instance is a VkInstance.
+type Instance struct {
+	c        *C.cv_instance
+	validate bool
+}
+
+// NewInstance creates an instance for Vulkan 1.2, with validation when
+// ValidationRequested; asking for validation without the layer installed is an error.
+func NewInstance() (*Instance, error) {
+	in := &Instance{c: (*C.cv_instance)(C.calloc(1, C.sizeof_cv_instance)), validate: ValidationRequested()}
+	v := C.int(0)
+	if in.validate {
+		v = 1
+	}
+	if err := check("vkCreateInstance", C.cv_create_instance(v, in.c)); err != nil {
+		C.free(unsafe.Pointer(in.c))
+		if in.validate {
+			return nil, fmt.Errorf("%w (validation requested by %s=1: is VK_LAYER_KHRONOS_validation installed?)", err, ValidateEnv)
+		}
+		return nil, fmt.Errorf("%w (is a Vulkan driver installed?)", err)
+	}
+	return in, nil
+}
+
+// Validating reports whether the validation layer is on.
+func (in *Instance) Validating() bool { return in.validate }
+
+// Destroy releases the instance.
+func (in *Instance) Destroy() {
+	if in.c != nil {
+		C.cv_destroy_instance(in.c)
+		C.free(unsafe.Pointer(in.c))
+		in.c = nil
+	}
+}
+
+// Device types, as VkPhysicalDeviceType.
+const (
+	TypeOther      = 0
+	TypeIntegrated = 1
+	TypeDiscrete   = 2
+	TypeVirtual    = 3
+	TypeCPU        = 4
+)
+
+// Heap is a memory heap.
+type Heap struct {
+	Size        uint64
+	DeviceLocal bool
+}
+
+// Properties describes a physical device.
+type Properties struct {
+	Name                            string
+	Type                            int
+	APIVersion                      uint32
+	DriverVersion, VendorID, DevID  uint32
+	SubgroupSize                    uint32
+	SubgroupArithmetic              bool // subgroupAdd etc. in compute shaders
+	Float16, Int8                   bool // shaderFloat16, shaderInt8
+	Storage16, Storage8             bool // 16/8-bit storage buffer access
+	MaxStorageBufferRange           uint64
+	MaxMemoryAllocationSize         uint64
+	MinStorageBufferOffsetAlignment uint64
+	MaxComputeWorkGroupSize         [3]uint32
+	MaxComputeWorkGroupInvocations  uint32
+	MaxPushConstantsSize            uint32
+	TimestampPeriod                 float32 // nanoseconds per timestamp tick
+	Heaps                           []Heap
+	PushDescriptor, MemoryBudget    bool
+}
+
+// APIString is the API version as "major.minor.patch".
+func (p *Properties) APIString() string {
+	v := p.APIVersion
+	return fmt.Sprintf("%d.%d.%d", v>>22&0x7f, v>>12&0x3ff, v&0xfff)
+}
+
+// DeviceLocalBytes is the total size of the device-local heaps.
+func (p *Properties) DeviceLocalBytes() uint64 {
+	var n uint64
+	for _, h := range p.Heaps {
+		if h.DeviceLocal {
+			n += h.Size
+		}
+	}
+	return n
+}
+
+// PhysicalDevice is a VkPhysicalDevice and its properties.
+type PhysicalDevice struct {
+	h     C.VkPhysicalDevice
+	Props Properties
+}
+
+// PhysicalDevices lists the instance's devices in the driver's order.
+func (in *Instance) PhysicalDevices() ([]PhysicalDevice, error) {
+	var n C.uint32_t
+	if err := check("vkEnumeratePhysicalDevices", C.cv_physical_devices(in.c.instance, nil, &n)); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	hs := (*[64]C.VkPhysicalDevice)(C.calloc(64, C.size_t(unsafe.Sizeof(C.VkPhysicalDevice(nil)))))
+	defer C.free(unsafe.Pointer(hs))
+	if n > 64 {
+		n = 64
+	}
+	if r := C.cv_physical_devices(in.c.instance, &hs[0], &n); r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
+		return nil, check("vkEnumeratePhysicalDevices", r)
+	}
+	out := make([]PhysicalDevice, n)
+	var p C.cv_props
+	for i := range out {
+		C.cv_properties(hs[i], &p)
+		out[i] = PhysicalDevice{h: hs[i], Props: convProps(&p)}
+	}
+	return out, nil
+}
+
+func convProps(p *C.cv_props) Properties {
+	q := Properties{
+		Name:                            C.GoString(&p.name[0]),
+		Type:                            int(p._type),
+		APIVersion:                      uint32(p.api_version),
+		DriverVersion:                   uint32(p.driver_version),
+		VendorID:                        uint32(p.vendor_id),
+		DevID:                           uint32(p.device_id),
+		SubgroupSize:                    uint32(p.subgroup_size),
+		SubgroupArithmetic:              p.subgroup_ops&C.VK_SUBGROUP_FEATURE_ARITHMETIC_BIT != 0 && p.subgroup_stages&C.VK_SHADER_STAGE_COMPUTE_BIT != 0,
+		Float16:                         p.fp16 != 0,
+		Int8:                            p.int8 != 0,
+		Storage16:                       p.storage16 != 0,
+		Storage8:                        p.storage8 != 0,
+		MaxStorageBufferRange:           uint64(p.max_storage_range),
+		MaxMemoryAllocationSize:         uint64(p.max_alloc),
+		MinStorageBufferOffsetAlignment: uint64(p.min_storage_align),
+		MaxComputeWorkGroupInvocations:  uint32(p.max_wg_invocations),
+		MaxPushConstantsSize:            uint32(p.max_push),
+		TimestampPeriod:                 float32(p.timestamp_period),
+		PushDescriptor:                  p.push_descriptor != 0,
+		MemoryBudget:                    p.memory_budget != 0,
+	}
+	for i := range 3 {
+		q.MaxComputeWorkGroupSize[i] = uint32(p.max_wg_size[i])
+	}
+	for i := 0; i < int(p.heap_count); i++ {
+		q.Heaps = append(q.Heaps, Heap{uint64(p.heap_size[i]), p.heap_flags[i]&C.VK_MEMORY_HEAP_DEVICE_LOCAL_BIT != 0})
+	}
+	if q.MaxMemoryAllocationSize == 0 { // Vulkan 1.0/1.1 driver: the spec's guaranteed minimum
+		q.MaxMemoryAllocationSize = 1 << 30
+	}
+	return q
+}
+
+// Device is a VkDevice with one compute queue and a command pool.
+type Device struct {
+	c         *C.cv_device
+	Props     Properties
+	allocated atomic.Int64
+	buffers   atomic.Int64
+}
+
+// NewDevice opens pd. It needs VK_KHR_push_descriptor.
+func (in *Instance) NewDevice(pd PhysicalDevice) (*Device, error) {
+	d := &Device{c: (*C.cv_device)(C.calloc(1, C.sizeof_cv_device)), Props: pd.Props}
+	if err := check("vkCreateDevice", C.cv_create_device(pd.h, d.c)); err != nil {
+		C.free(unsafe.Pointer(d.c))
+		return nil, fmt.Errorf("%w (%s; needs a compute queue and VK_KHR_push_descriptor)", err, pd.Props.Name)
+	}
+	return d, nil
+}
+
+// Destroy waits for the device to go idle and releases it. Buffers and
+// pipelines must have been freed first.
+func (d *Device) Destroy() {
+	if d.c != nil {
+		C.cv_destroy_device(d.c)
+		C.free(unsafe.Pointer(d.c))
+		d.c = nil
+	}
+}
+
+// TimestampBits is the compute queue's timestampValidBits (0: no timestamps).
+func (d *Device) TimestampBits() int { return int(d.c.timestamp_bits) }
+
+// AllocatedBytes is the device memory this Device holds now (buffers made by
+// NewBuffer and not yet freed), and LiveBuffers their count.
+func (d *Device) AllocatedBytes() int64 { return d.allocated.Load() }
+
+// LiveBuffers is the number of buffers made and not yet freed.
+func (d *Device) LiveBuffers() int64 { return d.buffers.Load() }
+
+// HeapUsage is VK_EXT_memory_budget's usage per heap, or nil without it.
+func (d *Device) HeapUsage() []uint64 {
+	var budget, usage [16]C.uint64_t
+	n := int(C.cv_heap_budget(d.c, &budget[0], &usage[0], 16))
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(usage[i])
+	}
+	return out
+}
+
+// Buffer is a VkBuffer with its own memory, usable as a storage buffer and as
+// a transfer source and destination. Host buffers are mapped, coherent memory.
+type Buffer struct {
+	Handle uint64
+	mem    uint64
+	Size   int64
+	Host   bool
+	mapped unsafe.Pointer
+}
+
+// Bytes is a host buffer's mapped memory (nil for device buffers).
+func (b *Buffer) Bytes() []byte {
+	if b.mapped == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(b.mapped), b.Size)
+}
+
+// NewBuffer allocates size bytes: device-local memory, or host-visible
+// coherent memory (mapped) when host is true.
+func (d *Device) NewBuffer(size int64, host bool) (*Buffer, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("vk: buffer size %d", size)
+	}
+	var buf C.VkBuffer
+	var mem C.VkDeviceMemory
+	var mapped unsafe.Pointer
+	h := C.int(0)
+	if host {
+		h = 1
+	}
+	if err := check("create buffer", C.cv_create_buffer(d.c, C.uint64_t(size), h, &buf, &mem, &mapped)); err != nil {
+		return nil, fmt.Errorf("%w (%d bytes)", err, size)
+	}
+	d.allocated.Add(size)
+	d.buffers.Add(1)
+	return &Buffer{Handle: uint64(buf), mem: uint64(mem), Size: size, Host: host, mapped: mapped}, nil
+}
+
+// FreeBuffer releases b; the GPU must be done with it.
+func (d *Device) FreeBuffer(b *Buffer) {
+	if b == nil || b.Handle == 0 {
+		return
+	}
+	C.cv_destroy_buffer(d.c, C.VkBuffer(b.Handle), C.VkDeviceMemory(b.mem))
+	d.allocated.Add(-b.Size)
+	d.buffers.Add(-1)
+	*b = Buffer{}
+}
