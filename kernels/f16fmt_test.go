@@ -43,7 +43,7 @@ func TestFloatRows(t *testing.T) {
 func TestFloatDots(t *testing.T) {
 	for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16} {
 		for _, n := range []int{1, 7, 1000, 4096} {
-			checkDot(t, typ, n, func(n int) float64 { return recursiveSumTol(n, 1) }, 1e-5)
+			checkDot(t, typ, n, elementBound, 1e-5)
 		}
 	}
 }
@@ -52,11 +52,8 @@ func TestFloatDots(t *testing.T) {
 // dotted inside a longer buffer, or twice, gives the same bits.
 func TestDotOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ8_0} {
-		f, err := FormatOf(typ)
-		if err != nil {
-			continue
-		}
+	for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ8_0, gguf.TypeQ8_1} {
+		f := mustFormat(t, typ)
 		const n = 512
 		w := quantize(t, typ, randFloats(rng, n, -1, 1))
 		a := quantize(t, f.DotType, randFloats(rng, 2*n, -1, 1))
@@ -67,6 +64,18 @@ func TestDotOrder(t *testing.T) {
 }
 
 func TestFormatOf(t *testing.T) {
+	dotTypes := map[gguf.Type]gguf.Type{
+		gguf.TypeF32: gguf.TypeF32, gguf.TypeF16: gguf.TypeF16, gguf.TypeBF16: gguf.TypeBF16,
+		gguf.TypeQ4_0: gguf.TypeQ8_0, gguf.TypeQ5_0: gguf.TypeQ8_0, gguf.TypeQ8_0: gguf.TypeQ8_0,
+		gguf.TypeQ4_1: gguf.TypeQ8_1, gguf.TypeQ5_1: gguf.TypeQ8_1, gguf.TypeQ8_1: gguf.TypeQ8_1,
+	}
+	for typ, dot := range dotTypes {
+		f := mustFormat(t, typ)
+		assert.Equal(t, dot, f.DotType, "%v", typ)
+		assert.NotNil(t, f.Quantize, "%v", typ)
+		assert.NotNil(t, f.Dequantize, "%v", typ)
+		assert.NotNil(t, f.Dot, "%v", typ)
+	}
 	for _, typ := range []gguf.Type{gguf.TypeQ2_K, gguf.TypeI32, gguf.Type(99)} {
 		_, err := FormatOf(typ)
 		require.Error(t, err)

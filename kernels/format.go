@@ -28,7 +28,12 @@ var formats = map[gguf.Type]*Format{
 	gguf.TypeF32:  {gguf.TypeF32, dequantizeF32, quantizeF32, gguf.TypeF32, dotF32},
 	gguf.TypeF16:  {gguf.TypeF16, dequantizeF16, quantizeF16, gguf.TypeF16, dotF16},
 	gguf.TypeBF16: {gguf.TypeBF16, dequantizeBF16, quantizeBF16, gguf.TypeBF16, dotBF16},
+	gguf.TypeQ4_0: {gguf.TypeQ4_0, dequantizeQ4_0, quantizeQ4_0, gguf.TypeQ8_0, dotQ4_0},
+	gguf.TypeQ4_1: {gguf.TypeQ4_1, dequantizeQ4_1, quantizeQ4_1, gguf.TypeQ8_1, dotQ4_1},
+	gguf.TypeQ5_0: {gguf.TypeQ5_0, dequantizeQ5_0, quantizeQ5_0, gguf.TypeQ8_0, dotQ5_0},
+	gguf.TypeQ5_1: {gguf.TypeQ5_1, dequantizeQ5_1, quantizeQ5_1, gguf.TypeQ8_1, dotQ5_1},
 	gguf.TypeQ8_0: {gguf.TypeQ8_0, dequantizeQ8_0, quantizeQ8_0, gguf.TypeQ8_0, dotQ8_0},
+	gguf.TypeQ8_1: {gguf.TypeQ8_1, dequantizeQ8_1, quantizeQ8_1, gguf.TypeQ8_1, dotQ8_1},
 }
 
 // FormatOf returns the format of t, or an error naming t if this package has

@@ -92,16 +92,18 @@ func pad[T any](vs []T, n int) []T {
 	return out
 }
 
+// dotBound is the largest |out − ref| allowed for one dot of n values, given
+// the operands (qw in the weight type, qa and its dequantized values da in the
+// dot type) and abs = Σ|w_i·a_i| of the dequantized values.
+type dotBound func(qw, qa []byte, da []float32, n int, abs float64) float64
+
 // checkDot compares format typ's Dot on fresh random rows against the float64
-// dot of the dequantized operands. Each dot must be within
-//
-//	|out − ref| ≤ absTol(n) · Σ|w_i·a_i|,
-//
-// and over all rows ‖out − ref‖/‖ref‖ ≤ relTol. The reference uses the same
-// quantized operands, so the quantization error itself is not in the
-// difference: only the float32 arithmetic of the kernel (and for the Q8_1 dot
-// types the fp16 rounding of the stored block sum s) is.
-func checkDot(t *testing.T, typ gguf.Type, n int, absTol func(n int) float64, relTol float64) {
+// dot of the dequantized operands. Each dot must be within bound, and over all
+// rows ‖out − ref‖/‖ref‖ ≤ relTol. The reference uses the same quantized
+// operands, so the quantization error itself is not in the difference: only
+// the float32 arithmetic of the kernel (and for the Q8_1 dot types the fp16
+// rounding of the stored block sum s) is.
+func checkDot(t *testing.T, typ gguf.Type, n int, bound dotBound, relTol float64) {
 	t.Helper()
 	f := mustFormat(t, typ)
 	af := mustFormat(t, f.DotType)
@@ -124,7 +126,7 @@ func checkDot(t *testing.T, typ gguf.Type, n int, absTol func(n int) float64, re
 		out := float64(f.Dot(qw, qa, n))
 		require.False(t, math.IsNaN(out), "row %d", r)
 		require.NotZero(t, ref)
-		require.LessOrEqual(t, math.Abs(out-ref), absTol(n)*abs, "row %d: out %g ref %g", r, out, ref)
+		require.LessOrEqual(t, math.Abs(out-ref), bound(qw, qa, da, n, abs), "row %d: out %g ref %g", r, out, ref)
 		num += (out - ref) * (out - ref)
 		den += ref * ref
 	}
@@ -137,6 +139,45 @@ func checkDot(t *testing.T, typ gguf.Type, n int, absTol func(n int) float64, re
 // terms each computed with m rounded float32 operations: (k+m)·2^-24
 // relative to the sum of the terms' magnitudes (to first order).
 func recursiveSumTol(k, m int) float64 { return float64(k+m) * 0x1p-24 * 1.01 }
+
+// elementBound is for the float types: n products, one rounding each, summed
+// in float32.
+func elementBound(_, _ []byte, _ []float32, n int, abs float64) float64 {
+	return recursiveSumTol(n, 1) * abs
+}
+
+// blockBound is for the Q8_0 dot types: exact integer block sums, then per
+// block two float32 roundings (d_w·d_a, ·isum), nb terms summed in float32.
+func blockBound(_, _ []byte, _ []float32, n int, abs float64) float64 {
+	return recursiveSumTol(n/32, 2) * abs
+}
+
+// minTermBound is for the Q8_1 dot types (Q4_1, Q5_1), whose block term is
+// d_w·d_a·isum + m_w·s_a. Two things differ from the reference:
+//   - s_a is fp16(d_a·Σq_a), not the exact Σa_i: the difference
+//     |m_w|·|s_a − Σa_i| is counted exactly;
+//   - the float32 roundings (4 per block, then nb additions) are relative to
+//     |d_w·d_a·isum| + |m_w·s_a| ≤ Σ|w_i·a_i| + |m_w|·(Σ|a_i| + |s_a|), since
+//     q_w·d_w = w_i − m_w.
+//
+// m_w is at byte 2 of a Q4_1/Q5_1 block, s_a at byte 2 of a Q8_1 block.
+func minTermBound(wBlockBytes int) dotBound {
+	return func(qw, qa []byte, da []float32, n int, abs float64) float64 {
+		mag, dev := abs, 0.0
+		for b := 0; b < n/32; b++ {
+			mw := math.Abs(float64(getF16(qw[b*wBlockBytes+2:])))
+			sa := float64(getF16(qa[b*blockQ8_1+2:]))
+			var sum, sumAbs float64
+			for _, v := range da[b*32 : (b+1)*32] {
+				sum += float64(v)
+				sumAbs += math.Abs(float64(v))
+			}
+			mag += mw * (sumAbs + math.Abs(sa))
+			dev += mw * math.Abs(sa-sum)
+		}
+		return recursiveSumTol(n/32, 4)*mag + dev
+	}
+}
 
 // benchDot measures format typ's Dot on a row of n values; bytes/s counts the
 // bytes of both operands.
@@ -152,3 +193,55 @@ func benchDot(b *testing.B, typ gguf.Type, n int) {
 	}
 	_ = sink
 }
+
+// vals is 32 values, all def except those set in at.
+func vals(def float32, at map[int]float32) []float32 {
+	v := make([]float32, 32)
+	for i := range v {
+		v[i] = def
+	}
+	for i, x := range at {
+		v[i] = x
+	}
+	return v
+}
+
+// qs16 is 16 nibble bytes, all def except those set in at.
+func qs16(def byte, at map[int]byte) []byte {
+	b := make([]byte, 16)
+	for i := range b {
+		b[i] = def
+	}
+	for i, x := range at {
+		b[i] = x
+	}
+	return b
+}
+
+// checkRoundTrip quantizes random blocks at several scales and offsets and
+// requires |x − dequantize(quantize(x))| ≤ bound(block, j) for each value j
+// of each block.
+func checkRoundTrip(t *testing.T, typ gguf.Type, bound func(x []float32, j int) float64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(typ), 7))
+	for _, scale := range []float32{1e-3, 1, 300} {
+		for _, off := range []float32{0, 0.7, -3} {
+			x := randFloats(rng, 32*64, (off-1)*scale, (off+1)*scale)
+			y := dequantize(t, typ, quantize(t, typ, x), len(x))
+			for b := 0; b < len(x)/32; b++ {
+				blk := x[b*32 : (b+1)*32]
+				for j := range blk {
+					require.False(t, math.IsNaN(float64(y[b*32+j])), "block %d value %d not written", b, j)
+					err := math.Abs(float64(blk[j] - y[b*32+j]))
+					require.LessOrEqual(t, err, bound(blk, j), "scale %g offset %g block %d value %d (%g)", scale, off, b, j, blk[j])
+				}
+			}
+		}
+	}
+}
+
+// f16Err is |v − fp16(v)|, the error of storing v as fp16.
+func f16Err(v float32) float64 { return math.Abs(float64(v - F16ToF32(F32ToF16(v)))) }
+
+// newRand is a deterministic generator for seed.
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }

@@ -1,8 +1,6 @@
 package kernels
 
 import (
-	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/conveyor-llm/conveyor/gguf"
@@ -80,19 +78,10 @@ func TestQ8_0Quantize(t *testing.T) {
 // the fp16 rounding of the scale, at most 127·|d − d16|; 1e-6·d covers the
 // float32 rounding of x·(1/d).
 func TestQ8_0RoundTrip(t *testing.T) {
-	rng := rand.New(rand.NewPCG(8, 0))
-	for _, scale := range []float32{1e-3, 1, 300} {
-		x := randFloats(rng, 32*64, -scale, scale)
-		y := dequantize(t, gguf.TypeQ8_0, quantize(t, gguf.TypeQ8_0, x), len(x))
-		for b := 0; b < len(x)/32; b++ {
-			d := absMax(x[b*32:(b+1)*32]) / 127
-			d16 := F16ToF32(F32ToF16(d))
-			bound := float64(d)/2 + 127*math.Abs(float64(d-d16)) + 1e-6*float64(d)
-			for j := b * 32; j < (b+1)*32; j++ {
-				require.LessOrEqual(t, math.Abs(float64(x[j]-y[j])), bound, "value %d of %g", j, x[j])
-			}
-		}
-	}
+	checkRoundTrip(t, gguf.TypeQ8_0, func(x []float32, _ int) float64 {
+		d := absMax(x) / 127
+		return float64(d)/2 + 127*f16Err(d) + 1e-6*float64(d)
+	})
 }
 
 // TestQ8_0Dot: the integer block sums are exact; each block term takes 2
@@ -100,7 +89,7 @@ func TestQ8_0RoundTrip(t *testing.T) {
 // accumulator, nb terms in all.
 func TestQ8_0Dot(t *testing.T) {
 	for _, n := range []int{32, 256, 4096} {
-		checkDot(t, gguf.TypeQ8_0, n, func(n int) float64 { return recursiveSumTol(n/32, 2) }, 1e-5)
+		checkDot(t, gguf.TypeQ8_0, n, blockBound, 1e-5)
 	}
 }
 
