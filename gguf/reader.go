@@ -140,8 +140,12 @@ func (f *File) Tensor(name string) (TensorInfo, bool) {
 }
 
 // TensorData is the tensor's bytes in the file itself, never a copy; nil if t's data
-// is not inside the file (a TensorInfo from elsewhere) or the file is closed.
+// is not inside the file (a TensorInfo from elsewhere), its shape is invalid, or the
+// file is closed.
 func (f *File) TensorData(t TensorInfo) []byte {
+	if checkShape(t.Type, t.Dims) != nil {
+		return nil
+	}
 	n := t.Bytes()
 	start, c1 := bits.Add64(f.DataOffset, t.Offset, 0)
 	end, c2 := bits.Add64(start, n, 0)
