@@ -80,7 +80,7 @@ func TestStreamDecoderPassesInvalidBytes(t *testing.T) {
 }
 
 func FuzzEncode(f *testing.F) {
-	for _, s := range []string{"", " ", "Hello world", "  two  spaces ", "\n\t\r", "é🦙你好", "\xff\xc3a", "<s>x</s>", "<unk>"} {
+	for _, s := range []string{"", " ", "Hello world", "  two  spaces ", "\n\t\r", "é🦙你好", "\xff\xc3a", "\xcb ", "<s>x</s>", "<unk>"} {
 		f.Add(s)
 	}
 	tok := llama(f)

@@ -1,10 +1,18 @@
 package tokenizer
 
+import "unicode/utf8"
+
 // The SentencePiece (SPM) segmentation, as llama.cpp's llm_tokenizer_spm does
 // it: the text starts as one symbol per UTF-8 character; the adjacent pair
 // whose concatenation is a vocabulary token with the highest score is merged
 // (ties: the leftmost pair), again and again until no pair is a token. Each
 // final symbol is its token, or, when it is not one, its bytes as byte tokens.
+//
+// One deliberate difference: llama.cpp sizes a character by its first byte
+// alone, so in text that is not valid UTF-8 a stray lead byte swallows the
+// bytes after it, even part of the "▁" that stands for a space, and decoding
+// no longer gives the text back. Here each byte that does not begin a valid
+// character is a symbol of its own. Valid UTF-8 splits identically.
 
 // spmSymbol is a run text[start:start+n] in a doubly linked list of the
 // symbols still alive. A symbol merged into its left neighbour has n == 0.
@@ -73,14 +81,6 @@ func (q *bigramQueue) pop() spmBigram {
 	return top
 }
 
-// utf8Len is the length of a UTF-8 sequence from its first byte, by its top
-// four bits, as llama.cpp reads it: continuation bytes count as one-byte
-// characters and nothing else is validated, so invalid input still splits the
-// same way.
-func utf8Len(b byte) int {
-	return [16]int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4}[b>>4]
-}
-
 // spmSession holds the working state of one segmentation.
 type spmSession struct {
 	t       *Tokenizer
@@ -96,7 +96,7 @@ func (t *Tokenizer) encodeSPM(text string, out []int32) []int32 {
 	}
 	s := spmSession{t: t, text: text, symbols: make([]spmSymbol, 0, len(text))}
 	for off := 0; off < len(text); {
-		n := min(utf8Len(text[off]), len(text)-off)
+		_, n := utf8.DecodeRuneInString(text[off:])
 		i := int32(len(s.symbols))
 		next := i + 1
 		if off+n == len(text) {
