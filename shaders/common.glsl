@@ -1,0 +1,87 @@
+// common.glsl: helpers shared by every Conveyor compute shader.
+// Buffers are declared as arrays of 32-bit words, so no 8/16-bit storage
+// feature is needed; narrower values are unpacked with shifts.
+
+// Weight/table types, numbered as gguf.Type.
+#define T_F32 0u
+#define T_F16 1u
+#define T_Q4_0 2u
+#define T_Q4_1 3u
+#define T_Q5_0 6u
+#define T_Q5_1 7u
+#define T_Q8_0 8u
+#define T_BF16 30u
+
+// f32tof16 converts to IEEE half, rounding to nearest even (as kernels.F32ToF16).
+uint f32tof16(float f) {
+	uint b = floatBitsToUint(f);
+	uint sign = (b >> 16) & 0x8000u;
+	int e = int((b >> 23) & 0xffu);
+	uint mant = b & 0x7fffffu;
+	if (e == 255) {
+		return sign | (mant != 0u ? (0x7e00u | (mant >> 13)) : 0x7c00u);
+	}
+	int he = e - 127 + 15;
+	if (he >= 31) {
+		return sign | 0x7c00u;
+	}
+	if (he <= 0) {
+		if (he < -10) {
+			return sign;
+		}
+		uint m = mant | 0x800000u;
+		uint shift = uint(14 - he);
+		uint q = m >> shift;
+		uint rem = m & ((1u << shift) - 1u);
+		uint halfway = 1u << (shift - 1u);
+		if (rem > halfway || (rem == halfway && (q & 1u) == 1u)) {
+			q++;
+		}
+		return sign | q;
+	}
+	uint h = (uint(he) << 10) | (mant >> 13);
+	uint rem = mant & 0x1fffu;
+	if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) == 1u)) {
+		h++;
+	}
+	return sign | h;
+}
+
+float f16tof32(uint h) { return unpackHalf2x16(h & 0xffffu).x; }
+
+// roundF16 is f rounded to the nearest half, as a float.
+float roundF16(float f) { return f16tof32(f32tof16(f)); }
+
+// f32tobf16 rounds to nearest even bfloat16, quieting NaNs (as kernels.F32ToBF16).
+uint f32tobf16(float f) {
+	uint u = floatBitsToUint(f);
+	if ((u & 0x7fffffffu) > 0x7f800000u) {
+		return (u >> 16) | 0x40u;
+	}
+	return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+float bf16tof32(uint h) { return uintBitsToFloat((h & 0xffffu) << 16); }
+
+// divCR is a/b corrected to (almost always) the correctly rounded quotient:
+// Vulkan allows 2.5 ulp for division, the CPU rounds exactly.
+float divCR(float a, float b) {
+	precise float q = a / b;
+	precise float r = fma(-q, b, a);
+	precise float q2 = fma(r, 1.0 / b, q);
+	return q2;
+}
+
+// roundAway rounds half away from zero (C roundf, Go math.Round).
+float roundAway(float x) {
+	float a = abs(x);
+	float r = floor(a);
+	if (a - r >= 0.5) {
+		r += 1.0;
+	}
+	return x < 0.0 ? -r : r;
+}
+
+// flatGroup numbers workgroups of a 2-D grid (x fastest), for element counts
+// above the 65535-workgroup limit of one dimension.
+uint flatGroup() { return gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x; }
