@@ -124,8 +124,12 @@ func TestParseRejectsEveryTruncation(t *testing.T) {
 	for n := range len(data) {
 		_, err := Parse(data[:n])
 		require.Error(t, err, "truncated to %d of %d bytes", n, len(data))
+		assert.Regexp(t, truncationError, err.Error())
 	}
 }
+
+// truncationError matches the ways a cut-short file is reported.
+const truncationError = `^gguf: .*(truncated|implausible|exceeds the \d+ bytes left|only \d+ bytes left|past end of file)`
 
 func TestParseAcceptsAlignmentOfAnyUnsignedType(t *testing.T) {
 	for _, typ := range []ValueType{ValueUint8, ValueUint16, ValueUint32, ValueUint64} {

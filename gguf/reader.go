@@ -59,7 +59,7 @@ type File struct {
 	KVs        []Value      // file order
 	Tensors    []TensorInfo // file order
 	Alignment  uint64
-	DataOffset uint64 // absolute offset of the data section
+	DataOffset uint64 // absolute offset of the data section; past the end in a file without tensors that lacks the final padding
 
 	data    []byte
 	mapped  bool

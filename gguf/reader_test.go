@@ -141,6 +141,7 @@ func TestParseRejectsTruncatedStories260K(t *testing.T) {
 	for n := 0; n < len(data); n += 997 {
 		_, err := Parse(data[:n])
 		require.Error(t, err, "truncated to %d of %d bytes", n, len(data))
+		assert.Regexp(t, truncationError, err.Error())
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 func val(x any) Value {
-	v, err := valueOf(x)
+	v, err := valueOf(x, 0)
 	if err != nil {
 		panic(err)
 	}

@@ -53,7 +53,7 @@ func (w *Writer) AddKV(key string, value any) error {
 	if w.keys[key] {
 		return fmt.Errorf("gguf: key %q: duplicate key", key)
 	}
-	v, err := valueOf(value)
+	v, err := valueOf(value, 0)
 	if err != nil {
 		return fmt.Errorf("gguf: key %q: %w", key, err)
 	}
@@ -80,8 +80,8 @@ func (w *Writer) AddKV(key string, value any) error {
 	return nil
 }
 
-// valueOf converts a Go value to a Value.
-func valueOf(x any) (Value, error) {
+// valueOf converts a Go value to a Value; depth counts the arrays it sits in.
+func valueOf(x any, depth int) (Value, error) {
 	scalar := func(t ValueType) (Value, error) { return Value{Type: t, v: x}, nil }
 	array := func(t ValueType) (Value, error) { return Value{Type: ValueArray, elem: t, v: x}, nil }
 	switch x := x.(type) {
@@ -141,9 +141,12 @@ func valueOf(x any) (Value, error) {
 	rv := reflect.ValueOf(x)
 	if rv.Kind() == reflect.Slice {
 		if k := rv.Type().Elem().Kind(); k == reflect.Slice || k == reflect.Interface || rv.Type().Elem() == reflect.TypeOf(Value{}) {
+			if depth+1 > MaxArrayDepth {
+				return Value{}, fmt.Errorf("arrays nested more than %d deep", MaxArrayDepth)
+			}
 			elems := make([]Value, rv.Len())
 			for i := range elems {
-				e, err := valueOf(rv.Index(i).Interface())
+				e, err := valueOf(rv.Index(i).Interface(), depth+1)
 				if err != nil {
 					return Value{}, fmt.Errorf("element %d: %w", i, err)
 				}

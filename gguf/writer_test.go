@@ -196,6 +196,7 @@ func TestWriterRefusesBadInput(t *testing.T) {
 		{"alignment not a power of two", w.AddKV(KeyAlignment, uint32(48)), "48 is not a power of two"},
 		{"alignment signed", w.AddKV(KeyAlignment, int32(32)), "is int32, not an unsigned integer"},
 		{"nested too deep", w.AddKV("deep", [][][][][]uint8{{{{{1}}}}}), "nested more than 4 deep"},
+		{"cyclic nesting", w.AddKV("cycle", cyclic()), "nested more than 4 deep"},
 		{"array of scalars in array of arrays", w.AddKV("mixed", []any{[]uint8{1}, uint8(2)}), "element 1 is uint8 in an array of arrays"},
 		{"zero Value", w.AddKV("zero", Value{}), "uint8 value holds Go <nil>"},
 		{"duplicate tensor", w.AddTensor("t", TypeF32, []uint64{1}, make([]byte, 4)), `tensor "t": duplicate tensor name`},
@@ -221,6 +222,13 @@ func TestWriterRefusesBadInput(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, f.KVs, 1)
 	assert.Len(t, f.Tensors, 1)
+}
+
+// cyclic is an []any that holds itself.
+func cyclic() []any {
+	a := make([]any, 1)
+	a[0] = a
+	return a
 }
 
 func TestWriterTensorFuncMustWriteExactlyItsSize(t *testing.T) {
