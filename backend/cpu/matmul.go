@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/kernels"
 )
 
 // MatMul computes dst = x · wᵀ. Each row of x is first converted to the weight
@@ -15,7 +16,6 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 		panic(fmt.Sprintf("cpu: MatMul: dst %v, w %v, x %v", dst, w, x))
 	}
 	format := mustFormat(w.Type)
-	dotFormat := mustFormat(format.DotType)
 	n, m, k := x.Rows, w.Rows, w.Cols
 
 	xs := f32s(x)
@@ -26,7 +26,7 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 	act := b.scratch[:n*aRowBytes]
 	b.pool.parallelFor(n, 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			dotFormat.Quantize(act[i*aRowBytes:(i+1)*aRowBytes], xs[i*k:(i+1)*k])
+			kernels.QuantizeActivations(format.DotType, act[i*aRowBytes:(i+1)*aRowBytes], xs[i*k:(i+1)*k])
 		}
 	})
 
