@@ -113,3 +113,17 @@ func BenchmarkEncodeWarAndPeace(b *testing.B) {
 		tok.Encode(text, false, false)
 	}
 }
+
+// Cutting the text into pieces (encodeSPM) must not change a single id.
+func TestCuttingTextKeepsIdsOfOnePass(t *testing.T) {
+	tok := llama(t)
+	for _, text := range []string{
+		warAndPeace(t, 300_000),
+		strings.Repeat("нещо на Български 你好世界 🦙🦙 ", 50),
+		strings.Repeat("a", 1000) + strings.Repeat(" ", 300) + strings.Repeat("\n", 200),
+	} {
+		escaped := strings.ReplaceAll(" "+text, " ", "▁")
+		s := spmSession{t: tok}
+		require.Equal(t, s.encode(escaped, nil), tok.encodeSPM(escaped, nil))
+	}
+}

@@ -17,6 +17,7 @@ type Tokenizer struct {
 	byteTokens [256]int32       // each byte's token for byte fallback: <0xNN>, else the byte itself; -1 when neither
 	specials   []int32          // tokens split out of the text before segmentation, longest first
 	eog        map[int32]bool
+	innerPairs map[charPair]struct{} // where encodeSPM must not cut the text
 }
 
 // eogTexts are the token texts llama.cpp treats as ending generation whatever
@@ -41,6 +42,7 @@ func New(v *Vocab) (*Tokenizer, error) {
 		pieces: make([][]byte, len(v.Tokens)),
 		eog:    map[int32]bool{},
 	}
+	t.innerPairs = innerPairs(v.Tokens)
 	for i, s := range v.Tokens {
 		id := int32(i)
 		t.ids[s] = id
