@@ -162,6 +162,9 @@ func TestSpecialIdsAndEndOfGeneration(t *testing.T) {
 	require.False(t, tok.IsEOG(1))
 	require.True(t, tok.IsEOG(tok.ids["<|end|>"]), "an end-of-turn token is found by its text, as llama.cpp does")
 	require.False(t, tok.IsEOG(tok.ids["a"]))
+
+	v.EOS = v.BOS // GPT-2 style: one token begins and ends a text
+	require.True(t, mustNew(t, v).IsEOG(1))
 }
 
 func TestNewRejectsBadVocabularies(t *testing.T) {

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -85,6 +86,11 @@ func FuzzEncode(f *testing.F) {
 	}
 	tok := llama(f)
 	f.Fuzz(func(t *testing.T, s string) {
+		escaped := strings.ReplaceAll(" "+s, " ", "▁")
+		onePass := spmSession{t: tok}
+		if !slices.Equal(onePass.encode(escaped, nil), tok.encodeSPM(escaped, nil)) {
+			t.Fatalf("cutting %q into pieces changed its ids", s)
+		}
 		for _, parseSpecial := range []bool{false, true} {
 			ids := tok.Encode(s, false, parseSpecial)
 			for _, id := range ids {

@@ -94,7 +94,6 @@ func New(v *Vocab) (*Tokenizer, error) {
 			t.eog[id] = true
 		}
 	}
-	delete(t.eog, v.BOS) // the stories models end with BOS, but BOS never ends generation here
 	return t, nil
 }
 
@@ -121,7 +120,8 @@ func (t *Tokenizer) EOS() int32 { return t.vocab.EOS }
 
 // IsEOG reports whether id ends generation: EOS, EOT (given, or found by its
 // text as llama.cpp does, e.g. "<|end|>", "<|im_end|>", "<|eot_id|>") and the
-// other end-of-turn tokens llama.cpp recognises by text. BOS never does.
+// other end-of-turn tokens llama.cpp recognises by text. BOS does not (the
+// stories models end a story with BOS and go on), unless it is also EOS.
 func (t *Tokenizer) IsEOG(id int32) bool { return t.eog[id] }
 
 // Token is the raw vocabulary string of id ("▁Hello", "<0x0A>", "<s>"), or ""

@@ -93,4 +93,6 @@ func TestEncodeExamplesFromReadme(t *testing.T) {
 	} {
 		require.Equal(t, c.ids, tok.Encode(c.text, false, false), "%q", c.text)
 	}
+	require.Equal(t, []int32{1, 15043, 2}, tok.Encode("<s>Hello</s>", false, true))
+	require.Equal(t, []int32{1, 529, 29879, 29958, 10994}, tok.Encode("<s>Hello", true, false)[:5])
 }
