@@ -51,3 +51,29 @@ func OpenBackend(opts Options) (backend.Backend, error) {
 		return nil, fmt.Errorf("backend: unknown backend %q (auto, cpu, vulkan)", opts.Backend)
 	}
 }
+
+// Device is a Vulkan device as `conveyor devices` lists it.
+type Device struct {
+	Index        int    `json:"index"`
+	Name         string `json:"name"`
+	Type         string `json:"type"` // discrete, integrated, virtual, cpu, other
+	MemoryBytes  uint64 `json:"memory_bytes"`
+	SubgroupSize int    `json:"subgroup_size"`
+	FP16         bool   `json:"fp16"`
+	Int8         bool   `json:"int8"`
+	// MaxBufferRange is maxStorageBufferRange; MaxAllocation is maxMemoryAllocationSize.
+	MaxBufferRange uint64 `json:"max_storage_buffer_range"`
+	MaxAllocation  uint64 `json:"max_allocation"`
+	API            string `json:"api_version"`
+}
+
+// deviceLister is set by backends_vulkan.go in builds with Vulkan support.
+var deviceLister func() ([]Device, error)
+
+// Devices lists the Vulkan devices, numbered as Options.Device takes them.
+func Devices() ([]Device, error) {
+	if deviceLister == nil {
+		return nil, fmt.Errorf("backend: vulkan: this build has no Vulkan support (built without cgo or with the novulkan tag)")
+	}
+	return deviceLister()
+}

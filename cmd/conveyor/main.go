@@ -1,0 +1,106 @@
+// Command conveyor runs, inspects and makes GGUF models.
+//
+//	conveyor run -m MODEL -p PROMPT [-n N] [--temp T] ...   generate text
+//	conveyor info MODEL                                      metadata and tensors
+//	conveyor tokenize -m MODEL TEXT                          token ids
+//	conveyor synth --arch llama --dim D ... -o OUT.gguf      a random-weight model
+//	conveyor devices                                         Vulkan devices
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"run":      {"generate text from a prompt", runCmd},
+	"info":     {"show a model's metadata and tensors", infoCmd},
+	"tokenize": {"print the token ids of a text", tokenizeCmd},
+	"synth":    {"write a random-weight model of a real shape", synthCmd},
+	"devices":  {"list the Vulkan devices", devicesCmd},
+}
+
+// errUsage marks errors in the command line (exit status 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "conveyor: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := cmd.run(args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "conveyor %s: %v\n", args[0], err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: conveyor COMMAND [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(w, "\n'conveyor COMMAND -h' lists a command's flags.")
+}
+
+// newFlags is a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("conveyor "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses args, wrapping bad flags as usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
+
+// modelArg is the model named by -m or, failing that, the first argument.
+func modelArg(flagValue string, fs *flag.FlagSet) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if fs.NArg() > 0 {
+		return fs.Arg(0), nil
+	}
+	return "", fmt.Errorf("%w: no model: give one with -m FILE", errUsage)
+}

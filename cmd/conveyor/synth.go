@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/conveyor-llm/conveyor/gguf"
+	"github.com/conveyor-llm/conveyor/model/synth"
+)
+
+func synthCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("synth", stderr)
+	var c synth.Config
+	fs.StringVar(&c.Arch, "arch", "llama", "architecture")
+	fs.IntVar(&c.Dim, "dim", 0, "embedding width")
+	fs.IntVar(&c.Layers, "layers", 0, "number of blocks")
+	fs.IntVar(&c.Heads, "heads", 0, "attention heads")
+	fs.IntVar(&c.KVHeads, "kv-heads", 0, "key/value heads (0: as many as heads)")
+	fs.IntVar(&c.FFN, "ffn", 0, "feed-forward width")
+	fs.IntVar(&c.ContextLength, "context", 2048, "training context length to record")
+	fs.StringVar(&c.VocabFrom, "vocab-from", "", "copy the vocabulary of this GGUF `file`")
+	fs.IntVar(&c.VocabSize, "vocab-size", 0, "make up a vocabulary of this many tokens")
+	typ := fs.String("type", "f32", "type of the 2-D weights: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1")
+	seed := fs.Uint64("seed", 1, "random seed")
+	out := fs.String("o", "", "output `file`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("%w: no output: give one with -o FILE", errUsage)
+	}
+	t, err := gguf.ParseType(*typ)
+	if err != nil {
+		return fmt.Errorf("%w: --type: %v", errUsage, err)
+	}
+	c.Type, c.Seed = t, *seed
+	if err := synth.Write(*out, c); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "wrote %s\n", *out)
+	return nil
+}

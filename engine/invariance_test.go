@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-llm/conveyor/gguf"
+	"github.com/conveyor-llm/conveyor/internal/testdata"
+	"github.com/conveyor-llm/conveyor/model"
+	"github.com/conveyor-llm/conveyor/model/synth"
+)
+
+// synthModel writes a small random-weight Llama of the given weight type.
+func synthModel(t testing.TB, typ gguf.Type) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "synth-"+typ.String()+".gguf")
+	require.NoError(t, synth.Write(path, synth.Config{Arch: "llama", Dim: 128, Layers: 2, Heads: 4, KVHeads: 2, FFN: 352,
+		VocabSize: 600, Type: typ, Seed: 7}))
+	return path
+}
+
+// seqBatch is tokens at positions start.. of sequence seq, wanting the logits of the last.
+func seqBatch(tokens []int32, start int, seq int32) model.Batch {
+	b := model.Batch{Tokens: tokens, Outputs: []int32{int32(len(tokens) - 1)}}
+	for i := range tokens {
+		b.Pos = append(b.Pos, int32(start+i))
+		b.Seq = append(b.Seq, seq)
+	}
+	return b
+}
+
+// A sequence's logits do not depend on what else is in the batch or on how its
+// prompt was split into batches: bit for bit, on the CPU backend.
+func TestBatchInvariance(t *testing.T) {
+	models := map[string]string{
+		"stories260K":      testdata.Path(t, "models/stories260K.gguf"),
+		"stories260K-q8_0": testdata.Path(t, "models/stories260K-q8_0.gguf"),
+		"synth-q4_0":       synthModel(t, gguf.TypeQ4_0),
+		"synth-f16":        synthModel(t, gguf.TypeF16),
+	}
+	prompt := []int32{1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421}
+	other := []int32{1, 317, 269, 274, 287, 382, 276, 337, 299}
+	for name, path := range models {
+		t.Run(name, func(t *testing.T) {
+			m, err := Load(path, Options{Backend: "cpu", Threads: 2})
+			require.NoError(t, err)
+			defer m.Close()
+			s, err := m.NewSession(SessionOptions{Context: 64, Sequences: 3, BatchSize: 32})
+			require.NoError(t, err)
+			defer s.Close()
+			copyRow := func(rows [][]float32, i int) []float32 { return append([]float32(nil), rows[i]...) }
+
+			// Alone, in one batch, in sequence 0.
+			out, err := s.Forward(seqBatch(prompt, 0, 0))
+			require.NoError(t, err)
+			alone := copyRow(out, 0)
+
+			// In a batch with another sequence, interleaved, in sequence 1.
+			var mixed model.Batch
+			for i := range max(len(prompt), len(other)) {
+				if i < len(other) {
+					mixed.Tokens, mixed.Pos, mixed.Seq = append(mixed.Tokens, other[i]), append(mixed.Pos, int32(i)), append(mixed.Seq, 2)
+				}
+				if i < len(prompt) {
+					mixed.Tokens, mixed.Pos, mixed.Seq = append(mixed.Tokens, prompt[i]), append(mixed.Pos, int32(i)), append(mixed.Seq, 1)
+				}
+			}
+			last := int32(len(mixed.Tokens) - 1) // prompt is longer, so its last token is the batch's last
+			mixed.Outputs = []int32{last, int32(2*len(other) - 2)}
+			out, err = s.Forward(mixed)
+			require.NoError(t, err)
+			require.Equal(t, alone, out[0], "logits in a mixed batch differ from alone")
+
+			// Prefilled in chunks of 5, 1 and the rest, in sequence 2 (overwriting it).
+			var chunked []float32
+			for _, r := range [][2]int{{0, 5}, {5, 6}, {6, len(prompt)}} {
+				out, err = s.Forward(seqBatch(prompt[r[0]:r[1]], r[0], 2))
+				require.NoError(t, err)
+				chunked = copyRow(out, 0)
+			}
+			require.Equal(t, alone, chunked, "logits of a chunked prefill differ from one batch")
+		})
+	}
+}

@@ -1,0 +1,137 @@
+// Package runopts holds the command-line flags of a generation run, shared by
+// `conveyor run` and examples/generate, named as a llama.cpp user would guess
+// them, and the one-line JSON result both print with --json.
+package runopts
+
+import (
+	"errors"
+	"flag"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/conveyor-llm/conveyor/engine"
+)
+
+// Options are the flags of one run.
+type Options struct {
+	Model         string
+	Prompt        string
+	Tokens        int
+	Context       int
+	Batch         int
+	Threads       int
+	Temp          float64
+	TopK          int
+	TopP          float64
+	MinP          float64
+	RepeatPenalty float64
+	RepeatLastN   int
+	Seed          int64
+	IgnoreEOS     bool
+	Backend       string
+	Device        int
+	JSON          bool
+	TopLogits     int
+	CacheType     string
+	Stop          stopList
+}
+
+type stopList []string
+
+func (s *stopList) String() string     { return strings.Join(*s, ",") }
+func (s *stopList) Set(v string) error { *s = append(*s, v); return nil }
+
+// Register defines the run flags on fs.
+func Register(fs *flag.FlagSet) *Options {
+	o := &Options{}
+	fs.StringVar(&o.Model, "m", "", "model `file` (GGUF)")
+	fs.StringVar(&o.Model, "model", "", "model `file` (GGUF), same as -m")
+	fs.StringVar(&o.Prompt, "p", "", "prompt `text` (empty: generate from BOS)")
+	fs.StringVar(&o.Prompt, "prompt", "", "prompt `text`, same as -p")
+	fs.IntVar(&o.Tokens, "n", -1, "number of tokens to generate (-1: until end of generation or a full context)")
+	fs.IntVar(&o.Context, "c", 0, "context size in tokens (0: the model's, at most 4096)")
+	fs.IntVar(&o.Batch, "b", 512, "prompt tokens per forward pass")
+	fs.IntVar(&o.Threads, "t", 0, "CPU threads (0: one per core)")
+	fs.Float64Var(&o.Temp, "temp", 0.8, "temperature (0: greedy)")
+	fs.IntVar(&o.TopK, "top-k", 0, "top-k sampling (0: off)")
+	fs.Float64Var(&o.TopP, "top-p", 1, "top-p sampling (1: off)")
+	fs.Float64Var(&o.MinP, "min-p", 0, "min-p sampling (0: off)")
+	fs.Float64Var(&o.RepeatPenalty, "repeat-penalty", 1, "repetition penalty (1: off)")
+	fs.IntVar(&o.RepeatLastN, "repeat-last-n", 64, "tokens the repetition penalty looks back over")
+	fs.Int64Var(&o.Seed, "seed", -1, "random seed (-1: random)")
+	fs.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "go on past end-of-generation tokens (they are never sampled)")
+	fs.StringVar(&o.Backend, "backend", "auto", "backend: auto, cpu or vulkan")
+	fs.IntVar(&o.Device, "device", -1, "Vulkan device number, as `conveyor devices` lists them (-1: the best)")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object on one line instead of streaming text")
+	fs.IntVar(&o.TopLogits, "top-logits", 0, "with --json, include the `K` largest raw logits after the prompt")
+	fs.StringVar(&o.CacheType, "cache-type", "f16", "KV cache type: f16 or f32")
+	fs.Var(&o.Stop, "stop", "stop at this `text` (repeatable)")
+	return o
+}
+
+// Check reports flag values that cannot work.
+func (o *Options) Check() error {
+	switch {
+	case o.Model == "":
+		return errors.New("no model: give one with -m FILE")
+	case o.Temp < 0:
+		return errors.New("--temp must be 0 or more")
+	case o.TopP <= 0 || o.TopP > 1:
+		return errors.New("--top-p must be in (0, 1]")
+	case o.MinP < 0 || o.MinP >= 1:
+		return errors.New("--min-p must be in [0, 1)")
+	case o.TopK < 0:
+		return errors.New("--top-k must be 0 or more")
+	case o.RepeatPenalty <= 0:
+		return errors.New("--repeat-penalty must be positive")
+	case o.Context < 0 || o.Batch <= 0 || o.Threads < 0:
+		return errors.New("-c, -b and -t must not be negative (and -b not 0)")
+	}
+	return nil
+}
+
+// Engine is the engine options the flags choose.
+func (o *Options) Engine() engine.Options {
+	return engine.Options{Backend: o.Backend, Device: o.Device, DeviceSet: o.Device >= 0, Threads: o.Threads}
+}
+
+// Session is the session options the flags choose.
+func (o *Options) Session() engine.SessionOptions {
+	return engine.SessionOptions{Context: o.Context, BatchSize: o.Batch, CacheType: o.CacheType}
+}
+
+// Request is the generation request the flags describe.
+func (o *Options) Request() engine.Request {
+	seed := uint64(o.Seed)
+	if o.Seed < 0 {
+		seed = rand.Uint64()
+	}
+	return engine.Request{
+		Prompt:    o.Prompt,
+		MaxTokens: o.Tokens,
+		Sampling: engine.Sampling{Temperature: float32(o.Temp), TopK: o.TopK, TopP: float32(o.TopP), MinP: float32(o.MinP),
+			RepeatPenalty: float32(o.RepeatPenalty), RepeatLastN: o.RepeatLastN, Seed: seed},
+		Stop:      o.Stop,
+		IgnoreEOS: o.IgnoreEOS,
+		TopLogits: o.TopLogits,
+	}
+}
+
+// JSON is a run's result as one line of JSON.
+func JSON(res *engine.Result) ([]byte, error) {
+	out := struct {
+		PromptIDs    []int32      `json:"prompt_ids"`
+		GeneratedIDs []int32      `json:"generated_ids"`
+		Text         string       `json:"text"`
+		StopReason   string       `json:"stop_reason"`
+		Stats        engine.Stats `json:"stats"`
+		TopLogits    [][2]float64 `json:"top_logits,omitempty"`
+	}{res.PromptIDs, res.GeneratedIDs, res.Text, res.StopReason, res.Stats, nil}
+	if out.GeneratedIDs == nil {
+		out.GeneratedIDs = []int32{}
+	}
+	for _, tl := range res.TopLogits {
+		out.TopLogits = append(out.TopLogits, [2]float64{float64(tl.ID), float64(tl.Logit)})
+	}
+	return JSONLine(out)
+}
