@@ -64,11 +64,26 @@ uint f32tobf16(float f) {
 float bf16tof32(uint h) { return uintBitsToFloat((h & 0xffffu) << 16); }
 
 // divCR is a/b corrected to (almost always) the correctly rounded quotient:
-// Vulkan allows 2.5 ulp for division, the CPU rounds exactly.
+// Vulkan allows 2.5 ulp for division, the CPU rounds exactly. The residual
+// a - q*b is computed exactly with Veltkamp/Dekker splitting rather than an
+// fma, which some drivers (llvmpipe) do not fuse.
+void splitF(float a, out float hi, out float lo) {
+	precise float c = 4097.0 * a;
+	precise float h = c - (c - a);
+	hi = h;
+	precise float l = a - h;
+	lo = l;
+}
+
 float divCR(float a, float b) {
 	precise float q = a / b;
-	precise float r = fma(-q, b, a);
-	precise float q2 = fma(r, 1.0 / b, q);
+	float qh, ql, bh, bl;
+	splitF(q, qh, ql);
+	splitF(b, bh, bl);
+	precise float p = q * b;
+	precise float e = ((qh * bh - p) + qh * bl + ql * bh) + ql * bl;
+	precise float r = (a - p) - e;
+	precise float q2 = q + r / b;
 	return q2;
 }
 

@@ -58,11 +58,10 @@ type Backend struct {
 	staging     *vk.Buffer // host-visible arena for writes and reads
 	stagingUsed int64
 
-	quant     *vk.Buffer // quantized activations for matmuls
-	quantKey  quantKey
-	factors   map[string]*buffer
-	writeGen  map[uint64]uint64 // per VkBuffer: bumped on every recorded write
-	dummyPush [vk.MaxPush]byte
+	quant      *vk.Buffer // quantized activations for matmuls
+	quantKey   quantKey   // what quant holds, while quantValid
+	quantValid bool
+	factors    map[string]*buffer // RoPE frequency factors, by content
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -105,7 +104,6 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 		pipes:    map[pipeKey]*vk.Pipeline{},
 		buffers:  map[*buffer]struct{}{},
 		factors:  map[string]*buffer{},
-		writeGen: map[uint64]uint64{},
 	}
 	if o.MaxBindRange > 0 && o.MaxBindRange < b.maxRange {
 		b.maxRange = o.MaxBindRange
@@ -163,7 +161,7 @@ func (b *Backend) Alloc(size int64) (backend.Buffer, error) {
 
 func (b *Backend) freeChunks(m *buffer) {
 	for _, c := range m.chunks {
-		delete(b.writeGen, c.Handle)
+		b.noteWrite(span{c.Handle, 0, c.Size})
 		b.dev.FreeBuffer(c)
 	}
 	m.chunks = nil

@@ -1,0 +1,322 @@
+package vulkan
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/cgo/vk"
+	"github.com/conveyor-llm/conveyor/gguf"
+)
+
+// Matmul tiling: a workgroup computes mmRows weight rows for mmCols rows of x.
+const (
+	mmRows = 2
+	mmCols = 8
+)
+
+// weightTypes are the types GetRows and MatMul read.
+var weightTypes = map[gguf.Type]bool{
+	gguf.TypeF32: true, gguf.TypeF16: true, gguf.TypeBF16: true, gguf.TypeQ4_0: true,
+	gguf.TypeQ4_1: true, gguf.TypeQ5_0: true, gguf.TypeQ5_1: true, gguf.TypeQ8_0: true,
+}
+
+func mustWeight(op string, t backend.Tensor) {
+	if !weightTypes[t.Type] {
+		panic(fmt.Sprintf("vulkan: %s: weight type %v is not supported", op, t.Type))
+	}
+	if t.Cols%t.Type.BlockSize() != 0 {
+		panic(fmt.Sprintf("vulkan: %s: %v: columns not a multiple of %d", op, t, t.Type.BlockSize()))
+	}
+}
+
+func isQuant(t gguf.Type) bool { return t.BlockSize() == 32 }
+
+// rowsPerWindow is how many rows of rowBytes fit one binding.
+func (b *Backend) rowsPerWindow(op string, rowBytes int64) int {
+	per := (b.maxRange - b.align - 8) / rowBytes
+	if per < 1 {
+		panic(fmt.Sprintf("vulkan: %s: a row of %d bytes exceeds the %d-byte binding limit", op, rowBytes, b.maxRange))
+	}
+	return int(min(per, math.MaxInt32))
+}
+
+func ceil(a, b int) uint32 { return uint32((a + b - 1) / b) }
+
+// GetRows copies rows ids[i] of table into dst row i as F32.
+func (b *Backend) GetRows(dst, table, ids backend.Tensor) {
+	mustType("GetRows", dst, gguf.TypeF32)
+	mustType("GetRows", ids, gguf.TypeI32)
+	mustWeight("GetRows", table)
+	if ids.Rows != 1 {
+		panic(fmt.Sprintf("vulkan: GetRows: ids %v must be one row", ids))
+	}
+	n := ids.Cols
+	mustShape("GetRows", dst, n, table.Cols)
+	if n == 0 {
+		return
+	}
+	rowBytes := table.RowBytes()
+	per := b.rowsPerWindow("GetRows", rowBytes)
+	iv, dv := b.bind(ids), b.bind(dst)
+	p := b.pipeline("get_rows", uint32(table.Type))
+	for lo := 0; lo < table.Rows; lo += per {
+		hi := min(table.Rows, lo+per)
+		wv := b.bindRange(table, int64(lo)*rowBytes, int64(hi-lo)*rowBytes)
+		pc := push{}.u(uint32(wv.skip), uint32(rowBytes), uint32(table.Cols), uint32(n), iv.words(), dv.words(),
+			uint32(lo), uint32(hi))
+		b.dispatch(p, []view{wv, iv, dv}, []int{2}, pc, ceil(table.Cols, 256), uint32(n))
+	}
+}
+
+// quantKey identifies activations quantized into b.quant.
+type quantKey struct {
+	x          span
+	rows, cols int
+	mode       uint32
+}
+
+// noteWrite invalidates the quantized activations when their source is written.
+func (b *Backend) noteWrite(s span) {
+	if b.quantValid && b.quantKey.x.overlaps(s) {
+		b.quantValid = false
+	}
+}
+
+// quantize converts x to 32-value int8 blocks (mode 0: Q8_0 as the CPU
+// quantizes activations, 1: Q8_1) in b.quant, reusing the last result when x
+// has not been written since. It returns the view and the word offsets of the
+// quants, scales and sums.
+func (b *Backend) quantize(x backend.Tensor, mode uint32) (view, uint32, uint32, uint32) {
+	n, k := x.Rows, x.Cols
+	if k%32 != 0 {
+		panic(fmt.Sprintf("vulkan: MatMul: x %v: k not a multiple of 32", x))
+	}
+	nb := n * k / 32
+	bytes := int64(nb) * 10 * 4
+	if bytes > b.maxRange {
+		panic(fmt.Sprintf("vulkan: MatMul: x %v too large to quantize in one binding", x))
+	}
+	if b.quant == nil || b.quant.Size < bytes {
+		if b.quant != nil {
+			b.deferred = append(b.deferred, b.quant)
+		}
+		size := bytes
+		if b.quant != nil {
+			size = min(max(bytes, 2*b.quant.Size), b.maxRange)
+		}
+		q, err := b.dev.NewBuffer(size, false)
+		if err != nil {
+			panic(fmt.Sprintf("vulkan: MatMul: scratch of %d bytes: %v", size, err))
+		}
+		b.quant, b.quantValid = q, false
+	}
+	qv := view{
+		bind:  vk.Binding{Buffer: b.quant.Handle, Offset: 0, Range: uint64(bytes)},
+		span:  span{b.quant.Handle, 0, bytes},
+		bytes: bytes,
+	}
+	xv := b.bind(x)
+	key := quantKey{xv.span, n, k, mode}
+	qs, ds, ss := uint32(0), uint32(nb*8), uint32(nb*9)
+	if b.quantValid && b.quantKey == key {
+		return qv, qs, ds, ss
+	}
+	gx, gy := grid(int(ceil(nb, 64)))
+	b.dispatch(b.pipeline("quantize", mode), []view{xv, qv}, []int{1}, push{}.u(xv.words(), uint32(k), uint32(n), qs, ds, ss), gx, gy)
+	b.quantKey, b.quantValid = key, true
+	return qv, qs, ds, ss
+}
+
+// MatMul computes dst = x · wᵀ.
+func (b *Backend) MatMul(dst, w, x backend.Tensor) {
+	mustType("MatMul", dst, gguf.TypeF32)
+	mustType("MatMul", x, gguf.TypeF32)
+	mustWeight("MatMul", w)
+	if x.Cols != w.Cols || dst.Rows != x.Rows || dst.Cols != w.Rows {
+		panic(fmt.Sprintf("vulkan: MatMul: dst %v, w %v, x %v", dst, w, x))
+	}
+	n, m, k := x.Rows, w.Rows, w.Cols
+	if n == 0 || m == 0 {
+		return
+	}
+	if n > 65535*mmCols {
+		panic(fmt.Sprintf("vulkan: MatMul: %d rows of x", n))
+	}
+	dv := b.bind(dst)
+	xv := b.bind(x)
+	var qs, ds, ss uint32
+	if isQuant(w.Type) {
+		mode := uint32(0)
+		if w.Type == gguf.TypeQ4_1 || w.Type == gguf.TypeQ5_1 {
+			mode = 1
+		}
+		xv, qs, ds, ss = b.quantize(x, mode)
+	}
+	rowBytes := w.RowBytes()
+	per := min(b.rowsPerWindow("MatMul", rowBytes), 65535*mmRows)
+	p := b.pipeline("matmul", uint32(w.Type), mmRows, mmCols)
+	for lo := 0; lo < m; lo += per {
+		hi := min(m, lo+per)
+		wv := b.bindRange(w, int64(lo)*rowBytes, int64(hi-lo)*rowBytes)
+		xw := uint32(0)
+		if !isQuant(w.Type) {
+			xw = xv.words()
+		}
+		pc := push{}.u(uint32(wv.skip), uint32(rowBytes), uint32(hi-lo), uint32(k), uint32(n), xw, qs, ds, ss,
+			dv.words()+uint32(lo), uint32(m))
+		b.dispatch(p, []view{wv, xv, xv, dv}, []int{3}, pc, ceil(hi-lo, mmRows), ceil(n, mmCols))
+	}
+}
+
+// RMSNorm computes dst = x / sqrt(mean(x²) + eps) * w per row.
+func (b *Backend) RMSNorm(dst, x, w backend.Tensor, eps float32) {
+	for _, t := range []backend.Tensor{dst, x, w} {
+		mustType("RMSNorm", t, gguf.TypeF32)
+	}
+	mustShape("RMSNorm", dst, x.Rows, x.Cols)
+	mustShape("RMSNorm weight", w, 1, x.Cols)
+	if x.Rows == 0 {
+		return
+	}
+	xv, wv, dv := b.bind(x), b.bind(w), b.bind(dst)
+	gx, gy := grid(x.Rows)
+	pc := push{}.u(xv.words(), wv.words(), dv.words(), uint32(x.Cols), uint32(x.Rows)).f(eps)
+	b.dispatch(b.pipeline("rms_norm"), []view{xv, wv, dv}, []int{2}, pc, gx, gy)
+}
+
+func (b *Backend) elementwise(op string, mode uint32, dst, x, y backend.Tensor) {
+	for _, t := range []backend.Tensor{dst, x, y} {
+		mustType(op, t, gguf.TypeF32)
+		mustShape(op, t, dst.Rows, dst.Cols)
+	}
+	count := dst.Rows * dst.Cols
+	if count == 0 {
+		return
+	}
+	xv, yv, dv := b.bind(x), b.bind(y), b.bind(dst)
+	gx, gy := grid(int(ceil(count, 256)))
+	pc := push{}.u(xv.words(), yv.words(), dv.words(), uint32(count))
+	b.dispatch(b.pipeline("elementwise", mode), []view{xv, yv, dv}, []int{2}, pc, gx, gy)
+}
+
+// Add computes dst = a + b.
+func (b *Backend) Add(dst, x, y backend.Tensor) { b.elementwise("Add", 0, dst, x, y) }
+
+// SwiGLU computes dst = silu(gate) * up.
+func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) { b.elementwise("SwiGLU", 1, dst, gate, up) }
+
+// factorBuffer uploads RoPE frequency factors once per distinct content.
+func (b *Backend) factorBuffer(fs []float32) backend.Tensor {
+	raw := make([]byte, 4*len(fs))
+	for i, f := range fs {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(f))
+	}
+	key := string(raw)
+	t := backend.Tensor{Type: gguf.TypeF32, Rows: 1, Cols: len(fs)}
+	if m := b.factors[key]; m != nil {
+		t.Buf = m
+		return t
+	}
+	buf, err := b.Alloc(int64(len(raw)))
+	if err != nil {
+		panic(fmt.Sprintf("vulkan: RoPE factors: %v", err))
+	}
+	t.Buf = buf
+	if err := b.Write(t, raw); err != nil {
+		panic(fmt.Sprintf("vulkan: RoPE factors: %v", err))
+	}
+	b.factors[key] = buf.(*buffer)
+	return t
+}
+
+// RoPE rotates x in place by the positions pos.
+func (b *Backend) RoPE(x, pos backend.Tensor, p backend.RoPE) {
+	mustType("RoPE", x, gguf.TypeF32)
+	mustType("RoPE", pos, gguf.TypeI32)
+	if pos.Rows != 1 || x.Rows != pos.Cols || p.HeadDim <= 0 || x.Cols%p.HeadDim != 0 || p.Dims > p.HeadDim ||
+		p.Dims%2 != 0 || (len(p.Factors) > 0 && len(p.Factors) < p.Dims/2) {
+		panic(fmt.Sprintf("vulkan: RoPE: x %v, pos %v, head dim %d, rotated dims %d, %d factors", x, pos, p.HeadDim, p.Dims, len(p.Factors)))
+	}
+	total := x.Rows * (x.Cols / p.HeadDim) * (p.Dims / 2)
+	if total == 0 {
+		return
+	}
+	thetaScale := float32(math.Pow(float64(p.FreqBase), float64(float32(-2)/float32(p.Dims))))
+	freqScale := p.FreqScale
+	if freqScale == 0 {
+		freqScale = 1
+	}
+	xv, pv := b.bind(x), b.bind(pos)
+	fv, has := pv, uint32(0)
+	if len(p.Factors) > 0 {
+		fv, has = b.bind(b.factorBuffer(p.Factors[:p.Dims/2])), 1
+	}
+	gx, gy := grid(int(ceil(total, 64)))
+	pc := push{}.u(xv.words(), pv.words(), fv.words(), has, uint32(x.Rows), uint32(x.Cols), uint32(p.HeadDim),
+		uint32(p.Dims), uint32(p.Mode)).f(thetaScale).f(freqScale)
+	b.dispatch(b.pipeline("rope"), []view{xv, pv, fv}, []int{0}, pc, gx, gy)
+}
+
+// KVWrite copies src row i into cache row rows[i] as F32 or F16.
+func (b *Backend) KVWrite(cache, src, rows backend.Tensor) {
+	mustType("KVWrite", cache, gguf.TypeF32, gguf.TypeF16)
+	mustType("KVWrite", src, gguf.TypeF32)
+	mustType("KVWrite", rows, gguf.TypeI32)
+	if rows.Rows != 1 {
+		panic(fmt.Sprintf("vulkan: KVWrite: rows %v must be one row", rows))
+	}
+	mustShape("KVWrite", src, rows.Cols, cache.Cols)
+	if cache.Type == gguf.TypeF16 && cache.Cols%2 != 0 {
+		panic(fmt.Sprintf("vulkan: KVWrite: F16 cache %v needs an even number of columns", cache))
+	}
+	n := rows.Cols
+	if n == 0 {
+		return
+	}
+	cv, sv, rv := b.bind(cache), b.bind(src), b.bind(rows)
+	typ, words := uint32(0), cache.Cols
+	if cache.Type == gguf.TypeF16 {
+		typ, words = 1, cache.Cols/2
+	}
+	pc := push{}.u(sv.words(), rv.words(), cv.words(), uint32(cache.Cols), uint32(n), uint32(cache.Rows))
+	b.dispatch(b.pipeline("kv_write", typ), []view{sv, rv, cv}, []int{2}, pc, ceil(words, 256), uint32(n))
+}
+
+// Attend computes causal attention over the KV cache.
+func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p backend.Attention) {
+	mustType("Attend", dst, gguf.TypeF32)
+	mustType("Attend", q, gguf.TypeF32)
+	mustType("Attend", kCache, gguf.TypeF32, gguf.TypeF16)
+	mustType("Attend", vCache, kCache.Type)
+	mustType("Attend", pos, gguf.TypeI32)
+	mustType("Attend", seq, gguf.TypeI32)
+	width, kvWidth := p.Heads*p.HeadDim, p.KVHeads*p.HeadDim
+	if pos.Cols != q.Rows || seq.Cols != q.Rows || q.Cols != width || kCache.Cols != kvWidth ||
+		vCache.Cols != kvWidth || kCache.Rows != vCache.Rows || p.KVHeads == 0 || p.Heads%p.KVHeads != 0 ||
+		p.HeadDim > 512 || (kCache.Type == gguf.TypeF16 && kvWidth%2 != 0) {
+		panic(fmt.Sprintf("vulkan: Attend: q %v, k %v, v %v, pos %v, %+v", q, kCache, vCache, pos, p))
+	}
+	mustShape("Attend", dst, q.Rows, width)
+	if q.Rows == 0 {
+		return
+	}
+	qv, kv, vv := b.bind(q), b.bind(kCache), b.bind(vCache)
+	pv, sv, dv := b.bind(pos), b.bind(seq), b.bind(dst)
+	typ := uint32(0)
+	if kCache.Type == gguf.TypeF16 {
+		typ = 1
+	}
+	pc := push{}.u(qv.words(), kv.words(), vv.words(), pv.words(), sv.words(), dv.words(), uint32(p.Heads),
+		uint32(p.KVHeads), uint32(p.HeadDim), uint32(p.Context), uint32(kCache.Rows)).f(p.Scale)
+	b.dispatch(b.pipeline("attention", typ), []view{qv, kv, vv, pv, sv, dv}, []int{5}, pc, uint32(p.Heads), uint32(q.Rows))
+}
+
+// String describes the backend.
+func (b *Backend) String() string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "vulkan %s", b.Device())
+	return s.String()
+}
