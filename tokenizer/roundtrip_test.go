@@ -86,7 +86,8 @@ func FuzzEncode(f *testing.F) {
 	}
 	tok := llama(f)
 	f.Fuzz(func(t *testing.T, s string) {
-		escaped := strings.ReplaceAll(" "+s, " ", "▁")
+		// Repeated, so that the text is long enough to be cut.
+		escaped := strings.ReplaceAll(" "+strings.Repeat(s, 1+300/(len(s)+1)), " ", "▁")
 		onePass := spmSession{t: tok}
 		if !slices.Equal(onePass.encode(escaped, nil), tok.encodeSPM(escaped, nil)) {
 			t.Fatalf("cutting %q into pieces changed its ids", s)
