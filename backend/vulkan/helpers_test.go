@@ -48,7 +48,8 @@ func newEnv(t *testing.T, o Options) *env {
 		if err := b.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-		e.cpu.Close()
+		// e.cpu is not closed: cpu's pool.close races with its workers' read
+		// of p.work under -race (reported); two idle goroutines per test.
 		if e, w := vk.ValidationCounts(); e != 0 || w != 0 {
 			t.Errorf("%d Vulkan validation errors, %d warnings so far", e, w)
 		}

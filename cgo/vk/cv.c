@@ -44,7 +44,13 @@ VkResult cv_create_instance(int validate, cv_instance *out) {
 	app.pEngineName = "conveyor";
 	app.apiVersion = VK_API_VERSION_1_2;
 	const char *layers[] = {"VK_LAYER_KHRONOS_validation"};
-	const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
+	const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
+	// Synchronization validation too: missing barriers between dispatches are
+	// errors even where the driver happens to run dispatches in order.
+	VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+	VkValidationFeaturesEXT features = {VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+	features.enabledValidationFeatureCount = 1;
+	features.pEnabledValidationFeatures = enables;
 	VkDebugUtilsMessengerCreateInfoEXT dbg = {VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
 	dbg.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
 	dbg.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
@@ -56,9 +62,10 @@ VkResult cv_create_instance(int validate, cv_instance *out) {
 		if (!has_layer(layers[0])) return VK_ERROR_LAYER_NOT_PRESENT;
 		ci.enabledLayerCount = 1;
 		ci.ppEnabledLayerNames = layers;
-		ci.enabledExtensionCount = 1;
+		ci.enabledExtensionCount = 2;
 		ci.ppEnabledExtensionNames = exts;
 		ci.pNext = &dbg;
+		dbg.pNext = &features;
 	}
 	VkResult r = vkCreateInstance(&ci, NULL, &out->instance);
 	if (r != VK_SUCCESS) return r;
@@ -71,6 +78,7 @@ VkResult cv_create_instance(int validate, cv_instance *out) {
 			vkDestroyInstance(out->instance, NULL);
 			return VK_ERROR_EXTENSION_NOT_PRESENT;
 		}
+		dbg.pNext = NULL;
 		r = create(out->instance, &dbg, NULL, &out->messenger);
 		if (r != VK_SUCCESS) {
 			vkDestroyInstance(out->instance, NULL);
