@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-llm/conveyor/internal/testdata"
+)
+
+func conveyor(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestRunJSON(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	code, out, errOut := conveyor("run", "-m", model, "-p", "Once upon a time", "-n", "8", "--temp", "0", "--backend", "cpu", "--json", "--top-logits", "3")
+	require.Equal(t, 0, code, errOut)
+	var res struct {
+		PromptIDs    []int32      `json:"prompt_ids"`
+		GeneratedIDs []int32      `json:"generated_ids"`
+		Text         string       `json:"text"`
+		TopLogits    [][2]float64 `json:"top_logits"`
+		Stats        map[string]float64
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.Equal(t, []int32{1, 403, 407, 261, 378}, res.PromptIDs)
+	require.Equal(t, []int32{432, 383, 286, 261, 376, 298, 315, 421}, res.GeneratedIDs)
+	require.Equal(t, ", there was a little girl", res.Text)
+	require.Len(t, res.TopLogits, 3)
+	require.Equal(t, 432.0, res.TopLogits[0][0])
+	for _, key := range []string{"prompt_tokens", "generated_tokens", "load_s", "ttft_s", "prefill_tok_s", "decode_tok_s"} {
+		require.Contains(t, res.Stats, key)
+	}
+	require.Equal(t, 1, bytes.Count([]byte(out), []byte("\n")), "one line")
+}
+
+func TestRunStreamsTextAndStats(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	code, out, errOut := conveyor("run", "-m", model, "-p", "Once upon a time", "-n", "8", "--temp", "0", "--backend", "cpu")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "Once upon a time, there was a little girl\n", out)
+	require.Contains(t, errOut, "generated 8 tokens")
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.gguf")
+	require.NoError(t, os.WriteFile(bad, []byte("GGUF\x03\x00\x00\x00\xff"), 0o644))
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{}, 2, "usage: conveyor COMMAND"},
+		{[]string{"fly"}, 2, `unknown command "fly"`},
+		{[]string{"run", "-p", "hi"}, 2, "no model"},
+		{[]string{"run", "-m", bad, "--temp", "-1"}, 2, "--temp"},
+		{[]string{"run", "-m", bad, "--backend", "cpu"}, 1, "gguf: " + bad},
+		{[]string{"run", "-m", "/no/such.gguf"}, 1, "no such file"},
+		{[]string{"info"}, 2, "no model"},
+		{[]string{"info", bad}, 1, "gguf: " + bad},
+		{[]string{"synth", "--dim", "64"}, 2, "no output"},
+		{[]string{"tokenize", "-m", bad}, 2, "give the text"},
+	} {
+		code, _, errOut := conveyor(tc.args...)
+		require.Equal(t, tc.code, code, "%v: %s", tc.args, errOut)
+		require.Contains(t, errOut, tc.want, "%v", tc.args)
+	}
+}
+
+func TestInfoTokenizeSynth(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K-q8_0.gguf")
+	code, out, _ := conveyor("info", model)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "architecture: llama (supported)")
+	require.Contains(t, out, "blk.0.ffn_down.weight")
+
+	code, out, _ = conveyor("tokenize", "-m", model, "Lily and Tom")
+	require.Equal(t, 0, code)
+	require.Equal(t, "1 317 269 274 287\n", out)
+	code, out, _ = conveyor("tokenize", "--no-bos", "--json", "-m", model, "Lily and Tom")
+	require.Equal(t, 0, code)
+	require.Equal(t, `{"ids":[317,269,274,287],"pieces":["▁Lily","▁and","▁T","om"]}`+"\n", out)
+
+	synth := filepath.Join(t.TempDir(), "s.gguf")
+	code, _, errOut := conveyor("synth", "--dim", "64", "--layers", "1", "--heads", "4", "--kv-heads", "2", "--ffn", "96",
+		"--vocab-from", testdata.Path(t, "models/stories260K.gguf"), "--type", "q4_0", "-o", synth)
+	require.Equal(t, 0, code, errOut)
+	code, out, errOut = conveyor("run", "-m", synth, "-p", "Once", "-n", "4", "--temp", "0", "--backend", "cpu", "--json")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, `"generated_tokens":4`)
+}
