@@ -33,7 +33,6 @@ type Session struct {
 	buffers []backend.Buffer
 	// history is the tokens of sequence 0 in the cache, in order.
 	history []int32
-	logits  []float32
 	raw     []byte
 }
 

@@ -2,7 +2,6 @@ package gguf
 
 import (
 	"encoding/binary"
-	"math"
 )
 
 // fileBuilder writes GGUF bytes field by field, so that tests can build files the
@@ -26,7 +25,6 @@ func (g *fileBuilder) u64(x uint64) *fileBuilder {
 	return g
 }
 
-func (g *fileBuilder) f32(x float32) *fileBuilder { return g.u32(math.Float32bits(x)) }
 
 func (g *fileBuilder) str(s string) *fileBuilder { return g.u64(uint64(len(s))).raw([]byte(s)...) }
 

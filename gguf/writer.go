@@ -136,7 +136,7 @@ func valueOf(x any, depth int) (Value, error) {
 	case []string:
 		return array(ValueString)
 	case int, uint:
-		return Value{}, fmt.Errorf("Go %T has no GGUF type; use a sized integer type", x)
+		return Value{}, fmt.Errorf("type %T has no GGUF type; use a sized integer type", x)
 	}
 	rv := reflect.ValueOf(x)
 	if rv.Kind() == reflect.Slice {
@@ -158,7 +158,7 @@ func valueOf(x any, depth int) (Value, error) {
 			return Value{Type: ValueArray, elem: ValueArray, v: elems}, nil
 		}
 	}
-	return Value{}, fmt.Errorf("Go %T has no GGUF type", x)
+	return Value{}, fmt.Errorf("type %T has no GGUF type", x)
 }
 
 func appendString(b []byte, s string) []byte {

@@ -190,7 +190,7 @@ func TestWriterRefusesBadInput(t *testing.T) {
 		{"duplicate key", w.AddKV("k", uint8(2)), `key "k": duplicate key`},
 		{"empty key", w.AddKV("", uint8(2)), "empty key"},
 		{"key not UTF-8", w.AddKV("\xff", uint8(2)), "not valid UTF-8"},
-		{"Go int", w.AddKV("n", 5), "Go int has no GGUF type"},
+		{"Go int", w.AddKV("n", 5), "type int has no GGUF type"},
 		{"unsupported type", w.AddKV("m", map[string]int{}), "has no GGUF type"},
 		{"string not UTF-8", w.AddKV("s", "\xff"), "is not valid UTF-8"},
 		{"alignment not a power of two", w.AddKV(KeyAlignment, uint32(48)), "48 is not a power of two"},
