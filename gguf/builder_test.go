@@ -25,7 +25,6 @@ func (g *fileBuilder) u64(x uint64) *fileBuilder {
 	return g
 }
 
-
 func (g *fileBuilder) str(s string) *fileBuilder { return g.u64(uint64(len(s))).raw([]byte(s)...) }
 
 // kv writes a key and value type; the test appends the value.
