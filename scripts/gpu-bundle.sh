@@ -1,0 +1,37 @@
+#!/bin/sh
+# gpu-bundle.sh builds, here, everything scripts/gpu-check.sh needs on a GPU
+# machine that has no Go toolchain and no network, into gpu-bundle/ (kept out
+# of git through .git/info/exclude):
+#   gpu-bundle/bin/     vulkan.test, vk.test, engine.test (go test -c) and conveyor
+#   gpu-bundle/root/    libvulkan1 and vulkan-validationlayers, unpacked with dpkg-deb -x
+# Then carry gpu-bundle to the machine and run scripts/gpu-check.sh there.
+set -eu
+cd "$(dirname "$0")/.."
+out=gpu-bundle
+exclude=$(git rev-parse --git-path info/exclude)
+grep -qx '/gpu-bundle/' "$exclude" 2>/dev/null || echo '/gpu-bundle/' >>"$exclude"
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/debs" "$out/root"
+
+# x86-64 Linux binaries (the GPU machines are x86-64), stripped to keep the
+# carried folder small.
+export GOOS=linux GOARCH=amd64 CGO_ENABLED=1
+flags="-trimpath -ldflags=-s -ldflags=-w"
+go test -c $flags -o "$out/bin/vulkan.test" ./backend/vulkan
+go test -c $flags -o "$out/bin/vk.test" ./cgo/vk
+go test -c $flags -o "$out/bin/engine.test" ./engine
+go build $flags -o "$out/bin/conveyor" ./cmd/conveyor
+
+# The Vulkan loader and the Khronos validation layer, as .deb contents. The
+# amd64 options make this work from a machine of another architecture too.
+apt="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64"
+if ! (cd "$out/debs" && apt-get $apt download libvulkan1 vulkan-validationlayers); then
+	echo "gpu-bundle: apt-get download failed; try: apt-get update" >&2
+	exit 1
+fi
+for f in "$out"/debs/*.deb; do
+	dpkg-deb -x "$f" "$out/root"
+done
+rm -rf "$out/debs" "$out/root/usr/share/doc"
+du -sh "$out"
+echo "gpu-bundle: done; carry gpu-bundle and run scripts/gpu-check.sh on the GPU machine"

@@ -1,0 +1,91 @@
+#!/bin/sh
+# gpu-check.sh runs Conveyor's Vulkan checks on a machine with a real GPU,
+# from the bundle scripts/gpu-bundle.sh built (gpu-bundle/, carried along; no
+# Go toolchain or network needed there):
+#   1. the op-level parity tests of backend/vulkan and cgo/vk, and the engine
+#      tests, with the Khronos validation layer on (CONVEYOR_VK_VALIDATE=1);
+#   2. a TinyLlama-shaped Q4_0 model made by `conveyor synth`, benchmarked with
+#      `conveyor bench` on --backend vulkan and --backend cpu, as a table.
+# Results also go to $OUT (when set) as gpu-check.log.
+#   usage: scripts/gpu-check.sh [bundle-dir]
+# GPU_CHECK_NO_BENCH=1 runs the tests only.
+set -u
+cd "$(dirname "$0")/.."
+B=$(cd "${1:-gpu-bundle}" && pwd) || { echo "gpu-check: no bundle; run scripts/gpu-bundle.sh first" >&2; exit 2; }
+LOG=${OUT:-/tmp}/gpu-check.log
+: >"$LOG"
+say() { echo "$*" | tee -a "$LOG"; }
+tmp=$(mktemp)
+# run prints and logs a command and its output, keeping its exit status.
+run() {
+	say "\$ $*"
+	"$@" >"$tmp" 2>&1
+	rc=$?
+	tee -a "$LOG" <"$tmp"
+	return $rc
+}
+
+# The carried loader and layer; the host's driver (ICD).
+libdir=$B/root/usr/lib/x86_64-linux-gnu
+export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export VK_LAYER_PATH="$B/root/usr/share/vulkan/explicit_layer.d"
+export VK_ADD_LAYER_PATH="$VK_LAYER_PATH"
+icd=
+for f in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json \
+	/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.x86_64.json; do
+	if [ -f "$f" ]; then icd=$f; break; fi
+done
+if [ -n "$icd" ]; then
+	export VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd"
+	say "gpu-check: driver $icd"
+else
+	say "gpu-check: no NVIDIA ICD json found; using the loader's default search"
+fi
+export CONVEYOR_VK_VALIDATE=1
+status=0
+
+run "$B/bin/conveyor" devices || status=1
+
+say "== tests (validation on)"
+for t in cgo/vk:vk backend/vulkan:vulkan engine:engine; do
+	dir=${t%%:*} name=${t#*:}
+	say "\$ (cd $dir && $name.test -test.v)"
+	if (cd "$dir" && "$B/bin/$name.test" -test.count=1 -test.v -test.timeout=300s) >"$tmp" 2>&1; then
+		res="ok: $name tests"
+	else
+		res="FAIL: $name tests"; status=1
+	fi
+	cat "$tmp" >>"$LOG"
+	grep -E '^(--- |ok|FAIL|PASS|panic|Vulkan validation)|validation errors|vulkan (error|warning)' "$tmp" | head -n 60
+	say "$res"
+done
+unset CONVEYOR_VK_VALIDATE
+
+if [ "${GPU_CHECK_NO_BENCH:-}" = 1 ]; then
+	[ $status = 0 ] && say "gpu-check: tests passed (no benchmark)" || say "gpu-check: FAILED"
+	rm -f "$tmp"
+	exit $status
+fi
+
+say "== TinyLlama-shaped Q4_0 benchmark"
+model=/tmp/tinyllama-q4_0.gguf
+run "$B/bin/conveyor" synth --arch llama --dim 2048 --layers 22 --heads 32 --kv-heads 4 --ffn 5632 \
+	--vocab-size 32000 --type q4_0 -o "$model" || status=1
+table=$(mktemp)
+for be in vulkan cpu; do
+	say "-- --backend $be"
+	if "$B/bin/conveyor" bench -m "$model" --backend "$be" >"$table.$be" 2>&1; then
+		cat "$table.$be" | tee -a "$LOG"
+	else
+		cat "$table.$be" | tee -a "$LOG"
+		say "FAIL: bench on $be"; status=1
+	fi
+done
+say "== summary"
+printf '%-8s | %s\n' backend "bench output (last lines)" | tee -a "$LOG"
+for be in vulkan cpu; do
+	tail -n 4 "$table.$be" 2>/dev/null | sed "s/^/$be | /" | tee -a "$LOG"
+done
+rm -f "$table" "$table".* "$tmp"
+[ $status = 0 ] && say "gpu-check: all passed" || say "gpu-check: FAILED"
+exit $status
