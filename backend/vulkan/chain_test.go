@@ -106,3 +106,33 @@ func TestMemory(t *testing.T) {
 		t.Logf("VK_EXT_memory_budget heap usage: %v", u)
 	}
 }
+
+// TestLargeTransfer writes and reads 20 MiB through the staging arena, into a
+// buffer made of 1 MiB allocations (forced), at an odd offset.
+func TestLargeTransfer(t *testing.T) {
+	e := newEnv(t, Options{MaxAlloc: 1 << 20})
+	const n = 20<<20 + 12
+	buf, err := e.vk.Alloc(n + 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(buf.(*buffer).chunks); got != 21 {
+		t.Fatalf("%d allocations, want 21", got)
+	}
+	tt := backend.Tensor{Buf: buf, Offset: 4, Type: gguf.TypeI8, Rows: 1, Cols: n}
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(e.rng.Uint32())
+	}
+	if err := e.vk.Write(tt, data); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, n)
+	if err := e.vk.Read(tt, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(data) {
+		t.Fatal("read back differs")
+	}
+	e.vk.Free(buf)
+}

@@ -245,19 +245,27 @@ func (b *Backend) Write(t backend.Tensor, data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
-	st, soff, err := b.stage(int64(len(data)))
-	if err != nil {
-		return err
-	}
-	copy(st.Bytes()[soff:], data)
+	// Through the staging arena a piece at a time: a large upload (a model's
+	// weights) needs no staging memory of its size, only waits when the arena
+	// fills.
+	var err error
 	b.pieces(t, func(c *vk.Buffer, off, rel, n int64) {
-		dst := span{c.Handle, off, off + n}
-		b.noteWrite(dst)
-		bar := b.hz.barrier([]span{{st.Handle, soff + rel, soff + rel + n}}, []span{dst})
-		b.cmds.Copy(st.Handle, uint64(soff+rel), c.Handle, uint64(off), uint64(n), bar)
+		for done := int64(0); done < n && err == nil; done += writePiece {
+			m := min(writePiece, n-done)
+			var st *vk.Buffer
+			var soff int64
+			if st, soff, err = b.stage(m); err != nil {
+				return
+			}
+			copy(st.Bytes()[soff:], data[rel+done:rel+done+m])
+			dst := span{c.Handle, off + done, off + done + m}
+			b.noteWrite(dst)
+			bar := b.hz.barrier([]span{{st.Handle, soff, soff + m}}, []span{dst})
+			b.cmds.Copy(st.Handle, uint64(soff), c.Handle, uint64(off+done), uint64(m), bar)
+			b.maybeFlush()
+		}
 	})
-	b.maybeFlush()
-	return nil
+	return err
 }
 
 // Read submits every recorded op, waits, and copies t into dst.

@@ -69,6 +69,7 @@ var _ backend.Backend = (*Backend)(nil)
 const (
 	stagingSize = 32 << 20
 	flushAfter  = 512 // commands
+	writePiece  = 8 << 20
 )
 
 // New opens Vulkan device index device (see Devices), or the best one for -1.
