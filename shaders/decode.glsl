@@ -49,6 +49,32 @@ int quant(uint off, uint j) {
 	}
 }
 
+// loadQuants reads all 32 quants of the block at byte offset off, as quant
+// does, with one 32-bit load per four bytes.
+void loadQuants(uint off, out int q[32]) {
+	if (TYPE == T_Q8_0) {
+		for (uint i = 0u; i < 8u; i++) {
+			int w = int(wU32(off + 2u + 4u * i));
+			for (uint t = 0u; t < 4u; t++) {
+				q[4u * i + t] = bitfieldExtract(w, int(8u * t), 8);
+			}
+		}
+		return;
+	}
+	uint qsOff = TYPE == T_Q4_0 ? 2u : TYPE == T_Q4_1 ? 4u : TYPE == T_Q5_0 ? 6u : 8u;
+	uint qh = TYPE == T_Q5_0 ? wU32(off + 2u) : TYPE == T_Q5_1 ? wU32(off + 4u) : 0u;
+	int bias = TYPE == T_Q4_0 ? 8 : TYPE == T_Q5_0 ? 16 : 0;
+	for (uint i = 0u; i < 4u; i++) {
+		uint w = wU32(off + qsOff + 4u * i);
+		for (uint t = 0u; t < 4u; t++) {
+			uint j = 4u * i + t;
+			uint b = w >> (8u * t);
+			q[j] = int((b & 15u) | (((qh >> j) & 1u) << 4)) - bias;
+			q[j + 16u] = int(((b >> 4) & 15u) | (((qh >> (j + 16u)) & 1u) << 4)) - bias;
+		}
+	}
+}
+
 bool hasMin() { return TYPE == T_Q4_1 || TYPE == T_Q5_1; }
 
 bool isQuant() { return TYPE != T_F32 && TYPE != T_F16 && TYPE != T_BF16; }

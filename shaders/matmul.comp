@@ -62,9 +62,7 @@ void main() {
 				}
 				uint off = p.wBase + (r0 + r) * p.rowBytes + b * bb;
 				int wq[32];
-				for (uint j = 0u; j < 32u; j++) {
-					wq[j] = quant(off, j);
-				}
+				loadQuants(off, wq);
 				float dw = wF16(off);
 				float mw = hasMin() ? wF16(off + 2u) : 0.0;
 				for (uint c = 0u; c < NCOLS; c++) {
@@ -116,15 +114,21 @@ void main() {
 		}
 	}
 
+	// Only the outputs this workgroup owns are reduced; each one's tree is the
+	// same whichever others exist.
 	for (uint i = 0u; i < ROWS * NCOLS; i++) {
-		red[i * WG + tid] = acc[i];
+		if (i / NCOLS < nr && i % NCOLS < nc) {
+			red[i * WG + tid] = acc[i];
+		}
 	}
 	barrier();
 	for (uint s = WG / 2u; s > 0u; s >>= 1) {
 		if (tid < s) {
 			for (uint i = 0u; i < ROWS * NCOLS; i++) {
-				precise float a = red[i * WG + tid] + red[i * WG + tid + s];
-				red[i * WG + tid] = a;
+				if (i / NCOLS < nr && i % NCOLS < nc) {
+					precise float a = red[i * WG + tid] + red[i * WG + tid + s];
+					red[i * WG + tid] = a;
+				}
 			}
 		}
 		barrier();
