@@ -80,23 +80,25 @@ func dequantizeQ4_0(dst []float32, src []byte) {
 	}
 }
 
-// dotQ4_0 (Q4_0 × Q8_0): per block an exact int32 sum of (q_w-8)*q_a, then
-// sum += (d_w*d_a)*isum in float32, blocks in order.
+// dotQ4_0 (Q4_0 × Q8_0): the nibbles unpacked to q_w-8 in value order, then
+// exact products summed and accumulated as llama.cpp's x86 build does (see
+// blockLanes).
 func dotQ4_0(w, a []byte, n int) float32 {
 	nb := n / qk4_0
 	w, a = w[:nb*blockQ4_0], a[:nb*blockQ8_0]
-	var sum float32
+	var acc blockLanes
+	var qw, qa [32]int8
 	for i := 0; i < nb; i++ {
 		bw := w[i*blockQ4_0 : (i+1)*blockQ4_0]
 		ba := a[i*blockQ8_0 : (i+1)*blockQ8_0]
-		qw := bw[q4_0QsOffs:blockQ4_0]
-		qa := ba[q8_0QsOffs:blockQ8_0]
-		var isum int32
 		for j := 0; j < qk4_0/2; j++ {
-			isum += (int32(qw[j]&0xf) - 8) * int32(int8(qa[j]))
-			isum += (int32(qw[j]>>4) - 8) * int32(int8(qa[j+qk4_0/2]))
+			b := bw[q4_0QsOffs+j]
+			qw[j], qw[j+qk4_0/2] = int8(b&0xf)-8, int8(b>>4)-8
 		}
-		sum += float32(float32(getF16(bw)*getF16(ba)) * float32(isum))
+		for j := range qa {
+			qa[j] = int8(ba[q8_0QsOffs+j])
+		}
+		acc.add(getF16(bw)*getF16(ba), &qw, &qa)
 	}
-	return sum
+	return acc.sum()
 }

@@ -47,23 +47,27 @@ func dequantizeQ4_1(dst []float32, src []byte) {
 	}
 }
 
-// dotQ4_1 (Q4_1 × Q8_1): per block an exact int32 sum of q_w*q_a, then
-// sum += ((d_w*d_a)*isum + m_w*s_a) in float32, blocks in order.
+// dotQ4_1 (Q4_1 × Q8_1): q_w*q_a products accumulated in lanes (see
+// blockLanes) plus the offsets m_w*s_a summed separately in block order, the
+// two added at the end, as llama.cpp's x86 build does.
 func dotQ4_1(w, a []byte, n int) float32 {
 	nb := n / qk4_1
 	w, a = w[:nb*blockQ4_1], a[:nb*blockQ8_1]
-	var sum float32
+	var acc blockLanes
+	var offsets float32
+	var qw, qa [32]int8
 	for i := 0; i < nb; i++ {
 		bw := w[i*blockQ4_1 : (i+1)*blockQ4_1]
 		ba := a[i*blockQ8_1 : (i+1)*blockQ8_1]
-		qw := bw[q4_1QsOffs:blockQ4_1]
-		qa := ba[q8_1QsOffs:blockQ8_1]
-		var isum int32
 		for j := 0; j < qk4_1/2; j++ {
-			isum += int32(qw[j]&0xf) * int32(int8(qa[j]))
-			isum += int32(qw[j]>>4) * int32(int8(qa[j+qk4_1/2]))
+			b := bw[q4_1QsOffs+j]
+			qw[j], qw[j+qk4_1/2] = int8(b&0xf), int8(b>>4)
 		}
-		sum += float32(float32(getF16(bw)*getF16(ba))*float32(isum)) + float32(getF16(bw[2:])*getF16(ba[2:]))
+		for j := range qa {
+			qa[j] = int8(ba[q8_1QsOffs+j])
+		}
+		acc.add(getF16(bw)*getF16(ba), &qw, &qa)
+		offsets += getF16(bw[2:]) * getF16(ba[2:])
 	}
-	return sum
+	return acc.sum() + offsets
 }

@@ -69,23 +69,22 @@ func dequantizeQ5_0(dst []float32, src []byte) {
 	}
 }
 
-// dotQ5_0 (Q5_0 × Q8_0): per block an exact int32 sum of (q_w-16)*q_a, then
-// sum += (d_w*d_a)*isum in float32, blocks in order.
+// dotQ5_0 (Q5_0 × Q8_0): values unpacked to q_w-16, then exact products summed
+// and accumulated as llama.cpp's x86 build does (see blockLanes).
 func dotQ5_0(w, a []byte, n int) float32 {
 	nb := n / qk5_0
 	w, a = w[:nb*blockQ5_0], a[:nb*blockQ8_0]
-	var sum float32
+	var acc blockLanes
 	var q [32]int32
+	var qw, qa [32]int8
 	for i := 0; i < nb; i++ {
 		bw := w[i*blockQ5_0 : (i+1)*blockQ5_0]
 		ba := a[i*blockQ8_0 : (i+1)*blockQ8_0]
 		unpackQ5(&q, binary.LittleEndian.Uint32(bw[q5_0QhOffs:]), bw[q5_0QsOffs:blockQ5_0])
-		qa := ba[q8_0QsOffs:blockQ8_0]
-		var isum int32
-		for j := 0; j < qk5_0; j++ {
-			isum += (q[j] - 16) * int32(int8(qa[j]))
+		for j := range qw {
+			qw[j], qa[j] = int8(q[j]-16), int8(ba[q8_0QsOffs+j])
 		}
-		sum += float32(float32(getF16(bw)*getF16(ba)) * float32(isum))
+		acc.add(getF16(bw)*getF16(ba), &qw, &qa)
 	}
-	return sum
+	return acc.sum()
 }

@@ -51,23 +51,23 @@ func dequantizeQ5_1(dst []float32, src []byte) {
 	}
 }
 
-// dotQ5_1 (Q5_1 × Q8_1): per block an exact int32 sum of q_w*q_a, then
-// sum += ((d_w*d_a)*isum + m_w*s_a) in float32, blocks in order.
+// dotQ5_1 (Q5_1 × Q8_1): as dotQ4_1, with 5-bit values.
 func dotQ5_1(w, a []byte, n int) float32 {
 	nb := n / qk5_1
 	w, a = w[:nb*blockQ5_1], a[:nb*blockQ8_1]
-	var sum float32
+	var acc blockLanes
+	var offsets float32
 	var q [32]int32
+	var qw, qa [32]int8
 	for i := 0; i < nb; i++ {
 		bw := w[i*blockQ5_1 : (i+1)*blockQ5_1]
 		ba := a[i*blockQ8_1 : (i+1)*blockQ8_1]
 		unpackQ5(&q, binary.LittleEndian.Uint32(bw[q5_1QhOffs:]), bw[q5_1QsOffs:blockQ5_1])
-		qa := ba[q8_1QsOffs:blockQ8_1]
-		var isum int32
-		for j := 0; j < qk5_1; j++ {
-			isum += q[j] * int32(int8(qa[j]))
+		for j := range qw {
+			qw[j], qa[j] = int8(q[j]), int8(ba[q8_1QsOffs+j])
 		}
-		sum += float32(float32(getF16(bw)*getF16(ba))*float32(isum)) + float32(getF16(bw[2:])*getF16(ba[2:]))
+		acc.add(getF16(bw)*getF16(ba), &qw, &qa)
+		offsets += getF16(bw[2:]) * getF16(ba[2:])
 	}
-	return sum
+	return acc.sum() + offsets
 }

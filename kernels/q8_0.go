@@ -66,22 +66,20 @@ func dequantizeQ8_0(dst []float32, src []byte) {
 	}
 }
 
-// dotQ8_0 (Q8_0 × Q8_0): per block an exact int32 sum of q_w*q_a, then
-// sum += (d_w*d_a)*isum in float32, blocks in order.
+// dotQ8_0 (Q8_0 × Q8_0): exact int32 products summed in eight lanes per
+// block and accumulated as llama.cpp's x86 build does (see blockLanes).
 func dotQ8_0(w, a []byte, n int) float32 {
 	nb := n / qk8_0
 	w, a = w[:nb*blockQ8_0], a[:nb*blockQ8_0]
-	var sum float32
+	var acc blockLanes
+	var qw, qa [32]int8
 	for i := 0; i < nb; i++ {
 		bw := w[i*blockQ8_0 : (i+1)*blockQ8_0]
 		ba := a[i*blockQ8_0 : (i+1)*blockQ8_0]
-		qw := bw[q8_0QsOffs:blockQ8_0]
-		qa := ba[q8_0QsOffs:blockQ8_0]
-		var isum int32
-		for j := 0; j < qk8_0; j++ {
-			isum += int32(int8(qw[j])) * int32(int8(qa[j]))
+		for j := range qw {
+			qw[j], qa[j] = int8(bw[q8_0QsOffs+j]), int8(ba[q8_0QsOffs+j])
 		}
-		sum += float32(float32(getF16(bw)*getF16(ba)) * float32(isum))
+		acc.add(getF16(bw)*getF16(ba), &qw, &qa)
 	}
-	return sum
+	return acc.sum()
 }

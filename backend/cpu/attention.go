@@ -2,16 +2,19 @@ package cpu
 
 import (
 	"fmt"
+	"github.com/conveyor-llm/conveyor/gguf"
+	"github.com/conveyor-llm/conveyor/kernels"
 	"math"
 
 	"github.com/conveyor-llm/conveyor/backend"
 )
 
 // Attend computes causal attention: for query row i (position p, sequence s) and
-// head h, softmax(q·k / scale) over cache rows s*Context+0 .. s*Context+p in order,
-// then the weighted sum of the matching V rows. K and V rows are converted to
-// float32 from the cache's type; scores, softmax and sums are float32 with the
-// softmax denominator in float64, as ggml computes soft_max.
+// head h, softmax(scale * q·k) over cache rows s*Context+0 .. s*Context+p in
+// order, then the weighted sum of the matching V rows. The arithmetic is ggml's
+// (non-flash) attention: the dot products meet the cache in its own type, so
+// with an F16 cache q and the softmax weights are rounded to F16 first; products
+// are float32 and their sums float64; the softmax denominator is float64.
 func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p backend.Attention) {
 	positions, seqs := i32s(pos), i32s(seq)
 	width := p.Heads * p.HeadDim
@@ -31,10 +34,14 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 		panic(fmt.Sprintf("cpu: Attend: head dim %d does not divide into %v / %v blocks", hd, kCache.Type, vCache.Type))
 	}
 	kHeadBytes, vHeadBytes := kCache.Type.RowBytes(hd), vCache.Type.RowBytes(hd)
+	roundQ := kCache.Type == gguf.TypeF16
+	roundP := vCache.Type == gguf.TypeF16
 
 	b.pool.parallelFor(q.Rows*p.Heads, 1, func(lo, hi int) {
+		qh := make([]float32, hd)
 		kh := make([]float32, hd)
 		vh := make([]float32, hd)
+		acc := make([]float64, hd)
 		var scores []float32
 		for task := lo; task < hi; task++ {
 			i, h := task/p.Heads, task%p.Heads
@@ -45,17 +52,20 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 					positions[i], seqs[i], p.Context, kCache.Rows))
 			}
 			kvh := h / group
-			qh := qs[i*width+h*hd : i*width+(h+1)*hd]
+			copy(qh, qs[i*width+h*hd:i*width+(h+1)*hd])
+			if roundQ {
+				roundToF16(qh)
+			}
 			scores = scores[:0]
 			maxScore := float32(math.Inf(-1))
 			for t := 0; t < n; t++ {
 				r := base + t
 				kFormat.Dequantize(kh, kRaw[r*kRowBytes+kvh*kHeadBytes:][:kHeadBytes])
-				var s float32
+				var dot float64
 				for d, v := range qh {
-					s += v * kh[d]
+					dot += float64(v * kh[d])
 				}
-				s *= p.Scale
+				s := float32(dot) * p.Scale
 				scores = append(scores, s)
 				maxScore = max(maxScore, s)
 			}
@@ -66,18 +76,31 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 				sum += float64(e)
 			}
 			inv := float32(1 / sum)
-			o := out[i*width+h*hd : i*width+(h+1)*hd]
-			for d := range o {
-				o[d] = 0
+			for t := range scores {
+				scores[t] *= inv
 			}
-			for t, s := range scores {
+			if roundP {
+				roundToF16(scores)
+			}
+			clear(acc)
+			for t, w := range scores {
 				r := base + t
 				vFormat.Dequantize(vh, vRaw[r*vRowBytes+kvh*vHeadBytes:][:vHeadBytes])
-				w := s * inv
 				for d, v := range vh {
-					o[d] += w * v
+					acc[d] += float64(w * v)
 				}
+			}
+			o := out[i*width+h*hd : i*width+(h+1)*hd]
+			for d := range o {
+				o[d] = float32(acc[d])
 			}
 		}
 	})
+}
+
+// roundToF16 rounds each value to the nearest half-precision value.
+func roundToF16(v []float32) {
+	for i, x := range v {
+		v[i] = kernels.F16ToF32(kernels.F32ToF16(x))
+	}
 }

@@ -249,7 +249,13 @@ func TestAttendMatchesFloat64(t *testing.T) {
 				}
 			}
 		}
-		require.Less(t, relErr(t, f32s(dst), want), 1e-6, "cache %v", cacheType)
+		// With an F16 cache, q and the softmax weights are rounded to F16 as
+		// ggml does (2^-11 relative each), so the bound is looser.
+		tol := 1e-6
+		if cacheType == gguf.TypeF16 {
+			tol = 2e-3
+		}
+		require.Less(t, relErr(t, f32s(dst), want), tol, "cache %v", cacheType)
 	}
 }
 

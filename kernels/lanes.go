@@ -1,0 +1,35 @@
+package kernels
+
+import "math"
+
+// blockLanes accumulates a dot product of 32-value integer blocks the way
+// llama.cpp's x86 build does (AVX2/AVX-512 vec_dot and tinyBLAS): eight float
+// lanes, lane l holding the integer sum of products 4l..4l+3 of each block,
+// scaled by the block's d_w*d_a with one fused multiply-add per block, and the
+// lanes added pairwise at the end. Matching that order keeps greedy outputs of
+// quantized models closer to llama.cpp's; it depends only on n.
+type blockLanes [8]float32
+
+// add folds in one block: scale is d_w*d_a, w and a the 32 integer values.
+func (l *blockLanes) add(scale float32, w, a *[32]int8) {
+	for lane := 0; lane < 8; lane++ {
+		j := 4 * lane
+		isum := int32(w[j])*int32(a[j]) + int32(w[j+1])*int32(a[j+1]) +
+			int32(w[j+2])*int32(a[j+2]) + int32(w[j+3])*int32(a[j+3])
+		l[lane] = fma32(scale, float32(isum), l[lane])
+	}
+}
+
+// sum adds the lanes as _mm256 horizontal sums do: halves, then pairs.
+func (l *blockLanes) sum() float32 {
+	s0, s1, s2, s3 := l[4]+l[0], l[5]+l[1], l[6]+l[2], l[7]+l[3]
+	return (s0 + s2) + (s1 + s3)
+}
+
+// fma32 is a float32 fused multiply-add: x*y+z rounded once. x*y is exact in
+// float64 (24+24 bits), so the only rounding that could differ from a true
+// float32 FMA is the double rounding of the sum, which cannot happen when the
+// float64 sum is exact; the rare remaining cases differ by at most one ulp.
+func fma32(x, y, z float32) float32 {
+	return float32(math.FMA(float64(x), float64(y), float64(z)))
+}
