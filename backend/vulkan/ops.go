@@ -157,7 +157,7 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 	}
 	rowBytes := w.RowBytes()
 	per := min(b.rowsPerWindow("MatMul", rowBytes), 65535*mmRows)
-	p := b.pipeline("matmul", uint32(w.Type), mmRows, mmCols)
+	p := b.pipeline(b.matmul, uint32(w.Type), mmRows, mmCols)
 	for lo := 0; lo < m; lo += per {
 		hi := min(m, lo+per)
 		wv := b.bindRange(w, int64(lo)*rowBytes, int64(hi-lo)*rowBytes)

@@ -50,7 +50,14 @@ func TestGetRows(t *testing.T) {
 const matmulTol = 1e-5
 
 func TestMatMul(t *testing.T) {
-	e := newEnv(t, Options{})
+	for _, o := range []Options{{}, {NoSubgroups: true}} {
+		e := newEnv(t, o)
+		t.Logf("matmul shader: %s", e.vk.matmul)
+		testMatMul(t, e)
+	}
+}
+
+func testMatMul(t *testing.T, e *env) {
 	for _, typ := range allWeightTypes {
 		for _, sh := range []struct{ m, k, n int }{{1, 32, 1}, {37, 96, 1}, {37, 96, 7}, {3, 4096 + 64, 2}, {130, 256, 17}} {
 			k := sh.k
@@ -71,7 +78,12 @@ func TestMatMul(t *testing.T) {
 // TestMatMulBatchInvariance: a row's result is bit-identical whether it is
 // computed alone or in a batch of 7 (and with its batch neighbours changed).
 func TestMatMulBatchInvariance(t *testing.T) {
-	e := newEnv(t, Options{})
+	for _, o := range []Options{{}, {NoSubgroups: true}} {
+		testBatchInvariance(t, newEnv(t, o))
+	}
+}
+
+func testBatchInvariance(t *testing.T, e *env) {
 	for _, typ := range allWeightTypes {
 		m, k, n := 45, 160, 7
 		w := e.weight(typ, m, k)

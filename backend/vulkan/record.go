@@ -64,6 +64,7 @@ var shaderLayouts = map[string][2]int{
 	"get_rows":    {3, 32},
 	"quantize":    {2, 24},
 	"matmul":      {4, 44},
+	"matmul_sg":   {4, 44},
 	"rms_norm":    {3, 24},
 	"elementwise": {3, 16},
 	"rope":        {3, 44},

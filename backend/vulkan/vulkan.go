@@ -35,6 +35,9 @@ type Options struct {
 	MaxBindRange int64
 	// MaxAlloc, when positive, lowers the largest VkBuffer allocation.
 	MaxAlloc int64
+	// NoSubgroups makes matmuls reduce through shared memory even where the
+	// device has subgroup arithmetic.
+	NoSubgroups bool
 }
 
 // Backend computes on one Vulkan device.
@@ -44,6 +47,7 @@ type Backend struct {
 	info DeviceInfo
 
 	maxRange, maxAlloc, align int64
+	matmul                    string // "matmul_sg" with subgroup reductions, else "matmul"
 
 	pipes   map[pipeKey]*vk.Pipeline
 	buffers map[*buffer]struct{}
@@ -105,6 +109,10 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 		pipes:    map[pipeKey]*vk.Pipeline{},
 		buffers:  map[*buffer]struct{}{},
 		factors:  map[string]*buffer{},
+	}
+	b.matmul = "matmul"
+	if p.SubgroupArithmetic && !o.NoSubgroups {
+		b.matmul = "matmul_sg"
 	}
 	if o.MaxBindRange > 0 && o.MaxBindRange < b.maxRange {
 		b.maxRange = o.MaxBindRange

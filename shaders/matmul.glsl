@@ -1,0 +1,168 @@
+// matmul.glsl, included by matmul.comp (SUBGROUP 0) and matmul_sg.comp
+// (SUBGROUP 1, for devices with subgroup arithmetic).
+//
+// matmul: D[c][r] = dot(W row r, X row c) for weights of any TYPE, one shader
+// for decode (n = 1) and prefill (n > 1). A workgroup computes ROWS weight rows
+// for NCOLS rows of X, reading each weight block once for all of them.
+//
+// Batch invariance: thread t always sums blocks t, t+WG, t+2WG, ... of a row
+// product in that order, and the WG partial sums are combined by the same fixed
+// tree (a shared-memory tree, or with SUBGROUP a subgroupAdd per subgroup
+// then the subgroups' sums in order), so an output's value never depends on n
+// or on its neighbours.
+//
+// Quantized weights are dotted with X quantized by quantize.comp (Q8_0 or Q8_1
+// blocks): an exact integer sum per block, then (d_w*d_x)*isum (+ m_w*s_x) in
+// float, as the CPU backend does. Float weights (F32/F16/BF16) are dotted with
+// X rounded to the weight's type, products summed in F32.
+#include "common.glsl"
+
+layout(constant_id = 0) const uint TYPE = 0;
+layout(constant_id = 1) const uint ROWS = 2;
+layout(constant_id = 2) const uint NCOLS = 8;
+#define WG 64u
+layout(local_size_x = 64) in;
+
+layout(std430, binding = 0) readonly buffer Wb { uint W[]; };
+layout(std430, binding = 1) readonly buffer Xb { float X[]; };
+layout(std430, binding = 2) readonly buffer Qb { uint XQ[]; };
+layout(std430, binding = 3) writeonly buffer Db { float D[]; };
+
+layout(push_constant) uniform P {
+	uint wBase;    // byte offset of weight row 0 within W
+	uint rowBytes;
+	uint m;        // weight rows in this dispatch
+	uint k;
+	uint n;        // rows of X
+	uint xOff;     // words, float weights only
+	uint qsOff, dOff, sOff; // words, quantized weights only
+	uint dstOff;   // words: D index of output (0, 0)
+	uint dstStride; // words between rows of D
+} p;
+
+#include "decode.glsl"
+
+shared float red[ROWS * NCOLS * WG];
+
+void main() {
+	uint tid = gl_LocalInvocationID.x;
+	uint r0 = gl_WorkGroupID.x * ROWS;
+	uint c0 = gl_WorkGroupID.y * NCOLS;
+	uint nr = min(ROWS, p.m - r0);
+	uint nc = min(NCOLS, p.n - c0);
+	float acc[ROWS * NCOLS];
+	for (uint i = 0u; i < ROWS * NCOLS; i++) {
+		acc[i] = 0.0;
+	}
+
+	if (isQuant()) {
+		uint nb = p.k / 32u;
+		uint bb = blockBytes();
+		for (uint b = tid; b < nb; b += WG) {
+			for (uint r = 0u; r < ROWS; r++) {
+				if (r >= nr) {
+					break;
+				}
+				uint off = p.wBase + (r0 + r) * p.rowBytes + b * bb;
+				int wq[32];
+				loadQuants(off, wq);
+				float dw = wF16(off);
+				float mw = hasMin() ? wF16(off + 2u) : 0.0;
+				for (uint c = 0u; c < NCOLS; c++) {
+					if (c >= nc) {
+						break;
+					}
+					uint blk = (c0 + c) * nb + b;
+					int isum = 0;
+					for (uint w = 0u; w < 8u; w++) {
+						int xw = int(XQ[p.qsOff + blk * 8u + w]);
+						for (uint t = 0u; t < 4u; t++) {
+							isum += wq[4u * w + t] * bitfieldExtract(xw, int(8u * t), 8);
+						}
+					}
+					float dx = uintBitsToFloat(XQ[p.dOff + blk]);
+					precise float dd = dw * dx;
+					precise float v = dd * float(isum);
+					if (hasMin()) {
+						precise float ms = mw * uintBitsToFloat(XQ[p.sOff + blk]);
+						v = v + ms;
+					}
+					precise float a = acc[r * NCOLS + c] + v;
+					acc[r * NCOLS + c] = a;
+				}
+			}
+		}
+	} else {
+		for (uint e = tid; e < p.k; e += WG) {
+			for (uint r = 0u; r < ROWS; r++) {
+				if (r >= nr) {
+					break;
+				}
+				float wv = dequant(p.wBase + (r0 + r) * p.rowBytes, e);
+				for (uint c = 0u; c < NCOLS; c++) {
+					if (c >= nc) {
+						break;
+					}
+					float xv = X[p.xOff + (c0 + c) * p.k + e];
+					if (TYPE == T_F16) {
+						xv = roundF16(xv);
+					} else if (TYPE == T_BF16) {
+						xv = bf16tof32(f32tobf16(xv));
+					}
+					precise float prod = wv * xv;
+					precise float a = acc[r * NCOLS + c] + prod;
+					acc[r * NCOLS + c] = a;
+				}
+			}
+		}
+	}
+
+	// Only the outputs this workgroup owns are reduced; each one's tree is the
+	// same whichever others exist.
+#if SUBGROUP
+	for (uint i = 0u; i < ROWS * NCOLS; i++) {
+		if (i / NCOLS < nr && i % NCOLS < nc) {
+			float v = subgroupAdd(acc[i]);
+			if (subgroupElect()) {
+				red[i * WG + gl_SubgroupID] = v;
+			}
+		}
+	}
+	barrier();
+	for (uint i = tid; i < ROWS * NCOLS; i += WG) {
+		uint r = i / NCOLS, c = i % NCOLS;
+		if (r < nr && c < nc) {
+			float v = red[i * WG];
+			for (uint g = 1u; g < gl_NumSubgroups; g++) {
+				precise float a = v + red[i * WG + g];
+				v = a;
+			}
+			D[p.dstOff + (c0 + c) * p.dstStride + r0 + r] = v;
+		}
+	}
+#else
+	for (uint i = 0u; i < ROWS * NCOLS; i++) {
+		if (i / NCOLS < nr && i % NCOLS < nc) {
+			red[i * WG + tid] = acc[i];
+		}
+	}
+	barrier();
+	for (uint s = WG / 2u; s > 0u; s >>= 1) {
+		if (tid < s) {
+			for (uint i = 0u; i < ROWS * NCOLS; i++) {
+				if (i / NCOLS < nr && i % NCOLS < nc) {
+					precise float a = red[i * WG + tid] + red[i * WG + tid + s];
+					red[i * WG + tid] = a;
+				}
+			}
+		}
+		barrier();
+	}
+	for (uint i = tid; i < ROWS * NCOLS; i += WG) {
+		uint r = i / NCOLS, c = i % NCOLS;
+		if (r < nr && c < nc) {
+			D[p.dstOff + (c0 + c) * p.dstStride + r0 + r] = red[i * WG];
+		}
+	}
+#endif
+}

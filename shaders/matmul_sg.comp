@@ -1,0 +1,7 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+// matmul with subgroup reductions (devices with subgroup arithmetic in
+// compute shaders); see matmul.glsl.
+#define SUBGROUP 1
+#include "matmul.glsl"
