@@ -17,6 +17,11 @@ func QuantizeActivations(t gguf.Type, dst []byte, src []float32) {
 	switch t {
 	case gguf.TypeQ8_0:
 		quantizeQ8_0Activations(dst, src)
+	case gguf.TypeQ8_K:
+		// llama.cpp's x86 quantize_row_q8_K calls the reference quantizer
+		// (quantize_row_q8_K_ref, built without FMA), so activations and
+		// QuantizeRow agree for Q8_K.
+		quantizeQ8_K(dst, src)
 	default:
 		QuantizeRow(t, dst, src)
 	}

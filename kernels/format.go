@@ -34,6 +34,12 @@ var formats = map[gguf.Type]*Format{
 	gguf.TypeQ5_1: {gguf.TypeQ5_1, dequantizeQ5_1, quantizeQ5_1, gguf.TypeQ8_1, dotQ5_1},
 	gguf.TypeQ8_0: {gguf.TypeQ8_0, dequantizeQ8_0, quantizeQ8_0, gguf.TypeQ8_0, dotQ8_0},
 	gguf.TypeQ8_1: {gguf.TypeQ8_1, dequantizeQ8_1, quantizeQ8_1, gguf.TypeQ8_1, dotQ8_1},
+	gguf.TypeQ2_K: {gguf.TypeQ2_K, dequantizeQ2_K, quantizeQ2_K, gguf.TypeQ8_K, dotQ2_K},
+	gguf.TypeQ3_K: {gguf.TypeQ3_K, dequantizeQ3_K, quantizeQ3_K, gguf.TypeQ8_K, dotQ3_K},
+	gguf.TypeQ4_K: {gguf.TypeQ4_K, dequantizeQ4_K, quantizeQ4_K, gguf.TypeQ8_K, dotQ4_K},
+	gguf.TypeQ5_K: {gguf.TypeQ5_K, dequantizeQ5_K, quantizeQ5_K, gguf.TypeQ8_K, dotQ5_K},
+	gguf.TypeQ6_K: {gguf.TypeQ6_K, dequantizeQ6_K, quantizeQ6_K, gguf.TypeQ8_K, dotQ6_K},
+	gguf.TypeQ8_K: {gguf.TypeQ8_K, dequantizeQ8_K, quantizeQ8_K, gguf.TypeQ8_K, dotQ8_K},
 }
 
 // FormatOf returns the format of t, or an error naming t if this package has
