@@ -6,6 +6,8 @@
 // subtracted, in F32; weighted sum of V rows in row order. Scores are
 // recomputed in each of three passes (max, sum, weighted sum) rather than
 // stored, so no scratch memory is needed whatever the context length.
+// As ggml (and backend/cpu) do, an F16 cache meets q and the softmax weights
+// rounded to F16.
 #include "common.glsl"
 
 layout(constant_id = 0) const uint KVTYPE = 0;
@@ -70,7 +72,8 @@ void main() {
 		return;
 	}
 	for (uint d = tid; d < hd; d += WG) {
-		qs[d] = Q[p.qOff + i * width + h * hd + d];
+		float qv = Q[p.qOff + i * width + h * hd + d];
+		qs[d] = KVTYPE == 1u ? roundF16(qv) : qv;
 	}
 	barrier();
 
@@ -119,7 +122,7 @@ void main() {
 		uint t = t0 + tid;
 		if (t < n) {
 			precise float w = exp(score(base + t, kvh) - mx) * inv;
-			ws[tid] = w;
+			ws[tid] = KVTYPE == 1u ? roundF16(w) : w;
 		}
 		barrier();
 		uint m = min(WG, n - t0);
