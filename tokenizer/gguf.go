@@ -9,6 +9,10 @@ import (
 // GGUF metadata keys of the tokenizer.
 const (
 	keyModel          = "tokenizer.ggml.model"
+	keyPre            = "tokenizer.ggml.pre"
+	keyMerges         = "tokenizer.ggml.merges"
+	keyCLS            = "tokenizer.ggml.cls_token_id"
+	keySEP            = "tokenizer.ggml.seperator_token_id" // sic, as llama.cpp writes it
 	keyTokens         = "tokenizer.ggml.tokens"
 	keyScores         = "tokenizer.ggml.scores"
 	keyTypes          = "tokenizer.ggml.token_type"
@@ -33,8 +37,10 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 
 // VocabFromGGUF reads the tokenizer.ggml.* keys. Where a key is absent it
 // takes llama.cpp's default for the model: for "llama", BOS 1, EOS 2, UNK 0,
-// add_bos true, add_eos false, add_space_prefix true; scores 0 and type
-// NORMAL when those arrays are missing. The vocabulary is copied, so f may be
+// add_bos true, add_eos false, add_space_prefix true; for "bert", BOS is the
+// cls_token_id (else 101), EOS the seperator_token_id (else 102), UNK 100,
+// and both are added; for "gpt2" nothing is added unless the keys say so;
+// scores 0 and type NORMAL when those arrays are missing. The vocabulary is copied, so f may be
 // closed afterwards.
 func VocabFromGGUF(f *gguf.File) (*Vocab, error) {
 	v := &Vocab{BOS: -1, EOS: -1, UNK: -1, EOT: -1, PAD: -1}
@@ -46,9 +52,18 @@ func VocabFromGGUF(f *gguf.File) (*Vocab, error) {
 	if v.Model, err = val.Str(); err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	if v.Model == "llama" {
+	switch v.Model {
+	case "llama":
 		v.BOS, v.EOS, v.UNK = 1, 2, 0
 		v.AddBOS, v.AddSpacePrefix = true, true
+	case "bert":
+		v.BOS, v.EOS, v.UNK, v.PAD = 101, 102, 100, 0
+		v.AddBOS, v.AddEOS = true, true
+	}
+	if val, ok := f.Lookup(keyPre); ok {
+		if v.Pre, err = val.Str(); err != nil {
+			return nil, fmt.Errorf("tokenizer: %w", err)
+		}
 	}
 
 	val, ok = f.Lookup(keyTokens)
@@ -61,6 +76,13 @@ func VocabFromGGUF(f *gguf.File) (*Vocab, error) {
 	}
 	v.Tokens = append([]string(nil), tokens...)
 	n := len(v.Tokens)
+	if val, ok := f.Lookup(keyMerges); ok {
+		merges, err := val.Strings()
+		if err != nil {
+			return nil, fmt.Errorf("tokenizer: %w", err)
+		}
+		v.Merges = append([]string(nil), merges...)
+	}
 
 	if val, ok := f.Lookup(keyScores); ok {
 		scores, err := val.Float32s()
@@ -89,7 +111,7 @@ func VocabFromGGUF(f *gguf.File) (*Vocab, error) {
 	for _, s := range []struct {
 		key string
 		id  *int32
-	}{{keyBOS, &v.BOS}, {keyEOS, &v.EOS}, {keyUNK, &v.UNK}, {keyEOT, &v.EOT}, {keyPAD, &v.PAD}} {
+	}{{keyBOS, &v.BOS}, {keyEOS, &v.EOS}, {keyCLS, &v.BOS}, {keySEP, &v.EOS}, {keyUNK, &v.UNK}, {keyEOT, &v.EOT}, {keyPAD, &v.PAD}} {
 		val, ok := f.Lookup(s.key)
 		if !ok {
 			continue

@@ -13,7 +13,7 @@ type StreamDecoder struct {
 
 // NewStreamDecoder starts decoding a new sequence.
 func (t *Tokenizer) NewStreamDecoder() *StreamDecoder {
-	return &StreamDecoder{t: t, strip: t.vocab.AddSpacePrefix}
+	return &StreamDecoder{t: t, strip: t.stripSpace}
 }
 
 // Add is the text that became complete with id. Bytes that begin a UTF-8

@@ -11,13 +11,17 @@ import (
 // Tokenizer turns text into token ids and back. It is immutable once built
 // and safe for concurrent use.
 type Tokenizer struct {
-	vocab      *Vocab
-	ids        map[string]int32 // token text → id; a repeated text keeps its last id, as llama.cpp does
-	pieces     [][]byte         // what each token stands for in text
-	byteTokens [256]int32       // each byte's token for byte fallback: <0xNN>, else the byte itself; -1 when neither
-	specials   []int32          // tokens split out of the text before segmentation, longest first
-	eog        map[int32]bool
-	innerPairs map[charPair]struct{} // where encodeSPM must not cut the text
+	vocab       *Vocab
+	ids         map[string]int32 // token text → id; a repeated text keeps its last id, as llama.cpp does
+	pieces      [][]byte         // what each token stands for in text
+	byteTokens  [256]int32       // each byte's token for byte fallback: <0xNN>, else the byte itself; -1 when neither
+	specials    []int32          // tokens split out of the text before segmentation, longest first
+	eog         map[int32]bool
+	innerPairs  map[charPair]struct{} // where encodeSPM must not cut the text (SPM)
+	pre         *preTokenizer         // BPE
+	bpe         *bpeModel             // BPE
+	maxTokenLen int                   // WordPiece: the longest token, in bytes
+	stripSpace  bool                  // Decode drops the first text's leading space
 }
 
 // eogTexts are the token texts llama.cpp treats as ending generation whatever
@@ -42,12 +46,23 @@ func New(v *Vocab) (*Tokenizer, error) {
 		pieces: make([][]byte, len(v.Tokens)),
 		eog:    map[int32]bool{},
 	}
-	t.innerPairs = innerPairs(v.Tokens)
+	switch v.Model {
+	case "llama":
+		t.innerPairs = innerPairs(v.Tokens)
+		t.stripSpace = v.AddSpacePrefix
+	case "bert":
+		t.stripSpace = true
+	}
 	for i, s := range v.Tokens {
 		id := int32(i)
 		t.ids[s] = id
+		t.maxTokenLen = max(t.maxTokenLen, len(s))
 		switch typ := v.typeOf(id); typ {
 		case TypeNormal, TypeUserDefined:
+			if v.Model == "gpt2" {
+				t.pieces[i] = bpePiece(s, typ)
+				break
+			}
 			t.pieces[i] = []byte(strings.ReplaceAll(s, "▁", " "))
 		case TypeUnknown:
 			t.pieces[i] = []byte("▅") // llama.cpp's rendering of an unknown token
@@ -70,10 +85,21 @@ func New(v *Vocab) (*Tokenizer, error) {
 	slices.SortStableFunc(t.specials, func(a, b int32) int {
 		return cmp.Compare(len(v.Tokens[b]), len(v.Tokens[a]))
 	})
+	if v.Model == "gpt2" {
+		var err error
+		if t.pre, err = newPreTokenizer(v.Pre); err != nil {
+			return nil, err
+		}
+		if t.bpe, err = newBPEModel(t, t.pre.ignoreMerges); err != nil {
+			return nil, err
+		}
+	}
 	for b := range 256 {
 		t.byteTokens[b] = -1
 		if id, ok := t.ids[fmt.Sprintf("<0x%02X>", b)]; ok {
 			t.byteTokens[b] = id
+		} else if v.Model == "gpt2" && t.bpe.byteSym[b] < int32(len(v.Tokens)) {
+			t.byteTokens[b] = t.bpe.byteSym[b]
 		} else if id, ok := t.ids[string([]byte{byte(b)})]; ok {
 			t.byteTokens[b] = id
 		}
@@ -144,10 +170,10 @@ func (t *Tokenizer) Piece(id int32) []byte {
 }
 
 // Encode tokenizes text. With addSpecial, BOS is put first and EOS last as the
-// vocabulary's AddBOS and AddEOS ask. With parseSpecial, the text of control
-// and unknown tokens ("<s>", "</s>", "<unk>") becomes their ids; without it
-// that text is tokenized like any other. User-defined tokens are always split
-// out, as llama.cpp does.
+// vocabulary's AddBOS and AddEOS ask (for WordPiece, [CLS] and [SEP]). With
+// parseSpecial, the text of control and unknown tokens ("<s>", "</s>",
+// "<|eot_id|>", "[CLS]") becomes their ids; without it that text is tokenized
+// like any other. User-defined tokens are always split out, as llama.cpp does.
 func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 	v := t.vocab
 	out := make([]int32, 0, len(text)/3+2)
@@ -157,10 +183,22 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 	// A space prefix goes before the first run of text and before every run
 	// that follows a special token: each is segmented as a text of its own.
 	afterSpecial := true
+	var bpe *bpeSession
+	if t.bpe != nil {
+		bpe = &bpeSession{t: t, m: t.bpe}
+	}
 	for _, f := range t.partition(text, parseSpecial) {
 		if f.id >= 0 {
 			out = append(out, f.id)
 			afterSpecial = true
+			continue
+		}
+		switch v.Model {
+		case "gpt2":
+			out = t.encodeBPE(f.text, bpe, out)
+			continue
+		case "bert":
+			out = t.encodeWPM(f.text, out)
 			continue
 		}
 		s := f.text
@@ -231,7 +269,7 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 // without text) pass, as llama2.c and SentencePiece do.
 func (t *Tokenizer) Decode(ids []int32) string {
 	var b strings.Builder
-	strip := t.vocab.AddSpacePrefix
+	strip := t.stripSpace
 	for _, id := range ids {
 		p := t.Piece(id)
 		if strip && len(p) > 0 {

@@ -36,12 +36,15 @@ func (t TokenType) String() string {
 // Vocab is a tokenizer's vocabulary as a GGUF file describes it. Token ids are
 // positions in Tokens; Scores and Types run parallel to it.
 type Vocab struct {
-	Model  string // tokenizer.ggml.model: "llama" (SentencePiece)
+	Model  string // tokenizer.ggml.model: "llama" (SentencePiece), "gpt2" (byte-level BPE) or "bert" (WordPiece)
+	Pre    string // tokenizer.ggml.pre: the BPE pre-tokenizer ("llama-bpe", "qwen2", ...); "" when absent
 	Tokens []string
+	Merges []string // BPE merges "A B", highest priority first
 	Scores []float32
 	Types  []TokenType
 
-	// Special token ids, -1 when absent.
+	// Special token ids, -1 when absent. For WordPiece, BOS is [CLS] and EOS
+	// is [SEP].
 	BOS, EOS, UNK, EOT, PAD int32
 
 	AddBOS, AddEOS bool
@@ -49,7 +52,7 @@ type Vocab struct {
 }
 
 // supportedModels lists the values of Vocab.Model that New accepts.
-var supportedModels = []string{"llama"}
+var supportedModels = []string{"llama", "gpt2", "bert"}
 
 // check reports the first inconsistency in v: arrays of different lengths or
 // special ids outside the vocabulary.
