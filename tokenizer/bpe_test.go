@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,4 +21,118 @@ func TestByteLevelAlphabet(t *testing.T) {
 	require.Equal(t, "hello", byteEncode("hello"))
 	_, ok = byteDecode("<|endoftext|>€")
 	require.False(t, ok, "€ is outside the byte-level alphabet")
+}
+
+func BenchmarkEncodeWarAndPeaceLlama3(b *testing.B) {
+	tok := loadGGUF(b, "tokenizer-tests/llamacpp/ggml-vocab-llama-bpe.gguf")
+	text := warAndPeace(b, 1<<30)
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for b.Loop() {
+		tok.Encode(text, false, false)
+	}
+}
+
+func llama3(t testing.TB) *Tokenizer {
+	t.Helper()
+	return loadGGUF(t, "tokenizer-tests/llamacpp/ggml-vocab-llama-bpe.gguf")
+}
+
+// The Llama 3 cases of Ollama's tests (shared/tokenizer-tests/README.md):
+// special-token text is parsed, no BOS is added.
+func TestLlama3OllamaCases(t *testing.T) {
+	tok := llama3(t)
+	for _, c := range []struct {
+		text string
+		ids  []int32
+	}{
+		{"hello world", []int32{15339, 1917}},
+		{"hello <|end_of_text|>", []int32{15339, 220, 128001}},
+		{"<|begin_of_text|>A B!", []int32{128000, 32, 426, 0}},
+		{"<|begin_of_text|>A<|end_of_text|>B!", []int32{128000, 32, 128001, 33, 0}},
+		{"<|begin_of_text|>A<|end_of_text|>B<|begin_of_text|>!", []int32{128000, 32, 128001, 33, 128000, 0}},
+		{"<|begin_of_text|>A<|end_of_text|>B<|begin_of_text|>!<|end_of_text|>", []int32{128000, 32, 128001, 33, 128000, 0, 128001}},
+	} {
+		require.Equal(t, c.ids, tok.Encode(c.text, false, true), "%q", c.text)
+	}
+	for n := 1; n <= 17; n++ {
+		var want []int32
+		for range n / 3 {
+			want = append(want, 931)
+		}
+		switch n % 3 {
+		case 1:
+			want = append(want, 15)
+		case 2:
+			want = append(want, 410)
+		}
+		require.Equal(t, want, tok.Encode(strings.Repeat("0", n), false, true), "%d zeros", n)
+	}
+	require.Equal(t, "hello world", tok.Decode([]int32{15339, 1917}))
+
+	for _, s := range []string{"hello", "hello ", "hello  ", " hello", " hello ", " hello  ", "hello world", "请考试我的软件！12345"} {
+		require.Equal(t, s, tok.Decode(tok.Encode(s, false, true)), "%q", s)
+	}
+	for r := rune(0); r <= 0xFF; r++ {
+		s := string(r)
+		want := s
+		if r == 0 {
+			want = "\x00" // Ollama drops U+0000 on decode; we give every byte back
+		}
+		require.Equal(t, want, tok.Decode(tok.Encode(s, false, true)), "U+%04X", r)
+	}
+	// Without parseSpecial, special-token text is plain text.
+	require.NotContains(t, tok.Encode("<|eot_id|>", false, false), int32(128009))
+	require.Equal(t, []int32{128009}, tok.Encode("<|eot_id|>", false, true))
+	require.Equal(t, []int32{128000, 15339}, tok.Encode("hello", true, false), "add_bos_token")
+}
+
+// words is the pre-tokenization of text.
+func words(p *preTokenizer, text string) []string {
+	var out []string
+	p.split(text, func(w string) { out = append(out, w) })
+	return out
+}
+
+func TestPreTokenizerSplits(t *testing.T) {
+	pre := func(name string) *preTokenizer {
+		p, err := newPreTokenizer(name)
+		require.NoError(t, err)
+		return p
+	}
+	llama, qwen, gpt2, refact, dsCoder := pre("llama-bpe"), pre("qwen2"), pre("gpt-2"), pre("refact"), pre("deepseek-coder")
+	for _, c := range []struct {
+		text string
+		want []string
+	}{
+		{"Hello World!", []string{"Hello", " World", "!"}},
+		{"I'm don't won't", []string{"I", "'m", " don", "'t", " won", "'t"}},
+		{"In 2024 there are 366 days", []string{"In", " ", "202", "4", " there", " are", " ", "366", " days"}},
+		{"Hello!! ...world", []string{"Hello", "!!", " ...", "world"}},
+		{"Hello    World", []string{"Hello", "   ", " World"}},
+		{"Hello\nWorld", []string{"Hello", "\n", "World"}},
+		{"Hello, WORLD!! How's it going?", []string{"Hello", ",", " WORLD", "!!", " How", "'s", " it", " going", "?"}},
+		{"One line\nTwo lines\n\nThree", []string{"One", " line", "\n", "Two", " lines", "\n\n", "Three"}},
+		{"I'LL 'Ve", []string{"I", "'LL", " '", "Ve"}},
+		{"a  \n  b\t", []string{"a", "  \n", " ", " b", "\t"}},
+	} {
+		require.Equal(t, c.want, words(llama, c.text), "llama3 %q", c.text)
+	}
+	mixed := "Hello, WORLD!! How's it going? 123 一二三"
+	require.Equal(t, []string{"Hello", ",", " WORLD", "!!", " How", "'s", " it", " going", "?", " 123", " 一二三"}, words(gpt2, mixed))
+	require.Equal(t, []string{"Hello", ",", " WORLD", "!!", " How", "'s", " it", " going", "?", " ", "1", "2", "3", " 一二三"}, words(qwen, mixed))
+	require.Equal(t, []string{"One", " line", "\n", "Two", " lines", "\n", "\n", "Three"}, words(refact, "One line\nTwo lines\n\nThree"))
+	require.Equal(t, []string{"I", "'", "LL", " a", "  ", " b"}, words(gpt2, "I'LL a   b"), "GPT-2's contractions are lower-case only")
+	require.Equal(t, []string{"x", "\n", " y", "1", "2"}, words(dsCoder, "x\n y12"))
+}
+
+func TestUnknownPreTokenizerIsAnError(t *testing.T) {
+	v := &Vocab{Model: "gpt2", Pre: "no-such-pre", Tokens: []string{"a"}, BOS: -1, EOS: -1, UNK: -1, EOT: -1, PAD: -1}
+	_, err := New(v)
+	require.ErrorContains(t, err, `unsupported BPE pre-tokenizer "no-such-pre"`)
+	require.ErrorContains(t, err, "llama-bpe")
+	v.Pre = "gpt-2"
+	v.Merges = []string{"ab"}
+	_, err = New(v)
+	require.ErrorContains(t, err, `merge 0 "ab"`)
 }
