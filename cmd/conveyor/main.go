@@ -26,6 +26,7 @@ var commands = map[string]command{
 	"info":     {"show a model's metadata and tensors", infoCmd},
 	"tokenize": {"print the token ids of a text", tokenizeCmd},
 	"synth":    {"write a random-weight model of a real shape", synthCmd},
+	"quantize": {"convert a model's weights to another type", quantizeCmd},
 	"devices":  {"list the Vulkan devices", devicesCmd},
 }
 
