@@ -67,6 +67,15 @@ func readExpected(t *testing.T, name string) expected {
 	return e
 }
 
+// testBackends are the backends the model-level tests run on: the CPU, and
+// Vulkan in builds that have it (lavapipe where there is no GPU).
+func testBackends() []string {
+	if gpuOpener == nil {
+		return []string{"cpu"}
+	}
+	return []string{"cpu", "vulkan"}
+}
+
 func generateGreedy(t *testing.T, m *Model, prompt string, n int) *Result {
 	t.Helper()
 	s, err := m.NewSession(SessionOptions{})
@@ -78,21 +87,26 @@ func generateGreedy(t *testing.T, m *Model, prompt string, n int) *Result {
 	return res
 }
 
-// The F32 model gives llama.cpp's greedy ids token for token, and its top-10
-// logits within 1e-2 (llama.cpp keeps its KV cache in F16, as we do by default).
+// The F32 model gives llama.cpp's greedy ids token for token, on every backend,
+// and its top-10 logits within 1e-2 (llama.cpp keeps its KV cache in F16, as we
+// do by default).
 func TestStories260KMatchesLlamaCpp(t *testing.T) {
-	m, err := Load(testdata.Path(t, "models/stories260K.gguf"), Options{Backend: "cpu"})
-	require.NoError(t, err)
-	defer m.Close()
-	for _, name := range []string{"once-upon-a-time", "lily-and-tom"} {
-		t.Run(name, func(t *testing.T) {
-			want := readExpected(t, "llamacpp-"+name+".txt")
-			res := generateGreedy(t, m, want.Prompt, len(want.GeneratedIDs))
-			require.Equal(t, want.PromptIDs, res.PromptIDs)
-			require.Equal(t, want.GeneratedIDs, res.GeneratedIDs)
-			for i, w := range want.Top10 {
-				require.Equal(t, w.ID, res.TopLogits[i].ID, "top-10 rank %d", i)
-				require.InDelta(t, w.Logit, res.TopLogits[i].Logit, 1e-2, "top-10 rank %d", i)
+	for _, b := range testBackends() {
+		t.Run(b, func(t *testing.T) {
+			m, err := Load(testdata.Path(t, "models/stories260K.gguf"), Options{Backend: b})
+			require.NoError(t, err)
+			defer m.Close()
+			for _, name := range []string{"once-upon-a-time", "lily-and-tom"} {
+				t.Run(name, func(t *testing.T) {
+					want := readExpected(t, "llamacpp-"+name+".txt")
+					res := generateGreedy(t, m, want.Prompt, len(want.GeneratedIDs))
+					require.Equal(t, want.PromptIDs, res.PromptIDs)
+					require.Equal(t, want.GeneratedIDs, res.GeneratedIDs)
+					for i, w := range want.Top10 {
+						require.Equal(t, w.ID, res.TopLogits[i].ID, "top-10 rank %d", i)
+						require.InDelta(t, w.Logit, res.TopLogits[i].Logit, 1e-2, "top-10 rank %d", i)
+					}
+				})
 			}
 		})
 	}
@@ -107,23 +121,34 @@ func TestStories260KMatchesLlamaCpp(t *testing.T) {
 // differences of ~0.05, enough to flip the near-ties of a long generation. The
 // floors catch regressions; the top logits after the prompt agree within 0.12.
 func TestStories260KQ8_0FollowsLlamaCpp(t *testing.T) {
-	m, err := Load(testdata.Path(t, "models/stories260K-q8_0.gguf"), Options{Backend: "cpu"})
-	require.NoError(t, err)
-	defer m.Close()
-	for _, c := range []struct {
-		name  string
-		floor int
-	}{{"once-upon-a-time", 252}, {"lily-and-tom", 40}} {
-		t.Run(c.name, func(t *testing.T) {
-			want := readExpected(t, "llamacpp-q8_0-"+c.name+".txt")
-			res := generateGreedy(t, m, want.Prompt, len(want.GeneratedIDs))
-			require.Equal(t, want.PromptIDs, res.PromptIDs)
-			agree := commonPrefix(want.GeneratedIDs, res.GeneratedIDs)
-			t.Logf("%s: %d of %d generated ids agree with llama.cpp", c.name, agree, len(want.GeneratedIDs))
-			require.GreaterOrEqual(t, agree, c.floor)
-			for i, w := range want.Top10[:3] {
-				require.Equal(t, w.ID, res.TopLogits[i].ID, "top-10 rank %d", i)
-				require.InDelta(t, w.Logit, res.TopLogits[i].Logit, 0.12, "top-10 rank %d", i)
+	cpuIDs := map[string][]int32{}
+	for _, b := range testBackends() {
+		t.Run(b, func(t *testing.T) {
+			m, err := Load(testdata.Path(t, "models/stories260K-q8_0.gguf"), Options{Backend: b})
+			require.NoError(t, err)
+			defer m.Close()
+			for _, c := range []struct {
+				name  string
+				floor int
+			}{{"once-upon-a-time", 252}, {"lily-and-tom", 40}} {
+				t.Run(c.name, func(t *testing.T) {
+					want := readExpected(t, "llamacpp-q8_0-"+c.name+".txt")
+					res := generateGreedy(t, m, want.Prompt, len(want.GeneratedIDs))
+					require.Equal(t, want.PromptIDs, res.PromptIDs)
+					agree := commonPrefix(want.GeneratedIDs, res.GeneratedIDs)
+					t.Logf("%s on %s: %d of %d generated ids agree with llama.cpp", c.name, b, agree, len(want.GeneratedIDs))
+					require.GreaterOrEqual(t, agree, c.floor)
+					for i, w := range want.Top10[:3] {
+						require.Equal(t, w.ID, res.TopLogits[i].ID, "top-10 rank %d", i)
+						require.InDelta(t, w.Logit, res.TopLogits[i].Logit, 0.12, "top-10 rank %d", i)
+					}
+					// Every backend does the CPU's arithmetic: the same ids throughout.
+					if b == "cpu" {
+						cpuIDs[c.name] = res.GeneratedIDs
+					} else if ids, ok := cpuIDs[c.name]; ok {
+						require.Equal(t, ids, res.GeneratedIDs, "%s differs from the CPU backend", b)
+					}
+				})
 			}
 		})
 	}

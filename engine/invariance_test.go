@@ -32,8 +32,14 @@ func seqBatch(tokens []int32, start int, seq int32) model.Batch {
 }
 
 // A sequence's logits do not depend on what else is in the batch or on how its
-// prompt was split into batches: bit for bit, on the CPU backend.
+// prompt was split into batches: bit for bit, on every backend.
 func TestBatchInvariance(t *testing.T) {
+	for _, b := range testBackends() {
+		t.Run(b, func(t *testing.T) { testBatchInvariance(t, b) })
+	}
+}
+
+func testBatchInvariance(t *testing.T, backendName string) {
 	models := map[string]string{
 		"stories260K":      testdata.Path(t, "models/stories260K.gguf"),
 		"stories260K-q8_0": testdata.Path(t, "models/stories260K-q8_0.gguf"),
@@ -44,7 +50,7 @@ func TestBatchInvariance(t *testing.T) {
 	other := []int32{1, 317, 269, 274, 287, 382, 276, 337, 299}
 	for name, path := range models {
 		t.Run(name, func(t *testing.T) {
-			m, err := Load(path, Options{Backend: "cpu", Threads: 2})
+			m, err := Load(path, Options{Backend: backendName, Threads: 2})
 			require.NoError(t, err)
 			defer m.Close()
 			s, err := m.NewSession(SessionOptions{Context: 64, Sequences: 3, BatchSize: 32})

@@ -5,30 +5,26 @@ import "sync"
 // pool is a fixed set of worker goroutines that run parallel loops.
 // No goroutine is started per op.
 type pool struct {
-	work chan func()
-	n    int
+	work      chan func()
+	n         int
+	closeOnce sync.Once
 }
 
 func newPool(n int) *pool {
-	p := &pool{work: make(chan func()), n: n}
+	work := make(chan func())
 	for i := 0; i < n; i++ {
 		go func() {
-			for f := range p.work {
+			for f := range work {
 				f()
 			}
 		}()
 	}
-	return p
+	return &pool{work: work, n: n}
 }
 
 func (p *pool) size() int { return p.n }
 
-func (p *pool) close() {
-	if p.work != nil {
-		close(p.work)
-		p.work = nil
-	}
-}
+func (p *pool) close() { p.closeOnce.Do(func() { close(p.work) }) }
 
 // parallelFor splits [0, n) into contiguous chunks of at least grain items and
 // runs body on each, on the workers and the calling goroutine. Results must not

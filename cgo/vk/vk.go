@@ -231,6 +231,18 @@ func convProps(p *C.cv_props) Properties {
 	return q
 }
 
+// Process-wide counts of live devices and device memory, so tests can check
+// that closing a model gives everything back.
+var (
+	liveDevices    atomic.Int64
+	totalAllocated atomic.Int64
+)
+
+// LiveDevices is the number of devices opened and not yet destroyed, and
+// TotalAllocatedBytes the device memory all of them hold.
+func LiveDevices() int64         { return liveDevices.Load() }
+func TotalAllocatedBytes() int64 { return totalAllocated.Load() }
+
 // Device is a VkDevice with one compute queue and a command pool.
 type Device struct {
 	c         *C.cv_device
@@ -246,6 +258,7 @@ func (in *Instance) NewDevice(pd PhysicalDevice) (*Device, error) {
 		C.free(unsafe.Pointer(d.c))
 		return nil, fmt.Errorf("%w (%s; needs a compute queue and VK_KHR_push_descriptor)", err, pd.Props.Name)
 	}
+	liveDevices.Add(1)
 	return d, nil
 }
 
@@ -256,6 +269,7 @@ func (d *Device) Destroy() {
 		C.cv_destroy_device(d.c)
 		C.free(unsafe.Pointer(d.c))
 		d.c = nil
+		liveDevices.Add(-1)
 	}
 }
 
@@ -315,6 +329,7 @@ func (d *Device) NewBuffer(size int64, host bool) (*Buffer, error) {
 		return nil, fmt.Errorf("%w (%d bytes)", err, size)
 	}
 	d.allocated.Add(size)
+	totalAllocated.Add(size)
 	d.buffers.Add(1)
 	return &Buffer{Handle: uint64(buf), mem: uint64(mem), Size: size, Host: host, mapped: mapped}, nil
 }
@@ -326,6 +341,7 @@ func (d *Device) FreeBuffer(b *Buffer) {
 	}
 	C.cv_destroy_buffer(d.c, C.VkBuffer(b.Handle), C.VkDeviceMemory(b.mem))
 	d.allocated.Add(-b.Size)
+	totalAllocated.Add(-b.Size)
 	d.buffers.Add(-1)
 	*b = Buffer{}
 }

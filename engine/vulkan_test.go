@@ -1,0 +1,71 @@
+//go:build cgo && !novulkan
+
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-llm/conveyor/cgo/vk"
+	"github.com/conveyor-llm/conveyor/internal/testdata"
+)
+
+// Closing a model gives back all its device memory: loading and closing it
+// many times leaves nothing behind.
+func TestVulkanModelCloseFreesDeviceMemory(t *testing.T) {
+	path := testdata.Path(t, "models/stories260K-q8_0.gguf")
+	baseDevices, baseBytes := vk.LiveDevices(), vk.TotalAllocatedBytes()
+	for i := 0; i < 20; i++ {
+		m, err := Load(path, Options{Backend: "vulkan"})
+		require.NoError(t, err)
+		s, err := m.NewSession(SessionOptions{Context: 64})
+		require.NoError(t, err)
+		_, err = s.Generate(context.Background(), Request{Prompt: "Lily", MaxTokens: 2, Sampling: DefaultSampling()}, func(Token) error { return nil })
+		require.NoError(t, err)
+		require.Greater(t, vk.TotalAllocatedBytes(), baseBytes)
+		s.Close()
+		require.NoError(t, m.Close())
+		require.Equal(t, baseDevices, vk.LiveDevices(), "iteration %d", i)
+		require.Equal(t, baseBytes, vk.TotalAllocatedBytes(), "iteration %d", i)
+	}
+}
+
+// auto never picks a CPU-emulated device; it says why it chose the CPU.
+func TestAutoSkipsCPUEmulatedDevices(t *testing.T) {
+	devs, err := Devices()
+	require.NoError(t, err)
+	require.NotEmpty(t, devs, "no Vulkan device: install mesa-vulkan-drivers (lavapipe)")
+	gpu := false
+	for _, d := range devs {
+		gpu = gpu || d.Type == "discrete" || d.Type == "integrated"
+	}
+	var logged []string
+	b, err := OpenBackend(Options{Backend: "auto", Log: func(f string, a ...any) { logged = append(logged, f) }})
+	require.NoError(t, err)
+	defer b.Close()
+	if gpu {
+		require.Equal(t, "vulkan", b.Name())
+	} else {
+		require.Equal(t, "cpu", b.Name())
+		require.Len(t, logged, 1)
+		require.True(t, strings.HasPrefix(logged[0], "backend: cpu"), logged[0])
+	}
+	_, err = OpenBackend(Options{Backend: "vulkan", Device: len(devs), DeviceSet: true})
+	require.ErrorContains(t, err, "no Vulkan device")
+}
+
+// TestMain fails the run on any Vulkan validation error or warning (the
+// validation layer is on when CONVEYOR_VK_VALIDATE=1, as in CI).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e, w := vk.ValidationCounts(); e != 0 || w != 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d Vulkan validation errors and %d warnings\n", e, w)
+		code = 1
+	}
+	os.Exit(code)
+}
