@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -135,4 +136,99 @@ func TestUnknownPreTokenizerIsAnError(t *testing.T) {
 	v.Merges = []string{"ab"}
 	_, err = New(v)
 	require.ErrorContains(t, err, `merge 0 "ab"`)
+}
+
+// bytesHaveTokens reports whether every byte of s has a NORMAL token of its
+// own in a byte-level vocabulary: then Decode(Encode(s)) == s. Llama 3 and
+// GPT-2 have all 256; the others lack some bytes that never occur in valid
+// UTF-8 (C0 C1 F5-FF; deepseek-coder has them as USER_DEFINED tokens, which
+// decode to their text, as in llama.cpp), refact and starcoder also F1,
+// falcon also F2 and 14 control characters (\v among them).
+func bytesHaveTokens(tok *Tokenizer, s string) bool {
+	for i := 0; i < len(s); i++ {
+		id := tok.bpe.byteSym[s[i]]
+		if id >= tok.bpe.vocabSize || tok.vocab.Types[id] != TypeNormal {
+			return false
+		}
+	}
+	return true
+}
+
+// Byte-level BPE gives back any text whose bytes all have tokens (above),
+// invalid UTF-8 included: decoding is byte-exact. WordPiece does not
+// (lower-casing, accents, whitespace); see TestWordPieceDecode.
+func TestRoundTripBPEVocabs(t *testing.T) {
+	book := warAndPeace(t, 1<<30)
+	for _, name := range vectorVocabs {
+		if name == "bert-bge" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			rel := "tokenizer-tests/llamacpp/ggml-vocab-" + name + ".gguf"
+			tok := loadGGUF(t, rel)
+			for i, c := range readVectors(t, rel) {
+				require.Equal(t, c.text, tok.Decode(c.ids), "case %d: decode of the expected ids", i)
+				require.Equal(t, c.text, tok.Decode(tok.Encode(c.text, false, false)), "case %d", i)
+				require.Equal(t, c.text, tok.Decode(tok.Encode(c.text, true, false)), "case %d with BOS", i)
+			}
+			text := book
+			if testing.Short() || name != "llama-bpe" {
+				text = book[:300_000]
+			}
+			ids := tok.Encode(text, false, false)
+			require.Less(t, len(ids), len(text)/3)
+			require.True(t, tok.Decode(ids) == text, "war and peace does not round trip")
+			for _, s := range []string{"\xff\xfe", "a\xc3", "\x00\x01 \t\v\u3000x", "<|endoftext|>>>TITLE<<"} {
+				if bytesHaveTokens(tok, s) {
+					require.Equal(t, s, tok.Decode(tok.Encode(s, false, false)), "%q", s)
+				}
+			}
+		})
+	}
+}
+
+func TestStreamDecoderBPE(t *testing.T) {
+	tok := llama3(t)
+	text := "a 🦙 said 你好 ℵ₀ — ok ⚡️ កាន់តែពិសេស"
+	ids := tok.Encode(text, true, false)
+	d := tok.NewStreamDecoder()
+	var out strings.Builder
+	split := 0
+	for _, id := range ids {
+		s := d.Add(id)
+		require.True(t, utf8.ValidString(s), "Add returned part of a character: %q", s)
+		if !utf8.Valid(tok.Piece(id)) {
+			split++
+		}
+		out.WriteString(s)
+	}
+	out.WriteString(d.Flush())
+	require.Positive(t, split, "some tokens should hold part of a character")
+	require.Equal(t, text, out.String())
+}
+
+func FuzzEncodeBPE(f *testing.F) {
+	for _, s := range []string{"", " ", "Hello world", "  two  spaces ", "\n\t\r", "é🦙你好", "\xff\xc3a", "I'm 123456 ÄÖ", "<|eot_id|>x<s>", "[CLS] x"} {
+		f.Add(s)
+	}
+	var toks []*Tokenizer
+	for _, name := range []string{"llama-bpe", "falcon", "deepseek-coder", "mpt", "bert-bge"} {
+		toks = append(toks, loadGGUF(f, "tokenizer-tests/llamacpp/ggml-vocab-"+name+".gguf"))
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, tok := range toks {
+			for _, parseSpecial := range []bool{false, true} {
+				ids := tok.Encode(s, true, parseSpecial)
+				for _, id := range ids {
+					if id < 0 || int(id) >= tok.VocabSize() {
+						t.Fatalf("Encode(%q) gave id %d outside the vocabulary", s, id)
+					}
+				}
+				got := tok.Decode(ids)
+				if tok.Vocab().Model == "gpt2" && !parseSpecial && bytesHaveTokens(tok, s) && got != s {
+					t.Fatalf("%s: Decode(Encode(%q)) = %q", tok.Vocab().Pre, s, got)
+				}
+			}
+		}
+	})
 }
