@@ -199,6 +199,16 @@ func fileType(t gguf.Type) int {
 		return 8
 	case gguf.TypeQ5_1:
 		return 9
+	case gguf.TypeQ2_K:
+		return 10
+	case gguf.TypeQ3_K:
+		return 11 // Q3_K_S, the mix that is all Q3_K
+	case gguf.TypeQ4_K:
+		return 14 // Q4_K_S
+	case gguf.TypeQ5_K:
+		return 16 // Q5_K_S
+	case gguf.TypeQ6_K:
+		return 18
 	case gguf.TypeBF16:
 		return 32
 	}
