@@ -64,6 +64,9 @@ func New(v *Vocab) (*Tokenizer, error) {
 				break
 			}
 			t.pieces[i] = []byte(strings.ReplaceAll(s, "▁", " "))
+			if v.Model == "bert" && len(s) == len("▁.") && strings.ContainsAny(s, ".,!?") {
+				t.pieces[i] = t.pieces[i][1:] // "hello!", not "hello !"
+			}
 		case TypeUnknown:
 			t.pieces[i] = []byte("▅") // llama.cpp's rendering of an unknown token
 		case TypeByte:
