@@ -21,8 +21,8 @@ func synthModel(t testing.TB, typ gguf.Type) string {
 	return path
 }
 
-// seqBatch is tokens at positions start.. of sequence seq, wanting the logits of the last.
-func seqBatch(tokens []int32, start int, seq int32) model.Batch {
+// seqBatchOf is tokens at positions start.. of sequence seq, wanting the logits of the last.
+func seqBatchOf(tokens []int32, start int, seq int32) model.Batch {
 	b := model.Batch{Tokens: tokens, Outputs: []int32{int32(len(tokens) - 1)}}
 	for i := range tokens {
 		b.Pos = append(b.Pos, int32(start+i))
@@ -59,7 +59,7 @@ func testBatchInvariance(t *testing.T, backendName string) {
 			copyRow := func(rows [][]float32, i int) []float32 { return append([]float32(nil), rows[i]...) }
 
 			// Alone, in one batch, in sequence 0.
-			out, err := s.Forward(seqBatch(prompt, 0, 0))
+			out, err := s.Forward(seqBatchOf(prompt, 0, 0))
 			require.NoError(t, err)
 			alone := copyRow(out, 0)
 
@@ -82,7 +82,7 @@ func testBatchInvariance(t *testing.T, backendName string) {
 			// Prefilled in chunks of 5, 1 and the rest, in sequence 2 (overwriting it).
 			var chunked []float32
 			for _, r := range [][2]int{{0, 5}, {5, 6}, {6, len(prompt)}} {
-				out, err = s.Forward(seqBatch(prompt[r[0]:r[1]], r[0], 2))
+				out, err = s.Forward(seqBatchOf(prompt[r[0]:r[1]], r[0], 2))
 				require.NoError(t, err)
 				chunked = copyRow(out, 0)
 			}

@@ -28,6 +28,7 @@ var commands = map[string]command{
 	"synth":    {"write a random-weight model of a real shape", synthCmd},
 	"quantize": {"convert a model's weights to another type", quantizeCmd},
 	"devices":  {"list the Vulkan devices", devicesCmd},
+	"bench":    {"measure prompt and generation speed, as llama-bench", benchCmd},
 }
 
 // errUsage marks errors in the command line (exit status 2).

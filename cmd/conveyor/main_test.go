@@ -96,3 +96,14 @@ func TestInfoTokenizeSynth(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, `"generated_tokens":4`)
 }
+
+func TestBenchJSON(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	code, out, errOut := conveyor("bench", "-m", model, "-p", "16", "-n", "4", "-r", "1", "--backend", "cpu", "--json")
+	require.Equal(t, 0, code, errOut)
+	var res map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	for _, key := range []string{"pp16_tok_s", "tg4_tok_s", "load_s", "peak_rss_mb"} {
+		require.Greater(t, res[key], 0.0, key)
+	}
+}

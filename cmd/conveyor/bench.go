@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/conveyor-llm/conveyor/engine"
+	"github.com/conveyor-llm/conveyor/engine/runopts"
+)
+
+func benchCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	path := fs.String("m", "", "model `file` (GGUF)")
+	prompt := fs.Int("p", 512, "prompt tokens processed as one batch (0: skip)")
+	gen := fs.Int("n", 128, "tokens generated one at a time after an 8-token prompt (0: skip)")
+	threads := fs.Int("t", 0, "CPU threads (0: one per core)")
+	reps := fs.Int("r", 3, "repetitions after a warm-up; the median is reported")
+	backendName := fs.String("backend", "auto", "backend: auto, cpu or vulkan")
+	device := fs.Int("device", -1, "Vulkan device number (-1: the best)")
+	asJSON := fs.Bool("json", false, "print one JSON object on one line")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := modelArg(*path, fs)
+	if err != nil {
+		return err
+	}
+	if *prompt < 0 || *gen < 0 || *reps <= 0 {
+		return fmt.Errorf("%w: -p and -n must not be negative, -r must be positive", errUsage)
+	}
+	m, err := engine.Load(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0, Threads: *threads,
+		Progress: runopts.LoadProgress(stderr), Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	res, err := m.Bench(engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps})
+	if err != nil {
+		return err
+	}
+	pp, tg := fmt.Sprintf("pp%d_tok_s", *prompt), fmt.Sprintf("tg%d_tok_s", *gen)
+	if *asJSON {
+		line, err := runopts.JSONLine(map[string]any{
+			pp: res.PromptTokPerS, tg: res.GenTokPerS, "load_s": m.LoadTime.Seconds(), "peak_rss_mb": peakRSSMiB(),
+			"backend": m.Backend().Name(), "device": m.Backend().Device(), "model": p, "reps": *reps,
+		})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, string(line))
+		return err
+	}
+	fmt.Fprintf(stdout, "model    %s\nbackend  %s (%s)\nload     %.2f s\n%-8s %.2f tok/s\n%-8s %.2f tok/s\npeak RSS %.0f MiB\n",
+		p, m.Backend().Name(), m.Backend().Device(), m.LoadTime.Seconds(),
+		fmt.Sprintf("pp%d", *prompt), res.PromptTokPerS, fmt.Sprintf("tg%d", *gen), res.GenTokPerS, peakRSSMiB())
+	return nil
+}
+
+// peakRSSMiB is the process's peak resident set (VmHWM), 0 where unknown.
+func peakRSSMiB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			if err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/conveyor-llm/conveyor/model"
+)
+
+// BenchOptions are llama-bench's: a prompt of Prompt tokens processed as one
+// batch from an empty cache (logits for the last only), and Gen single-token
+// decodes after an 8-token prompt, each repeated Reps times after a warm-up.
+type BenchOptions struct {
+	Prompt, Gen, Reps int
+}
+
+// BenchResult holds the median rates; zero where a part was not asked for.
+type BenchResult struct {
+	PromptTokPerS float64
+	GenTokPerS    float64
+}
+
+// Bench measures prefill and decode speed with random tokens.
+func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
+	if o.Reps <= 0 {
+		o.Reps = 1
+	}
+	ctx := max(o.Prompt, 8+o.Gen) + 1
+	s, err := m.NewSession(SessionOptions{Context: ctx, BatchSize: max(o.Prompt, 8)})
+	if err != nil {
+		return BenchResult{}, err
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	vocab := m.Hyper().Vocab
+	tokens := func(n int) []int32 {
+		t := make([]int32, n)
+		for i := range t {
+			t[i] = int32(rng.IntN(vocab))
+		}
+		return t
+	}
+	var res BenchResult
+	if o.Prompt > 0 {
+		prompt := tokens(o.Prompt)
+		rates, err := repeat(o.Reps, func() (float64, error) {
+			start := time.Now()
+			if _, err := s.Forward(seqBatch(prompt, 0)); err != nil {
+				return 0, err
+			}
+			return float64(o.Prompt) / time.Since(start).Seconds(), nil
+		})
+		if err != nil {
+			return res, err
+		}
+		res.PromptTokPerS = rates
+	}
+	if o.Gen > 0 {
+		prompt := tokens(8)
+		rates, err := repeat(o.Reps, func() (float64, error) {
+			out, err := s.Forward(seqBatch(prompt, 0))
+			if err != nil {
+				return 0, err
+			}
+			next := argmax(out[0])
+			start := time.Now()
+			for i := 0; i < o.Gen; i++ {
+				out, err := s.Forward(singleToken(next, 8+i))
+				if err != nil {
+					return 0, err
+				}
+				next = argmax(out[0])
+			}
+			return float64(o.Gen) / time.Since(start).Seconds(), nil
+		})
+		if err != nil {
+			return res, err
+		}
+		res.GenTokPerS = rates
+	}
+	return res, nil
+}
+
+// repeat runs f once to warm up, then reps times, and returns the median.
+func repeat(reps int, f func() (float64, error)) (float64, error) {
+	if _, err := f(); err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	rates := make([]float64, reps)
+	for i := range rates {
+		r, err := f()
+		if err != nil {
+			return 0, fmt.Errorf("bench: %w", err)
+		}
+		rates[i] = r
+	}
+	slices.Sort(rates)
+	return rates[reps/2], nil
+}
+
+// seqBatch is tokens at positions start.. of sequence 0, logits for the last.
+func seqBatch(tokens []int32, start int) model.Batch {
+	b := model.Batch{Tokens: tokens, Outputs: []int32{int32(len(tokens) - 1)}}
+	for i := range tokens {
+		b.Pos = append(b.Pos, int32(start+i))
+		b.Seq = append(b.Seq, 0)
+	}
+	return b
+}
