@@ -125,6 +125,9 @@ func VocabFromGGUF(f *gguf.File) (*Vocab, error) {
 		}
 		*s.id = int32(id)
 	}
+	if v.Model == "gpt2" && (v.Pre == "llama-bpe" || v.Pre == "llama3" || v.Pre == "llama-v3") {
+		v.AddBOS = true // llama.cpp's default for Llama 3 when the key is absent
+	}
 	for _, s := range []struct {
 		key string
 		b   *bool
