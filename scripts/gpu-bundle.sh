@@ -4,6 +4,7 @@
 # of git through .git/info/exclude):
 #   gpu-bundle/bin/     vulkan.test, vk.test, engine.test (go test -c) and conveyor
 #   gpu-bundle/root/    libvulkan1 and vulkan-validationlayers, unpacked with dpkg-deb -x
+#   gpu-bundle/testdata/ the small models and expected outputs the engine tests read
 # Then carry gpu-bundle to the machine and run scripts/gpu-check.sh there.
 set -eu
 cd "$(dirname "$0")/.."
@@ -21,6 +22,12 @@ go test -c $flags -o "$out/bin/vulkan.test" ./backend/vulkan
 go test -c $flags -o "$out/bin/vk.test" ./cgo/vk
 go test -c $flags -o "$out/bin/engine.test" ./engine
 go build $flags -o "$out/bin/conveyor" ./cmd/conveyor
+
+# The engine tests' data (a few MB), from CONVEYOR_TESTDATA or ../shared.
+shared=${CONVEYOR_TESTDATA:-../shared}
+mkdir -p "$out/testdata/models"
+cp "$shared"/models/stories260K.gguf "$shared"/models/stories260K-q8_0.gguf "$out/testdata/models/"
+cp -r "$shared/models/expected" "$out/testdata/models/"
 
 # The Vulkan loader and the Khronos validation layer, as .deb contents. The
 # amd64 options make this work from a machine of another architecture too.
