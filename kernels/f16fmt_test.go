@@ -68,6 +68,8 @@ func TestFormatOf(t *testing.T) {
 		gguf.TypeF32: gguf.TypeF32, gguf.TypeF16: gguf.TypeF16, gguf.TypeBF16: gguf.TypeBF16,
 		gguf.TypeQ4_0: gguf.TypeQ8_0, gguf.TypeQ5_0: gguf.TypeQ8_0, gguf.TypeQ8_0: gguf.TypeQ8_0,
 		gguf.TypeQ4_1: gguf.TypeQ8_1, gguf.TypeQ5_1: gguf.TypeQ8_1, gguf.TypeQ8_1: gguf.TypeQ8_1,
+		gguf.TypeQ2_K: gguf.TypeQ8_K, gguf.TypeQ3_K: gguf.TypeQ8_K, gguf.TypeQ4_K: gguf.TypeQ8_K,
+		gguf.TypeQ5_K: gguf.TypeQ8_K, gguf.TypeQ6_K: gguf.TypeQ8_K, gguf.TypeQ8_K: gguf.TypeQ8_K,
 	}
 	for typ, dot := range dotTypes {
 		f := mustFormat(t, typ)
@@ -76,12 +78,12 @@ func TestFormatOf(t *testing.T) {
 		assert.NotNil(t, f.Dequantize, "%v", typ)
 		assert.NotNil(t, f.Dot, "%v", typ)
 	}
-	for _, typ := range []gguf.Type{gguf.TypeQ2_K, gguf.TypeI32, gguf.Type(99)} {
+	for _, typ := range []gguf.Type{gguf.TypeI8, gguf.TypeI32, gguf.Type(99)} {
 		_, err := FormatOf(typ)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), typ.String())
 	}
-	assert.Panics(t, func() { QuantizeRow(gguf.TypeQ6_K, nil, nil) })
+	assert.Panics(t, func() { QuantizeRow(gguf.TypeI8, nil, nil) })
 }
 
 func BenchmarkDotF32(b *testing.B)  { benchDot(b, gguf.TypeF32, 4096) }
