@@ -2,7 +2,9 @@
 #extension GL_GOOGLE_include_directive : require
 // attention: causal attention over a KV cache (F32 if KVTYPE is 0, F16 if 1).
 // One workgroup per (head h, query row i) of sequence s at position p: scores
-// over cache rows s*context + 0..p, in that order; softmax with the maximum
+// over cache rows s*context + first..p, in that order, where first is 0, or
+// p-window+1 with a sliding window; scores scaled, then soft-capped
+// (cap*tanh(s/cap)) when cap > 0; softmax with the maximum
 // subtracted, in F32; weighted sum of V rows in row order. Scores are
 // recomputed in each of three passes (max, sum, weighted sum) rather than
 // stored, so no scratch memory is needed whatever the context length.
@@ -26,6 +28,8 @@ layout(push_constant) uniform P {
 	uint qOff, kOff, vOff, posOff, seqOff, dOff; // words
 	uint heads, kvHeads, headDim, context, cacheRows;
 	float scale;
+	float softCap; // > 0: cap scores at softCap*tanh(s/softCap)
+	uint window;   // > 0: see only the last window positions
 } p;
 
 shared float qs[WG * MAXD];
@@ -50,6 +54,10 @@ float score(uint row, uint kvh) {
 		s = s + prod;
 	}
 	precise float r = s * p.scale;
+	if (p.softCap > 0.0) {
+		precise float c = p.softCap * tanhR(r / p.softCap);
+		return c;
+	}
 	return r;
 }
 
@@ -76,10 +84,16 @@ void main() {
 		qs[d] = KVTYPE == 1u ? roundF16(qv) : qv;
 	}
 	barrier();
+	uint first = 0u; // the first position this query sees
+	if (p.window > 0u && n > p.window) {
+		first = n - p.window;
+	}
+	uint cnt = n - first;
+	base += first; // scores are over cache rows base + 0..cnt-1
 
 	// Pass 1: the maximum score.
 	float mx = uintBitsToFloat(0xff800000u);
-	for (uint t = tid; t < n; t += WG) {
+	for (uint t = tid; t < cnt; t += WG) {
 		mx = max(mx, score(base + t, kvh));
 	}
 	red[tid] = mx;
@@ -95,12 +109,12 @@ void main() {
 
 	// Pass 2: the sum of exponentials, in row order.
 	float sum = 0.0;
-	for (uint t0 = 0u; t0 < n; t0 += WG) {
+	for (uint t0 = 0u; t0 < cnt; t0 += WG) {
 		uint t = t0 + tid;
-		ws[tid] = t < n ? exp(score(base + t, kvh) - mx) : 0.0;
+		ws[tid] = t < cnt ? exp(score(base + t, kvh) - mx) : 0.0;
 		barrier();
 		if (tid == 0u) {
-			uint m = min(WG, n - t0);
+			uint m = min(WG, cnt - t0);
 			for (uint j = 0u; j < m; j++) {
 				sum += ws[j];
 			}
@@ -118,14 +132,14 @@ void main() {
 	for (uint j = 0u; j < MAXD; j++) {
 		acc[j] = 0.0;
 	}
-	for (uint t0 = 0u; t0 < n; t0 += WG) {
+	for (uint t0 = 0u; t0 < cnt; t0 += WG) {
 		uint t = t0 + tid;
-		if (t < n) {
+		if (t < cnt) {
 			precise float w = exp(score(base + t, kvh) - mx) * inv;
 			ws[tid] = KVTYPE == 1u ? roundF16(w) : w;
 		}
 		barrier();
-		uint m = min(WG, n - t0);
+		uint m = min(WG, cnt - t0);
 		for (uint j = 0u; j < m; j++) {
 			float w = ws[j];
 			for (uint r = 0u; r < MAXD; r++) {

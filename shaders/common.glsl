@@ -100,3 +100,28 @@ float roundAway(float x) {
 // flatGroup numbers workgroups of a 2-D grid (x fastest), for element counts
 // above the 65535-workgroup limit of one dimension.
 uint flatGroup() { return gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x; }
+
+// tanhR is tanh(x) to a few ulps on every driver (GLSL's tanh may lose
+// accuracy, or overflow to NaN, for large |x| on some): an odd Taylor
+// polynomial near 0, where 1 - exp(-2|x|) would cancel, and
+// (1 - e) / (1 + e) with e = exp(-2|x|) <= 1 elsewhere, which cannot overflow.
+float tanhR(float x) {
+	float a = abs(x);
+	if (a < 0.125) {
+		// x - x³/3 + 2x⁵/15 - 17x⁷/315 + 62x⁹/2835; the next term is below 1e-11 x.
+		float x2 = x * x;
+		precise float r = x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0)))));
+		return r;
+	}
+	float e = exp(-2.0 * a);
+	precise float t = (1.0 - e) / (1.0 + e);
+	return x < 0.0 ? -t : t;
+}
+
+// geluTanh is 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), with the
+// argument rounded as backend/cpu computes it.
+float geluTanh(float x) {
+	precise float u = 0.7978845608028654 * x * (1.0 + 0.044715 * x * x);
+	precise float g = 0.5 * x * (1.0 + tanhR(u));
+	return g;
+}

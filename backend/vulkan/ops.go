@@ -187,10 +187,29 @@ func (b *Backend) RMSNorm(dst, x, w backend.Tensor, eps float32) {
 	b.dispatch(b.pipeline("rms_norm"), []view{xv, wv, dv}, []int{2}, pc, gx, gy)
 }
 
-func (b *Backend) elementwise(op string, mode uint32, dst, x, y backend.Tensor) {
+// Modes of the elementwise shader.
+const (
+	ewAdd uint32 = iota
+	ewSwiGLU
+	ewGeGLU
+	ewAddRow
+	ewScale
+	ewGELU
+	ewSoftCap
+)
+
+// elementwise runs the elementwise shader in mode on dst and x (and y, the
+// same shape, or for ewAddRow one row of x.Cols; for unary modes y is x),
+// with the scalar f.
+func (b *Backend) elementwise(op string, mode uint32, dst, x, y backend.Tensor, f float32) {
 	for _, t := range []backend.Tensor{dst, x, y} {
 		mustType(op, t, gguf.TypeF32)
-		mustShape(op, t, dst.Rows, dst.Cols)
+	}
+	mustShape(op, x, dst.Rows, dst.Cols)
+	if mode == ewAddRow {
+		mustShape(op+" row", y, 1, dst.Cols)
+	} else {
+		mustShape(op, y, dst.Rows, dst.Cols)
 	}
 	count := dst.Rows * dst.Cols
 	if count == 0 {
@@ -198,15 +217,60 @@ func (b *Backend) elementwise(op string, mode uint32, dst, x, y backend.Tensor) 
 	}
 	xv, yv, dv := b.bind(x), b.bind(y), b.bind(dst)
 	gx, gy := grid(int(ceil(count, 256)))
-	pc := push{}.u(xv.words(), yv.words(), dv.words(), uint32(count))
+	pc := push{}.u(xv.words(), yv.words(), dv.words(), uint32(count), uint32(dst.Cols)).f(f)
 	b.dispatch(b.pipeline("elementwise", mode), []view{xv, yv, dv}, []int{2}, pc, gx, gy)
 }
 
 // Add computes dst = a + b.
-func (b *Backend) Add(dst, x, y backend.Tensor) { b.elementwise("Add", 0, dst, x, y) }
+func (b *Backend) Add(dst, x, y backend.Tensor) { b.elementwise("Add", ewAdd, dst, x, y, 0) }
 
 // SwiGLU computes dst = silu(gate) * up.
-func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) { b.elementwise("SwiGLU", 1, dst, gate, up) }
+func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) {
+	b.elementwise("SwiGLU", ewSwiGLU, dst, gate, up, 0)
+}
+
+// GeGLU computes dst = gelu(gate) * up, gelu in its tanh form.
+func (b *Backend) GeGLU(dst, gate, up backend.Tensor) {
+	b.elementwise("GeGLU", ewGeGLU, dst, gate, up, 0)
+}
+
+// AddRow adds the one-row tensor row to every row of x.
+func (b *Backend) AddRow(dst, x, row backend.Tensor) {
+	b.elementwise("AddRow", ewAddRow, dst, x, row, 0)
+}
+
+// Scale computes dst = x * s.
+func (b *Backend) Scale(dst, x backend.Tensor, s float32) {
+	b.elementwise("Scale", ewScale, dst, x, x, s)
+}
+
+// GELU computes dst = gelu(x) in its tanh form.
+func (b *Backend) GELU(dst, x backend.Tensor) { b.elementwise("GELU", ewGELU, dst, x, x, 0) }
+
+// SoftCap computes dst = c * tanh(x / c).
+func (b *Backend) SoftCap(dst, x backend.Tensor, c float32) {
+	if c == 0 {
+		panic("vulkan: SoftCap: cap 0")
+	}
+	b.elementwise("SoftCap", ewSoftCap, dst, x, x, c)
+}
+
+// LayerNorm computes dst = (x - mean) / sqrt(var + eps) * w + bias per row.
+func (b *Backend) LayerNorm(dst, x, w, bias backend.Tensor, eps float32) {
+	for _, t := range []backend.Tensor{dst, x, w, bias} {
+		mustType("LayerNorm", t, gguf.TypeF32)
+	}
+	mustShape("LayerNorm", dst, x.Rows, x.Cols)
+	mustShape("LayerNorm weight", w, 1, x.Cols)
+	mustShape("LayerNorm bias", bias, 1, x.Cols)
+	if x.Rows == 0 || x.Cols == 0 {
+		return
+	}
+	xv, wv, bv, dv := b.bind(x), b.bind(w), b.bind(bias), b.bind(dst)
+	gx, gy := grid(x.Rows)
+	pc := push{}.u(xv.words(), wv.words(), bv.words(), dv.words(), uint32(x.Cols), uint32(x.Rows)).f(eps)
+	b.dispatch(b.pipeline("layer_norm"), []view{xv, wv, bv, dv}, []int{3}, pc, gx, gy)
+}
 
 // factorBuffer uploads RoPE frequency factors once per distinct content.
 func (b *Backend) factorBuffer(fs []float32) backend.Tensor {
@@ -310,7 +374,8 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 		typ = 1
 	}
 	pc := push{}.u(qv.words(), kv.words(), vv.words(), pv.words(), sv.words(), dv.words(), uint32(p.Heads),
-		uint32(p.KVHeads), uint32(p.HeadDim), uint32(p.Context), uint32(kCache.Rows)).f(p.Scale)
+		uint32(p.KVHeads), uint32(p.HeadDim), uint32(p.Context), uint32(kCache.Rows)).f(p.Scale).f(max(p.SoftCap, 0)).
+		u(uint32(max(p.Window, 0)))
 	b.dispatch(b.pipeline("attention", typ), []view{qv, kv, vv, pv, sv, dv}, []int{5}, pc, uint32(p.Heads), uint32(q.Rows))
 }
 

@@ -66,10 +66,11 @@ var shaderLayouts = map[string][2]int{
 	"matmul":      {4, 44},
 	"matmul_sg":   {4, 44},
 	"rms_norm":    {3, 24},
-	"elementwise": {3, 16},
+	"elementwise": {3, 24},
+	"layer_norm":  {4, 28},
 	"rope":        {3, 44},
 	"kv_write":    {3, 24},
-	"attention":   {6, 48},
+	"attention":   {6, 56},
 }
 
 // pipeline returns the pipeline for a shader with spec constants, creating
