@@ -46,6 +46,30 @@ func (t Tensor) Slice(lo, hi int) Tensor {
 	return v
 }
 
+// Reshape is the same contiguous values viewed as rows x cols (for example a
+// batch of heads, n x heads*hd, as n*heads x hd); the sizes must match.
+func (t Tensor) Reshape(rows, cols int) Tensor {
+	if rows*cols != t.Rows*t.Cols || cols%t.Type.BlockSize() != 0 {
+		panic(fmt.Sprintf("backend: reshape %v to %d x %d", t, rows, cols))
+	}
+	v := t
+	v.Rows, v.Cols = rows, cols
+	return v
+}
+
+// Columns is the view of values [lo, hi) of a one-row tensor (a slice of a
+// fused bias); lo and hi must fall on block boundaries.
+func (t Tensor) Columns(lo, hi int) Tensor {
+	bs := t.Type.BlockSize()
+	if t.Rows != 1 || lo < 0 || hi > t.Cols || lo > hi || lo%bs != 0 || hi%bs != 0 {
+		panic(fmt.Sprintf("backend: columns [%d,%d) of %v", lo, hi, t))
+	}
+	v := t
+	v.Offset += int64(t.Type.RowBytes(lo))
+	v.Cols = hi - lo
+	return v
+}
+
 // Head is the view of the first n values of a one-row tensor (index vectors).
 func (t Tensor) Head(n int) Tensor {
 	if t.Rows != 1 || n < 0 || n > t.Cols {
@@ -89,6 +113,11 @@ type Attention struct {
 	HeadDim int     // values per head
 	Context int     // cache rows per sequence
 	Scale   float32 // applied to q·k, usually 1/sqrt(HeadDim)
+	// SoftCap, when > 0, caps the scaled scores: s = SoftCap * tanh(s / SoftCap) (Gemma 2).
+	SoftCap float32
+	// Window, when > 0, limits a query at position p to keys at positions
+	// p-Window < p' <= p (sliding-window attention).
+	Window int
 }
 
 // Backend computes on tensors. A Backend is used by one goroutine at a time.
@@ -132,6 +161,22 @@ type Backend interface {
 	// into dst (same shape), over kCache and vCache (seqs*Context x KVHeads*HeadDim).
 	// pos and seq are I32 1 x n: the position and sequence of each query row.
 	Attend(dst, q, kCache, vCache, pos, seq Tensor, p Attention)
+
+	// LayerNorm computes dst = (x - mean(x)) / sqrt(var(x) + eps) * w + b per row;
+	// w and b are 1 x Cols F32.
+	LayerNorm(dst, x, w, b Tensor, eps float32)
+	// AddRow computes dst = x + row, adding the 1 x Cols row to every row of x
+	// (a bias).
+	AddRow(dst, x, row Tensor)
+	// Scale computes dst = x * s elementwise.
+	Scale(dst, x Tensor, s float32)
+	// GELU computes dst = gelu(x) in its tanh form:
+	// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))).
+	GELU(dst, x Tensor)
+	// GeGLU computes dst = gelu(gate) * up elementwise (gelu in its tanh form).
+	GeGLU(dst, gate, up Tensor)
+	// SoftCap computes dst = c * tanh(x / c) elementwise.
+	SoftCap(dst, x Tensor, c float32)
 }
 
 // HostMapper is implemented by backends that can compute on host memory in place:

@@ -23,6 +23,11 @@ type Hyper struct {
 	ContextLength int // context the model was trained for
 	NormEps       float32
 	RoPE          backend.RoPE
+	AttnScale     float32 // applied to q·k: 1/sqrt(HeadDim) unless the architecture says otherwise
+	// Features names what this model uses, for `conveyor info` ("GQA 4:1", "NeoX RoPE", ...).
+	Features []string
+	// normSizes are the widths of the q and k norm weights, where there are any.
+	qNormSize, kNormSize int
 }
 
 // QDim is the width of the query projection; KVDim that of keys and values.
@@ -74,8 +79,18 @@ func (m meta) str(key, def string) (string, error) {
 	return s, nil
 }
 
-// readHyper reads the keys every transformer here shares, with llama.cpp's defaults.
+// readHyper reads the keys every transformer here shares, RoPE's included,
+// with llama.cpp's defaults.
 func readHyper(f *gguf.File, arch string) (*Hyper, error) {
+	h, err := readHyperNoRoPE(f, arch)
+	if err != nil {
+		return nil, err
+	}
+	return h, readRoPE(f, h)
+}
+
+// readHyperNoRoPE reads the shared keys but RoPE's (GPT-2 has learned positions).
+func readHyperNoRoPE(f *gguf.File, arch string) (*Hyper, error) {
 	m := meta{f}
 	h := &Hyper{Arch: arch}
 	var err error
@@ -114,35 +129,65 @@ func readHyper(f *gguf.File, arch string) (*Hyper, error) {
 	if h.NormEps, err = m.float(key("attention.layer_norm_rms_epsilon"), 1e-5); err != nil {
 		return nil, err
 	}
+	h.AttnScale = invSqrt(h.HeadDim)
+	if h.Heads != h.KVHeads {
+		h.Features = append(h.Features, fmt.Sprintf("GQA %d:1", h.Heads/h.KVHeads))
+	}
+	return h, nil
+}
+
+// readRoPE reads the RoPE keys.
+func readRoPE(f *gguf.File, h *Hyper) error {
+	m := meta{f}
+	key := func(k string) string { return h.Arch + "." + k }
+	var err error
 	r := &h.RoPE
 	r.HeadDim = h.HeadDim
 	if r.Dims, err = m.uint(key("rope.dimension_count"), h.HeadDim, false); err != nil {
-		return nil, err
+		return err
 	}
 	if r.Dims > h.HeadDim || r.Dims%2 != 0 {
-		return nil, fmt.Errorf("model: key %q: %d rotated dimensions for heads of %d", key("rope.dimension_count"), r.Dims, h.HeadDim)
+		return fmt.Errorf("model: key %q: %d rotated dimensions for heads of %d", key("rope.dimension_count"), r.Dims, h.HeadDim)
 	}
 	if r.FreqBase, err = m.float(key("rope.freq_base"), 10000); err != nil {
-		return nil, err
+		return err
 	}
 	r.FreqScale = 1
 	scaling, err := m.str(key("rope.scaling.type"), "none")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch scaling {
 	case "none":
 	case "linear":
 		factor, err := m.float(key("rope.scaling.factor"), 1)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if factor <= 0 {
-			return nil, fmt.Errorf("model: key %q: scaling factor %g must be positive", key("rope.scaling.factor"), factor)
+			return fmt.Errorf("model: key %q: scaling factor %g must be positive", key("rope.scaling.factor"), factor)
 		}
 		r.FreqScale = 1 / factor
+		h.Features = append(h.Features, fmt.Sprintf("linear RoPE scaling x%g", factor))
 	default:
-		return nil, fmt.Errorf("model: key %q: RoPE scaling %q is not supported (none, linear)", key("rope.scaling.type"), scaling)
+		return fmt.Errorf("model: key %q: RoPE scaling %q is not supported (none, linear)", key("rope.scaling.type"), scaling)
 	}
-	return h, nil
+	return nil
+}
+
+// sizes are the names the weight shapes are written in.
+func (h *Hyper) sizes() map[string]int {
+	return map[string]int{"dim": h.Dim, "qdim": h.QDim(), "kvdim": h.KVDim(), "ffn": h.FFN, "vocab": h.Vocab,
+		"qnorm": h.qNormSize, "knorm": h.kNormSize, "qkvdim": h.QDim() + 2*h.KVDim(), "ffn2": 2 * h.FFN,
+		"ctx": h.ContextLength}
+}
+
+// Activations names the scratch tensors a forward pass uses and their widths.
+func (h *Hyper) Activations() map[string]int {
+	return map[string]int{
+		"x": h.Dim, "xb": h.Dim, "xb2": h.Dim,
+		"q": h.QDim(), "k": h.KVDim(), "v": h.KVDim(), "att": h.QDim(),
+		"gate": h.FFN, "up": h.FFN,
+		"out.x": h.Dim, "out.xb": h.Dim,
+	}
 }

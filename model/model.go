@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/backend/cpu"
 	"github.com/conveyor-llm/conveyor/gguf"
 )
 
@@ -30,7 +31,15 @@ type Cache struct {
 type loader func(f *gguf.File, b backend.Backend, progress Progress) (Model, []backend.Buffer, error)
 
 var architectures = map[string]loader{
-	"llama": loadLlama,
+	"llama":   loadLlama,
+	"qwen2":   loadQwen2,
+	"qwen3":   loadQwen3,
+	"gemma2":  loadGemma2,
+	"gemma3":  loadGemma3,
+	"phi3":    loadPhi3,
+	"smollm3": loadSmolLM3,
+	"olmo2":   loadOlmo2,
+	"gpt2":    loadGPT2,
 }
 
 // Architectures lists the supported values of general.architecture.
@@ -219,4 +228,16 @@ func (s *State) act(name string) backend.Tensor {
 		return t.Slice(0, s.outputs)
 	}
 	return t.Slice(0, s.n)
+}
+
+// Describe reads a model's hyperparameters and checks its weights against them,
+// without loading anything: the weights stay in the mapped file.
+func Describe(f *gguf.File) (*Hyper, error) {
+	b := cpu.New(1)
+	defer b.Close()
+	m, _, err := Load(f, b, nil)
+	if err != nil {
+		return nil, err
+	}
+	return m.Hyper(), nil
 }

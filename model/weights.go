@@ -19,7 +19,9 @@ import (
 // gguf lists the names to try in order (a tied output falls back to the embedding);
 // shape gives the tensor's rows and columns (one name: a vector) in terms of the
 // sizes the architecture defines; optional:"true" lets the tensor be absent.
-// A field of slice-of-struct type with gguf:"blk.%d" holds one struct per layer.
+// A field of slice-of-struct type with gguf:"blk.%d" holds one struct per layer;
+// an embedded struct without a tag (a group of weights several architectures
+// share) is bound in place.
 
 // Progress is told how many bytes of weights are loaded so far, and of how many.
 type Progress func(done, total int64)
@@ -64,6 +66,12 @@ func (l *weightLoader) bindStruct(v reflect.Value, prefix string, layer int) err
 		field := v.Type().Field(i)
 		tag, ok := field.Tag.Lookup("gguf")
 		if !ok {
+			// Shared groups of weights are embedded structs of tagged fields.
+			if field.Anonymous && field.Type.Kind() == reflect.Struct {
+				if err := l.bindStruct(v.Field(i), prefix, layer); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		switch {

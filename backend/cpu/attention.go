@@ -11,7 +11,8 @@ import (
 
 // Attend computes causal attention: for query row i (position p, sequence s) and
 // head h, softmax(scale * q·k) over cache rows s*Context+0 .. s*Context+p in
-// order, then the weighted sum of the matching V rows. The arithmetic is ggml's
+// order (only the last Window of them with a sliding window, the scores
+// soft-capped when SoftCap is set), then the weighted sum of the matching V rows. The arithmetic is ggml's
 // (non-flash) attention: the dot products meet the cache in its own type, so
 // with an F16 cache q and the softmax weights are rounded to F16 first; products
 // are float32 and their sums float64; the softmax denominator is float64.
@@ -56,9 +57,13 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 			if roundQ {
 				roundToF16(qh)
 			}
+			first := 0 // the first position this query sees
+			if p.Window > 0 {
+				first = max(0, n-p.Window)
+			}
 			scores = scores[:0]
 			maxScore := float32(math.Inf(-1))
-			for t := 0; t < n; t++ {
+			for t := first; t < n; t++ {
 				r := base + t
 				kFormat.Dequantize(kh, kRaw[r*kRowBytes+kvh*kHeadBytes:][:kHeadBytes])
 				var dot float64
@@ -66,6 +71,9 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 					dot += float64(v * kh[d])
 				}
 				s := float32(dot) * p.Scale
+				if p.SoftCap > 0 {
+					s = p.SoftCap * float32(math.Tanh(float64(s/p.SoftCap)))
+				}
 				scores = append(scores, s)
 				maxScore = max(maxScore, s)
 			}
@@ -84,7 +92,7 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 			}
 			clear(acc)
 			for t, w := range scores {
-				r := base + t
+				r := base + first + t
 				vFormat.Dequantize(vh, vRaw[r*vRowBytes+kvh*vHeadBytes:][:vHeadBytes])
 				for d, v := range vh {
 					acc[d] += float64(w * v)

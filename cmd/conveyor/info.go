@@ -40,6 +40,18 @@ func infoCmd(args []string, stdout, stderr io.Writer) error {
 		supported = "not supported (supported: " + strings.Join(model.Architectures(), ", ") + ")"
 	}
 	fmt.Fprintf(stdout, "architecture: %s (%s)\n", arch, supported)
+	if archErr == nil && isSupported(arch) {
+		h, err := model.Describe(f)
+		if err != nil {
+			fmt.Fprintf(stdout, "model:        does not load: %v\n", err)
+		} else {
+			fmt.Fprintf(stdout, "model:        dim %d, %d layers, %d heads x %d (%d KV heads), FFN %d, vocab %d, context %d\n",
+				h.Dim, h.Layers, h.Heads, h.HeadDim, h.KVHeads, h.FFN, h.Vocab, h.ContextLength)
+			if len(h.Features) > 0 {
+				fmt.Fprintf(stdout, "features:     %s\n", strings.Join(h.Features, ", "))
+			}
+		}
+	}
 	fmt.Fprintf(stdout, "parameters:   %s, %s of weights\n", human(float64(params), ""), human(float64(bytes), "B"))
 
 	fmt.Fprintln(stdout, "\nmetadata:")

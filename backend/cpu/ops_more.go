@@ -1,0 +1,96 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/conveyor-llm/conveyor/backend"
+)
+
+// LayerNorm computes dst = (x - mean) / sqrt(var + eps) * w + b per row, with the
+// mean and variance accumulated in float64 as ggml does.
+func (b *Backend) LayerNorm(dst, x, w, bias backend.Tensor, eps float32) {
+	mustShape("LayerNorm", dst, x.Rows, x.Cols)
+	mustShape("LayerNorm weight", w, 1, x.Cols)
+	mustShape("LayerNorm bias", bias, 1, x.Cols)
+	in, out, weight, shift := f32s(x), f32s(dst), f32s(w), f32s(bias)
+	n := x.Cols
+	b.pool.parallelFor(x.Rows, 4, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row, o := in[r*n:(r+1)*n], out[r*n:(r+1)*n]
+			var sum float64
+			for _, v := range row {
+				sum += float64(v)
+			}
+			mean := float32(sum / float64(n))
+			var sq float64
+			for i, v := range row {
+				c := v - mean
+				o[i] = c
+				sq += float64(c * c)
+			}
+			scale := 1 / float32(math.Sqrt(float64(float32(sq/float64(n))+eps)))
+			for i := range o {
+				o[i] = o[i]*scale*weight[i] + shift[i]
+			}
+		}
+	})
+}
+
+// AddRow adds the one-row tensor row to every row of x.
+func (b *Backend) AddRow(dst, x, row backend.Tensor) {
+	mustShape("AddRow", dst, x.Rows, x.Cols)
+	mustShape("AddRow row", row, 1, x.Cols)
+	in, out, add := f32s(x), f32s(dst), f32s(row)
+	for r := 0; r < x.Rows; r++ {
+		for i, v := range add {
+			out[r*x.Cols+i] = in[r*x.Cols+i] + v
+		}
+	}
+}
+
+// Scale multiplies x by s.
+func (b *Backend) Scale(dst, x backend.Tensor, s float32) {
+	mustShape("Scale", dst, x.Rows, x.Cols)
+	in, out := f32s(x), f32s(dst)
+	for i, v := range in {
+		out[i] = v * s
+	}
+}
+
+// GELU applies gelu in its tanh form.
+func (b *Backend) GELU(dst, x backend.Tensor) {
+	mustShape("GELU", dst, x.Rows, x.Cols)
+	in, out := f32s(x), f32s(dst)
+	b.pool.parallelFor(len(out), 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = geluTanh(in[i])
+		}
+	})
+}
+
+// GeGLU computes gelu(gate) * up.
+func (b *Backend) GeGLU(dst, gate, up backend.Tensor) {
+	mustShape("GeGLU", gate, dst.Rows, dst.Cols)
+	mustShape("GeGLU", up, dst.Rows, dst.Cols)
+	out, g, u := f32s(dst), f32s(gate), f32s(up)
+	b.pool.parallelFor(len(out), 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = geluTanh(g[i]) * u[i]
+		}
+	})
+}
+
+// geluTanh is 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))).
+func geluTanh(x float32) float32 {
+	const sqrt2OverPi = 0.7978845608028654
+	return 0.5 * x * (1 + float32(math.Tanh(float64(sqrt2OverPi*x*(1+0.044715*x*x)))))
+}
+
+// SoftCap computes c * tanh(x / c).
+func (b *Backend) SoftCap(dst, x backend.Tensor, c float32) {
+	mustShape("SoftCap", dst, x.Rows, x.Cols)
+	in, out := f32s(x), f32s(dst)
+	for i, v := range in {
+		out[i] = c * float32(math.Tanh(float64(v/c)))
+	}
+}
