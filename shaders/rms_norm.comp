@@ -1,6 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // rms_norm: D = X / sqrt(mean(X²) + eps) * Wt per row; one workgroup per row.
+// Each thread writes only columns it read itself, after the barrier that
+// ends the sum, so D may alias X (in-place per-head norms).
 #include "common.glsl"
 
 layout(local_size_x = 256) in;

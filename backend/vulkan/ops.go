@@ -249,9 +249,6 @@ func (b *Backend) GELU(dst, x backend.Tensor) { b.elementwise("GELU", ewGELU, ds
 
 // SoftCap computes dst = c * tanh(x / c).
 func (b *Backend) SoftCap(dst, x backend.Tensor, c float32) {
-	if c == 0 {
-		panic("vulkan: SoftCap: cap 0")
-	}
 	b.elementwise("SoftCap", ewSoftCap, dst, x, x, c)
 }
 
@@ -349,7 +346,8 @@ func (b *Backend) KVWrite(cache, src, rows backend.Tensor) {
 	b.dispatch(b.pipeline("kv_write", typ), []view{sv, rv, cv}, []int{2}, pc, ceil(words, 256), uint32(n))
 }
 
-// Attend computes causal attention over the KV cache.
+// Attend computes causal attention over the KV cache, over the last p.Window
+// positions when that is set, with scores soft-capped when p.SoftCap is.
 func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p backend.Attention) {
 	mustType("Attend", dst, gguf.TypeF32)
 	mustType("Attend", q, gguf.TypeF32)
@@ -375,7 +373,7 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 	}
 	pc := push{}.u(qv.words(), kv.words(), vv.words(), pv.words(), sv.words(), dv.words(), uint32(p.Heads),
 		uint32(p.KVHeads), uint32(p.HeadDim), uint32(p.Context), uint32(kCache.Rows)).f(p.Scale).f(max(p.SoftCap, 0)).
-		u(uint32(max(p.Window, 0)))
+		u(uint32(min(max(p.Window, 0), p.Context))) // a window of Context or more is all of it
 	b.dispatch(b.pipeline("attention", typ), []view{qv, kv, vv, pv, sv, dv}, []int{5}, pc, uint32(p.Heads), uint32(q.Rows))
 }
 
