@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"math"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/conveyor-llm/conveyor/model"
 )
@@ -100,124 +98,39 @@ func (s *Session) Stream(ctx context.Context, req Request) iter.Seq2[Token, erro
 // It stops within one token when ctx is cancelled (StopReason "cancelled",
 // with ctx's error) or when emit returns an error (returned as it is).
 func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) error) (*Result, error) {
-	start := time.Now()
-	tok := s.m.tok
-	prompt := req.PromptIDs
-	if prompt == nil {
-		prompt = tok.Encode(req.Prompt, true, true)
+	prompt, err := s.m.promptIDs(req, s.opts.Context)
+	if err != nil {
+		return nil, err
 	}
-	if len(prompt) == 0 {
-		if tok.BOS() < 0 {
-			return nil, errors.New("engine: empty prompt and the vocabulary has no BOS token")
-		}
-		prompt = []int32{tok.BOS()}
-	}
-	ctxLen := s.opts.Context
-	if len(prompt) > ctxLen {
-		return nil, fmt.Errorf("engine: %w: %d tokens, the context holds %d (raise -c)", ErrPromptTooLong, len(prompt), ctxLen)
-	}
-	res := &Result{PromptIDs: prompt, Stats: Stats{PromptTokens: len(prompt), LoadSeconds: s.m.LoadTime.Seconds()}}
+	q := s.m.newSequence(req, prompt, s.opts.Context, emit)
 
 	// Reuse the cached prefix; recompute at least the last prompt token for its logits.
-	reuse := commonPrefix(s.history, prompt)
-	if reuse == len(prompt) {
-		reuse--
-	}
+	reuse := reusable(s.history, prompt)
 	s.history = append(s.history[:reuse], prompt[reuse:]...)
-	res.Stats.ReusedTokens = reuse
+	q.res.Stats.ReusedTokens = reuse
 	if err := ctx.Err(); err != nil {
-		res.StopReason = "cancelled"
-		return res, err
+		q.res.StopReason = "cancelled"
+		return q.res, err
 	}
 	logits, err := s.prefill(prompt[reuse:], reuse)
 	if err != nil {
 		s.history = s.history[:reuse]
 		return nil, err
 	}
-	prefillTime := time.Since(start)
-	if prefillTime > 0 {
-		res.Stats.PrefillTokPerS = float64(len(prompt)-reuse) / prefillTime.Seconds()
-	}
-	if req.TopLogits > 0 {
-		res.TopLogits = topLogits(logits, req.TopLogits)
-	}
-
-	smp := newSampler(req.Sampling)
-	for _, id := range prompt {
-		smp.accept(id)
-	}
-	stream := tok.NewStreamDecoder()
-	text := &stopText{stops: req.Stop}
-	var firstAt time.Time
+	q.prefilled(logits, len(prompt)-reuse)
 	for {
-		if req.IgnoreEOS {
-			for id := range logits {
-				if tok.IsEOG(int32(id)) {
-					logits[id] = float32(math.Inf(-1))
-				}
-			}
-		}
-		id := smp.sample(logits)
-		smp.accept(id)
-		if firstAt.IsZero() {
-			firstAt = time.Now()
-			res.Stats.TTFTSeconds = firstAt.Sub(start).Seconds()
-		}
-		if !req.IgnoreEOS && tok.IsEOG(id) {
-			res.StopReason = "eog"
-			break
-		}
-		res.GeneratedIDs = append(res.GeneratedIDs, id)
-		piece, stopped := text.add(stream.Add(id))
-		if piece != "" || !stopped {
-			if err := emit(Token{ID: id, Text: piece}); err != nil {
-				s.finish(res, text, firstAt)
-				return res, err
-			}
-		}
-		if stopped {
-			res.StopReason = "stop"
-			break
-		}
-		if req.MaxTokens > 0 && len(res.GeneratedIDs) >= req.MaxTokens {
-			res.StopReason = "length"
-			break
-		}
-		if len(s.history) >= ctxLen {
-			res.StopReason = "context"
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			res.StopReason = "cancelled"
-			s.finish(res, text, firstAt)
-			return res, err
+		next, done, err := q.step(ctx, logits, len(s.history))
+		if done {
+			return q.res, err
 		}
 		pos := len(s.history)
-		s.history = append(s.history, id)
-		out, err := s.Forward(singleToken(id, pos))
+		s.history = append(s.history, next)
+		out, err := s.Forward(singleToken(next, pos))
 		if err != nil {
 			s.history = s.history[:pos]
-			return res, err
+			return q.res, err
 		}
 		logits = out[0]
-	}
-	if res.StopReason != "stop" {
-		if rest := text.flush(stream.Flush()); rest != "" {
-			if err := emit(Token{ID: -1, Text: rest}); err != nil {
-				s.finish(res, text, firstAt)
-				return res, err
-			}
-		}
-	}
-	s.finish(res, text, firstAt)
-	return res, nil
-}
-
-func (s *Session) finish(res *Result, text *stopText, firstAt time.Time) {
-	res.Text = text.emitted.String()
-	res.Stats.GeneratedTokens = len(res.GeneratedIDs)
-	if n := len(res.GeneratedIDs) - 1; n > 0 && !firstAt.IsZero() {
-		res.Stats.DecodeTokPerS = float64(n) / time.Since(firstAt).Seconds()
 	}
 }
 

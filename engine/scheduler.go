@@ -1,0 +1,366 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/conveyor-llm/conveyor/model"
+)
+
+// SchedulerOptions size a Scheduler.
+type SchedulerOptions struct {
+	Parallel  int    // sequences decoded together (0: 4)
+	Context   int    // KV cache positions per sequence (0: the model's, at most 4096)
+	BatchSize int    // most tokens in one forward pass (0: 512)
+	Queue     int    // requests that may wait for a free sequence (0: 256)
+	CacheType string // "f16" (default) or "f32"
+}
+
+// ErrQueueFull is returned by Submit when the queue is full; ErrClosed once
+// the scheduler is draining or closed.
+var (
+	ErrQueueFull = errors.New("engine: queue full")
+	ErrClosed    = errors.New("engine: scheduler closed")
+)
+
+// Scheduler runs many generations at once with continuous batching: up to
+// Parallel sequences share each forward pass, new requests join between steps
+// and finished ones leave. Each sequence keeps the tokens of its last request
+// in the KV cache, and a new request goes to the free sequence that shares the
+// longest prefix with its prompt (the same chat history, the same system
+// prompt), so only the rest is computed. Batch invariance makes a request's
+// answer the same whether it ran alone or beside others.
+type Scheduler struct {
+	m     *Model
+	sess  *Session
+	opts  SchedulerOptions
+	slots []*slot
+	queue chan *job
+	stop  chan struct{} // closed by Close: drain, then return from Run
+	done  chan struct{} // closed when Run returns
+
+	mu          sync.Mutex
+	closed      bool
+	metrics     Metrics
+	activeCount atomic.Int64 // for Metrics, read from other goroutines
+}
+
+// slot is one sequence of the KV cache: its cached tokens and its job.
+type slot struct {
+	history []int32
+	job     *job
+	used    time.Time
+}
+
+// job is one request on its way through the scheduler. The scheduler never
+// calls the caller's code: tokens go through events, emitted by Submit's caller.
+type job struct {
+	ctx    context.Context
+	req    Request
+	prompt []int32
+	seq    *sequence
+	next   int // prompt tokens already in the cache
+	token  int32
+	events *eventQueue
+	err    error
+	queued time.Time
+}
+
+// NewScheduler allocates the KV cache for Parallel sequences. Call Run in a
+// goroutine of its own.
+func (m *Model) NewScheduler(o SchedulerOptions) (*Scheduler, error) {
+	if o.Parallel <= 0 {
+		o.Parallel = 4
+	}
+	if o.Queue <= 0 {
+		o.Queue = 256
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 512
+	}
+	sess, err := m.NewSession(SessionOptions{Context: o.Context, Sequences: o.Parallel, BatchSize: o.BatchSize, CacheType: o.CacheType})
+	if err != nil {
+		return nil, err
+	}
+	o.Context = sess.Context()
+	s := &Scheduler{m: m, sess: sess, opts: o, queue: make(chan *job, o.Queue),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	for range o.Parallel {
+		s.slots = append(s.slots, &slot{})
+	}
+	return s, nil
+}
+
+// Context is the number of positions each sequence holds.
+func (s *Scheduler) Context() int { return s.opts.Context }
+
+// Submit runs req and returns its result, calling emit (from the caller's
+// goroutine) for each token. It returns ErrQueueFull at once when the queue
+// is full. Cancelling ctx, or an error from emit, frees the sequence at the
+// next step.
+func (s *Scheduler) Submit(ctx context.Context, req Request, emit func(Token) error) (*Result, error) {
+	prompt, err := s.m.promptIDs(req, s.opts.Context)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	j := &job{ctx: ctx, req: req, prompt: prompt, events: newEventQueue(), queued: time.Now()}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	select {
+	case s.queue <- j:
+		s.metrics.Requests++
+	default:
+		s.mu.Unlock()
+		return nil, ErrQueueFull
+	}
+	s.mu.Unlock()
+
+	var emitErr error
+	for {
+		tokens, final := j.events.wait()
+		for _, t := range tokens {
+			if emitErr == nil {
+				if emitErr = emit(t); emitErr != nil {
+					cancel()
+				}
+			}
+		}
+		if final {
+			break
+		}
+	}
+	if emitErr != nil {
+		return j.seq.res, emitErr
+	}
+	if j.seq == nil {
+		return nil, j.err
+	}
+	return j.seq.res, j.err
+}
+
+// Close stops taking requests, lets the queued and running ones finish, and
+// returns when Run has returned (or ctx is done).
+func (s *Scheduler) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.done:
+		s.sess.Close()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run is the scheduling loop; it returns when ctx is done or, after Close,
+// when every request has finished.
+func (s *Scheduler) Run(ctx context.Context) {
+	defer close(s.done)
+	for {
+		s.admit()
+		if s.active() == 0 {
+			select {
+			case j := <-s.queue:
+				s.place(j)
+			case <-s.stop:
+				if len(s.queue) == 0 {
+					return
+				}
+			case <-ctx.Done():
+				s.failAll(ctx.Err())
+				return
+			}
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			s.failAll(err)
+			return
+		}
+		s.step()
+	}
+}
+
+// admit moves queued requests into free sequences.
+func (s *Scheduler) admit() {
+	for s.free() != nil {
+		select {
+		case j := <-s.queue:
+			s.place(j)
+		default:
+			return
+		}
+	}
+}
+
+// place gives j the free sequence sharing the longest prefix with its prompt
+// (the least recently used among equals).
+func (s *Scheduler) place(j *job) {
+	var best *slot
+	bestReuse := -1
+	for _, sl := range s.slots {
+		if sl.job != nil {
+			continue
+		}
+		r := reusable(sl.history, j.prompt)
+		if r > bestReuse || (r == bestReuse && sl.used.Before(best.used)) {
+			best, bestReuse = sl, r
+		}
+	}
+	j.seq = s.m.newSequence(j.req, j.prompt, s.opts.Context, j.events.push)
+	j.seq.start = j.queued
+	j.seq.res.Stats.ReusedTokens = bestReuse
+	j.next = bestReuse
+	best.history = append(best.history[:bestReuse], j.prompt[bestReuse:]...)
+	best.job, best.used = j, time.Now()
+	s.activeCount.Add(1)
+	s.mu.Lock()
+	s.metrics.PromptTokens += int64(len(j.prompt))
+	s.metrics.ReusedTokens += int64(bestReuse)
+	s.mu.Unlock()
+}
+
+func (s *Scheduler) free() *slot {
+	for _, sl := range s.slots {
+		if sl.job == nil {
+			return sl
+		}
+	}
+	return nil
+}
+
+func (s *Scheduler) active() int {
+	n := 0
+	for _, sl := range s.slots {
+		if sl.job != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// step runs one forward pass over every active sequence: a chunk of prompt
+// for those still prefilling, the last chosen token for those decoding.
+func (s *Scheduler) step() {
+	var b model.Batch
+	var owners []int // slot of each output row
+	budget := s.opts.BatchSize
+	for i, sl := range s.slots {
+		j := sl.job
+		if j == nil {
+			continue
+		}
+		if err := j.ctx.Err(); err != nil {
+			j.seq.res.StopReason = "cancelled"
+			j.seq.finish()
+			s.release(sl, err)
+			continue
+		}
+		if j.next < len(j.prompt) { // prefilling
+			n := min(len(j.prompt)-j.next, budget)
+			if n == 0 {
+				continue
+			}
+			for k := 0; k < n; k++ {
+				b.Tokens = append(b.Tokens, j.prompt[j.next+k])
+				b.Pos = append(b.Pos, int32(j.next+k))
+				b.Seq = append(b.Seq, int32(i))
+			}
+			j.next += n
+			budget -= n
+			if j.next == len(j.prompt) {
+				b.Outputs = append(b.Outputs, int32(len(b.Tokens)-1))
+				owners = append(owners, i)
+			}
+			continue
+		}
+		if budget == 0 {
+			continue
+		}
+		b.Tokens = append(b.Tokens, j.token)
+		b.Pos = append(b.Pos, int32(len(sl.history)-1))
+		b.Seq = append(b.Seq, int32(i))
+		b.Outputs = append(b.Outputs, int32(len(b.Tokens)-1))
+		owners = append(owners, i)
+		budget--
+	}
+	if len(b.Tokens) == 0 {
+		return
+	}
+	if len(b.Outputs) == 0 { // only prompt chunks this step
+		b.Outputs = []int32{int32(len(b.Tokens) - 1)}
+		owners = []int{-1}
+	}
+	out, err := s.sess.Forward(b)
+	if err != nil {
+		s.failAll(err)
+		return
+	}
+	for r, i := range owners {
+		if i < 0 {
+			continue
+		}
+		sl := s.slots[i]
+		j := sl.job
+		if j.next == len(j.prompt) && len(j.seq.res.GeneratedIDs) == 0 && j.seq.firstAt.IsZero() {
+			j.seq.prefilled(out[r], len(j.prompt)-j.seq.res.Stats.ReusedTokens)
+		}
+		next, done, err := j.seq.step(j.ctx, out[r], len(sl.history))
+		if done {
+			s.release(sl, err)
+			continue
+		}
+		j.token = next
+		sl.history = append(sl.history, next)
+	}
+}
+
+// release ends a sequence's job. The tokens it put in the cache stay there for
+// the next request (a prompt cut short by cancellation keeps only what was computed).
+func (s *Scheduler) release(sl *slot, err error) {
+	j := sl.job
+	j.err = err
+	sl.job = nil
+	s.activeCount.Add(-1)
+	if j.next < len(j.prompt) {
+		sl.history = sl.history[:j.next]
+	}
+	s.mu.Lock()
+	s.metrics.Completed++
+	s.metrics.GeneratedTokens += int64(len(j.seq.res.GeneratedIDs))
+	if t := j.seq.res.Stats.TTFTSeconds; t > 0 {
+		s.metrics.TTFT.observe(t)
+	}
+	s.mu.Unlock()
+	j.events.close()
+}
+
+func (s *Scheduler) failAll(err error) {
+	for _, sl := range s.slots {
+		if sl.job != nil {
+			sl.job.seq.finish()
+			s.release(sl, err)
+			sl.history = sl.history[:0]
+		}
+	}
+	for {
+		select {
+		case j := <-s.queue:
+			j.err = err
+			j.events.close()
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/conveyor-llm/conveyor/tokenizer"
+)
+
+// sequence is one generation in progress: sampling, stop conditions, streamed
+// text and stats. Session.Generate steps one; the Scheduler steps many in one
+// batch. Its owner feeds it the logits after each token it has put in the cache.
+type sequence struct {
+	req     Request
+	tok     *tokenizer.Tokenizer
+	res     *Result
+	smp     *sampler
+	stream  *tokenizer.StreamDecoder
+	text    *stopText
+	emit    func(Token) error
+	ctxLen  int
+	start   time.Time
+	firstAt time.Time
+}
+
+// promptIDs tokenizes req's prompt (BOS as the vocabulary asks, special tokens
+// parsed); an empty prompt is BOS alone.
+func (m *Model) promptIDs(req Request, ctxLen int) ([]int32, error) {
+	prompt := req.PromptIDs
+	if prompt == nil {
+		prompt = m.tok.Encode(req.Prompt, true, true)
+	}
+	if len(prompt) == 0 {
+		if m.tok.BOS() < 0 {
+			return nil, errors.New("engine: empty prompt and the vocabulary has no BOS token")
+		}
+		prompt = []int32{m.tok.BOS()}
+	}
+	if len(prompt) > ctxLen {
+		return nil, fmt.Errorf("engine: %w: %d tokens, the context holds %d (raise -c)", ErrPromptTooLong, len(prompt), ctxLen)
+	}
+	return prompt, nil
+}
+
+func (m *Model) newSequence(req Request, prompt []int32, ctxLen int, emit func(Token) error) *sequence {
+	q := &sequence{
+		req: req, tok: m.tok, emit: emit, ctxLen: ctxLen, start: time.Now(),
+		res:    &Result{PromptIDs: prompt, Stats: Stats{PromptTokens: len(prompt), LoadSeconds: m.LoadTime.Seconds()}},
+		smp:    newSampler(req.Sampling),
+		stream: m.tok.NewStreamDecoder(),
+		text:   &stopText{stops: req.Stop},
+	}
+	for _, id := range prompt {
+		q.smp.accept(id)
+	}
+	return q
+}
+
+// reusable is how much of a cached history a prompt can reuse: the common
+// prefix, but never the whole prompt (its last token is computed for its logits).
+func reusable(history, prompt []int32) int {
+	n := commonPrefix(history, prompt)
+	if n == len(prompt) {
+		n--
+	}
+	return n
+}
+
+// prefilled records the logits after the prompt and the prefill rate.
+func (q *sequence) prefilled(logits []float32, computed int) {
+	if d := time.Since(q.start); d > 0 {
+		q.res.Stats.PrefillTokPerS = float64(computed) / d.Seconds()
+	}
+	if q.req.TopLogits > 0 {
+		q.res.TopLogits = topLogits(logits, q.req.TopLogits)
+	}
+}
+
+// step chooses the next token from the logits after the last cached token
+// (cached tokens in all: cached). It returns the token to feed next, or done
+// when generation has ended, with the error that ended it, if any.
+func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next int32, done bool, err error) {
+	req, tok, res := q.req, q.tok, q.res
+	if req.IgnoreEOS {
+		for id := range logits {
+			if tok.IsEOG(int32(id)) {
+				logits[id] = float32(math.Inf(-1))
+			}
+		}
+	}
+	id := q.smp.sample(logits)
+	q.smp.accept(id)
+	if q.firstAt.IsZero() {
+		q.firstAt = time.Now()
+		res.Stats.TTFTSeconds = q.firstAt.Sub(q.start).Seconds()
+	}
+	if !req.IgnoreEOS && tok.IsEOG(id) {
+		return 0, true, q.end("eog")
+	}
+	res.GeneratedIDs = append(res.GeneratedIDs, id)
+	piece, stopped := q.text.add(q.stream.Add(id))
+	if piece != "" || !stopped {
+		if err := q.emit(Token{ID: id, Text: piece}); err != nil {
+			q.finish()
+			return 0, true, err
+		}
+	}
+	switch {
+	case stopped:
+		return 0, true, q.end("stop")
+	case req.MaxTokens > 0 && len(res.GeneratedIDs) >= req.MaxTokens:
+		return 0, true, q.end("length")
+	case cached >= q.ctxLen:
+		return 0, true, q.end("context")
+	}
+	if err := ctx.Err(); err != nil {
+		res.StopReason = "cancelled"
+		q.finish()
+		return 0, true, err
+	}
+	return id, false, nil
+}
+
+// end finishes generation for reason, emitting any text still held back.
+func (q *sequence) end(reason string) error {
+	q.res.StopReason = reason
+	if reason != "stop" {
+		if rest := q.text.flush(q.stream.Flush()); rest != "" {
+			if err := q.emit(Token{ID: -1, Text: rest}); err != nil {
+				q.finish()
+				return err
+			}
+		}
+	}
+	q.finish()
+	return nil
+}
+
+// finish fills in the result's text and stats.
+func (q *sequence) finish() {
+	res := q.res
+	res.Text = q.text.emitted.String()
+	res.Stats.GeneratedTokens = len(res.GeneratedIDs)
+	if n := len(res.GeneratedIDs) - 1; n > 0 && !q.firstAt.IsZero() {
+		res.Stats.DecodeTokPerS = float64(n) / time.Since(q.firstAt).Seconds()
+	}
+}
