@@ -26,10 +26,31 @@ func (l *blockLanes) sum() float32 {
 	return (s0 + s2) + (s1 + s3)
 }
 
-// fma32 is a float32 fused multiply-add: x*y+z rounded once. x*y is exact in
-// float64 (24+24 bits), so the only rounding that could differ from a true
-// float32 FMA is the double rounding of the sum, which cannot happen when the
-// float64 sum is exact; the rare remaining cases differ by at most one ulp.
+// fma32 is a float32 fused multiply-add: x*y+z rounded once, as VFMADD231PS
+// and the other float32 FMA instructions compute it. x*y is exact in float64
+// (24+24 bits), and the sum is taken to float64 rounding to odd, which then
+// rounds to float32 as a single rounding of the exact value would: float64
+// has more than two bits to spare, so no tie is made or broken by the first
+// rounding.
 func fma32(x, y, z float32) float32 {
-	return float32(math.FMA(float64(x), float64(y), float64(z)))
+	p := float64(float64(x) * float64(y)) // exact
+	zz := float64(z)
+	s := float64(p + zz)
+	if s == 0 || math.IsInf(s, 0) || math.IsNaN(s) {
+		return float32(s)
+	}
+	// s+e == p+z exactly (Knuth's TwoSum).
+	bb := float64(s - p)
+	e := float64(float64(p-float64(s-bb)) + float64(zz-bb))
+	if bits := math.Float64bits(s); e != 0 && bits&1 == 0 {
+		// Inexact with an even last bit: step to the odd neighbour on the
+		// side of the exact value.
+		if (e > 0) == (s > 0) {
+			bits++
+		} else {
+			bits--
+		}
+		s = math.Float64frombits(bits)
+	}
+	return float32(s)
 }
