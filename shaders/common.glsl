@@ -10,6 +10,11 @@
 #define T_Q5_0 6u
 #define T_Q5_1 7u
 #define T_Q8_0 8u
+#define T_Q2_K 10u
+#define T_Q3_K 11u
+#define T_Q4_K 12u
+#define T_Q5_K 13u
+#define T_Q6_K 14u
 #define T_BF16 30u
 
 // f32tof16 converts to IEEE half, rounding to nearest even (as kernels.F32ToF16).

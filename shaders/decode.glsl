@@ -15,9 +15,15 @@ uint wU32(uint off) {
 
 float wF16(uint off) { return f16tof32(wU16(off)); }
 
-// blockBytes is the size of one 32-value block (or of one value for float types).
+// blockBytes is the size of one block (32 values, or 256 for the K-quants),
+// or of one value for float types.
 uint blockBytes() {
 	switch (TYPE) {
+	case T_Q2_K: return 84u;
+	case T_Q3_K: return 110u;
+	case T_Q4_K: return 144u;
+	case T_Q5_K: return 176u;
+	case T_Q6_K: return 210u;
 	case T_Q4_0: return 18u;
 	case T_Q4_1: return 20u;
 	case T_Q5_0: return 22u;
@@ -79,12 +85,163 @@ bool hasMin() { return TYPE == T_Q4_1 || TYPE == T_Q5_1; }
 
 bool isQuant() { return TYPE != T_F32 && TYPE != T_F16 && TYPE != T_BF16; }
 
+// The K-quants (Q2_K … Q6_K): 256-value super-blocks (layouts as in
+// kernels/q2_k.go … q6_k.go), read here in 16 groups of 16 values. A group
+// has one integer scale and min (Q4_K and Q5_K share theirs between the two
+// groups of a 32-value sub-block), and its quants are two bit fields of 16
+// consecutive bytes each.
+bool isK() { return TYPE >= T_Q2_K && TYPE <= T_Q6_K; }
+
+// kHasMin: value = d*s*q - dmin*m (Q2_K, Q4_K, Q5_K) rather than d*s*q.
+bool kHasMin() { return TYPE == T_Q2_K || TYPE == T_Q4_K || TYPE == T_Q5_K; }
+
+// KGroup locates group g's quants in a block: quant i is
+//   ((byte[lo+i] >> ls) & lm) + (((byte[hi+i] >> hs) & hm) << hsh) - bias
+// (hm = 0: no high bits).
+struct KGroup {
+	uint lo, ls, lm, hi, hs, hm, hsh;
+	int bias;
+};
+
+KGroup kGroup(uint g) {
+	// Value v = 16g + i: half h = v/128, quarter kq = v%128/32, lane v%32 = l0 + i.
+	uint h = g >> 3u, kq = (g & 7u) >> 1u, l0 = 16u * (g & 1u);
+	KGroup q;
+	q.hi = 0u;
+	q.hs = 0u;
+	q.hm = 0u;
+	q.hsh = 0u;
+	q.bias = 0;
+	switch (TYPE) {
+	case T_Q2_K: // qs[64] at 16: bits 2kq of qs[32h + lane]
+		q.lo = 16u + 32u * h + l0;
+		q.ls = 2u * kq;
+		q.lm = 3u;
+		break;
+	case T_Q3_K: // qs[64] at 32 as Q2_K's; hmask[32] at 0: bit v/32 of hmask[lane], clear = -4
+		q.lo = 32u + 32u * h + l0;
+		q.ls = 2u * kq;
+		q.lm = 3u;
+		q.hi = l0;
+		q.hs = g >> 1u;
+		q.hm = 1u;
+		q.hsh = 2u;
+		q.bias = 4;
+		break;
+	case T_Q4_K: // qs[128] at 16: nibble (v%64)/32 of qs[32(v/64) + lane]
+		q.lo = 16u + 32u * (g >> 2u) + l0;
+		q.ls = 4u * ((g & 3u) >> 1u);
+		q.lm = 15u;
+		break;
+	case T_Q5_K: // qs[128] at 48 as Q4_K's; qh[32] at 16: bit v/32 of qh[lane] is 16
+		q.lo = 48u + 32u * (g >> 2u) + l0;
+		q.ls = 4u * ((g & 3u) >> 1u);
+		q.lm = 15u;
+		q.hi = 16u + l0;
+		q.hs = g >> 1u;
+		q.hm = 1u;
+		q.hsh = 4u;
+		break;
+	default: // Q6_K: ql[128] at 0: nibble kq/2 of ql[64h + 32(kq%2) + lane];
+		// qh[64] at 128: bits 2kq of qh[32h + lane] are bits 4..5; minus 32
+		q.lo = 64u * h + 32u * (kq & 1u) + l0;
+		q.ls = 4u * (kq >> 1u);
+		q.lm = 15u;
+		q.hi = 128u + 32u * h + l0;
+		q.hs = 2u * kq;
+		q.hm = 3u;
+		q.hsh = 4u;
+		q.bias = 32;
+		break;
+	}
+	return q;
+}
+
+// kQuant is quant i of group q of the block at byte offset off.
+int kQuant(uint off, KGroup q, uint i) {
+	uint v = (wU8(off + q.lo + i) >> q.ls) & q.lm;
+	if (q.hm != 0u) {
+		v += ((wU8(off + q.hi + i) >> q.hs) & q.hm) << q.hsh;
+	}
+	return int(v) - q.bias;
+}
+
+// kLoadGroup reads group q's 16 quants, as kQuant does, four bytes a load.
+void kLoadGroup(uint off, KGroup q, out int w[16]) {
+	for (uint i = 0u; i < 4u; i++) {
+		uint lw = wU32(off + q.lo + 4u * i);
+		uint hw = q.hm != 0u ? wU32(off + q.hi + 4u * i) : 0u;
+		for (uint t = 0u; t < 4u; t++) {
+			uint sh = 8u * t;
+			uint v = ((lw >> (sh + q.ls)) & q.lm) + (((hw >> (sh + q.hs)) & q.hm) << q.hsh);
+			w[4u * i + t] = int(v) - q.bias;
+		}
+	}
+}
+
+// kScaleMin is group g's integer scale and min (min 0 without kHasMin).
+ivec2 kScaleMin(uint off, uint g) {
+	switch (TYPE) {
+	case T_Q2_K: { // scales[16] at 0: low nibble scale, high nibble min
+		uint b = wU8(off + g);
+		return ivec2(int(b & 15u), int(b >> 4u));
+	}
+	case T_Q3_K: { // scales[12] at 96: 6-bit scales biased by 32
+		uint lo = g < 8u ? wU8(off + 96u + g) & 15u : wU8(off + 88u + g) >> 4u;
+		uint hi = (wU8(off + 104u + (g & 3u)) >> (2u * (g >> 2u))) & 3u;
+		return ivec2(int(lo | (hi << 4u)) - 32, 0);
+	}
+	case T_Q4_K:
+	case T_Q5_K: { // scales[12] at 4: 6-bit scale and min of sub-block g/2
+		uint j = g >> 1u, s = off + 4u;
+		if (j < 4u) {
+			return ivec2(int(wU8(s + j) & 63u), int(wU8(s + j + 4u) & 63u));
+		}
+		uint b = wU8(s + j + 4u);
+		return ivec2(int((b & 15u) | ((wU8(s + j - 4u) >> 6u) << 4u)), int((b >> 4u) | ((wU8(s + j) >> 6u) << 4u)));
+	}
+	default: // Q6_K: int8 scales[16] at 192
+		return ivec2(int(wU8(off + 192u + g) << 24u) >> 24u, 0);
+	}
+}
+
+// kScales is the block's super-block scale d and, with kHasMin, dmin.
+vec2 kScales(uint off) {
+	switch (TYPE) {
+	case T_Q2_K: return vec2(wF16(off + 80u), wF16(off + 82u));
+	case T_Q3_K: return vec2(wF16(off + 108u), 0.0);
+	case T_Q6_K: return vec2(wF16(off + 208u), 0.0);
+	default: return vec2(wF16(off), wF16(off + 2u));
+	}
+}
+
+// dequantK is value v (0..255) of the K block at byte offset off, as the CPU's
+// Dequantize computes it: (d*s)*q, minus dmin*m.
+float dequantK(uint off, uint v) {
+	uint g = v >> 4u;
+	int q = kQuant(off, kGroup(g), v & 15u);
+	ivec2 sm = kScaleMin(off, g);
+	vec2 dd = kScales(off);
+	precise float dl = dd.x * float(sm.x);
+	precise float y = dl * float(q);
+	if (kHasMin()) {
+		precise float ml = dd.y * float(sm.y);
+		y = y - ml;
+	}
+	return y;
+}
+
 // dequant is element e of the row at byte offset row, as the CPU's Dequantize computes it.
 float dequant(uint row, uint e) {
 	switch (TYPE) {
 	case T_F32: return uintBitsToFloat(W[(row >> 2) + e]);
 	case T_F16: return wF16(row + 2u * e);
 	case T_BF16: return bf16tof32(wU16(row + 2u * e));
+	case T_Q2_K:
+	case T_Q3_K:
+	case T_Q4_K:
+	case T_Q5_K:
+	case T_Q6_K: return dequantK(row + (e >> 8u) * blockBytes(), e & 255u);
 	default: {
 		uint off = row + (e >> 5) * blockBytes();
 		float d = wF16(off);

@@ -12,8 +12,9 @@
 // or on its neighbours.
 //
 // Quantized weights are dotted with X quantized by quantize.comp (Q8_0 or Q8_1
-// blocks): an exact integer sum per block, then (d_w*d_x)*isum (+ m_w*s_x) in
-// float, as the CPU backend does. Float weights (F32/F16/BF16) are dotted with
+// blocks, Q8_K for the K-quants): an exact integer sum per block, then
+// (d_w*d_x)*isum (+ m_w*s_x, or - (dmin*d_x)*msum) in float, as the CPU
+// backend does. Float weights (F32/F16/BF16) are dotted with
 // X rounded to the weight's type, products summed in F32.
 #include "common.glsl"
 
@@ -55,7 +56,63 @@ void main() {
 		acc[i] = 0.0;
 	}
 
-	if (isQuant()) {
+	if (isK()) {
+		// K-quants against Q8_K activations (quantize.comp mode 2): per block,
+		// per row of X, the exact integer sums isum = sum_g s_g*sum_i q_i*a_i and
+		// msum = sum_g m_g*bsum_g over the 16 groups of 16, then
+		// (d_x*d)*isum - (d_x*dmin)*msum in float, as the CPU's Dot.
+		uint nb = p.k / 256u;
+		uint bb = blockBytes();
+		for (uint b = tid; b < nb; b += WG) {
+			for (uint r = 0u; r < ROWS; r++) {
+				if (r >= nr) {
+					break;
+				}
+				uint off = p.wBase + (r0 + r) * p.rowBytes + b * bb;
+				int isum[NCOLS], msum[NCOLS];
+				for (uint c = 0u; c < NCOLS; c++) {
+					isum[c] = 0;
+					msum[c] = 0;
+				}
+				for (uint g = 0u; g < 16u; g++) {
+					int wq[16];
+					kLoadGroup(off, kGroup(g), wq);
+					ivec2 sm = kScaleMin(off, g);
+					for (uint c = 0u; c < NCOLS; c++) {
+						if (c >= nc) {
+							break;
+						}
+						uint blk = (c0 + c) * nb + b;
+						int s = 0;
+						for (uint w = 0u; w < 4u; w++) {
+							int xw = int(XQ[p.qsOff + blk * 64u + 4u * g + w]);
+							for (uint t = 0u; t < 4u; t++) {
+								s += wq[4u * w + t] * bitfieldExtract(xw, int(8u * t), 8);
+							}
+						}
+						isum[c] += sm.x * s;
+						msum[c] += sm.y * int(XQ[p.sOff + blk * 16u + g]);
+					}
+				}
+				vec2 dd = kScales(off);
+				for (uint c = 0u; c < NCOLS; c++) {
+					if (c >= nc) {
+						break;
+					}
+					float dx = uintBitsToFloat(XQ[p.dOff + (c0 + c) * nb + b]);
+					precise float d1 = dx * dd.x;
+					precise float v = d1 * float(isum[c]);
+					if (kHasMin()) {
+						precise float d2 = dx * dd.y;
+						precise float t2 = d2 * float(msum[c]);
+						v = v - t2;
+					}
+					precise float a = acc[r * NCOLS + c] + v;
+					acc[r * NCOLS + c] = a;
+				}
+			}
+		}
+	} else if (isQuant()) {
 		uint nb = p.k / 32u;
 		uint bb = blockBytes();
 		for (uint b = tid; b < nb; b += WG) {

@@ -21,6 +21,7 @@ const (
 var weightTypes = map[gguf.Type]bool{
 	gguf.TypeF32: true, gguf.TypeF16: true, gguf.TypeBF16: true, gguf.TypeQ4_0: true,
 	gguf.TypeQ4_1: true, gguf.TypeQ5_0: true, gguf.TypeQ5_1: true, gguf.TypeQ8_0: true,
+	gguf.TypeQ2_K: true, gguf.TypeQ3_K: true, gguf.TypeQ4_K: true, gguf.TypeQ5_K: true, gguf.TypeQ6_K: true,
 }
 
 func mustWeight(op string, t backend.Tensor) {
@@ -32,7 +33,26 @@ func mustWeight(op string, t backend.Tensor) {
 	}
 }
 
-func isQuant(t gguf.Type) bool { return t.BlockSize() == 32 }
+// isQuant reports a block-quantized type (32-value blocks, or 256 for the K-quants).
+func isQuant(t gguf.Type) bool { return t.BlockSize() > 1 }
+
+// Modes of the quantize shader: the dot type of a weight type's activations.
+const (
+	quantQ8_0 uint32 = iota
+	quantQ8_1
+	quantQ8_K
+)
+
+// quantMode is the activation format the CPU dots w's type with.
+func quantMode(t gguf.Type) uint32 {
+	switch {
+	case t == gguf.TypeQ4_1 || t == gguf.TypeQ5_1:
+		return quantQ8_1
+	case t.BlockSize() == 256:
+		return quantQ8_K
+	}
+	return quantQ8_0
+}
 
 // rowsPerWindow is how many rows of rowBytes fit one binding.
 func (b *Backend) rowsPerWindow(op string, rowBytes int64) int {
@@ -85,17 +105,23 @@ func (b *Backend) noteWrite(s span) {
 	}
 }
 
-// quantize converts x to 32-value int8 blocks (mode 0: Q8_0 as the CPU
-// quantizes activations, 1: Q8_1) in b.quant, reusing the last result when x
-// has not been written since. It returns the view and the word offsets of the
-// quants, scales and sums.
+// quantize converts x to int8 blocks as the CPU quantizes activations (mode
+// quantQ8_0 and quantQ8_1: 32-value blocks, each 8 words of quants, a scale
+// and a sum; quantQ8_K: 256-value blocks, each 64 words of quants, a float
+// scale and 16 int32 sums) in b.quant, reusing the last result when x has not
+// been written since. It returns the view and the word offsets of the quants,
+// scales and sums.
 func (b *Backend) quantize(x backend.Tensor, mode uint32) (view, uint32, uint32, uint32) {
 	n, k := x.Rows, x.Cols
-	if k%32 != 0 {
-		panic(fmt.Sprintf("vulkan: MatMul: x %v: k not a multiple of 32", x))
+	bs, qWords, sWords := 32, 8, 1
+	if mode == quantQ8_K {
+		bs, qWords, sWords = 256, 64, 16
 	}
-	nb := n * k / 32
-	bytes := int64(nb) * 10 * 4
+	if k%bs != 0 {
+		panic(fmt.Sprintf("vulkan: MatMul: x %v: k not a multiple of %d", x, bs))
+	}
+	nb := n * k / bs
+	bytes := int64(nb) * int64(qWords+1+sWords) * 4
 	if bytes > b.maxRange {
 		panic(fmt.Sprintf("vulkan: MatMul: x %v too large to quantize in one binding", x))
 	}
@@ -120,7 +146,7 @@ func (b *Backend) quantize(x backend.Tensor, mode uint32) (view, uint32, uint32,
 	}
 	xv := b.bind(x)
 	key := quantKey{xv.span, n, k, mode}
-	qs, ds, ss := uint32(0), uint32(nb*8), uint32(nb*9)
+	qs, ds, ss := uint32(0), uint32(nb*qWords), uint32(nb*(qWords+1))
 	if b.quantValid && b.quantKey == key {
 		return qv, qs, ds, ss
 	}
@@ -149,11 +175,7 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 	xv := b.bind(x)
 	var qs, ds, ss uint32
 	if isQuant(w.Type) {
-		mode := uint32(0)
-		if w.Type == gguf.TypeQ4_1 || w.Type == gguf.TypeQ5_1 {
-			mode = 1
-		}
-		xv, qs, ds, ss = b.quantize(x, mode)
+		xv, qs, ds, ss = b.quantize(x, quantMode(w.Type))
 	}
 	rowBytes := w.RowBytes()
 	per := min(b.rowsPerWindow("MatMul", rowBytes), 65535*mmRows)

@@ -15,7 +15,7 @@
 // each; other ops' tensors must fit in one window.
 //
 // Arithmetic follows backend/cpu: matmuls convert x to the weight format's dot
-// type (Q8_0 or Q8_1 blocks for quantized weights, rounded to F16/BF16 for those)
+// type (Q8_0, Q8_1 or Q8_K blocks for quantized weights, rounded to F16/BF16 for those)
 // and sum exact integer products per block, so greedy outputs agree; every
 // output's reduction order depends only on k, never on the batch size.
 package vulkan
