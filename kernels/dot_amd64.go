@@ -51,8 +51,22 @@ func init() {
 	case hasVNNI:
 		formats[gguf.TypeQ4_0].Dot = asmDot(dotQ4_0VNNI, blockQ4_0)
 		formats[gguf.TypeQ8_0].Dot = asmDot(dotQ8_0VNNI, blockQ8_0)
+		tileKernels[formats[gguf.TypeQ4_0]] = tiles{tileQ4_0x4VNNI, tileQ4_0x1VNNI}
+		tileKernels[formats[gguf.TypeQ8_0]] = tiles{tileQ8_0x4VNNI, tileQ8_0x1VNNI}
 	case hasAVX2:
 		formats[gguf.TypeQ4_0].Dot = asmDot(dotQ4_0AVX2, blockQ4_0)
 		formats[gguf.TypeQ8_0].Dot = asmDot(dotQ8_0AVX2, blockQ8_0)
 	}
 }
+
+//go:noescape
+func tileQ4_0x4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ4_0x1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ8_0x4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ8_0x1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"unsafe"
+
+	"github.com/conveyor-llm/conveyor/gguf"
 )
 
 // randBlocks returns nb blocks of size bytes: random bytes, with a finite
@@ -129,3 +131,14 @@ func BenchmarkAsmDotQ8_0Go(b *testing.B) {
 }
 
 func unsafeBytes(p *byte, n int) []byte { return unsafe.Slice(p, n) }
+
+func TestTileKernelsChosen(t *testing.T) {
+	if !hasVNNI {
+		t.Skip("no AVX512-VNNI")
+	}
+	for _, typ := range []*Format{formats[gguf.TypeQ4_0], formats[gguf.TypeQ8_0]} {
+		if _, ok := tileKernels[typ]; !ok {
+			t.Errorf("no tile kernel for %v", typ.Type)
+		}
+	}
+}

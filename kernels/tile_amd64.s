@@ -1,0 +1,182 @@
+#include "textflag.h"
+
+// Tiles of 4 weight rows by 4 (or 1) activation rows: each output keeps its
+// own eight float lanes and gets exactly the operations dotQ4_0VNNI and
+// dotQ8_0VNNI apply (and so the Go twins' bits); the tile only shares loads,
+// the activations' correction terms and the weights' unpacking between
+// outputs, and gives the FMA chains 4 or 16 independent accumulators.
+//
+// Registers: weight rows at SI, R8, R9, R10 (scales' lanes Y4-Y7, quants
+// Y0-Y3 as unsigned bytes); activation rows at DI, R11, R12, R13 (quants Y8,
+// scale Y10, minus the correction dpbusd(Y14, a) in Y9); Y11, Y12 temporaries;
+// Y13 the nibble mask, Y15 zero; accumulators Y16-Y31, output (i, j) in
+// Y(16+4i+j).
+
+// Q4_0 weights: q = nibbles in value order (unsigned 0..15); Y14 = 8s.
+#define LOADW_Q4_0(P, Q, XQ, D, XD) \
+	VPBROADCASTW 0(P), XD; \
+	VCVTPH2PS    XD, D; \
+	VMOVDQU      2(P), XQ; \
+	VPSRLW       $4, XQ, X11; \
+	VINSERTI128  $1, X11, Q, Q; \
+	VPAND        Y13, Q, Q
+
+// Q8_0 weights: q = w^0x80 = w+128 (unsigned); Y14 = 0x80s.
+#define LOADW_Q8_0(P, Q, XQ, D, XD) \
+	VPBROADCASTW 0(P), XD; \
+	VCVTPH2PS    XD, D; \
+	VMOVDQU      2(P), Q; \
+	VPXOR        Y14, Q, Q
+
+#define LOADA(P) \
+	VPBROADCASTW 0(P), X10; \
+	VCVTPH2PS    X10, Y10; \
+	VMOVDQU      2(P), Y8; \
+	VPXOR        Y9, Y9, Y9; \
+	VPDPBUSD     Y8, Y14, Y9; \
+	VPSUBD       Y9, Y15, Y9
+
+// STEP folds block (Q, D) x (Y8, Y10) into ACC.
+#define STEP(Q, D, ACC) \
+	VMOVDQA     Y9, Y11; \
+	VPDPBUSD    Y8, Q, Y11; \
+	VCVTDQ2PS   Y11, Y11; \
+	VMULPS      Y10, D, Y12; \
+	VFMADD231PS Y12, Y11, ACC
+
+#define ROW(A0, A1, A2, A3) \
+	STEP(Y0, Y4, A0); \
+	STEP(Y1, Y5, A1); \
+	STEP(Y2, Y6, A2); \
+	STEP(Y3, Y7, A3)
+
+// STORE reduces ACC as HSUM in dot_amd64.s does and stores it at OFF(P).
+#define STORE(ACC, OFF, P) \
+	VMOVAPS      ACC, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS       X1, X0, X0; \
+	VMOVHLPS     X0, X0, X1; \
+	VADDPS       X1, X0, X0; \
+	VMOVSHDUP    X0, X1; \
+	VADDSS       X1, X0, X0; \
+	VMOVSS       X0, OFF(P)
+
+#define PROLOGUE(CONST) \
+	MOVQ w+0(FP), SI; \
+	MOVQ wstride+8(FP), AX; \
+	LEAQ (SI)(AX*1), R8; \
+	LEAQ (R8)(AX*1), R9; \
+	LEAQ (R9)(AX*1), R10; \
+	MOVQ a+16(FP), DI; \
+	MOVQ astride+24(FP), AX; \
+	LEAQ (DI)(AX*1), R11; \
+	LEAQ (R11)(AX*1), R12; \
+	LEAQ (R12)(AX*1), R13; \
+	MOVQ nb+32(FP), CX; \
+	MOVL $0x0f0f0f0f, AX; \
+	VMOVD AX, X13; \
+	VPBROADCASTD X13, Y13; \
+	MOVL CONST, AX; \
+	VMOVD AX, X14; \
+	VPBROADCASTD X14, Y14; \
+	VPXOR Y15, Y15, Y15
+
+#define ZERO4(A0, A1, A2, A3) \
+	VXORPS A0, A0, A0; \
+	VXORPS A1, A1, A1; \
+	VXORPS A2, A2, A2; \
+	VXORPS A3, A3, A3
+
+#define LOADW4(LOADW) \
+	LOADW(SI, Y0, X0, Y4, X4); \
+	LOADW(R8, Y1, X1, Y5, X5); \
+	LOADW(R9, Y2, X2, Y6, X6); \
+	LOADW(R10, Y3, X3, Y7, X7)
+
+#define ADVANCEW(WB) \
+	ADDQ WB, SI; \
+	ADDQ WB, R8; \
+	ADDQ WB, R9; \
+	ADDQ WB, R10
+
+#define STORE4(P, A0, A1, A2, A3) \
+	STORE(A0, 0, P); \
+	STORE(A1, 4, P); \
+	STORE(A2, 8, P); \
+	STORE(A3, 12, P)
+
+// TILE4x4 is the body of a 4x4 tile kernel.
+#define TILE4x4(LOADW, WB, CONST, LOOP, DONE) \
+	PROLOGUE(CONST); \
+	ZERO4(Y16, Y17, Y18, Y19); \
+	ZERO4(Y20, Y21, Y22, Y23); \
+	ZERO4(Y24, Y25, Y26, Y27); \
+	ZERO4(Y28, Y29, Y30, Y31); \
+	TESTQ CX, CX; \
+	JZ DONE; \
+LOOP: \
+	LOADW4(LOADW); \
+	LOADA(DI); \
+	ROW(Y16, Y17, Y18, Y19); \
+	LOADA(R11); \
+	ROW(Y20, Y21, Y22, Y23); \
+	LOADA(R12); \
+	ROW(Y24, Y25, Y26, Y27); \
+	LOADA(R13); \
+	ROW(Y28, Y29, Y30, Y31); \
+	ADVANCEW(WB); \
+	ADDQ $34, DI; \
+	ADDQ $34, R11; \
+	ADDQ $34, R12; \
+	ADDQ $34, R13; \
+	DECQ CX; \
+	JNZ LOOP; \
+DONE: \
+	MOVQ out+40(FP), DX; \
+	MOVQ ostride+48(FP), AX; \
+	SHLQ $2, AX; \
+	STORE4(DX, Y16, Y17, Y18, Y19); \
+	ADDQ AX, DX; \
+	STORE4(DX, Y20, Y21, Y22, Y23); \
+	ADDQ AX, DX; \
+	STORE4(DX, Y24, Y25, Y26, Y27); \
+	ADDQ AX, DX; \
+	STORE4(DX, Y28, Y29, Y30, Y31); \
+	VZEROUPPER; \
+	RET
+
+// TILE4x1 is the body of a 4x1 tile kernel (one activation row).
+#define TILE4x1(LOADW, WB, CONST, LOOP, DONE) \
+	PROLOGUE(CONST); \
+	ZERO4(Y16, Y17, Y18, Y19); \
+	TESTQ CX, CX; \
+	JZ DONE; \
+LOOP: \
+	LOADW4(LOADW); \
+	LOADA(DI); \
+	ROW(Y16, Y17, Y18, Y19); \
+	ADVANCEW(WB); \
+	ADDQ $34, DI; \
+	DECQ CX; \
+	JNZ LOOP; \
+DONE: \
+	MOVQ out+40(FP), DX; \
+	STORE4(DX, Y16, Y17, Y18, Y19); \
+	VZEROUPPER; \
+	RET
+
+// func tileQ4_0x4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+TEXT ·tileQ4_0x4VNNI(SB), NOSPLIT, $0-56
+	TILE4x4(LOADW_Q4_0, $18, $0x08080808, q40x4loop, q40x4done)
+
+// func tileQ4_0x1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+TEXT ·tileQ4_0x1VNNI(SB), NOSPLIT, $0-56
+	TILE4x1(LOADW_Q4_0, $18, $0x08080808, q40x1loop, q40x1done)
+
+// func tileQ8_0x4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+TEXT ·tileQ8_0x4VNNI(SB), NOSPLIT, $0-56
+	TILE4x4(LOADW_Q8_0, $34, $0x80808080, q80x4loop, q80x4done)
+
+// func tileQ8_0x1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+TEXT ·tileQ8_0x1VNNI(SB), NOSPLIT, $0-56
+	TILE4x1(LOADW_Q8_0, $34, $0x80808080, q80x1loop, q80x1done)
