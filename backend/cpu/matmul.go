@@ -10,7 +10,10 @@ import (
 // MatMul computes dst = x · wᵀ. Each row of x is first converted to the weight
 // format's dot type (quantized to Q8_0 for Q8_0 and Q4_0 weights, as llama.cpp
 // does), then every output is one Format.Dot over a whole row, so its reduction
-// order depends only on k, never on n or on how the work is split.
+// order depends only on k, never on n or on how the work is split. The dots
+// are computed in tiles (Format.DotTile: several weight rows against several
+// activation rows, sharing loads but not arithmetic), so that in a batch each
+// weight block is read once per tile of activation rows.
 func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 	if x.Cols != w.Cols || dst.Rows != x.Rows || dst.Cols != w.Rows {
 		panic(fmt.Sprintf("cpu: MatMul: dst %v, w %v, x %v", dst, w, x))
@@ -18,29 +21,59 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 	format := mustFormat(w.Type)
 	n, m, k := x.Rows, w.Rows, w.Cols
 
-	xs := f32s(x)
 	aRowBytes := format.DotType.RowBytes(k)
 	if need := n * aRowBytes; cap(b.scratch) < need {
 		b.scratch = make([]byte, need)
 	}
-	act := b.scratch[:n*aRowBytes]
-	b.pool.parallelFor(n, 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			kernels.QuantizeActivations(format.DotType, act[i*aRowBytes:(i+1)*aRowBytes], xs[i*k:(i+1)*k])
-		}
-	})
+	t := &b.pool.matmul
+	*t = matmulTask{
+		format: format, n: n, m: m, k: k,
+		xs: f32s(x), act: b.scratch[:n*aRowBytes], aRowBytes: aRowBytes,
+		weights: raw(w), wRowBytes: int(w.RowBytes()), out: f32s(dst),
+	}
+	b.pool.parallelRange(n, 1, t)
+	// Split by groups of 4 weight rows so each thread streams its own part of
+	// w, computing that part for every row of x.
+	t.dots = true
+	b.pool.parallelRange((m+tileRows-1)/tileRows, 4, t)
+	*t = matmulTask{}
+}
 
-	weights := raw(w)
-	wRowBytes := int(w.RowBytes())
-	out := f32s(dst)
-	// Split by weight rows so each thread streams its own part of w once,
-	// computing that part for every row of x.
-	b.pool.parallelFor(m, 16, func(lo, hi int) {
-		for j := lo; j < hi; j++ {
-			wRow := weights[j*wRowBytes : (j+1)*wRowBytes]
-			for i := 0; i < n; i++ {
-				out[i*m+j] = format.Dot(wRow, act[i*aRowBytes:(i+1)*aRowBytes], k)
-			}
+const (
+	// tileRows is the weight rows a task chunk is counted in.
+	tileRows = 4
+	// actBlockBytes bounds the activation rows a weight tile meets at once,
+	// so that they stay in cache while the chunk's weights stream past.
+	actBlockBytes = 256 << 10
+)
+
+// matmulTask is one MatMul: first the activation rows are converted (ranges
+// over rows of x), then, with dots set, the outputs are computed (ranges over
+// groups of tileRows weight rows).
+type matmulTask struct {
+	format    *kernels.Format
+	n, m, k   int
+	xs        []float32
+	act       []byte
+	aRowBytes int
+	weights   []byte
+	wRowBytes int
+	out       []float32
+	dots      bool
+}
+
+func (t *matmulTask) run(lo, hi int) {
+	if !t.dots {
+		for i := lo; i < hi; i++ {
+			kernels.QuantizeActivations(t.format.DotType, t.act[i*t.aRowBytes:(i+1)*t.aRowBytes], t.xs[i*t.k:(i+1)*t.k])
 		}
-	})
+		return
+	}
+	j0, j1 := lo*tileRows, min(hi*tileRows, t.m)
+	block := max(tileRows, actBlockBytes/max(t.aRowBytes, 1)/tileRows*tileRows)
+	for i0 := 0; i0 < t.n; i0 += block {
+		na := min(block, t.n-i0)
+		t.format.DotTile(t.out[i0*t.m+j0:], t.m, t.weights[j0*t.wRowBytes:], t.wRowBytes, j1-j0,
+			t.act[i0*t.aRowBytes:], t.aRowBytes, na, t.k)
+	}
 }
