@@ -11,7 +11,7 @@ import (
 // BenchmarkMatMul times TinyLlama-shaped matmuls (5632 x 2048), decode and a
 // small prefill, ten per Read.
 func BenchmarkMatMul(b *testing.B) {
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeF16} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeF16, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		for _, n := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%v/n=%d", typ, n), func(b *testing.B) {
 				t := &testing.T{}
