@@ -1,0 +1,294 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/conveyor-llm/conveyor/engine"
+)
+
+// generation is one accepted request on its way to the scheduler.
+type generation struct {
+	req          engine.Request
+	chat         bool // chat.completion objects rather than text_completion
+	stream       bool
+	includeUsage bool
+	id           string
+	created      int64
+	promptParam  string // "messages" or "prompt", for errors about the prompt
+}
+
+func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	var body chatRequest
+	if err := decode(w, r, srv.opts.MaxBodyBytes, &body); err != nil {
+		err.write(w)
+		return
+	}
+	g := &generation{chat: true, id: newID("chatcmpl-"), promptParam: "messages"}
+	if err := body.check(srv.opts.ModelID, 0, &g.req); err != nil {
+		err.write(w)
+		return
+	}
+	if body.Messages == nil {
+		badRequest("messages", "'messages' is required").write(w)
+		return
+	}
+	msgs, merr := chatMessages(body.Messages)
+	if merr != nil {
+		merr.write(w)
+		return
+	}
+	if srv.opts.ChatTemplate == "" {
+		badRequest("messages", "this server has no chat template: start it with --chat-template NAME|FILE, or use /v1/completions").write(w)
+		return
+	}
+	var tools []any
+	for _, t := range body.Tools {
+		tools = append(tools, t)
+	}
+	text, err := srv.renderChat(msgs, tools)
+	if err != nil {
+		badRequest("messages", "rendering the chat template: %v", err).write(w)
+		return
+	}
+	g.req.PromptIDs = srv.encode(text)
+	srv.run(w, r, g, &body.params)
+}
+
+func (srv *Server) completions(w http.ResponseWriter, r *http.Request) {
+	var body completionRequest
+	if err := decode(w, r, srv.opts.MaxBodyBytes, &body); err != nil {
+		err.write(w)
+		return
+	}
+	g := &generation{id: newID("cmpl-"), promptParam: "prompt"}
+	if err := body.check(srv.opts.ModelID, 16, &g.req); err != nil { // 16: OpenAI's default for this endpoint
+		err.write(w)
+		return
+	}
+	if body.Echo {
+		badRequest("echo", "echo is not supported").write(w)
+		return
+	}
+	if body.Suffix != nil && *body.Suffix != "" {
+		badRequest("suffix", "suffix is not supported").write(w)
+		return
+	}
+	text, ids, perr := completionPrompt(body.Prompt)
+	if perr != nil {
+		perr.write(w)
+		return
+	}
+	if ids != nil {
+		vocab := int32(srv.m.Tokenizer().VocabSize())
+		for _, id := range ids {
+			if id < 0 || id >= vocab {
+				badRequest("prompt", "token id %d is outside the vocabulary (0 to %d)", id, vocab-1).write(w)
+				return
+			}
+		}
+		g.req.PromptIDs = ids
+	} else {
+		g.req.PromptIDs = srv.encode(text)
+	}
+	srv.run(w, r, g, &body.params)
+}
+
+// encode tokenizes a prompt as the engine does (BOS as the vocabulary asks,
+// special tokens parsed), dropping a BOS the text itself began with when the
+// vocabulary adds one too, as a chat template that writes bos_token does.
+func (srv *Server) encode(text string) []int32 {
+	tok := srv.m.Tokenizer()
+	ids := tok.Encode(text, true, true)
+	if bos := tok.BOS(); bos >= 0 && len(ids) >= 2 && ids[0] == bos && ids[1] == bos {
+		ids = ids[1:]
+	}
+	if len(ids) == 0 && tok.BOS() >= 0 {
+		ids = []int32{tok.BOS()}
+	}
+	return ids
+}
+
+// run submits g and answers with its result, streamed or whole.
+func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p *params) {
+	g.stream = p.Stream
+	g.includeUsage = p.StreamOptions != nil && p.StreamOptions.IncludeUsage
+	g.created = time.Now().Unix()
+	if n, limit := len(g.req.PromptIDs), srv.sched.Context(); n > limit {
+		e := badRequest(g.promptParam, "This model's maximum context length is %d tokens, but the prompt has %d tokens; shorten it or start the server with a larger -c", limit, n)
+		e.code = "context_length_exceeded"
+		e.write(w)
+		return
+	}
+	if len(g.req.PromptIDs) == 0 {
+		badRequest(g.promptParam, "the prompt is empty and the vocabulary has no BOS token to start from").write(w)
+		return
+	}
+	if g.stream {
+		srv.runStream(w, r, g)
+		return
+	}
+	res, err := srv.sched.Submit(r.Context(), g.req, func(engine.Token) error { return nil })
+	if err != nil {
+		srv.writeSubmitError(w, r, g, err)
+		return
+	}
+	choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": finishReason(res.StopReason)}
+	if g.chat {
+		choice["message"] = map[string]any{"role": "assistant", "content": res.Text}
+	} else {
+		choice["text"] = res.Text
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": g.id, "object": g.object(false), "created": g.created, "model": srv.opts.ModelID,
+		"choices": []any{choice}, "usage": usage(res),
+	})
+}
+
+func (g *generation) object(chunk bool) string {
+	switch {
+	case g.chat && chunk:
+		return "chat.completion.chunk"
+	case g.chat:
+		return "chat.completion"
+	}
+	return "text_completion"
+}
+
+func finishReason(stop string) string {
+	switch stop {
+	case "length", "context":
+		return "length"
+	}
+	return "stop" // "eog" and "stop"
+}
+
+func usage(res *engine.Result) map[string]any {
+	prompt, completion := len(res.PromptIDs), len(res.GeneratedIDs)
+	return map[string]any{
+		"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+		"prompt_tokens_details": map[string]int{"cached_tokens": res.Stats.ReusedTokens},
+	}
+}
+
+// runStream answers with server-sent events: a chunk per piece of text, one
+// with the finish reason, optionally one with the usage, then [DONE]. The
+// headers go out with the first chunk, so that a request refused before it
+// ran (a full queue, say) still gets its own status.
+func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generation) {
+	rc := http.NewResponseController(w)
+	started := false
+	send := func(v any) error {
+		if !started {
+			started = true
+			h := w.Header()
+			h.Set("Content-Type", "text/event-stream")
+			h.Set("Cache-Control", "no-cache")
+			h.Set("X-Accel-Buffering", "no")
+			w.WriteHeader(http.StatusOK)
+			if g.chat { // the first chunk names the role
+				if err := srv.writeEvent(w, g.chunk(srv.opts.ModelID, map[string]any{"role": "assistant", "content": ""}, nil, g.includeUsage)); err != nil {
+					return err
+				}
+			}
+		}
+		if v != nil {
+			if err := srv.writeEvent(w, v); err != nil {
+				return err
+			}
+		}
+		return rc.Flush()
+	}
+	res, err := srv.sched.Submit(r.Context(), g.req, func(t engine.Token) error {
+		if t.Text == "" {
+			return nil
+		}
+		return send(g.chunk(srv.opts.ModelID, t.Text, nil, g.includeUsage))
+	})
+	if err != nil {
+		if !started {
+			srv.writeSubmitError(w, r, g, err)
+			return
+		}
+		if r.Context().Err() == nil {
+			srv.failed.Add(1)
+			srv.logf("%s: %v", g.id, err)
+			_ = srv.writeEvent(w, map[string]any{"error": apiError{Message: err.Error(), Type: "server_error"}})
+			_ = rc.Flush()
+		}
+		return
+	}
+	reason := finishReason(res.StopReason)
+	if send(g.chunk(srv.opts.ModelID, nil, &reason, g.includeUsage)) != nil {
+		return
+	}
+	if g.includeUsage {
+		if send(map[string]any{"id": g.id, "object": g.object(true), "created": g.created, "model": srv.opts.ModelID,
+			"choices": []any{}, "usage": usage(res)}) != nil {
+			return
+		}
+	}
+	if _, err := fmt.Fprint(w, "data: [DONE]\n\n"); err == nil {
+		_ = rc.Flush()
+	}
+}
+
+// chunk is one streamed object: content is the new text (a string), the
+// chat delta itself (a map), or nil for the final chunk with its reason.
+func (g *generation) chunk(model string, content any, reason *string, withUsage bool) map[string]any {
+	choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": reason}
+	if g.chat {
+		switch c := content.(type) {
+		case string:
+			choice["delta"] = map[string]any{"content": c}
+		case map[string]any:
+			choice["delta"] = c
+		default:
+			choice["delta"] = map[string]any{}
+		}
+	} else {
+		text, _ := content.(string)
+		choice["text"] = text
+	}
+	out := map[string]any{"id": g.id, "object": g.object(true), "created": g.created, "model": model, "choices": []any{choice}}
+	if withUsage {
+		out["usage"] = nil
+	}
+	return out
+}
+
+func (srv *Server) writeEvent(w http.ResponseWriter, v any) error {
+	b, err := marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "data: %s\n\n", b)
+	return err
+}
+
+// writeSubmitError answers a request that the scheduler refused or that failed
+// before its first token.
+func (srv *Server) writeSubmitError(w http.ResponseWriter, r *http.Request, g *generation, err error) {
+	switch {
+	case errors.Is(err, engine.ErrQueueFull):
+		srv.rejected.Add(1)
+		w.Header().Set("Retry-After", strconv.Itoa(int((srv.opts.RetryAfter+time.Second-1)/time.Second)))
+		writeError(w, http.StatusServiceUnavailable, "server_error", "", "queue_full",
+			"the server is busy: every sequence is generating and the queue is full; retry later")
+	case errors.Is(err, engine.ErrClosed):
+		w.Header().Set("Retry-After", strconv.Itoa(int((srv.opts.RetryAfter+time.Second-1)/time.Second)))
+		writeError(w, http.StatusServiceUnavailable, "server_error", "", "shutting_down", "the server is shutting down")
+	case errors.Is(err, engine.ErrPromptTooLong):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", g.promptParam, "context_length_exceeded", err.Error())
+	case r.Context().Err() != nil || errors.Is(err, context.Canceled):
+		// The client has gone; nobody reads an answer.
+	default:
+		srv.failed.Add(1)
+		srv.logf("%s: %v", g.id, err)
+		writeError(w, http.StatusInternalServerError, "server_error", "", "", err.Error())
+	}
+}

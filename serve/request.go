@@ -1,0 +1,307 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+
+	"github.com/conveyor-llm/conveyor/engine"
+)
+
+// requestError is a client's mistake: a 4xx answer naming the parameter at fault.
+type requestError struct {
+	status  int
+	param   string
+	code    string
+	message string
+}
+
+func (e *requestError) Error() string { return e.message }
+
+func badRequest(param, format string, args ...any) *requestError {
+	return &requestError{status: http.StatusBadRequest, param: param, message: fmt.Sprintf(format, args...)}
+}
+
+func (e *requestError) write(w http.ResponseWriter) {
+	typ := "invalid_request_error"
+	if e.status == http.StatusNotFound && e.param == "model" {
+		writeModelNotFound(w, e.message)
+		return
+	}
+	writeError(w, e.status, typ, e.param, e.code, e.message)
+}
+
+// params are the generation parameters both endpoints share.
+type params struct {
+	Model               string         `json:"model"`
+	MaxTokens           *int           `json:"max_tokens"`
+	MaxCompletionTokens *int           `json:"max_completion_tokens"`
+	Temperature         *float64       `json:"temperature"`
+	TopP                *float64       `json:"top_p"`
+	Seed                *int64         `json:"seed"`
+	Stop                stopList       `json:"stop"`
+	N                   *int           `json:"n"`
+	Stream              bool           `json:"stream"`
+	StreamOptions       *streamOptions `json:"stream_options"`
+	Logprobs            any            `json:"logprobs"`
+	// IgnoreEOS goes on past end-of-generation tokens (llama.cpp's extension).
+	IgnoreEOS bool `json:"ignore_eos"`
+}
+
+type streamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+// stopList is "stop": a string, an array of strings, or null.
+type stopList []string
+
+func (s *stopList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*s = stopList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return badRequest("stop", "'stop' must be a string or an array of strings")
+	}
+	*s = many
+	return nil
+}
+
+type chatRequest struct {
+	params
+	Messages []map[string]json.RawMessage `json:"messages"`
+	Tools    []json.RawMessage            `json:"tools"`
+}
+
+type completionRequest struct {
+	params
+	Prompt json.RawMessage `json:"prompt"`
+	Echo   bool            `json:"echo"`
+	Suffix *string         `json:"suffix"`
+}
+
+// decode reads the JSON body into v, turning what went wrong into a 4xx.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) *requestError {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &requestError{status: http.StatusRequestEntityTooLarge, message: fmt.Sprintf("the request body is over %d bytes", limit)}
+		}
+		return badRequest("", "reading the request body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		var reqErr *requestError
+		switch {
+		case errors.As(err, &reqErr):
+			return reqErr
+		case errors.As(err, &typeErr):
+			field := strings.TrimPrefix(typeErr.Field, "params.") // the shared fields' struct
+			return badRequest(field, "Invalid type for '%s': expected %s, but got %s", field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		default:
+			e := badRequest("", "We could not parse the JSON body of your request (%v); it must be a JSON object", err)
+			e.code = "invalid_json"
+			return e
+		}
+	}
+	if dec.More() {
+		e := badRequest("", "We could not parse the JSON body of your request: more than one JSON value")
+		e.code = "invalid_json"
+		return e
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	case "int", "int64", "float64":
+		return "a number"
+	}
+	return goKind
+}
+
+// check validates the shared parameters and fills in req's sampling and
+// limits; defaultMax is the token limit when the request gives none (0: none).
+func (p *params) check(modelID string, defaultMax int, req *engine.Request) *requestError {
+	if p.Model != "" && p.Model != modelID {
+		return &requestError{status: http.StatusNotFound, param: "model", message: p.Model}
+	}
+	if p.N != nil && *p.N != 1 {
+		return badRequest("n", "only n=1 is supported")
+	}
+	if p.StreamOptions != nil && !p.Stream {
+		return badRequest("stream_options", "'stream_options' is only allowed when 'stream' is true")
+	}
+	switch lp := p.Logprobs.(type) {
+	case nil:
+	case bool:
+		if lp {
+			return badRequest("logprobs", "logprobs are not supported")
+		}
+	case float64: // the legacy endpoint's count
+		if lp != 0 {
+			return badRequest("logprobs", "logprobs are not supported")
+		}
+	default:
+		return badRequest("logprobs", "Invalid type for 'logprobs': expected a boolean or a number")
+	}
+	req.MaxTokens = defaultMax
+	for _, m := range []struct {
+		name string
+		v    *int
+	}{{"max_tokens", p.MaxTokens}, {"max_completion_tokens", p.MaxCompletionTokens}} {
+		if m.v == nil {
+			continue
+		}
+		if *m.v < 1 {
+			return badRequest(m.name, "'%s' must be at least 1, got %d", m.name, *m.v)
+		}
+		req.MaxTokens = *m.v
+	}
+	req.Sampling = engine.DefaultSampling()
+	req.Sampling.Temperature = 1 // OpenAI's default
+	if t := p.Temperature; t != nil {
+		if *t < 0 || *t > 2 {
+			return badRequest("temperature", "'temperature' must be between 0 and 2, got %g", *t)
+		}
+		req.Sampling.Temperature = float32(*t)
+	}
+	if tp := p.TopP; tp != nil {
+		switch {
+		case *tp < 0 || *tp > 1:
+			return badRequest("top_p", "'top_p' must be between 0 and 1, got %g", *tp)
+		case *tp == 0: // only the most likely token
+			req.Sampling.Temperature = 0
+		default:
+			req.Sampling.TopP = float32(*tp)
+		}
+	}
+	if p.Seed != nil {
+		req.Sampling.Seed = uint64(*p.Seed)
+	} else {
+		req.Sampling.Seed = rand.Uint64()
+	}
+	for _, s := range p.Stop {
+		if s == "" {
+			return badRequest("stop", "a stop string must not be empty")
+		}
+	}
+	req.Stop = p.Stop
+	req.IgnoreEOS = p.IgnoreEOS
+	return nil
+}
+
+// chatRoles are the roles a message may have; "developer" is OpenAI's newer
+// name for "system" and is rendered as one.
+var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true}
+
+// chatMessages checks each message and gives it as the template sees it:
+// content given as an array of text parts becomes one string, as templates
+// expect; other fields (tool_calls, name, ...) stay raw JSON, keeping their
+// key order.
+func chatMessages(raw []map[string]json.RawMessage) ([]map[string]any, *requestError) {
+	if len(raw) == 0 {
+		return nil, badRequest("messages", "'messages' must be a non-empty array")
+	}
+	msgs := make([]map[string]any, len(raw))
+	for i, m := range raw {
+		param := fmt.Sprintf("messages[%d]", i)
+		if m == nil {
+			return nil, badRequest(param, "Invalid type for '%s': expected an object", param)
+		}
+		var role string
+		if json.Unmarshal(m["role"], &role) != nil {
+			return nil, badRequest(param+".role", "'%s.role' must be a string (system, user, assistant or tool)", param)
+		}
+		if !chatRoles[role] {
+			return nil, badRequest(param+".role", "unknown role %q in '%s.role' (system, developer, user, assistant, tool)", role, param)
+		}
+		if role == "developer" {
+			role = "system"
+		}
+		out := map[string]any{"role": role}
+		for k, v := range m {
+			if k != "role" && k != "content" {
+				out[k] = v
+			}
+		}
+		var content any
+		if c, ok := m["content"]; ok && json.Unmarshal(c, &content) != nil {
+			return nil, badRequest(param+".content", "'%s.content' is not valid JSON", param)
+		}
+		switch c := content.(type) {
+		case string:
+			out["content"] = c
+		case nil:
+			if role != "assistant" {
+				return nil, badRequest(param+".content", "'%s.content' is missing", param)
+			}
+			out["content"] = nil
+		case []any:
+			var text strings.Builder
+			for j, part := range c {
+				p, _ := part.(map[string]any)
+				typ, _ := p["type"].(string)
+				s, isText := p["text"].(string)
+				if typ != "text" || !isText {
+					return nil, badRequest(fmt.Sprintf("%s.content[%d]", param, j), "only text content parts ({\"type\":\"text\",\"text\":...}) are supported")
+				}
+				text.WriteString(s)
+			}
+			out["content"] = text.String()
+		default:
+			return nil, badRequest(param+".content", "Invalid type for '%s.content': expected a string or an array of text parts", param)
+		}
+		msgs[i] = out
+	}
+	return msgs, nil
+}
+
+// completionPrompt is the legacy endpoint's "prompt": a string, token ids, or
+// an array holding one of either.
+func completionPrompt(raw json.RawMessage) (text string, ids []int32, err *requestError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil, badRequest("prompt", "'prompt' is required")
+	}
+	if json.Unmarshal(raw, &text) == nil {
+		return text, nil, nil
+	}
+	if json.Unmarshal(raw, &ids) == nil {
+		if len(ids) == 0 {
+			return "", nil, badRequest("prompt", "'prompt' must not be an empty array")
+		}
+		return "", ids, nil
+	}
+	var texts []string
+	if json.Unmarshal(raw, &texts) == nil {
+		if len(texts) != 1 {
+			return "", nil, badRequest("prompt", "only one prompt per request is supported, got %d", len(texts))
+		}
+		return texts[0], nil, nil
+	}
+	var idLists [][]int32
+	if json.Unmarshal(raw, &idLists) == nil {
+		if len(idLists) != 1 || len(idLists[0]) == 0 {
+			return "", nil, badRequest("prompt", "only one non-empty prompt per request is supported")
+		}
+		return "", idLists[0], nil
+	}
+	return "", nil, badRequest("prompt", "Invalid type for 'prompt': expected a string, an array of token ids, or an array holding one of them")
+}

@@ -1,0 +1,200 @@
+// Package serve is Conveyor's OpenAI-compatible HTTP API over a Scheduler:
+// /v1/models, /v1/chat/completions and /v1/completions (streamed as
+// server-sent events or not), /health and Prometheus /metrics.
+//
+//	s, _ := m.NewScheduler(engine.SchedulerOptions{Parallel: 8})
+//	go s.Run(ctx)
+//	tmpl, _ := chat.Resolve(m.File(), "")
+//	http.ListenAndServe("127.0.0.1:8080", serve.New(m, s, serve.Options{ChatTemplate: tmpl}))
+package serve
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/conveyor-llm/conveyor/engine"
+)
+
+// Options configure a Server.
+type Options struct {
+	// ModelID is the name /v1/models lists and requests may give as "model"
+	// (empty: "model"); ModelID(path) derives it from the file name.
+	ModelID string
+	// ChatTemplate is the Jinja source /v1/chat/completions renders messages
+	// with (see chat.Resolve); empty: chat requests are refused.
+	ChatTemplate string
+	// RetryAfter is what a 503 for a full queue tells the client to wait
+	// (0: one second).
+	RetryAfter time.Duration
+	// MaxBodyBytes bounds a request body (0: 16 MiB).
+	MaxBodyBytes int64
+	// Log, when set, receives one line per failed request.
+	Log func(format string, args ...any)
+}
+
+// Server answers the API. It is an http.Handler.
+type Server struct {
+	m       *engine.Model
+	sched   *engine.Scheduler
+	opts    Options
+	mux     *http.ServeMux
+	created int64
+
+	rejected atomic.Int64 // requests refused because the queue was full
+	failed   atomic.Int64 // requests that ended in a server-side error
+}
+
+// ModelID is the id of the model in the GGUF file at path: its base name
+// without the .gguf extension.
+func ModelID(path string) string {
+	base := filepath.Base(path)
+	if ext := filepath.Ext(base); strings.EqualFold(ext, ".gguf") {
+		base = base[:len(base)-len(ext)]
+	}
+	return base
+}
+
+// New serves m through s, which the caller runs (go s.Run(ctx)) and closes.
+func New(m *engine.Model, s *engine.Scheduler, o Options) *Server {
+	if o.ModelID == "" {
+		o.ModelID = "model"
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = time.Second
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 16 << 20
+	}
+	srv := &Server{m: m, sched: s, opts: o, mux: http.NewServeMux(), created: time.Now().Unix()}
+	srv.mux.HandleFunc("GET /health", srv.health)
+	srv.mux.HandleFunc("GET /metrics", srv.metrics)
+	srv.mux.HandleFunc("GET /v1/models", srv.models)
+	srv.mux.HandleFunc("GET /v1/models/{id...}", srv.model)
+	srv.mux.HandleFunc("POST /v1/chat/completions", srv.chatCompletions)
+	srv.mux.HandleFunc("POST /v1/completions", srv.completions)
+	return srv
+}
+
+// ServeHTTP routes a request; unknown paths and methods get OpenAI-style errors.
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, pattern := srv.mux.Handler(r); pattern == "" {
+		// The mux answers 404 and 405 in plain text; find which it would be.
+		rec := &statusOnly{}
+		h.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "", "method_not_allowed",
+				r.Method+" is not allowed on "+r.URL.Path)
+			return
+		}
+		writeError(w, http.StatusNotFound, "invalid_request_error", "", "not_found", "no such endpoint: "+r.URL.Path)
+		return
+	}
+	srv.mux.ServeHTTP(w, r)
+}
+
+// statusOnly records the status and headers the mux's fallback handler sets.
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (s *statusOnly) Header() http.Header {
+	if s.header == nil {
+		s.header = http.Header{}
+	}
+	return s.header
+}
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(status int)      { s.status = status }
+
+func (srv *Server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type modelObject struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+func (srv *Server) modelObject() modelObject {
+	return modelObject{ID: srv.opts.ModelID, Object: "model", Created: srv.created, OwnedBy: "conveyor"}
+}
+
+func (srv *Server) models(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []modelObject{srv.modelObject()}})
+}
+
+func (srv *Server) model(w http.ResponseWriter, r *http.Request) {
+	if id := r.PathValue("id"); id != srv.opts.ModelID {
+		writeModelNotFound(w, id)
+		return
+	}
+	writeJSON(w, http.StatusOK, srv.modelObject())
+}
+
+// apiError is an error as OpenAI's API returns it.
+type apiError struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+func writeError(w http.ResponseWriter, status int, typ, param, code, message string) {
+	e := apiError{Message: message, Type: typ}
+	if param != "" {
+		e.Param = &param
+	}
+	if code != "" {
+		e.Code = &code
+	}
+	writeJSON(w, status, map[string]apiError{"error": e})
+}
+
+func writeModelNotFound(w http.ResponseWriter, id string) {
+	writeError(w, http.StatusNotFound, "invalid_request_error", "model", "model_not_found",
+		"The model `"+id+"` does not exist; GET /v1/models lists the one this server has")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// marshal is json.Marshal without HTML escaping, so text such as "<s>" reads as it is.
+func marshal(v any) ([]byte, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return []byte(strings.TrimSuffix(b.String(), "\n")), nil
+}
+
+func newID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func (srv *Server) logf(format string, args ...any) {
+	if srv.opts.Log != nil {
+		srv.opts.Log(format, args...)
+	}
+}
