@@ -8,6 +8,7 @@
 # Then carry gpu-bundle to the machine and run scripts/gpu-check.sh there.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/gpu-archs.sh
 out=gpu-bundle
 exclude=$(git rev-parse --git-path info/exclude)
 grep -qx '/gpu-bundle/' "$exclude" 2>/dev/null || echo '/gpu-bundle/' >>"$exclude"
@@ -28,6 +29,13 @@ shared=${CONVEYOR_TESTDATA:-../shared}
 mkdir -p "$out/testdata/models"
 cp "$shared"/models/stories260K.gguf "$shared"/models/stories260K-q8_0.gguf "$out/testdata/models/"
 cp -r "$shared/models/expected" "$out/testdata/models/"
+# Three of the architecture models (all nine would not fit the 64 MiB carried):
+# the ones with sliding windows, soft-caps, q/k norms and learned positions.
+mkdir -p "$out/testdata/arch/expected"
+for a in $GPU_ARCHS; do
+	cp "$shared/arch/$a.gguf" "$out/testdata/arch/"
+	cp "$shared/arch/expected/$a.once-upon-a-time.json" "$out/testdata/arch/expected/"
+done
 
 # The Vulkan loader and the Khronos validation layer, as .deb contents. The
 # amd64 options make this work from a machine of another architecture too.

@@ -48,16 +48,21 @@ status=0
 run "$B/bin/conveyor" devices || status=1
 
 say "== tests (validation on)"
-for t in cgo/vk:vk backend/vulkan:vulkan engine:engine; do
-	dir=${t%%:*} name=${t#*:}
-	say "\$ (cd $dir && $name.test -test.v)"
-	if (cd "$dir" && "$B/bin/$name.test" -test.count=1 -test.v -test.timeout=300s) >"$tmp" 2>&1; then
-		res="ok: $name tests"
+. scripts/gpu-archs.sh
+archs=$(echo $GPU_ARCHS | tr ' ' '|')
+# name:dir:extra test flags; the engine's architecture tests run for the
+# architectures the bundle carries.
+for t in "vk:cgo/vk:" "vulkan:backend/vulkan:" "engine:engine:-test.skip=TestArchitecturesMatchLlamaCpp" \
+	"engine:engine:-test.run=TestArchitecturesMatchLlamaCpp/.*/($archs)$"; do
+	name=${t%%:*} rest=${t#*:} dir=${rest%%:*} extra=${rest#*:}
+	say "\$ (cd $dir && $name.test $extra)"
+	if (cd "$dir" && "$B/bin/$name.test" -test.count=1 -test.v -test.timeout=300s $extra) >"$tmp" 2>&1; then
+		res="ok: $name tests $extra"
 	else
-		res="FAIL: $name tests"; status=1
+		res="FAIL: $name tests $extra"; status=1
 	fi
 	cat "$tmp" >>"$LOG"
-	grep -E '^(--- |ok|FAIL|PASS|panic|Vulkan validation)|validation errors|vulkan (error|warning)' "$tmp" | head -n 60
+	grep -E '^(--- |ok|FAIL|PASS|panic|Vulkan validation)|validation errors|vulkan (error|warning)|largest logit' "$tmp" | head -n 60
 	say "$res"
 done
 unset CONVEYOR_VK_VALIDATE
