@@ -75,6 +75,9 @@ type Input struct {
 	// json.RawMessage (whose object keys keep their order; a Go map's keys are
 	// sorted, after the usual message keys role, content, ... in that order).
 	Messages []map[string]any
+	// RawMessages, when not nil, are the conversation instead of Messages: each
+	// message a JSON object, whose keys keep their order at every level.
+	RawMessages []json.RawMessage
 	// Tools are the tool definitions; nil means none (the template sees none).
 	Tools []any
 	// AddGenerationPrompt asks the template to begin the assistant's turn.
@@ -171,6 +174,16 @@ func (t *Template) Render(in Input) (string, error) {
 			return "", fmt.Errorf("message %d: %w", i, err)
 		}
 		msgs[i] = d
+	}
+	if in.RawMessages != nil {
+		msgs = make([]any, len(in.RawMessages))
+		for i, m := range in.RawMessages {
+			v, err := decodeJSON(m)
+			if err != nil {
+				return "", fmt.Errorf("message %d: %w", i, err)
+			}
+			msgs[i] = v
+		}
 	}
 	vars["messages"] = msgs
 	vars["tools"] = nil
@@ -297,22 +310,19 @@ func globals(r *renderer) map[string]any {
 // keys inside messages and tools keep their order.
 func ParseCase(data []byte) (Input, error) {
 	var c struct {
-		Messages            []map[string]json.RawMessage `json:"messages"`
-		Tools               []json.RawMessage            `json:"tools"`
-		AddGenerationPrompt bool                         `json:"add_generation_prompt"`
-		BOSToken            *string                      `json:"bos_token"`
-		EOSToken            *string                      `json:"eos_token"`
+		Messages            []json.RawMessage `json:"messages"`
+		Tools               []json.RawMessage `json:"tools"`
+		AddGenerationPrompt bool              `json:"add_generation_prompt"`
+		BOSToken            *string           `json:"bos_token"`
+		EOSToken            *string           `json:"eos_token"`
 	}
 	if err := json.Unmarshal(data, &c); err != nil {
 		return Input{}, err
 	}
 	in := Input{AddGenerationPrompt: c.AddGenerationPrompt, BOSToken: c.BOSToken, EOSToken: c.EOSToken}
-	for _, m := range c.Messages {
-		mm := make(map[string]any, len(m))
-		for k, v := range m {
-			mm[k] = v
-		}
-		in.Messages = append(in.Messages, mm)
+	in.RawMessages = c.Messages
+	if in.RawMessages == nil {
+		in.RawMessages = []json.RawMessage{}
 	}
 	if c.Tools != nil {
 		in.Tools = make([]any, len(c.Tools))

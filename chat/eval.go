@@ -166,11 +166,14 @@ func (r *renderer) renderFor(n *forNode, s *scope) error {
 		items = kept
 	}
 	if len(items) == 0 {
-		return r.renderBody(n.orelse, s)
+		return r.renderBody(n.orelse, &scope{vars: map[string]any{}, parent: s})
 	}
 	loop := &loopCtx{items: items}
 	for i, it := range items {
 		loop.index0 = i
+		// Each iteration starts from the enclosing scope: what one iteration sets
+		// is gone in the next, as in Jinja.
+		ls = &scope{vars: map[string]any{}, parent: s}
 		if err := bind(it); err != nil {
 			return err
 		}
