@@ -29,6 +29,7 @@ var commands = map[string]command{
 	"quantize": {"convert a model's weights to another type", quantizeCmd},
 	"devices":  {"list the Vulkan devices", devicesCmd},
 	"bench":    {"measure prompt and generation speed, as llama-bench", benchCmd},
+	"template": {"render a chat template for a conversation, as transformers does", templateCmd},
 }
 
 // errUsage marks errors in the command line (exit status 2).
