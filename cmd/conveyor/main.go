@@ -29,6 +29,7 @@ var commands = map[string]command{
 	"quantize": {"convert a model's weights to another type", quantizeCmd},
 	"devices":  {"list the Vulkan devices", devicesCmd},
 	"bench":    {"measure prompt and generation speed, as llama-bench", benchCmd},
+	"serve":    {"serve the model over an OpenAI-compatible HTTP API", serveCmd},
 	"template": {"render a chat template for a conversation, as transformers does", templateCmd},
 }
 
