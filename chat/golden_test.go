@@ -104,3 +104,51 @@ func TestGoldenRenderings(t *testing.T) {
 		})
 	}
 }
+
+// TestMoreConversations renders the conversations of testdata/conversations.json
+// (several turns, no generation prompt, Unicode and newlines, reasoning tags,
+// content parts, tool definitions, calls and results) with the kit's templates
+// under permissive licenses, and compares them with jinja2's renderings
+// (testdata/gen_conversations.py).
+func TestMoreConversations(t *testing.T) {
+	dir := testdata.Path(t, "chat-templates")
+	data, err := os.ReadFile("testdata/conversations.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Conversations map[string]json.RawMessage `json:"conversations"`
+		Expected      []struct {
+			Template     string  `json:"template"`
+			Conversation string  `json:"conversation"`
+			BOSToken     *string `json:"bos_token"`
+			EOSToken     *string `json:"eos_token"`
+			Rendered     *string `json:"rendered"`
+			Error        string  `json:"error"`
+			ErrorKind    string  `json:"error_kind"`
+		} `json:"expected"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Expected) == 0 {
+		t.Fatal("no cases")
+	}
+	for _, e := range f.Expected {
+		src, err := os.ReadFile(filepath.Join(dir, "templates", e.Template))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := ParseCase(f.Conversations[e.Conversation])
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.BOSToken, in.EOSToken, in.Date = e.BOSToken, e.EOSToken, pinnedDate
+		c := goldenCase{Name: strings.TrimSuffix(e.Template, ".jinja") + "." + e.Conversation, Template: string(src), Input: in,
+			Rendered: e.Rendered, Error: e.Error, ErrorKind: e.ErrorKind}
+		t.Run(c.Name, func(t *testing.T) {
+			got, err := Render(c.Template, c.Input)
+			checkGolden(t, c, got, err)
+		})
+	}
+}
