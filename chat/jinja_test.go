@@ -155,3 +155,11 @@ func TestMessageStructs(t *testing.T) {
 		t.Fatalf("got %q, %v", got, err)
 	}
 }
+
+func TestVars(t *testing.T) {
+	got, err := render(t, `{{ enable_thinking }}|{{ reasoning_effort }}|{{ extra|tojson }}`, Input{Vars: map[string]any{
+		"enable_thinking": false, "reasoning_effort": "high", "extra": json.RawMessage(`{"b": [1], "a": null}`)}})
+	if err != nil || got != `False|high|{"b": [1], "a": null}` {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
