@@ -68,6 +68,9 @@ type attnLayer struct {
 	rope    *backend.RoPE
 	window  int
 	softCap float32
+	// preScale scales q by the attention scale before attending (with scale 1),
+	// where llama.cpp's graph does so (Gemma): the rounding then matches.
+	preScale bool
 }
 
 // decoder holds what every architecture's forward pass uses: the backend, the
@@ -113,11 +116,16 @@ func (d *decoder) attention(s *State, kv *Cache, l int, in, out backend.Tensor, 
 		b.RoPE(q, pos, *a.rope)
 		b.RoPE(k, pos, *a.rope)
 	}
+	scale := h.AttnScale
+	if a.preScale {
+		b.Scale(q, q, scale)
+		scale = 1
+	}
 	b.KVWrite(kv.K[l], k, s.cacheRows.Head(s.n))
 	b.KVWrite(kv.V[l], v, s.cacheRows.Head(s.n))
 	b.Attend(att, q, kv.K[l], kv.V[l], pos, s.seq.Head(s.n), backend.Attention{
 		Heads: h.Heads, KVHeads: h.KVHeads, HeadDim: h.HeadDim, Context: kv.Context,
-		Scale: h.AttnScale, SoftCap: a.softCap, Window: a.window,
+		Scale: scale, SoftCap: a.softCap, Window: a.window,
 	})
 	b.MatMul(out, w.Wo, att)
 	if w.Bo.Buf != nil {

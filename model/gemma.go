@@ -58,7 +58,7 @@ func loadGemma2(f *gguf.File, b backend.Backend, progress Progress) (Model, []ba
 		fmt.Sprintf("attention soft-cap %g", attnCap), fmt.Sprintf("final soft-cap %g", finalCap))
 	// llama.cpp alternates: sliding window on the even layers, global on the odd.
 	g := &Gemma{finalSoftCap: finalCap, decoder: newDecoder(b, h, func(i int) attnLayer {
-		a := attnLayer{rope: &h.RoPE, softCap: attnCap}
+		a := attnLayer{rope: &h.RoPE, softCap: attnCap, preScale: true}
 		if i%2 == 0 {
 			a.window = window
 		}
@@ -91,9 +91,9 @@ func loadGemma3(f *gguf.File, b backend.Backend, progress Progress) (Model, []ba
 	// llama.cpp's pattern: layers with i%6 < 5 slide, every sixth is global.
 	g.decoder = newDecoder(b, h, func(i int) attnLayer {
 		if i%6 < 5 {
-			return attnLayer{rope: &g.localRoPE, window: window}
+			return attnLayer{rope: &g.localRoPE, window: window, preScale: true}
 		}
-		return attnLayer{rope: &h.RoPE}
+		return attnLayer{rope: &h.RoPE, preScale: true}
 	})
 	return g.bind(f, progress, true)
 }

@@ -123,10 +123,18 @@ float tanhR(float x) {
 	return x < 0.0 ? -t : t;
 }
 
-// geluTanh is 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), with the
-// argument rounded as backend/cpu computes it.
+// geluTanh is 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), computed as
+// backend/cpu (and ggml's CPU table) does: 0 below -10, x above 10, and in
+// between gelu of the F16-rounded x, rounded to F16.
 float geluTanh(float x) {
-	precise float u = 0.7978845608028654 * x * (1.0 + 0.044715 * x * x);
-	precise float g = 0.5 * x * (1.0 + tanhR(u));
-	return g;
+	if (x <= -10.0) {
+		return 0.0;
+	}
+	if (x >= 10.0) {
+		return x;
+	}
+	float h = roundF16(x);
+	precise float u = 0.7978845608028654 * h * (1.0 + 0.044715 * h * h);
+	precise float g = 0.5 * h * (1.0 + tanhR(u));
+	return roundF16(g);
 }

@@ -3,6 +3,8 @@ package cpu
 import (
 	"math"
 
+	"github.com/conveyor-llm/conveyor/kernels"
+
 	"github.com/conveyor-llm/conveyor/backend"
 )
 
@@ -80,9 +82,22 @@ func (b *Backend) GeGLU(dst, gate, up backend.Tensor) {
 	})
 }
 
-// geluTanh is 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))).
+// geluTanh is 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), computed as
+// ggml's CPU build does, through a table over half-precision inputs: 0 below
+// -10, x above 10, and in between the F16 value of gelu at the F16-rounded x.
 func geluTanh(x float32) float32 {
-	const sqrt2OverPi = 0.7978845608028654
+	switch {
+	case x <= -10:
+		return 0
+	case x >= 10:
+		return x
+	}
+	h := kernels.F16ToF32(kernels.F32ToF16(x))
+	return kernels.F16ToF32(kernels.F32ToF16(geluExact(h)))
+}
+
+func geluExact(x float32) float32 {
+	const sqrt2OverPi = 0.79788456080286535587989211986876
 	return 0.5 * x * (1 + float32(math.Tanh(float64(sqrt2OverPi*x*(1+0.044715*x*x)))))
 }
 

@@ -117,14 +117,16 @@ func TestGELUGeGLUSoftCapMatchFloat64(t *testing.T) {
 		}
 		dst := poisoned(t, b, rows, cols)
 		b.GELU(dst, x)
-		require.Less(t, relErr(t, f32s(dst), want), 1e-6, "GELU %s", what)
+		// gelu goes through half precision as in ggml (input and output rounded
+		// to F16: 2^-11 relative each), so the bound is that of F16 rounding.
+		require.Less(t, relErr(t, f32s(dst), want), 1e-3, "GELU %s", what)
 
 		for i := range want {
 			want[i] = gelu64(float64(xs[i])) * float64(us[i])
 		}
 		dst = poisoned(t, b, rows, cols)
 		b.GeGLU(dst, x, up)
-		require.Less(t, relErr(t, f32s(dst), want), 1e-6, "GeGLU %s", what)
+		require.Less(t, relErr(t, f32s(dst), want), 1e-3, "GeGLU %s", what)
 
 		for _, c := range []float32{30, 1.5} {
 			for i := range want {
@@ -141,7 +143,7 @@ func TestGELUGeGLUSoftCapMatchFloat64(t *testing.T) {
 		}
 		b.GeGLU(x, x, up)
 		b.SoftCap(x, x, 2)
-		require.Less(t, relErr(t, f32s(x), want), 1e-6, "in place %s", what)
+		require.Less(t, relErr(t, f32s(x), want), 1e-3, "in place %s", what)
 	}
 }
 

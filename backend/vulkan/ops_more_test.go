@@ -98,11 +98,11 @@ func TestGELUGeGLUSoftCap(t *testing.T) {
 		e.poison(dst)
 		e.vk.GELU(dst.g, x.g)
 		e.cpu.GELU(dst.c, x.c)
-		e.check("GELU "+what, dst, tanhTol)
+		e.check("GELU "+what, dst, geluTol)
 		e.poison(dst)
 		e.vk.GeGLU(dst.g, x.g, up.g)
 		e.cpu.GeGLU(dst.c, x.c, up.c)
-		e.check("GeGLU "+what, dst, tanhTol)
+		e.check("GeGLU "+what, dst, geluTol)
 		for _, c := range []float32{30, 1.5} {
 			e.poison(dst)
 			e.vk.SoftCap(dst.g, x.g, c)
@@ -113,13 +113,13 @@ func TestGELUGeGLUSoftCap(t *testing.T) {
 		// In place: GeGLU(gate, gate, up), SoftCap(x, x, c), GELU(x, x).
 		e.vk.GeGLU(x.g, x.g, up.g)
 		e.cpu.GeGLU(x.c, x.c, up.c)
-		e.check("GeGLU in place "+what, x, tanhTol)
+		e.check("GeGLU in place "+what, x, geluTol)
 		e.vk.SoftCap(x.g, x.g, 0.5)
 		e.cpu.SoftCap(x.c, x.c, 0.5)
-		e.check("SoftCap in place "+what, x, tanhTol)
+		e.check("SoftCap in place "+what, x, geluTol)
 		e.vk.GELU(x.g, x.g)
 		e.cpu.GELU(x.c, x.c)
-		e.check("GELU in place "+what, x, tanhTol)
+		e.check("GELU in place "+what, x, geluTol)
 	}
 }
 
@@ -241,3 +241,7 @@ func TestAttendWindowSoftCap(t *testing.T) {
 		}
 	}
 }
+
+// geluTol: gelu's output is rounded to F16 (as ggml's table is), so a tanh a
+// float ulp off the CPU's can move a few outputs by one F16 ulp (2^-11).
+const geluTol = 1e-4
