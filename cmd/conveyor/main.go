@@ -29,8 +29,9 @@ var commands = map[string]command{
 	"quantize": {"convert a model's weights to another type", quantizeCmd},
 	"devices":  {"list the Vulkan devices", devicesCmd},
 	"bench":    {"measure prompt and generation speed, as llama-bench", benchCmd},
-	"serve":    {"serve the model over an OpenAI-compatible HTTP API", serveCmd},
+	"chat":     {"chat with a model in the terminal", chatCmd},
 	"template": {"render a chat template for a conversation, as transformers does", templateCmd},
+	"serve":    {"serve the model over an OpenAI-compatible HTTP API", serveCmd},
 }
 
 // errUsage marks errors in the command line (exit status 2).

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/conveyor-llm/conveyor/chat"
+	"github.com/conveyor-llm/conveyor/engine"
+	"github.com/conveyor-llm/conveyor/engine/runopts"
+)
+
+// stdin is where `conveyor chat` reads the user's turns (tests replace it).
+var stdin io.Reader = os.Stdin
+
+func chatCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("chat", stderr)
+	opts := runopts.Register(fs)
+	system := fs.String("system", "", "system prompt")
+	templateFlag := fs.String("chat-template", "", "chat template: a builtin NAME ("+strings.Join(chat.BuiltinNames(), ", ")+") or a Jinja FILE (default: the model's)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := opts.Check(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	loadOpts := opts.Engine()
+	loadOpts.Progress = runopts.LoadProgress(stderr)
+	loadOpts.Log = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	m, err := engine.Load(opts.Model, loadOpts)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	template, err := chat.Resolve(m.File(), *templateFlag)
+	if err != nil {
+		return err
+	}
+	s, err := m.NewSession(opts.Session())
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	c := &chatLoop{m: m, s: s, template: template, system: *system, opts: opts, stdout: stdout, stderr: stderr}
+	c.reset()
+	fmt.Fprintln(stderr, "chat: type a message; /reset starts over, /stats shows what the last turn cost, Ctrl-D quits")
+	in := bufio.NewScanner(stdin)
+	in.Buffer(nil, 1<<20)
+	for {
+		fmt.Fprint(stdout, "> ")
+		if !in.Scan() {
+			fmt.Fprintln(stdout)
+			return in.Err()
+		}
+		line := strings.TrimSpace(in.Text())
+		switch line {
+		case "":
+			continue
+		case "/reset":
+			c.reset()
+			fmt.Fprintln(stdout, "(conversation reset)")
+			continue
+		case "/stats":
+			c.printStats()
+			continue
+		}
+		if err := c.turn(line); err != nil {
+			return err
+		}
+	}
+}
+
+// chatLoop is one terminal conversation; each turn reuses the KV cache of the
+// turns before, so only the new tokens are computed.
+type chatLoop struct {
+	m              *engine.Model
+	s              *engine.Session
+	template       string
+	system         string
+	opts           *runopts.Options
+	stdout, stderr io.Writer
+	messages       []map[string]any
+	last           *engine.Result
+	turns          int
+	computed       int // prompt tokens computed over the conversation
+	reused         int // prompt tokens reused from the cache
+}
+
+func (c *chatLoop) reset() {
+	c.messages = nil
+	if c.system != "" {
+		c.messages = append(c.messages, map[string]any{"role": "system", "content": c.system})
+	}
+	c.s.Reset()
+	c.last, c.turns, c.computed, c.reused = nil, 0, 0, 0
+}
+
+func (c *chatLoop) turn(user string) error {
+	c.messages = append(c.messages, map[string]any{"role": "user", "content": user})
+	ids, _, err := c.m.ChatPrompt(c.template, c.messages, nil, time.Now())
+	if err != nil {
+		c.messages = c.messages[:len(c.messages)-1]
+		return err
+	}
+	req := c.opts.Request()
+	req.Prompt, req.PromptIDs = "", ids
+	// Ctrl-C stops this answer, not the chat.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := c.s.Generate(ctx, req, func(t engine.Token) error {
+		_, err := io.WriteString(c.stdout, t.Text)
+		return err
+	})
+	fmt.Fprintln(c.stdout)
+	if errors.Is(err, engine.ErrPromptTooLong) {
+		fmt.Fprintf(c.stderr, "chat: %v; /reset starts over\n", err)
+		c.messages = c.messages[:len(c.messages)-1]
+		return nil
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	c.messages = append(c.messages, map[string]any{"role": "assistant", "content": res.Text})
+	c.last = res
+	c.turns++
+	c.computed += res.Stats.PromptTokens - res.Stats.ReusedTokens
+	c.reused += res.Stats.ReusedTokens
+	return nil
+}
+
+func (c *chatLoop) printStats() {
+	if c.last == nil {
+		fmt.Fprintln(c.stdout, "(no turn yet)")
+		return
+	}
+	st := c.last.Stats
+	fmt.Fprintf(c.stdout, "last turn: prompt %d tokens, %d computed and %d reused from the cache; generated %d; time to first token %.3f s; prefill %.1f tok/s, decode %.1f tok/s\n",
+		st.PromptTokens, st.PromptTokens-st.ReusedTokens, st.ReusedTokens, st.GeneratedTokens, st.TTFTSeconds, st.PrefillTokPerS, st.DecodeTokPerS)
+	fmt.Fprintf(c.stdout, "conversation: %d turns, %d prompt tokens computed, %d reused\n", c.turns, c.computed, c.reused)
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-llm/conveyor/internal/testdata"
+)
+
+// A two-turn chat streams both answers, and the second turn computes only its
+// new tokens: the first turn's are reused from the KV cache.
+func TestChatReusesTheConversation(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	stdin = strings.NewReader("Once upon a time\n/stats\nThe end\n/stats\n/reset\n/stats\n")
+	defer func() { stdin = nil }()
+	code, out, errOut := conveyor("chat", "-m", model, "--chat-template", "chatml", "--temp", "0", "-n", "12", "--backend", "cpu", "--system", "Tell a story.")
+	require.Equal(t, 0, code, errOut)
+	stats := regexp.MustCompile(`last turn: prompt (\d+) tokens, (\d+) computed and (\d+) reused`).FindAllStringSubmatch(out, -1)
+	require.Len(t, stats, 2, out)
+	num := func(s string) int { n, _ := strconv.Atoi(s); return n }
+	require.Equal(t, 0, num(stats[0][3]), "the first turn reuses nothing")
+	first, second := num(stats[0][1]), num(stats[1][1])
+	require.Greater(t, num(stats[1][3]), first, "the second turn reuses the first turn's prompt and more")
+	require.Equal(t, second, num(stats[1][2])+num(stats[1][3]))
+	require.Contains(t, out, "(conversation reset)")
+	require.Contains(t, out, "(no turn yet)")
+}
