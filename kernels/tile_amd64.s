@@ -6,23 +6,32 @@
 // the activations' correction terms and the weights' unpacking between
 // outputs, and gives the FMA chains 4 or 16 independent accumulators.
 //
-// Registers: weight rows at SI, R8, R9, R10 (scales' lanes Y4-Y7, quants
+// Registers: weight rows at SI, R8, R9, R10 (BX = 4 rows) (scales' lanes Y4-Y7, quants
 // Y0-Y3 as unsigned bytes); activation rows at DI, R11, R12, R13 (quants Y8,
 // scale Y10, minus the correction dpbusd(Y14, a) in Y9); Y11, Y12 temporaries;
 // Y13 the nibble mask, Y15 zero; accumulators Y16-Y31, output (i, j) in
 // Y(16+4i+j).
 
-// Q4_0 weights: q = nibbles in value order (unsigned 0..15); Y14 = 8s.
+// nibbleShift shifts the upper 128 bits of a ymm right by 4 (per qword).
+DATA nibbleShift<>+0(SB)/8, $0
+DATA nibbleShift<>+8(SB)/8, $0
+DATA nibbleShift<>+16(SB)/8, $4
+DATA nibbleShift<>+24(SB)/8, $4
+GLOBL nibbleShift<>(SB), RODATA|NOPTR, $32
+
+// Q4_0 weights: q = nibbles in value order (unsigned 0..15); Y14 = 8s. The
+// next tile's rows (4 rows on) are prefetched as this one is read.
 #define LOADW_Q4_0(P, Q, XQ, D, XD) \
-	VPBROADCASTW 0(P), XD; \
-	VCVTPH2PS    XD, D; \
-	VMOVDQU      2(P), XQ; \
-	VPSRLW       $4, XQ, X11; \
-	VINSERTI128  $1, X11, Q, Q; \
-	VPAND        Y13, Q, Q
+	PREFETCHT0     0(P)(BX*1); \
+	VPBROADCASTW   0(P), XD; \
+	VCVTPH2PS      XD, D; \
+	VBROADCASTI128 2(P), Q; \
+	VPSRLVQ        nibbleShift<>(SB), Q, Q; \
+	VPAND          Y13, Q, Q
 
 // Q8_0 weights: q = w^0x80 = w+128 (unsigned); Y14 = 0x80s.
 #define LOADW_Q8_0(P, Q, XQ, D, XD) \
+	PREFETCHT0   0(P)(BX*1); \
 	VPBROADCASTW 0(P), XD; \
 	VCVTPH2PS    XD, D; \
 	VMOVDQU      2(P), Q; \
@@ -64,6 +73,7 @@
 #define PROLOGUE(CONST) \
 	MOVQ w+0(FP), SI; \
 	MOVQ wstride+8(FP), AX; \
+	LEAQ (AX*4), BX; \
 	LEAQ (SI)(AX*1), R8; \
 	LEAQ (R8)(AX*1), R9; \
 	LEAQ (R9)(AX*1), R10; \
