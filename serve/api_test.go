@@ -299,13 +299,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestChatWithoutTemplate(t *testing.T) {
-	m := loadStories(t)
-	sched, err := m.NewScheduler(engine.SchedulerOptions{Parallel: 1, Context: 64})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go sched.Run(ctx)
-	s := &server{Server: httptestServer(t, New(m, sched, Options{ModelID: modelID})), m: m, sched: sched}
+	s := startServerWith(t, loadStories(t), engine.SchedulerOptions{Parallel: 1, Context: 64}, Options{ModelID: modelID})
 	status, _, out := s.post(t, "/v1/chat/completions", chatBody("Hi", nil))
 	require.Equal(t, http.StatusBadRequest, status)
 	requireAPIError(t, out, "invalid_request_error", "messages", "")
@@ -394,4 +388,19 @@ func TestQueueFullIs503WithRetryAfter(t *testing.T) {
 	cancel()
 	<-finished
 	<-finished
+}
+
+// Tools reach the chat template as the client gave them, key order kept.
+func TestToolsReachTheTemplate(t *testing.T) {
+	m := loadStories(t)
+	tmpl := `{% for tool in tools %}{{ tool | tojson }}{% endfor %}{% for m in messages %}{{ m.role }}: {{ m.content }}
+{% endfor %}assistant:`
+	s := startServerWith(t, m, engine.SchedulerOptions{Parallel: 1, Context: 256}, Options{ModelID: modelID, ChatTemplate: tmpl})
+	tool := `{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}`
+	body := `{"messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hi"}], "max_tokens": 8, "temperature": 0, "tools": [` + tool + `]}`
+	c := s.complete(t, "/v1/chat/completions", body)
+	// The same prompt given as text answers the same.
+	want := tool + "system: Be brief.\nuser: Hi\nassistant:"
+	require.Equal(t, len(m.Tokenizer().Encode(want, true, true)), c.Usage.PromptTokens)
+	require.Equal(t, s.complete(t, "/v1/completions", completionBody(want, map[string]any{"max_tokens": 8})).text(), c.text())
 }

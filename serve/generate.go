@@ -203,18 +203,20 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 		}
 		return rc.Flush()
 	}
+	var sendErr error // a failed write: the client has gone
 	res, err := srv.sched.Submit(r.Context(), g.req, func(t engine.Token) error {
 		if t.Text == "" {
 			return nil
 		}
-		return send(g.chunk(srv.opts.ModelID, t.Text, nil, g.includeUsage))
+		sendErr = send(g.chunk(srv.opts.ModelID, t.Text, nil, g.includeUsage))
+		return sendErr
 	})
 	if err != nil {
 		if !started {
 			srv.writeSubmitError(w, r, g, err)
 			return
 		}
-		if r.Context().Err() == nil {
+		if sendErr == nil && r.Context().Err() == nil {
 			srv.failed.Add(1)
 			srv.logf("%s: %v", g.id, err)
 			_ = srv.writeEvent(w, map[string]any{"error": apiError{Message: err.Error(), Type: "server_error"}})

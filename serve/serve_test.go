@@ -39,20 +39,26 @@ func loadStories(t testing.TB) *engine.Model {
 	return m
 }
 
-// startServer serves m with --chat-template chatml; the scheduler runs until
-// the test ends, when it drains.
+// startServer serves m with --chat-template chatml.
 func startServer(t testing.TB, m *engine.Model, o engine.SchedulerOptions) *server {
 	t.Helper()
 	if m == nil {
 		m = loadStories(t)
 	}
+	tmpl, err := chat.Resolve(m.File(), "chatml")
+	require.NoError(t, err)
+	return startServerWith(t, m, o, Options{ModelID: ModelID(storiesPath(t)), ChatTemplate: tmpl})
+}
+
+// startServerWith serves m with opts; the scheduler runs until the test
+// ends, when it drains.
+func startServerWith(t testing.TB, m *engine.Model, o engine.SchedulerOptions, opts Options) *server {
+	t.Helper()
 	sched, err := m.NewScheduler(o)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	go sched.Run(ctx)
-	tmpl, err := chat.Resolve(m.File(), "chatml")
-	require.NoError(t, err)
-	ts := httptest.NewServer(New(m, sched, Options{ModelID: ModelID(storiesPath(t)), ChatTemplate: tmpl}))
+	ts := httptest.NewServer(New(m, sched, opts))
 	t.Cleanup(func() {
 		ts.Close()
 		closeCtx, done := context.WithTimeout(context.Background(), 30*time.Second)
@@ -196,11 +202,5 @@ func completionBody(prompt string, extra map[string]any) map[string]any {
 
 // sseLines reads a streaming response line by line (for tests that stop early).
 func sseLines(r io.Reader) *bufio.Scanner { return bufio.NewScanner(r) }
-
-func httptestServer(t testing.TB, h http.Handler) *httptest.Server {
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return ts
-}
 
 func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
