@@ -309,39 +309,48 @@ func TestChatWithoutTemplate(t *testing.T) {
 // A client that goes away mid-stream frees its sequence at once, and the
 // next request is served.
 func TestAbortedStreamThenGoodRequest(t *testing.T) {
-	s := startServer(t, nil, engine.SchedulerOptions{Parallel: 1, Context: 512})
+	// A long context, so that a request nobody stops runs for seconds.
+	s := startServer(t, nil, engine.SchedulerOptions{Parallel: 1, Context: 2048})
 	want := s.complete(t, "/v1/completions", completionBody("Lily and Tom", map[string]any{"max_tokens": 12})).text()
+	long := completionBody("Once upon a time", map[string]any{"ignore_eos": true})
+	delete(long, "max_tokens")
 
 	for _, stream := range []bool{true, false} {
+		before := s.sched.Metrics().GeneratedTokens
 		ctx, cancel := context.WithCancel(context.Background())
-		body := completionBody("Once upon a time", map[string]any{"max_tokens": 10000, "ignore_eos": true, "stream": stream})
-		raw, _ := json.Marshal(body)
+		long["stream"] = stream
+		raw, _ := json.Marshal(long)
 		req, _ := http.NewRequestWithContext(ctx, "POST", s.URL+"/v1/completions", strings.NewReader(string(raw)))
+		firstChunk := make(chan struct{})
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
-				return // the non-streaming request is cancelled before its answer
+				return // the non-streaming request, cancelled before its answer
 			}
 			defer resp.Body.Close()
 			sc := sseLines(resp.Body)
 			for sc.Scan() {
 				if strings.HasPrefix(sc.Text(), "data: {") {
-					break // one chunk, then hang up
+					close(firstChunk)
+					<-ctx.Done() // then hang up
+					return
 				}
 			}
-			cancel()
 		}()
-		require.Eventually(t, func() bool { return s.sched.Metrics().Active == 1 }, 5*time.Second, time.Millisecond)
-		if !stream {
-			time.Sleep(50 * time.Millisecond)
-			cancel()
+		if stream {
+			<-firstChunk
+			require.Equal(t, 1, s.sched.Metrics().Active)
+		} else {
+			require.Eventually(t, func() bool { return s.sched.Metrics().Active == 1 }, 5*time.Second, time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
 		}
+		cancel()
 		<-done
 		require.Eventually(t, func() bool { return s.sched.Metrics().Active == 0 }, 2*time.Second, time.Millisecond,
 			"the sequence is freed when the client goes (stream %v)", stream)
-		require.Less(t, s.sched.Metrics().GeneratedTokens, int64(400), "generation stopped early")
+		require.Less(t, s.sched.Metrics().GeneratedTokens-before, int64(2000), "generation stopped early")
 
 		c := s.complete(t, "/v1/completions", completionBody("Lily and Tom", map[string]any{"max_tokens": 12}))
 		require.Equal(t, want, c.text())
@@ -350,10 +359,13 @@ func TestAbortedStreamThenGoodRequest(t *testing.T) {
 
 // With every sequence busy and the queue full, a request gets 503 and Retry-After.
 func TestQueueFullIs503WithRetryAfter(t *testing.T) {
-	s := startServer(t, nil, engine.SchedulerOptions{Parallel: 1, Context: 512, Queue: 1})
+	// A long context, so that the running request holds its sequence for
+	// seconds: the checks below take milliseconds.
+	s := startServer(t, nil, engine.SchedulerOptions{Parallel: 1, Context: 4096, Queue: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	long := completionBody("Once upon a time", map[string]any{"max_tokens": 10000, "ignore_eos": true})
+	long := completionBody("Once upon a time", map[string]any{"ignore_eos": true})
+	delete(long, "max_tokens")
 	raw, _ := json.Marshal(long)
 	finished := make(chan struct{}, 2)
 	for range 2 { // one generating, one waiting
