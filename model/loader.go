@@ -45,13 +45,6 @@ func ropeMode(h *Hyper, mode backend.RoPEMode) {
 	}
 }
 
-// requireKey reads a float key the architecture cannot do without.
-func requireFloat(f *gguf.File, key string) (float32, error) {
-	if _, ok := f.Lookup(key); !ok {
-		return 0, fmt.Errorf("model: missing key %q", key)
-	}
-	return meta{f}.float(key, 0)
-}
 
 // requireTensors checks that optional tensors an architecture variant needs
 // are all there (want) or all absent (!want).
