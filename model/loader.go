@@ -45,7 +45,6 @@ func ropeMode(h *Hyper, mode backend.RoPEMode) {
 	}
 }
 
-
 // requireTensors checks that optional tensors an architecture variant needs
 // are all there (want) or all absent (!want).
 func requireTensors(arch string, layer int, tensors map[string]backend.Tensor, want bool) error {
