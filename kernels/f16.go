@@ -172,3 +172,19 @@ func dotBF16(w, a []byte, n int) float32 {
 	}
 	return sum
 }
+
+// RoundToF16 rounds each value of v to the nearest half-precision value:
+// F16ToF32(F32ToF16(x)).
+func RoundToF16(v []float32) {
+	if hasAVX512 {
+		roundToF16AVX512(v)
+		return
+	}
+	roundToF16(v)
+}
+
+func roundToF16(v []float32) {
+	for i, x := range v {
+		v[i] = F16ToF32(F32ToF16(x))
+	}
+}

@@ -1,0 +1,11 @@
+//go:build !amd64
+
+package kernels
+
+const hasAVX512 = false
+
+func attnScoresAVX512(dst, qT, k *float32, kStride, nt, hd int) { panic("unreachable") }
+
+func attnWeightedSumAVX512(out, w, v *float32, vStride, nt, hd int) { panic("unreachable") }
+
+func roundToF16AVX512(v []float32) { panic("unreachable") }
