@@ -24,6 +24,12 @@ import (
 // accumulator turns one-ulp differences in exp between the CPU and a GPU into
 // different roundings, and the Vulkan backend would no longer give the CPU's
 // tokens; so the arithmetic here stays the one both backends can share.
+//
+// The work is split by query row and KV head: a task converts the KV head's
+// rows it sees to float32 once (or reads an F32 cache in place), then scores
+// the heads that share them ScoreLanes at a time (kernels.AttnScores) and sums
+// each head's V rows (kernels.AttnWeightedSum); the kernels keep the order of
+// every sum.
 func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p backend.Attention) {
 	positions, seqs := i32s(pos), i32s(seq)
 	width := p.Heads * p.HeadDim
@@ -33,90 +39,138 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 		panic(fmt.Sprintf("cpu: Attend: q %v, k %v, v %v, %d positions, %+v", q, kCache, vCache, len(positions), p))
 	}
 	mustShape("Attend", dst, q.Rows, width)
-	qs, out := f32s(q), f32s(dst)
-	kFormat, vFormat := mustFormat(kCache.Type), mustFormat(vCache.Type)
-	kRaw, vRaw := raw(kCache), raw(vCache)
-	kRowBytes, vRowBytes := int(kCache.RowBytes()), int(vCache.RowBytes())
-	group := p.Heads / p.KVHeads
 	hd := p.HeadDim
 	if hd%kCache.Type.BlockSize() != 0 || hd%vCache.Type.BlockSize() != 0 {
 		panic(fmt.Sprintf("cpu: Attend: head dim %d does not divide into %v / %v blocks", hd, kCache.Type, vCache.Type))
 	}
-	kHeadBytes, vHeadBytes := kCache.Type.RowBytes(hd), vCache.Type.RowBytes(hd)
-	roundQ := kCache.Type == gguf.TypeF16
-	roundP := vCache.Type == gguf.TypeF16
-
-	b.pool.parallelFor(q.Rows*p.Heads, 1, func(lo, hi int) {
-		qh := make([]float32, hd)
-		kh := make([]float32, hd)
-		vh := make([]float32, hd)
-		acc := make([]float64, hd)
-		var scores []float32
-		for task := lo; task < hi; task++ {
-			i, h := task/p.Heads, task%p.Heads
-			n := int(positions[i]) + 1
-			base := int(seqs[i]) * p.Context
-			if positions[i] < 0 || n > p.Context || seqs[i] < 0 || base+n > kCache.Rows {
-				panic(fmt.Sprintf("cpu: Attend: position %d of sequence %d outside the cache (%d per sequence, %d rows)",
-					positions[i], seqs[i], p.Context, kCache.Rows))
-			}
-			kvh := h / group
-			copy(qh, qs[i*width+h*hd:i*width+(h+1)*hd])
-			if roundQ {
-				roundToF16(qh)
-			}
-			first := 0 // the first position this query sees
-			if p.Window > 0 {
-				first = max(0, n-p.Window)
-			}
-			scores = scores[:0]
-			maxScore := float32(math.Inf(-1))
-			for t := first; t < n; t++ {
-				r := base + t
-				kFormat.Dequantize(kh, kRaw[r*kRowBytes+kvh*kHeadBytes:][:kHeadBytes])
-				var dot float64
-				for d, v := range qh {
-					dot += float64(v * kh[d])
-				}
-				s := float32(dot) * p.Scale
-				if p.SoftCap > 0 {
-					s = p.SoftCap * float32(math.Tanh(float64(s/p.SoftCap)))
-				}
-				scores = append(scores, s)
-				maxScore = max(maxScore, s)
-			}
-			var sum float64
-			for t, s := range scores {
-				e := float32(math.Exp(float64(s - maxScore)))
-				scores[t] = e
-				sum += float64(e)
-			}
-			inv := float32(1 / sum)
-			for t := range scores {
-				scores[t] *= inv
-			}
-			if roundP {
-				roundToF16(scores)
-			}
-			clear(acc)
-			for t, w := range scores {
-				r := base + first + t
-				vFormat.Dequantize(vh, vRaw[r*vRowBytes+kvh*vHeadBytes:][:vHeadBytes])
-				for d, v := range vh {
-					acc[d] += float64(w * v)
-				}
-			}
-			o := out[i*width+h*hd : i*width+(h+1)*hd]
-			for d := range o {
-				o[d] = float32(acc[d])
-			}
+	for i := range positions {
+		n := int(positions[i]) + 1
+		if positions[i] < 0 || n > p.Context || seqs[i] < 0 || int(seqs[i])*p.Context+n > kCache.Rows {
+			panic(fmt.Sprintf("cpu: Attend: position %d of sequence %d outside the cache (%d per sequence, %d rows)",
+				positions[i], seqs[i], p.Context, kCache.Rows))
 		}
-	})
+	}
+	t := &b.tasks.attend
+	*t = attendTask{
+		p: p, positions: positions, seqs: seqs, qs: f32s(q), out: f32s(dst),
+		k: newCacheRows(kCache, hd), v: newCacheRows(vCache, hd),
+		roundQ: kCache.Type == gguf.TypeF16, roundP: vCache.Type == gguf.TypeF16,
+		work: b.work,
+	}
+	b.pool.parallelRange(q.Rows*p.KVHeads, 1, t)
+	*t = attendTask{}
 }
 
-// roundToF16 rounds each value to the nearest half-precision value.
-func roundToF16(v []float32) {
-	for i, x := range v {
-		v[i] = kernels.F16ToF32(kernels.F32ToF16(x))
+// cacheRows reads one KV head of a cache's rows as float32.
+type cacheRows struct {
+	format             *kernels.Format
+	raw                []byte
+	f32                []float32 // the cache itself when it is F32
+	rowBytes, cols     int
+	headBytes, headDim int
+}
+
+func newCacheRows(c backend.Tensor, hd int) cacheRows {
+	r := cacheRows{format: mustFormat(c.Type), raw: raw(c), rowBytes: int(c.RowBytes()), cols: c.Cols,
+		headBytes: c.Type.RowBytes(hd), headDim: hd}
+	if c.Type == gguf.TypeF32 {
+		r.f32 = asF32(r.raw)
+	}
+	return r
+}
+
+// head returns rows first..first+n-1 of KV head h as float32 and their
+// stride, converted into buf unless the cache is F32.
+func (c *cacheRows) head(buf *[]float32, first, n, h int) ([]float32, int) {
+	hd := c.headDim
+	if c.f32 != nil {
+		return c.f32[first*c.cols+h*hd : (first+n-1)*c.cols+(h+1)*hd], c.cols
+	}
+	rows := grow(buf, n*hd)
+	for t := 0; t < n; t++ {
+		off := (first+t)*c.rowBytes + h*c.headBytes
+		c.format.Dequantize(rows[t*hd:(t+1)*hd], c.raw[off:off+c.headBytes])
+	}
+	return rows, hd
+}
+
+type attendTask struct {
+	p              backend.Attention
+	positions      []int32
+	seqs           []int32
+	qs, out        []float32
+	k, v           cacheRows
+	roundQ, roundP bool
+	work           []workerScratch
+}
+
+// run computes query rows and KV heads task/KVHeads, task%KVHeads.
+func (a *attendTask) run(worker, lo, hi int) {
+	p, hd := a.p, a.p.HeadDim
+	width := p.Heads * hd
+	group := p.Heads / p.KVHeads
+	w := &a.work[worker]
+	qT := grow(&w.qT, hd*kernels.ScoreLanes)
+	for task := lo; task < hi; task++ {
+		i, kvh := task/p.KVHeads, task%p.KVHeads
+		n := int(a.positions[i]) + 1
+		base := int(a.seqs[i]) * p.Context
+		first := 0 // the first position this query sees
+		if p.Window > 0 {
+			first = max(0, n-p.Window)
+		}
+		nt := n - first
+		keys, kStride := a.k.head(&w.keys, base+first, nt, kvh)
+		values, vStride := a.v.head(&w.values, base+first, nt, kvh)
+		dots := grow(&w.dots, nt*kernels.ScoreLanes)
+		scores := grow(&w.weights, nt)
+		for h0 := kvh * group; h0 < (kvh+1)*group; h0 += kernels.ScoreLanes {
+			lanes := min(kernels.ScoreLanes, (kvh+1)*group-h0)
+			clear(qT)
+			for j := 0; j < lanes; j++ {
+				qh := grow(&w.qh, hd)
+				copy(qh, a.qs[i*width+(h0+j)*hd:])
+				if a.roundQ {
+					kernels.RoundToF16(qh)
+				}
+				for d, v := range qh {
+					qT[d*kernels.ScoreLanes+j] = v
+				}
+			}
+			kernels.AttnScores(dots, qT, keys, kStride, nt, hd)
+			for j := 0; j < lanes; j++ {
+				a.softmax(scores, dots, j)
+				h := h0 + j
+				kernels.AttnWeightedSum(a.out[i*width+h*hd:i*width+(h+1)*hd], scores, values, vStride, nt)
+			}
+		}
+	}
+}
+
+// softmax turns lane j of the raw dots into the weights of one head: scaled
+// (and soft-capped), exponentiated less their maximum, the sum in float64.
+func (a *attendTask) softmax(scores, dots []float32, j int) {
+	p := a.p
+	maxScore := float32(math.Inf(-1))
+	for t := range scores {
+		s := dots[t*kernels.ScoreLanes+j] * p.Scale
+		if p.SoftCap > 0 {
+			s = p.SoftCap * float32(math.Tanh(float64(s/p.SoftCap)))
+		}
+		scores[t] = s
+		maxScore = max(maxScore, s)
+	}
+	var sum float64
+	for t, s := range scores {
+		e := float32(math.Exp(float64(s - maxScore)))
+		scores[t] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
+	for t := range scores {
+		scores[t] *= inv
+	}
+	if a.roundP {
+		kernels.RoundToF16(scores)
 	}
 }

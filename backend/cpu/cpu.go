@@ -5,6 +5,7 @@ package cpu
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"unsafe"
 
@@ -17,6 +18,32 @@ type Backend struct {
 	pool *pool
 	// scratch holds activations converted for a matmul's dot products.
 	scratch []byte
+	// tasks are the ops' parallel loops, kept here so that starting one
+	// allocates nothing; work is each worker's scratch memory.
+	tasks struct {
+		rmsNorm   rmsNormTask
+		layerNorm layerNormTask
+		gated     gatedTask
+		rope      ropeTask
+		attend    attendTask
+	}
+	work []workerScratch
+}
+
+// workerScratch is one worker's scratch memory, grown as ops need it.
+type workerScratch struct {
+	cos, sin                   []float32
+	keys, values, qT, dots, qh []float32
+	weights                    []float32
+}
+
+// grow returns (*buf)[:n], reallocating *buf to a power of two if it is too
+// small, so that sizes growing by one each decoded token seldom allocate.
+func grow(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, 1<<bits.Len(uint(n-1)))
+	}
+	return (*buf)[:n]
 }
 
 var (
@@ -29,7 +56,7 @@ func New(threads int) *Backend {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	return &Backend{pool: newPool(threads)}
+	return &Backend{pool: newPool(threads), work: make([]workerScratch, threads+1)}
 }
 
 // Name is "cpu".

@@ -62,7 +62,7 @@ type matmulTask struct {
 	dots      bool
 }
 
-func (t *matmulTask) run(lo, hi int) {
+func (t *matmulTask) run(_, lo, hi int) {
 	if !t.dots {
 		for i := lo; i < hi; i++ {
 			kernels.QuantizeActivations(t.format.DotType, t.act[i*t.aRowBytes:(i+1)*t.aRowBytes], t.xs[i*t.k:(i+1)*t.k])

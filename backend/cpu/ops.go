@@ -30,22 +30,32 @@ func (b *Backend) GetRows(dst, table, ids backend.Tensor) {
 func (b *Backend) RMSNorm(dst, x, w backend.Tensor, eps float32) {
 	mustShape("RMSNorm", dst, x.Rows, x.Cols)
 	mustShape("RMSNorm weight", w, 1, x.Cols)
-	in, out, weight := f32s(x), f32s(dst), f32s(w)
-	n := x.Cols
-	b.pool.parallelFor(x.Rows, 4, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row, o := in[r*n:(r+1)*n], out[r*n:(r+1)*n]
-			var sum float64
-			for _, v := range row {
-				sum += float64(v * v)
-			}
-			mean := float32(sum / float64(n))
-			scale := 1 / float32(math.Sqrt(float64(mean+eps)))
-			for i, v := range row {
-				o[i] = (v * scale) * weight[i]
-			}
+	t := &b.tasks.rmsNorm
+	*t = rmsNormTask{in: f32s(x), out: f32s(dst), weight: f32s(w), n: x.Cols, eps: eps}
+	b.pool.parallelRange(x.Rows, 4, t)
+	*t = rmsNormTask{}
+}
+
+type rmsNormTask struct {
+	in, out, weight []float32
+	n               int
+	eps             float32
+}
+
+func (t *rmsNormTask) run(_, lo, hi int) {
+	n, weight := t.n, t.weight
+	for r := lo; r < hi; r++ {
+		row, o := t.in[r*n:(r+1)*n], t.out[r*n:(r+1)*n]
+		var sum float64
+		for _, v := range row {
+			sum += float64(v * v)
 		}
-	})
+		mean := float32(sum / float64(n))
+		scale := 1 / float32(math.Sqrt(float64(mean+t.eps)))
+		for i, v := range row {
+			o[i] = (v * scale) * weight[i]
+		}
+	}
 }
 
 // Add computes dst = a + b.
@@ -62,12 +72,35 @@ func (b *Backend) Add(dst, x, y backend.Tensor) {
 func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) {
 	mustShape("SwiGLU", gate, dst.Rows, dst.Cols)
 	mustShape("SwiGLU", up, dst.Rows, dst.Cols)
-	out, g, u := f32s(dst), f32s(gate), f32s(up)
-	b.pool.parallelFor(len(out), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i] = silu(g[i]) * u[i]
+	b.gatedUnit(dst, gate, up, silu)
+}
+
+// gatedUnit computes dst = act(gate) * up, elementwise.
+func (b *Backend) gatedUnit(dst, gate, up backend.Tensor, act func(float32) float32) {
+	t := &b.tasks.gated
+	*t = gatedTask{out: f32s(dst), gate: f32s(gate), up: f32s(up), act: act}
+	b.pool.parallelRange(len(t.out), 4096, t)
+	*t = gatedTask{}
+}
+
+// gatedTask is act(gate) * up; a nil up is act(gate) alone.
+type gatedTask struct {
+	out, gate, up []float32
+	act           func(float32) float32
+}
+
+func (t *gatedTask) run(_, lo, hi int) {
+	out, g := t.out[lo:hi], t.gate[lo:hi]
+	if t.up == nil {
+		for i, v := range g {
+			out[i] = t.act(v)
 		}
-	})
+		return
+	}
+	u := t.up[lo:hi]
+	for i, v := range g {
+		out[i] = t.act(v) * u[i]
+	}
 }
 
 func silu(x float32) float32 { return x / (1 + float32(math.Exp(float64(-x)))) }
@@ -80,19 +113,31 @@ func (b *Backend) RoPE(x, pos backend.Tensor, p backend.RoPE) {
 	if x.Rows != len(positions) || p.HeadDim <= 0 || x.Cols%p.HeadDim != 0 || p.Dims > p.HeadDim || p.Dims%2 != 0 {
 		panic(fmt.Sprintf("cpu: RoPE: x %v, %d positions, head dim %d, rotated dims %d", x, len(positions), p.HeadDim, p.Dims))
 	}
-	data := f32s(x)
-	heads := x.Cols / p.HeadDim
-	b.pool.parallelFor(x.Rows, 1, func(lo, hi int) {
-		cos := make([]float32, p.Dims/2)
-		sin := make([]float32, p.Dims/2)
-		for r := lo; r < hi; r++ {
-			ropeAngles(cos, sin, positions[r], p)
-			for h := 0; h < heads; h++ {
-				head := data[r*x.Cols+h*p.HeadDim : r*x.Cols+(h+1)*p.HeadDim]
-				rotate(head, cos, sin, p.Mode)
-			}
+	t := &b.tasks.rope
+	*t = ropeTask{data: f32s(x), positions: positions, cols: x.Cols, p: p, work: b.work}
+	b.pool.parallelRange(x.Rows, 1, t)
+	*t = ropeTask{}
+}
+
+type ropeTask struct {
+	data      []float32
+	positions []int32
+	cols      int
+	p         backend.RoPE
+	work      []workerScratch
+}
+
+func (t *ropeTask) run(worker, lo, hi int) {
+	p := t.p
+	w := &t.work[worker]
+	cos, sin := grow(&w.cos, p.Dims/2), grow(&w.sin, p.Dims/2)
+	for r := lo; r < hi; r++ {
+		ropeAngles(cos, sin, t.positions[r], p)
+		for h := 0; h < t.cols/p.HeadDim; h++ {
+			head := t.data[r*t.cols+h*p.HeadDim : r*t.cols+(h+1)*p.HeadDim]
+			rotate(head, cos, sin, p.Mode)
 		}
-	})
+	}
 }
 
 // ropeAngles fills the cosine and sine of each rotated pair's angle at position pos.

@@ -14,28 +14,38 @@ func (b *Backend) LayerNorm(dst, x, w, bias backend.Tensor, eps float32) {
 	mustShape("LayerNorm", dst, x.Rows, x.Cols)
 	mustShape("LayerNorm weight", w, 1, x.Cols)
 	mustShape("LayerNorm bias", bias, 1, x.Cols)
-	in, out, weight, shift := f32s(x), f32s(dst), f32s(w), f32s(bias)
-	n := x.Cols
-	b.pool.parallelFor(x.Rows, 4, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row, o := in[r*n:(r+1)*n], out[r*n:(r+1)*n]
-			var sum float64
-			for _, v := range row {
-				sum += float64(v)
-			}
-			mean := float32(sum / float64(n))
-			var sq float64
-			for i, v := range row {
-				c := v - mean
-				o[i] = c
-				sq += float64(c * c)
-			}
-			scale := 1 / float32(math.Sqrt(float64(float32(sq/float64(n))+eps)))
-			for i := range o {
-				o[i] = o[i]*scale*weight[i] + shift[i]
-			}
+	t := &b.tasks.layerNorm
+	*t = layerNormTask{in: f32s(x), out: f32s(dst), weight: f32s(w), shift: f32s(bias), n: x.Cols, eps: eps}
+	b.pool.parallelRange(x.Rows, 4, t)
+	*t = layerNormTask{}
+}
+
+type layerNormTask struct {
+	in, out, weight, shift []float32
+	n                      int
+	eps                    float32
+}
+
+func (t *layerNormTask) run(_, lo, hi int) {
+	n, weight, shift := t.n, t.weight, t.shift
+	for r := lo; r < hi; r++ {
+		row, o := t.in[r*n:(r+1)*n], t.out[r*n:(r+1)*n]
+		var sum float64
+		for _, v := range row {
+			sum += float64(v)
 		}
-	})
+		mean := float32(sum / float64(n))
+		var sq float64
+		for i, v := range row {
+			c := v - mean
+			o[i] = c
+			sq += float64(c * c)
+		}
+		scale := 1 / float32(math.Sqrt(float64(float32(sq/float64(n))+t.eps)))
+		for i := range o {
+			o[i] = o[i]*scale*weight[i] + shift[i]
+		}
+	}
 }
 
 // AddRow adds the one-row tensor row to every row of x.
@@ -62,24 +72,17 @@ func (b *Backend) Scale(dst, x backend.Tensor, s float32) {
 // GELU applies gelu in its tanh form.
 func (b *Backend) GELU(dst, x backend.Tensor) {
 	mustShape("GELU", dst, x.Rows, x.Cols)
-	in, out := f32s(x), f32s(dst)
-	b.pool.parallelFor(len(out), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i] = geluTanh(in[i])
-		}
-	})
+	t := &b.tasks.gated
+	*t = gatedTask{out: f32s(dst), gate: f32s(x), act: geluTanh}
+	b.pool.parallelRange(len(t.out), 4096, t)
+	*t = gatedTask{}
 }
 
 // GeGLU computes gelu(gate) * up.
 func (b *Backend) GeGLU(dst, gate, up backend.Tensor) {
 	mustShape("GeGLU", gate, dst.Rows, dst.Cols)
 	mustShape("GeGLU", up, dst.Rows, dst.Cols)
-	out, g, u := f32s(dst), f32s(gate), f32s(up)
-	b.pool.parallelFor(len(out), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i] = geluTanh(g[i]) * u[i]
-		}
-	})
+	b.gatedUnit(dst, gate, up, geluTanh)
 }
 
 // geluTanh is 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), computed as

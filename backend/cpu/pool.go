@@ -4,13 +4,15 @@ import "sync"
 
 // rangeTask is work over an index range, run in chunks by the pool. A task
 // kept in a long-lived struct and passed as a pointer costs no allocation.
-type rangeTask interface{ run(lo, hi int) }
+// worker tells chunks running at the same time apart (0..n), so that each
+// can have its own scratch memory.
+type rangeTask interface{ run(worker, lo, hi int) }
 
 // funcTask adapts a function to rangeTask (a func value is pointer-shaped: no
 // allocation beyond the closure itself).
 type funcTask func(lo, hi int)
 
-func (f funcTask) run(lo, hi int) { f(lo, hi) }
+func (f funcTask) run(_, lo, hi int) { f(lo, hi) }
 
 // pool is a fixed set of worker goroutines that run parallel loops with the
 // calling goroutine: n-1 workers, each woken by its own channel. Nothing is
@@ -53,7 +55,7 @@ func (p *pool) worker(c int) {
 			return
 		}
 		lo := c * p.per
-		p.task.run(lo, min(lo+p.per, p.total))
+		p.task.run(c, lo, min(lo+p.per, p.total))
 		p.done <- struct{}{}
 	}
 }
@@ -78,23 +80,23 @@ func (p *pool) parallelRange(n, grain int, t rangeTask) {
 	if grain < 1 {
 		grain = 1
 	}
-	chunks := min(p.n, (n+grain-1)/grain)
-	if chunks <= 1 {
-		t.run(0, n)
-		return
-	}
 	if !p.mu.TryLock() {
-		t.run(0, n)
+		t.run(p.n, 0, n)
 		return
 	}
 	defer p.mu.Unlock()
+	chunks := min(p.n, (n+grain-1)/grain)
+	if chunks <= 1 {
+		t.run(0, 0, n)
+		return
+	}
 	per := (n + chunks - 1) / chunks
 	chunks = (n + per - 1) / per
 	p.task, p.total, p.per = t, n, per
 	for c := 1; c < chunks; c++ {
 		p.start[c-1] <- struct{}{}
 	}
-	t.run(0, per)
+	t.run(0, 0, per)
 	for c := 1; c < chunks; c++ {
 		<-p.done
 	}
