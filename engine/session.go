@@ -34,6 +34,8 @@ type Session struct {
 	// history is the tokens of sequence 0 in the cache, in order.
 	history []int32
 	raw     []byte
+	// rows is Forward's result, reused.
+	rows [][]float32
 }
 
 // NewSession allocates a session's KV cache and scratch on the model's backend.
@@ -111,11 +113,11 @@ func (s *Session) Forward(batch model.Batch) ([][]float32, error) {
 		return nil, err
 	}
 	all := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s.raw))), len(s.raw)/4)
-	rows := make([][]float32, logits.Rows)
-	for i := range rows {
-		rows[i] = all[i*logits.Cols : (i+1)*logits.Cols]
+	s.rows = s.rows[:0]
+	for i := range logits.Rows {
+		s.rows = append(s.rows, all[i*logits.Cols:(i+1)*logits.Cols])
 	}
-	return rows, nil
+	return s.rows, nil
 }
 
 // prefill puts tokens at positions start.. of sequence 0 into the cache, in
