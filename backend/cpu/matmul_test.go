@@ -79,8 +79,24 @@ func TestPoolAllocatesNothing(t *testing.T) {
 	for i, s := range sums {
 		require.Equal(t, 101, s, "index %d", i) // 100 runs plus AllocsPerRun's warm-up
 	}
-	// A nested loop runs on its caller instead of deadlocking.
-	p.parallelFor(4, 1, func(lo, hi int) { p.parallelFor(10, 1, body) })
+	// A nested loop runs on its caller instead of deadlocking; each outer
+	// chunk counts into its own slice.
+	nested := make([][]int, 4)
+	p.parallelFor(4, 1, func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			nested[o] = make([]int, 10)
+			p.parallelFor(10, 1, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					nested[o][i]++
+				}
+			})
+		}
+	})
+	for o := range nested {
+		for i, c := range nested[o] {
+			require.Equal(t, 1, c, "nested loop %d index %d", o, i)
+		}
+	}
 }
 
 func benchMatMul(bb *testing.B, typ gguf.Type, n, m, k int) {
