@@ -1,6 +1,10 @@
 package chat
 
-import "reflect"
+import (
+	"fmt"
+	"reflect"
+	"strings"
+)
 
 func pyEqual(a, b any) bool {
 	if isNumber(a) && isNumber(b) {
@@ -117,4 +121,59 @@ func sortValues(xs []any, less func(a, b any) bool) {
 		xs[k] = r[j]
 		k++
 	}
+}
+
+func compare(op string, l, r any) (bool, error) {
+	switch op {
+	case "==":
+		return pyEqual(l, r), nil
+	case "!=":
+		return !pyEqual(l, r), nil
+	case "<":
+		return pyLess(l, r)
+	case ">":
+		return pyLess(r, l)
+	case "<=":
+		lt, err := pyLess(l, r)
+		return lt || err == nil && pyEqual(l, r), err
+	case ">=":
+		lt, err := pyLess(r, l)
+		return lt || err == nil && pyEqual(l, r), err
+	case "in":
+		return contains(r, l)
+	case "not in":
+		c, err := contains(r, l)
+		return !c, err
+	}
+	return false, fmt.Errorf("unknown operator %s", op)
+}
+
+// contains is Python's x in container.
+func contains(container, x any) (bool, error) {
+	switch c := container.(type) {
+	case string:
+		s, ok := x.(string)
+		if !ok {
+			if u, isU := x.(undefined); isU {
+				return false, u.err()
+			}
+			return false, typeErr("'in <string>' requires string as left operand, not %s", typeName(x))
+		}
+		return strings.Contains(c, s), nil
+	case *dict:
+		_, ok := c.get(x)
+		return ok, nil
+	case undefined:
+		return false, nil
+	}
+	items, err := iterate(container)
+	if err != nil {
+		return false, typeErr("argument of type '%s' is not iterable", typeName(container))
+	}
+	for _, it := range items {
+		if pyEqual(it, x) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
