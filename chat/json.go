@@ -277,3 +277,34 @@ func writeJSONString(b *strings.Builder, s string, ascii bool) {
 	}
 	b.WriteByte('"')
 }
+
+// filterToJSON is transformers' tojson: json.dumps(x, ensure_ascii=False,
+// indent=None, separators=None, sort_keys=False).
+func filterToJSON(_ *renderer, x any, args []any, kw *dict) (any, error) {
+	o := jsonOpts{itemSep: ", ", keySep: ": "}
+	o.ensureASCII = truthy(argAt(args, kw, 0, "ensure_ascii", false))
+	if ind := argAt(args, kw, 1, "indent", nil); ind != nil {
+		var s string
+		switch v := ind.(type) {
+		case string:
+			s = v
+		default:
+			n, ok := asInt(v)
+			if !ok {
+				return nil, typeErr("indent must be an int or a str")
+			}
+			s = strings.Repeat(" ", int(max(n, 0)))
+		}
+		o.indent = &s
+		o.itemSep = ","
+	}
+	if sep := argAt(args, kw, 2, "separators", nil); sep != nil {
+		parts, ok := asSeq(sep)
+		if !ok || len(parts) != 2 {
+			return nil, &evalError{"ValueError", "separators must be a pair of strings"}
+		}
+		o.itemSep, o.keySep = pyStr(parts[0]), pyStr(parts[1])
+	}
+	o.sortKeys = truthy(argAt(args, kw, 3, "sort_keys", false))
+	return pyJSON(x, o)
+}
