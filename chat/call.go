@@ -66,14 +66,23 @@ func (r *renderer) macroFunc(m *macroDef, s *scope, _ any) *function {
 	}}
 }
 
-func (r *renderer) evalArgs(args []expr, kwkeys []string, kwvals []expr, s *scope) ([]any, *dict, error) {
-	av := make([]any, len(args))
-	for i, a := range args {
-		v, err := r.eval(a, s)
+// evalAll evaluates es in order, up to the first error.
+func (r *renderer) evalAll(es []expr, s *scope) ([]any, error) {
+	out := make([]any, len(es))
+	for i, e := range es {
+		v, err := r.eval(e, s)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		av[i] = v
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (r *renderer) evalArgs(args []expr, kwkeys []string, kwvals []expr, s *scope) ([]any, *dict, error) {
+	av, err := r.evalAll(args, s)
+	if err != nil {
+		return nil, nil, err
 	}
 	kw := newDict()
 	for i, k := range kwkeys {

@@ -15,25 +15,17 @@ func (r *renderer) eval(e expr, s *scope) (any, error) {
 		}
 		return undefined{fmt.Sprintf("'%s' is undefined", e.name)}, nil
 	case *listExpr:
-		out := make([]any, len(e.items))
-		for i, it := range e.items {
-			v, err := r.eval(it, s)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
+		items, err := r.evalAll(e.items, s)
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		return items, nil
 	case *tupleExpr:
-		out := make(tuple, len(e.items))
-		for i, it := range e.items {
-			v, err := r.eval(it, s)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
+		items, err := r.evalAll(e.items, s)
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		return tuple(items), nil
 	case *dictExpr:
 		d := newDict()
 		for i := range e.keys {

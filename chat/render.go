@@ -86,15 +86,9 @@ func (r *renderer) renderNode(n node, s *scope) error {
 		}
 		r.out.WriteString(pyStr(v))
 	case *filterBlockNode:
-		text, err := r.capture(n.body, s)
+		v, err := r.captureFiltered(n.body, n.filts, s)
 		if err != nil {
 			return err
-		}
-		var v any = text
-		for _, f := range n.filts {
-			if v, err = r.applyFilter(f, v, s); err != nil {
-				return err
-			}
 		}
 		r.out.WriteString(pyStr(v))
 	case *breakNode:
@@ -116,6 +110,22 @@ func (r *renderer) capture(body []node, s *scope) (string, error) {
 	err := r.renderBody(body, s)
 	r.out = saved
 	return b.String(), err
+}
+
+// captureFiltered renders body to a string and passes that through filts, as a
+// {% filter %} block and a block {% set %} do.
+func (r *renderer) captureFiltered(body []node, filts []*filterExpr, s *scope) (any, error) {
+	text, err := r.capture(body, s)
+	if err != nil {
+		return nil, err
+	}
+	var v any = text
+	for _, f := range filts {
+		if v, err = r.applyFilter(f, v, s); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 func (r *renderer) renderFor(n *forNode, s *scope) error {
@@ -192,15 +202,8 @@ func (r *renderer) renderSet(n *setNode, s *scope) error {
 	var v any
 	var err error
 	if n.body != nil {
-		text, err := r.capture(n.body, s)
-		if err != nil {
+		if v, err = r.captureFiltered(n.body, n.filts, s); err != nil {
 			return err
-		}
-		v = text
-		for _, f := range n.filts {
-			if v, err = r.applyFilter(f, v, s); err != nil {
-				return err
-			}
 		}
 	} else if v, err = r.eval(n.value, s); err != nil {
 		return err
