@@ -156,44 +156,5 @@ func TestKQuantBatchInvariance(t *testing.T) {
 func TestKQuantSplitWeights(t *testing.T) {
 	e := newEnv(t, Options{MaxBindRange: 4096})
 	whole := newEnv(t, Options{})
-	typ := gguf.TypeQ4_K
-	m, k, n := 131, 256, 3
-	w := e.weight(typ, m, k)
-	if w.g.Bytes() < 4*4096 {
-		t.Fatalf("%v weight of %d bytes does not cross the window", typ, w.g.Bytes())
-	}
-	x := e.f32(n, k, 1)
-	dst := e.alloc(gguf.TypeF32, n, m)
-	e.poison(dst)
-	e.vk.MatMul(dst.g, w.g, x.g)
-	e.cpu.MatMul(dst.c, w.c, x.c)
-	got := e.check("split MatMul "+typ.String(), dst, kMatmulTol)
-
-	raw := make([]byte, w.c.Bytes())
-	if err := e.cpu.Read(w.c, raw); err != nil {
-		t.Fatal(err)
-	}
-	w2 := whole.alloc(typ, m, k)
-	whole.write(w2, raw)
-	xr := make([]byte, x.c.Bytes())
-	if err := e.cpu.Read(x.c, xr); err != nil {
-		t.Fatal(err)
-	}
-	x2 := whole.alloc(gguf.TypeF32, n, k)
-	whole.write(x2, xr)
-	d2 := whole.alloc(gguf.TypeF32, n, m)
-	whole.vk.MatMul(d2.g, w2.g, x2.g)
-	ref, _ := whole.read(d2)
-	for i, v := range floats(ref) {
-		if v != got[i] {
-			t.Fatalf("split result %d differs from unsplit: %v vs %v", i, got[i], v)
-		}
-	}
-
-	ids := e.i32([]int32{130, 0, 65})
-	rows := e.alloc(gguf.TypeF32, 3, k)
-	e.poison(rows)
-	e.vk.GetRows(rows.g, w.g, ids.g)
-	e.cpu.GetRows(rows.c, w.c, ids.c)
-	e.check("split GetRows "+typ.String(), rows, 0)
+	checkSplitWeight(t, e, whole, gguf.TypeQ4_K, 131, 256, 3, kMatmulTol, []int32{130, 0, 65})
 }

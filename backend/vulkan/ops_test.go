@@ -114,47 +114,53 @@ func TestSplitWeights(t *testing.T) {
 	e := newEnv(t, Options{MaxBindRange: 4096})
 	whole := newEnv(t, Options{})
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeF32, gguf.TypeQ5_1} {
-		m, k, n := 301, 128, 3
-		w := e.weight(typ, m, k)
-		if w.g.Bytes() < 4*4096 {
-			t.Fatalf("%v weight of %d bytes does not cross the window", typ, w.g.Bytes())
-		}
-		x := e.f32(n, k, 1)
-		dst := e.alloc(gguf.TypeF32, n, m)
-		e.poison(dst)
-		e.vk.MatMul(dst.g, w.g, x.g)
-		e.cpu.MatMul(dst.c, w.c, x.c)
-		got := e.check("split MatMul "+typ.String(), dst, matmulTol)
-
-		// The same on a backend with the device's own (large) windows.
-		raw := make([]byte, w.c.Bytes())
-		if err := e.cpu.Read(w.c, raw); err != nil {
-			t.Fatal(err)
-		}
-		w2 := whole.alloc(typ, m, k)
-		whole.write(w2, raw)
-		xr := make([]byte, x.c.Bytes())
-		if err := e.cpu.Read(x.c, xr); err != nil {
-			t.Fatal(err)
-		}
-		x2 := whole.alloc(gguf.TypeF32, n, k)
-		whole.write(x2, xr)
-		d2 := whole.alloc(gguf.TypeF32, n, m)
-		whole.vk.MatMul(d2.g, w2.g, x2.g)
-		ref, _ := whole.read(d2)
-		for i, v := range floats(ref) {
-			if v != got[i] {
-				t.Fatalf("%v: split result %d differs from unsplit: %v vs %v", typ, i, got[i], v)
-			}
-		}
-
-		ids := e.i32([]int32{300, 0, 150, 57, 299})
-		rows := e.alloc(gguf.TypeF32, 5, k)
-		e.poison(rows)
-		e.vk.GetRows(rows.g, w.g, ids.g)
-		e.cpu.GetRows(rows.c, w.c, ids.c)
-		e.check("split GetRows "+typ.String(), rows, 0)
+		checkSplitWeight(t, e, whole, typ, 301, 128, 3, matmulTol, []int32{300, 0, 150, 57, 299})
 	}
+}
+
+// checkSplitWeight runs MatMul and GetRows on an m x k weight of typ that
+// crosses e's small binding windows: MatMul within tol of the CPU and equal,
+// bit for bit, to the same product on whole (a backend with the device's own
+// windows); GetRows of ids exact.
+func checkSplitWeight(t *testing.T, e, whole *env, typ gguf.Type, m, k, n int, tol float64, ids []int32) {
+	t.Helper()
+	w := e.weight(typ, m, k)
+	if w.g.Bytes() < 4*4096 {
+		t.Fatalf("%v weight of %d bytes does not cross the window", typ, w.g.Bytes())
+	}
+	x := e.f32(n, k, 1)
+	dst := e.alloc(gguf.TypeF32, n, m)
+	e.poison(dst)
+	e.vk.MatMul(dst.g, w.g, x.g)
+	e.cpu.MatMul(dst.c, w.c, x.c)
+	got := e.check("split MatMul "+typ.String(), dst, tol)
+
+	// The same on a backend with the device's own (large) windows.
+	copyTo := func(src pair, typ gguf.Type, rows, cols int) pair {
+		raw := make([]byte, src.c.Bytes())
+		if err := e.cpu.Read(src.c, raw); err != nil {
+			t.Fatal(err)
+		}
+		dst := whole.alloc(typ, rows, cols)
+		whole.write(dst, raw)
+		return dst
+	}
+	w2, x2 := copyTo(w, typ, m, k), copyTo(x, gguf.TypeF32, n, k)
+	d2 := whole.alloc(gguf.TypeF32, n, m)
+	whole.vk.MatMul(d2.g, w2.g, x2.g)
+	ref, _ := whole.read(d2)
+	for i, v := range floats(ref) {
+		if v != got[i] {
+			t.Fatalf("%v: split result %d differs from unsplit: %v vs %v", typ, i, got[i], v)
+		}
+	}
+
+	idx := e.i32(ids)
+	rows := e.alloc(gguf.TypeF32, len(ids), k)
+	e.poison(rows)
+	e.vk.GetRows(rows.g, w.g, idx.g)
+	e.cpu.GetRows(rows.c, w.c, idx.c)
+	e.check("split GetRows "+typ.String(), rows, 0)
 }
 
 // RMSNorm: the GPU sums squares by a tree in F32, the CPU sequentially in F64;
