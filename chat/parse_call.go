@@ -4,39 +4,34 @@ func (p *parser) parseArgs() (args []expr, kwkeys []string, kwvals []expr, err e
 	if err := p.expectOp("("); err != nil {
 		return nil, nil, nil, err
 	}
-	for !p.isOp(")") {
-		if len(args)+len(kwkeys) > 0 {
-			if err := p.expectOp(","); err != nil {
-				return nil, nil, nil, err
-			}
-			if p.isOp(")") {
-				break
-			}
-		}
+	err = p.parseList(")", func() error {
 		if p.cur().kind == tkName && p.peek().kind == tkOp && p.peek().val == "=" {
 			k := p.next().val
 			p.next()
 			v, err := p.parseExpr(true)
 			if err != nil {
-				return nil, nil, nil, err
+				return err
 			}
 			kwkeys = append(kwkeys, k)
 			kwvals = append(kwvals, v)
-			continue
+			return nil
 		}
 		if p.isOp("*") || p.isOp("**") {
-			return nil, nil, nil, p.errf("*args and **kwargs are not supported")
+			return p.errf("*args and **kwargs are not supported")
 		}
 		if len(kwkeys) > 0 {
-			return nil, nil, nil, p.errf("positional argument after keyword argument")
+			return p.errf("positional argument after keyword argument")
 		}
 		e, err := p.parseExpr(true)
 		if err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 		args = append(args, e)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	p.next()
 	return args, kwkeys, kwvals, nil
 }
 
@@ -80,17 +75,9 @@ func (p *parser) parseFilterExpr(e expr) (expr, error) {
 
 func (p *parser) parseFilter(x expr) (*filterExpr, error) {
 	line := p.cur().line
-	name, err := p.expectName()
+	name, err := p.expectDottedName()
 	if err != nil {
 		return nil, err
-	}
-	for p.isOp(".") {
-		p.next()
-		n, err := p.expectName()
-		if err != nil {
-			return nil, err
-		}
-		name += "." + n
 	}
 	f := &filterExpr{x: x, name: name, line: line}
 	if p.isOp("(") {
@@ -108,17 +95,9 @@ func (p *parser) parseTest(x expr) (expr, error) {
 		p.next()
 		negated = true
 	}
-	name, err := p.expectName()
+	name, err := p.expectDottedName()
 	if err != nil {
 		return nil, err
-	}
-	for p.isOp(".") {
-		p.next()
-		n, err := p.expectName()
-		if err != nil {
-			return nil, err
-		}
-		name += "." + n
 	}
 	t := &testExpr{x: x, name: name, line: line}
 	cur := p.cur()

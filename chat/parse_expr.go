@@ -63,36 +63,34 @@ func (p *parser) parseExpr(withCond bool) (expr, error) {
 	return e, nil
 }
 
-func (p *parser) parseOr() (expr, error) {
-	l, err := p.parseAnd()
+// parseLeftAssoc parses operands joined by left-associative operators: while
+// isOp holds, the operator token and the next operand join the expression so far.
+func (p *parser) parseLeftAssoc(operand func() (expr, error), isOp func() bool, join func(op token, l, r expr) expr) (expr, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.isName("or") {
-		p.next()
-		r, err := p.parseAnd()
+	for isOp() {
+		t := p.next()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		l = &orExpr{l, r}
+		l = join(t, l, r)
 	}
 	return l, nil
 }
 
+func newBinExpr(op token, l, r expr) expr { return &binExpr{op: op.val, l: l, r: r, line: op.line} }
+
+func (p *parser) parseOr() (expr, error) {
+	return p.parseLeftAssoc(p.parseAnd, func() bool { return p.isName("or") },
+		func(_ token, l, r expr) expr { return &orExpr{l, r} })
+}
+
 func (p *parser) parseAnd() (expr, error) {
-	l, err := p.parseNot()
-	if err != nil {
-		return nil, err
-	}
-	for p.isName("and") {
-		p.next()
-		r, err := p.parseNot()
-		if err != nil {
-			return nil, err
-		}
-		l = &andExpr{l, r}
-	}
-	return l, nil
+	return p.parseLeftAssoc(p.parseNot, func() bool { return p.isName("and") },
+		func(_ token, l, r expr) expr { return &andExpr{l, r} })
 }
 
 func (p *parser) parseNot() (expr, error) {
@@ -146,19 +144,7 @@ func (p *parser) parseCompare() (expr, error) {
 }
 
 func (p *parser) parseMath1() (expr, error) {
-	l, err := p.parseConcat()
-	if err != nil {
-		return nil, err
-	}
-	for p.isOp("+") || p.isOp("-") {
-		t := p.next()
-		r, err := p.parseConcat()
-		if err != nil {
-			return nil, err
-		}
-		l = &binExpr{op: t.val, l: l, r: r, line: t.line}
-	}
-	return l, nil
+	return p.parseLeftAssoc(p.parseConcat, func() bool { return p.isOp("+") || p.isOp("-") }, newBinExpr)
 }
 
 func (p *parser) parseConcat() (expr, error) {
@@ -182,35 +168,11 @@ func (p *parser) parseConcat() (expr, error) {
 }
 
 func (p *parser) parseMath2() (expr, error) {
-	l, err := p.parsePow()
-	if err != nil {
-		return nil, err
-	}
-	for p.isOp("*") || p.isOp("/") || p.isOp("//") || p.isOp("%") {
-		t := p.next()
-		r, err := p.parsePow()
-		if err != nil {
-			return nil, err
-		}
-		l = &binExpr{op: t.val, l: l, r: r, line: t.line}
-	}
-	return l, nil
+	return p.parseLeftAssoc(p.parsePow, func() bool { return p.isOp("*") || p.isOp("/") || p.isOp("//") || p.isOp("%") }, newBinExpr)
 }
 
 func (p *parser) parsePow() (expr, error) {
-	l, err := p.parseUnary(true)
-	if err != nil {
-		return nil, err
-	}
-	for p.isOp("**") {
-		t := p.next()
-		r, err := p.parseUnary(true)
-		if err != nil {
-			return nil, err
-		}
-		l = &binExpr{op: "**", l: l, r: r, line: t.line}
-	}
-	return l, nil
+	return p.parseLeftAssoc(func() (expr, error) { return p.parseUnary(true) }, func() bool { return p.isOp("**") }, newBinExpr)
 }
 
 func (p *parser) parseUnary(withFilter bool) (expr, error) {
@@ -293,50 +255,40 @@ func (p *parser) parsePrimary() (expr, error) {
 		case "[":
 			p.next()
 			l := &listExpr{}
-			for !p.isOp("]") {
-				if len(l.items) > 0 {
-					if err := p.expectOp(","); err != nil {
-						return nil, err
-					}
-					if p.isOp("]") {
-						break
-					}
-				}
+			err := p.parseList("]", func() error {
 				e, err := p.parseExpr(true)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				l.items = append(l.items, e)
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
-			p.next()
 			return l, nil
 		case "{":
 			p.next()
 			d := &dictExpr{}
-			for !p.isOp("}") {
-				if len(d.keys) > 0 {
-					if err := p.expectOp(","); err != nil {
-						return nil, err
-					}
-					if p.isOp("}") {
-						break
-					}
-				}
+			err := p.parseList("}", func() error {
 				k, err := p.parseExpr(true)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if err := p.expectOp(":"); err != nil {
-					return nil, err
+					return err
 				}
 				v, err := p.parseExpr(true)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				d.keys = append(d.keys, k)
 				d.vals = append(d.vals, v)
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
-			p.next()
 			return d, nil
 		}
 	}

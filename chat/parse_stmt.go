@@ -243,29 +243,24 @@ func (p *parser) parseParams() ([]param, error) {
 	if err := p.expectOp("("); err != nil {
 		return nil, err
 	}
-	for !p.isOp(")") {
-		if len(params) > 0 {
-			if err := p.expectOp(","); err != nil {
-				return nil, err
-			}
-			if p.isOp(")") {
-				break
-			}
-		}
+	err := p.parseList(")", func() error {
 		name, err := p.expectName()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		prm := param{name: name}
 		if p.isOp("=") {
 			p.next()
 			if prm.def, err = p.parseExpr(true); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		params = append(params, prm)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	p.next()
 	return params, nil
 }
 

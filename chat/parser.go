@@ -62,6 +62,44 @@ func (p *parser) expectName() (string, error) {
 	return p.next().val, nil
 }
 
+// expectDottedName is a name, or names joined by dots ("a.b"), as filters and
+// tests are named.
+func (p *parser) expectDottedName() (string, error) {
+	name, err := p.expectName()
+	if err != nil {
+		return "", err
+	}
+	for p.isOp(".") {
+		p.next()
+		n, err := p.expectName()
+		if err != nil {
+			return "", err
+		}
+		name += "." + n
+	}
+	return name, nil
+}
+
+// parseList parses comma-separated items, a trailing comma allowed, through the
+// closing op; item parses one.
+func (p *parser) parseList(closing string, item func() error) error {
+	for n := 0; !p.isOp(closing); n++ {
+		if n > 0 {
+			if err := p.expectOp(","); err != nil {
+				return err
+			}
+			if p.isOp(closing) {
+				break
+			}
+		}
+		if err := item(); err != nil {
+			return err
+		}
+	}
+	p.next()
+	return nil
+}
+
 func (p *parser) expectBlockEnd() error {
 	if p.cur().kind != tkBlockEnd {
 		return p.errf("expected end of statement block, got %s", p.cur())
