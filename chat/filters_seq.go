@@ -63,10 +63,8 @@ func sequenceFilters() map[string]filterFunc {
 			attr := argAt(args, kw, 1, "attribute", nil)
 			parts := make([]string, len(items))
 			for i, it := range items {
-				if attr != nil {
-					if it, err = attrPath(it, attr); err != nil {
-						return nil, err
-					}
+				if it, err = attrOf(it, attr); err != nil {
+					return nil, err
 				}
 				parts[i] = pyStr(it)
 			}
@@ -158,11 +156,9 @@ func sequenceFilters() map[string]filterFunc {
 			attr := argAt(args, kw, 2, "attribute", nil)
 			var keyErr error
 			err = sortBy(items, rev, func(v any) any {
-				if attr != nil {
-					var err error
-					if v, err = attrPath(v, attr); err != nil {
-						keyErr = err
-					}
+				v, err := attrOf(v, attr)
+				if err != nil {
+					keyErr = err
 				}
 				return caseKey(v, cs)
 			})
@@ -179,10 +175,8 @@ func sequenceFilters() map[string]filterFunc {
 			attr := argAt(args, kw, 0, "attribute", nil)
 			total := argAt(args, kw, 1, "start", int64(0))
 			for _, it := range items {
-				if attr != nil {
-					if it, err = attrPath(it, attr); err != nil {
-						return nil, err
-					}
+				if it, err = attrOf(it, attr); err != nil {
+					return nil, err
 				}
 				if total, err = binOp("+", total, it); err != nil {
 					return nil, err
@@ -199,11 +193,9 @@ func sequenceFilters() map[string]filterFunc {
 			attr := argAt(args, kw, 1, "attribute", nil)
 			var out, seen []any
 			for _, it := range items {
-				k := it
-				if attr != nil {
-					if k, err = attrPath(it, attr); err != nil {
-						return nil, err
-					}
+				k, err := attrOf(it, attr)
+				if err != nil {
+					return nil, err
 				}
 				k = caseKey(k, cs)
 				dup := false
@@ -288,6 +280,15 @@ func attrPath(v any, attr any) (any, error) {
 	return v, nil
 }
 
+// attrOf is attrPath(v, attr), or v itself when attr is nil: the item a filter's
+// optional attribute argument picks.
+func attrOf(v, attr any) (any, error) {
+	if attr == nil {
+		return v, nil
+	}
+	return attrPath(v, attr)
+}
+
 func minMax(x any, args []any, kw *dict, isMax bool) (any, error) {
 	items, err := iterate(x)
 	if err != nil {
@@ -299,11 +300,9 @@ func minMax(x any, args []any, kw *dict, isMax bool) (any, error) {
 	cs := truthy(argAt(args, kw, 0, "case_sensitive", false))
 	attr := argAt(args, kw, 1, "attribute", nil)
 	key := func(v any) (any, error) {
-		if attr != nil {
-			var err error
-			if v, err = attrPath(v, attr); err != nil {
-				return nil, err
-			}
+		v, err := attrOf(v, attr)
+		if err != nil {
+			return nil, err
 		}
 		return caseKey(v, cs), nil
 	}

@@ -116,12 +116,7 @@ func strMethod(s string, name string) *function {
 		})
 	case "splitlines":
 		return fn(name, func([]any, *dict) (any, error) {
-			lines := pySplitLines(s)
-			out := make([]any, len(lines))
-			for i, l := range lines {
-				out[i] = l
-			}
-			return out, nil
+			return strValues(pySplitLines(s)), nil
 		})
 	case "replace":
 		return fn(name, func(args []any, kw *dict) (any, error) {

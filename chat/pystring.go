@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -84,11 +85,7 @@ func pySplit(s string, sep any, maxsplit int) ([]any, error) {
 			parts = strings.Split(s, sp)
 		}
 	}
-	out := make([]any, len(parts))
-	for i, p := range parts {
-		out[i] = p
-	}
-	return out, nil
+	return strValues(parts), nil
 }
 
 func pyRsplit(s string, sep any, maxsplit int) ([]any, error) {
@@ -112,11 +109,8 @@ func pyRsplit(s string, sep any, maxsplit int) ([]any, error) {
 			parts = append(parts, rest[i+n:])
 			rest = strings.TrimRightFunc(rest[:i], isPySpace)
 		}
-		out := make([]any, len(parts))
-		for i, p := range parts {
-			out[len(parts)-1-i] = p
-		}
-		return out, nil
+		slices.Reverse(parts)
+		return strValues(parts), nil
 	}
 	sp, ok := sep.(string)
 	if !ok || sp == "" {
@@ -133,9 +127,15 @@ func pyRsplit(s string, sep any, maxsplit int) ([]any, error) {
 		rest = rest[:i]
 	}
 	parts = append(parts, rest)
-	out := make([]any, len(parts))
-	for i, p := range parts {
-		out[len(parts)-1-i] = p
+	slices.Reverse(parts)
+	return strValues(parts), nil
+}
+
+// strValues is strs as a template list.
+func strValues(strs []string) []any {
+	out := make([]any, len(strs))
+	for i, s := range strs {
+		out[i] = s
 	}
-	return out, nil
+	return out
 }
