@@ -27,7 +27,7 @@ var (
 	// hasAVX2 is AVX2 with FMA and F16C, which every kernel here needs.
 	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 	// hasVNNI adds 256-bit VPDPBUSD (EVEX-encoded: AVX512_VNNI with AVX512VL).
-	hasVNNI = hasAVX2 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW
+	hasVNNI = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW
 )
 
 // blockDot is an assembly kernel over nb blocks.

@@ -3,14 +3,21 @@
 // Tiles of 4 weight rows by 4 (or 1) activation rows: each output keeps its
 // own eight float lanes and gets exactly the operations dotQ4_0VNNI and
 // dotQ8_0VNNI apply (and so the Go twins' bits); the tile only shares loads,
-// the activations' correction terms and the weights' unpacking between
-// outputs, and gives the FMA chains 4 or 16 independent accumulators.
+// the activations' correction terms, the weights' unpacking and the block
+// scales' conversion between outputs, and gives the FMA chains 4 or 16
+// independent accumulators.
 //
-// Registers: weight rows at SI, R8, R9, R10 (BX = 4 rows) (scales' lanes Y4-Y7, quants
-// Y0-Y3 as unsigned bytes); activation rows at DI, R11, R12, R13 (quants Y8,
-// scale Y10, minus the correction dpbusd(Y14, a) in Y9); Y11, Y12 temporaries;
-// Y13 the nibble mask, Y15 zero; accumulators Y16-Y31, output (i, j) in
-// Y(16+4i+j).
+// Each block's scales are made for the whole tile at once: the weights' four
+// fp16 scales and the activations' are gathered into X4 and X5, converted,
+// and their products d_w*d_a (one float32 VMULPS, as in the dots) stored on
+// the stack, 16 bytes per activation row, from where each output's FMA
+// broadcasts its own.
+//
+// Registers: weight rows at SI, R8, R9, R10 (BX = 4 rows) (quants Y0-Y3 as
+// unsigned bytes); activation rows at DI, R11, R12, R13 (quants Y8, minus the
+// correction dpbusd(Y14, a) in Y9); Y11 temporary; Y13 the nibble mask, Y15
+// zero, Z7 the index that spreads activation scales; accumulators Y16-Y31,
+// output (i, j) in Y(16+4i+j).
 
 // nibbleShift shifts the upper 128 bits of a ymm right by 4 (per qword).
 DATA nibbleShift<>+0(SB)/8, $0
@@ -19,45 +26,81 @@ DATA nibbleShift<>+16(SB)/8, $4
 DATA nibbleShift<>+24(SB)/8, $4
 GLOBL nibbleShift<>(SB), RODATA|NOPTR, $32
 
+// spread4 takes lane i of four to lanes 4i..4i+3.
+DATA spread4<>+0(SB)/8, $0
+DATA spread4<>+8(SB)/8, $0
+DATA spread4<>+16(SB)/8, $0x0000000100000001
+DATA spread4<>+24(SB)/8, $0x0000000100000001
+DATA spread4<>+32(SB)/8, $0x0000000200000002
+DATA spread4<>+40(SB)/8, $0x0000000200000002
+DATA spread4<>+48(SB)/8, $0x0000000300000003
+DATA spread4<>+56(SB)/8, $0x0000000300000003
+GLOBL spread4<>(SB), RODATA|NOPTR, $64
+
 // Q4_0 weights: q = nibbles in value order (unsigned 0..15); Y14 = 8s. The
 // next tile's rows (4 rows on) are prefetched as this one is read.
-#define LOADW_Q4_0(P, Q, XQ, D, XD) \
+#define LOADW_Q4_0(P, Q) \
 	PREFETCHT0     0(P)(BX*1); \
-	VPBROADCASTW   0(P), XD; \
-	VCVTPH2PS      XD, D; \
 	VBROADCASTI128 2(P), Q; \
 	VPSRLVQ        nibbleShift<>(SB), Q, Q; \
 	VPAND          Y13, Q, Q
 
 // Q8_0 weights: q = w^0x80 = w+128 (unsigned); Y14 = 0x80s.
-#define LOADW_Q8_0(P, Q, XQ, D, XD) \
-	PREFETCHT0   0(P)(BX*1); \
-	VPBROADCASTW 0(P), XD; \
-	VCVTPH2PS    XD, D; \
-	VMOVDQU      2(P), Q; \
-	VPXOR        Y14, Q, Q
+#define LOADW_Q8_0(P, Q) \
+	PREFETCHT0 0(P)(BX*1); \
+	VMOVDQU    2(P), Q; \
+	VPXOR      Y14, Q, Q
+
+// SCALES4 gathers the fp16 scales at P0..P3 into X (lanes 0..3) as float32.
+#define SCALES4(P0, P1, P2, P3, X) \
+	MOVWQZX   0(P0), AX; \
+	MOVWQZX   0(P1), DX; \
+	SHLQ      $16, DX; \
+	ORQ       DX, AX; \
+	MOVWQZX   0(P2), DX; \
+	SHLQ      $32, DX; \
+	ORQ       DX, AX; \
+	MOVWQZX   0(P3), DX; \
+	SHLQ      $48, DX; \
+	ORQ       DX, AX; \
+	VMOVQ     AX, X; \
+	VCVTPH2PS X, X
+
+// SCALES4x4 stores d_w(j)*d_a(i) at 16i+4j(SP).
+#define SCALES4x4 \
+	SCALES4(SI, R8, R9, R10, X4); \
+	SCALES4(DI, R11, R12, R13, X5); \
+	VSHUFF32X4 $0, Z4, Z4, Z4; \
+	VPERMPS    Z5, Z7, Z5; \
+	VMULPS     Z5, Z4, Z6; \
+	VMOVUPS    Z6, 0(SP)
+
+// SCALES4x1 stores d_w(j)*d_a at 4j(SP).
+#define SCALES4x1 \
+	SCALES4(SI, R8, R9, R10, X4); \
+	VPBROADCASTW 0(DI), X5; \
+	VCVTPH2PS    X5, X5; \
+	VMULPS       X5, X4, X6; \
+	VMOVUPS      X6, 0(SP)
 
 #define LOADA(P) \
-	VPBROADCASTW 0(P), X10; \
-	VCVTPH2PS    X10, Y10; \
-	VMOVDQU      2(P), Y8; \
-	VPXOR        Y9, Y9, Y9; \
-	VPDPBUSD     Y8, Y14, Y9; \
-	VPSUBD       Y9, Y15, Y9
+	VMOVDQU  2(P), Y8; \
+	VPXOR    Y9, Y9, Y9; \
+	VPDPBUSD Y8, Y14, Y9; \
+	VPSUBD   Y9, Y15, Y9
 
-// STEP folds block (Q, D) x (Y8, Y10) into ACC.
-#define STEP(Q, D, ACC) \
-	VMOVDQA     Y9, Y11; \
-	VPDPBUSD    Y8, Q, Y11; \
-	VCVTDQ2PS   Y11, Y11; \
-	VMULPS      Y10, D, Y12; \
-	VFMADD231PS Y12, Y11, ACC
+// STEP folds block Q x Y8, scaled by the float32 at S, into ACC.
+#define STEP(Q, S, ACC) \
+	VMOVDQA          Y9, Y11; \
+	VPDPBUSD         Y8, Q, Y11; \
+	VCVTDQ2PS        Y11, Y11; \
+	VFMADD231PS.BCST S, Y11, ACC
 
-#define ROW(A0, A1, A2, A3) \
-	STEP(Y0, Y4, A0); \
-	STEP(Y1, Y5, A1); \
-	STEP(Y2, Y6, A2); \
-	STEP(Y3, Y7, A3)
+#define ROW(OFF, A0, A1, A2, A3) \
+	STEP(Y0, OFF+0(SP), A0); \
+	STEP(Y1, OFF+4(SP), A1); \
+	STEP(Y2, OFF+8(SP), A2); \
+	STEP(Y3, OFF+12(SP), A3)
 
 // STORE reduces ACC as HSUM in dot_amd64.s does and stores it at OFF(P).
 #define STORE(ACC, OFF, P) \
@@ -89,7 +132,8 @@ GLOBL nibbleShift<>(SB), RODATA|NOPTR, $32
 	MOVL CONST, AX; \
 	VMOVD AX, X14; \
 	VPBROADCASTD X14, Y14; \
-	VPXOR Y15, Y15, Y15
+	VPXOR Y15, Y15, Y15; \
+	VMOVDQU32 spread4<>(SB), Z7
 
 #define ZERO4(A0, A1, A2, A3) \
 	VXORPS A0, A0, A0; \
@@ -98,10 +142,10 @@ GLOBL nibbleShift<>(SB), RODATA|NOPTR, $32
 	VXORPS A3, A3, A3
 
 #define LOADW4(LOADW) \
-	LOADW(SI, Y0, X0, Y4, X4); \
-	LOADW(R8, Y1, X1, Y5, X5); \
-	LOADW(R9, Y2, X2, Y6, X6); \
-	LOADW(R10, Y3, X3, Y7, X7)
+	LOADW(SI, Y0); \
+	LOADW(R8, Y1); \
+	LOADW(R9, Y2); \
+	LOADW(R10, Y3)
 
 #define ADVANCEW(WB) \
 	ADDQ WB, SI; \
@@ -125,15 +169,16 @@ GLOBL nibbleShift<>(SB), RODATA|NOPTR, $32
 	TESTQ CX, CX; \
 	JZ DONE; \
 LOOP: \
+	SCALES4x4; \
 	LOADW4(LOADW); \
 	LOADA(DI); \
-	ROW(Y16, Y17, Y18, Y19); \
+	ROW(0, Y16, Y17, Y18, Y19); \
 	LOADA(R11); \
-	ROW(Y20, Y21, Y22, Y23); \
+	ROW(16, Y20, Y21, Y22, Y23); \
 	LOADA(R12); \
-	ROW(Y24, Y25, Y26, Y27); \
+	ROW(32, Y24, Y25, Y26, Y27); \
 	LOADA(R13); \
-	ROW(Y28, Y29, Y30, Y31); \
+	ROW(48, Y28, Y29, Y30, Y31); \
 	ADVANCEW(WB); \
 	ADDQ $34, DI; \
 	ADDQ $34, R11; \
@@ -162,9 +207,10 @@ DONE: \
 	TESTQ CX, CX; \
 	JZ DONE; \
 LOOP: \
+	SCALES4x1; \
 	LOADW4(LOADW); \
 	LOADA(DI); \
-	ROW(Y16, Y17, Y18, Y19); \
+	ROW(0, Y16, Y17, Y18, Y19); \
 	ADVANCEW(WB); \
 	ADDQ $34, DI; \
 	DECQ CX; \
@@ -176,17 +222,17 @@ DONE: \
 	RET
 
 // func tileQ4_0x4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
-TEXT ·tileQ4_0x4VNNI(SB), NOSPLIT, $0-56
+TEXT ·tileQ4_0x4VNNI(SB), NOSPLIT, $64-56
 	TILE4x4(LOADW_Q4_0, $18, $0x08080808, q40x4loop, q40x4done)
 
 // func tileQ4_0x1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
-TEXT ·tileQ4_0x1VNNI(SB), NOSPLIT, $0-56
+TEXT ·tileQ4_0x1VNNI(SB), NOSPLIT, $64-56
 	TILE4x1(LOADW_Q4_0, $18, $0x08080808, q40x1loop, q40x1done)
 
 // func tileQ8_0x4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
-TEXT ·tileQ8_0x4VNNI(SB), NOSPLIT, $0-56
+TEXT ·tileQ8_0x4VNNI(SB), NOSPLIT, $64-56
 	TILE4x4(LOADW_Q8_0, $34, $0x80808080, q80x4loop, q80x4done)
 
 // func tileQ8_0x1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
-TEXT ·tileQ8_0x1VNNI(SB), NOSPLIT, $0-56
+TEXT ·tileQ8_0x1VNNI(SB), NOSPLIT, $64-56
 	TILE4x1(LOADW_Q8_0, $34, $0x80808080, q80x1loop, q80x1done)
