@@ -1,23 +1,22 @@
 #include "textflag.h"
 
-// Tiles of 4 weight rows by 4 (or 1) activation rows: each output keeps its
-// own eight float lanes and gets exactly the operations dotQ4_0VNNI and
-// dotQ8_0VNNI apply (and so the Go twins' bits); the tile only shares loads,
-// the activations' correction terms, the weights' unpacking and the block
-// scales' conversion between outputs, and gives the FMA chains 4 or 16
+// Tiles of 4 weight rows by 1 activation row (tile4x4_amd64.s has 4 by 4):
+// each output keeps its own eight float lanes and gets exactly the operations
+// dotQ4_0VNNI and dotQ8_0VNNI apply (and so the Go twins' bits); the tile
+// only shares loads,
+// the activation's correction terms, the weights' unpacking and the block
+// scales' conversion between outputs, and gives the FMA chains 4
 // independent accumulators.
 //
 // Each block's scales are made for the whole tile at once: the weights' four
-// fp16 scales and the activations' are gathered into X4 and X5, converted,
-// and their products d_w*d_a (one float32 VMULPS, as in the dots) stored on
-// the stack, 16 bytes per activation row, from where each output's FMA
-// broadcasts its own.
+// fp16 scales are gathered into X4, converted, and their products d_w*d_a
+// with the activation's (one float32 VMULPS, as in the dots) stored on the
+// stack, from where each output's FMA broadcasts its own.
 //
 // Registers: weight rows at SI, R8, R9, R10 (BX = 4 rows) (quants Y0-Y3 as
-// unsigned bytes); activation rows at DI, R11, R12, R13 (quants Y8, minus the
+// unsigned bytes); activation row at DI (quants Y8, minus the
 // correction dpbusd(Y14, a) in Y9); Y11 temporary; Y13 the nibble mask, Y15
-// zero, Z7 the index that spreads activation scales; accumulators Y16-Y31,
-// output (i, j) in Y(16+4i+j).
+// zero; accumulators Y16-Y19, output j in Y(16+j).
 
 // nibbleShift shifts the upper 128 bits of a ymm right by 4 (per qword).
 DATA nibbleShift<>+0(SB)/8, $0
@@ -25,17 +24,6 @@ DATA nibbleShift<>+8(SB)/8, $0
 DATA nibbleShift<>+16(SB)/8, $4
 DATA nibbleShift<>+24(SB)/8, $4
 GLOBL nibbleShift<>(SB), RODATA|NOPTR, $32
-
-// spread4 takes lane i of four to lanes 4i..4i+3.
-DATA spread4<>+0(SB)/8, $0
-DATA spread4<>+8(SB)/8, $0
-DATA spread4<>+16(SB)/8, $0x0000000100000001
-DATA spread4<>+24(SB)/8, $0x0000000100000001
-DATA spread4<>+32(SB)/8, $0x0000000200000002
-DATA spread4<>+40(SB)/8, $0x0000000200000002
-DATA spread4<>+48(SB)/8, $0x0000000300000003
-DATA spread4<>+56(SB)/8, $0x0000000300000003
-GLOBL spread4<>(SB), RODATA|NOPTR, $64
 
 // Q4_0 weights: q = nibbles in value order (unsigned 0..15); Y14 = 8s. The
 // next tile's rows (4 rows on) are prefetched as this one is read.
@@ -65,15 +53,6 @@ GLOBL spread4<>(SB), RODATA|NOPTR, $64
 	ORQ       DX, AX; \
 	VMOVQ     AX, X; \
 	VCVTPH2PS X, X
-
-// SCALES4x4 stores d_w(j)*d_a(i) at 16i+4j(SP).
-#define SCALES4x4 \
-	SCALES4(SI, R8, R9, R10, X4); \
-	SCALES4(DI, R11, R12, R13, X5); \
-	VSHUFF32X4 $0, Z4, Z4, Z4; \
-	VPERMPS    Z5, Z7, Z5; \
-	VMULPS     Z5, Z4, Z6; \
-	VMOVUPS    Z6, 0(SP)
 
 // SCALES4x1 stores d_w(j)*d_a at 4j(SP).
 #define SCALES4x1 \
@@ -132,8 +111,7 @@ GLOBL spread4<>(SB), RODATA|NOPTR, $64
 	MOVL CONST, AX; \
 	VMOVD AX, X14; \
 	VPBROADCASTD X14, Y14; \
-	VPXOR Y15, Y15, Y15; \
-	VMOVDQU32 spread4<>(SB), Z7
+	VPXOR Y15, Y15, Y15
 
 #define ZERO4(A0, A1, A2, A3) \
 	VXORPS A0, A0, A0; \
@@ -159,47 +137,6 @@ GLOBL spread4<>(SB), RODATA|NOPTR, $64
 	STORE(A2, 8, P); \
 	STORE(A3, 12, P)
 
-// TILE4x4 is the body of a 4x4 tile kernel.
-#define TILE4x4(LOADW, WB, CONST, LOOP, DONE) \
-	PROLOGUE(CONST); \
-	ZERO4(Y16, Y17, Y18, Y19); \
-	ZERO4(Y20, Y21, Y22, Y23); \
-	ZERO4(Y24, Y25, Y26, Y27); \
-	ZERO4(Y28, Y29, Y30, Y31); \
-	TESTQ CX, CX; \
-	JZ DONE; \
-LOOP: \
-	SCALES4x4; \
-	LOADW4(LOADW); \
-	LOADA(DI); \
-	ROW(0, Y16, Y17, Y18, Y19); \
-	LOADA(R11); \
-	ROW(16, Y20, Y21, Y22, Y23); \
-	LOADA(R12); \
-	ROW(32, Y24, Y25, Y26, Y27); \
-	LOADA(R13); \
-	ROW(48, Y28, Y29, Y30, Y31); \
-	ADVANCEW(WB); \
-	ADDQ $34, DI; \
-	ADDQ $34, R11; \
-	ADDQ $34, R12; \
-	ADDQ $34, R13; \
-	DECQ CX; \
-	JNZ LOOP; \
-DONE: \
-	MOVQ out+40(FP), DX; \
-	MOVQ ostride+48(FP), AX; \
-	SHLQ $2, AX; \
-	STORE4(DX, Y16, Y17, Y18, Y19); \
-	ADDQ AX, DX; \
-	STORE4(DX, Y20, Y21, Y22, Y23); \
-	ADDQ AX, DX; \
-	STORE4(DX, Y24, Y25, Y26, Y27); \
-	ADDQ AX, DX; \
-	STORE4(DX, Y28, Y29, Y30, Y31); \
-	VZEROUPPER; \
-	RET
-
 // TILE4x1 is the body of a 4x1 tile kernel (one activation row).
 #define TILE4x1(LOADW, WB, CONST, LOOP, DONE) \
 	PROLOGUE(CONST); \
@@ -221,18 +158,10 @@ DONE: \
 	VZEROUPPER; \
 	RET
 
-// func tileQ4_0x4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
-TEXT ·tileQ4_0x4VNNI(SB), NOSPLIT, $64-56
-	TILE4x4(LOADW_Q4_0, $18, $0x08080808, q40x4loop, q40x4done)
-
 // func tileQ4_0x1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
-TEXT ·tileQ4_0x1VNNI(SB), NOSPLIT, $64-56
+TEXT ·tileQ4_0x1VNNI(SB), NOSPLIT, $16-56
 	TILE4x1(LOADW_Q4_0, $18, $0x08080808, q40x1loop, q40x1done)
 
-// func tileQ8_0x4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
-TEXT ·tileQ8_0x4VNNI(SB), NOSPLIT, $64-56
-	TILE4x4(LOADW_Q8_0, $34, $0x80808080, q80x4loop, q80x4done)
-
 // func tileQ8_0x1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
-TEXT ·tileQ8_0x1VNNI(SB), NOSPLIT, $64-56
+TEXT ·tileQ8_0x1VNNI(SB), NOSPLIT, $16-56
 	TILE4x1(LOADW_Q8_0, $34, $0x80808080, q80x1loop, q80x1done)
