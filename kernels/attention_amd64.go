@@ -14,6 +14,9 @@ func init() {
 	if hasAVX512 {
 		formats[gguf.TypeF16].Dequantize = dequantizeF16AVX512
 		formats[gguf.TypeF16].Quantize = quantizeF16AVX512
+		if cpu.X86.HasBMI2 {
+			formats[gguf.TypeF16].Dot = dotF16Fast
+		}
 	}
 }
 

@@ -131,17 +131,36 @@ func quantizeF16(dst []byte, src []float32) {
 	}
 }
 
-// dotF16 converts both operands to float32 and accumulates w[i]*a[i] into one
-// float32 in index order, i = 0..n-1.
+// dotF16 converts both operands to float32 and accumulates w[i]*a[i] in 64
+// float32 lanes, lane l (0..63) taking i = l, l+64, l+128, ... with one fused
+// multiply-add each, as four 16-lane FMA registers do; the row is padded with
+// zeros to a multiple of 64 (products 0*0 folded in like the others). Then the
+// four registers are added as (r0+r1) + (r2+r3) and the 16 lanes halved, l
+// and l+8, then l and l+4, l and l+2, lane 0 and 1. The order depends only on
+// n.
 func dotF16(w, a []byte, n int) float32 {
 	w, a = w[:2*n], a[:2*n]
-	var sum float32
-	for i := 0; i < n; i++ {
-		x := F16ToF32(binary.LittleEndian.Uint16(w[2*i:]))
-		y := F16ToF32(binary.LittleEndian.Uint16(a[2*i:]))
-		sum += float32(x * y)
+	var lanes [64]float32
+	for i0 := 0; i0 < n; i0 += 64 {
+		for l := range lanes {
+			var x, y float32
+			if i := i0 + l; i < n {
+				x = F16ToF32(binary.LittleEndian.Uint16(w[2*i:]))
+				y = F16ToF32(binary.LittleEndian.Uint16(a[2*i:]))
+			}
+			lanes[l] = fma32(x, y, lanes[l])
+		}
 	}
-	return sum
+	var v [16]float32
+	for l := range v {
+		v[l] = (lanes[l] + lanes[16+l]) + (lanes[32+l] + lanes[48+l])
+	}
+	for half := 8; half >= 1; half /= 2 {
+		for l := 0; l < half; l++ {
+			v[l] += v[l+half]
+		}
+	}
+	return v[0]
 }
 
 // BF16 rows: little-endian bfloat16.
