@@ -28,6 +28,9 @@ type Backend struct {
 		attend    attendTask
 	}
 	work []workerScratch
+	// copies are MapHost's buffers copied into memory mapped here, released
+	// by Free or Close (models do not free their mapped weights).
+	copies []*buffer
 }
 
 // workerScratch is one worker's scratch memory, grown as ops need it.
@@ -74,6 +77,8 @@ func (b *Backend) Threads() int { return b.pool.size() }
 type buffer struct {
 	data     []byte
 	readOnly bool
+	// unmap releases data when it was mapped here (see copyHost).
+	unmap func()
 }
 
 func (m *buffer) Size() int64 { return int64(len(m.data)) }
@@ -88,8 +93,14 @@ func (b *Backend) Alloc(size int64) (backend.Buffer, error) {
 	return &buffer{data: raw[skip : int64(skip)+size : int64(skip)+size]}, nil
 }
 
-// MapHost uses data in place as a read-only buffer.
+// MapHost makes data a read-only buffer: a copy in anonymous memory where
+// copyHost makes one (faster to stream), else data in place.
 func (b *Backend) MapHost(data []byte) (backend.Buffer, error) {
+	if mem, free, ok := copyHost(data); ok {
+		m := &buffer{data: mem, readOnly: true, unmap: free}
+		b.copies = append(b.copies, m)
+		return m, nil
+	}
 	return &buffer{data: data, readOnly: true}, nil
 }
 
@@ -126,12 +137,20 @@ func (b *Backend) Read(t backend.Tensor, dst []byte) error {
 func (b *Backend) Free(buf backend.Buffer) {
 	if m, ok := buf.(*buffer); ok {
 		m.data = nil
+		if m.unmap != nil {
+			m.unmap()
+			m.unmap = nil
+		}
 	}
 }
 
-// Close stops the worker pool.
+// Close stops the worker pool and releases the memory MapHost mapped.
 func (b *Backend) Close() error {
 	b.pool.close()
+	for _, m := range b.copies {
+		b.Free(m)
+	}
+	b.copies = nil
 	return nil
 }
 
