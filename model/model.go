@@ -105,9 +105,10 @@ type State struct {
 	// Logits are the output rows' logits after Forward (outputs x vocab).
 	Logits backend.Tensor
 
-	b       backend.Backend
-	buffers []backend.Buffer
-	staging []byte
+	b          backend.Backend
+	buffers    []backend.Buffer
+	staging    []byte
+	rowScratch []int32 // SetBatch's cache rows, reused
 }
 
 // NewState allocates the scratch for batches of up to maxBatch tokens with up to
@@ -182,14 +183,15 @@ func (s *State) SetBatch(batch Batch, kv *Cache) error {
 	if len(batch.Outputs) == 0 || len(batch.Outputs) > s.MaxOutputs {
 		return fmt.Errorf("model: %d output rows, want 1 to %d", len(batch.Outputs), s.MaxOutputs)
 	}
-	rows := make([]int32, n)
+	rows := s.rowScratch[:0]
 	for i := range n {
 		p, q := batch.Pos[i], batch.Seq[i]
 		if p < 0 || int(p) >= kv.Context || q < 0 || int(q) >= kv.Seqs {
 			return fmt.Errorf("model: token %d at position %d of sequence %d is outside the KV cache (%d sequences of %d)", i, p, q, kv.Seqs, kv.Context)
 		}
-		rows[i] = q*int32(kv.Context) + p
+		rows = append(rows, q*int32(kv.Context)+p)
 	}
+	s.rowScratch = rows
 	for _, o := range batch.Outputs {
 		if o < 0 || int(o) >= n {
 			return fmt.Errorf("model: output row %d outside the batch of %d", o, n)
