@@ -360,8 +360,9 @@ func TestAbortedStreamThenGoodRequest(t *testing.T) {
 // With every sequence busy and the queue full, a request gets 503 and Retry-After.
 func TestQueueFullIs503WithRetryAfter(t *testing.T) {
 	// A long context, so that the running request holds its sequence for
-	// seconds: the checks below take milliseconds.
-	s := startServer(t, nil, engine.SchedulerOptions{Parallel: 1, Context: 4096, Queue: 1})
+	// many seconds however fast the backend and however loaded the machine:
+	// the checks below take milliseconds.
+	s := startServer(t, nil, engine.SchedulerOptions{Parallel: 1, Context: 32768, Queue: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	long := completionBody("Once upon a time", map[string]any{"ignore_eos": true})
@@ -381,7 +382,7 @@ func TestQueueFullIs503WithRetryAfter(t *testing.T) {
 	require.Eventually(t, func() bool {
 		m := s.sched.Metrics()
 		return m.Active == 1 && m.QueueDepth == 1
-	}, 5*time.Second, time.Millisecond)
+	}, 30*time.Second, time.Millisecond)
 
 	for _, body := range []map[string]any{completionBody("Hi", nil), chatBody("Hi", map[string]any{"stream": true})} {
 		path := "/v1/completions"
