@@ -53,15 +53,19 @@ func quantizeQ8_0(dst []byte, src []float32) {
 	}
 }
 
-func dequantizeQ8_0(dst []float32, src []byte) {
+func dequantizeQ8_0(dst []float32, src []byte) { dequantizeInt8Blocks(dst, src, blockQ8_0, q8_0QsOffs) }
+
+// dequantizeInt8Blocks reads blocks of 32 int8 values at qsOffs, each scaled by
+// the block's leading fp16 d (Q8_0 and Q8_1, which differ only in layout).
+func dequantizeInt8Blocks(dst []float32, src []byte, blockBytes, qsOffs int) {
 	nb := len(dst) / qk8_0
-	src = src[:nb*blockQ8_0]
+	src = src[:nb*blockBytes]
 	for i := 0; i < nb; i++ {
-		b := src[i*blockQ8_0 : (i+1)*blockQ8_0]
+		b := src[i*blockBytes : (i+1)*blockBytes]
 		d := getF16(b)
 		y := dst[i*qk8_0 : (i+1)*qk8_0]
 		for j := range y {
-			y[j] = float32(int8(b[q8_0QsOffs+j])) * d
+			y[j] = float32(int8(b[qsOffs+j])) * d
 		}
 	}
 }

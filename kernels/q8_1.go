@@ -33,18 +33,7 @@ func quantizeQ8_1(dst []byte, src []float32) {
 	}
 }
 
-func dequantizeQ8_1(dst []float32, src []byte) {
-	nb := len(dst) / qk8_1
-	src = src[:nb*blockQ8_1]
-	for i := 0; i < nb; i++ {
-		b := src[i*blockQ8_1 : (i+1)*blockQ8_1]
-		d := getF16(b)
-		y := dst[i*qk8_1 : (i+1)*qk8_1]
-		for j := range y {
-			y[j] = float32(int8(b[q8_1QsOffs+j])) * d
-		}
-	}
-}
+func dequantizeQ8_1(dst []float32, src []byte) { dequantizeInt8Blocks(dst, src, blockQ8_1, q8_1QsOffs) }
 
 // dotQ8_1 (Q8_1 × Q8_1; ggml has no such kernel, it is here for
 // completeness): per block an exact int32 sum of q_w*q_a, then
