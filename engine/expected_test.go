@@ -113,8 +113,8 @@ func TestStories260KMatchesLlamaCpp(t *testing.T) {
 }
 
 // The Q8_0 model, computed as llama.cpp's x86 build computes it (activations
-// quantized to Q8_0 with its rounding, block dot products accumulated in its
-// eight-lane order, attention meeting the F16 cache in F16), gives llama.cpp's
+// quantized to Q8_0 with its rounding, exact integer block sums, attention
+// meeting the F16 cache in F16), gives llama.cpp's
 // 252 ids for "Once upon a time" and its first 40 for "Lily and Tom". The rest
 // differ because quantizing activations to 8 bits amplifies the remaining
 // float differences (logits agree within ~3e-3 for the F32 model) into logit

@@ -81,24 +81,22 @@ func dequantizeQ4_0(dst []float32, src []byte) {
 }
 
 // dotQ4_0 (Q4_0 × Q8_0): the nibbles unpacked to q_w-8 in value order, then
-// exact products summed and accumulated as llama.cpp's x86 build does (see
-// blockLanes).
+// accumulated as dotQ8_0 does: per block the exact integer sum, then one
+// fused multiply-add with d_w*d_a.
 func dotQ4_0(w, a []byte, n int) float32 {
 	nb := n / qk4_0
 	w, a = w[:nb*blockQ4_0], a[:nb*blockQ8_0]
-	var acc blockLanes
-	var qw, qa [32]int8
+	var acc float32
 	for i := 0; i < nb; i++ {
 		bw := w[i*blockQ4_0 : (i+1)*blockQ4_0]
 		ba := a[i*blockQ8_0 : (i+1)*blockQ8_0]
+		var isum int32
 		for j := 0; j < qk4_0/2; j++ {
 			b := bw[q4_0QsOffs+j]
-			qw[j], qw[j+qk4_0/2] = int8(b&0xf)-8, int8(b>>4)-8
+			isum += (int32(b&0xf)-8)*int32(int8(ba[q8_0QsOffs+j])) +
+				(int32(b>>4)-8)*int32(int8(ba[q8_0QsOffs+j+qk4_0/2]))
 		}
-		for j := range qa {
-			qa[j] = int8(ba[q8_0QsOffs+j])
-		}
-		acc.add(getF16(bw)*getF16(ba), &qw, &qa)
+		acc = blockFMA(getF16(bw)*getF16(ba), isum, acc)
 	}
-	return acc.sum()
+	return acc
 }

@@ -70,20 +70,28 @@ func dequantizeInt8Blocks(dst []float32, src []byte, blockBytes, qsOffs int) {
 	}
 }
 
-// dotQ8_0 (Q8_0 × Q8_0): exact int32 products summed in eight lanes per
-// block and accumulated as llama.cpp's x86 build does (see blockLanes).
+// dotQ8_0 (Q8_0 × Q8_0): per block the exact integer sum of products, then
+// one fused multiply-add of it with d_w*d_a into a single float accumulator,
+// block after block: the order of llama.cpp's AMX kernels, and one that
+// matrix tiles (AMX, VNNI) compute without any per-lane float work.
 func dotQ8_0(w, a []byte, n int) float32 {
 	nb := n / qk8_0
 	w, a = w[:nb*blockQ8_0], a[:nb*blockQ8_0]
-	var acc blockLanes
-	var qw, qa [32]int8
+	var acc float32
 	for i := 0; i < nb; i++ {
 		bw := w[i*blockQ8_0 : (i+1)*blockQ8_0]
 		ba := a[i*blockQ8_0 : (i+1)*blockQ8_0]
-		for j := range qw {
-			qw[j], qa[j] = int8(bw[q8_0QsOffs+j]), int8(ba[q8_0QsOffs+j])
+		var isum int32
+		for j := q8_0QsOffs; j < blockQ8_0; j++ {
+			isum += int32(int8(bw[j])) * int32(int8(ba[j]))
 		}
-		acc.add(getF16(bw)*getF16(ba), &qw, &qa)
+		acc = blockFMA(getF16(bw)*getF16(ba), isum, acc)
 	}
-	return acc.sum()
+	return acc
+}
+
+// blockFMA folds one block into a dot product accumulated block by block:
+// acc + scale*isum rounded once (isum is exact in float32: |isum| < 2^24).
+func blockFMA(scale float32, isum int32, acc float32) float32 {
+	return fma32(scale, float32(isum), acc)
 }

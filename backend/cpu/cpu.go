@@ -11,6 +11,7 @@ import (
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/gguf"
+	"github.com/conveyor-llm/conveyor/kernels"
 )
 
 // Backend computes on host memory.
@@ -38,6 +39,8 @@ type workerScratch struct {
 	cos, sin                   []float32
 	keys, values, qT, dots, qh []float32
 	weights                    []float32
+	packed                     kernels.PackedScratch
+	row                        []byte
 }
 
 // grow returns (*buf)[:n], reallocating *buf to a power of two if it is too
@@ -77,8 +80,14 @@ func (b *Backend) Threads() int { return b.pool.size() }
 type buffer struct {
 	data     []byte
 	readOnly bool
+	// inFile is a file's mapping used in place (read-only pages: never
+	// packed).
+	inFile bool
 	// unmap releases data when it was mapped here (see copyHost).
 	unmap func()
+	// packed lists the tensors packed in place for the matrix kernels,
+	// sorted by offset (see packed.go).
+	packed []packedRange
 }
 
 func (m *buffer) Size() int64 { return int64(len(m.data)) }
@@ -101,7 +110,7 @@ func (b *Backend) MapHost(data []byte) (backend.Buffer, error) {
 		b.copies = append(b.copies, m)
 		return m, nil
 	}
-	return &buffer{data: data, readOnly: true}, nil
+	return &buffer{data: data, readOnly: true, inFile: true}, nil
 }
 
 // Write copies data into t.
@@ -116,6 +125,7 @@ func (b *Backend) Write(t backend.Tensor, data []byte) error {
 	if int64(len(data)) != t.Bytes() {
 		return fmt.Errorf("cpu: write of %d bytes to %v of %d bytes", len(data), t, t.Bytes())
 	}
+	b.unpackOverlapping(m, t.Offset, t.Offset+t.Bytes())
 	copy(m.data[t.Offset:], data)
 	return nil
 }
@@ -130,6 +140,13 @@ func (b *Backend) Read(t backend.Tensor, dst []byte) error {
 		return fmt.Errorf("cpu: read of %v (%d bytes) into %d bytes", t, t.Bytes(), len(dst))
 	}
 	copy(dst, m.data[t.Offset:t.Offset+t.Bytes()])
+	if len(m.packed) > 0 && t.Rows > 0 {
+		rowBytes := int(t.RowBytes())
+		for r := 0; r < t.Rows; r++ {
+			row := dst[r*rowBytes : (r+1)*rowBytes]
+			copy(row, standardRow(m, t, r, row))
+		}
+	}
 	return nil
 }
 

@@ -19,6 +19,12 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 		panic(fmt.Sprintf("cpu: MatMul: dst %v, w %v, x %v", dst, w, x))
 	}
 	format := mustFormat(w.Type)
+	if buf, err := hostBuffer(w); err == nil && !buf.inFile {
+		if r, ok := b.packedFor(buf, w); ok {
+			b.matMulPacked(dst, w, x, buf, r)
+			return
+		}
+	}
 	n, m, k := x.Rows, w.Rows, w.Cols
 
 	aRowBytes := format.DotType.RowBytes(k)

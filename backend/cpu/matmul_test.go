@@ -29,15 +29,19 @@ func TestMatMulIsOneDotPerOutput(t *testing.T) {
 				}
 				w := newTensor(t, b, typ, m, k)
 				kernels.QuantizeRow(typ, raw(w), wf)
+				std := append([]byte(nil), raw(w)...) // MatMul may pack raw(w) in place
 				dst := poisoned(t, b, n, m)
 				b.MatMul(dst, w, x)
+				back := make([]byte, len(std))
+				require.NoError(t, b.Read(w, back))
+				require.Equal(t, std, back, "%v: Read of the weights after MatMul", typ)
 				out := f32s(dst)
 				wRow, aRow := typ.RowBytes(k), f.DotType.RowBytes(k)
 				act := make([]byte, aRow)
 				for i := 0; i < n; i++ {
 					kernels.QuantizeActivations(f.DotType, act, xs[i*k:(i+1)*k])
 					for j := 0; j < m; j++ {
-						want := f.Dot(raw(w)[j*wRow:(j+1)*wRow], act, k)
+						want := f.Dot(std[j*wRow:(j+1)*wRow], act, k)
 						require.Equal(t, math.Float32bits(want), math.Float32bits(out[i*m+j]),
 							"%v threads=%d n=%d m=%d k=%d (%d, %d)", typ, threads, n, m, k, i, j)
 					}

@@ -15,13 +15,19 @@ func (b *Backend) GetRows(dst, table, ids backend.Tensor) {
 	mustShape("GetRows", dst, len(idx), table.Cols)
 	out := f32s(dst)
 	format := mustFormat(table.Type)
-	src := raw(table)
-	rowBytes := int(table.RowBytes())
+	m, err := hostBuffer(table)
+	if err != nil {
+		panic(err)
+	}
+	scratch := &b.work[len(b.work)-1].row
+	if need := int(table.RowBytes()); cap(*scratch) < need {
+		*scratch = make([]byte, need)
+	}
 	for i, id := range idx {
 		if id < 0 || int(id) >= table.Rows {
 			panic(fmt.Sprintf("cpu: GetRows: id %d outside table %v", id, table))
 		}
-		format.Dequantize(out[i*table.Cols:(i+1)*table.Cols], src[int(id)*rowBytes:(int(id)+1)*rowBytes])
+		format.Dequantize(out[i*table.Cols:(i+1)*table.Cols], standardRow(m, table, int(id), *scratch))
 	}
 }
 

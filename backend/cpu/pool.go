@@ -52,6 +52,7 @@ type pool struct {
 	// matmul is MatMul's task, kept here so that starting one allocates
 	// nothing.
 	matmul matmulTask
+	packed packedTask
 }
 
 // spinFor is how long a worker waits for the next loop before parking.
