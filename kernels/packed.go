@@ -25,7 +25,7 @@ import (
 //
 // Dot products with packed weights are the Format's Dot, bit for bit: per
 // block the exact integer sum of products Σ q_w·q_a is taken as the unsigned
-// sum Σ u_w·q_a less the bias times Σ q_a (the activation row's "correction",
+// sum Σ u_w·q_a less the bias (128 or 8) times Σ q_a (the activation row's "correction",
 // computed once per block), then scaled with one fused multiply-add.
 
 // PackRows is the number of weight rows packed together.
@@ -41,15 +41,6 @@ const (
 // layout.
 func Packable(t gguf.Type, cols int) bool {
 	return (t == gguf.TypeQ8_0 || t == gguf.TypeQ4_0) && cols > 0 && cols%qk8_0 == 0
-}
-
-// packBias is what packing adds to a weight quant to make it unsigned: the
-// activation row's correction for a block is packBias·Σ q_a.
-func packBias(t gguf.Type) int32 {
-	if t == gguf.TypeQ8_0 {
-		return 128
-	}
-	return 8
 }
 
 // PackGroup rewrites 16 standard rows of cols columns (data, 16 row lengths)
@@ -149,17 +140,34 @@ func resize[T any](s []T, n int) []T {
 // Quantize converts row i of activations and fills its tables.
 func (p *PackedActivations) Quantize(i int, x []float32) {
 	nb := p.K / qk8_0
-	q := p.Q[i*p.RowBytes : (i+1)*p.RowBytes]
-	quantizeQ8_0Activations(q, x[:p.K])
-	bias := packBias(p.Type)
-	for b := 0; b < nb; b++ {
+	quantizePacked(x[:p.K], p.Q[i*p.RowBytes:(i+1)*p.RowBytes], p.D[i*nb:(i+1)*nb], p.C[i*nb:(i+1)*nb], packShift(p.Type))
+}
+
+// packShift is log2 of the bias packing adds to a weight quant to make it
+// unsigned (128 for Q8_0, 8 for Q4_0): a block's correction is Σ q_a << shift.
+func packShift(t gguf.Type) int {
+	if t == gguf.TypeQ8_0 {
+		return 7
+	}
+	return 3
+}
+
+// quantizePacked quantizes x as the activations of a packed matmul (see
+// quantizeQ8_0Activations) into q, with each block's scale as float32 in d
+// and its correction Σq << shift in c; an assembly version replaces it where
+// the machine has one.
+var quantizePacked = quantizePackedGo
+
+func quantizePackedGo(x []float32, q []byte, d []float32, c []int32, shift int) {
+	quantizeQ8_0Activations(q, x)
+	for b := range d {
 		blk := q[b*blockQ8_0 : (b+1)*blockQ8_0]
 		var s int32
 		for _, v := range blk[q8_0QsOffs:] {
 			s += int32(int8(v))
 		}
-		p.D[i*nb+b] = getF16(blk)
-		p.C[i*nb+b] = bias * s
+		d[b] = getF16(blk)
+		c[b] = s << shift
 	}
 }
 

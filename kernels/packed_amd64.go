@@ -24,6 +24,9 @@ func packedS8TileAMX(cfg *byte, group *byte, nb int, a *byte, astride int, d *fl
 func expandQ8_0AVX512(group *byte, nb int, dst *byte)
 
 //go:noescape
+func quantizePackedAVX512(x *float32, nb int, q *byte, d *float32, c *int32, shift int)
+
+//go:noescape
 func expandQ4_0AVX512(group *byte, nb int, dst *byte)
 
 // hasAVX512VNNI is 512-bit VPDPBUSD with the AVX-512 basics the row kernels use.
@@ -46,6 +49,14 @@ var amxTileConfig = func() (cfg [64]byte) {
 func init() {
 	if !hasAVX512VNNI {
 		return
+	}
+	quantizePacked = func(x []float32, q []byte, d []float32, c []int32, shift int) {
+		nb := len(x) / qk8_0
+		if nb == 0 {
+			return
+		}
+		_, _, _ = q[nb*blockQ8_0-1], d[nb-1], c[nb-1]
+		quantizePackedAVX512(&x[0], nb, &q[0], &d[0], &c[0], shift)
 	}
 	packedRow = func(t gguf.Type, group []byte, p *PackedActivations, i int, out *[PackRows]float32) {
 		nb := p.K / qk8_0

@@ -446,3 +446,74 @@ expandQ4_0AVX512_done:
 	VZEROUPPER
 	RET
 
+// func quantizePackedAVX512(x *float32, nb int, q *byte, d *float32, c *int32, shift int)
+// Per block of 32: amax = max|x|, d = fp16(amax/127), q = round-half-even(x*(127/amax))
+// (0 where amax is 0), then d as float32 and c = Σq << shift.
+TEXT ·quantizePackedAVX512(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), R11
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), R8
+	MOVQ c+32(FP), R9
+	MOVQ shift+40(FP), CX
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z31
+	MOVL $0x42fe0000, AX
+	VMOVD AX, X30
+	VXORPS X29, X29, X29
+	TESTQ R11, R11
+	JZ quantizePackedAVX512_done
+quantizePackedAVX512_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VANDPS Z31, Z0, Z2
+	VANDPS Z31, Z1, Z3
+	VMAXPS Z3, Z2, Z2
+	VEXTRACTF64X4 $1, Z2, Y3
+	VMAXPS Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VMAXPS X3, X2, X2
+	VPERMILPS $0x4e, X2, X3
+	VMAXPS X3, X2, X2
+	VPERMILPS $0xb1, X2, X3
+	VMAXPS X3, X2, X2
+	VDIVSS X30, X2, X4
+	VCVTPS2PH $0, X4, X5
+	VPEXTRW $0, X5, AX
+	MOVW AX, (DI)
+	VCVTPH2PS X5, X6
+	VMOVSS X6, (R8)
+	VDIVSS X2, X30, X7
+	VUCOMISS X29, X2
+	JNE quantizePackedAVX512_nz
+	VXORPS X7, X7, X7
+quantizePackedAVX512_nz:
+	VBROADCASTSS X7, Z7
+	VMULPS Z7, Z0, Z0
+	VMULPS Z7, Z1, Z1
+	VCVTPS2DQ Z0, Z0
+	VCVTPS2DQ Z1, Z1
+	VPMOVSDB Z0, 2(DI)
+	VPMOVSDB Z1, 18(DI)
+	VPADDD Z1, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y1
+	VPADDD Y1, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VPADDD X1, X0, X0
+	VMOVD X0, AX
+	SHLL CL, AX
+	MOVL AX, (R9)
+	ADDQ $128, SI
+	ADDQ $34, DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ R11
+	JNZ quantizePackedAVX512_loop
+quantizePackedAVX512_done:
+	VZEROUPPER
+	RET
+

@@ -211,3 +211,32 @@ func BenchmarkPackedQ4_0Tile16(b *testing.B)   { benchPacked(b, gguf.TypeQ4_0, 1
 func BenchmarkPackedQ4_0Tile64(b *testing.B)   { benchPacked(b, gguf.TypeQ4_0, 64, dispatch) }
 func BenchmarkPackedQ8_0RowGo(b *testing.B)    { benchPacked(b, gguf.TypeQ8_0, 1, goRows) }
 func BenchmarkPackedQ4_0Tile16Go(b *testing.B) { benchPacked(b, gguf.TypeQ4_0, 16, goRows) }
+
+// TestQuantizePackedMatchesGo checks the activation quantizer against its
+// Go twin on rows of every scale, with zero blocks and exact ties.
+func TestQuantizePackedMatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for iter := 0; iter < 500; iter++ {
+		nb := 1 + rng.IntN(70)
+		scale := float32(math.Pow(10, float64(rng.IntN(13)-6)))
+		x := randFloats(rng, nb*32, -scale, scale)
+		switch iter % 5 {
+		case 1:
+			clear(x[:32]) // a zero block
+		case 2:
+			for i := range x { // halves: ties in x*(127/amax)
+				x[i] = float32(rng.IntN(255)-127) / 2
+			}
+		}
+		for _, shift := range []int{3, 7} {
+			q1, q2 := randBlocks(rng, nb, blockQ8_0, false), make([]byte, nb*blockQ8_0)
+			d1, d2 := make([]float32, nb), make([]float32, nb)
+			c1, c2 := make([]int32, nb), make([]int32, nb)
+			quantizePacked(x, q1, d1, c1, shift)
+			quantizePackedGo(x, q2, d2, c2, shift)
+			require.Equal(t, q2, q1, "iter %d", iter)
+			require.Equal(t, d2, d1, "iter %d", iter)
+			require.Equal(t, c2, c1, "iter %d", iter)
+		}
+	}
+}
