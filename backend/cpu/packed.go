@@ -130,6 +130,11 @@ func (b *Backend) matMulPacked(dst, w, x backend.Tensor, m *buffer, r packedRang
 	t.xs, t.out, t.weights, t.work = nil, nil, nil, nil
 }
 
+// packedActBlockBytes bounds the activation rows a worker's weight groups
+// meet at once: they stay in its L2 cache, and each group's quants are
+// expanded for the tile kernel once per block of them.
+const packedActBlockBytes = 1 << 20
+
 // packedTask is one packed MatMul: first tiles of 16 activation rows are
 // quantized, then (dots set) ranges of weight groups are computed.
 type packedTask struct {
@@ -154,7 +159,7 @@ func (t *packedTask) run(worker, lo, hi int) {
 		}
 		return
 	}
-	block := max(kernels.PackRows, actBlockBytes/max(t.act.RowBytes, 1)/kernels.PackRows*kernels.PackRows)
+	block := max(kernels.PackRows, packedActBlockBytes/max(t.act.RowBytes, 1)/kernels.PackRows*kernels.PackRows)
 	s := &t.work[worker].packed
 	for i0 := 0; i0 < t.n; i0 += block {
 		rows := min(block, t.n-i0)
