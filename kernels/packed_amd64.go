@@ -21,6 +21,12 @@ func packedQ4_0RowVNNI(group *byte, nb int, a *byte, d *float32, c *int32, out *
 func packedS8TileAMX(cfg *byte, group *byte, nb int, a *byte, astride int, d *float32, scratch *byte, out *float32, ostride int)
 
 //go:noescape
+func packedQ8_0Rows4VNNI(group *byte, nb int, a *byte, astride int, d *float32, c *int32, tstride int, out *float32, ostride int)
+
+//go:noescape
+func packedQ4_0Rows4VNNI(group *byte, nb int, a *byte, astride int, d *float32, c *int32, tstride int, out *float32, ostride int)
+
+//go:noescape
 func expandQ8_0AVX512(group *byte, nb int, dst *byte)
 
 //go:noescape
@@ -65,6 +71,15 @@ func init() {
 			k = packedQ4_0RowVNNI
 		}
 		k(&group[0], nb, &p.Q[i*p.RowBytes], &p.D[i*nb], &p.C[i*nb], &out[0])
+	}
+	packedRows4 = func(t gguf.Type, group []byte, p *PackedActivations, i int, out []float32, ostride int) {
+		nb := p.K / qk8_0
+		k := packedQ8_0Rows4VNNI
+		if t == gguf.TypeQ4_0 {
+			k = packedQ4_0Rows4VNNI
+		}
+		_, _ = out[3*ostride+PackRows-1], p.Q[(i+4)*p.RowBytes-1]
+		k(&group[0], nb, &p.Q[i*p.RowBytes], p.RowBytes, &p.D[i*nb], &p.C[i*nb], 4*nb, &out[0], 4*ostride)
 	}
 	if cpu.X86.HasAMXTile && cpu.X86.HasAMXInt8 && enableAMX() {
 		expand = func(t gguf.Type, group []byte, nb int, dst []byte) {

@@ -140,6 +140,17 @@ func TestPackedDotsMatchDot(t *testing.T) {
 					}
 					check("row/"+name, out, PackRows)
 				}
+				// Four rows at a time.
+				if packedRows4 != nil && n >= 4 {
+					out := poisoned(n * 24)
+					for i := 0; i+4 <= n; i += 4 {
+						packedRows4(typ, group, p, i, out[i*24:], 24)
+					}
+					for i := n / 4 * 4; i < n; i++ {
+						packedRowGo(typ, group, p, i, (*[PackRows]float32)(out[i*24:]))
+					}
+					check("rows4", out, 24)
+				}
 				// The dispatcher, with a wider output stride.
 				var s PackedScratch
 				out := poisoned(n * 40)
@@ -207,6 +218,7 @@ func goRows(group []byte, p *PackedActivations, out []float32, _ *PackedScratch)
 func BenchmarkPackedQ8_0Row(b *testing.B)      { benchPacked(b, gguf.TypeQ8_0, 1, dispatch) }
 func BenchmarkPackedQ4_0Row(b *testing.B)      { benchPacked(b, gguf.TypeQ4_0, 1, dispatch) }
 func BenchmarkPackedQ8_0Tile16(b *testing.B)   { benchPacked(b, gguf.TypeQ8_0, 16, dispatch) }
+func BenchmarkPackedQ8_0Rows8(b *testing.B)    { benchPacked(b, gguf.TypeQ8_0, 8, dispatch) }
 func BenchmarkPackedQ4_0Tile16(b *testing.B)   { benchPacked(b, gguf.TypeQ4_0, 16, dispatch) }
 func BenchmarkPackedQ4_0Tile64(b *testing.B)   { benchPacked(b, gguf.TypeQ4_0, 64, dispatch) }
 func BenchmarkPackedQ8_0RowGo(b *testing.B)    { benchPacked(b, gguf.TypeQ8_0, 1, goRows) }
