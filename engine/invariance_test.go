@@ -21,6 +21,18 @@ func synthModel(t testing.TB, typ gguf.Type) string {
 	return path
 }
 
+// packedSynthModel writes a random-weight Llama of a few megabytes, large
+// enough that the CPU backend copies its weights into memory of its own and
+// packs its Q8_0/Q4_0 matrices for the VNNI and AMX kernels (small files are
+// computed on in place, unpacked).
+func packedSynthModel(t testing.TB, typ gguf.Type) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "synth-packed-"+typ.String()+".gguf")
+	require.NoError(t, synth.Write(path, synth.Config{Arch: "llama", Dim: 256, Layers: 2, Heads: 4, KVHeads: 2, FFN: 768,
+		VocabSize: 4000, Type: typ, Seed: 8}))
+	return path
+}
+
 // seqBatchOf is tokens at positions start.. of sequence seq, wanting the logits of the last.
 func seqBatchOf(tokens []int32, start int, seq int32) model.Batch {
 	b := model.Batch{Tokens: tokens, Outputs: []int32{int32(len(tokens) - 1)}}
@@ -41,10 +53,12 @@ func TestBatchInvariance(t *testing.T) {
 
 func testBatchInvariance(t *testing.T, backendName string) {
 	models := map[string]string{
-		"stories260K":      testdata.Path(t, "models/stories260K.gguf"),
-		"stories260K-q8_0": testdata.Path(t, "models/stories260K-q8_0.gguf"),
-		"synth-q4_0":       synthModel(t, gguf.TypeQ4_0),
-		"synth-f16":        synthModel(t, gguf.TypeF16),
+		"stories260K":       testdata.Path(t, "models/stories260K.gguf"),
+		"stories260K-q8_0":  testdata.Path(t, "models/stories260K-q8_0.gguf"),
+		"synth-q4_0":        synthModel(t, gguf.TypeQ4_0),
+		"synth-f16":         synthModel(t, gguf.TypeF16),
+		"synth-q8_0-packed": packedSynthModel(t, gguf.TypeQ8_0),
+		"synth-q4_0-packed": packedSynthModel(t, gguf.TypeQ4_0),
 	}
 	prompt := []int32{1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421}
 	other := []int32{1, 317, 269, 274, 287, 382, 276, 337, 299}
