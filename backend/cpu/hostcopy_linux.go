@@ -24,7 +24,7 @@ func copyHost(data []byte) (mem []byte, free func(), ok bool) {
 		return nil, nil, false
 	}
 	_ = unix.Madvise(mem, unix.MADV_HUGEPAGE) // advice only
-	const piece = 64 << 20
+	const piece = 8 << 20
 	for lo := 0; lo < len(data); lo += piece {
 		hi := min(lo+piece, len(data))
 		copy(mem[lo:hi], data[lo:hi])
