@@ -103,8 +103,9 @@ func UnpackRow(t gguf.Type, dst, group []byte, r, cols int) {
 // PackedActivations is a batch of activation rows quantized to Q8_0 for packed
 // weights of one type, with the per-block tables the kernels read: each
 // block's scale as float32 and its correction (bias·Σ q_a), row by row, and,
-// for the tile kernels, the scales tile by tile (16 rows side by side per
-// block). The quantized rows are padded with zero rows to a whole tile.
+// for the tile kernels, the quants and scales tile by tile (16 rows side by
+// side per block: one contiguous 512-byte AMX tile of quants per block). The
+// quantized rows are padded with zero rows to a whole tile.
 type PackedActivations struct {
 	Type     gguf.Type // the weights'
 	Rows, K  int
@@ -112,6 +113,7 @@ type PackedActivations struct {
 	Q        []byte    // Rows (padded to 16) standard Q8_0 rows
 	D        []float32 // [row][block]
 	C        []int32   // [row][block]
+	TileQ    []byte    // [tile][block][16][32]
 	TileD    []float32 // [tile][block][16]
 }
 
@@ -124,6 +126,7 @@ func (p *PackedActivations) Reset(t gguf.Type, rows, k int) {
 	p.Q = resize(p.Q, padded*p.RowBytes)
 	p.D = resize(p.D, padded*nb)
 	p.C = resize(p.C, padded*nb)
+	p.TileQ = resize(p.TileQ, padded*nb*qk8_0)
 	p.TileD = resize(p.TileD, padded*nb)
 	clear(p.Q[rows*p.RowBytes:])
 	clear(p.D[rows*nb:])
@@ -171,14 +174,16 @@ func quantizePackedGo(x []float32, q []byte, d []float32, c []int32, shift int) 
 	}
 }
 
-// Transpose fills the tile table of tile (rows 16·tile .. 16·tile+15) from
-// the row tables; call it after the tile's rows are quantized.
+// Transpose fills the tile quants and table of tile (rows 16·tile ..
+// 16·tile+15) from the rows; call it after the tile's rows are quantized.
 func (p *PackedActivations) Transpose(tile int) {
 	nb := p.K / qk8_0
 	base := tile * PackRows * nb
 	for r := 0; r < PackRows; r++ {
 		for b := 0; b < nb; b++ {
 			p.TileD[base+b*PackRows+r] = p.D[base+r*nb+b]
+			row := tile*PackRows + r
+			copy(p.TileQ[(base+b*PackRows+r)*qk8_0:][:qk8_0], p.Q[row*p.RowBytes+b*blockQ8_0+q8_0QsOffs:])
 		}
 	}
 }

@@ -93,7 +93,7 @@ func init() {
 		packedTile = func(expanded []byte, p *PackedActivations, tile int, s *PackedScratch, out []float32, ostride int) {
 			nb := p.K / qk8_0
 			base := tile * PackRows * nb
-			packedS8TileAMX(&amxTileConfig[0], &expanded[0], nb, &p.Q[tile*PackRows*p.RowBytes], p.RowBytes,
+			packedS8TileAMX(&amxTileConfig[0], &expanded[0], nb, &p.TileQ[base*qk8_0], qk8_0,
 				&p.TileD[base], &s.tileBuf()[0], &out[0], 4*ostride)
 		}
 	}
