@@ -233,7 +233,7 @@ var (
 	// once (nil: packedRow 4 times).
 	packedRows4 func(t gguf.Type, group []byte, p *PackedActivations, i int, out []float32, ostride int)
 	expand      func(t gguf.Type, group []byte, nb int, dst []byte)
-	packedTile func(expanded []byte, p *PackedActivations, tile int, s *PackedScratch, out []float32, ostride int)
+	packedTile  func(expanded []byte, p *PackedActivations, tile int, s *PackedScratch, out []float32, ostride int)
 )
 
 // expandGo is expand's plain-Go twin.
