@@ -39,18 +39,17 @@ func iq4Index(x float32) uint8 {
 	return uint8(hi)
 }
 
-// iq4Scale is the scale search of ggml's quantize_row_iq4_nl_impl for one
-// group of 32 values x with weights w (x², as llama-quantize uses without an
-// importance matrix). With max the value of largest magnitude (the first
-// one), the first guess maps max to level 113 (d = max/127); then each of
-// the grids id = (t − 127)/max, t = −tries..tries, which map max near level
-// −127, assigns every value its nearest level and fits d by weighted least
+// iq4Scale is the scale search of ggml's quantize_row_iq4_nl_impl (with
+// ntry 7) for one group of 32 values x with weights w (x², as llama-quantize
+// uses without an importance matrix). With max the value of largest
+// magnitude (the first one), a first guess 1/d = 127/max (max near level
+// 113) and then each grid 1/d = (t − 127)/max, t = −7..7 (max near level
+// −127), assigns every value its nearest level and fits d by weighted least
 // squares, d = Σwqx/Σwq². The fit with the largest Σwqx²/Σwq² (the smallest
-// weighted error) wins; the first grid's stands unless a later one is
-// strictly better. The levels themselves are chosen afresh by the caller
-// once d is final. A group whose largest magnitude is below groupMaxEps gets
-// 0. Every float32 operation is rounded as ggml's C does.
-func iq4Scale(x, w []float32, tries int) float32 {
+// weighted error) wins, the earliest at a tie. The caller picks the levels
+// afresh once d is final. A group whose largest magnitude is below
+// groupMaxEps gets 0. Every float32 operation is rounded as ggml's C does.
+func iq4Scale(x, w []float32) float32 {
 	var amax, maxV float32
 	for _, v := range x {
 		if a := abs32(v); a > amax {
@@ -70,13 +69,10 @@ func iq4Scale(x, w []float32, tries int) float32 {
 		return sumQX, sumQ2
 	}
 	d := -maxV / float32(iq4Levels[0])
-	if tries <= 0 {
-		d = maxV / float32(iq4Levels[0])
-	}
 	sumQX, sumQ2 := fit(1 / d)
 	d = sumQX / sumQ2
 	best := float32(d * sumQX)
-	for t := -tries; t <= tries; t++ {
+	for t := -iq4SearchTries; t <= iq4SearchTries; t++ {
 		sqx, sq2 := fit(float32(t+int(iq4Levels[0])) / maxV)
 		if sq2 > 0 && float32(sqx*sqx) > float32(best*sq2) {
 			d = sqx / sq2
@@ -120,7 +116,7 @@ func quantizeIQ4_NL(dst []byte, src []float32) {
 		x := src[i*qkIQ4_NL : (i+1)*qkIQ4_NL]
 		b := dst[i*blockIQ4_NL : (i+1)*blockIQ4_NL]
 		iq4Weights(w[:], x)
-		d := iq4Scale(x, w[:], iq4SearchTries)
+		d := iq4Scale(x, w[:])
 		putF16(b, d)
 		iq4PackGroup(b[iq4_NLQsOffs:], x, d)
 	}

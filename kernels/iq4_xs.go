@@ -48,7 +48,7 @@ func quantizeIQ4_XS(dst []byte, src []float32) {
 		for j := range scales {
 			xs := x[32*j : 32*j+32]
 			iq4Weights(w[:], xs)
-			scales[j] = iq4Scale(xs, w[:], iq4SearchTries)
+			scales[j] = iq4Scale(xs, w[:])
 			if a := abs32(scales[j]); a > amax {
 				amax, maxScale = a, scales[j]
 			}
