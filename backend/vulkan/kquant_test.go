@@ -152,8 +152,9 @@ func TestKQuantBatchInvariance(t *testing.T) {
 	}
 }
 
-// Q4_K and IQ4_XS weights bound a window at a time (forced 4 KiB windows): MatMul equals
-// the CPU's and the unsplit GPU result bit for bit; GetRows is exact.
+// Q4_K and IQ4_XS weights bound a window at a time (forced 4 KiB windows):
+// MatMul equals the CPU's and the unsplit GPU result bit for bit; GetRows is
+// exact.
 func TestKQuantSplitWeights(t *testing.T) {
 	e := newEnv(t, Options{MaxBindRange: 4096})
 	whole := newEnv(t, Options{})
