@@ -26,6 +26,10 @@ const (
 	TypeI64  Type = 27
 	TypeF64  Type = 28
 	TypeBF16 Type = 30
+
+	// The 4-bit non-linear types (one table of 16 levels for both).
+	TypeIQ4_NL Type = 20
+	TypeIQ4_XS Type = 23
 )
 
 // typeInfo is a type's block layout: BlockSize values are stored in BlockBytes bytes.
@@ -56,6 +60,12 @@ var typeInfos = map[Type]typeInfo{
 	TypeI32:  {"I32", 1, 4},
 	TypeI64:  {"I64", 1, 8},
 	TypeF64:  {"F64", 1, 8},
+
+	// IQ4_NL: fp16 d, then 16 bytes of 4-bit indexes into the table.
+	TypeIQ4_NL: {"IQ4_NL", 32, 2 + 16},
+	// IQ4_XS: fp16 d, 6-bit sub-block scales (2 high bits each in a uint16,
+	// 4 low bits in 4 bytes), then 128 bytes of 4-bit indexes.
+	TypeIQ4_XS: {"IQ4_XS", 256, 2 + 2 + 256/64 + 256/2},
 }
 
 // Known reports whether t is a tensor type this package knows the layout of.

@@ -14,7 +14,8 @@ type Format struct {
 	Dequantize func(dst []float32, src []byte)
 	// Quantize writes len(src)/BlockSize blocks to dst with ggml's reference
 	// quantizer's rounding (quantize_row_*_ref), bit for bit; len(src) is a
-	// multiple of the block size.
+	// multiple of the block size. (IQ4_NL: quantize_iq4_nl, what
+	// llama-quantize writes; see quantizeIQ4_NL.)
 	Quantize func(dst []byte, src []float32)
 	// DotType is the type activations are converted to for Dot (ggml's
 	// vec_dot_type).
@@ -40,6 +41,9 @@ var formats = map[gguf.Type]*Format{
 	gguf.TypeQ5_K: {gguf.TypeQ5_K, dequantizeQ5_K, quantizeQ5_K, gguf.TypeQ8_K, dotQ5_K},
 	gguf.TypeQ6_K: {gguf.TypeQ6_K, dequantizeQ6_K, quantizeQ6_K, gguf.TypeQ8_K, dotQ6_K},
 	gguf.TypeQ8_K: {gguf.TypeQ8_K, dequantizeQ8_K, quantizeQ8_K, gguf.TypeQ8_K, dotQ8_K},
+
+	gguf.TypeIQ4_NL: {gguf.TypeIQ4_NL, dequantizeIQ4_NL, quantizeIQ4_NL, gguf.TypeQ8_0, dotIQ4_NL},
+	gguf.TypeIQ4_XS: {gguf.TypeIQ4_XS, dequantizeIQ4_XS, quantizeIQ4_XS, gguf.TypeQ8_K, dotIQ4_XS},
 }
 
 // FormatOf returns the format of t, or an error naming t if this package has

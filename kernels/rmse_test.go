@@ -35,7 +35,7 @@ func BenchmarkRMSE(b *testing.B) {
 		ss += float64(v) * float64(v)
 	}
 	rms := math.Sqrt(ss / float64(len(x)))
-	for _, typ := range []gguf.Type{gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ6_K, gguf.TypeQ5_1, gguf.TypeQ5_0, gguf.TypeQ5_K, gguf.TypeQ4_1, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ3_K, gguf.TypeQ2_K} {
+	for _, typ := range []gguf.Type{gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ6_K, gguf.TypeQ5_1, gguf.TypeQ5_0, gguf.TypeQ5_K, gguf.TypeQ4_1, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeIQ4_NL, gguf.TypeIQ4_XS, gguf.TypeQ3_K, gguf.TypeQ2_K} {
 		b.Run(typ.String(), func(b *testing.B) {
 			q := make([]byte, typ.RowBytes(len(x)))
 			y := make([]float32, len(x))

@@ -29,6 +29,8 @@ const (
 	FileTypeQ4_K_M FileType = 15
 	FileTypeQ5_K_M FileType = 17
 	FileTypeQ6_K   FileType = 18
+	FileTypeIQ4_NL FileType = 25
+	FileTypeIQ4_XS FileType = 30
 	FileTypeBF16   FileType = 32
 )
 
@@ -51,6 +53,8 @@ var mixes = map[FileType]mixInfo{
 	FileTypeQ4_K_M: {"Q4_K_M", gguf.TypeQ4_K},
 	FileTypeQ5_K_M: {"Q5_K_M", gguf.TypeQ5_K},
 	FileTypeQ6_K:   {"Q6_K", gguf.TypeQ6_K},
+	FileTypeIQ4_NL: {"IQ4_NL", gguf.TypeIQ4_NL},
+	FileTypeIQ4_XS: {"IQ4_XS", gguf.TypeIQ4_XS},
 }
 
 // String is the mix's llama.cpp name, e.g. "Q4_K_M".
@@ -223,11 +227,14 @@ func (p *Planner) Plan(t gguf.TensorInfo) Choice {
 
 func isQuantized(t gguf.Type) bool { return t.BlockSize() > 1 }
 
-// fallback is llama.cpp's replacement for a K type whose blocks a tensor's
-// rows do not divide into. llama.cpp falls back from Q2_K and Q3_K to IQ4_NL,
-// which conveyor cannot write: Q4_0, the same size, stands in for it.
+// fallback is llama.cpp's replacement (tensor_type_fallback) for a
+// 256-value type whose blocks a tensor's rows do not divide into: a 32-value
+// type of about the same size or larger. (Older llama.cpp gave Q2_K and Q3_K
+// IQ4_NL; since it gives them Q4_0.)
 func fallback(t gguf.Type) (gguf.Type, bool) {
 	switch t {
+	case gguf.TypeIQ4_XS:
+		return gguf.TypeIQ4_NL, true
 	case gguf.TypeQ2_K, gguf.TypeQ3_K:
 		return gguf.TypeQ4_0, true
 	case gguf.TypeQ4_K:
@@ -282,6 +289,8 @@ func (p *Planner) rules(name string, nx int, typ gguf.Type) gguf.Type {
 			} else {
 				typ = gguf.TypeQ4_K
 			}
+		case (ft == FileTypeIQ4_NL || ft == FileTypeIQ4_XS) && m.nGQA() >= 4:
+			typ = gguf.TypeQ5_K
 		case (ft == FileTypeQ4_K_M || ft == FileTypeQ5_K_M) && useMoreBits(i, m.AttnV):
 			typ = gguf.TypeQ6_K
 		case ft == FileTypeQ4_K_S && i < 4:
@@ -328,6 +337,10 @@ func (p *Planner) rules(name string, nx int, typ gguf.Type) gguf.Type {
 			} else if useMoreBits(i, n) {
 				typ = gguf.TypeQ6_K
 			}
+		case (ft == FileTypeIQ4_NL || ft == FileTypeIQ4_XS) && i < n/8:
+			// llama.cpp: only without an importance matrix, which conveyor
+			// never has.
+			typ = gguf.TypeQ5_K
 		case ft == FileTypeQ5_K_M && useMoreBits(i, n):
 			typ = gguf.TypeQ6_K
 		case ft == FileTypeQ4_K_S && !falcon && i < n/8:
@@ -337,7 +350,7 @@ func (p *Planner) rules(name string, nx int, typ gguf.Type) gguf.Type {
 		if !falcon {
 			if m.Experts == 8 {
 				switch ft {
-				case FileTypeQ2_K, FileTypeQ3_K_M, FileTypeQ4_K_S, FileTypeQ4_K_M:
+				case FileTypeQ2_K, FileTypeQ3_K_M, FileTypeQ4_K_S, FileTypeQ4_K_M, FileTypeIQ4_NL, FileTypeIQ4_XS:
 					typ = gguf.TypeQ5_K
 				}
 			} else {

@@ -136,6 +136,22 @@ func TestMixes(t *testing.T) {
 	require.Equal(t, gguf.TypeQ6_K, q40["output.weight"])
 	require.Equal(t, gguf.TypeQ4_0, q40["blk.0.ffn_down.weight"])
 
+	// IQ4_NL and IQ4_XS: attn_v Q5_K when n_gqa ≥ 4, the first eighth of
+	// ffn_down Q5_K (llama.cpp: without an importance matrix), output Q6_K.
+	for _, ft := range []FileType{FileTypeIQ4_NL, FileTypeIQ4_XS} {
+		iq4 := plan(ft, 32, 8, ts) // n_gqa 4
+		require.Equal(t, gguf.TypeQ6_K, iq4["output.weight"], ft)
+		require.Equal(t, ft.Base(), iq4["token_embd.weight"], ft)
+		require.Len(t, layersOf(iq4, "attn_v", n, gguf.TypeQ5_K), n, ft)
+		require.Equal(t, []int{0, 1, 2, 3}, layersOf(iq4, "ffn_down", n, gguf.TypeQ5_K), ft)
+		require.Len(t, layersOf(iq4, "ffn_down", n, ft.Base()), n-4, ft)
+		for _, name := range []string{"attn_q", "attn_k", "attn_output", "ffn_gate", "ffn_up"} {
+			require.Len(t, layersOf(iq4, name, n, ft.Base()), n, "%v %s", ft, name)
+		}
+		iq4 = plan(ft, 32, 16, ts) // n_gqa 2
+		require.Len(t, layersOf(iq4, "attn_v", n, ft.Base()), n, ft)
+	}
+
 	// F16 and BF16 are not quantized types: no per-tensor rules.
 	f16 := plan(FileTypeF16, 32, 8, ts)
 	require.Equal(t, gguf.TypeF16, f16["output.weight"])
@@ -160,8 +176,10 @@ func TestFallback(t *testing.T) {
 		nx   uint64
 		want gguf.Type
 	}{
-		{FileTypeQ2_K, 96, gguf.TypeQ4_0}, // llama.cpp: IQ4_NL
+		{FileTypeQ2_K, 96, gguf.TypeQ4_0}, // older llama.cpp: IQ4_NL
 		{FileTypeQ3_K_M, 96, gguf.TypeQ4_0},
+		{FileTypeIQ4_XS, 96, gguf.TypeIQ4_NL},
+		{FileTypeIQ4_XS, 48, gguf.TypeF16},
 		{FileTypeQ4_K_M, 96, gguf.TypeQ5_0},
 		{FileTypeQ5_K_M, 96, gguf.TypeQ5_1},
 		{FileTypeQ6_K, 96, gguf.TypeQ8_0},
@@ -169,6 +187,7 @@ func TestFallback(t *testing.T) {
 		{FileTypeQ6_K, 40, gguf.TypeF16},
 		{FileTypeQ8_0, 172, gguf.TypeF32}, // llama.cpp refuses; we keep F32
 		{FileTypeQ4_0, 48, gguf.TypeF32},
+		{FileTypeIQ4_NL, 48, gguf.TypeF32},
 		{FileTypeF16, 7, gguf.TypeF16},
 	}
 	for _, c := range cases {

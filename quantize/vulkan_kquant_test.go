@@ -74,11 +74,12 @@ func relDiff(got, want []float32) float64 {
 	return math.Sqrt(num / den)
 }
 
-// TestVulkanKMixesMatchCPU: a synthetic Llama quantized to each K mix gives
-// the same logits on Vulkan as on the CPU, within vulkanLogitTol relative
-// (‖l_vk − l_cpu‖/‖l_cpu‖) after the prompt and after each of 16 greedy
-// steps, teacher-forced with the CPU's ids; at every step where the CPU's
-// top-1 leads its top-2 by at least 0.05 the Vulkan top-1 is the same.
+// TestVulkanKMixesMatchCPU: a synthetic Llama quantized to each K mix (and
+// to IQ4_NL and IQ4_XS) gives the same logits on Vulkan as on the CPU,
+// within vulkanLogitTol relative (‖l_vk − l_cpu‖/‖l_cpu‖) after the prompt
+// and after each of 16 greedy steps, teacher-forced with the CPU's ids; at
+// every step where the CPU's top-1 leads its top-2 by at least 0.05 the
+// Vulkan top-1 is the same.
 //
 // Tolerance: both backends quantize activations to the same Q8_K (or Q8_0
 // etc. for the mixes' non-K tensors) bits and compute the same per-block
@@ -89,14 +90,16 @@ func relDiff(got, want []float32) float64 {
 // amplifies such differences through 2 layers, and once in the KV cache
 // the change stays. Measured (lavapipe): ~1e-7 at every step for Q2_K,
 // Q3_K_M, Q6_K; Q4_K_M 2.6e-6; Q4_K_S and Q5_K_M 1e-7 until one step jumps
-// to 0.024 and 0.012 and stays near that (one such flip). Op-level parity is
+// to 0.024 and 0.012 and stays near that (one such flip); IQ4_XS 2.3e-7,
+// IQ4_NL one flip to 0.015 (the IQ4 mixes are all IQ4 here: n_gqa is 2
+// and ffn_down's first eighth of 2 layers is empty). Op-level parity is
 // tested at 1e-5 in backend/vulkan; here 0.06 (2.5 times the largest flip
 // seen) catches a broken type, which moves logits by O(1).
 const vulkanLogitTol = 0.06
 
 func TestVulkanKMixesMatchCPU(t *testing.T) {
 	if testing.Short() {
-		t.Skip("loads 6 models on two backends")
+		t.Skip("loads 8 models on two backends")
 	}
 	dir := t.TempDir()
 	f32 := filepath.Join(dir, "f32.gguf")
@@ -106,7 +109,7 @@ func TestVulkanKMixesMatchCPU(t *testing.T) {
 	}))
 	prompt := []int32{1, 300, 301, 302, 303, 304, 305, 306}
 	for _, ft := range []quantize.FileType{quantize.FileTypeQ2_K, quantize.FileTypeQ3_K_M, quantize.FileTypeQ4_K_S,
-		quantize.FileTypeQ4_K_M, quantize.FileTypeQ5_K_M, quantize.FileTypeQ6_K} {
+		quantize.FileTypeQ4_K_M, quantize.FileTypeQ5_K_M, quantize.FileTypeQ6_K, quantize.FileTypeIQ4_NL, quantize.FileTypeIQ4_XS} {
 		t.Run(ft.String(), func(t *testing.T) {
 			path := filepath.Join(dir, ft.String()+".gguf")
 			require.NoError(t, quantize.File(f32, path, quantize.Options{FileType: ft}))

@@ -2,6 +2,12 @@
 // including shader declares, together with the specialization constant TYPE.
 // Offsets are in bytes; rows of quantized types need not be 4-byte aligned.
 
+// The non-linear 4-bit types (numbered as gguf.Type, beside common.glsl's):
+// their 4-bit indexes pick one of 16 levels (kernels/iq4_nl.go).
+#define T_IQ4_NL 20u
+#define T_IQ4_XS 23u
+const int IQ4_LEVELS[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+
 uint wU8(uint off) { return (W[off >> 2] >> ((off & 3u) * 8u)) & 0xffu; }
 
 // wU16 reads a 16-bit value at an even byte offset.
@@ -15,8 +21,8 @@ uint wU32(uint off) {
 
 float wF16(uint off) { return f16tof32(wU16(off)); }
 
-// blockBytes is the size of one block (32 values, or 256 for the K-quants),
-// or of one value for float types.
+// blockBytes is the size of one block (32 values, or 256 for the K-quants
+// and IQ4_XS), or of one value for float types.
 uint blockBytes() {
 	switch (TYPE) {
 	case T_Q2_K: return 84u;
@@ -29,18 +35,22 @@ uint blockBytes() {
 	case T_Q5_0: return 22u;
 	case T_Q5_1: return 24u;
 	case T_Q8_0: return 34u;
+	case T_IQ4_NL: return 18u;
+	case T_IQ4_XS: return 136u;
 	case T_F32: return 4u;
 	default: return 2u;
 	}
 }
 
 // quant returns value j (0..31) of the block at byte offset off as its integer
-// quant, already offset (q-8 for Q4_0, q-16 for Q5_0); scale and min are separate.
+// quant, already offset (q-8 for Q4_0, q-16 for Q5_0) or looked up (IQ4_NL's
+// level); scale and min are separate.
 int quant(uint off, uint j) {
 	uint lo = j & 15u;
 	uint sh = j < 16u ? 0u : 4u;
 	switch (TYPE) {
 	case T_Q4_0: return int((wU8(off + 2u + lo) >> sh) & 15u) - 8;
+	case T_IQ4_NL: return IQ4_LEVELS[(wU8(off + 2u + lo) >> sh) & 15u];
 	case T_Q4_1: return int((wU8(off + 4u + lo) >> sh) & 15u);
 	case T_Q5_0: {
 		uint qh = wU32(off + 2u);
@@ -67,6 +77,17 @@ void loadQuants(uint off, out int q[32]) {
 		}
 		return;
 	}
+	if (TYPE == T_IQ4_NL) {
+		for (uint i = 0u; i < 4u; i++) {
+			uint w = wU32(off + 2u + 4u * i);
+			for (uint t = 0u; t < 4u; t++) {
+				uint b = w >> (8u * t);
+				q[4u * i + t] = IQ4_LEVELS[b & 15u];
+				q[4u * i + t + 16u] = IQ4_LEVELS[(b >> 4) & 15u];
+			}
+		}
+		return;
+	}
 	uint qsOff = TYPE == T_Q4_0 ? 2u : TYPE == T_Q4_1 ? 4u : TYPE == T_Q5_0 ? 6u : 8u;
 	uint qh = TYPE == T_Q5_0 ? wU32(off + 2u) : TYPE == T_Q5_1 ? wU32(off + 4u) : 0u;
 	int bias = TYPE == T_Q4_0 ? 8 : TYPE == T_Q5_0 ? 16 : 0;
@@ -85,12 +106,13 @@ bool hasMin() { return TYPE == T_Q4_1 || TYPE == T_Q5_1; }
 
 bool isQuant() { return TYPE != T_F32 && TYPE != T_F16 && TYPE != T_BF16; }
 
-// The K-quants (Q2_K … Q6_K): 256-value super-blocks (layouts as in
-// kernels/q2_k.go … q6_k.go), read here in 16 groups of 16 values. A group
-// has one integer scale and min (Q4_K and Q5_K share theirs between the two
-// groups of a 32-value sub-block), and its quants are two bit fields of 16
-// consecutive bytes each.
-bool isK() { return TYPE >= T_Q2_K && TYPE <= T_Q6_K; }
+// The K-quants (Q2_K … Q6_K) and IQ4_XS: 256-value super-blocks (layouts as
+// in kernels/q2_k.go … q6_k.go, iq4_xs.go), read here in 16 groups of 16
+// values. A group has one integer scale and min (Q4_K, Q5_K and IQ4_XS share
+// theirs between the two groups of a 32-value sub-block), and its quants are
+// two bit fields of 16 consecutive bytes each (IQ4_XS: one field, an index
+// into IQ4_LEVELS).
+bool isK() { return (TYPE >= T_Q2_K && TYPE <= T_Q6_K) || TYPE == T_IQ4_XS; }
 
 // kHasMin: value = d*s*q - dmin*m (Q2_K, Q4_K, Q5_K) rather than d*s*q.
 bool kHasMin() { return TYPE == T_Q2_K || TYPE == T_Q4_K || TYPE == T_Q5_K; }
@@ -142,6 +164,12 @@ KGroup kGroup(uint g) {
 		q.hm = 1u;
 		q.hsh = 4u;
 		break;
+	case T_IQ4_XS: // qs[128] at 8: sub-block v/32 in 16 bytes, value v%32 = l0 + i
+		// in nibble l0/16 of byte i
+		q.lo = 8u + 16u * (g >> 1u);
+		q.ls = 4u * (g & 1u);
+		q.lm = 15u;
+		break;
 	default: // Q6_K: ql[128] at 0: nibble kq/2 of ql[64h + 32(kq%2) + lane];
 		// qh[64] at 128: bits 2kq of qh[32h + lane] are bits 4..5; minus 32
 		q.lo = 64u * h + 32u * (kq & 1u) + l0;
@@ -157,13 +185,17 @@ KGroup kGroup(uint g) {
 	return q;
 }
 
+// kLevel is the quant a group's bit fields v stand for: v - bias, or for
+// IQ4_XS the level v indexes.
+int kLevel(KGroup q, uint v) { return TYPE == T_IQ4_XS ? IQ4_LEVELS[v] : int(v) - q.bias; }
+
 // kQuant is quant i of group q of the block at byte offset off.
 int kQuant(uint off, KGroup q, uint i) {
 	uint v = (wU8(off + q.lo + i) >> q.ls) & q.lm;
 	if (q.hm != 0u) {
 		v += ((wU8(off + q.hi + i) >> q.hs) & q.hm) << q.hsh;
 	}
-	return int(v) - q.bias;
+	return kLevel(q, v);
 }
 
 // kLoadGroup reads group q's 16 quants, as kQuant does, four bytes a load.
@@ -174,7 +206,7 @@ void kLoadGroup(uint off, KGroup q, out int w[16]) {
 		for (uint t = 0u; t < 4u; t++) {
 			uint sh = 8u * t;
 			uint v = ((lw >> (sh + q.ls)) & q.lm) + (((hw >> (sh + q.hs)) & q.hm) << q.hsh);
-			w[4u * i + t] = int(v) - q.bias;
+			w[4u * i + t] = kLevel(q, v);
 		}
 	}
 }
@@ -200,6 +232,13 @@ ivec2 kScaleMin(uint off, uint g) {
 		uint b = wU8(s + j + 4u);
 		return ivec2(int((b & 15u) | ((wU8(s + j - 4u) >> 6u) << 4u)), int((b >> 4u) | ((wU8(s + j) >> 6u) << 4u)));
 	}
+	case T_IQ4_XS: { // scales_h at 2, scales_l[4] at 4: sub-block j = g/2's 6-bit
+		// scale (low nibble j%2 of scales_l[j/2], high bits 2j of scales_h), biased by 32
+		uint j = g >> 1u;
+		uint lo = (wU8(off + 4u + (j >> 1u)) >> (4u * (j & 1u))) & 15u;
+		uint hi = (wU16(off + 2u) >> (2u * j)) & 3u;
+		return ivec2(int(lo | (hi << 4u)) - 32, 0);
+	}
 	default: // Q6_K: int8 scales[16] at 192
 		return ivec2(int(wU8(off + 192u + g) << 24u) >> 24u, 0);
 	}
@@ -211,6 +250,7 @@ vec2 kScales(uint off) {
 	case T_Q2_K: return vec2(wF16(off + 80u), wF16(off + 82u));
 	case T_Q3_K: return vec2(wF16(off + 108u), 0.0);
 	case T_Q6_K: return vec2(wF16(off + 208u), 0.0);
+	case T_IQ4_XS: return vec2(wF16(off), 0.0);
 	default: return vec2(wF16(off), wF16(off + 2u));
 	}
 }
@@ -241,7 +281,8 @@ float dequant(uint row, uint e) {
 	case T_Q3_K:
 	case T_Q4_K:
 	case T_Q5_K:
-	case T_Q6_K: return dequantK(row + (e >> 8u) * blockBytes(), e & 255u);
+	case T_Q6_K:
+	case T_IQ4_XS: return dequantK(row + (e >> 8u) * blockBytes(), e & 255u);
 	default: {
 		uint off = row + (e >> 5) * blockBytes();
 		float d = wF16(off);

@@ -12,8 +12,8 @@
 // or on its neighbours.
 //
 // Quantized weights are dotted with X quantized by quantize.comp (Q8_0 or Q8_1
-// blocks, Q8_K for the K-quants): an exact integer sum per block, then
-// (d_w*d_x)*isum (+ m_w*s_x, or - (dmin*d_x)*msum) in float, as the CPU
+// blocks, Q8_K for the K-quants and IQ4_XS): an exact integer sum per block,
+// then (d_w*d_x)*isum (+ m_w*s_x, or - (dmin*d_x)*msum) in float, as the CPU
 // backend does. Float weights (F32/F16/BF16) are dotted with
 // X rounded to the weight's type, products summed in F32.
 #include "common.glsl"
@@ -57,8 +57,8 @@ void main() {
 	}
 
 	if (isK()) {
-		// K-quants against Q8_K activations (quantize.comp mode 2): per block,
-		// per row of X, the exact integer sums isum = sum_g s_g*sum_i q_i*a_i and
+		// K-quants and IQ4_XS against Q8_K activations (quantize.comp mode 2):
+		// per block, per row of X, the exact integer sums isum = sum_g s_g*sum_i q_i*a_i and
 		// msum = sum_g m_g*bsum_g over the 16 groups of 16, then
 		// (d_x*d)*isum - (d_x*dmin)*msum in float, as the CPU's Dot.
 		uint nb = p.k / 256u;

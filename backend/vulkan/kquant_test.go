@@ -13,7 +13,8 @@ import (
 	"github.com/conveyor-llm/conveyor/kernels"
 )
 
-var kTypes = []gguf.Type{gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K}
+// kTypes are the 256-value types dotted with Q8_K: the K-quants and IQ4_XS.
+var kTypes = []gguf.Type{gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeIQ4_XS}
 
 // GetRows dequantizes K blocks exactly as the CPU does: tolerance 0.
 func TestKQuantGetRows(t *testing.T) {
@@ -151,10 +152,12 @@ func TestKQuantBatchInvariance(t *testing.T) {
 	}
 }
 
-// Q4_K weights bound a window at a time (forced 4 KiB windows): MatMul equals
-// the CPU's and the unsplit GPU result bit for bit; GetRows is exact.
+// Q4_K and IQ4_XS weights bound a window at a time (forced 4 KiB windows):
+// MatMul equals the CPU's and the unsplit GPU result bit for bit; GetRows is
+// exact.
 func TestKQuantSplitWeights(t *testing.T) {
 	e := newEnv(t, Options{MaxBindRange: 4096})
 	whole := newEnv(t, Options{})
 	checkSplitWeight(t, e, whole, gguf.TypeQ4_K, 131, 256, 3, kMatmulTol, []int32{130, 0, 65})
+	checkSplitWeight(t, e, whole, gguf.TypeIQ4_XS, 131, 256, 3, kMatmulTol, []int32{130, 0, 65})
 }

@@ -22,6 +22,7 @@ var weightTypes = map[gguf.Type]bool{
 	gguf.TypeF32: true, gguf.TypeF16: true, gguf.TypeBF16: true, gguf.TypeQ4_0: true,
 	gguf.TypeQ4_1: true, gguf.TypeQ5_0: true, gguf.TypeQ5_1: true, gguf.TypeQ8_0: true,
 	gguf.TypeQ2_K: true, gguf.TypeQ3_K: true, gguf.TypeQ4_K: true, gguf.TypeQ5_K: true, gguf.TypeQ6_K: true,
+	gguf.TypeIQ4_NL: true, gguf.TypeIQ4_XS: true,
 }
 
 func mustWeight(op string, t backend.Tensor) {
@@ -33,7 +34,8 @@ func mustWeight(op string, t backend.Tensor) {
 	}
 }
 
-// isQuant reports a block-quantized type (32-value blocks, or 256 for the K-quants).
+// isQuant reports a block-quantized type (32-value blocks, or 256 for the
+// K-quants and IQ4_XS).
 func isQuant(t gguf.Type) bool { return t.BlockSize() > 1 }
 
 // Modes of the quantize shader: the dot type of a weight type's activations.

@@ -10,7 +10,7 @@ import (
 )
 
 var allWeightTypes = []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0,
-	gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1}
+	gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeIQ4_NL}
 
 func TestDevices(t *testing.T) {
 	ds, err := Devices()
@@ -113,7 +113,7 @@ func testBatchInvariance(t *testing.T, e *env) {
 func TestSplitWeights(t *testing.T) {
 	e := newEnv(t, Options{MaxBindRange: 4096})
 	whole := newEnv(t, Options{})
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeF32, gguf.TypeQ5_1} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeF32, gguf.TypeQ5_1, gguf.TypeIQ4_NL} {
 		checkSplitWeight(t, e, whole, typ, 301, 128, 3, matmulTol, []int32{300, 0, 150, 57, 299})
 	}
 }

@@ -20,7 +20,7 @@ func synthCmd(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.ContextLength, "context", 2048, "training context length to record")
 	fs.StringVar(&c.VocabFrom, "vocab-from", "", "copy the vocabulary of this GGUF `file`")
 	fs.IntVar(&c.VocabSize, "vocab-size", 0, "make up a vocabulary of this many tokens")
-	typ := fs.String("type", "f32", "type of the 2-D weights: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k")
+	typ := fs.String("type", "f32", "type of the 2-D weights: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs")
 	seed := fs.Uint64("seed", 1, "random seed")
 	out := fs.String("o", "", "output `file`")
 	if err := parse(fs, args); err != nil {

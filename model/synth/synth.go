@@ -209,6 +209,10 @@ func fileType(t gguf.Type) int {
 		return 16 // Q5_K_S
 	case gguf.TypeQ6_K:
 		return 18
+	case gguf.TypeIQ4_NL:
+		return 25
+	case gguf.TypeIQ4_XS:
+		return 30
 	case gguf.TypeBF16:
 		return 32
 	}
