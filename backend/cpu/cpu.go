@@ -37,7 +37,7 @@ type Backend struct {
 type workerScratch struct {
 	cos, sin                   []float32
 	keys, values, qT, dots, qh []float32
-	weights                    []float32
+	weights, ms, vs            []float32
 }
 
 // grow returns (*buf)[:n], reallocating *buf to a power of two if it is too
