@@ -24,6 +24,7 @@ type Backend struct {
 		rmsNorm   rmsNormTask
 		layerNorm layerNormTask
 		gated     gatedTask
+		swiGLU    swiGLUTask
 		rope      ropeTask
 		attend    attendTask
 	}
