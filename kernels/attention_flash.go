@@ -185,13 +185,33 @@ func flashTinyAdd(acc, x float32) float32 {
 }
 
 // flashFMAShader is f16(fma(x, w, acc)) as the attention shader computes it:
-// the tiny-weight shortcut, else fmaSplit. It equals roundF16(fma32(x, w,
-// acc)) for F16 x and acc and 0 <= w <= 1 (TestFlashFMAShader).
+// the tiny-weight shortcut, else fmaSplit with x, an F16 value, split into
+// itself and 0 (w is split once per key), rounded by roundF16Bits. It equals
+// roundF16(fma32(x, w, acc)) for F16 x and acc and 0 <= w <= 1
+// (TestFlashFMAShader).
 func flashFMAShader(x, w, acc float32) float32 {
 	if w < flashTiny {
 		return flashTinyAdd(acc, x)
 	}
-	return roundF16(fmaSplit(x, w, acc))
+	if x == 0 || acc-acc != 0 {
+		return roundF16Bits(acc + float32(x*w))
+	}
+	wh, wl := split(w)
+	p := float32(x * w)
+	e := (float32(x*wh) - p) + float32(x*wl)
+	th, tl := twoSum(acc, p)
+	return roundF16Bits(th + addRoundOdd(tl, e))
+}
+
+// roundF16Bits is roundF16 as the shader computes it: in the F16 normal range
+// the float32's bits rounded to 11 significant bits, nearest even; elsewhere
+// the conversion.
+func roundF16Bits(x float32) float32 {
+	if a := math.Abs(float64(x)); a >= 0x1p-14 && a < 65504 {
+		u := math.Float32bits(x)
+		return math.Float32frombits((u + 0xfff + (u>>13)&1) &^ 0x1fff)
+	}
+	return roundF16(x)
 }
 
 // roundF16 is x rounded to the nearest F16 value.

@@ -156,6 +156,17 @@ func TestFlashFMAShader(t *testing.T) {
 	}
 }
 
+// roundF16Bits is roundF16 for every float32 of the F16 range and around it.
+func TestRoundF16Bits(t *testing.T) {
+	for u := uint32(0x33000000); u < 0x47800000; u += 61 { // 2^-25 .. 2^16
+		for _, x := range []float32{math.Float32frombits(u), -math.Float32frombits(u)} {
+			if got, want := roundF16Bits(x), roundF16(x); math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("roundF16Bits(%g) = %g, want %g", x, got, want)
+			}
+		}
+	}
+}
+
 // fmaSplit rounds a*b+c once, as fma32 does, wherever the parts of a*b are
 // normal numbers.
 func TestFmaSplit(t *testing.T) {

@@ -186,15 +186,17 @@ void attendFlashF16(uint tid, uint kvh, uint base, uint cnt, uint d0) {
 		}
 		for (uint j = 0u; j < n; j++) {
 			float ms = msS[j], vs = vsS[j];
+			float vh, vl;
+			splitV(vs, vh, vl);
 			uint row = base + t0 + j;
 			for (uint r = 0u; r < MAXD; r++) {
 				uint d = tid + r * WG;
 				if (d < hd) {
 					if (ms != 1.0) {
 						precise float a = acc[r] * ms;
-						acc[r] = roundF16(a);
+						acc[r] = roundF16Fast(a);
 					}
-					acc[r] = flashFMA(kvAt(false, row, kvh * hd + d), vs, acc[r]);
+					acc[r] = flashFMA(kvAt(false, row, kvh * hd + d), vs, vh, vl, acc[r]);
 				}
 			}
 		}

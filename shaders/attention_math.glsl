@@ -200,10 +200,23 @@ float tanh32(float x) {
 	return x < 0.0 ? -t : t;
 }
 
-// flashFMA: f16(fma(x, w, acc)) for F16 x and acc and 0 <= w <= 1
-// (kernels.flashFMAShader): below 2^-60 the product cannot move the
-// accumulator, and a zero one takes the sign of the sum.
-float flashFMA(float x, float w, float acc) {
+// roundF16Fast is roundF16: in the F16 normal range the float32 rounds to 11
+// significant bits, nearest even, by integer arithmetic on its bits
+// (kernels.roundF16Bits); elsewhere the full conversion.
+float roundF16Fast(float f) {
+	float a = abs(f);
+	if (a >= 6.103515625e-05 && a < 65504.0) { // 2^-14
+		uint u = floatBitsToUint(f);
+		return uintBitsToFloat((u + 0xfffu + ((u >> 13) & 1u)) & ~0x1fffu);
+	}
+	return roundF16(f);
+}
+
+// flashFMA: f16(fma(x, w, acc)) for F16 x and acc and 0 <= w <= 1, with
+// wh, wl = splitV(w) (kernels.flashFMAShader): below 2^-60 the product
+// cannot move the accumulator, and a zero one takes the sign of the sum;
+// otherwise fmaSplit, where x, an F16 value, splits into itself and 0.
+float flashFMA(float x, float w, float wh, float wl, float acc) {
 	if (w < K_TINY) {
 		if (acc != 0.0) {
 			return acc;
@@ -212,5 +225,14 @@ float flashFMA(float x, float w, float acc) {
 		bool aneg = (floatBitsToUint(acc) >> 31) != 0u;
 		return (xneg && (x != 0.0 || aneg)) ? uintBitsToFloat(0x80000000u) : 0.0;
 	}
-	return roundF16(fmaSplit(x, w, acc));
+	if (x == 0.0 || isinf(acc) || isnan(acc)) {
+		precise float r = acc + x * w;
+		return roundF16Fast(r);
+	}
+	precise float p = x * w;
+	precise float e = (x * wh - p) + x * wl;
+	float th, tl;
+	twoSum(acc, p, th, tl);
+	precise float r = th + addRoundOdd(tl, e);
+	return roundF16Fast(r);
 }
