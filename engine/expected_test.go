@@ -113,13 +113,20 @@ func TestStories260KMatchesLlamaCpp(t *testing.T) {
 }
 
 // The Q8_0 model, computed as llama.cpp's x86 build computes it (activations
-// quantized to Q8_0 with its rounding, exact integer block sums, attention
-// meeting the F16 cache in F16), gives llama.cpp's
-// 252 ids for "Once upon a time" and its first 40 for "Lily and Tom". The rest
-// differ because quantizing activations to 8 bits amplifies the remaining
-// float differences (logits agree within ~3e-3 for the F32 model) into logit
-// differences of ~0.05, enough to flip the near-ties of a long generation. The
-// floors catch regressions; the top logits after the prompt agree within 0.12.
+// quantized to Q8_0 with its rounding, its flash attention with an F16
+// accumulator, its vectorized SwiGLU and fused RoPE, and Q8_0 dots folding
+// each block in with one FMA as its AMX kernel does), follows llama.cpp's
+// greedy ids; quantizing activations to 8 bits turns any difference of one
+// rounding into logit differences of ~0.05, enough to flip the near-ties of
+// a long generation.
+//
+// Vulkan computes attention with the CPU's bits, but not every op (its
+// matmul sums in another order, its RMSNorm, RoPE and SwiGLU round
+// differently), so its ids follow the CPU's only up to the first near-tie.
+// Before flash attention it was no different in kind: on eight other prompts
+// its ids left the CPU's within 200 tokens in 6 (now in 2); these two had
+// happened to agree to the end. The floors catch regressions; the top logits
+// after the prompt agree within 0.12.
 func TestStories260KQ8_0FollowsLlamaCpp(t *testing.T) {
 	cpuIDs := map[string][]int32{}
 	for _, b := range testBackends() {
@@ -128,25 +135,30 @@ func TestStories260KQ8_0FollowsLlamaCpp(t *testing.T) {
 			require.NoError(t, err)
 			defer m.Close()
 			for _, c := range []struct {
-				name  string
-				floor int
-			}{{"once-upon-a-time", 252}, {"lily-and-tom", 40}} {
+				name    string
+				floor   map[string]int // ids agreeing with llama.cpp, per backend
+				withCPU int            // ids agreeing with the CPU backend's
+			}{
+				{"once-upon-a-time", map[string]int{"cpu": 252, "vulkan": 201}, 201},
+				{"lily-and-tom", map[string]int{"cpu": 252, "vulkan": 40}, 40},
+			} {
 				t.Run(c.name, func(t *testing.T) {
 					want := readExpected(t, "llamacpp-q8_0-"+c.name+".txt")
 					res := generateGreedy(t, m, want.Prompt, len(want.GeneratedIDs))
 					require.Equal(t, want.PromptIDs, res.PromptIDs)
 					agree := commonPrefix(want.GeneratedIDs, res.GeneratedIDs)
 					t.Logf("%s on %s: %d of %d generated ids agree with llama.cpp", c.name, b, agree, len(want.GeneratedIDs))
-					require.GreaterOrEqual(t, agree, c.floor)
+					require.GreaterOrEqual(t, agree, c.floor[b])
 					for i, w := range want.Top10[:3] {
 						require.Equal(t, w.ID, res.TopLogits[i].ID, "top-10 rank %d", i)
 						require.InDelta(t, w.Logit, res.TopLogits[i].Logit, 0.12, "top-10 rank %d", i)
 					}
-					// Every backend does the CPU's arithmetic: the same ids throughout.
 					if b == "cpu" {
 						cpuIDs[c.name] = res.GeneratedIDs
 					} else if ids, ok := cpuIDs[c.name]; ok {
-						require.Equal(t, ids, res.GeneratedIDs, "%s differs from the CPU backend", b)
+						same := commonPrefix(ids, res.GeneratedIDs)
+						t.Logf("%s on %s: %d of %d generated ids agree with the CPU's", c.name, b, same, len(ids))
+						require.GreaterOrEqual(t, same, c.withCPU, "%s differs from the CPU backend early", b)
 					}
 				})
 			}

@@ -25,3 +25,9 @@ func attnScoresAVX512(dst, qT, k *float32, kStride, nt, hd int)
 
 //go:noescape
 func attnWeightedSumAVX512(out, w, v *float32, vStride, nt, hd int)
+
+//go:noescape
+func attnScoresF16AVX512(dst, q, k *float32, kStride, nt, hd int)
+
+//go:noescape
+func attnAccumulateF16AVX512(out, ms, vs, v *float32, vStride, nt, hd int)

@@ -9,3 +9,7 @@ func attnScoresAVX512(dst, qT, k *float32, kStride, nt, hd int) { panic("unreach
 func attnWeightedSumAVX512(out, w, v *float32, vStride, nt, hd int) { panic("unreachable") }
 
 func roundToF16AVX512(v []float32) { panic("unreachable") }
+
+func attnScoresF16AVX512(dst, q, k *float32, kStride, nt, hd int) { panic("unreachable") }
+
+func attnAccumulateF16AVX512(out, ms, vs, v *float32, vStride, nt, hd int) { panic("unreachable") }

@@ -120,7 +120,10 @@ func dequantizeQ4_K(dst []float32, src []byte) {
 
 // dotQ4_K (Q4_K × Q8_K): per block the exact integer sums
 // isum = Σ_j s_j·Σ_i q_i·a_i and summs = Σ_j m_j·(bsum_2j + bsum_2j+1), then
-// sum += (d_a·d)·isum − (d_a·dmin)·summs in float32, blocks in order.
+// sum = fma(isum, d_a·d, sum) and sum = fma(−summs, d_a·dmin, sum) in
+// float32, blocks in order: the order of llama.cpp's AMX and VNNI kernels,
+// which it uses for Q4_K, Q5_K and Q6_K weights on x86 with AMX (for a batch
+// and for one row alike).
 func dotQ4_K(w, a []byte, n int) float32 {
 	nb := n / qkK
 	w, a = w[:nb*blockQ4_K], a[:nb*blockQ8_K]
@@ -140,16 +143,18 @@ func dotQ4_K(w, a []byte, n int) float32 {
 			}
 			isum += int32(sc) * s
 		}
-		sum += kDotTerm(bw, ba, isum, summs)
+		sum = kDotAcc(sum, bw, ba, isum, summs)
 	}
 	return sum
 }
 
-// kDotTerm is one block's (d_a·d)·isum − (d_a·dmin)·summs for the Q4_K and
-// Q5_K dots (d and dmin are the block's first two fp16 values).
-func kDotTerm(bw, ba []byte, isum, summs int32) float32 {
+// kDotAcc adds one block of the Q4_K and Q5_K dots to sum:
+// fma(−summs, d_a·dmin, fma(isum, d_a·d, sum)) (d and dmin are the block's
+// first two fp16 values).
+func kDotAcc(sum float32, bw, ba []byte, isum, summs int32) float32 {
 	da := getF32(ba)
 	d := float32(da * getF16(bw))
 	dmin := float32(da * getF16(bw[2:]))
-	return float32(d*float32(isum)) - float32(dmin*float32(summs))
+	sum = fma32(float32(isum), d, sum)
+	return fma32(-float32(summs), dmin, sum)
 }

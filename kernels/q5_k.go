@@ -88,7 +88,7 @@ func dotQ5_K(w, a []byte, n int) float32 {
 			}
 			isum += int32(sc) * s
 		}
-		sum += kDotTerm(bw, ba, isum, summs)
+		sum = kDotAcc(sum, bw, ba, isum, summs)
 	}
 	return sum
 }

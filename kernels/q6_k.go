@@ -100,8 +100,8 @@ func dequantizeQ6_K(dst []float32, src []byte) {
 }
 
 // dotQ6_K (Q6_K × Q8_K): per block the exact integer sum
-// isum = Σ_j s_j·Σ_i (q_i − 32)·a_i, then sum += (d·d_a)·isum in float32,
-// blocks in order.
+// isum = Σ_j s_j·Σ_i (q_i − 32)·a_i, then sum = fma(isum, d·d_a, sum) in
+// float32, blocks in order (llama.cpp's AMX and VNNI order, see dotQ4_K).
 func dotQ6_K(w, a []byte, n int) float32 {
 	nb := n / qkK
 	w, a = w[:nb*blockQ6_K], a[:nb*blockQ8_K]
@@ -119,7 +119,7 @@ func dotQ6_K(w, a []byte, n int) float32 {
 			}
 			isum += int32(int8(sc[j])) * s
 		}
-		sum += float32(float32(getF16(bw[q6_KDOffs:])*getF32(ba)) * float32(isum))
+		sum = fma32(float32(isum), float32(getF16(bw[q6_KDOffs:])*getF32(ba)), sum)
 	}
 	return sum
 }

@@ -4,13 +4,23 @@
 // One workgroup per (head h, query row i) of sequence s at position p: scores
 // over cache rows s*context + first..p, in that order, where first is 0, or
 // p-window+1 with a sliding window; scores scaled, then soft-capped
-// (cap*tanh(s/cap)) when cap > 0; softmax with the maximum
-// subtracted, in F32; weighted sum of V rows in row order. Scores are
-// recomputed in each of three passes (max, sum, weighted sum) rather than
-// stored, so no scratch memory is needed whatever the context length.
-// As ggml (and backend/cpu) do, an F16 cache meets q and the softmax weights
-// rounded to F16.
+// (cap*tanh(s/cap)) when cap > 0.
+//
+// F16 cache: llama.cpp's flash attention, with the bits of the CPU backend
+// (kernels.AttnFlashF16): q rounded to F16, scores in ggml_vec_dot_f16's
+// order, an online softmax with kernels.Exp32, and an F16 accumulator
+// rounded after every key. Keys go WG at a time: each thread scores one, the
+// running maximum and sum are carried by thread 0 in key order, and each
+// thread updates its own output dims key by key.
+//
+// F32 cache: softmax with the maximum subtracted, in F32; weighted sum of V
+// rows in row order. Scores are recomputed in each of three passes (max,
+// sum, weighted sum) rather than stored, so no scratch memory is needed
+// whatever the context length.
 #include "common.glsl"
+
+#define EXP_TABLE_HI(j) expHi[j]
+#define EXP_TABLE_LO(j) expLo[j]
 
 layout(constant_id = 0) const uint KVTYPE = 0;
 #define WG 64u
@@ -35,6 +45,10 @@ layout(push_constant) uniform P {
 shared float qs[WG * MAXD];
 shared float ws[WG];
 shared float red[WG];
+shared float expHi[64], expLo[64];
+shared float mpS[WG], msS[WG], vsS[WG];
+
+#include "attention_math.glsl"
 
 float kvAt(bool isK, uint row, uint d) {
 	uint kvw = p.kvHeads * p.headDim;
@@ -46,6 +60,7 @@ float kvAt(bool isK, uint row, uint d) {
 	return f16tof32((e & 1u) == 0u ? w : (w >> 16));
 }
 
+// score is q·k for the F32 cache, summed in order, scaled and capped.
 float score(uint row, uint kvh) {
 	float s = 0.0;
 	uint k0 = kvh * p.headDim;
@@ -59,6 +74,146 @@ float score(uint row, uint kvh) {
 		return c;
 	}
 	return r;
+}
+
+// scoreF16 is q·k for the F16 cache in kernels.AttnScoresF16's order: lane
+// i of 64 sums the products of dims i, i+64, ...; lanes l, l+16, l+32, l+48
+// combine as (l + l+32) + (l+16 + l+48), then halves 8 and 4 apart, then
+// (0+2) + (1+3); dims past the last 64 are added in float-float.
+float scoreF16(uint row, uint kvh) {
+	uint hd = p.headDim;
+	uint np = hd & ~63u;
+	uint k0 = kvh * hd;
+	float sum = 0.0;
+	if (np > 0u) {
+		float v[16];
+		for (uint l = 0u; l < 16u; l++) {
+			float g[4];
+			for (uint gi = 0u; gi < 4u; gi++) {
+				precise float acc = 0.0;
+				for (uint c = 0u; c < np; c += 64u) {
+					uint d = c + 16u * gi + l;
+					precise float pr = qs[d] * kvAt(true, row, k0 + d);
+					acc = acc + pr;
+				}
+				g[gi] = acc;
+			}
+			precise float vl = (g[0] + g[2]) + (g[1] + g[3]);
+			v[l] = vl;
+		}
+		for (uint l = 0u; l < 8u; l++) {
+			precise float a = v[l] + v[l + 8u];
+			v[l] = a;
+		}
+		for (uint l = 0u; l < 4u; l++) {
+			precise float a = v[l] + v[l + 4u];
+			v[l] = a;
+		}
+		precise float s0 = (v[0] + v[2]) + (v[1] + v[3]);
+		sum = s0;
+	}
+	precise float lo = 0.0;
+	for (uint d = np; d < hd; d++) {
+		precise float pr = qs[d] * kvAt(true, row, k0 + d);
+		float e;
+		twoSum(sum, pr, sum, e);
+		lo = lo + e;
+	}
+	precise float r = sum + lo;
+	return r;
+}
+
+// attendFlashF16 is the F16 cache's attention for workgroup (h, i): the
+// online softmax of kernels.FlashWeights and the accumulator of
+// kernels.AttnAccumulateF16, over cnt cache rows from base.
+void attendFlashF16(uint tid, uint kvh, uint base, uint cnt, uint d0) {
+	uint hd = p.headDim;
+	if (tid < 64u) {
+		float hi, lo;
+		expEntry(tid, hi, lo);
+		expHi[tid] = hi;
+		expLo[tid] = lo;
+	}
+	float scale = p.scale;
+	if (p.softCap > 0.0) {
+		scale = divRN(scale, p.softCap);
+	}
+	float m = uintBitsToFloat(0xff800000u); // thread 0's running maximum
+	float sum = 0.0;                         // and sum
+	float acc[MAXD];
+	for (uint r = 0u; r < MAXD; r++) {
+		acc[r] = 0.0;
+	}
+	barrier();
+	for (uint t0 = 0u; t0 < cnt; t0 += WG) {
+		uint n = min(WG, cnt - t0);
+		if (tid < n) {
+			precise float s = scoreF16(base + t0 + tid, kvh) * scale;
+			if (p.softCap > 0.0) {
+				s = p.softCap * tanh32(s);
+			}
+			ws[tid] = s;
+		}
+		barrier();
+		if (tid == 0u) {
+			for (uint j = 0u; j < n; j++) {
+				mpS[j] = m;
+				if (ws[j] > m) {
+					m = ws[j];
+				}
+			}
+		}
+		barrier();
+		if (tid < n) {
+			float s = ws[tid], mp = mpS[tid];
+			float ms = 1.0, vs = 1.0;
+			if (s > mp) {
+				precise float x = mp - s;
+				ms = exp32(x);
+			} else {
+				precise float x = s - mp;
+				vs = exp32(x);
+			}
+			msS[tid] = ms;
+			vsS[tid] = vs;
+		}
+		barrier();
+		if (tid == 0u) {
+			for (uint j = 0u; j < n; j++) {
+				precise float s = (sum * msS[j]) + vsS[j];
+				sum = s;
+			}
+		}
+		for (uint j = 0u; j < n; j++) {
+			float ms = msS[j], vs = vsS[j];
+			float vh, vl;
+			splitV(vs, vh, vl);
+			uint row = base + t0 + j;
+			for (uint r = 0u; r < MAXD; r++) {
+				uint d = tid + r * WG;
+				if (d < hd) {
+					if (ms != 1.0) {
+						precise float a = acc[r] * ms;
+						acc[r] = roundF16Fast(a);
+					}
+					acc[r] = flashFMA(kvAt(false, row, kvh * hd + d), vs, vh, vl, acc[r]);
+				}
+			}
+		}
+		barrier();
+	}
+	if (tid == 0u) {
+		red[0] = sum != 0.0 ? divRN(1.0, sum) : 0.0;
+	}
+	barrier();
+	float inv = red[0];
+	for (uint r = 0u; r < MAXD; r++) {
+		uint d = tid + r * WG;
+		if (d < hd) {
+			precise float o = acc[r] * inv;
+			D[d0 + d] = o;
+		}
+	}
 }
 
 void main() {
@@ -90,6 +245,10 @@ void main() {
 	}
 	uint cnt = n - first;
 	base += first; // scores are over cache rows base + 0..cnt-1
+	if (KVTYPE == 1u) {
+		attendFlashF16(tid, kvh, base, cnt, d0);
+		return;
+	}
 
 	// Pass 1: the maximum score.
 	float mx = uintBitsToFloat(0xff800000u);
@@ -136,7 +295,7 @@ void main() {
 		uint t = t0 + tid;
 		if (t < cnt) {
 			precise float w = exp(score(base + t, kvh) - mx) * inv;
-			ws[tid] = KVTYPE == 1u ? roundF16(w) : w;
+			ws[tid] = w;
 		}
 		barrier();
 		uint m = min(WG, cnt - t0);

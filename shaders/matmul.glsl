@@ -13,8 +13,9 @@
 //
 // Quantized weights are dotted with X quantized by quantize.comp (Q8_0 or Q8_1
 // blocks, Q8_K for the K-quants and IQ4_XS): an exact integer sum per block,
-// then (d_w*d_x)*isum (+ m_w*s_x, or - (dmin*d_x)*msum) in float, as the CPU
-// backend does. Float weights (F32/F16/BF16) are dotted with
+// then (d_w*d_x)*isum (+ m_w*s_x, or - (dmin*d_x)*msum) in float, the terms
+// the CPU backend sums (for the K-quants with FMAs, in llama.cpp's AMX order).
+// Float weights (F32/F16/BF16) are dotted with
 // X rounded to the weight's type, products summed in F32.
 #include "common.glsl"
 

@@ -13,23 +13,20 @@ import (
 // head h, softmax(scale * q·k) over cache rows s*Context+0 .. s*Context+p in
 // order (only the last Window of them with a sliding window, the scores
 // soft-capped when SoftCap is set), then the weighted sum of the matching V
-// rows. The arithmetic is ggml's non-flash attention: the dot products meet the
-// cache in its own type, so with an F16 cache q and the softmax weights are
-// rounded to F16 first; products are float32 and their sums float64; the
-// softmax denominator is float64.
+// rows.
 //
-// llama.cpp's CPU build actually runs flash attention: an online softmax whose
-// V accumulator is F16, rounded after every key. Emulating that brings the F32
-// stories model's logits to within 1e-5 of llama.cpp's (from 3e-3), but an F16
-// accumulator turns one-ulp differences in exp between the CPU and a GPU into
-// different roundings, and the Vulkan backend would no longer give the CPU's
-// tokens; so the arithmetic here stays the one both backends can share.
+// With an F16 cache the arithmetic is llama.cpp's CPU flash attention (the
+// path it takes below 64 query rows): q rounded to F16, an online softmax
+// and an F16 accumulator rounded after every key (kernels.AttnFlashF16). The
+// Vulkan backend computes the same bits. With an F32 cache it is ggml's
+// non-flash attention: float32 products summed in float64, the softmax
+// denominator in float64.
 //
 // The work is split by query row and KV head: a task converts the KV head's
-// rows it sees to float32 once (or reads an F32 cache in place), then scores
-// the heads that share them ScoreLanes at a time (kernels.AttnScores) and sums
-// each head's V rows (kernels.AttnWeightedSum); the kernels keep the order of
-// every sum.
+// rows it sees to float32 once (or reads an F32 cache in place), then
+// computes each head that shares them; with an F32 cache ScoreLanes heads at
+// a time (kernels.AttnScores) and a weighted sum per head
+// (kernels.AttnWeightedSum). The kernels keep the order of every sum.
 func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p backend.Attention) {
 	positions, seqs := i32s(pos), i32s(seq)
 	width := p.Heads * p.HeadDim
@@ -54,8 +51,8 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 	*t = attendTask{
 		p: p, positions: positions, seqs: seqs, qs: f32s(q), out: f32s(dst),
 		k: newCacheRows(kCache, hd), v: newCacheRows(vCache, hd),
-		roundQ: kCache.Type == gguf.TypeF16, roundP: vCache.Type == gguf.TypeF16,
-		work: b.work,
+		flash: kCache.Type == gguf.TypeF16,
+		work:  b.work,
 	}
 	b.pool.parallelRange(q.Rows*p.KVHeads, 1, t)
 	*t = attendTask{}
@@ -95,13 +92,13 @@ func (c *cacheRows) head(buf *[]float32, first, n, h int) ([]float32, int) {
 }
 
 type attendTask struct {
-	p              backend.Attention
-	positions      []int32
-	seqs           []int32
-	qs, out        []float32
-	k, v           cacheRows
-	roundQ, roundP bool
-	work           []workerScratch
+	p         backend.Attention
+	positions []int32
+	seqs      []int32
+	qs, out   []float32
+	k, v      cacheRows
+	flash     bool // F16 cache: flash attention with an F16 accumulator
+	work      []workerScratch
 }
 
 // run computes query rows and KV heads task/KVHeads, task%KVHeads.
@@ -122,6 +119,17 @@ func (a *attendTask) run(worker, lo, hi int) {
 		nt := n - first
 		keys, kStride := a.k.head(&w.keys, base+first, nt, kvh)
 		values, vStride := a.v.head(&w.values, base+first, nt, kvh)
+		if a.flash {
+			scores, ms, vs := grow(&w.weights, nt), grow(&w.ms, nt), grow(&w.vs, nt)
+			qh := grow(&w.qh, hd)
+			for h := kvh * group; h < (kvh+1)*group; h++ {
+				copy(qh, a.qs[i*width+h*hd:])
+				kernels.RoundToF16(qh)
+				kernels.AttnFlashF16(a.out[i*width+h*hd:i*width+(h+1)*hd], qh, keys, kStride, values, vStride, nt,
+					p.Scale, p.SoftCap, scores, ms, vs)
+			}
+			continue
+		}
 		dots := grow(&w.dots, nt*kernels.ScoreLanes)
 		scores := grow(&w.weights, nt)
 		for h0 := kvh * group; h0 < (kvh+1)*group; h0 += kernels.ScoreLanes {
@@ -130,9 +138,6 @@ func (a *attendTask) run(worker, lo, hi int) {
 			for j := 0; j < lanes; j++ {
 				qh := grow(&w.qh, hd)
 				copy(qh, a.qs[i*width+(h0+j)*hd:])
-				if a.roundQ {
-					kernels.RoundToF16(qh)
-				}
 				for d, v := range qh {
 					qT[d*kernels.ScoreLanes+j] = v
 				}
@@ -169,8 +174,5 @@ func (a *attendTask) softmax(scores, dots []float32, j int) {
 	inv := float32(1 / sum)
 	for t := range scores {
 		scores[t] *= inv
-	}
-	if a.roundP {
-		kernels.RoundToF16(scores)
 	}
 }

@@ -25,6 +25,7 @@ type Backend struct {
 		rmsNorm   rmsNormTask
 		layerNorm layerNormTask
 		gated     gatedTask
+		swiGLU    swiGLUTask
 		rope      ropeTask
 		attend    attendTask
 	}
@@ -38,7 +39,7 @@ type Backend struct {
 type workerScratch struct {
 	cos, sin                   []float32
 	keys, values, qT, dots, qh []float32
-	weights                    []float32
+	weights, ms, vs            []float32
 	packed                     kernels.PackedScratch
 	row                        []byte
 }

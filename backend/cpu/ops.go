@@ -74,11 +74,27 @@ func (b *Backend) Add(dst, x, y backend.Tensor) {
 	}
 }
 
-// SwiGLU computes dst = silu(gate) * up, with silu(g) = g / (1 + e^-g).
+// SwiGLU computes dst = silu(gate) * up, with silu(g) = g / (1 + e^-g), row
+// by row as llama.cpp's x86 build does (kernels.SwiGLU).
 func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) {
 	mustShape("SwiGLU", gate, dst.Rows, dst.Cols)
 	mustShape("SwiGLU", up, dst.Rows, dst.Cols)
-	b.gatedUnit(dst, gate, up, silu)
+	t := &b.tasks.swiGLU
+	*t = swiGLUTask{out: f32s(dst), gate: f32s(gate), up: f32s(up), cols: dst.Cols}
+	b.pool.parallelRange(dst.Rows, max(1, 4096/max(dst.Cols, 1)), t)
+	*t = swiGLUTask{}
+}
+
+type swiGLUTask struct {
+	out, gate, up []float32
+	cols          int
+}
+
+func (t *swiGLUTask) run(_, lo, hi int) {
+	for r := lo; r < hi; r++ {
+		row := t.out[r*t.cols : (r+1)*t.cols]
+		kernels.SwiGLU(row, t.gate[r*t.cols:], t.up[r*t.cols:])
+	}
 }
 
 // gatedUnit computes dst = act(gate) * up, elementwise.
@@ -108,8 +124,6 @@ func (t *gatedTask) run(_, lo, hi int) {
 		out[i] = t.act(v) * u[i]
 	}
 }
-
-func silu(x float32) float32 { return x / (1 + float32(math.Exp(float64(-x)))) }
 
 // RoPE rotates each head of each row of x by its row's position. The angles are
 // built as ggml builds them, in float32: theta starts at pos*FreqScale and is
@@ -168,6 +182,9 @@ func ropeAngles(cos, sin []float32, pos int32, p backend.RoPE) {
 
 // rotate applies the rotations to one head: adjacent pairs (normal) or pairs half a
 // rotated span apart (NeoX). Dimensions past the rotated ones are left as they are.
+// Each output is one fused multiply-add of a rounded product, as llama.cpp's
+// x86 build computes x0·cos − x1·sin and x0·sin + x1·cos (its compiler fuses
+// them so).
 func rotate(head, cos, sin []float32, mode backend.RoPEMode) {
 	half := len(cos)
 	for i := 0; i < half; i++ {
@@ -176,8 +193,8 @@ func rotate(head, cos, sin []float32, mode backend.RoPEMode) {
 			a, c = i, i+half
 		}
 		x0, x1 := head[a], head[c]
-		head[a] = x0*cos[i] - x1*sin[i]
-		head[c] = x0*sin[i] + x1*cos[i]
+		head[a] = kernels.FMA32(x0, cos[i], -float32(x1*sin[i]))
+		head[c] = kernels.FMA32(x0, sin[i], float32(x1*cos[i]))
 	}
 }
 

@@ -96,12 +96,12 @@ func TestQuantizeQ8_K(t *testing.T) {
 
 // kMatmulTol is the tolerance of ‖out−ref‖/‖ref‖ for K-quant MatMul. The
 // activations are quantized to Q8_K bit for bit as the CPU does
-// (TestQuantizeQ8_K) and each block's term, (d_x·d)·isum − (d_x·dmin)·msum,
-// is computed from the same exact integer sums with the same float32
-// operations, so only the order of the float32 sum over the k/256 blocks
-// (strided per thread then a tree on the GPU, sequential on the CPU)
-// differs: a few ulps of the largest partial sum, ~1e-7 relative. 1e-5, as
-// for the 32-value types, leaves two orders of magnitude for cancellation.
+// (TestQuantizeQ8_K) and both take the same exact integer sums per block;
+// only the float32 arithmetic after them differs: the CPU folds each block
+// into its sum with two FMAs (llama.cpp's AMX order), the GPU adds each
+// block's (d_x·d)·isum − (d_x·dmin)·msum to strided per-thread sums then a
+// tree. A few ulps of the largest partial sum, ~1e-7 relative; 1e-5, as for
+// the 32-value types, leaves two orders of magnitude for cancellation.
 const kMatmulTol = 1e-5
 
 func TestKQuantMatMul(t *testing.T) {
