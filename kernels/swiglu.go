@@ -12,13 +12,23 @@ func SwiGLU(out, gate, up []float32) {
 		panic("kernels: SwiGLU: gate or up shorter than out")
 	}
 	nv := n &^ 15
-	for i := 0; i < nv; i++ {
-		x := gate[i]
-		out[i] = float32(x/(1+vexp32(0-x))) * up[i]
+	if nv > 0 {
+		swigluVector(out[:nv], gate[:nv], up[:nv])
 	}
 	for i := nv; i < n; i++ {
 		x := gate[i]
 		out[i] = float32(x/(1+float32(math.Exp(float64(-x))))) * up[i]
+	}
+}
+
+// swigluVector is SwiGLU over whole vectors of 16 (len a multiple of 16):
+// swigluVectorGo, or its assembly twin where the machine has AVX-512.
+var swigluVector = swigluVectorGo
+
+func swigluVectorGo(out, gate, up []float32) {
+	for i := range out {
+		x := gate[i]
+		out[i] = float32(x/(1+vexp32(0-x))) * up[i]
 	}
 }
 

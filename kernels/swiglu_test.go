@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -22,5 +23,48 @@ func TestSwiGLUMatchesGGML(t *testing.T) {
 		if math.Float32bits(out[i]) != w {
 			t.Errorf("SwiGLU(%g, %g) = %g (%#x), llama.cpp %g (%#x)", x[i], g[i], out[i], math.Float32bits(out[i]), math.Float32frombits(w), w)
 		}
+	}
+}
+
+// TestSwiGLUVectorMatchesTwin checks the assembly lanes against the Go twin
+// bit for bit over every range of gate: ordinary values, |x| past 88 and 133
+// (where ggml's exp overflows, underflows or goes subnormal), ±0, ±Inf, NaN.
+func TestSwiGLUVectorMatchesTwin(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	const n = 4096
+	gate, up := make([]float32, n), make([]float32, n)
+	for i := range gate {
+		switch i % 8 {
+		case 0:
+			gate[i] = float32(rng.NormFloat64() * 4)
+		case 1:
+			gate[i] = float32(rng.Float64()*400 - 200)
+		case 2:
+			gate[i] = math.Float32frombits(rng.Uint32()) // any bits: NaN, Inf, subnormal
+		case 3:
+			gate[i] = []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), 88.7, -88.7, 103.97, -103.97, 133, -133, 192 * 0.6931472, -192 * 0.6931472}[rng.IntN(12)]
+		default:
+			gate[i] = float32(rng.NormFloat64())
+		}
+		up[i] = float32(rng.NormFloat64())
+	}
+	got, want := make([]float32, n), make([]float32, n)
+	poisonFloats(got)
+	swigluVector(got, gate, up)
+	swigluVectorGo(want, gate, up)
+	for i := range got {
+		if !sameFloat(got[i], want[i]) {
+			t.Fatalf("gate %g (%#x), up %g: got %g (%#x), want %g (%#x)", gate[i], math.Float32bits(gate[i]), up[i],
+				got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+		}
+	}
+}
+
+func BenchmarkSwiGLU(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	gate, up, out := randFloats(rng, 5632, -8, 8), randFloats(rng, 5632, -2, 2), make([]float32, 5632)
+	b.SetBytes(5632 * 4)
+	for i := 0; i < b.N; i++ {
+		SwiGLU(out, gate, up)
 	}
 }
