@@ -14,6 +14,10 @@ import (
 // decodes after an 8-token prompt, each repeated Reps times after a warm-up.
 type BenchOptions struct {
 	Prompt, Gen, Reps int
+	// UBatch is the most prompt tokens computed in one forward pass, as
+	// llama.cpp's n_ubatch (0: the whole prompt at once); a longer prompt
+	// is computed in pieces of UBatch, each after the one before.
+	UBatch int
 }
 
 // BenchResult holds the median rates; zero where a part was not asked for.
@@ -28,7 +32,11 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 		o.Reps = 1
 	}
 	ctx := max(o.Prompt, 8+o.Gen) + 1
-	s, err := m.NewSession(SessionOptions{Context: ctx, BatchSize: max(o.Prompt, 8)})
+	ubatch := o.Prompt
+	if o.UBatch > 0 {
+		ubatch = min(ubatch, o.UBatch)
+	}
+	s, err := m.NewSession(SessionOptions{Context: ctx, BatchSize: max(ubatch, 8)})
 	if err != nil {
 		return BenchResult{}, err
 	}
@@ -47,8 +55,10 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 		prompt := tokens(o.Prompt)
 		rates, err := repeat(o.Reps, func() (float64, error) {
 			start := time.Now()
-			if _, err := s.Forward(seqBatch(prompt, 0)); err != nil {
-				return 0, err
+			for at := 0; at < len(prompt); at += ubatch {
+				if _, err := s.Forward(seqBatch(prompt[at:min(at+ubatch, len(prompt))], at)); err != nil {
+					return 0, err
+				}
 			}
 			return float64(o.Prompt) / time.Since(start).Seconds(), nil
 		})

@@ -18,6 +18,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	path := fs.String("m", "", "model `file` (GGUF)")
 	prompt := fs.Int("p", 512, "prompt tokens processed as one batch (0: skip)")
 	gen := fs.Int("n", 128, "tokens generated one at a time after an 8-token prompt (0: skip)")
+	ubatch := fs.Int("ub", 512, "most prompt tokens computed in one pass, as llama.cpp's n_ubatch (0: all)")
 	threads := fs.Int("t", 0, "CPU threads (0: one per core)")
 	reps := fs.Int("r", 3, "repetitions after a warm-up; the median is reported")
 	backendName := fs.String("backend", "auto", "backend: auto, cpu or vulkan")
@@ -31,8 +32,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *prompt < 0 || *gen < 0 || *reps <= 0 {
-		return fmt.Errorf("%w: -p and -n must not be negative, -r must be positive", errUsage)
+	if *prompt < 0 || *gen < 0 || *ubatch < 0 || *reps <= 0 {
+		return fmt.Errorf("%w: -p, -n and -ub must not be negative, -r must be positive", errUsage)
 	}
 	m, err := engine.Load(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0, Threads: *threads,
 		Progress: runopts.LoadProgress(stderr), Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
@@ -51,7 +52,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := m.Bench(engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps})
+	res, err := m.Bench(engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch})
 	if err != nil {
 		return err
 	}
