@@ -1,9 +1,114 @@
 package kernels
 
 import (
+	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
+	"unsafe"
 )
+
+// The assembly finds expConsts' parts at the offsets it names.
+func TestExpConstsLayout(t *testing.T) {
+	var c expConsts
+	if o := [...]uintptr{unsafe.Offsetof(c.hi), unsafe.Offsetof(c.lo), unsafe.Offsetof(c.f), unsafe.Offsetof(c.i)}; o != [...]uintptr{0, 256, 512, 576} {
+		t.Fatalf("expConsts offsets %v, the assembly's 0, 256, 512, 576", o)
+	}
+}
+
+// exp32s sets dst[i] = Exp32(src[i]), sixteen at a time with AVX-512.
+func exp32s(dst, src []float32) {
+	dst = dst[:len(src)]
+	if hasAVX512 && len(src) > 0 {
+		exp32AVX512(&dst[0], &src[0], len(src), expVec)
+		return
+	}
+	for i, x := range src {
+		dst[i] = Exp32(x)
+	}
+}
+
+// sameExp32 checks exp32s against Exp32, bit for bit, on xs; the outputs
+// are poisoned first and what lies past len(xs) must stay poisoned.
+func sameExp32(t *testing.T, xs []float32) {
+	t.Helper()
+	got := make([]float32, len(xs)+3)
+	poisonFloats(got)
+	exp32s(got[:len(xs)], xs)
+	for i, x := range xs {
+		if want := Exp32(x); math.Float32bits(got[i]) != math.Float32bits(want) {
+			t.Fatalf("Exp32(%g = %#x): %g (%#x), Go %g (%#x)", x, math.Float32bits(x), got[i], math.Float32bits(got[i]), want, math.Float32bits(want))
+		}
+	}
+	for i := len(xs); i < len(got); i++ {
+		if !math.IsNaN(float64(got[i])) {
+			t.Fatalf("exp32s of %d wrote [%d]", len(xs), i)
+		}
+	}
+}
+
+// ulpsAround is the float32s within n steps of x.
+func ulpsAround(x float32, n int) []float32 {
+	var v []float32
+	u := int64(math.Float32bits(x))
+	for d := -n; d <= n; d++ {
+		if b := u + int64(d); b >= 0 && b <= math.MaxUint32 {
+			v = append(v, math.Float32frombits(uint32(b)))
+		}
+	}
+	return v
+}
+
+// The sixteen-lane Exp32 gives Exp32's bits: on random arguments, random bit
+// patterns, every length up to 40 (the tails), the edges of the special
+// cases (-90, 89, where m leaves [-125, 127], the overflow) and around the
+// table points k·ln2/64 and the halfway points of k's rounding.
+func TestExp32AVX512(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(23, 24))
+	var xs []float32
+	for range 200000 {
+		xs = append(xs, float32(rng.Float64()*200-100))
+		xs = append(xs, math.Float32frombits(rng.Uint32()))
+		xs = append(xs, float32(rng.NormFloat64()*math.Exp2(float64(rng.IntN(40)-30))))
+	}
+	nan := float32(math.NaN())
+	for _, b := range []uint32{0x7fc00000, 0xffc00000, 0x7f800001, 0xff812345, 0x7fffffff, 0x00000001, 0x80000001, 0x007fffff} {
+		xs = append(xs, math.Float32frombits(b))
+	}
+	xs = append(xs, 0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), nan,
+		math.MaxFloat32, -math.MaxFloat32)
+	// -90 and 89; m = -125/-126 (k = -8000/-8001) and 127/128 (k = 8191/8192);
+	// e^x's overflow (ln 2^128) and where 2^-125 is (the last nonzero).
+	for _, e := range []float32{-90, 89, -8000.5 / expInvL, 8191.5 / expInvL, 88.72284, -86.64340, -86.64} {
+		xs = append(xs, ulpsAround(e, 3000)...)
+	}
+	for k := -8320; k <= 8320; k++ {
+		x := float32(float64(k) * math.Ln2 / 64)
+		xs = append(xs, ulpsAround(x, 2)...)
+		xs = append(xs, ulpsAround(float32((float64(k)+0.5)*math.Ln2/64), 2)...)
+	}
+	sameExp32(t, xs)
+	for n := 1; n <= 40; n++ {
+		sameExp32(t, xs[n*100:n*101])
+	}
+	// a stride through every bit pattern; CONVEYOR_EXP32_ALL=1 takes them all
+	step := uint64(7919)
+	if os.Getenv("CONVEYOR_EXP32_ALL") == "1" {
+		step = 1
+	}
+	buf := make([]float32, 0, 1<<16)
+	for u := uint64(0); u < 1<<32; u += step {
+		buf = append(buf, math.Float32frombits(uint32(u)))
+		if len(buf) == cap(buf) {
+			sameExp32(t, buf)
+			buf = buf[:0]
+		}
+	}
+	sameExp32(t, buf)
+}
 
 // BenchmarkFlashWeights is one query's softmax factors over 512 keys, scores
 // as an F16 q·k of a 64-wide head gives them, scaled by 1/8; ns/score is
