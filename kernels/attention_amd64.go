@@ -34,3 +34,6 @@ func attnAccumulateF16AVX512(out, ms, vs, v *float32, vStride, nt, hd int)
 
 //go:noescape
 func exp32AVX512(dst, src *float32, n int, c *expConsts)
+
+//go:noescape
+func flashFactorsAVX512(ms, vs, scores *float32, n int, scale float32, c *expConsts) float32

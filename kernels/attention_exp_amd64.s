@@ -2,7 +2,7 @@
 
 // Exp32 on sixteen lanes: line for line the Go code (attention_math.go),
 // each of its float32 operations one VMULPS, VADDPS or VSUBPS (rounded on
-// its own, as Go rounds it; no FMA).
+// its own, as Go rounds it; no FMA), and FlashWeights' factors built on it.
 // R9 points to an expConsts: the table's high parts, held in Z24-Z27, its
 // low parts in Z28-Z31, and the constants, broadcast from memory.
 
@@ -193,5 +193,146 @@ exploop:
 	ADDQ      $64, DI
 	SUBQ      $16, CX
 	JGT       exploop
+	VZEROUPPER
+	RET
+
+// func flashFactorsAVX512(ms, vs, scores *float32, n int, scale float32, c *expConsts) float32
+// n > 0. Two passes over the chunks of 16 scores s (times scale). The first
+// finds the running maximum before each key, P: the carried maximum combined
+// with an inclusive scan of the chunk (NaN scores, which never become the
+// maximum, as -Inf), the combining step later > earlier ? later : earlier
+// being VMAXPS's (it keeps the earlier of equal values, as FlashWeights
+// keeps its M); where s > P it leaves P - s in vs and 0 in ms, elsewhere
+// s - P and 1. The second takes e = EXP32 of vs and sets ms = e, vs = 1
+// where ms is 0, else vs = e (ms stays 1), and runs FlashWeights' sum over
+// the factors it stored, one chunk behind; it returns the sum. Apart, the
+// passes keep more exponentials in flight than one loop with the scan's
+// latency in it.
+TEXT ·flashFactorsAVX512(SB), NOSPLIT, $0-52
+	MOVQ         ms+0(FP), DI
+	MOVQ         vs+8(FP), R8
+	MOVQ         scores+16(FP), SI
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS scale+32(FP), Z23
+	MOVQ         c+40(FP), R9
+	VBROADCASTSS NINF(R9), Z22     // the running maximum, from -Inf
+	VBROADCASTSS NINF(R9), Z18
+	VBROADCASTSS ONE(R9), Z2
+
+scanloop:
+	TAILMASK
+	VMOVUPS.Z    (SI), K6, Z17
+	VMULPS       Z23, Z17, Z17     // s
+	VCMPPS       $7, Z17, Z17, K1  // ordered
+	VBLENDMPS    Z17, Z18, K1, Z19
+	VALIGND      $15, Z18, Z19, Z20
+	VMAXPS       Z20, Z19, Z19
+	VALIGND      $14, Z18, Z19, Z20
+	VMAXPS       Z20, Z19, Z19
+	VALIGND      $12, Z18, Z19, Z20
+	VMAXPS       Z20, Z19, Z19
+	VALIGND      $8, Z18, Z19, Z20
+	VMAXPS       Z20, Z19, Z19     // the chunk's inclusive maximum
+	VALIGND      $15, Z22, Z19, Z20
+	VMAXPS       Z22, Z20, Z20     // P, the maximum before each key
+	VMAXPS       Z22, Z19, Z19
+	VSHUFF32X4   $0xff, Z19, Z19, Z19
+	VSHUFPS      $0xff, Z19, Z19, Z22 // carried to the next chunk
+	VCMPPS       $0x1e, Z20, Z17, K5 // s > P
+	VSUBPS       Z17, Z20, Z21
+	VSUBPS       Z20, Z17, Z0
+	VMOVAPS      Z21, K5, Z0
+	KNOTW        K5, K5
+	VMOVAPS.Z    Z2, K5, Z3        // 0 where s > P, else 1
+	VMOVUPS      Z3, K6, (DI)
+	VMOVUPS      Z0, K6, (R8)
+	ADDQ         $64, SI
+	ADDQ         $64, DI
+	ADDQ         $64, R8
+	SUBQ         $16, CX
+	JGT          scanloop
+
+	MOVQ   ms+0(FP), DI
+	MOVQ   vs+8(FP), R8
+	MOVQ   n+24(FP), CX
+	LOADTABLES
+	VXORPS X22, X22, X22 // the sum
+	XORQ   R10, R10      // 1 once a chunk waits to be summed
+
+exploop2:
+	TAILMASK
+	VMOVUPS.Z    (R8), K6, Z0
+	VMOVUPS.Z    (DI), K6, Z23
+	VPTESTNMD    Z23, Z23, K6, K5 // new maximum: ms is 0
+	EXP32
+	VBROADCASTSS ONE(R9), Z2
+	VBLENDMPS    Z1, Z2, K5, Z3
+	VMOVAPS      Z2, K5, Z1
+	VMOVUPS      Z3, K6, (DI)
+	VMOVUPS      Z1, K6, (R8)
+
+	// The sum over the previous chunk's 16 keys (64 bytes back) in order,
+	// behind this chunk's exponentials so that its chain runs beside the
+	// next: S = S·ms + vs, or S + vs while no key rescales (S·1 is S).
+	TESTQ    R10, R10
+	JZ       summed
+	KORTESTW K7, K7
+	JNZ      rescale16
+	VADDSS   -64(R8), X22, X22
+	VADDSS   -60(R8), X22, X22
+	VADDSS   -56(R8), X22, X22
+	VADDSS   -52(R8), X22, X22
+	VADDSS   -48(R8), X22, X22
+	VADDSS   -44(R8), X22, X22
+	VADDSS   -40(R8), X22, X22
+	VADDSS   -36(R8), X22, X22
+	VADDSS   -32(R8), X22, X22
+	VADDSS   -28(R8), X22, X22
+	VADDSS   -24(R8), X22, X22
+	VADDSS   -20(R8), X22, X22
+	VADDSS   -16(R8), X22, X22
+	VADDSS   -12(R8), X22, X22
+	VADDSS   -8(R8), X22, X22
+	VADDSS   -4(R8), X22, X22
+	JMP      summed
+
+rescale16:
+	MOVQ $-16, AX
+
+r16:
+	VMULSS (DI)(AX*4), X22, X22
+	VADDSS (R8)(AX*4), X22, X22
+	INCQ   AX
+	JNZ    r16
+
+summed:
+	KMOVW K5, K7
+	MOVQ  $1, R10
+	ADDQ  $64, DI
+	ADDQ  $64, R8
+	SUBQ  $16, CX
+	JGT   exploop2
+
+	// The last chunk: CX+16 keys.
+	MOVQ     $-16, AX
+	KORTESTW K7, K7
+	JNZ      lastrescale
+
+last:
+	VADDSS (R8)(AX*4), X22, X22
+	INCQ   AX
+	CMPQ   AX, CX
+	JLT    last
+	JMP    done
+
+lastrescale:
+	VMULSS (DI)(AX*4), X22, X22
+	VADDSS (R8)(AX*4), X22, X22
+	INCQ   AX
+	CMPQ   AX, CX
+	JLT    lastrescale
+
+done:
+	VMOVSS     X22, ret+48(FP)
 	VZEROUPPER
 	RET

@@ -110,6 +110,108 @@ func TestExp32AVX512(t *testing.T) {
 	sameExp32(t, buf)
 }
 
+// FlashWeights (the assembly's factors and the sum after them) gives
+// flashWeights' bits on score rows of awkward lengths: random, rising (a new
+// maximum at every key), falling, ties of signed zeros, runs of equal values,
+// NaN and infinite scores, scores far apart, with and without a soft cap.
+// The outputs are poisoned first and what lies past the row must stay so.
+func TestFlashWeightsMatchesTwin(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	negZero := float32(math.Copysign(0, -1))
+	inf := float32(math.Inf(1))
+	rows := []struct {
+		name string
+		row  func(n int) []float32
+	}{
+		{"normal", func(n int) []float32 {
+			return normals(rng, n, 20)
+		}},
+		{"rising", func(n int) []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(i)*0.37 - 40
+			}
+			return v
+		}},
+		{"falling", func(n int) []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = 50 - float32(i)*0.8
+			}
+			return v
+		}},
+		{"ties", func(n int) []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = [...]float32{0, negZero, 1, -1, 3, 3}[rng.IntN(6)]
+			}
+			return v
+		}},
+		{"specials", func(n int) []float32 {
+			v := normals(rng, n, 8)
+			for i := range v {
+				switch rng.IntN(10) {
+				case 0:
+					v[i] = float32(math.NaN())
+				case 1:
+					v[i] = inf
+				case 2:
+					v[i] = -inf
+				case 3:
+					v[i] = math.Float32frombits(0x7fc00000 | rng.Uint32()&0x3fffff)
+				}
+			}
+			return v
+		}},
+		{"wide", func(n int) []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64() * math.Exp2(float64(rng.IntN(24))))
+			}
+			return v
+		}},
+		{"low", func(n int) []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = -inf
+				if rng.IntN(3) == 0 {
+					v[i] = float32(rng.NormFloat64())
+				}
+			}
+			return v
+		}},
+	}
+	for _, r := range rows {
+		name, row := r.name, r.row
+		for _, n := range []int{1, 2, 15, 16, 17, 31, 32, 33, 100, 300, 513} {
+			for _, c := range []struct{ scale, softCap float32 }{{0.125, 0}, {1, 0}, {0.088388346, 0}, {0.0625, 30}, {1, 5}} {
+				scores := row(n)
+				msW, vsW := make([]float32, n+5), make([]float32, n+5)
+				msG, vsG := make([]float32, n+5), make([]float32, n+5)
+				for _, v := range [][]float32{msW, vsW, msG, vsG} {
+					poisonFloats(v)
+				}
+				want := flashWeights(msW[:n], vsW[:n], scores, c.scale, c.softCap)
+				got := FlashWeights(msG[:n], vsG[:n], scores, c.scale, c.softCap)
+				sameBits(t, name+" ms", msG, msW)
+				sameBits(t, name+" vs", vsG, vsW)
+				if math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("%s n %d %+v: sum %g (%#x), twin %g (%#x)", name, n, c, got, math.Float32bits(got), want, math.Float32bits(want))
+				}
+			}
+		}
+	}
+}
+
+// normals is n normal values of standard deviation sd.
+func normals(rng *rand.Rand, n int, sd float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64() * sd)
+	}
+	return v
+}
+
 // BenchmarkFlashWeights is one query's softmax factors over 512 keys, scores
 // as an F16 q·k of a 64-wide head gives them, scaled by 1/8; ns/score is
 // the time per key.
