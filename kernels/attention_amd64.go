@@ -31,3 +31,9 @@ func attnScoresF16AVX512(dst, q, k *float32, kStride, nt, hd int)
 
 //go:noescape
 func attnAccumulateF16AVX512(out, ms, vs, v *float32, vStride, nt, hd int)
+
+//go:noescape
+func exp32AVX512(dst, src *float32, n int, c *expConsts)
+
+//go:noescape
+func flashFactorsAVX512(ms, vs, scores *float32, n int, scale float32, c *expConsts) float32

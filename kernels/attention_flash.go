@@ -104,7 +104,33 @@ func attnScoresF16(dst, q, k []float32, kStride int) {
 // each score is scaled (and soft-capped: cap·tanh(s·scale/cap)), then ms[t]
 // rescales what came before key t and vs[t] weighs key t's value (see the
 // recurrence above). It returns the final sum S.
+//
+// With AVX-512 the exponentials go sixteen at a time: the running maximum
+// before each key is a prefix maximum of the scaled scores, so every
+// argument of Exp32 is known before the first is taken. The assembly gives
+// the factors (soft-capped scores go to it in vs with scale 1, s·1 being s)
+// and the sum over them in order (leaving out the products by ms = 1 of
+// chunks with no new maximum: S·1 is S, bit for bit). The bits are
+// flashWeights' (TestFlashWeightsMatchesTwin).
 func FlashWeights(ms, vs, scores []float32, scale, softCap float32) float32 {
+	n := len(scores)
+	if !hasAVX512 || n == 0 {
+		return flashWeights(ms, vs, scores, scale, softCap)
+	}
+	ms, vs = ms[:n], vs[:n]
+	src := scores
+	if softCap > 0 {
+		scale /= softCap
+		for t, s := range scores {
+			vs[t] = float32(softCap * Tanh32(s*scale))
+		}
+		src, scale = vs, 1
+	}
+	return flashFactorsAVX512(&ms[0], &vs[0], &src[0], n, scale, expVec)
+}
+
+// flashWeights is FlashWeights one key after another: the definition.
+func flashWeights(ms, vs, scores []float32, scale, softCap float32) float32 {
 	if softCap > 0 {
 		scale /= softCap
 	}
