@@ -58,8 +58,9 @@ func packF16Tile(dst []float32, src []byte, n, rows int) {
 
 // tileF16 computes out[i*outStride+j] = dotF16(w[j*wStride:], row i, n) for
 // 4 weight rows j and a tile a of rows activation rows i packed by
-// packF16Tile, pass by pass as the assembly does: it is the assembly's twin.
-func tileF16(rows int, w []byte, wStride int, a []float32, n int, out []float32, outStride int) {
+// packF16Tile, pass by pass as the assembly does: it is the assembly's twin
+// (which, with prefetch set, also fetches the next 4 weight rows into cache).
+func tileF16(rows int, w []byte, wStride int, a []float32, n int, out []float32, outStride int, _ bool) {
 	nc := f16PackedLen(n) / f16Chunk
 	for i := 0; i < rows; i++ {
 		for j := 0; j < 4; j++ {
@@ -86,7 +87,7 @@ func tileF16(rows int, w []byte, wStride int, a []float32, n int, out []float32,
 // assembly, or the Go twins.
 type f16Tiler struct {
 	pack func(dst []float32, src []byte, n, rows int)
-	tile func(rows int, w []byte, wStride int, a []float32, n int, out []float32, outStride int)
+	tile func(rows int, w []byte, wStride int, a []float32, n int, out []float32, outStride int, prefetch bool)
 }
 
 // f16PackPool holds packed activation buffers (*[]float32) between calls.
@@ -126,10 +127,12 @@ func (t f16Tiler) dotTile(dst []float32, dstStride int, w []byte, wStride, nw in
 		for i := 0; i < na; {
 			tr := min(6, rows-i)
 			at := packed[i*rowLen : (i+tr)*rowLen]
+			// The first tile fetches the next group's weights.
+			prefetch := i == 0 && j+8 <= nw
 			if i+tr <= na {
-				t.tile(tr, wj, wStride, at, n, dst[i*dstStride+j:], dstStride)
+				t.tile(tr, wj, wStride, at, n, dst[i*dstStride+j:], dstStride, prefetch)
 			} else {
-				t.tile(tr, wj, wStride, at, n, spare[:], 4)
+				t.tile(tr, wj, wStride, at, n, spare[:], 4, prefetch)
 				for r := 0; i+r < na; r++ {
 					copy(dst[(i+r)*dstStride+j:(i+r)*dstStride+j+4], spare[4*r:4*r+4])
 				}

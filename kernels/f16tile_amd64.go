@@ -18,13 +18,13 @@ func init() {
 }
 
 //go:noescape
-func tileF16x6AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int)
+func tileF16x6AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
 
 //go:noescape
-func tileF16x4AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int)
+func tileF16x4AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
 
 //go:noescape
-func tileF16x2AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int)
+func tileF16x2AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
 
 //go:noescape
 func packF16TileAVX512(dst *float32, src *byte, nc int, mask uint64, step int)
@@ -37,7 +37,7 @@ func packF16AVX512(dst []float32, src []byte, n, rows int) {
 }
 
 // tileF16AVX512 is tileF16 in assembly, for rows = 2, 4 or 6.
-func tileF16AVX512(rows int, w []byte, wStride int, a []float32, n int, out []float32, outStride int) {
+func tileF16AVX512(rows int, w []byte, wStride int, a []float32, n int, out []float32, outStride int, prefetch bool) {
 	rowLen := f16PackedLen(n)
 	w, a, out = w[:3*wStride+2*n], a[:rows*rowLen], out[:(rows-1)*outStride+4]
 	k := tileF16x6AVX512
@@ -50,5 +50,5 @@ func tileF16AVX512(rows int, w []byte, wStride int, a []float32, n int, out []fl
 	default:
 		panic("kernels: tileF16AVX512: rows not 2, 4 or 6")
 	}
-	k(&w[0], wStride, &a[0], rowLen/f16Chunk, f16LastChunkMask(n), &out[0], outStride)
+	k(&w[0], wStride, &a[0], rowLen/f16Chunk, f16LastChunkMask(n), &out[0], outStride, prefetch)
 }

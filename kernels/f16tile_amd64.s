@@ -19,7 +19,10 @@
 // stream. Registers: weight rows at SI, SI+BX, SI+2BX, SI+DX (DX = 3BX), SI
 // moving by 128 bytes a chunk from R9 = w+32r; activations at DI. CX counts
 // chunks, R8 the pass, R10 holds the last chunk's lane mask (16 bits a pass,
-// the lowest for this pass), R13 the output row stride in bytes.
+// the lowest for this pass), R13 the output row stride in bytes. With
+// prefetch set, pass r also fetches row r of the next 4 weight rows into L2,
+// at SI+R11 (R11 = 4BX + r(BX-32)), so that the next tiles find them there
+// rather than in memory.
 // Accumulators: activation row i, weight row j in Z(4i+j); weights Z24-Z27;
 // Z28-Z31 temporaries.
 
@@ -36,12 +39,12 @@ DATA lane0Of4<>+48(SB)/8, $0
 DATA lane0Of4<>+56(SB)/8, $0
 GLOBL lane0Of4<>(SB), RODATA|NOPTR, $64
 
-// LOADW converts one 16-value group of each weight row.
-#define LOADW \
-	VCVTPH2PS (SI), Z24; \
-	VCVTPH2PS (SI)(BX*1), Z25; \
-	VCVTPH2PS (SI)(BX*2), Z26; \
-	VCVTPH2PS (SI)(DX*1), Z27
+// LOADW converts one 16-value group of each weight row, OFF bytes on.
+#define LOADW(OFF) \
+	VCVTPH2PS OFF(SI), Z24; \
+	VCVTPH2PS OFF(SI)(BX*1), Z25; \
+	VCVTPH2PS OFF(SI)(BX*2), Z26; \
+	VCVTPH2PS OFF(SI)(DX*1), Z27
 
 // LOADWMASKED is LOADW for the last chunk: lanes past the row end are 0 (K1).
 #define LOADWMASKED \
@@ -63,19 +66,20 @@ GLOBL lane0Of4<>(SB), RODATA|NOPTR, $64
 	VFMADD231PS T, Z26, A2; \
 	VFMADD231PS T, Z27, A3
 
-#define FMAS2 \
-	ROWFMA(0(DI), Z28, Z0, Z1, Z2, Z3); \
-	ROWFMA(64(DI), Z29, Z4, Z5, Z6, Z7)
+// FMASn folds the chunk OFF bytes on of the n activation rows.
+#define FMAS2(OFF) \
+	ROWFMA(OFF+0(DI), Z28, Z0, Z1, Z2, Z3); \
+	ROWFMA(OFF+64(DI), Z29, Z4, Z5, Z6, Z7)
 
-#define FMAS4 \
-	FMAS2; \
-	ROWFMA(128(DI), Z30, Z8, Z9, Z10, Z11); \
-	ROWFMA(192(DI), Z31, Z12, Z13, Z14, Z15)
+#define FMAS4(OFF) \
+	FMAS2(OFF); \
+	ROWFMA(OFF+128(DI), Z30, Z8, Z9, Z10, Z11); \
+	ROWFMA(OFF+192(DI), Z31, Z12, Z13, Z14, Z15)
 
-#define FMAS6 \
-	FMAS4; \
-	ROWFMA(256(DI), Z28, Z16, Z17, Z18, Z19); \
-	ROWFMA(320(DI), Z29, Z20, Z21, Z22, Z23)
+#define FMAS6(OFF) \
+	FMAS4(OFF); \
+	ROWFMA(OFF+256(DI), Z28, Z16, Z17, Z18, Z19); \
+	ROWFMA(OFF+320(DI), Z29, Z20, Z21, Z22, Z23)
 
 // Per-row operations on the four accumulators of a row (spill slot OFF).
 #define ZEROQ(OFF, A0, A1, A2, A3) \
@@ -155,10 +159,11 @@ GLOBL lane0Of4<>(SB), RODATA|NOPTR, $64
 
 // TILEF16 is the body of a tile kernel; ROWS, FMAS and STEP (the bytes of a
 // chunk's activations) give its row count.
-#define TILEF16(ROWS, FMAS, STEP, PASS, LOOP, TAIL, AFTER1, AFTER23, NEXT, DONE) \
+#define TILEF16(ROWS, FMAS, STEP, STEPOFF, STEP2, PASS, ODD, LOOP, PFLOOP, TAIL, AFTER1, AFTER23, NEXT, DONE) \
 	MOVQ w+0(FP), R9; \
 	MOVQ wstride+8(FP), BX; \
 	LEAQ (BX)(BX*2), DX; \
+	LEAQ (BX*4), R11; \
 	MOVQ a+16(FP), DI; \
 	MOVQ mask+32(FP), R10; \
 	XORQ R8, R8; \
@@ -168,17 +173,30 @@ PASS: \
 	MOVQ nc+24(FP), CX; \
 	DECQ CX; \
 	JZ   TAIL; \
-LOOP: \
-	LOADW; \
-	FMAS; \
+	CMPB prefetch+56(FP), $0; \
+	JNE  PFLOOP; \
+	TESTQ $1, CX; \
+	JZ   LOOP; \
+ODD: \
+	LOADW(0); \
+	FMAS(0); \
 	ADDQ $128, SI; \
 	ADDQ STEP, DI; \
 	DECQ CX; \
+	JZ   TAIL; \
+LOOP: \
+	LOADW(0); \
+	FMAS(0); \
+	LOADW(128); \
+	FMAS(STEPOFF); \
+	ADDQ $256, SI; \
+	ADDQ STEP2, DI; \
+	SUBQ $2, CX; \
 	JNZ  LOOP; \
 TAIL: \
 	KMOVW R10, K1; \
 	LOADWMASKED; \
-	FMAS; \
+	FMAS(0); \
 	ADDQ STEP, DI; \
 	CMPQ R8, $1; \
 	JEQ  AFTER1; \
@@ -195,6 +213,8 @@ AFTER23: \
 NEXT: \
 	INCQ R8; \
 	ADDQ $32, R9; \
+	ADDQ BX, R11; \
+	SUBQ $32, R11; \
 	SHRQ $16, R10; \
 	JMP  PASS; \
 DONE: \
@@ -205,19 +225,29 @@ DONE: \
 	SHLQ $2, R13; \
 	ROWS(REDUCEQ); \
 	VZEROUPPER; \
-	RET
+	RET; \
+PFLOOP: \
+	PREFETCHT1 (SI)(R11*1); \
+	PREFETCHT1 64(SI)(R11*1); \
+	LOADW(0); \
+	FMAS(0); \
+	ADDQ $128, SI; \
+	ADDQ STEP, DI; \
+	DECQ CX; \
+	JNZ  PFLOOP; \
+	JMP  TAIL
 
-// func tileF16x6AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int)
-TEXT ·tileF16x6AVX512(SB), 0, $3072-56
-	TILEF16(ROWS6, FMAS6, $384, f16x6pass, f16x6loop, f16x6tail, f16x6after1, f16x6after23, f16x6next, f16x6done)
+// func tileF16x6AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
+TEXT ·tileF16x6AVX512(SB), 0, $3072-57
+	TILEF16(ROWS6, FMAS6, $384, 384, $768, f16x6pass, f16x6odd, f16x6loop, f16x6pfloop, f16x6tail, f16x6after1, f16x6after23, f16x6next, f16x6done)
 
-// func tileF16x4AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int)
-TEXT ·tileF16x4AVX512(SB), 0, $3072-56
-	TILEF16(ROWS4, FMAS4, $256, f16x4pass, f16x4loop, f16x4tail, f16x4after1, f16x4after23, f16x4next, f16x4done)
+// func tileF16x4AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
+TEXT ·tileF16x4AVX512(SB), 0, $3072-57
+	TILEF16(ROWS4, FMAS4, $256, 256, $512, f16x4pass, f16x4odd, f16x4loop, f16x4pfloop, f16x4tail, f16x4after1, f16x4after23, f16x4next, f16x4done)
 
-// func tileF16x2AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int)
-TEXT ·tileF16x2AVX512(SB), 0, $3072-56
-	TILEF16(ROWS2, FMAS2, $128, f16x2pass, f16x2loop, f16x2tail, f16x2after1, f16x2after23, f16x2next, f16x2done)
+// func tileF16x2AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
+TEXT ·tileF16x2AVX512(SB), 0, $3072-57
+	TILEF16(ROWS2, FMAS2, $128, 128, $256, f16x2pass, f16x2odd, f16x2loop, f16x2pfloop, f16x2tail, f16x2after1, f16x2after23, f16x2next, f16x2done)
 
 // func packF16TileAVX512(dst *float32, src *byte, nc int, mask uint64, step int)
 // Converts one F16 row of nc 64-value chunks (the last one masked by mask,
