@@ -158,7 +158,11 @@ GLOBL lane0Of4<>(SB), RODATA|NOPTR, $64
 	OP(1280, Z20, Z21, Z22, Z23)
 
 // TILEF16 is the body of a tile kernel; ROWS, FMAS and STEP (the bytes of a
-// chunk's activations) give its row count.
+// chunk's activations; STEPOFF the same as an offset, STEP2 twice it) give
+// its row count. A pass runs its full chunks two a loop iteration (ODD takes
+// one first if their count is odd), or one an iteration in PFLOOP, which
+// prefetches and sits after the RET, out of the way of the other loop; then
+// the last chunk, masked.
 #define TILEF16(ROWS, FMAS, STEP, STEPOFF, STEP2, PASS, ODD, LOOP, PFLOOP, TAIL, AFTER1, AFTER23, NEXT, DONE) \
 	MOVQ w+0(FP), R9; \
 	MOVQ wstride+8(FP), BX; \
