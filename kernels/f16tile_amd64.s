@@ -12,7 +12,8 @@
 // per output, 4 x rows of them, and converts each weight vector once for all
 // the activation rows, which makes a 4x6 tile fit the 32 registers (24
 // accumulators, 4 weights, 4 activation temporaries). Between passes the
-// accumulators wait on the stack: r0+r1 at 0(SP), r2 at 1536(SP).
+// accumulators wait on the stack, at R12 (64-byte aligned, so that no spill
+// splits a cache line): r0+r1 at 0(R12), r2 at 1536(R12).
 //
 // The activations are packed for the tile: pass by pass, chunk by chunk, the
 // rows' 16 values side by side (64 bytes a row), so that a pass reads one
@@ -88,20 +89,20 @@ GLOBL lane0Of4<>(SB), RODATA|NOPTR, $64
 	VPXORD A2, A2, A2; \
 	VPXORD A3, A3, A3
 
-// SPILLQ stores the accumulators at OFF(SP) (r0 or r2).
+// SPILLQ stores the accumulators at OFF(R12) (r0 or r2).
 #define SPILLQ(OFF, A0, A1, A2, A3) \
-	VMOVUPS A0, OFF+0(SP); \
-	VMOVUPS A1, OFF+64(SP); \
-	VMOVUPS A2, OFF+128(SP); \
-	VMOVUPS A3, OFF+192(SP)
+	VMOVUPS A0, OFF+0(R12); \
+	VMOVUPS A1, OFF+64(R12); \
+	VMOVUPS A2, OFF+128(R12); \
+	VMOVUPS A3, OFF+192(R12)
 
-// ADDQ4 makes each accumulator A the sum (value at OFF(SP)) + A, the stored
+// ADDQ4 makes each accumulator A the sum (value at OFF(R12)) + A, the stored
 // value first, as dotF16AVX512 adds r0+r1 and r2+r3.
 #define ADDQ4(OFF, A0, A1, A2, A3) \
-	VMOVUPS OFF+0(SP), Z28; \
-	VMOVUPS OFF+64(SP), Z29; \
-	VMOVUPS OFF+128(SP), Z30; \
-	VMOVUPS OFF+192(SP), Z31; \
+	VMOVUPS OFF+0(R12), Z28; \
+	VMOVUPS OFF+64(R12), Z29; \
+	VMOVUPS OFF+128(R12), Z30; \
+	VMOVUPS OFF+192(R12), Z31; \
 	VADDPS  A0, Z28, A0; \
 	VADDPS  A1, Z29, A1; \
 	VADDPS  A2, Z30, A2; \
@@ -168,6 +169,8 @@ GLOBL lane0Of4<>(SB), RODATA|NOPTR, $64
 	MOVQ wstride+8(FP), BX; \
 	LEAQ (BX)(BX*2), DX; \
 	LEAQ (BX*4), R11; \
+	LEAQ 63(SP), R12; \
+	ANDQ $~63, R12; \
 	MOVQ a+16(FP), DI; \
 	MOVQ mask+32(FP), R10; \
 	XORQ R8, R8; \
@@ -242,15 +245,15 @@ PFLOOP: \
 	JMP  TAIL
 
 // func tileF16x6AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
-TEXT ·tileF16x6AVX512(SB), 0, $3072-57
+TEXT ·tileF16x6AVX512(SB), 0, $3136-57
 	TILEF16(ROWS6, FMAS6, $384, 384, $768, f16x6pass, f16x6odd, f16x6loop, f16x6pfloop, f16x6tail, f16x6after1, f16x6after23, f16x6next, f16x6done)
 
 // func tileF16x4AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
-TEXT ·tileF16x4AVX512(SB), 0, $3072-57
+TEXT ·tileF16x4AVX512(SB), 0, $3136-57
 	TILEF16(ROWS4, FMAS4, $256, 256, $512, f16x4pass, f16x4odd, f16x4loop, f16x4pfloop, f16x4tail, f16x4after1, f16x4after23, f16x4next, f16x4done)
 
 // func tileF16x2AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
-TEXT ·tileF16x2AVX512(SB), 0, $3072-57
+TEXT ·tileF16x2AVX512(SB), 0, $3136-57
 	TILEF16(ROWS2, FMAS2, $128, 128, $256, f16x2pass, f16x2odd, f16x2loop, f16x2pfloop, f16x2tail, f16x2after1, f16x2after23, f16x2next, f16x2done)
 
 // func packF16TileAVX512(dst *float32, src *byte, nc int, mask uint64, step int)
