@@ -151,6 +151,13 @@ func dotF16(w, a []byte, n int) float32 {
 			lanes[l] = fma32(x, y, lanes[l])
 		}
 	}
+	return sumF16Lanes(&lanes)
+}
+
+// sumF16Lanes is dotF16's final reduction of its 64 lanes: the four 16-lane
+// registers added as (r0+r1) + (r2+r3), then the 16 lanes halved, l and l+8,
+// l and l+4, l and l+2, lane 0 and 1.
+func sumF16Lanes(lanes *[64]float32) float32 {
 	var v [16]float32
 	for l := range v {
 		v[l] = (lanes[l] + lanes[16+l]) + (lanes[32+l] + lanes[48+l])

@@ -14,12 +14,25 @@ type tiles struct{ x4, x1 tileKernel }
 // up at start-up; none by default).
 var tileKernels = map[*Format]tiles{}
 
+// batchTiler computes DotTile's outputs for the first weight rows of a call,
+// as many as suit it (none, for a batch too small to gain from it), and
+// returns how many rows it did; DotTile does the rest. A format has one in
+// place of tile kernels when its kernels want the activations in another
+// layout than DotType's rows (F16: float32 values, pass-major), converted
+// once per call.
+type batchTiler func(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na int, n int) int
+
+// batchTilers holds the formats that have a batch tiler on this machine (set
+// up at start-up; none by default).
+var batchTilers = map[*Format]batchTiler{}
+
 // DotTile computes dst[i*dstStride+j] = f.Dot(w[j*wStride:], a[i*aStride:], n)
 // for the nw weight rows j and na activation rows i, each output bit for bit
 // as Dot gives it: tiles share loads between outputs, never their
 // arithmetic. Weight rows are taken 4 at a time against 4 activation rows
 // (or 1) where the machine has a tile kernel, so each weight block is read
-// once per 4 activation rows.
+// once per 4 activation rows; a format with a batch tiler (F16) does its own
+// tiling first.
 func (f *Format) DotTile(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na int, n int) {
 	if nw <= 0 || na <= 0 {
 		return
@@ -30,9 +43,12 @@ func (f *Format) DotTile(dst []float32, dstStride int, w []byte, wStride, nw int
 		panic(fmt.Sprintf("kernels: DotTile: %d x %d tile of %d values does not fit (w %d/%d, a %d/%d, dst %d/%d)",
 			nw, na, n, len(w), wStride, len(a), aStride, len(dst), dstStride))
 	}
+	j := 0
+	if bt := batchTilers[f]; bt != nil {
+		j = bt(dst, dstStride, w, wStride, nw, a, aStride, na, n)
+	}
 	t, fast := tileKernels[f]
 	nb := n / f.Type.BlockSize()
-	j := 0
 	if fast && nb > 0 {
 		for ; j+4 <= nw; j += 4 {
 			wj := &w[j*wStride]
