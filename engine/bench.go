@@ -15,8 +15,8 @@ import (
 type BenchOptions struct {
 	Prompt, Gen, Reps int
 	// UBatch is the most prompt tokens computed in one forward pass, as
-	// llama.cpp's n_ubatch (0: the whole prompt at once); a longer prompt
-	// is computed in pieces of UBatch, each after the one before.
+	// llama.cpp's n_ubatch (0: the model's DefaultBatchSize); a longer
+	// prompt is computed in pieces of UBatch, each after the one before.
 	UBatch int
 }
 
@@ -32,10 +32,11 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 		o.Reps = 1
 	}
 	ctx := max(o.Prompt, 8+o.Gen) + 1
-	ubatch := o.Prompt
-	if o.UBatch > 0 {
-		ubatch = min(ubatch, o.UBatch)
+	ubatch := o.UBatch
+	if ubatch <= 0 {
+		ubatch = m.DefaultBatchSize()
 	}
+	ubatch = max(min(ubatch, o.Prompt), 1)
 	s, err := m.NewSession(SessionOptions{Context: ctx, BatchSize: max(ubatch, 8)})
 	if err != nil {
 		return BenchResult{}, err

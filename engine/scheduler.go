@@ -14,7 +14,7 @@ import (
 type SchedulerOptions struct {
 	Parallel  int    // sequences decoded together (0: 4)
 	Context   int    // KV cache positions per sequence (0: the model's, at most 4096)
-	BatchSize int    // most tokens in one forward pass (0: 512)
+	BatchSize int    // most tokens in one forward pass (0: the model's DefaultBatchSize)
 	Queue     int    // requests that may wait for a free sequence (0: 256)
 	CacheType string // "f16" (default) or "f32"
 }
@@ -79,7 +79,7 @@ func (m *Model) NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 		o.Queue = 256
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 512
+		o.BatchSize = m.DefaultBatchSize()
 	}
 	sess, err := m.NewSession(SessionOptions{Context: o.Context, Sequences: o.Parallel, BatchSize: o.BatchSize, CacheType: o.CacheType})
 	if err != nil {

@@ -18,7 +18,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	path := fs.String("m", "", "model `file` (GGUF)")
 	prompt := fs.Int("p", 512, "prompt tokens processed as one batch (0: skip)")
 	gen := fs.Int("n", 128, "tokens generated one at a time after an 8-token prompt (0: skip)")
-	ubatch := fs.Int("ub", 512, "most prompt tokens computed in one pass, as llama.cpp's n_ubatch (0: all)")
+	ubatch := fs.Int("ub", 0, "most prompt tokens computed in one pass, as llama.cpp's n_ubatch (0: the backend's default, 256 on the CPU, 512 on a GPU)")
 	threads := fs.Int("t", 0, "CPU threads (0: one per core)")
 	reps := fs.Int("r", 3, "repetitions after a warm-up; the median is reported")
 	backendName := fs.String("backend", "auto", "backend: auto, cpu or vulkan")

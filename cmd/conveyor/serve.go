@@ -28,7 +28,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	parallel := fs.Int("parallel", 4, "sequences generated together")
 	ctxLen := fs.Int("c", 0, "context of each parallel sequence, in tokens (0: the model's, at most 4096)")
 	queue := fs.Int("queue", 256, "requests that may wait for a free sequence (more get 503)")
-	batch := fs.Int("b", 512, "most tokens in one forward pass")
+	batch := fs.Int("b", 0, "most tokens in one forward pass (0: the backend's default, 256 on the CPU, 512 on a GPU)")
 	chatTemplate := fs.String("chat-template", "", "chat template: a builtin `NAME` (chatml, ...) or a Jinja FILE (default: the model's)")
 	threads := fs.Int("t", 0, "CPU threads (0: one per core)")
 	backendName := fs.String("backend", "auto", "backend: auto, cpu or vulkan")
@@ -41,8 +41,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *parallel <= 0 || *queue <= 0 || *batch <= 0 || *ctxLen < 0 || *threads < 0 || *port < 0 || *port > 65535 {
-		return fmt.Errorf("%w: --parallel, --queue and -b must be positive; -c, -t and --port not negative", errUsage)
+	if *parallel <= 0 || *queue <= 0 || *batch < 0 || *ctxLen < 0 || *threads < 0 || *port < 0 || *port > 65535 {
+		return fmt.Errorf("%w: --parallel and --queue must be positive; -b, -c, -t and --port not negative", errUsage)
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 

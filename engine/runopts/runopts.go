@@ -50,7 +50,7 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.Prompt, "prompt", "", "prompt `text`, same as -p")
 	fs.IntVar(&o.Tokens, "n", -1, "number of tokens to generate (-1: until end of generation or a full context)")
 	fs.IntVar(&o.Context, "c", 0, "context size in tokens (0: the model's, at most 4096)")
-	fs.IntVar(&o.Batch, "b", 512, "prompt tokens per forward pass")
+	fs.IntVar(&o.Batch, "b", 0, "prompt tokens per forward pass (0: the backend's default, 256 on the CPU, 512 on a GPU)")
 	fs.IntVar(&o.Threads, "t", 0, "CPU threads (0: one per core)")
 	fs.Float64Var(&o.Temp, "temp", 0.8, "temperature (0: greedy)")
 	fs.IntVar(&o.TopK, "top-k", 0, "top-k sampling (0: off)")
@@ -84,8 +84,8 @@ func (o *Options) Check() error {
 		return errors.New("--top-k must be 0 or more")
 	case o.RepeatPenalty <= 0:
 		return errors.New("--repeat-penalty must be positive")
-	case o.Context < 0 || o.Batch <= 0 || o.Threads < 0:
-		return errors.New("-c, -b and -t must not be negative (and -b not 0)")
+	case o.Context < 0 || o.Batch < 0 || o.Threads < 0:
+		return errors.New("-c, -b and -t must not be negative")
 	}
 	return nil
 }
