@@ -63,6 +63,7 @@ type cacheRows struct {
 	format             *kernels.Format
 	raw                []byte
 	f32                []float32 // the cache itself when it is F32
+	f16                bool
 	rowBytes, cols     int
 	headBytes, headDim int
 }
@@ -73,6 +74,7 @@ func newCacheRows(c backend.Tensor, hd int) cacheRows {
 	if c.Type == gguf.TypeF32 {
 		r.f32 = asF32(r.raw)
 	}
+	r.f16 = c.Type == gguf.TypeF16
 	return r
 }
 
@@ -84,6 +86,10 @@ func (c *cacheRows) head(buf *[]float32, first, n, h int) ([]float32, int) {
 		return c.f32[first*c.cols+h*hd : (first+n-1)*c.cols+(h+1)*hd], c.cols
 	}
 	rows := grow(buf, n*hd)
+	if c.f16 {
+		kernels.F16RowsToF32(rows, c.raw[first*c.rowBytes+h*c.headBytes:], n, hd, c.rowBytes)
+		return rows, hd
+	}
 	for t := 0; t < n; t++ {
 		off := (first+t)*c.rowBytes + h*c.headBytes
 		c.format.Dequantize(rows[t*hd:(t+1)*hd], c.raw[off:off+c.headBytes])
