@@ -18,6 +18,12 @@ func packedQ8_0RowVNNI(group *byte, nb int, a *byte, d *float32, c *int32, out *
 func packedQ4_0RowVNNI(group *byte, nb int, a *byte, d *float32, c *int32, out *float32)
 
 //go:noescape
+func packedQ8_0RowAVX2(group *byte, nb int, a *byte, d *float32, c *int32, out *float32)
+
+//go:noescape
+func packedQ4_0RowAVX2(group *byte, nb int, a *byte, d *float32, c *int32, out *float32)
+
+//go:noescape
 func packedS8TileAMX(cfg *byte, group *byte, nb int, a *byte, astride int, d *float32, scratch *byte, out *float32, ostride int)
 
 //go:noescape
@@ -52,8 +58,21 @@ var amxTileConfig = func() (cfg [64]byte) {
 	return cfg
 }()
 
+// packedRowAVX2 is packedRow for machines with AVX2 but not AVX-512 VNNI.
+func packedRowAVX2(t gguf.Type, group []byte, p *PackedActivations, i int, out *[PackRows]float32) {
+	nb := p.K / qk8_0
+	k := packedQ8_0RowAVX2
+	if t == gguf.TypeQ4_0 {
+		k = packedQ4_0RowAVX2
+	}
+	k(&group[0], nb, &p.Q[i*p.RowBytes], &p.D[i*nb], &p.C[i*nb], &out[0])
+}
+
 func init() {
 	if !hasAVX512VNNI {
+		if hasAVX2 {
+			packedRow = packedRowAVX2
+		}
 		return
 	}
 	quantizePacked = func(x []float32, q []byte, d []float32, c []int32, shift int) {

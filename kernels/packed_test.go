@@ -133,7 +133,9 @@ func TestPackedDotsMatchDot(t *testing.T) {
 					return out
 				}
 				// Every row kernel, one row at a time.
-				for name, k := range map[string]func(gguf.Type, []byte, *PackedActivations, int, *[PackRows]float32){"go": packedRowGo, "chosen": packedRow} {
+				rowKernels := map[string]func(gguf.Type, []byte, *PackedActivations, int, *[PackRows]float32){"go": packedRowGo, "chosen": packedRow}
+				addPlatformRowKernels(rowKernels)
+				for name, k := range rowKernels {
 					out := poisoned(n * PackRows)
 					for i := 0; i < n; i++ {
 						k(typ, group, p, i, (*[PackRows]float32)(out[i*PackRows:]))
