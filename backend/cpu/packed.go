@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/conveyor-llm/conveyor/backend"
@@ -36,21 +37,22 @@ func (b *Backend) packedFor(m *buffer, w backend.Tensor) (packedRange, bool) {
 		return packedRange{}, false
 	}
 	want := packedRange{off: w.Offset, rows: packedRows(w), cols: w.Cols, typ: w.Type}
-	i, found := slices.BinarySearchFunc(m.packed, want.off, func(r packedRange, off int64) int {
-		return int(min(max(r.off-off, -1), 1))
-	})
-	if found && m.packed[i] == want {
+	if i, found := m.packedSearch(want.off); found && m.packed[i] == want {
 		return want, true
 	}
 	// Undo packings this one overlaps (the same bytes seen as another shape),
 	// then pack.
 	b.unpackOverlapping(m, want.off, want.end())
 	b.packRange(m, want)
-	i, _ = slices.BinarySearchFunc(m.packed, want.off, func(r packedRange, off int64) int {
-		return int(min(max(r.off-off, -1), 1))
-	})
+	i, _ := m.packedSearch(want.off)
 	m.packed = slices.Insert(m.packed, i, want)
 	return want, true
+}
+
+// packedSearch returns where a packing starting at byte off is, or would go,
+// in m.packed (sorted by offset, never overlapping), and whether one is there.
+func (m *buffer) packedSearch(off int64) (int, bool) {
+	return slices.BinarySearchFunc(m.packed, off, func(r packedRange, off int64) int { return cmp.Compare(r.off, off) })
 }
 
 // packRange packs r's groups in parallel.
@@ -92,16 +94,19 @@ func (b *Backend) unpackOverlapping(m *buffer, lo, hi int64) {
 func standardRow(m *buffer, t backend.Tensor, row int, scratch []byte) []byte {
 	rowBytes := t.RowBytes()
 	at := t.Offset + int64(row)*rowBytes
-	for _, r := range m.packed {
-		if at >= r.off && at < r.end() {
-			rel := (at - r.off) / rowBytes
-			groupBytes := rowBytes * kernels.PackRows
-			start := r.off + rel/kernels.PackRows*groupBytes
-			kernels.UnpackRow(r.typ, scratch[:rowBytes], m.data[start:start+groupBytes], int(rel%kernels.PackRows), r.cols)
-			return scratch[:rowBytes]
-		}
+	i, found := m.packedSearch(at)
+	if !found {
+		i-- // the packing starting before at, if any
 	}
-	return m.data[at : at+rowBytes]
+	if i < 0 || at >= m.packed[i].end() {
+		return m.data[at : at+rowBytes]
+	}
+	r := m.packed[i]
+	rel := (at - r.off) / rowBytes
+	groupBytes := rowBytes * kernels.PackRows
+	start := r.off + rel/kernels.PackRows*groupBytes
+	kernels.UnpackRow(r.typ, scratch[:rowBytes], m.data[start:start+groupBytes], int(rel%kernels.PackRows), r.cols)
+	return scratch[:rowBytes]
 }
 
 // matMulPacked is MatMul for packed weights: the activation rows are
