@@ -61,6 +61,24 @@ func Load(path string, opts Options) (*Model, error) {
 	return m, nil
 }
 
+// LoadBytes loads a model from a GGUF file held in memory, such as one built
+// into the binary (see models/stories260k). The weights are copied to the
+// backend; the model keeps data for its metadata, so data must not change
+// while the model is open.
+func LoadBytes(data []byte, opts Options) (*Model, error) {
+	start := time.Now()
+	f, err := gguf.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	m, err := load(f, opts)
+	if err != nil {
+		return nil, err
+	}
+	m.LoadTime = time.Since(start)
+	return m, nil
+}
+
 func load(f *gguf.File, opts Options) (*Model, error) {
 	arch, err := model.Architecture(f)
 	if err != nil {

@@ -155,6 +155,11 @@ func (f *File) TensorData(t TensorInfo) []byte {
 	return f.data[start:end:end]
 }
 
+// Mapped reports whether the file's bytes are a read-only mapping of a file on
+// disk (from Open) rather than a slice given to Parse, which may be ordinary
+// heap memory.
+func (f *File) Mapped() bool { return f.mapped }
+
 // Size is the size of the file in bytes.
 func (f *File) Size() int64 { return int64(len(f.data)) }
 

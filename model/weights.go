@@ -43,7 +43,10 @@ func newWeightLoader(f *gguf.File, b backend.Backend, sizes map[string]int, laye
 	for _, t := range f.Tensors {
 		l.total += int64(t.Bytes())
 	}
-	if m, ok := b.(backend.HostMapper); ok && len(f.Tensors) > 0 {
+	// Only a file's mapping is computed on in place: the CPU backend may copy it
+	// and drop its pages (see backend/cpu's copyHost), which would zero a
+	// parsed slice in the heap. Weights from a slice are copied to the backend.
+	if m, ok := b.(backend.HostMapper); ok && f.Mapped() && len(f.Tensors) > 0 {
 		data := f.TensorData(gguf.TensorInfo{Type: gguf.TypeI8, Dims: []uint64{uint64(f.Size()) - f.DataOffset}})
 		buf, err := m.MapHost(data)
 		if err != nil {
