@@ -12,15 +12,12 @@ import (
 
 func infoCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("info", stderr)
-	path := fs.String("m", "", "model `file` (or give it as the argument)")
+	path := fs.String("m", "", "model `file` (or give it as the argument; default: the embedded stories260K)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	p, err := modelArg(*path, fs)
-	if err != nil {
-		return err
-	}
-	f, err := gguf.Open(p)
+	p := modelOrDefault(*path, fs)
+	f, err := openModelFile(p, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,13 @@
 // Command conveyor runs, inspects and makes GGUF models.
 //
-//	conveyor run -m MODEL -p PROMPT [-n N] [--temp T] ...   generate text
-//	conveyor info MODEL                                      metadata and tensors
-//	conveyor tokenize -m MODEL TEXT                          token ids
+//	conveyor run [-m MODEL] -p PROMPT [-n N] [--temp T] ... generate text
+//	conveyor info [MODEL]                                    metadata and tensors
+//	conveyor tokenize [-m MODEL] TEXT                        token ids
 //	conveyor synth --arch llama --dim D ... -o OUT.gguf      a random-weight model
 //	conveyor devices                                         Vulkan devices
+//
+// Without a model, run, chat, bench, info and tokenize use stories260K, which
+// is built into the binary (models/stories260k).
 package main
 
 import (

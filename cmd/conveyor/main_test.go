@@ -59,11 +59,9 @@ func TestCommandLineErrors(t *testing.T) {
 	}{
 		{[]string{}, 2, "usage: conveyor COMMAND"},
 		{[]string{"fly"}, 2, `unknown command "fly"`},
-		{[]string{"run", "-p", "hi"}, 2, "no model"},
 		{[]string{"run", "-m", bad, "--temp", "-1"}, 2, "--temp"},
 		{[]string{"run", "-m", bad, "--backend", "cpu"}, 1, "gguf: " + bad},
 		{[]string{"run", "-m", "/no/such.gguf"}, 1, "no such file"},
-		{[]string{"info"}, 2, "no model"},
 		{[]string{"info", bad}, 1, "gguf: " + bad},
 		{[]string{"synth", "--dim", "64"}, 2, "no output"},
 		{[]string{"tokenize", "-m", bad}, 2, "give the text"},

@@ -7,21 +7,17 @@ import (
 	"os"
 	"strings"
 
-	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/tokenizer"
 )
 
 func tokenizeCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("tokenize", stderr)
-	path := fs.String("m", "", "model or vocab-only `file` (GGUF)")
+	path := fs.String("m", "", "model or vocab-only `file` (GGUF; default: the embedded stories260K)")
 	noBOS := fs.Bool("no-bos", false, "add no BOS/EOS tokens")
 	special := fs.Bool("special", false, "turn special-token text (<s>, <|eot_id|>) into its ids")
 	asJSON := fs.Bool("json", false, `print {"ids":[...],"pieces":[...]} on one line`)
 	if err := parse(fs, args); err != nil {
 		return err
-	}
-	if *path == "" {
-		return fmt.Errorf("%w: no model: give one with -m FILE", errUsage)
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: give the text as one argument (- reads standard input)", errUsage)
@@ -34,7 +30,7 @@ func tokenizeCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		text = string(b)
 	}
-	f, err := gguf.Open(*path)
+	f, err := openModelFile(*path, stderr)
 	if err != nil {
 		return err
 	}

@@ -44,8 +44,8 @@ func (s *stopList) Set(v string) error { *s = append(*s, v); return nil }
 // Register defines the run flags on fs.
 func Register(fs *flag.FlagSet) *Options {
 	o := &Options{}
-	fs.StringVar(&o.Model, "m", "", "model `file` (GGUF)")
-	fs.StringVar(&o.Model, "model", "", "model `file` (GGUF), same as -m")
+	fs.StringVar(&o.Model, "m", "", "model `file` (GGUF; default: the embedded stories260K)")
+	fs.StringVar(&o.Model, "model", "", "model `file`, same as -m")
 	fs.StringVar(&o.Prompt, "p", "", "prompt `text` (empty: generate from BOS)")
 	fs.StringVar(&o.Prompt, "prompt", "", "prompt `text`, same as -p")
 	fs.IntVar(&o.Tokens, "n", -1, "number of tokens to generate (-1: until end of generation or a full context)")
@@ -72,8 +72,6 @@ func Register(fs *flag.FlagSet) *Options {
 // Check reports flag values that cannot work.
 func (o *Options) Check() error {
 	switch {
-	case o.Model == "":
-		return errors.New("no model: give one with -m FILE")
 	case o.Temp < 0:
 		return errors.New("--temp must be 0 or more")
 	case o.TopP <= 0 || o.TopP > 1:

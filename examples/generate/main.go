@@ -2,7 +2,9 @@
 // open a session, stream a generation, print the stats. It takes the same flags
 // as `conveyor run`.
 //
-//	go run ./examples/generate -m ../shared/models/stories260K.gguf -p "Once upon a time" -n 252 --temp 0
+//	go run ./examples/generate -p "Once upon a time" -n 252 --temp 0
+//
+// Without -m it runs stories260K, which is built into the binary.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 
 	"github.com/conveyor-llm/conveyor/engine"
 	"github.com/conveyor-llm/conveyor/engine/runopts"
+	"github.com/conveyor-llm/conveyor/models/stories260k"
 )
 
 func main() {
@@ -37,7 +40,12 @@ func run(opts *runopts.Options) error {
 	loadOpts := opts.Engine()
 	loadOpts.Progress = runopts.LoadProgress(os.Stderr)
 	loadOpts.Log = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-	m, err := engine.Load(opts.Model, loadOpts)
+	load := func() (*engine.Model, error) { return engine.Load(opts.Model, loadOpts) }
+	if opts.Model == "" {
+		// No -m: the small model built into the binary.
+		load = func() (*engine.Model, error) { return engine.LoadBytes(stories260k.GGUF(), loadOpts) }
+	}
+	m, err := load()
 	if err != nil {
 		return err
 	}
