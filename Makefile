@@ -1,7 +1,7 @@
 # Conveyor: a GPU-accelerated LLM inference engine in Go.
 
-SHARED  ?= ../shared
-MODEL   ?= $(SHARED)/models/stories260K.gguf
+# MODEL empty: the stories260K built into the binary (models/stories260k).
+MODEL   ?=
 PROMPT  ?= Once upon a time
 N       ?= 256
 TEMP    ?= 0
@@ -17,7 +17,7 @@ build:
 
 # The main job: generate a story (greedy by default; TEMP=0.8 samples).
 run:
-	$(GO) run ./cmd/conveyor run -m "$(MODEL)" -p "$(PROMPT)" -n $(N) --temp $(TEMP) --backend $(BACKEND)
+	$(GO) run ./cmd/conveyor run $(if $(MODEL),-m "$(MODEL)") -p "$(PROMPT)" -n $(N) --temp $(TEMP) --backend $(BACKEND)
 
 # Everything CI runs: vet, stale-shader check, the whole suite with the Vulkan
 # validation layer on (lavapipe where there is no GPU), the race detector, and
