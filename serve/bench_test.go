@@ -10,23 +10,48 @@ import (
 	"github.com/conveyor-llm/conveyor/engine"
 	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/model/synth"
+	"github.com/conveyor-llm/conveyor/quantize"
 )
 
 // BenchmarkDecodeConcurrency is the aggregate decode rate of the server on
 // the CPU at 1, 4, 8 and 16 concurrent streams, on a random-weight model of
-// the 110M shape (dim 768, 12 layers, 12 heads, FFN 2048, vocabulary 32000,
-// Q8_0). Each request has a 4-token prompt and generates 32 tokens; the rate
-// is all completion tokens of a round over its wall time, the best of b.N
-// rounds. Batching must pay: 8 streams must give at least 3 times the single
+// the 110M shape (dim 768, 12 layers, 12 heads, FFN 2048, vocabulary 32000)
+// in Q8_0 and in Q4_K_M (written by conveyor quantize's mix from F16). Each
+// request has a 4-token prompt and generates 32 tokens; the rate is all
+// completion tokens of a round over its wall time, the best of b.N rounds.
+// Batching must pay: 8 streams must give at least 3 times the single
 // stream's rate.
 //
 //	go test -run '^$' -bench DecodeConcurrency -benchtime 3x ./serve
 func BenchmarkDecodeConcurrency(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "synth-110m-q8_0.gguf")
-	if err := synth.Write(path, synth.Config{Arch: "llama", Dim: 768, Layers: 12, Heads: 12, KVHeads: 12, FFN: 2048,
-		VocabSize: 32000, Type: gguf.TypeQ8_0, Seed: 1}); err != nil {
-		b.Fatal(err)
-	}
+	cfg := synth.Config{Arch: "llama", Dim: 768, Layers: 12, Heads: 12, KVHeads: 12, FFN: 2048, VocabSize: 32000, Seed: 1}
+	b.Run("Q8_0", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "synth-110m-q8_0.gguf")
+		cfg.Type = gguf.TypeQ8_0
+		if err := synth.Write(path, cfg); err != nil {
+			b.Fatal(err)
+		}
+		benchDecodeConcurrency(b, path)
+	})
+	b.Run("Q4_K_M", func(b *testing.B) {
+		f16 := filepath.Join(b.TempDir(), "synth-110m-f16.gguf")
+		cfg.Type = gguf.TypeF16
+		if err := synth.Write(f16, cfg); err != nil {
+			b.Fatal(err)
+		}
+		ft, err := quantize.ParseFileType("Q4_K_M")
+		if err != nil {
+			b.Fatal(err)
+		}
+		path := filepath.Join(b.TempDir(), "synth-110m-q4_k_m.gguf")
+		if err := quantize.File(f16, path, quantize.Options{FileType: ft}); err != nil {
+			b.Fatal(err)
+		}
+		benchDecodeConcurrency(b, path)
+	})
+}
+
+func benchDecodeConcurrency(b *testing.B, path string) {
 	m, err := engine.Load(path, engine.Options{Backend: "cpu"})
 	if err != nil {
 		b.Fatal(err)

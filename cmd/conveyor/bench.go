@@ -25,6 +25,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	device := fs.Int("device", -1, "Vulkan device number (-1: the best)")
 	asJSON := fs.Bool("json", false, "print one JSON object on one line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to `file` (go tool pprof)")
+	memBW := fs.Bool("membw", true, "after the runs, measure the machine's streaming read bandwidth on the same threads and report decode's share of it")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -54,11 +55,25 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	pp, tg := fmt.Sprintf("pp%d_tok_s", *prompt), fmt.Sprintf("tg%d_tok_s", *gen)
+	// Peak memory is read before the bandwidth test allocates its buffer.
+	rss := peakRSSMiB()
+	wb := m.DecodeWeightBytes()
+	decodeGBs := float64(wb) * res.GenTokPerS / 1e9
+	var readGBs float64
+	if *memBW && *gen > 0 && m.Backend().Name() == "cpu" {
+		readGBs = engine.ReadBandwidth(*threads) / 1e9
+	}
 	if *asJSON {
-		line, err := runopts.JSONLine(map[string]any{
-			pp: res.PromptTokPerS, tg: res.GenTokPerS, "load_s": m.LoadTime.Seconds(), "peak_rss_mb": peakRSSMiB(),
+		fields := map[string]any{
+			pp: res.PromptTokPerS, tg: res.GenTokPerS, "load_s": m.LoadTime.Seconds(), "peak_rss_mb": rss,
 			"backend": m.Backend().Name(), "device": m.Backend().Device(), "model": p, "reps": *reps,
-		})
+			"weights_mb_per_token": float64(wb) / (1 << 20), "decode_weights_gb_s": decodeGBs,
+		}
+		if readGBs > 0 {
+			fields["mem_read_gb_s"] = readGBs
+			fields["decode_bw_fraction"] = decodeGBs / readGBs
+		}
+		line, err := runopts.JSONLine(fields)
 		if err != nil {
 			return err
 		}
@@ -67,7 +82,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "model    %s\nbackend  %s (%s)\nload     %.2f s\n%-8s %.2f tok/s\n%-8s %.2f tok/s\npeak RSS %.0f MiB\n",
 		p, m.Backend().Name(), m.Backend().Device(), m.LoadTime.Seconds(),
-		fmt.Sprintf("pp%d", *prompt), res.PromptTokPerS, fmt.Sprintf("tg%d", *gen), res.GenTokPerS, peakRSSMiB())
+		fmt.Sprintf("pp%d", *prompt), res.PromptTokPerS, fmt.Sprintf("tg%d", *gen), res.GenTokPerS, rss)
+	if *gen > 0 {
+		fmt.Fprintf(stdout, "decode   %.1f MiB of weights a token, %.2f GB/s", float64(wb)/(1<<20), decodeGBs)
+		if readGBs > 0 {
+			fmt.Fprintf(stdout, " = %.0f%% of the %.2f GB/s streaming read rate", 100*decodeGBs/readGBs, readGBs)
+		}
+		fmt.Fprintln(stdout)
+	}
 	return nil
 }
 

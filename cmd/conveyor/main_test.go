@@ -101,7 +101,11 @@ func TestBenchJSON(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	var res map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
-	for _, key := range []string{"pp16_tok_s", "tg4_tok_s", "load_s", "peak_rss_mb"} {
+	for _, key := range []string{"pp16_tok_s", "tg4_tok_s", "load_s", "peak_rss_mb",
+		"weights_mb_per_token", "decode_weights_gb_s", "mem_read_gb_s", "decode_bw_fraction"} {
 		require.Greater(t, res[key], 0.0, key)
 	}
+	// A token reads every tensor of stories260K but one row of its
+	// embedding (512 x 64 float32).
+	require.InDelta(t, (1.17e6-512*64*4)/(1<<20), res["weights_mb_per_token"], 0.01)
 }
