@@ -13,7 +13,9 @@ var gpuOpener func(device int, allowCPUDevice bool) (backend.Backend, string, er
 
 // OpenBackend opens the backend opts name. "auto" picks a real GPU when there is
 // one, never a CPU-emulated Vulkan device (lavapipe is slower than our CPU
-// backend), and says why in one log line.
+// backend), and says why in one log line, e.g. "backend: cpu (vulkan:
+// libvulkan.so.1 not found: ...)" on a machine without the Vulkan loader.
+// "cpu" never loads Vulkan.
 func OpenBackend(opts Options) (backend.Backend, error) {
 	logf := opts.Log
 	if logf == nil {
@@ -44,7 +46,7 @@ func OpenBackend(opts Options) (backend.Backend, error) {
 		}
 		b, _, err := gpuOpener(device, true)
 		if err != nil {
-			return nil, fmt.Errorf("backend: vulkan: %w", err)
+			return nil, fmt.Errorf("backend: %w", err) // err starts with "vulkan: "
 		}
 		return b, nil
 	default:

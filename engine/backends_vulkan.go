@@ -17,16 +17,18 @@ func init() {
 
 // openVulkan opens device (-1: the best). Unless allowCPU, a CPU-emulated
 // device such as lavapipe is refused: the CPU backend is faster than it.
+// Its errors start with "vulkan: " and say why Vulkan is unavailable, e.g.
+// "vulkan: libvulkan.so.1 not found: ..." where the Vulkan loader is missing.
 func openVulkan(device int, allowCPU bool) (backend.Backend, string, error) {
 	devs, err := vulkan.Devices()
 	if err != nil {
 		return nil, "", err
 	}
 	if len(devs) == 0 {
-		return nil, "", errors.New("no Vulkan device")
+		return nil, "", errors.New("vulkan: no Vulkan device")
 	}
 	if device >= len(devs) {
-		return nil, "", fmt.Errorf("no Vulkan device %d (there are %d; see `conveyor devices`)", device, len(devs))
+		return nil, "", fmt.Errorf("vulkan: no Vulkan device %d (there are %d; see `conveyor devices`)", device, len(devs))
 	}
 	if device < 0 && !allowCPU {
 		device = -1
@@ -38,7 +40,7 @@ func openVulkan(device int, allowCPU bool) (backend.Backend, string, error) {
 			}
 		}
 		if device < 0 {
-			return nil, "", fmt.Errorf("no GPU among the Vulkan devices (%s is CPU-emulated and slower than the CPU backend)", devs[0].Name)
+			return nil, "", fmt.Errorf("vulkan: no GPU among the Vulkan devices (%s is CPU-emulated and slower than the CPU backend)", devs[0].Name)
 		}
 	}
 	b, err := vulkan.New(device)

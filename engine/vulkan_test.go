@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -57,6 +58,65 @@ func TestAutoSkipsCPUEmulatedDevices(t *testing.T) {
 	}
 	_, err = OpenBackend(Options{Backend: "vulkan", Device: len(devs), DeviceSet: true})
 	require.ErrorContains(t, err, "no Vulkan device")
+}
+
+// childEnv, in a child process of TestWithoutVulkanLoader, names the check
+// the child runs.
+const childEnv = "CONVEYOR_ENGINE_TEST_CHILD"
+
+// Without the Vulkan loader (hidden through CONVEYOR_VULKAN_LIBRARY), auto
+// uses the CPU and says why in one line, vulkan fails with that reason, and
+// cpu never loads Vulkan at all. Each case runs in a child process: this one
+// has loaded the loader already.
+func TestWithoutVulkanLoader(t *testing.T) {
+	if os.Getenv(childEnv) != "" {
+		t.Skip("in a child process")
+	}
+	for _, tc := range []struct{ name, library string }{
+		{"missing-loader", "/nonexistent/libvulkan.so.1"},
+		{"cpu-only", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestWithoutVulkanLoaderChild$", "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), childEnv+"="+tc.name, vk.LibraryEnv+"="+tc.library)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			require.Contains(t, string(out), "--- PASS: TestWithoutVulkanLoaderChild", "%s", out)
+		})
+	}
+}
+
+func TestWithoutVulkanLoaderChild(t *testing.T) {
+	switch os.Getenv(childEnv) {
+	case "cpu-only":
+		b, err := OpenBackend(Options{Backend: "cpu"})
+		require.NoError(t, err)
+		require.Equal(t, "cpu", b.Name())
+		b.Close()
+		require.False(t, vk.Loaded(), "--backend cpu loaded the Vulkan loader")
+	case "missing-loader":
+		why := "vulkan: /nonexistent/libvulkan.so.1 not found: cannot open shared object file"
+		var logged []string
+		b, err := OpenBackend(Options{Backend: "auto", Log: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+		require.NoError(t, err)
+		require.Equal(t, "cpu", b.Name())
+		b.Close()
+		require.Len(t, logged, 1)
+		require.True(t, strings.HasPrefix(logged[0], "backend: cpu ("+why), logged[0])
+		t.Log(logged[0])
+
+		_, err = OpenBackend(Options{Backend: "vulkan"})
+		require.ErrorContains(t, err, "backend: "+why)
+		_, err = Devices()
+		require.ErrorContains(t, err, why)
+
+		b, err = OpenBackend(Options{Backend: "cpu"})
+		require.NoError(t, err)
+		b.Close()
+		require.False(t, vk.Loaded())
+	default:
+		t.Skip("run by TestWithoutVulkanLoader")
+	}
 }
 
 // TestMain fails the run on any Vulkan validation error or warning (the

@@ -4,6 +4,8 @@
 # of git through .git/info/exclude):
 #   gpu-bundle/bin/     vulkan.test, vk.test, engine.test (go test -c) and conveyor
 #   gpu-bundle/root/    libvulkan1 and vulkan-validationlayers, unpacked with dpkg-deb -x
+#                       (the binaries dlopen libvulkan.so.1; gpu-check.sh puts this
+#                       loader first on LD_LIBRARY_PATH, for machines without one)
 #   gpu-bundle/testdata/ the small models and expected outputs the engine tests read
 # Then carry gpu-bundle to the machine and run scripts/gpu-check.sh there.
 set -eu

@@ -25,7 +25,8 @@ run() {
 	return $rc
 }
 
-# The carried loader and layer; the host's driver (ICD).
+# The carried loader and layer; the host's driver (ICD). The binaries dlopen
+# libvulkan.so.1, which dlopen looks for on LD_LIBRARY_PATH first.
 libdir=$B/root/usr/lib/x86_64-linux-gnu
 export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export VK_LAYER_PATH="$B/root/usr/share/vulkan/explicit_layer.d"

@@ -1,8 +1,83 @@
 // cv.c: the C half of package vk (see cv.h).
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cv.h"
+
+// The loader and its global entry points, filled once by cv_load.
+static struct {
+	void *lib;
+	PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr;
+	PFN_vkCreateInstance vkCreateInstance;
+	PFN_vkEnumerateInstanceLayerProperties vkEnumerateInstanceLayerProperties;
+} loader;
+static char load_error[512];
+static const char *missing; // the last entry point not found (a string literal)
+
+const char *cv_load_error(void) { return load_error; }
+const char *cv_missing(void) {
+	const char *m = __atomic_load_n(&missing, __ATOMIC_SEQ_CST);
+	return m ? m : "";
+}
+static void set_missing(const char *name) { __atomic_store_n(&missing, name, __ATOMIC_SEQ_CST); }
+
+int cv_load(const char *name) {
+	void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		const char *e = dlerror();
+		snprintf(load_error, sizeof load_error, "%s", e ? e : "dlopen failed");
+		return 1;
+	}
+	PFN_vkGetInstanceProcAddr gipa = (PFN_vkGetInstanceProcAddr)dlsym(lib, "vkGetInstanceProcAddr");
+	const char *lost = "vkGetInstanceProcAddr";
+	PFN_vkCreateInstance create = NULL;
+	PFN_vkEnumerateInstanceLayerProperties layers = NULL;
+	if (gipa) {
+		lost = "vkCreateInstance";
+		create = (PFN_vkCreateInstance)gipa(NULL, lost);
+	}
+	if (create) {
+		lost = "vkEnumerateInstanceLayerProperties";
+		layers = (PFN_vkEnumerateInstanceLayerProperties)gipa(NULL, lost);
+	}
+	if (!layers) {
+		snprintf(load_error, sizeof load_error, "no entry point %s", lost);
+		dlclose(lib);
+		return 2;
+	}
+	if (loader.lib) { // loaded before: keep that one
+		dlclose(lib);
+		return 0;
+	}
+	loader.vkGetInstanceProcAddr = gipa;
+	loader.vkCreateInstance = create;
+	loader.vkEnumerateInstanceLayerProperties = layers;
+	loader.lib = lib;
+	return 0;
+}
+
+// Each table's entries, looked up by name; the first one missing makes the
+// lookup fail with CV_ERROR_MISSING_ENTRY.
+#define CV_LOOKUP(get, handle, table, f)                    \
+	if (!((table)->f = (PFN_##f)get(handle, #f))) {     \
+		set_missing(#f);                            \
+		return CV_ERROR_MISSING_ENTRY;              \
+	}
+
+static VkResult instance_fns(cv_instance *in) {
+#define X(f) CV_LOOKUP(loader.vkGetInstanceProcAddr, in->instance, &in->fn, f)
+	CV_INSTANCE_FNS(X)
+#undef X
+	return VK_SUCCESS;
+}
+
+static VkResult device_fns(cv_device *d) {
+#define X(f) CV_LOOKUP(d->ifn.vkGetDeviceProcAddr, d->device, &d->fn, f)
+	CV_DEVICE_FNS(X)
+#undef X
+	return VK_SUCCESS;
+}
 
 static int64_t cv_errors, cv_warnings;
 
@@ -27,10 +102,10 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL cv_debug(VkDebugUtilsMessageSeverityFlagBi
 
 static int has_layer(const char *name) {
 	uint32_t n = 0;
-	if (vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return 0;
+	if (loader.vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return 0;
 	VkLayerProperties *ls = calloc(n, sizeof *ls);
 	int found = 0;
-	if (vkEnumerateInstanceLayerProperties(&n, ls) == VK_SUCCESS)
+	if (loader.vkEnumerateInstanceLayerProperties(&n, ls) == VK_SUCCESS)
 		for (uint32_t i = 0; i < n; i++)
 			if (strcmp(ls[i].layerName, name) == 0) found = 1;
 	free(ls);
@@ -39,6 +114,10 @@ static int has_layer(const char *name) {
 
 VkResult cv_create_instance(int validate, cv_instance *out) {
 	memset(out, 0, sizeof *out);
+	if (!loader.lib) {
+		set_missing("vkGetInstanceProcAddr (the loader is not loaded)");
+		return CV_ERROR_MISSING_ENTRY;
+	}
 	VkApplicationInfo app = {VK_STRUCTURE_TYPE_APPLICATION_INFO};
 	app.pApplicationName = "conveyor";
 	app.pEngineName = "conveyor";
@@ -67,53 +146,53 @@ VkResult cv_create_instance(int validate, cv_instance *out) {
 		ci.pNext = &dbg;
 		dbg.pNext = &features;
 	}
-	VkResult r = vkCreateInstance(&ci, NULL, &out->instance);
+	VkResult r = loader.vkCreateInstance(&ci, NULL, &out->instance);
 	if (r != VK_SUCCESS) return r;
-	if (validate) {
+	PFN_vkDestroyInstance destroy = (PFN_vkDestroyInstance)loader.vkGetInstanceProcAddr(out->instance, "vkDestroyInstance");
+	r = instance_fns(out);
+	if (r == VK_SUCCESS && validate) {
 		PFN_vkCreateDebugUtilsMessengerEXT create =
-			(PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(out->instance, "vkCreateDebugUtilsMessengerEXT");
+			(PFN_vkCreateDebugUtilsMessengerEXT)loader.vkGetInstanceProcAddr(out->instance, "vkCreateDebugUtilsMessengerEXT");
 		out->destroy_messenger =
-			(PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(out->instance, "vkDestroyDebugUtilsMessengerEXT");
-		if (!create || !out->destroy_messenger) {
-			vkDestroyInstance(out->instance, NULL);
-			return VK_ERROR_EXTENSION_NOT_PRESENT;
-		}
+			(PFN_vkDestroyDebugUtilsMessengerEXT)loader.vkGetInstanceProcAddr(out->instance, "vkDestroyDebugUtilsMessengerEXT");
+		if (!create || !out->destroy_messenger) r = VK_ERROR_EXTENSION_NOT_PRESENT;
 		dbg.pNext = NULL;
-		r = create(out->instance, &dbg, NULL, &out->messenger);
-		if (r != VK_SUCCESS) {
-			vkDestroyInstance(out->instance, NULL);
-			return r;
-		}
+		if (r == VK_SUCCESS) r = create(out->instance, &dbg, NULL, &out->messenger);
 	}
-	return VK_SUCCESS;
+	if (r != VK_SUCCESS) {
+		if (destroy) destroy(out->instance, NULL);
+		memset(out, 0, sizeof *out);
+	}
+	return r;
 }
 
 void cv_destroy_instance(cv_instance *in) {
 	if (in->messenger) in->destroy_messenger(in->instance, in->messenger, NULL);
-	if (in->instance) vkDestroyInstance(in->instance, NULL);
+	if (in->instance) in->fn.vkDestroyInstance(in->instance, NULL);
 	memset(in, 0, sizeof *in);
 }
 
-VkResult cv_physical_devices(VkInstance in, VkPhysicalDevice *out, uint32_t *count) {
-	return vkEnumeratePhysicalDevices(in, count, out);
+VkResult cv_physical_devices(cv_instance *in, VkPhysicalDevice *out, uint32_t *count) {
+	return in->fn.vkEnumeratePhysicalDevices(in->instance, count, out);
 }
 
-static int has_device_ext(VkPhysicalDevice pd, const char *name) {
+static int has_device_ext(const cv_instance_fns *fn, VkPhysicalDevice pd, const char *name) {
 	uint32_t n = 0;
-	if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return 0;
+	if (fn->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return 0;
 	VkExtensionProperties *es = calloc(n, sizeof *es);
 	int found = 0;
-	if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, es) == VK_SUCCESS)
+	if (fn->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, es) == VK_SUCCESS)
 		for (uint32_t i = 0; i < n; i++)
 			if (strcmp(es[i].extensionName, name) == 0) found = 1;
 	free(es);
 	return found;
 }
 
-void cv_properties(VkPhysicalDevice pd, cv_props *p) {
+void cv_properties(cv_instance *in, VkPhysicalDevice pd, cv_props *p) {
+	const cv_instance_fns *fn = &in->fn;
 	memset(p, 0, sizeof *p);
 	VkPhysicalDeviceProperties base;
-	vkGetPhysicalDeviceProperties(pd, &base);
+	fn->vkGetPhysicalDeviceProperties(pd, &base);
 	memcpy(p->name, base.deviceName, sizeof p->name);
 	p->type = base.deviceType;
 	p->api_version = base.apiVersion;
@@ -126,11 +205,11 @@ void cv_properties(VkPhysicalDevice pd, cv_props *p) {
 	p->max_wg_invocations = base.limits.maxComputeWorkGroupInvocations;
 	p->max_push = base.limits.maxPushConstantsSize;
 	p->timestamp_period = base.limits.timestampPeriod;
-	p->push_descriptor = has_device_ext(pd, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
-	p->memory_budget = has_device_ext(pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+	p->push_descriptor = has_device_ext(fn, pd, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+	p->memory_budget = has_device_ext(fn, pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
 
 	VkPhysicalDeviceMemoryProperties mem;
-	vkGetPhysicalDeviceMemoryProperties(pd, &mem);
+	fn->vkGetPhysicalDeviceMemoryProperties(pd, &mem);
 	p->heap_count = mem.memoryHeapCount;
 	for (uint32_t i = 0; i < mem.memoryHeapCount; i++) {
 		p->heap_size[i] = mem.memoryHeaps[i].size;
@@ -143,7 +222,7 @@ void cv_properties(VkPhysicalDevice pd, cv_props *p) {
 	sub.pNext = &m3;
 	VkPhysicalDeviceProperties2 props2 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
 	props2.pNext = &sub;
-	vkGetPhysicalDeviceProperties2(pd, &props2);
+	fn->vkGetPhysicalDeviceProperties2(pd, &props2);
 	p->subgroup_size = sub.subgroupSize;
 	p->subgroup_ops = sub.supportedOperations;
 	p->subgroup_stages = sub.supportedStages;
@@ -156,20 +235,22 @@ void cv_properties(VkPhysicalDevice pd, cv_props *p) {
 	s16.pNext = &s8;
 	VkPhysicalDeviceFeatures2 feats = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
 	feats.pNext = &f16;
-	vkGetPhysicalDeviceFeatures2(pd, &feats);
+	fn->vkGetPhysicalDeviceFeatures2(pd, &feats);
 	p->fp16 = f16.shaderFloat16;
 	p->int8 = f16.shaderInt8;
 	p->storage16 = s16.storageBuffer16BitAccess;
 	p->storage8 = s8.storageBuffer8BitAccess;
 }
 
-VkResult cv_create_device(VkPhysicalDevice pd, cv_device *d) {
+VkResult cv_create_device(cv_instance *in, VkPhysicalDevice pd, cv_device *d) {
 	memset(d, 0, sizeof *d);
 	d->phys = pd;
+	d->ifn = in->fn;
+	const cv_instance_fns *ifn = &d->ifn;
 	uint32_t n = 0;
-	vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
+	ifn->vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
 	VkQueueFamilyProperties *qs = calloc(n ? n : 1, sizeof *qs);
-	vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, qs);
+	ifn->vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, qs);
 	int family = -1;
 	// Prefer a compute queue without graphics (often a dedicated compute engine).
 	for (uint32_t i = 0; i < n && family < 0; i++)
@@ -180,8 +261,8 @@ VkResult cv_create_device(VkPhysicalDevice pd, cv_device *d) {
 	free(qs);
 	if (family < 0) return VK_ERROR_FEATURE_NOT_PRESENT;
 	d->family = (uint32_t)family;
-	if (!has_device_ext(pd, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME)) return VK_ERROR_EXTENSION_NOT_PRESENT;
-	d->memory_budget = has_device_ext(pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+	if (!has_device_ext(ifn, pd, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME)) return VK_ERROR_EXTENSION_NOT_PRESENT;
+	d->memory_budget = has_device_ext(ifn, pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
 
 	float prio = 1.0f;
 	VkDeviceQueueCreateInfo qci = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
@@ -194,33 +275,31 @@ VkResult cv_create_device(VkPhysicalDevice pd, cv_device *d) {
 	dci.pQueueCreateInfos = &qci;
 	dci.enabledExtensionCount = d->memory_budget ? 2 : 1;
 	dci.ppEnabledExtensionNames = exts;
-	VkResult r = vkCreateDevice(pd, &dci, NULL, &d->device);
+	VkResult r = ifn->vkCreateDevice(pd, &dci, NULL, &d->device);
 	if (r != VK_SUCCESS) return r;
-	vkGetDeviceQueue(d->device, d->family, 0, &d->queue);
-	d->push_desc = (PFN_vkCmdPushDescriptorSetKHR)vkGetDeviceProcAddr(d->device, "vkCmdPushDescriptorSetKHR");
-	if (!d->push_desc) {
-		vkDestroyDevice(d->device, NULL);
-		d->device = NULL;
-		return VK_ERROR_EXTENSION_NOT_PRESENT;
+	PFN_vkDestroyDevice destroy = (PFN_vkDestroyDevice)ifn->vkGetDeviceProcAddr(d->device, "vkDestroyDevice");
+	r = device_fns(d);
+	if (r == VK_SUCCESS) {
+		d->fn.vkGetDeviceQueue(d->device, d->family, 0, &d->queue);
+		VkCommandPoolCreateInfo pci = {VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+		pci.queueFamilyIndex = d->family;
+		pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+		r = d->fn.vkCreateCommandPool(d->device, &pci, NULL, &d->pool);
 	}
-	VkCommandPoolCreateInfo pci = {VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-	pci.queueFamilyIndex = d->family;
-	pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
-	r = vkCreateCommandPool(d->device, &pci, NULL, &d->pool);
 	if (r != VK_SUCCESS) {
-		vkDestroyDevice(d->device, NULL);
+		if (destroy) destroy(d->device, NULL);
 		d->device = NULL;
 		return r;
 	}
-	vkGetPhysicalDeviceMemoryProperties(pd, &d->mem);
+	ifn->vkGetPhysicalDeviceMemoryProperties(pd, &d->mem);
 	return VK_SUCCESS;
 }
 
 void cv_destroy_device(cv_device *d) {
 	if (!d->device) return;
-	vkDeviceWaitIdle(d->device);
-	if (d->pool) vkDestroyCommandPool(d->device, d->pool, NULL);
-	vkDestroyDevice(d->device, NULL);
+	d->fn.vkDeviceWaitIdle(d->device);
+	if (d->pool) d->fn.vkDestroyCommandPool(d->device, d->pool, NULL);
+	d->fn.vkDestroyDevice(d->device, NULL);
 	memset(d, 0, sizeof *d);
 }
 
@@ -229,7 +308,7 @@ int cv_heap_budget(cv_device *d, uint64_t *budget, uint64_t *usage, uint32_t n) 
 	VkPhysicalDeviceMemoryBudgetPropertiesEXT b = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
 	VkPhysicalDeviceMemoryProperties2 mp = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};
 	mp.pNext = &b;
-	vkGetPhysicalDeviceMemoryProperties2(d->phys, &mp);
+	d->ifn.vkGetPhysicalDeviceMemoryProperties2(d->phys, &mp);
 	uint32_t c = mp.memoryProperties.memoryHeapCount;
 	if (c > n) c = n;
 	for (uint32_t i = 0; i < c; i++) {
@@ -258,25 +337,25 @@ VkResult cv_create_buffer(cv_device *d, uint64_t size, int host, VkBuffer *buf, 
 	bci.size = size;
 	bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
 	bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-	VkResult r = vkCreateBuffer(d->device, &bci, NULL, buf);
+	VkResult r = d->fn.vkCreateBuffer(d->device, &bci, NULL, buf);
 	if (r != VK_SUCCESS) return r;
 	VkMemoryRequirements req;
-	vkGetBufferMemoryRequirements(d->device, *buf, &req);
+	d->fn.vkGetBufferMemoryRequirements(d->device, *buf, &req);
 	int type = host ? find_memory(d, req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
 				      VK_MEMORY_PROPERTY_HOST_CACHED_BIT)
 			: find_memory(d, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
 	if (type < 0 && !host) type = find_memory(d, req.memoryTypeBits, 0, 0);
 	if (type < 0) {
-		vkDestroyBuffer(d->device, *buf, NULL);
+		d->fn.vkDestroyBuffer(d->device, *buf, NULL);
 		*buf = VK_NULL_HANDLE;
 		return VK_ERROR_FEATURE_NOT_PRESENT;
 	}
 	VkMemoryAllocateInfo ai = {VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
 	ai.allocationSize = req.size;
 	ai.memoryTypeIndex = (uint32_t)type;
-	r = vkAllocateMemory(d->device, &ai, NULL, mem);
-	if (r == VK_SUCCESS) r = vkBindBufferMemory(d->device, *buf, *mem, 0);
-	if (r == VK_SUCCESS && host) r = vkMapMemory(d->device, *mem, 0, VK_WHOLE_SIZE, 0, mapped);
+	r = d->fn.vkAllocateMemory(d->device, &ai, NULL, mem);
+	if (r == VK_SUCCESS) r = d->fn.vkBindBufferMemory(d->device, *buf, *mem, 0);
+	if (r == VK_SUCCESS && host) r = d->fn.vkMapMemory(d->device, *mem, 0, VK_WHOLE_SIZE, 0, mapped);
 	if (r != VK_SUCCESS) {
 		cv_destroy_buffer(d, *buf, *mem);
 		*buf = VK_NULL_HANDLE;
@@ -286,8 +365,8 @@ VkResult cv_create_buffer(cv_device *d, uint64_t size, int host, VkBuffer *buf, 
 }
 
 void cv_destroy_buffer(cv_device *d, VkBuffer buf, VkDeviceMemory mem) {
-	if (buf) vkDestroyBuffer(d->device, buf, NULL);
-	if (mem) vkFreeMemory(d->device, mem, NULL); // also unmaps
+	if (buf) d->fn.vkDestroyBuffer(d->device, buf, NULL);
+	if (mem) d->fn.vkFreeMemory(d->device, mem, NULL); // also unmaps
 }
 
 VkResult cv_create_pipeline(cv_device *d, const void *code, size_t size, uint32_t nbind, uint32_t push_size,
@@ -300,7 +379,7 @@ VkResult cv_create_pipeline(cv_device *d, const void *code, size_t size, uint32_
 	VkShaderModuleCreateInfo sci = {VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
 	sci.codeSize = size;
 	sci.pCode = code;
-	VkResult r = vkCreateShaderModule(d->device, &sci, NULL, mod);
+	VkResult r = d->fn.vkCreateShaderModule(d->device, &sci, NULL, mod);
 	if (r != VK_SUCCESS) return r;
 
 	VkDescriptorSetLayoutBinding b[CV_MAX_BIND];
@@ -315,7 +394,7 @@ VkResult cv_create_pipeline(cv_device *d, const void *code, size_t size, uint32_
 	lci.flags = VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR;
 	lci.bindingCount = nbind;
 	lci.pBindings = b;
-	r = vkCreateDescriptorSetLayout(d->device, &lci, NULL, dsl);
+	r = d->fn.vkCreateDescriptorSetLayout(d->device, &lci, NULL, dsl);
 	if (r != VK_SUCCESS) goto fail;
 
 	VkPushConstantRange pr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size};
@@ -324,7 +403,7 @@ VkResult cv_create_pipeline(cv_device *d, const void *code, size_t size, uint32_
 	plci.pSetLayouts = dsl;
 	plci.pushConstantRangeCount = push_size ? 1 : 0;
 	plci.pPushConstantRanges = &pr;
-	r = vkCreatePipelineLayout(d->device, &plci, NULL, layout);
+	r = d->fn.vkCreatePipelineLayout(d->device, &plci, NULL, layout);
 	if (r != VK_SUCCESS) goto fail;
 
 	VkSpecializationMapEntry entries[32];
@@ -342,7 +421,7 @@ VkResult cv_create_pipeline(cv_device *d, const void *code, size_t size, uint32_
 	cci.stage.pName = "main";
 	cci.stage.pSpecializationInfo = nspec ? &si : NULL;
 	cci.layout = *layout;
-	r = vkCreateComputePipelines(d->device, VK_NULL_HANDLE, 1, &cci, NULL, pipe);
+	r = d->fn.vkCreateComputePipelines(d->device, VK_NULL_HANDLE, 1, &cci, NULL, pipe);
 	if (r == VK_SUCCESS) return r;
 fail:
 	cv_destroy_pipeline(d, *pipe, *layout, *dsl, *mod);
@@ -354,39 +433,39 @@ fail:
 }
 
 void cv_destroy_pipeline(cv_device *d, VkPipeline pipe, VkPipelineLayout layout, VkDescriptorSetLayout dsl, VkShaderModule mod) {
-	if (pipe) vkDestroyPipeline(d->device, pipe, NULL);
-	if (layout) vkDestroyPipelineLayout(d->device, layout, NULL);
-	if (dsl) vkDestroyDescriptorSetLayout(d->device, dsl, NULL);
-	if (mod) vkDestroyShaderModule(d->device, mod, NULL);
+	if (pipe) d->fn.vkDestroyPipeline(d->device, pipe, NULL);
+	if (layout) d->fn.vkDestroyPipelineLayout(d->device, layout, NULL);
+	if (dsl) d->fn.vkDestroyDescriptorSetLayout(d->device, dsl, NULL);
+	if (mod) d->fn.vkDestroyShaderModule(d->device, mod, NULL);
 }
 
 VkResult cv_create_query_pool(cv_device *d, uint32_t count, VkQueryPool *pool) {
 	VkQueryPoolCreateInfo qci = {VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
 	qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
 	qci.queryCount = count;
-	return vkCreateQueryPool(d->device, &qci, NULL, pool);
+	return d->fn.vkCreateQueryPool(d->device, &qci, NULL, pool);
 }
 
 void cv_destroy_query_pool(cv_device *d, VkQueryPool pool) {
-	if (pool) vkDestroyQueryPool(d->device, pool, NULL);
+	if (pool) d->fn.vkDestroyQueryPool(d->device, pool, NULL);
 }
 
 VkResult cv_query_results(cv_device *d, VkQueryPool pool, uint32_t first, uint32_t count, uint64_t *out) {
-	return vkGetQueryPoolResults(d->device, pool, first, count, 8 * (size_t)count, out, 8,
+	return d->fn.vkGetQueryPoolResults(d->device, pool, first, count, 8 * (size_t)count, out, 8,
 		VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
 }
 
-static void barrier(VkCommandBuffer cb, VkPipelineStageFlags dst_stage, VkAccessFlags dst_access) {
+static void barrier(cv_device *d, VkCommandBuffer cb, VkPipelineStageFlags dst_stage, VkAccessFlags dst_access) {
 	VkMemoryBarrier mb = {VK_STRUCTURE_TYPE_MEMORY_BARRIER};
 	mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
 	mb.dstAccessMask = dst_access;
-	vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, dst_stage, 0, 1, &mb,
+	d->fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, dst_stage, 0, 1, &mb,
 		0, NULL, 0, NULL);
 }
 
 static void record(cv_device *d, VkCommandBuffer cb, const cv_cmd *c) {
 	if (c->barrier)
-		barrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+		barrier(d, cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
 			VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
 				VK_ACCESS_TRANSFER_WRITE_BIT);
 	switch (c->kind) {
@@ -405,26 +484,26 @@ static void record(cv_device *d, VkCommandBuffer cb, const cv_cmd *c) {
 			w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
 			w[i].pBufferInfo = &info[i];
 		}
-		vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, (VkPipeline)c->pipeline);
-		d->push_desc(cb, VK_PIPELINE_BIND_POINT_COMPUTE, (VkPipelineLayout)c->layout, 0, n, w);
+		d->fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, (VkPipeline)c->pipeline);
+		d->fn.vkCmdPushDescriptorSetKHR(cb, VK_PIPELINE_BIND_POINT_COMPUTE, (VkPipelineLayout)c->layout, 0, n, w);
 		if (c->push_size)
-			vkCmdPushConstants(cb, (VkPipelineLayout)c->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, c->push_size, c->push);
-		vkCmdDispatch(cb, c->groups[0], c->groups[1], c->groups[2]);
+			d->fn.vkCmdPushConstants(cb, (VkPipelineLayout)c->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, c->push_size, c->push);
+		d->fn.vkCmdDispatch(cb, c->groups[0], c->groups[1], c->groups[2]);
 		break;
 	}
 	case CV_CMD_COPY: {
 		VkBufferCopy region = {c->off[0], c->off[1], c->range[0]};
-		vkCmdCopyBuffer(cb, (VkBuffer)c->buf[0], (VkBuffer)c->buf[1], 1, &region);
+		d->fn.vkCmdCopyBuffer(cb, (VkBuffer)c->buf[0], (VkBuffer)c->buf[1], 1, &region);
 		break;
 	}
 	case CV_CMD_FILL:
-		vkCmdFillBuffer(cb, (VkBuffer)c->buf[0], c->off[0], c->range[0], c->groups[0]);
+		d->fn.vkCmdFillBuffer(cb, (VkBuffer)c->buf[0], c->off[0], c->range[0], c->groups[0]);
 		break;
 	case CV_CMD_TIMESTAMP:
-		vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, (VkQueryPool)c->pipeline, c->groups[0]);
+		d->fn.vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, (VkQueryPool)c->pipeline, c->groups[0]);
 		break;
 	case CV_CMD_RESET_QUERIES:
-		vkCmdResetQueryPool(cb, (VkQueryPool)c->pipeline, c->groups[0], c->groups[1]);
+		d->fn.vkCmdResetQueryPool(cb, (VkQueryPool)c->pipeline, c->groups[0], c->groups[1]);
 		break;
 	}
 }
@@ -437,42 +516,42 @@ VkResult cv_submit(cv_device *d, const cv_cmd *cmds, uint32_t n, VkCommandBuffer
 	ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
 	ai.commandBufferCount = 1;
 	VkCommandBuffer cb;
-	VkResult r = vkAllocateCommandBuffers(d->device, &ai, &cb);
+	VkResult r = d->fn.vkAllocateCommandBuffers(d->device, &ai, &cb);
 	if (r != VK_SUCCESS) return r;
 	VkCommandBufferBeginInfo bi = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
 	bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-	r = vkBeginCommandBuffer(cb, &bi);
+	r = d->fn.vkBeginCommandBuffer(cb, &bi);
 	if (r != VK_SUCCESS) goto fail;
 	for (uint32_t i = 0; i < n; i++) record(d, cb, &cmds[i]);
 	// Make every write visible to the host (Read maps staging memory after the fence).
-	barrier(cb, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
-	r = vkEndCommandBuffer(cb);
+	barrier(d, cb, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+	r = d->fn.vkEndCommandBuffer(cb);
 	if (r != VK_SUCCESS) goto fail;
 	VkFenceCreateInfo fci = {VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-	r = vkCreateFence(d->device, &fci, NULL, fence);
+	r = d->fn.vkCreateFence(d->device, &fci, NULL, fence);
 	if (r != VK_SUCCESS) goto fail;
 	VkSubmitInfo si = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
 	si.commandBufferCount = 1;
 	si.pCommandBuffers = &cb;
-	r = vkQueueSubmit(d->queue, 1, &si, *fence);
+	r = d->fn.vkQueueSubmit(d->queue, 1, &si, *fence);
 	if (r != VK_SUCCESS) {
-		vkDestroyFence(d->device, *fence, NULL);
+		d->fn.vkDestroyFence(d->device, *fence, NULL);
 		*fence = VK_NULL_HANDLE;
 		goto fail;
 	}
 	*cbp = cb;
 	return VK_SUCCESS;
 fail:
-	vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
+	d->fn.vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
 	return r;
 }
 
 VkResult cv_wait(cv_device *d, VkCommandBuffer cb, VkFence fence) {
 	VkResult r = VK_SUCCESS;
 	if (fence) {
-		r = vkWaitForFences(d->device, 1, &fence, VK_TRUE, UINT64_MAX);
-		vkDestroyFence(d->device, fence, NULL);
+		r = d->fn.vkWaitForFences(d->device, 1, &fence, VK_TRUE, UINT64_MAX);
+		d->fn.vkDestroyFence(d->device, fence, NULL);
 	}
-	if (cb) vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
+	if (cb) d->fn.vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
 	return r;
 }

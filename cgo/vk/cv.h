@@ -1,12 +1,24 @@
 // cv.h: the C half of package vk. Everything that builds Vulkan structs that
 // point at each other lives here, in C memory; Go passes plain integers and
 // flat arrays of cv_cmd.
+//
+// Nothing links libvulkan: cv_load dlopens the loader and looks up only
+// vkGetInstanceProcAddr; every other entry point comes from it (global ones
+// with a NULL instance), from it again per instance, and from
+// vkGetDeviceProcAddr per device. The headers give the PFN_ types only.
 #ifndef CONVEYOR_CV_H
 #define CONVEYOR_CV_H
 
+#ifndef VK_NO_PROTOTYPES
+#define VK_NO_PROTOTYPES
+#endif
 #include <stdint.h>
 #include <stddef.h>
 #include <vulkan/vulkan.h>
+
+// CV_ERROR_MISSING_ENTRY is returned (as a VkResult) when the loader or the
+// driver lacks an entry point; cv_missing names it.
+#define CV_ERROR_MISSING_ENTRY (-1000999)
 
 #define CV_MAX_BIND 8
 #define CV_MAX_PUSH 128
@@ -36,10 +48,55 @@ typedef struct {
 	uint8_t push[CV_MAX_PUSH];
 } cv_cmd;
 
+// The entry points each level uses, as X-macro lists: a table's field f has
+// type PFN_f and is called as t->fn.f(...).
+#define CV_INSTANCE_FNS(X) \
+	X(vkDestroyInstance) \
+	X(vkEnumeratePhysicalDevices) \
+	X(vkEnumerateDeviceExtensionProperties) \
+	X(vkGetPhysicalDeviceProperties) \
+	X(vkGetPhysicalDeviceProperties2) \
+	X(vkGetPhysicalDeviceFeatures2) \
+	X(vkGetPhysicalDeviceMemoryProperties) \
+	X(vkGetPhysicalDeviceMemoryProperties2) \
+	X(vkGetPhysicalDeviceQueueFamilyProperties) \
+	X(vkCreateDevice) \
+	X(vkGetDeviceProcAddr)
+
+#define CV_DEVICE_FNS(X) \
+	X(vkDestroyDevice) X(vkGetDeviceQueue) X(vkDeviceWaitIdle) \
+	X(vkCreateCommandPool) X(vkDestroyCommandPool) \
+	X(vkAllocateCommandBuffers) X(vkFreeCommandBuffers) \
+	X(vkBeginCommandBuffer) X(vkEndCommandBuffer) \
+	X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences) X(vkQueueSubmit) \
+	X(vkCreateBuffer) X(vkDestroyBuffer) X(vkGetBufferMemoryRequirements) \
+	X(vkAllocateMemory) X(vkFreeMemory) X(vkBindBufferMemory) X(vkMapMemory) \
+	X(vkCreateShaderModule) X(vkDestroyShaderModule) \
+	X(vkCreateDescriptorSetLayout) X(vkDestroyDescriptorSetLayout) \
+	X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout) \
+	X(vkCreateComputePipelines) X(vkDestroyPipeline) \
+	X(vkCreateQueryPool) X(vkDestroyQueryPool) X(vkGetQueryPoolResults) \
+	X(vkCmdPipelineBarrier) X(vkCmdBindPipeline) X(vkCmdPushConstants) X(vkCmdDispatch) \
+	X(vkCmdCopyBuffer) X(vkCmdFillBuffer) X(vkCmdWriteTimestamp) X(vkCmdResetQueryPool) \
+	X(vkCmdPushDescriptorSetKHR)
+
+#define CV_FIELD(f) PFN_##f f;
+typedef struct { CV_INSTANCE_FNS(CV_FIELD) } cv_instance_fns;
+typedef struct { CV_DEVICE_FNS(CV_FIELD) } cv_device_fns;
+
+// cv_load dlopens the Vulkan loader name and fills the global table: 0 on
+// success, 1 when dlopen fails, 2 when an entry point is missing;
+// cv_load_error says why. Only the first success fills the table; failures,
+// and later successes, change nothing. Calls must not overlap.
+int cv_load(const char *name);
+const char *cv_load_error(void);
+const char *cv_missing(void);
+
 typedef struct {
 	VkInstance instance;
 	VkDebugUtilsMessengerEXT messenger;
 	PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
+	cv_instance_fns fn;
 } cv_instance;
 
 typedef struct {
@@ -63,9 +120,10 @@ typedef struct {
 	uint32_t family;
 	uint32_t timestamp_bits;
 	VkCommandPool pool;
-	PFN_vkCmdPushDescriptorSetKHR push_desc;
 	VkPhysicalDeviceMemoryProperties mem;
 	uint32_t memory_budget;
+	cv_instance_fns ifn; // the instance's table, copied
+	cv_device_fns fn;
 } cv_device;
 
 VkResult cv_create_instance(int validate, cv_instance *out);
@@ -73,10 +131,10 @@ void cv_destroy_instance(cv_instance *in);
 int64_t cv_validation_errors(void);
 int64_t cv_validation_warnings(void);
 
-VkResult cv_physical_devices(VkInstance in, VkPhysicalDevice *out, uint32_t *count);
-void cv_properties(VkPhysicalDevice pd, cv_props *p);
+VkResult cv_physical_devices(cv_instance *in, VkPhysicalDevice *out, uint32_t *count);
+void cv_properties(cv_instance *in, VkPhysicalDevice pd, cv_props *p);
 
-VkResult cv_create_device(VkPhysicalDevice pd, cv_device *d);
+VkResult cv_create_device(cv_instance *in, VkPhysicalDevice pd, cv_device *d);
 void cv_destroy_device(cv_device *d);
 // cv_heap_budget fills budget and usage per heap (VK_EXT_memory_budget); 0 if unsupported.
 int cv_heap_budget(cv_device *d, uint64_t *budget, uint64_t *usage, uint32_t n);

@@ -9,10 +9,15 @@
 // Commands list on the Go side (plain integers, no pointers) and Submit hands
 // the whole list to one C function that records a command buffer and submits
 // it. Vulkan structs that point at each other are built in C.
+//
+// The binary does not link libvulkan: the first NewInstance (or Load) dlopens
+// the Vulkan loader, libvulkan.so.1 (else libvulkan.so, or the file
+// CONVEYOR_VULKAN_LIBRARY names), so a machine without it runs everything but
+// Vulkan, and Load says why Vulkan is unavailable.
 package vk
 
 /*
-#cgo LDFLAGS: -lvulkan
+#cgo LDFLAGS: -ldl
 #cgo CFLAGS: -DVK_USE_64_BIT_PTR_DEFINES=0 -O2
 #include <stdlib.h>
 #include "cv.h"
@@ -22,9 +27,75 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
+
+// LibraryEnv names the environment variable that, when set, is the only
+// Vulkan loader tried (a file name for dlopen), in place of libvulkan.so.1 and
+// libvulkan.so. Tests hide the loader by pointing it at a missing file.
+const LibraryEnv = "CONVEYOR_VULKAN_LIBRARY"
+
+var (
+	loadMu  sync.Mutex
+	loaded  atomic.Bool
+	loadErr error
+)
+
+// Load loads the Vulkan loader once per process and reports why it cannot be
+// used, e.g. "libvulkan.so.1 not found: ...". Later calls return the first
+// call's result without trying again.
+func Load() error {
+	if loaded.Load() {
+		return nil
+	}
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	if loaded.Load() || loadErr != nil {
+		return loadErr
+	}
+	names := []string{"libvulkan.so.1", "libvulkan.so"}
+	if s := os.Getenv(LibraryEnv); s != "" {
+		names = []string{s}
+	}
+	if loadErr = loadLibrary(names); loadErr == nil {
+		loaded.Store(true)
+	}
+	return loadErr
+}
+
+// Loaded reports whether the Vulkan loader has been loaded into this process.
+func Loaded() bool { return loaded.Load() }
+
+// loadLibrary tries names in order and returns the first one's error when
+// none loads. A failure leaves the process as it was.
+func loadLibrary(names []string) error {
+	var first error
+	for _, name := range names {
+		cs := C.CString(name)
+		r := C.cv_load(cs)
+		C.free(unsafe.Pointer(cs))
+		if r == 0 {
+			return nil
+		}
+		msg := strings.TrimPrefix(C.GoString(C.cv_load_error()), name+": ")
+		var err error
+		switch {
+		case r == 2:
+			err = fmt.Errorf("%s is not a usable Vulkan loader: %s", name, msg)
+		case strings.Contains(msg, "No such file"):
+			err = fmt.Errorf("%s not found: %s (install the Vulkan loader, e.g. the libvulkan1 package)", name, msg)
+		default:
+			err = fmt.Errorf("%s cannot be loaded: %s", name, msg)
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
 
 // Error is a failed Vulkan call.
 type Error struct {
@@ -56,7 +127,13 @@ func resultName(r int32) string {
 	return fmt.Sprintf("VkResult(%d)", r)
 }
 
+// missingEntry is CV_ERROR_MISSING_ENTRY: the loader or driver lacks an entry point.
+const missingEntry = C.CV_ERROR_MISSING_ENTRY
+
 func check(op string, r C.VkResult) error {
+	if r == missingEntry {
+		return fmt.Errorf("vk: %s: no entry point %s in the Vulkan loader or driver", op, C.GoString(C.cv_missing()))
+	}
 	if r != C.VK_SUCCESS {
 		return &Error{op, int32(r)}
 	}
@@ -82,8 +159,13 @@ type Instance struct {
 }
 
 // NewInstance creates an instance for Vulkan 1.2, with validation when
-// ValidationRequested; asking for validation without the layer installed is an error.
+// ValidationRequested; asking for validation without the layer installed is an
+// error. It loads the Vulkan loader first (see Load) and returns Load's error
+// as it is when that fails.
 func NewInstance() (*Instance, error) {
+	if err := Load(); err != nil {
+		return nil, err
+	}
 	in := &Instance{c: (*C.cv_instance)(C.calloc(1, C.sizeof_cv_instance)), validate: ValidationRequested()}
 	v := C.int(0)
 	if in.validate {
@@ -173,7 +255,7 @@ type PhysicalDevice struct {
 // PhysicalDevices lists the instance's devices in the driver's order.
 func (in *Instance) PhysicalDevices() ([]PhysicalDevice, error) {
 	var n C.uint32_t
-	if err := check("vkEnumeratePhysicalDevices", C.cv_physical_devices(in.c.instance, nil, &n)); err != nil {
+	if err := check("vkEnumeratePhysicalDevices", C.cv_physical_devices(in.c, nil, &n)); err != nil {
 		return nil, err
 	}
 	if n == 0 {
@@ -184,13 +266,13 @@ func (in *Instance) PhysicalDevices() ([]PhysicalDevice, error) {
 	if n > 64 {
 		n = 64
 	}
-	if r := C.cv_physical_devices(in.c.instance, &hs[0], &n); r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
+	if r := C.cv_physical_devices(in.c, &hs[0], &n); r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
 		return nil, check("vkEnumeratePhysicalDevices", r)
 	}
 	out := make([]PhysicalDevice, n)
 	var p C.cv_props
 	for i := range out {
-		C.cv_properties(hs[i], &p)
+		C.cv_properties(in.c, hs[i], &p)
 		out[i] = PhysicalDevice{h: hs[i], Props: convProps(&p)}
 	}
 	return out, nil
@@ -254,7 +336,7 @@ type Device struct {
 // NewDevice opens pd. It needs VK_KHR_push_descriptor.
 func (in *Instance) NewDevice(pd PhysicalDevice) (*Device, error) {
 	d := &Device{c: (*C.cv_device)(C.calloc(1, C.sizeof_cv_device)), Props: pd.Props}
-	if err := check("vkCreateDevice", C.cv_create_device(pd.h, d.c)); err != nil {
+	if err := check("vkCreateDevice", C.cv_create_device(in.c, pd.h, d.c)); err != nil {
 		C.free(unsafe.Pointer(d.c))
 		return nil, fmt.Errorf("%w (%s; needs a compute queue and VK_KHR_push_descriptor)", err, pd.Props.Name)
 	}

@@ -2,6 +2,9 @@ package vk
 
 import (
 	"bytes"
+	"debug/elf"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -70,5 +73,51 @@ func TestCopyRoundTrip(t *testing.T) {
 	}
 	if e, w := ValidationCounts(); e != 0 || w != 0 {
 		t.Fatalf("%d validation errors, %d warnings", e, w)
+	}
+}
+
+// TestLoadErrors: a missing loader, and a library that is not one, fail with
+// a message naming the file, and leave the process able to load the real one.
+func TestLoadErrors(t *testing.T) {
+	loadMu.Lock()
+	err := loadLibrary([]string{"/nonexistent/libvulkan.so.1", "/nonexistent/libvulkan.so"})
+	err2 := loadLibrary([]string{"libc.so.6"})
+	loadMu.Unlock()
+	t.Log(err)
+	t.Log(err2)
+	if err == nil || !strings.HasPrefix(err.Error(), "/nonexistent/libvulkan.so.1 not found: ") {
+		t.Fatalf("missing loader: %v", err)
+	}
+	err = err2
+	if err == nil || !strings.Contains(err.Error(), "libc.so.6 is not a usable Vulkan loader: no entry point vkGetInstanceProcAddr") {
+		t.Fatalf("libc as the loader: %v", err)
+	}
+	if err := Load(); err != nil {
+		t.Fatal(err)
+	}
+	if !Loaded() {
+		t.Fatal("Load succeeded but Loaded is false")
+	}
+}
+
+// TestNoLinkedLoader: the binary does not link libvulkan; it is dlopened.
+func TestNoLinkedLoader(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range libs {
+		if strings.Contains(l, "vulkan") {
+			t.Fatalf("the test binary links %s (all: %v)", l, libs)
+		}
 	}
 }
