@@ -134,6 +134,9 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("HTTP %d %s from %s", e.Status, http.StatusText(e.Status), e.URL)
 }
 
+// errUnreachable is a host that cannot be reached: no use trying again at once.
+var errUnreachable = errors.New("cannot reach")
+
 // retryable reports whether a try that failed with err may succeed later.
 func retryable(err error) bool {
 	var he *HTTPError
@@ -143,8 +146,7 @@ func retryable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, errChecksum) {
 		return false
 	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+	if errors.Is(err, errUnreachable) {
 		return false
 	}
 	var ue *url.Error
@@ -158,10 +160,8 @@ func describeNetErr(err error, host string) error {
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	switch {
-	case errors.As(err, &dnsErr):
-		return fmt.Errorf("cannot reach %s: %w (no network, or set HF_ENDPOINT to a mirror)", host, err)
-	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return fmt.Errorf("cannot reach %s: %w (no network, or set HF_ENDPOINT to a mirror; HF_HUB_OFFLINE=1 uses only the local store)", host, err)
+	case errors.As(err, &dnsErr), errors.As(err, &opErr) && opErr.Op == "dial":
+		return fmt.Errorf("%w %s: %w (no network? HF_ENDPOINT sets a mirror; HF_HUB_OFFLINE=1 uses only the local store)", errUnreachable, host, err)
 	}
 	return err
 }

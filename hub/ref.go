@@ -59,6 +59,9 @@ var quantRE = regexp.MustCompile(`(?i)(?:^|[-._])((?:I?Q[1-8](?:_[A-Z0-9]{1,4})*
 // splitRE matches the part suffix of a multi-part GGUF: -00001-of-00003.gguf.
 var splitRE = regexp.MustCompile(`(?i)-(\d{5})-of-(\d{5})\.gguf$`)
 
+// IsSplitPart reports whether a file name is one part of a split GGUF.
+func IsSplitPart(name string) bool { return splitRE.MatchString(name) }
+
 // QuantOf is the quantization tag in a GGUF file name, in upper case; "" if none.
 func QuantOf(name string) string {
 	stem := strings.TrimSuffix(path.Base(name), path.Ext(name))

@@ -110,6 +110,10 @@ func resolveName(path string) (string, error) {
 		return path, nil
 	}
 	if _, err := os.Stat(path); err == nil {
+		if hub.IsSplitPart(path) {
+			return "", fmt.Errorf("%s is one part of a split model, which conveyor does not load part by part: "+
+				"`conveyor pull` merges the parts of a model it downloads, `llama-gguf-split --merge` merges local ones", path)
+		}
 		return path, nil
 	}
 	ref, err := hub.ParseRef(path)

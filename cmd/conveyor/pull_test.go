@@ -157,4 +157,10 @@ func TestModelNameNotPulled(t *testing.T) {
 	code, _, errOut = conveyor("pull", "not-a-repo")
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, "OWNER/REPO")
+
+	part := filepath.Join(t.TempDir(), "m-Q4_K_M-00001-of-00002.gguf")
+	require.NoError(t, os.WriteFile(part, stories260k.GGUF(), 0o644))
+	code, _, errOut = conveyor("info", "-m", part)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "one part of a split model")
 }
