@@ -50,7 +50,6 @@ func OpenStore() (*Store, error) {
 type Manifest struct {
 	Repo     string         `json:"repo"`
 	Revision string         `json:"revision"`
-	Commit   string         `json:"commit,omitempty"` // the commit the Hub resolved the revision to, when it said
 	Quant    string         `json:"quant"`
 	Model    string         `json:"model"` // the file to load, relative to the repo's folder
 	Files    []ManifestFile `json:"files"` // as downloaded (the parts of a split model, merged into Model)
