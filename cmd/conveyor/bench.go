@@ -16,6 +16,7 @@ import (
 func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", stderr)
 	path := fs.String("m", "", "model `file` (GGUF; default: the embedded stories260K)")
+	hf := hfFlag(fs)
 	prompt := fs.Int("p", 512, "prompt tokens processed as one batch (0: skip)")
 	gen := fs.Int("n", 128, "tokens generated one at a time after an 8-token prompt (0: skip)")
 	ubatch := fs.Int("ub", 0, "most prompt tokens computed in one pass, as llama.cpp's n_ubatch (0: the backend's default, 256 on the CPU, 512 on a GPU)")
@@ -29,7 +30,10 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	p := modelOrDefault(*path, fs)
+	p, err := resolveModel(modelOrDefault(*path, fs), *hf, stderr)
+	if err != nil {
+		return err
+	}
 	if *prompt < 0 || *gen < 0 || *ubatch < 0 || *reps <= 0 {
 		return fmt.Errorf("%w: -p, -n and -ub must not be negative, -r must be positive", errUsage)
 	}

@@ -22,6 +22,7 @@ var stdin io.Reader = os.Stdin
 func chatCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("chat", stderr)
 	opts := runopts.Register(fs)
+	hf := hfFlag(fs)
 	system := fs.String("system", "", "system prompt")
 	templateFlag := fs.String("chat-template", "", "chat template: a builtin NAME ("+strings.Join(chat.BuiltinNames(), ", ")+") or a Jinja FILE (default: the model's)")
 	if err := parse(fs, args); err != nil {
@@ -33,7 +34,11 @@ func chatCmd(args []string, stdout, stderr io.Writer) error {
 	loadOpts := opts.Engine()
 	loadOpts.Progress = runopts.LoadProgress(stderr)
 	loadOpts.Log = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
-	m, err := loadModel(opts.Model, loadOpts, stderr)
+	path, err := resolveModel(opts.Model, *hf, stderr)
+	if err != nil {
+		return err
+	}
+	m, err := loadModel(path, loadOpts, stderr)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,10 @@ func noteEmbedded(stderr io.Writer, path string) {
 
 // loadModel loads the model that -m names, or the embedded stories260K.
 func loadModel(path string, opts engine.Options, stderr io.Writer) (*engine.Model, error) {
+	path, err := resolveName(path)
+	if err != nil {
+		return nil, err
+	}
 	if !isEmbedded(path) {
 		return engine.Load(path, opts)
 	}
@@ -50,6 +54,10 @@ func loadModel(path string, opts engine.Options, stderr io.Writer) (*engine.Mode
 
 // openModelFile parses the GGUF file that -m names, or the embedded one.
 func openModelFile(path string, stderr io.Writer) (*gguf.File, error) {
+	path, err := resolveName(path)
+	if err != nil {
+		return nil, err
+	}
 	if !isEmbedded(path) {
 		return gguf.Open(path)
 	}

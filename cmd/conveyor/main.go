@@ -5,6 +5,8 @@
 //	conveyor tokenize [-m MODEL] TEXT                        token ids
 //	conveyor synth --arch llama --dim D ... -o OUT.gguf      a random-weight model
 //	conveyor devices                                         Vulkan devices
+//	conveyor pull OWNER/REPO[:QUANT]                         a GGUF from Hugging Face
+//	conveyor list, conveyor rm NAME                          the model store
 //
 // Without a model, run, chat, bench, info and tokenize use stories260K, which
 // is built into the binary (models/stories260k).
@@ -35,6 +37,9 @@ var commands = map[string]command{
 	"chat":     {"chat with a model in the terminal", chatCmd},
 	"template": {"render a chat template for a conversation, as transformers does", templateCmd},
 	"serve":    {"serve the model over an OpenAI-compatible HTTP API", serveCmd},
+	"pull":     {"download a GGUF from Hugging Face into the model store", pullCmd},
+	"list":     {"list the models in the store", listCmd},
+	"rm":       {"remove a model from the store", rmCmd},
 }
 
 // errUsage marks errors in the command line (exit status 2).

@@ -14,6 +14,7 @@ import (
 func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	opts := runopts.Register(fs)
+	hf := hfFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -29,7 +30,11 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	loadOpts := opts.Engine()
 	loadOpts.Progress = runopts.LoadProgress(stderr)
 	loadOpts.Log = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
-	m, err := loadModel(opts.Model, loadOpts, stderr)
+	path, err := resolveModel(opts.Model, *hf, stderr)
+	if err != nil {
+		return err
+	}
+	m, err := loadModel(path, loadOpts, stderr)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
 	path := fs.String("m", "", "model `file` (GGUF)")
 	fs.StringVar(path, "model", "", "model `file` (GGUF), same as -m")
+	hf := hfFlag(fs)
 	host := fs.String("host", "127.0.0.1", "address to listen on (loopback unless told otherwise)")
 	port := fs.Int("port", 8080, "port to listen on (0: any free one, printed at start)")
 	parallel := fs.Int("parallel", 4, "sequences generated together")
@@ -37,8 +38,14 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	p, err := modelArg(*path, fs)
-	if err != nil {
+	p := ""
+	var err error
+	if *hf == "" {
+		if p, err = modelArg(*path, fs); err != nil {
+			return err
+		}
+	}
+	if p, err = resolveModel(p, *hf, stderr); err != nil {
 		return err
 	}
 	if *parallel <= 0 || *queue <= 0 || *batch < 0 || *ctxLen < 0 || *threads < 0 || *port < 0 || *port > 65535 {
