@@ -66,7 +66,7 @@ func decodeScales(j int) {
 	emit("VMOVQ R9, X25")
 	emit("VPUNPCKLDQ X25, X24, X24") // scales 0..7, mins 0..7 as bytes
 	emit("VPMOVZXBW X24, Y24")
-	emit("VMOVDQU64 Y24, %d(SP)", 64*j)
+	emit("VMOVDQU64 Z24, %d(SP)", 64*j)
 	if j == 0 {
 		emit("VMOVD %s, X31", at(0, r))
 	} else {
