@@ -84,7 +84,7 @@ func unpackWeights(kd kind, j, k int) {
 	if kd.qhOffs != 0 {
 		emit("VBROADCASTI64X4 %s, Z29", at(kd.qhOffs, r))
 		emit("VPTESTMB ·kq45HighBit+%d(SB), Z29, K1", 64*k)
-		emit("VPADDB Z28, Z24, K1, Z24")
+		emit("VPADDB ·kq45Sixteen(SB), Z24, K1, Z24")
 	}
 }
 
@@ -216,12 +216,18 @@ func genX4(kd kind) {
 	for s := 0; s < 16; s++ {
 		emit("VPXORD Z%d, Z%d, Z%d", s, s, s)
 	}
+	// Activations are loaded once per k (the blocks are not 64-byte
+	// aligned: a memory operand per use would split lines 4 times over).
+	actReg := [4]int{27, 28, 30, 23}
 	for k := 0; k < 4; k++ {
+		for i := 0; i < 4; i++ {
+			emit("VMOVDQU8 %s, Z%d", at(q8KQs+64*k, aRow[i]), actReg[i])
+		}
 		for j := 0; j < 4; j++ {
 			unpackWeights(kd, j, k)
 			emit("VPERMW %d(SP), Z%d, Z25", 64*j, 19+k)
 			for i := 0; i < 4; i++ {
-				emit("VPMADDUBSW %s, Z24, Z26", at(q8KQs+64*k, aRow[i]))
+				emit("VPMADDUBSW Z%d, Z24, Z26", actReg[i])
 				emit("VPDPWSSD Z25, Z26, Z%d", slot(i, j))
 			}
 		}
@@ -240,6 +246,7 @@ func genX4(kd kind) {
 	emit("VINSERTI64X4 $1, %s, Z26, Z26", at(q8KBsums, aRow[1]))
 	emit("VMOVDQU64 %s, Y27", at(q8KBsums, aRow[2]))
 	emit("VINSERTI64X4 $1, %s, Z27, Z27", at(q8KBsums, aRow[3]))
+	emit("VMOVDQU32 ·kq45IdxMin(SB), Z23")
 	for j := 0; j < 4; j++ {
 		emit("VPERMW %d(SP), Z23, Z25", 64*j)
 		s0, s2 := slot(0, j), slot(2, j)
@@ -300,7 +307,6 @@ func prologue() {
 		emit("VMOVDQU32 ·kq45IdxScale+%d(SB), Z%d", 64*k, 19+k)
 	}
 	emit("VMOVDQU32 ·kq45IdxMin(SB), Z23")
-	emit("VPBROADCASTB ·kq45Sixteen(SB), Z28")
 }
 
 // genX1 writes the 4x1 kernel: weight rows j = 0..3 against one activation
@@ -321,10 +327,11 @@ func genX1(kd kind) {
 		emit("VPXORD Z%d, Z%d, Z%d", j, j, j)
 	}
 	for k := 0; k < 4; k++ {
+		emit("VMOVDQU8 %s, Z4", at(q8KQs+64*k, aRow[0]))
 		for j := 0; j < 4; j++ {
 			unpackWeights(kd, j, k)
 			emit("VPERMW %d(SP), Z%d, Z25", 64*j, 19+k)
-			emit("VPMADDUBSW %s, Z24, Z26", at(q8KQs+64*k, aRow[0]))
+			emit("VPMADDUBSW Z4, Z24, Z26")
 			emit("VPDPWSSD Z25, Z26, Z%d", j)
 		}
 	}
@@ -440,7 +447,11 @@ func main() {
 	data("kq45Nib", u64(0x0f0f0f0f0f0f0f0f))
 	data("kq45Top", u64(0x3030303030303030))
 	data("kq45Low6", u64(0x3f3f3f3f3f3f3f3f))
-	data("kq45Sixteen", u64(0x1010101010101010))
+	var sixteen []byte
+	for l := 0; l < 64; l++ {
+		sixteen = append(sixteen, 0x10)
+	}
+	data("kq45Sixteen", sixteen)
 	var idx []uint16
 	for k := 0; k < 4; k++ {
 		for w := 0; w < 32; w++ {
