@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/conveyor-llm/conveyor/gguf"
 )
@@ -23,9 +24,30 @@ type kq45Variant struct {
 func kq45Variants() []kq45Variant {
 	avx512 := hasAVX512VNNI && hasAVX512
 	return []kq45Variant{
+		{"Go/Q4_K", gguf.TypeQ4_K, twinTiles(gguf.TypeQ4_K), true},
+		{"Go/Q5_K", gguf.TypeQ5_K, twinTiles(gguf.TypeQ5_K), true},
 		{"AVX512/Q4_K", gguf.TypeQ4_K, tiles{tileQ4_Kx4AVX512, tileQ4_Kx1AVX512}, avx512},
 		{"AVX512/Q5_K", gguf.TypeQ5_K, tiles{tileQ5_Kx4AVX512, tileQ5_Kx1AVX512}, avx512},
 	}
+}
+
+// twinTiles are tile kernels made of the twin dot (the speed before the
+// assembly, for the benchmarks).
+func twinTiles(typ gguf.Type) tiles {
+	twin, size := kq45Twins[typ], typ.BlockBytes()
+	tile := func(rows int) tileKernel {
+		return func(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int) {
+			n := nb * qkK
+			for i := 0; i < rows; i++ {
+				ai := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(a), i*astride)), nb*blockQ8_K)
+				for j := 0; j < 4; j++ {
+					wj := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(w), j*wstride)), nb*size)
+					*(*float32)(unsafe.Add(unsafe.Pointer(out), 4*(i*ostride+j))) = twin(wj, ai, n)
+				}
+			}
+		}
+	}
+	return tiles{tile(4), tile(1)}
 }
 
 // TestKQ45KernelsMatchTwin calls every kernel variant this CPU can run
