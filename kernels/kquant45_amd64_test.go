@@ -1,0 +1,166 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/conveyor-llm/conveyor/gguf"
+)
+
+// kq45Variant is one set of Q4_K/Q5_K tile kernels and whether this machine
+// can run it.
+type kq45Variant struct {
+	name string
+	typ  gguf.Type
+	t    tiles
+	ok   bool
+}
+
+func kq45Variants() []kq45Variant {
+	avx512 := hasAVX512VNNI && hasAVX512
+	return []kq45Variant{
+		{"Go/Q4_K", gguf.TypeQ4_K, twinTiles(gguf.TypeQ4_K), true},
+		{"Go/Q5_K", gguf.TypeQ5_K, twinTiles(gguf.TypeQ5_K), true},
+		{"AVX512/Q4_K", gguf.TypeQ4_K, tiles{tileQ4_Kx4AVX512, tileQ4_Kx1AVX512}, avx512},
+		{"AVX512/Q5_K", gguf.TypeQ5_K, tiles{tileQ5_Kx4AVX512, tileQ5_Kx1AVX512}, avx512},
+	}
+}
+
+// twinTiles are tile kernels made of the twin dot (the speed before the
+// assembly, for the benchmarks).
+func twinTiles(typ gguf.Type) tiles {
+	twin, size := kq45Twins[typ], typ.BlockBytes()
+	tile := func(rows int) tileKernel {
+		return func(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int) {
+			n := nb * qkK
+			for i := 0; i < rows; i++ {
+				ai := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(a), i*astride)), nb*blockQ8_K)
+				for j := 0; j < 4; j++ {
+					wj := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(w), j*wstride)), nb*size)
+					*(*float32)(unsafe.Add(unsafe.Pointer(out), 4*(i*ostride+j))) = twin(wj, ai, n)
+				}
+			}
+		}
+	}
+	return tiles{tile(4), tile(1)}
+}
+
+// TestKQ45KernelsMatchTwin calls every kernel variant this CPU can run
+// directly on raw blocks (random and extreme: all levels, scales and mins at
+// their maximum against activations of -128/127) and compares each output's
+// bits with the twin; the outputs around the tile must stay poisoned.
+func TestKQ45KernelsMatchTwin(t *testing.T) {
+	for _, v := range kq45Variants() {
+		t.Run(v.name, func(t *testing.T) {
+			if !v.ok {
+				t.Skip("CPU lacks the instructions")
+			}
+			twin := kq45Twins[v.typ]
+			rng := rand.New(rand.NewPCG(7, uint64(v.typ)))
+			size := v.typ.BlockBytes()
+			for iter := 0; iter < 200; iter++ {
+				nb := 1 + iter%20
+				extreme := iter%4 == 3
+				wStride, aStride := nb*size+rng.IntN(2)*16, nb*blockQ8_K+rng.IntN(2)*8
+				w := randKWeights(rng, v.typ, 4*wStride/size+1, extreme)
+				a := randQ8KActs(rng, 4*aStride/blockQ8_K+1, extreme)
+				for _, na := range []int{4, 1} {
+					const ostride = 6
+					out := make([]float32, 4*ostride)
+					poisonFloats(out)
+					k := v.t.x4
+					if na == 1 {
+						k = v.t.x1
+					}
+					k(&w[0], wStride, &a[0], aStride, nb, &out[0], ostride)
+					for i := 0; i < 4; i++ {
+						for j := 0; j < ostride; j++ {
+							got := out[i*ostride+j]
+							if i >= na || j >= 4 {
+								if !math.IsNaN(float64(got)) {
+									t.Fatalf("x%d nb=%d wrote (%d, %d)", na, nb, i, j)
+								}
+								continue
+							}
+							want := twin(w[j*wStride:j*wStride+nb*size], a[i*aStride:i*aStride+nb*blockQ8_K], nb*qkK)
+							if !sameFloat(got, want) {
+								t.Fatalf("x%d nb=%d extreme=%v (%d, %d) = %g, want %g", na, nb, extreme, i, j, got, want)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTileKQ45 measures the 4x4 kernels on 64 weight rows by 64
+// activation rows of 2048 values (GMAC/s) and the 4x1 kernels on a
+// 5632x2048 matrix against one row (GB/s of weights).
+func BenchmarkTileKQ45(b *testing.B) {
+	for _, v := range kq45Variants() {
+		if !v.ok {
+			continue
+		}
+		b.Run(fmt.Sprintf("%s/x4", v.name), func(b *testing.B) {
+			const n, nw, na = 2048, 64, 64
+			f := mustFormat(b, v.typ)
+			rng := rand.New(rand.NewPCG(1, 2))
+			wRow, aRow := v.typ.RowBytes(n), f.DotType.RowBytes(n)
+			w := normalScales(randKWeights(rng, v.typ, nw*n/qkK, false), v.typ.BlockBytes())
+			a := randQ8KActs(rng, na*n/qkK, false)
+			dst := make([]float32, nw*na)
+			cpu0 := threadCPU()
+			for b.Loop() {
+				for j := 0; j < nw; j += 4 {
+					for i := 0; i < na; i += 4 {
+						v.t.x4(&w[j*wRow], wRow, &a[i*aRow], aRow, n/qkK, &dst[i*nw+j], nw)
+					}
+				}
+			}
+			b.ReportMetric(float64(n*nw*na)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+			b.ReportMetric(float64(n*nw*na)*float64(b.N)/(threadCPU()-cpu0)/1e9, "GMAC/cpu-s")
+		})
+		b.Run(fmt.Sprintf("%s/x1", v.name), func(b *testing.B) {
+			const n, nw = 2048, 5632
+			rng := rand.New(rand.NewPCG(1, 2))
+			wRow := v.typ.RowBytes(n)
+			w := normalScales(randKWeights(rng, v.typ, nw*n/qkK, false), v.typ.BlockBytes())
+			a := randQ8KActs(rng, n/qkK, false)
+			dst := make([]float32, nw)
+			b.SetBytes(int64(len(w)))
+			cpu0 := threadCPU()
+			for b.Loop() {
+				for j := 0; j < nw; j += 4 {
+					v.t.x1(&w[j*wRow], wRow, &a[0], 0, n/qkK, &dst[j], 0)
+				}
+			}
+			b.ReportMetric(float64(len(w))*float64(b.N)/(threadCPU()-cpu0)/1e9, "GB/cpu-s")
+		})
+	}
+}
+
+// threadCPU is the CPU seconds the calling thread has run (benchmarks on a
+// shared machine report rates per CPU second as well as per wall second).
+func threadCPU() float64 {
+	runtime.LockOSThread()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// normalScales gives every block of w typical d and dmin (about 1e-3; fp16
+// subnormals are slow to convert on some CPUs, and rare in real weights).
+func normalScales(w []byte, size int) []byte {
+	for i := 0; i < len(w); i += size {
+		w[i+1], w[i+3] = 0x14, 0x14
+	}
+	return w
+}

@@ -1,0 +1,488 @@
+//go:build ignore
+
+// kquant45_gen writes kquant45_amd64.s, the AVX-512 (BW, VNNI) tile kernels
+// for Q4_K and Q5_K weights against Q8_K activations: go run kquant45_gen.go.
+//
+// Per 256-value block and (weight row, activation row) pair the kernels form
+// the twin's exact integers isum = Σ_j s_j·Σ q·a and summs = Σ_j m_j·bsums
+// as 16 int32 lanes each, reduce many pairs at once in a transpose-add tree,
+// and then run the twin's two float32 FMAs per block with one pair per lane.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+)
+
+var out bytes.Buffer
+
+func emit(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
+func label(s string)                  { fmt.Fprintf(&out, "%s:\n", s) }
+
+// kind describes one weight type.
+type kind struct {
+	name      string
+	blockSize int // bytes per block
+	qsOffs    int
+	qhOffs    int // 0: no fifth bits
+}
+
+var (
+	q4K = kind{"Q4_K", 144, 16, 0}
+	q5K = kind{"Q5_K", 176, 48, 16}
+)
+
+const (
+	q8KBlock = 292
+	q8KQs    = 4
+	q8KBsums = 260
+)
+
+// Activation and weight row addresses: row r of 4.
+var wRow = [4]string{"(SI)", "(SI)(BX*1)", "(SI)(BX*2)", "(SI)(R10*1)"}
+var aRow = [4]string{"(DI)", "(DI)(DX*1)", "(DI)(DX*2)", "(DI)(R11*1)"}
+
+func at(off int, row string) string { return fmt.Sprintf("%d%s", off, row) }
+
+// decodeScales unpacks weight row j's 12 scale bytes into 16 words at
+// j*64(SP): words 0..7 the scales s_0..s_7, 8..15 the mins m_0..m_7; and
+// inserts the row's d, dmin into dword j of X31.
+func decodeScales(j int) {
+	r := wRow[j]
+	emit("MOVQ %s, AX", at(4, r))  // u: scale bytes 0..7
+	emit("MOVL %s, R8", at(12, r)) // v: bytes 8..11
+	emit("MOVQ R8, R9")
+	emit("SHLQ $28, R9")
+	emit("ORQ R8, R9")
+	emit("ANDQ ·kq45Nib(SB), R9") // low nibbles of v (scales 4..7) | high nibbles << 32 (mins 4..7)
+	emit("MOVQ AX, R12")
+	emit("SHRQ $2, R12")
+	emit("ANDQ ·kq45Top(SB), R12") // top two bits of bytes 0..7 at bits 4, 5
+	emit("ORQ R12, R9")            // H: scales 4..7 | mins 4..7 << 32
+	emit("ANDQ ·kq45Low6(SB), AX") // L: scales 0..3 | mins 0..3 << 32
+	emit("VMOVQ AX, X24")
+	emit("VMOVQ R9, X25")
+	emit("VPUNPCKLDQ X25, X24, X24") // scales 0..7, mins 0..7 as bytes
+	emit("VPMOVZXBW X24, Y24")
+	emit("VMOVDQU64 Z24, %d(SP)", 64*j)
+	if j == 0 {
+		emit("VMOVD %s, X31", at(0, r))
+	} else {
+		emit("VPINSRD $%d, %s, X31, X31", j, at(0, r))
+	}
+}
+
+// unpackWeights loads 64 levels of weight row j for sub-blocks 2k, 2k+1 into
+// Z24 (bytes 0..31 sub-block 2k, 32..63 sub-block 2k+1).
+func unpackWeights(kd kind, j, k int) {
+	r := wRow[j]
+	emit("VBROADCASTI64X4 %s, Z24", at(kd.qsOffs+32*k, r))
+	emit("VPSRLVW Z17, Z24, Z24")
+	emit("VPANDD Z18, Z24, Z24")
+	if kd.qhOffs != 0 {
+		emit("VBROADCASTI64X4 %s, Z29", at(kd.qhOffs, r))
+		emit("VPTESTMB ·kq45HighBit+%d(SB), Z29, K1", 64*k)
+		emit("VPADDB ·kq45Sixteen(SB), Z24, K1, Z24")
+	}
+}
+
+// Lane simulation of the reduction tree, to place the accumulators.
+type vec [16][]int // lane -> input slots contributing
+
+func shufI64x2(imm int, a, b vec) (r vec) { // Intel: dst = (a sel, a sel, b sel, b sel)
+	for l := 0; l < 4; l++ {
+		src := a
+		if l >= 2 {
+			src = b
+		}
+		sel := imm >> (2 * l) & 3
+		for d := 0; d < 4; d++ {
+			r[4*l+d] = src[4*sel+d]
+		}
+	}
+	return
+}
+
+func unpack(lo, qword bool, a, b vec) (r vec) {
+	for l := 0; l < 4; l++ {
+		base := 4 * l
+		off := 0
+		if !lo {
+			off = 2
+		}
+		if qword {
+			r[base+0], r[base+1] = a[base+off], a[base+off+1]
+			r[base+2], r[base+3] = b[base+off], b[base+off+1]
+		} else {
+			r[base+0], r[base+1] = a[base+off], b[base+off]
+			r[base+2], r[base+3] = a[base+off+1], b[base+off+1]
+		}
+	}
+	return
+}
+
+func add(a, b vec) (r vec) {
+	for l := range r {
+		r[l] = append(append([]int{}, a[l]...), b[l]...)
+	}
+	return
+}
+
+// treeFromA emits levels B, C, D on Z[regs[0..7]] (each in level-A form) and
+// leaves the result in Z[regs[0]]; t1, t2 are scratch.
+func treeFromA(regs [8]int, t1, t2 int) {
+	for s := 0; s < 4; s++ {
+		a, b := regs[s], regs[s+4]
+		emit("VSHUFI64X2 $0x88, Z%d, Z%d, Z%d", b, a, t1)
+		emit("VSHUFI64X2 $0xdd, Z%d, Z%d, Z%d", b, a, t2)
+		emit("VPADDD Z%d, Z%d, Z%d", t2, t1, a)
+	}
+	for s := 0; s < 2; s++ {
+		a, b := regs[s], regs[s+2]
+		emit("VPUNPCKLDQ Z%d, Z%d, Z%d", b, a, t1)
+		emit("VPUNPCKHDQ Z%d, Z%d, Z%d", b, a, t2)
+		emit("VPADDD Z%d, Z%d, Z%d", t2, t1, a)
+	}
+	a, b := regs[0], regs[1]
+	emit("VPUNPCKLQDQ Z%d, Z%d, Z%d", b, a, t1)
+	emit("VPUNPCKHQDQ Z%d, Z%d, Z%d", b, a, t2)
+	emit("VPADDD Z%d, Z%d, Z%d", t2, t1, a)
+}
+
+func simTreeFromA(v [8]vec) vec {
+	for s := 0; s < 4; s++ {
+		v[s] = add(shufI64x2(0x88, v[s], v[s+4]), shufI64x2(0xdd, v[s], v[s+4]))
+	}
+	for s := 0; s < 2; s++ {
+		v[s] = add(unpack(true, false, v[s], v[s+2]), unpack(false, false, v[s], v[s+2]))
+	}
+	return add(unpack(true, true, v[0], v[1]), unpack(false, true, v[0], v[1]))
+}
+
+// slotOfLane[p] is the accumulator (input slot of the 16-vector tree) whose
+// sum lands in lane p.
+var slotOfLane [16]int
+
+func placeSlots() {
+	var in [16]vec
+	for s := range in {
+		for l := range in[s] {
+			in[s][l] = []int{s}
+		}
+	}
+	var a [8]vec
+	for s := 0; s < 8; s++ {
+		a[s] = add(shufI64x2(0x44, in[s], in[s+8]), shufI64x2(0xee, in[s], in[s+8]))
+	}
+	r := simTreeFromA(a)
+	for p, srcs := range r {
+		if len(srcs) != 16 {
+			panic("tree: lane has wrong count")
+		}
+		for _, s := range srcs {
+			if s != srcs[0] {
+				panic("tree: lane mixes slots")
+			}
+		}
+		slotOfLane[p] = srcs[0]
+	}
+}
+
+// genX4 writes the 4x4 tile kernel: lane p = 4i + j of the result is
+// activation row i against weight row j.
+func genX4(kd kind) {
+	fn := "tile" + kd.name + "x4AVX512"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $256-56\n", fn)
+	prologue()
+	emit("LEAQ (DX)(DX*2), R11")
+	emit("VPXORD Z16, Z16, Z16")
+	emit("TESTQ CX, CX")
+	emit("JZ %s_done", fn)
+	label(fn + "_loop")
+	for j := 0; j < 4; j++ {
+		decodeScales(j)
+	}
+	slot := func(i, j int) int {
+		for p, s := range slotOfLane {
+			if p == 4*i+j {
+				return s
+			}
+		}
+		panic("no slot")
+	}
+	for s := 0; s < 16; s++ {
+		emit("VPXORD Z%d, Z%d, Z%d", s, s, s)
+	}
+	// Activations are loaded once per k (the blocks are not 64-byte
+	// aligned: a memory operand per use would split lines 4 times over).
+	actReg := [4]int{27, 28, 30, 23}
+	for k := 0; k < 4; k++ {
+		for i := 0; i < 4; i++ {
+			emit("VMOVDQU8 %s, Z%d", at(q8KQs+64*k, aRow[i]), actReg[i])
+		}
+		for j := 0; j < 4; j++ {
+			unpackWeights(kd, j, k)
+			emit("VPERMW %d(SP), Z%d, Z25", 64*j, 19+k)
+			for i := 0; i < 4; i++ {
+				emit("VPMADDUBSW Z%d, Z24, Z26", actReg[i])
+				emit("VPDPWSSD Z25, Z26, Z%d", slot(i, j))
+			}
+		}
+	}
+	// isum: level A then the rest of the tree, into Z0.
+	for s := 0; s < 8; s++ {
+		emit("VSHUFI64X2 $0x44, Z%d, Z%d, Z24", s+8, s)
+		emit("VSHUFI64X2 $0xee, Z%d, Z%d, Z25", s+8, s)
+		emit("VPADDD Z25, Z24, Z%d", s)
+	}
+	treeFromA([8]int{0, 1, 2, 3, 4, 5, 6, 7}, 24, 25)
+	// summs: bsums of activation rows (0, 1) and (2, 3) in the two halves,
+	// against each weight row's mins; in level-A form: Z(8+s) holds lane
+	// slots s and s+8.
+	emit("VMOVDQU64 %s, Y26", at(q8KBsums, aRow[0]))
+	emit("VINSERTI64X4 $1, %s, Z26, Z26", at(q8KBsums, aRow[1]))
+	emit("VMOVDQU64 %s, Y27", at(q8KBsums, aRow[2]))
+	emit("VINSERTI64X4 $1, %s, Z27, Z27", at(q8KBsums, aRow[3]))
+	emit("VMOVDQU32 ·kq45IdxMin(SB), Z23")
+	for j := 0; j < 4; j++ {
+		emit("VPERMW %d(SP), Z23, Z25", 64*j)
+		s0, s2 := slot(0, j), slot(2, j)
+		if slot(1, j) != s0+8 || slot(3, j) != s2+8 || s0 >= 8 || s2 >= 8 {
+			panic("summs pairing does not match the tree")
+		}
+		emit("VPMADDWD Z25, Z26, Z%d", 8+s0)
+		emit("VPMADDWD Z25, Z27, Z%d", 8+s2)
+	}
+	treeFromA([8]int{8, 9, 10, 11, 12, 13, 14, 15}, 24, 25)
+	// Scales per lane: d_j·da_i and dmin_j·da_i, rounded as the twin.
+	emit("VCVTPH2PS X31, Y31") // d0, dmin0, d1, dmin1, ...
+	emit("VMOVD %s, X30", at(0, aRow[0]))
+	emit("VPINSRD $1, %s, X30, X30", at(0, aRow[1]))
+	emit("VPINSRD $2, %s, X30, X30", at(0, aRow[2]))
+	emit("VPINSRD $3, %s, X30, X30", at(0, aRow[3]))
+	emit("VMOVDQU32 ·kq45IdxDA(SB), Z24")
+	emit("VPERMPS Z30, Z24, Z30") // da_(p/4)
+	emit("VMOVDQU32 ·kq45IdxD(SB), Z24")
+	emit("VPERMPS Z31, Z24, Z25") // d_(p%4)
+	emit("VMULPS Z25, Z30, Z25")
+	emit("VMOVDQU32 ·kq45IdxDmin(SB), Z24")
+	emit("VPERMPS Z31, Z24, Z26")
+	emit("VMULPS Z26, Z30, Z26")
+	emit("VCVTDQ2PS Z0, Z0")
+	emit("VCVTDQ2PS Z8, Z8")
+	emit("VFMADD231PS Z25, Z0, Z16")
+	emit("VFNMADD231PS Z26, Z8, Z16")
+	emit("ADDQ $%d, SI", kd.blockSize)
+	emit("ADDQ $%d, DI", q8KBlock)
+	emit("DECQ CX")
+	emit("JNZ %s_loop", fn)
+	label(fn + "_done")
+	emit("MOVQ out+40(FP), AX")
+	emit("MOVQ ostride+48(FP), R8")
+	emit("SHLQ $2, R8")
+	for i := 0; i < 4; i++ {
+		emit("VEXTRACTF32X4 $%d, Z16, X24", i)
+		emit("VMOVUPS X24, (AX)")
+		if i < 3 {
+			emit("ADDQ R8, AX")
+		}
+	}
+	emit("VZEROUPPER")
+	emit("RET")
+}
+
+func prologue() {
+	emit("MOVQ w+0(FP), SI")
+	emit("MOVQ wstride+8(FP), BX")
+	emit("MOVQ a+16(FP), DI")
+	emit("MOVQ astride+24(FP), DX")
+	emit("MOVQ nb+32(FP), CX")
+	emit("LEAQ (BX)(BX*2), R10")
+	emit("VMOVDQU32 ·kq45Shift(SB), Z17")
+	emit("VPBROADCASTB ·kq45Nib(SB), Z18")
+	for k := 0; k < 4; k++ {
+		emit("VMOVDQU32 ·kq45IdxScale+%d(SB), Z%d", 64*k, 19+k)
+	}
+	emit("VMOVDQU32 ·kq45IdxMin(SB), Z23")
+}
+
+// genX1 writes the 4x1 kernel: weight rows j = 0..3 against one activation
+// row; out[j].
+func genX1(kd kind) {
+	fn := "tile" + kd.name + "x1AVX512"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $256-56\n", fn)
+	prologue()
+	emit("VPXORD X16, X16, X16")
+	emit("TESTQ CX, CX")
+	emit("JZ %s_done", fn)
+	label(fn + "_loop")
+	for j := 0; j < 4; j++ {
+		decodeScales(j)
+	}
+	for j := 0; j < 4; j++ {
+		emit("VPXORD Z%d, Z%d, Z%d", j, j, j)
+	}
+	for k := 0; k < 4; k++ {
+		emit("VMOVDQU8 %s, Z4", at(q8KQs+64*k, aRow[0]))
+		for j := 0; j < 4; j++ {
+			unpackWeights(kd, j, k)
+			emit("VPERMW %d(SP), Z%d, Z25", 64*j, 19+k)
+			emit("VPMADDUBSW Z4, Z24, Z26")
+			emit("VPDPWSSD Z25, Z26, Z%d", j)
+		}
+	}
+	// Level A: Z0 = (row 0 | row 1), Z2 = (row 2 | row 3).
+	for _, s := range []int{0, 2} {
+		emit("VSHUFI64X2 $0x44, Z%d, Z%d, Z24", s+1, s)
+		emit("VSHUFI64X2 $0xee, Z%d, Z%d, Z25", s+1, s)
+		emit("VPADDD Z25, Z24, Z%d", s)
+	}
+	// summs in the same form: Z4 = (row 0 | row 1), Z6 = (row 2 | row 3).
+	emit("VBROADCASTI64X4 %s, Z26", at(q8KBsums, aRow[0]))
+	for j := 0; j < 4; j++ {
+		emit("VPERMW %d(SP), Z23, Z%d", 64*j, 8+j)
+	}
+	emit("VINSERTI64X4 $1, Y9, Z8, Z8")
+	emit("VINSERTI64X4 $1, Y11, Z10, Z10")
+	emit("VPMADDWD Z8, Z26, Z4")
+	emit("VPMADDWD Z10, Z26, Z6")
+	// Level B: 128-bit lane j holds row j.
+	for _, s := range []int{0, 4} {
+		emit("VSHUFI64X2 $0x88, Z%d, Z%d, Z24", s+2, s)
+		emit("VSHUFI64X2 $0xdd, Z%d, Z%d, Z25", s+2, s)
+		emit("VPADDD Z25, Z24, Z%d", s)
+	}
+	// Level C, D: dwords 0, 1 of lane j are isum_j, summs_j.
+	emit("VPUNPCKLDQ Z4, Z0, Z24")
+	emit("VPUNPCKHDQ Z4, Z0, Z25")
+	emit("VPADDD Z25, Z24, Z0")
+	emit("VPSHUFD $0x4e, Z0, Z24")
+	emit("VPADDD Z24, Z0, Z0")
+	emit("VMOVDQU32 ·kq45IdxX1(SB), Z24")
+	emit("VPERMD Z0, Z24, Z0") // isum_0..3, summs_0..3
+	emit("VCVTDQ2PS Y0, Y0")
+	emit("VCVTPH2PS X31, Y31")
+	emit("VMOVDQU32 ·kq45IdxX1Scales(SB), Y24")
+	emit("VPERMPS Y31, Y24, Y31") // d_0..3, dmin_0..3
+	emit("VBROADCASTSS %s, Y30", at(0, aRow[0]))
+	emit("VMULPS Y31, Y30, Y31")
+	emit("VEXTRACTF32X4 $1, Y0, X1")
+	emit("VEXTRACTF32X4 $1, Y31, X2")
+	emit("VFMADD231PS X31, X0, X16")
+	emit("VFNMADD231PS X2, X1, X16")
+	emit("ADDQ $%d, SI", kd.blockSize)
+	emit("ADDQ $%d, DI", q8KBlock)
+	emit("DECQ CX")
+	emit("JNZ %s_loop", fn)
+	label(fn + "_done")
+	emit("MOVQ out+40(FP), AX")
+	emit("VMOVUPS X16, (AX)")
+	emit("VZEROUPPER")
+	emit("RET")
+}
+
+func data(name string, vals []byte) {
+	for i := 0; i < len(vals); i += 8 {
+		var q uint64
+		for b := 0; b < 8 && i+b < len(vals); b++ {
+			q |= uint64(vals[i+b]) << (8 * b)
+		}
+		fmt.Fprintf(&out, "DATA ·%s+%d(SB)/8, $0x%016x\n", name, i, q)
+	}
+	fmt.Fprintf(&out, "GLOBL ·%s(SB), RODATA|NOPTR, $%d\n", name, len(vals))
+}
+
+func words(ws []uint16) []byte {
+	b := make([]byte, 2*len(ws))
+	for i, w := range ws {
+		b[2*i], b[2*i+1] = byte(w), byte(w>>8)
+	}
+	return b
+}
+
+func dwords(ds []uint32) []byte {
+	b := make([]byte, 4*len(ds))
+	for i, d := range ds {
+		for k := 0; k < 4; k++ {
+			b[4*i+k] = byte(d >> (8 * k))
+		}
+	}
+	return b
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	for k := range b {
+		b[k] = byte(v >> (8 * k))
+	}
+	return b
+}
+
+func main() {
+	placeSlots()
+	out.WriteString("// Code generated by kquant45_gen.go; DO NOT EDIT.\n\n//go:build amd64\n\n#include \"textflag.h\"\n")
+	out.WriteString(strings.TrimSpace(`
+// AVX-512 BW/VNNI tile kernels for Q4_K and Q5_K weights against Q8_K
+// activations (see kquant45_amd64.go): 4 weight rows by 4 activation rows
+// (x4) or by 1 (x1). Levels are unpacked to bytes once per tile, multiplied
+// with VPMADDUBSW (u8·s8 pairs, at most 2·31·128: no saturation) and scaled
+// per sub-block with VPDPWSSD; the per-block integer sums of all pairs are
+// reduced together and finished with the twin's FMAs, one pair per lane.
+`) + "\n")
+	for _, kd := range []kind{q4K, q5K} {
+		genX4(kd)
+		genX1(kd)
+	}
+	out.WriteString("\n")
+	// Constants.
+	var shift []uint16
+	for w := 0; w < 32; w++ {
+		shift = append(shift, map[bool]uint16{false: 0, true: 4}[w >= 16])
+	}
+	data("kq45Shift", words(shift))
+	data("kq45Nib", u64(0x0f0f0f0f0f0f0f0f))
+	data("kq45Top", u64(0x3030303030303030))
+	data("kq45Low6", u64(0x3f3f3f3f3f3f3f3f))
+	var sixteen []byte
+	for l := 0; l < 64; l++ {
+		sixteen = append(sixteen, 0x10)
+	}
+	data("kq45Sixteen", sixteen)
+	var idx []uint16
+	for k := 0; k < 4; k++ {
+		for w := 0; w < 32; w++ {
+			idx = append(idx, uint16(2*k+w/16))
+		}
+	}
+	data("kq45IdxScale", words(idx))
+	var idxMin []uint16
+	for w := 0; w < 32; w++ {
+		idxMin = append(idxMin, uint16(8+w%16/2))
+	}
+	data("kq45IdxMin", words(idxMin))
+	var hb []byte
+	for k := 0; k < 4; k++ {
+		for l := 0; l < 64; l++ {
+			hb = append(hb, byte(1)<<(2*k+l/32))
+		}
+	}
+	data("kq45HighBit", hb)
+	var da, d, dmin []uint32
+	for p := 0; p < 16; p++ {
+		da = append(da, uint32(p/4))
+		d = append(d, uint32(2*(p%4)))
+		dmin = append(dmin, uint32(2*(p%4)+1))
+	}
+	data("kq45IdxDA", dwords(da))
+	data("kq45IdxD", dwords(d))
+	data("kq45IdxDmin", dwords(dmin))
+	data("kq45IdxX1", dwords([]uint32{0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0}))
+	data("kq45IdxX1Scales", dwords([]uint32{0, 2, 4, 6, 1, 3, 5, 7}))
+	if err := os.WriteFile("kquant45_amd64.s", out.Bytes(), 0o644); err != nil {
+		panic(err)
+	}
+}
