@@ -42,6 +42,12 @@ func tileIQ4_NLx4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *f
 //go:noescape
 func tileIQ4_NLx1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
 
+//go:noescape
+func tileIQ4_XSx4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileIQ4_XSx1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
 // hasSmallqVNNI is what the kernels here use: AVX-512 F, BW, DQ, VL and
 // VNNI, and F16C.
 var hasSmallqVNNI = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ &&
@@ -53,6 +59,7 @@ var smallqVNNI = map[gguf.Type]tiles{
 	gguf.TypeQ5_0:   {tileQ5_0x4VNNI, tileQ5_0x1VNNI},
 	gguf.TypeQ5_1:   {tileQ5_1x4VNNI, tileQ5_1x1VNNI},
 	gguf.TypeIQ4_NL: {tileIQ4_NLx4VNNI, tileIQ4_NLx1VNNI},
+	gguf.TypeIQ4_XS: {tileIQ4_XSx4VNNI, tileIQ4_XSx1VNNI},
 }
 
 // rowDot makes a single-row Dot of a 4x1 tile kernel: the one weight row

@@ -361,6 +361,191 @@ func x1(t smallType) {
 	p("RET")
 }
 
+// IQ4_XS (256-value super-blocks of 8 sub-blocks with 6-bit signed scales,
+// against Q8_K): per super-block the exact sum Σ_s scale_s·Σ level·a as
+// int32 lanes (VPMULLD by the sub-block's scale), then as the twin
+// sum += float32(d_w·d_a)·float32(isum), a multiply and an add.
+const (
+	xsBlock  = 136
+	xsAQs    = 4
+	xsABlock = 292
+)
+
+// xsScales decodes the 8 sub-block scales (−32..31) of weight rows r0 and r1
+// into lanes 0..7 and 8..15 of z.
+func xsScales(r0, r1 int, z, tmp string) {
+	p("VPBROADCASTD %s, %s", wRow(r0, 4), z)
+	p("VPBROADCASTD %s, K3, %s", wRow(r1, 4), z)
+	p("VPSRLVD Z30, %s, %s", z, z)
+	p("VPANDD.BCST smallqDword15<>(SB), %s, %s", z, z)
+	p("VPBROADCASTD %s, %s", wRow(r0, 2), tmp)
+	p("VPBROADCASTD %s, K3, %s", wRow(r1, 2), tmp)
+	p("VPSRLVD Z31, %s, %s", tmp, tmp)
+	p("VPANDD.BCST smallqDword3<>(SB), %s, %s", tmp, tmp)
+	p("VPSLLD $4, %s, %s", tmp, tmp)
+	p("VPORD %s, %s, %s", tmp, z, z)
+	p("VPSUBD.BCST smallqDword32<>(SB), %s, %s", z, z)
+}
+
+func xsConsts() {
+	p("MOVL $0x0f0f0f0f, AX")
+	p("VPBROADCASTD AX, Z25")
+	p("MOVL $0x80808080, AX")
+	p("VPBROADCASTD AX, Z27")
+	p("VMOVDQU32 smallqIQ4Table<>(SB), Z28")
+	p("VPXORD Z29, Z29, Z29")
+	p("VMOVDQU32 smallqXSShiftL<>(SB), Z30")
+	p("VMOVDQU32 smallqXSShiftH<>(SB), Z31")
+	p("MOVL $0xff00ff00, AX")
+	p("KMOVD AX, K1")
+	p("MOVL $0xff00, AX")
+	p("KMOVW AX, K3")
+}
+
+// xsCorrection sets n to −128·Σa over each lane's four activations of a.
+func xsCorrection(a, n string) {
+	p("VPXORD %s, %s, %s", n, n, n)
+	p("VPDPBUSD %s, Z27, %s", a, n)
+	p("VPSUBD %s, Z29, %s", n, n)
+}
+
+func xs4() {
+	name := "tileIQ4_XSx4VNNI"
+	prologue(name, 128)
+	p("VPXORD Z8, Z8, Z8")
+	xsConsts()
+	loop := name + "_loop"
+	label(loop)
+	for z := 0; z < 8; z++ {
+		p("VPXORD Z%d, Z%d, Z%d", z, z, z)
+	}
+	xsScales(0, 1, "Z17", "Z18")
+	p("VMOVDQU32 Z17, 0(SP)")
+	xsScales(2, 3, "Z17", "Z18")
+	p("VMOVDQU32 Z17, 64(SP)")
+	for s := 0; s < 8; s++ {
+		for q := 0; q < 2; q++ {
+			a := fmt.Sprintf("Z%d", 13+q)
+			p("VMOVDQU %s, Y%d", aRow(2*q, xsAQs+32*s), 13+q)
+			p("VINSERTI64X4 $1, %s, %s, %s", aRow(2*q+1, xsAQs+32*s), a, a)
+			xsCorrection(a, fmt.Sprintf("Z%d", 15+q))
+		}
+		for j := 0; j < 4; j++ {
+			w := fmt.Sprintf("Z%d", 9+j)
+			p("VBROADCASTI32X4 %s, %s", wRow(j, 8+16*s), w)
+			p("VPSRLW $4, %s, K1, %s", w, w)
+			p("VPANDD Z25, %s, %s", w, w)
+			p("VPSHUFB %s, Z28, %s", w, w)
+		}
+		for j := 0; j < 4; j++ {
+			for q := 0; q < 2; q++ {
+				tz := fmt.Sprintf("Z%d", 17+(2*j+q)%6)
+				p("VMOVDQA32 Z%d, %s", 15+q, tz)
+				p("VPDPBUSD Z%d, Z%d, %s", 13+q, 9+j, tz)
+				p("VPMULLD.BCST %d(SP), %s, %s", 4*(8*j+s), tz, tz)
+				p("VPADDD %s, Z%d, Z%d", tz, 2*j+q, 2*j+q)
+			}
+		}
+	}
+	reduce4("VSHUFI32X4", "VPUNPCKLQDQ", "VPUNPCKHQDQ", "VPADDD")
+	p("VCVTDQ2PS Z19, Z19")
+	loadScales4(wRow, "X23", "Y23")
+	p("VMOVD (DI), X24")
+	p("VPINSRD $1, (DI)(R9*1), X24, X24")
+	p("VPINSRD $2, (DI)(R9*2), X24, X24")
+	p("VPINSRD $3, (R12)(R9*2), X24, X24")
+	p("VMOVDQU32 smallqIdxEven4<>(SB), Z20")
+	p("VPERMPS Z23, Z20, Z20")
+	p("VMOVDQU32 smallqIdxBy4<>(SB), Z21")
+	p("VPERMPS Z24, Z21, Z21")
+	p("VMULPS Z21, Z20, Z20")
+	p("VMULPS Z19, Z20, Z20")
+	p("VADDPS Z20, Z8, Z8")
+	p("ADDQ $%d, SI", xsBlock)
+	p("ADDQ $%d, R11", xsBlock)
+	p("ADDQ $%d, DI", xsABlock)
+	p("ADDQ $%d, R12", xsABlock)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("MOVQ out+40(FP), DX")
+	p("MOVQ ostride+48(FP), R10")
+	p("SHLQ $2, R10")
+	p("LEAQ (DX)(R10*1), R13")
+	p("VMOVUPS X8, (DX)")
+	p("VEXTRACTF32X4 $1, Z8, (DX)(R10*1)")
+	p("VEXTRACTF32X4 $2, Z8, (DX)(R10*2)")
+	p("VEXTRACTF32X4 $3, Z8, (R13)(R10*2)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// xs1: Z0, Z1 the integer sums of weight rows (0, 1) and (2, 3); Z2, Z3
+// their scales (lanes 0..7 one row's sub-blocks, 8..15 the other's), Z4 the
+// permutation picking sub-block s of each row into the halves.
+func xs1() {
+	name := "tileIQ4_XSx1VNNI"
+	prologue(name, 0)
+	p("VPXORD Z8, Z8, Z8")
+	xsConsts()
+	loop := name + "_loop"
+	label(loop)
+	p("VPXORD Z0, Z0, Z0")
+	p("VPXORD Z1, Z1, Z1")
+	xsScales(0, 1, "Z2", "Z17")
+	xsScales(2, 3, "Z3", "Z17")
+	p("VMOVDQU32 smallqIdxPair0<>(SB), Z4")
+	p("VPSLLD $2, Z4, Z4") // [0×8, 8×8]
+	for s := 0; s < 8; s++ {
+		if s > 0 {
+			p("VPSUBD.BCST smallqDwordM1<>(SB), Z4, Z4")
+		}
+		p("VBROADCASTI64X4 %d(DI), Z13", xsAQs+32*s)
+		xsCorrection("Z13", "Z15")
+		for pr := 0; pr < 2; pr++ {
+			w := fmt.Sprintf("Z%d", 9+pr)
+			p("VBROADCASTI32X4 %s, %s", wRow(2*pr, 8+16*s), w)
+			p("VINSERTI32X4 $2, %s, %s, %s", wRow(2*pr+1, 8+16*s), w, w)
+			p("VINSERTI32X4 $3, %s, %s, %s", wRow(2*pr+1, 8+16*s), w, w)
+			p("VPSRLW $4, %s, K1, %s", w, w)
+			p("VPANDD Z25, %s, %s", w, w)
+			p("VPSHUFB %s, Z28, %s", w, w)
+		}
+		for pr := 0; pr < 2; pr++ {
+			tz, sz := fmt.Sprintf("Z%d", 17+pr), fmt.Sprintf("Z%d", 19+pr)
+			p("VPERMD Z%d, Z4, %s", 2+pr, sz)
+			p("VMOVDQA32 Z15, %s", tz)
+			p("VPDPBUSD Z13, Z%d, %s", 9+pr, tz)
+			p("VPMULLD %s, %s, %s", sz, tz, tz)
+			p("VPADDD %s, Z%d, Z%d", tz, pr, pr)
+		}
+	}
+	p("VSHUFI32X4 $0x88, Z1, Z0, Z19")
+	p("VSHUFI32X4 $0xdd, Z1, Z0, Z20")
+	p("VPADDD Z20, Z19, Z19")
+	p("VPSHUFD $0x4e, Z19, Z20")
+	p("VPADDD Z20, Z19, Z19")
+	p("VPSHUFD $0xb1, Z19, Z20")
+	p("VPADDD Z20, Z19, Z19")
+	p("VMOVDQU32 smallqIdxCompress<>(SB), Z20")
+	p("VPERMD Z19, Z20, Z19")
+	p("VCVTDQ2PS X19, X19")
+	loadScales4(wRow, "X23", "Y23")
+	p("VMOVDQU32 smallqIdxEven4<>(SB), Z20")
+	p("VPERMPS Z23, Z20, Z20")
+	p("VMULPS.BCST (DI), X20, X20")
+	p("VMULPS X19, X20, X20")
+	p("VADDPS X20, X8, X8")
+	p("ADDQ $%d, SI", xsBlock)
+	p("ADDQ $%d, R11", xsBlock)
+	p("ADDQ $%d, DI", xsABlock)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("MOVQ out+40(FP), DX")
+	p("VMOVUPS X8, (DX)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
 func data(name string, vals []int, size int) {
 	for i, v := range vals {
 		fmt.Fprintf(&out, "DATA %s<>+%d(SB)/%d, $%d\n", name, i*size, size, v)
@@ -387,10 +572,19 @@ func main() {
 	data("smallqIdxCompress", rep(16, func(i int) int { return 4 * (i % 4) }), 4)
 	levels := []int{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
 	data("smallqIQ4Table", rep(64, func(i int) int { return levels[i%16] + 128 }), 1)
+	data("smallqIdxBy4", rep(16, func(i int) int { return i / 4 }), 4)
+	data("smallqXSShiftL", rep(16, func(i int) int { return 4 * (i % 8) }), 4)
+	data("smallqXSShiftH", rep(16, func(i int) int { return 2 * (i % 8) }), 4)
+	data("smallqDword15", []int{15}, 4)
+	data("smallqDword3", []int{3}, 4)
+	data("smallqDword32", []int{32}, 4)
+	data("smallqDwordM1", []int{-1}, 4)
 	for _, t := range types {
 		x4(t)
 		x1(t)
 	}
+	xs4()
+	xs1()
 	if err := os.WriteFile("smallq_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
