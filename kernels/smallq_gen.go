@@ -86,6 +86,9 @@ func consts(t smallType) {
 	if t.table {
 		p("VMOVDQU32 smallqIQ4Table<>(SB), Z28")
 	}
+	if t.corr != 0 {
+		p("VPXORD Z29, Z29, Z29")
+	}
 	p("MOVL $0xff00ff00, AX")
 	p("KMOVD AX, K1")
 }
@@ -111,7 +114,6 @@ func correction(t smallType, a, n string) {
 	}
 	p("VPXORD %s, %s, %s", n, n, n)
 	p("VPDPBUSD %s, Z27, %s", a, n)
-	p("VPXORD Z29, Z29, Z29")
 	p("VPSUBD %s, Z29, %s", n, n)
 }
 
@@ -165,8 +167,24 @@ func x4(t smallType) {
 		p("VPXORD Z%d, Z%d, Z%d", z, z, z)
 	}
 	consts(t)
-	p("VMOVDQU32 smallqIdxPair0<>(SB), Z30")
-	p("VMOVDQU32 smallqIdxPair1<>(SB), Z31")
+	// The permutations of the scales: Z30, Z31 d_a by pairs (lanes types);
+	// Z26, Z27 (Q4_1) or Z27, Z28 (Q5_1) m_w and s_a by lane 4i+j; Z30, Z31
+	// d_w and d_a by lane 4i+j (IQ4_NL).
+	idxMin := [2]string{"Z26", "Z27"}
+	if t.qhOff >= 0 {
+		idxMin = [2]string{"Z27", "Z28"}
+	}
+	if lanes {
+		p("VMOVDQU32 smallqIdxPair0<>(SB), Z30")
+		p("VMOVDQU32 smallqIdxPair1<>(SB), Z31")
+	} else {
+		p("VMOVDQU32 smallqIdxEven4<>(SB), Z30")
+		p("VMOVDQU32 smallqIdxEvenBy4<>(SB), Z31")
+	}
+	if t.hasMin {
+		p("VMOVDQU32 smallqIdxOdd4<>(SB), %s", idxMin[0])
+		p("VMOVDQU32 smallqIdxOddBy4<>(SB), %s", idxMin[1])
+	}
 	loop := name + "_loop"
 	label(loop)
 	loadScales4(wRow, "X23", "Y23")
@@ -177,10 +195,8 @@ func x4(t smallType) {
 		p("VPERMPS Z24, Z31, Z18")
 	}
 	if t.hasMin {
-		p("VMOVDQU32 smallqIdxOdd4<>(SB), Z19")
-		p("VPERMPS Z23, Z19, Z19")
-		p("VMOVDQU32 smallqIdxOddBy4<>(SB), Z20")
-		p("VPERMPS Z24, Z20, Z20")
+		p("VPERMPS Z23, %s, Z19", idxMin[0])
+		p("VPERMPS Z24, %s, Z20", idxMin[1])
 		p("VMULPS Z20, Z19, Z19")
 		p("VADDPS Z19, Z8, Z8")
 	}
@@ -217,10 +233,8 @@ func x4(t smallType) {
 	if !lanes {
 		reduce4("VSHUFI32X4", "VPUNPCKLQDQ", "VPUNPCKHQDQ", "VPADDD")
 		p("VCVTDQ2PS Z19, Z19")
-		p("VMOVDQU32 smallqIdxEven4<>(SB), Z20")
-		p("VPERMPS Z23, Z20, Z20")
-		p("VMOVDQU32 smallqIdxEvenBy4<>(SB), Z21")
-		p("VPERMPS Z24, Z21, Z21")
+		p("VPERMPS Z23, Z30, Z20")
+		p("VPERMPS Z24, Z31, Z21")
 		p("VMULPS Z21, Z20, Z20")
 		p("VFMADD231PS Z20, Z19, Z8")
 	}
@@ -277,6 +291,13 @@ func x1(t smallType) {
 	consts(t)
 	p("VMOVDQU32 smallqIdxPair0<>(SB), Z30")
 	p("VMOVDQU32 smallqIdxPair1<>(SB), Z31")
+	idxOdd := "Z26" // m_w by lane j (Q4_1; Q5_1 Z27)
+	if t.qhOff >= 0 {
+		idxOdd = "Z27"
+	}
+	if t.hasMin {
+		p("VMOVDQU32 smallqIdxOdd4<>(SB), %s", idxOdd)
+	}
 	loop := name + "_loop"
 	label(loop)
 	loadScales4(wRow, "X23", "Y23")
@@ -290,8 +311,7 @@ func x1(t smallType) {
 		p("VMULPS Z17, Z22, Z22")
 	}
 	if t.hasMin {
-		p("VMOVDQU32 smallqIdxOdd4<>(SB), Z19")
-		p("VPERMPS Z23, Z19, Z19")
+		p("VPERMPS Z23, %s, Z19", idxOdd)
 		p("VPERMILPS $0x55, X24, X20")
 		p("VMULPS X20, X19, X19")
 		p("VADDPS X19, X8, X8")
