@@ -1,0 +1,611 @@
+//go:build ignore
+
+// smallq_gen writes smallq_amd64.s, the AVX-512 VNNI tile kernels for the
+// 32-value block types Q4_1, Q5_0, Q5_1 and IQ4_NL (see smallq_amd64.go):
+//
+//	go run smallq_gen.go
+//
+// The kernels of one family differ only in how a weight block becomes 32
+// unsigned bytes and in the correction subtracted from the integer sums, so
+// they are written out from one description per type.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+type smallType struct {
+	name   string
+	wBlock int // bytes per weight block
+	qsOff  int // offset of the 16 nibble bytes
+	qhOff  int // offset of the fifth bits (uint32), or -1
+	hasMin bool
+	corr   int  // unsigned weights are q+corr: subtract corr*Σa (0: none)
+	table  bool // nibbles index iq4Levels (stored +128)
+	aBlock int  // bytes per activation block (Q8_0 34, Q8_1 36)
+	aQsOff int
+}
+
+var types = []smallType{
+	{"Q4_1", 20, 4, -1, true, 0, false, 36, 4},
+	{"Q5_0", 22, 6, 2, false, 16, false, 34, 2},
+	{"Q5_1", 24, 8, 4, true, 0, false, 36, 4},
+	{"IQ4_NL", 18, 2, -1, false, 128, true, 34, 2},
+}
+
+var out bytes.Buffer
+
+func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
+func label(l string)               { fmt.Fprintf(&out, "%s:\n", l) }
+
+// wRow and aRow address row r (0..3) of the weights (SI, R8 stride, R11 =
+// SI+R8) and of the activations (DI, R9, R12 = DI+R9) at byte offset off.
+func wRow(r, off int) string { return rowAddr(r, off, "SI", "R8", "R11") }
+func aRow(r, off int) string { return rowAddr(r, off, "DI", "R9", "R12") }
+
+func rowAddr(r, off int, base, stride, base1 string) string {
+	switch r {
+	case 0:
+		return fmt.Sprintf("%d(%s)", off, base)
+	case 1:
+		return fmt.Sprintf("%d(%s)(%s*1)", off, base, stride)
+	case 2:
+		return fmt.Sprintf("%d(%s)(%s*2)", off, base, stride)
+	}
+	return fmt.Sprintf("%d(%s)(%s*2)", off, base1, stride)
+}
+
+func prologue(name string, frame int) {
+	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $%d-56\n", name, frame)
+	p("MOVQ w+0(FP), SI")
+	p("MOVQ wstride+8(FP), R8")
+	p("MOVQ a+16(FP), DI")
+	p("MOVQ astride+24(FP), R9")
+	p("MOVQ nb+32(FP), CX")
+	p("LEAQ (SI)(R8*1), R11")
+	p("LEAQ (DI)(R9*1), R12")
+}
+
+// constants: Z25 = 0x0f bytes, Z26 = 0x10 bytes (fifth bit), Z27 = the
+// correction bytes, Z28 = the level table, K1 = the words of the odd 128-bit
+// chunks (high nibbles).
+func consts(t smallType) {
+	p("MOVL $0x0f0f0f0f, AX")
+	p("VPBROADCASTD AX, Z25")
+	if t.qhOff >= 0 {
+		p("MOVL $0x10101010, AX")
+		p("VPBROADCASTD AX, Z26")
+	}
+	if t.corr != 0 {
+		p("MOVL $0x%02x%02x%02x%02x, AX", t.corr, t.corr, t.corr, t.corr)
+		p("VPBROADCASTD AX, Z27")
+	}
+	if t.table {
+		p("VMOVDQU32 smallqIQ4Table<>(SB), Z28")
+	}
+	if t.corr != 0 {
+		p("VPXORD Z29, Z29, Z29")
+	}
+	p("MOVL $0xff00ff00, AX")
+	p("KMOVD AX, K1")
+}
+
+// nibbles turns the 16 nibble bytes already broadcast into all four chunks
+// of z into values: low nibbles in chunks 0 and 2, high in 1 and 3, the
+// fifth bits added from K2 (set up by the caller) and the table applied.
+func nibbles(t smallType, z string) {
+	p("VPSRLW $4, %s, K1, %s", z, z)
+	p("VPANDD Z25, %s, %s", z, z)
+	if t.qhOff >= 0 {
+		p("VPADDB Z26, %s, K2, %s", z, z)
+	}
+	if t.table {
+		p("VPSHUFB %s, Z28, %s", z, z)
+	}
+}
+
+// correction sets n to −corr·Σa over each lane's four activations of a.
+func correction(t smallType, a, n string) {
+	if t.corr == 0 {
+		return
+	}
+	p("VPXORD %s, %s, %s", n, n, n)
+	p("VPDPBUSD %s, Z27, %s", a, n)
+	p("VPSUBD %s, Z29, %s", n, n)
+}
+
+// isum sets acc to the lane sums of weights w times activations a, less the
+// correction n.
+func isum(t smallType, w, a, n, acc string) {
+	if t.corr != 0 {
+		p("VMOVDQA32 %s, %s", n, acc)
+	} else {
+		p("VPXORD %s, %s, %s", acc, acc, acc)
+	}
+	p("VPDPBUSD %s, %s, %s", a, w, acc)
+}
+
+// loadScales4 converts the first two fp16 of the four rows at base into
+// 8 floats in y: [x0 y0 x1 y1 x2 y2 x3 y3] (d and m, or d and s; the second
+// is junk for the types with only d).
+func loadScales4(row func(int, int) string, x, y string) {
+	p("VMOVD %s, %s", row(0, 0), x)
+	p("VPINSRD $1, %s, %s, %s", row(1, 0), x, x)
+	p("VPINSRD $2, %s, %s, %s", row(2, 0), x, x)
+	p("VPINSRD $3, %s, %s, %s", row(3, 0), x, x)
+	p("VCVTPH2PS %s, %s", x, y)
+}
+
+func advance(t smallType, x4 bool) {
+	p("ADDQ $%d, SI", t.wBlock)
+	p("ADDQ $%d, R11", t.wBlock)
+	p("ADDQ $%d, DI", t.aBlock)
+	if x4 {
+		p("ADDQ $%d, R12", t.aBlock)
+	}
+	p("DECQ CX")
+}
+
+// Register use (x4): Z0..Z7 the lane accumulators [j][q] (row j of the
+// weights against activation rows 2q, 2q+1 in the two 256-bit halves), or
+// for IQ4_NL the block's integer sums; Z8 the offsets (or IQ4_NL's
+// accumulators, lane 4i+j); Z9..Z12 the weights, Z13, Z14 the activation
+// pairs, Z15, Z16 their corrections, Z17, Z18 d_a per pair; Z23, Z24 the
+// block's weight and activation scales as floats.
+func x4(t smallType) {
+	name := fmt.Sprintf("tile%sx4VNNI", t.name)
+	lanes := !t.table
+	frame := 0
+	if lanes {
+		frame = 32
+	}
+	prologue(name, frame)
+	for z := 0; z <= 8; z++ {
+		p("VPXORD Z%d, Z%d, Z%d", z, z, z)
+	}
+	consts(t)
+	// The permutations of the scales: Z30, Z31 d_a by pairs (lanes types);
+	// Z26, Z27 (Q4_1) or Z27, Z28 (Q5_1) m_w and s_a by lane 4i+j; Z30, Z31
+	// d_w and d_a by lane 4i+j (IQ4_NL).
+	idxMin := [2]string{"Z26", "Z27"}
+	if t.qhOff >= 0 {
+		idxMin = [2]string{"Z27", "Z28"}
+	}
+	if lanes {
+		p("VMOVDQU32 smallqIdxPair0<>(SB), Z30")
+		p("VMOVDQU32 smallqIdxPair1<>(SB), Z31")
+	} else {
+		p("VMOVDQU32 smallqIdxEven4<>(SB), Z30")
+		p("VMOVDQU32 smallqIdxEvenBy4<>(SB), Z31")
+	}
+	if t.hasMin {
+		p("VMOVDQU32 smallqIdxOdd4<>(SB), %s", idxMin[0])
+		p("VMOVDQU32 smallqIdxOddBy4<>(SB), %s", idxMin[1])
+	}
+	loop := name + "_loop"
+	label(loop)
+	loadScales4(wRow, "X23", "Y23")
+	loadScales4(aRow, "X24", "Y24")
+	if lanes {
+		p("VMOVUPS Y23, 0(SP)")
+		p("VPERMPS Z24, Z30, Z17")
+		p("VPERMPS Z24, Z31, Z18")
+	}
+	if t.hasMin {
+		p("VPERMPS Z23, %s, Z19", idxMin[0])
+		p("VPERMPS Z24, %s, Z20", idxMin[1])
+		p("VMULPS Z20, Z19, Z19")
+		p("VADDPS Z19, Z8, Z8")
+	}
+	for q := 0; q < 2; q++ {
+		a := fmt.Sprintf("Z%d", 13+q)
+		p("VMOVDQU %s, Y%d", aRow(2*q, t.aQsOff), 13+q)
+		p("VINSERTI64X4 $1, %s, %s, %s", aRow(2*q+1, t.aQsOff), a, a)
+		correction(t, a, fmt.Sprintf("Z%d", 15+q))
+	}
+	for j := 0; j < 4; j++ {
+		w := fmt.Sprintf("Z%d", 9+j)
+		p("VBROADCASTI32X4 %s, %s", wRow(j, t.qsOff), w)
+		if t.qhOff >= 0 {
+			p("KMOVD %s, K2", wRow(j, t.qhOff))
+			p("KUNPCKDQ K2, K2, K2")
+		}
+		nibbles(t, w)
+	}
+	for j := 0; j < 4; j++ {
+		for q := 0; q < 2; q++ {
+			w, a, n := fmt.Sprintf("Z%d", 9+j), fmt.Sprintf("Z%d", 13+q), fmt.Sprintf("Z%d", 15+q)
+			acc := fmt.Sprintf("Z%d", 2*j+q)
+			if !lanes {
+				isum(t, w, a, n, acc)
+				continue
+			}
+			tz, sz := fmt.Sprintf("Z%d", 19+q), fmt.Sprintf("Z%d", 21+q)
+			isum(t, w, a, n, tz)
+			p("VCVTDQ2PS %s, %s", tz, tz)
+			p("VMULPS.BCST %d(SP), Z%d, %s", 8*j, 17+q, sz)
+			p("VFMADD231PS %s, %s, %s", sz, tz, acc)
+		}
+	}
+	if !lanes {
+		reduce4("VSHUFI32X4", "VPUNPCKLQDQ", "VPUNPCKHQDQ", "VPADDD")
+		p("VCVTDQ2PS Z19, Z19")
+		p("VPERMPS Z23, Z30, Z20")
+		p("VPERMPS Z24, Z31, Z21")
+		p("VMULPS Z21, Z20, Z20")
+		p("VFMADD231PS Z20, Z19, Z8")
+	}
+	advance(t, true)
+	p("JNZ %s", loop)
+	if lanes {
+		reduce4("VSHUFF32X4", "VUNPCKLPD", "VUNPCKHPD", "VADDPS")
+		if t.hasMin {
+			p("VADDPS Z8, Z19, Z19")
+		}
+	} else {
+		p("VMOVAPS Z8, Z19")
+	}
+	p("MOVQ out+40(FP), DX")
+	p("MOVQ ostride+48(FP), R10")
+	p("SHLQ $2, R10")
+	p("LEAQ (DX)(R10*1), R13")
+	p("VMOVUPS X19, (DX)")
+	p("VEXTRACTF32X4 $1, Z19, (DX)(R10*1)")
+	p("VEXTRACTF32X4 $2, Z19, (DX)(R10*2)")
+	p("VEXTRACTF32X4 $3, Z19, (R13)(R10*2)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// reduce4 sums Z0..Z7 ([j][q] as in x4) into Z19, lane 4i+j the sum for
+// weight row j and activation row i: lanes l and l+4 first, then the pairs
+// (l0+l4)+(l2+l6) and (l1+l5)+(l3+l7), then those two, as blockLanes.sum.
+func reduce4(shuf, unpckl, unpckh, add string) {
+	for j := 0; j < 4; j++ {
+		p("%s $0x88, Z%d, Z%d, Z19", shuf, 2*j+1, 2*j)
+		p("%s $0xdd, Z%d, Z%d, Z20", shuf, 2*j+1, 2*j)
+		p("%s Z20, Z19, Z%d", add, 2*j)
+	}
+	for j := 0; j < 4; j += 2 {
+		p("%s Z%d, Z%d, Z19", unpckl, 2*j+2, 2*j)
+		p("%s Z%d, Z%d, Z20", unpckh, 2*j+2, 2*j)
+		p("%s Z20, Z19, Z%d", add, 2*j)
+	}
+	p("VSHUFPS $0x88, Z4, Z0, Z19")
+	p("VSHUFPS $0xdd, Z4, Z0, Z20")
+	p("%s Z20, Z19, Z19", add)
+}
+
+// x1: Z0, Z1 the accumulators (or sums) of weight rows (0, 1) and (2, 3)
+// against the one activation row; Z8 the offsets (IQ4_NL: accumulators).
+func x1(t smallType) {
+	name := fmt.Sprintf("tile%sx1VNNI", t.name)
+	lanes := !t.table
+	prologue(name, 0)
+	for _, z := range []int{0, 1, 8} {
+		p("VPXORD Z%d, Z%d, Z%d", z, z, z)
+	}
+	consts(t)
+	p("VMOVDQU32 smallqIdxPair0<>(SB), Z30")
+	p("VMOVDQU32 smallqIdxPair1<>(SB), Z31")
+	idxOdd := "Z26" // m_w by lane j (Q4_1; Q5_1 Z27)
+	if t.qhOff >= 0 {
+		idxOdd = "Z27"
+	}
+	if t.hasMin {
+		p("VMOVDQU32 smallqIdxOdd4<>(SB), %s", idxOdd)
+	}
+	loop := name + "_loop"
+	label(loop)
+	loadScales4(wRow, "X23", "Y23")
+	p("VMOVD (DI), X24")
+	p("VCVTPH2PS X24, X24")
+	p("VBROADCASTSS X24, Z17")
+	if lanes {
+		p("VPERMPS Z23, Z30, Z21")
+		p("VMULPS Z17, Z21, Z21")
+		p("VPERMPS Z23, Z31, Z22")
+		p("VMULPS Z17, Z22, Z22")
+	}
+	if t.hasMin {
+		p("VPERMPS Z23, %s, Z19", idxOdd)
+		p("VPERMILPS $0x55, X24, X20")
+		p("VMULPS X20, X19, X19")
+		p("VADDPS X19, X8, X8")
+	}
+	p("VBROADCASTI64X4 %d(DI), Z13", t.aQsOff)
+	correction(t, "Z13", "Z15")
+	for pr := 0; pr < 2; pr++ {
+		w := fmt.Sprintf("Z%d", 9+pr)
+		p("VBROADCASTI32X4 %s, %s", wRow(2*pr, t.qsOff), w)
+		p("VINSERTI32X4 $2, %s, %s, %s", wRow(2*pr+1, t.qsOff), w, w)
+		p("VINSERTI32X4 $3, %s, %s, %s", wRow(2*pr+1, t.qsOff), w, w)
+		if t.qhOff >= 0 {
+			p("KMOVD %s, K2", wRow(2*pr, t.qhOff))
+			p("KMOVD %s, K3", wRow(2*pr+1, t.qhOff))
+			p("KUNPCKDQ K2, K3, K2")
+		}
+		nibbles(t, w)
+	}
+	for pr := 0; pr < 2; pr++ {
+		w, acc := fmt.Sprintf("Z%d", 9+pr), fmt.Sprintf("Z%d", pr)
+		if !lanes {
+			isum(t, w, "Z13", "Z15", acc)
+			continue
+		}
+		tz := fmt.Sprintf("Z%d", 19+pr)
+		isum(t, w, "Z13", "Z15", tz)
+		p("VCVTDQ2PS %s, %s", tz, tz)
+		p("VFMADD231PS Z%d, %s, %s", 21+pr, tz, acc)
+	}
+	if !lanes {
+		p("VSHUFI32X4 $0x88, Z1, Z0, Z19")
+		p("VSHUFI32X4 $0xdd, Z1, Z0, Z20")
+		p("VPADDD Z20, Z19, Z19")
+		p("VPSHUFD $0x4e, Z19, Z20")
+		p("VPADDD Z20, Z19, Z19")
+		p("VPSHUFD $0xb1, Z19, Z20")
+		p("VPADDD Z20, Z19, Z19")
+		p("VMOVDQU32 smallqIdxCompress<>(SB), Z20")
+		p("VPERMD Z19, Z20, Z19")
+		p("VCVTDQ2PS X19, X19")
+		p("VMOVDQU32 smallqIdxEven4<>(SB), Z20")
+		p("VPERMPS Z23, Z20, Z20")
+		p("VMULPS X17, X20, X20")
+		p("VFMADD231PS X20, X19, X8")
+	}
+	advance(t, false)
+	p("JNZ %s", loop)
+	p("MOVQ out+40(FP), DX")
+	if lanes {
+		p("VSHUFF32X4 $0x88, Z1, Z0, Z19")
+		p("VSHUFF32X4 $0xdd, Z1, Z0, Z20")
+		p("VADDPS Z20, Z19, Z19")
+		p("VPERMILPS $0x4e, Z19, Z20")
+		p("VADDPS Z20, Z19, Z19")
+		p("VPERMILPS $0xb1, Z19, Z20")
+		p("VADDPS Z20, Z19, Z19")
+		p("VMOVDQU32 smallqIdxCompress<>(SB), Z20")
+		p("VPERMPS Z19, Z20, Z19")
+		if t.hasMin {
+			p("VADDPS X8, X19, X19")
+		}
+		p("VMOVUPS X19, (DX)")
+	} else {
+		p("VMOVUPS X8, (DX)")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// IQ4_XS (256-value super-blocks of 8 sub-blocks with 6-bit signed scales,
+// against Q8_K): per super-block the exact sum Σ_s scale_s·Σ level·a as
+// int32 lanes (VPMULLD by the sub-block's scale), then as the twin
+// sum += float32(d_w·d_a)·float32(isum), a multiply and an add.
+const (
+	xsBlock  = 136
+	xsAQs    = 4
+	xsABlock = 292
+)
+
+// xsScales decodes the 8 sub-block scales (−32..31) of weight rows r0 and r1
+// into lanes 0..7 and 8..15 of z.
+func xsScales(r0, r1 int, z, tmp string) {
+	p("VPBROADCASTD %s, %s", wRow(r0, 4), z)
+	p("VPBROADCASTD %s, K3, %s", wRow(r1, 4), z)
+	p("VPSRLVD Z30, %s, %s", z, z)
+	p("VPANDD.BCST smallqDword15<>(SB), %s, %s", z, z)
+	p("VPBROADCASTD %s, %s", wRow(r0, 2), tmp)
+	p("VPBROADCASTD %s, K3, %s", wRow(r1, 2), tmp)
+	p("VPSRLVD Z31, %s, %s", tmp, tmp)
+	p("VPANDD.BCST smallqDword3<>(SB), %s, %s", tmp, tmp)
+	p("VPSLLD $4, %s, %s", tmp, tmp)
+	p("VPORD %s, %s, %s", tmp, z, z)
+	p("VPSUBD.BCST smallqDword32<>(SB), %s, %s", z, z)
+}
+
+func xsConsts() {
+	p("MOVL $0x0f0f0f0f, AX")
+	p("VPBROADCASTD AX, Z25")
+	p("MOVL $0x80808080, AX")
+	p("VPBROADCASTD AX, Z27")
+	p("VMOVDQU32 smallqIQ4Table<>(SB), Z28")
+	p("VPXORD Z29, Z29, Z29")
+	p("VMOVDQU32 smallqXSShiftL<>(SB), Z30")
+	p("VMOVDQU32 smallqXSShiftH<>(SB), Z31")
+	p("MOVL $0xff00ff00, AX")
+	p("KMOVD AX, K1")
+	p("MOVL $0xff00, AX")
+	p("KMOVW AX, K3")
+}
+
+// xsCorrection sets n to −128·Σa over each lane's four activations of a.
+func xsCorrection(a, n string) {
+	p("VPXORD %s, %s, %s", n, n, n)
+	p("VPDPBUSD %s, Z27, %s", a, n)
+	p("VPSUBD %s, Z29, %s", n, n)
+}
+
+func xs4() {
+	name := "tileIQ4_XSx4VNNI"
+	prologue(name, 128)
+	p("VPXORD Z8, Z8, Z8")
+	xsConsts()
+	loop := name + "_loop"
+	label(loop)
+	for z := 0; z < 8; z++ {
+		p("VPXORD Z%d, Z%d, Z%d", z, z, z)
+	}
+	xsScales(0, 1, "Z17", "Z18")
+	p("VMOVDQU32 Z17, 0(SP)")
+	xsScales(2, 3, "Z17", "Z18")
+	p("VMOVDQU32 Z17, 64(SP)")
+	for s := 0; s < 8; s++ {
+		for q := 0; q < 2; q++ {
+			a := fmt.Sprintf("Z%d", 13+q)
+			p("VMOVDQU %s, Y%d", aRow(2*q, xsAQs+32*s), 13+q)
+			p("VINSERTI64X4 $1, %s, %s, %s", aRow(2*q+1, xsAQs+32*s), a, a)
+			xsCorrection(a, fmt.Sprintf("Z%d", 15+q))
+		}
+		for j := 0; j < 4; j++ {
+			w := fmt.Sprintf("Z%d", 9+j)
+			p("VBROADCASTI32X4 %s, %s", wRow(j, 8+16*s), w)
+			p("VPSRLW $4, %s, K1, %s", w, w)
+			p("VPANDD Z25, %s, %s", w, w)
+			p("VPSHUFB %s, Z28, %s", w, w)
+		}
+		for j := 0; j < 4; j++ {
+			for q := 0; q < 2; q++ {
+				tz := fmt.Sprintf("Z%d", 17+(2*j+q)%6)
+				p("VMOVDQA32 Z%d, %s", 15+q, tz)
+				p("VPDPBUSD Z%d, Z%d, %s", 13+q, 9+j, tz)
+				p("VPMULLD.BCST %d(SP), %s, %s", 4*(8*j+s), tz, tz)
+				p("VPADDD %s, Z%d, Z%d", tz, 2*j+q, 2*j+q)
+			}
+		}
+	}
+	reduce4("VSHUFI32X4", "VPUNPCKLQDQ", "VPUNPCKHQDQ", "VPADDD")
+	p("VCVTDQ2PS Z19, Z19")
+	loadScales4(wRow, "X23", "Y23")
+	p("VMOVD (DI), X24")
+	p("VPINSRD $1, (DI)(R9*1), X24, X24")
+	p("VPINSRD $2, (DI)(R9*2), X24, X24")
+	p("VPINSRD $3, (R12)(R9*2), X24, X24")
+	p("VMOVDQU32 smallqIdxEven4<>(SB), Z20")
+	p("VPERMPS Z23, Z20, Z20")
+	p("VMOVDQU32 smallqIdxBy4<>(SB), Z21")
+	p("VPERMPS Z24, Z21, Z21")
+	p("VMULPS Z21, Z20, Z20")
+	p("VMULPS Z19, Z20, Z20")
+	p("VADDPS Z20, Z8, Z8")
+	p("ADDQ $%d, SI", xsBlock)
+	p("ADDQ $%d, R11", xsBlock)
+	p("ADDQ $%d, DI", xsABlock)
+	p("ADDQ $%d, R12", xsABlock)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("MOVQ out+40(FP), DX")
+	p("MOVQ ostride+48(FP), R10")
+	p("SHLQ $2, R10")
+	p("LEAQ (DX)(R10*1), R13")
+	p("VMOVUPS X8, (DX)")
+	p("VEXTRACTF32X4 $1, Z8, (DX)(R10*1)")
+	p("VEXTRACTF32X4 $2, Z8, (DX)(R10*2)")
+	p("VEXTRACTF32X4 $3, Z8, (R13)(R10*2)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// xs1: Z0, Z1 the integer sums of weight rows (0, 1) and (2, 3); Z2, Z3
+// their scales (lanes 0..7 one row's sub-blocks, 8..15 the other's), Z4 the
+// permutation picking sub-block s of each row into the halves.
+func xs1() {
+	name := "tileIQ4_XSx1VNNI"
+	prologue(name, 0)
+	p("VPXORD Z8, Z8, Z8")
+	xsConsts()
+	loop := name + "_loop"
+	label(loop)
+	p("VPXORD Z0, Z0, Z0")
+	p("VPXORD Z1, Z1, Z1")
+	xsScales(0, 1, "Z2", "Z17")
+	xsScales(2, 3, "Z3", "Z17")
+	p("VMOVDQU32 smallqIdxPair0<>(SB), Z4")
+	p("VPSLLD $2, Z4, Z4") // [0×8, 8×8]
+	for s := 0; s < 8; s++ {
+		if s > 0 {
+			p("VPSUBD.BCST smallqDwordM1<>(SB), Z4, Z4")
+		}
+		p("VBROADCASTI64X4 %d(DI), Z13", xsAQs+32*s)
+		xsCorrection("Z13", "Z15")
+		for pr := 0; pr < 2; pr++ {
+			w := fmt.Sprintf("Z%d", 9+pr)
+			p("VBROADCASTI32X4 %s, %s", wRow(2*pr, 8+16*s), w)
+			p("VINSERTI32X4 $2, %s, %s, %s", wRow(2*pr+1, 8+16*s), w, w)
+			p("VINSERTI32X4 $3, %s, %s, %s", wRow(2*pr+1, 8+16*s), w, w)
+			p("VPSRLW $4, %s, K1, %s", w, w)
+			p("VPANDD Z25, %s, %s", w, w)
+			p("VPSHUFB %s, Z28, %s", w, w)
+		}
+		for pr := 0; pr < 2; pr++ {
+			tz, sz := fmt.Sprintf("Z%d", 17+pr), fmt.Sprintf("Z%d", 19+pr)
+			p("VPERMD Z%d, Z4, %s", 2+pr, sz)
+			p("VMOVDQA32 Z15, %s", tz)
+			p("VPDPBUSD Z13, Z%d, %s", 9+pr, tz)
+			p("VPMULLD %s, %s, %s", sz, tz, tz)
+			p("VPADDD %s, Z%d, Z%d", tz, pr, pr)
+		}
+	}
+	p("VSHUFI32X4 $0x88, Z1, Z0, Z19")
+	p("VSHUFI32X4 $0xdd, Z1, Z0, Z20")
+	p("VPADDD Z20, Z19, Z19")
+	p("VPSHUFD $0x4e, Z19, Z20")
+	p("VPADDD Z20, Z19, Z19")
+	p("VPSHUFD $0xb1, Z19, Z20")
+	p("VPADDD Z20, Z19, Z19")
+	p("VMOVDQU32 smallqIdxCompress<>(SB), Z20")
+	p("VPERMD Z19, Z20, Z19")
+	p("VCVTDQ2PS X19, X19")
+	loadScales4(wRow, "X23", "Y23")
+	p("VMOVDQU32 smallqIdxEven4<>(SB), Z20")
+	p("VPERMPS Z23, Z20, Z20")
+	p("VMULPS.BCST (DI), X20, X20")
+	p("VMULPS X19, X20, X20")
+	p("VADDPS X20, X8, X8")
+	p("ADDQ $%d, SI", xsBlock)
+	p("ADDQ $%d, R11", xsBlock)
+	p("ADDQ $%d, DI", xsABlock)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("MOVQ out+40(FP), DX")
+	p("VMOVUPS X8, (DX)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+func data(name string, vals []int, size int) {
+	for i, v := range vals {
+		fmt.Fprintf(&out, "DATA %s<>+%d(SB)/%d, $%d\n", name, i*size, size, v)
+	}
+	fmt.Fprintf(&out, "GLOBL %s<>(SB), RODATA|NOPTR, $%d\n\n", name, len(vals)*size)
+}
+
+func rep(n int, f func(i int) int) []int {
+	v := make([]int, n)
+	for i := range v {
+		v[i] = f(i)
+	}
+	return v
+}
+
+func main() {
+	out.WriteString("// Code generated by smallq_gen.go; DO NOT EDIT.\n\n//go:build amd64\n\n#include \"textflag.h\"\n\n")
+	data("smallqIdxPair0", rep(16, func(i int) int { return 2 * (i / 8) }), 4)
+	data("smallqIdxPair1", rep(16, func(i int) int { return 4 + 2*(i/8) }), 4)
+	data("smallqIdxOdd4", rep(16, func(i int) int { return 2*(i%4) + 1 }), 4)
+	data("smallqIdxOddBy4", rep(16, func(i int) int { return 2*(i/4) + 1 }), 4)
+	data("smallqIdxEven4", rep(16, func(i int) int { return 2 * (i % 4) }), 4)
+	data("smallqIdxEvenBy4", rep(16, func(i int) int { return 2 * (i / 4) }), 4)
+	data("smallqIdxCompress", rep(16, func(i int) int { return 4 * (i % 4) }), 4)
+	levels := []int{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
+	data("smallqIQ4Table", rep(64, func(i int) int { return levels[i%16] + 128 }), 1)
+	data("smallqIdxBy4", rep(16, func(i int) int { return i / 4 }), 4)
+	data("smallqXSShiftL", rep(16, func(i int) int { return 4 * (i % 8) }), 4)
+	data("smallqXSShiftH", rep(16, func(i int) int { return 2 * (i % 8) }), 4)
+	data("smallqDword15", []int{15}, 4)
+	data("smallqDword3", []int{3}, 4)
+	data("smallqDword32", []int{32}, 4)
+	data("smallqDwordM1", []int{-1}, 4)
+	for _, t := range types {
+		x4(t)
+		x1(t)
+	}
+	xs4()
+	xs1()
+	if err := os.WriteFile("smallq_amd64.s", out.Bytes(), 0o644); err != nil {
+		panic(err)
+	}
+}
