@@ -29,7 +29,7 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := &generation{chat: true, id: newID("chatcmpl-"), promptParam: "messages"}
-	if err := body.check(srv.opts.ModelID, 0, &g.req); err != nil {
+	if err := body.check(srv.opts.ModelID, -1, &g.req); err != nil {
 		err.write(w)
 		return
 	}

@@ -138,7 +138,7 @@ func jsonKind(goKind string) string {
 }
 
 // check validates the shared parameters and fills in req's sampling and
-// limits; defaultMax is the token limit when the request gives none (0: none).
+// limits; defaultMax is the token limit when the request gives none (-1: none).
 func (p *params) check(modelID string, defaultMax int, req *engine.Request) *requestError {
 	if p.Model != "" && p.Model != modelID {
 		return &requestError{status: http.StatusNotFound, param: "model", message: p.Model}
