@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,6 +51,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	if errors.Is(genErr, engine.ErrPromptTooLong) {
+		return fmt.Errorf("%w (raise -c)", genErr)
+	}
 	if res == nil {
 		return genErr
 	}
