@@ -34,6 +34,9 @@ type Options struct {
 	RetryAfter time.Duration
 	// MaxBodyBytes bounds a request body (0: 16 MiB).
 	MaxBodyBytes int64
+	// WriteTimeout bounds each write of an answer (a whole answer, or one
+	// streamed event): a client that stops reading is dropped (0: 10 minutes).
+	WriteTimeout time.Duration
 	// Log, when set, receives one line per failed request.
 	Log func(format string, args ...any)
 }
@@ -71,6 +74,9 @@ func New(m *engine.Model, s *engine.Scheduler, o Options) *Server {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 16 << 20
 	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Minute
+	}
 	srv := &Server{m: m, sched: s, opts: o, mux: http.NewServeMux(), created: time.Now().Unix()}
 	srv.mux.HandleFunc("GET /health", srv.health)
 	srv.mux.HandleFunc("GET /metrics", srv.metrics)
@@ -96,6 +102,9 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "", "not_found", "no such endpoint: "+r.URL.Path)
 		return
 	}
+	// The handlers set write deadlines (Options.WriteTimeout); the next
+	// request on this connection starts without one.
+	defer func() { _ = http.NewResponseController(w).SetWriteDeadline(time.Time{}) }()
 	srv.mux.ServeHTTP(w, r)
 }
 
