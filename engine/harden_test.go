@@ -203,3 +203,27 @@ func TestSubmitHonoursContext(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled)
 	})
 }
+
+func TestSessionSizesCheckedBeforeAllocating(t *testing.T) {
+	m := loadStories(t)
+	for _, o := range []SessionOptions{{Context: 1 << 40}, {Context: 100000, Sequences: 100000}} {
+		_, err := m.NewSession(o)
+		require.ErrorContains(t, err, "more than the 2147483647 one cache can index", "%+v", o)
+	}
+	_, err := m.NewScheduler(SchedulerOptions{Context: 1 << 40, Parallel: 4})
+	require.ErrorContains(t, err, "one cache can index")
+
+	saved := availableMemory
+	defer func() { availableMemory = saved }()
+	availableMemory = func() (int64, bool) { return 1 << 20, true }
+	_, err = m.NewSession(SessionOptions{Context: 100000})
+	require.ErrorContains(t, err, "a KV cache of 1 sequence x 100000 positions needs 61.0 MiB (640 B per position, f16 cache)")
+	require.ErrorContains(t, err, "but 1.0 MiB of memory is available")
+	_, err = m.NewScheduler(SchedulerOptions{Context: 100000, Parallel: 2})
+	require.ErrorContains(t, err, "2 sequences x 100000 positions needs 122.1 MiB")
+
+	availableMemory = func() (int64, bool) { return 1 << 40, true }
+	s, err := m.NewSession(SessionOptions{Context: 64, BatchSize: 1 << 20})
+	require.NoError(t, err, "a batch wider than the cache is narrowed to it")
+	s.Close()
+}

@@ -70,6 +70,16 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 	if err != nil || (cacheType != gguf.TypeF16 && cacheType != gguf.TypeF32) {
 		return nil, fmt.Errorf("engine: KV cache type %q is not supported (f16, f32)", opts.CacheType)
 	}
+	if rows := float64(opts.Sequences) * float64(opts.Context); rows > maxCacheRows {
+		return nil, fmt.Errorf("engine: a KV cache of %s is %.0f positions, more than the %d one cache can index",
+			cacheShape(opts), rows, maxCacheRows)
+	}
+	if opts.BatchSize > opts.Context*opts.Sequences {
+		opts.BatchSize = opts.Context * opts.Sequences // as llama.cpp, no batch wider than the cache
+	}
+	if err := m.checkMemory(opts, cacheType); err != nil {
+		return nil, err
+	}
 	s := &Session{m: m, opts: opts}
 	kv := &model.Cache{Seqs: opts.Sequences, Context: opts.Context}
 	for range h.Layers {

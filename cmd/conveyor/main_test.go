@@ -160,3 +160,22 @@ func TestRunZeroTokens(t *testing.T) {
 	require.Equal(t, "Once upon a time\n", out)
 	require.Contains(t, errOut, "generated 0 tokens")
 }
+
+func TestHugeContextIsAClearError(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-m", model, "-p", "Hi", "-n", "5", "-c", "1099511627776"}, "more than the 2147483647 one cache can index"},
+		{[]string{"run", "-m", model, "-p", "Hi", "-n", "5", "-c", "2000000000"}, "of memory is available"},
+		{[]string{"serve", "-m", model, "-c", "1099511627776", "--port", "0"}, "one cache can index"},
+		{[]string{"serve", "-m", model, "-c", "1000000", "--parallel", "100000", "--port", "0"}, "one cache can index"},
+		{[]string{"serve", "-m", model, "-c", "1000000000", "--parallel", "2", "--port", "0"}, "of memory is available"},
+	} {
+		code, _, errOut := conveyor(append(tc.args, "--backend", "cpu")...)
+		require.Equal(t, 1, code, "%v: %s", tc.args, errOut)
+		require.Contains(t, errOut, tc.want, "%v", tc.args)
+		require.Contains(t, errOut, "positions", "%v", tc.args)
+	}
+}
