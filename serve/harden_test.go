@@ -2,12 +2,14 @@ package serve
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/conveyor-llm/conveyor/engine"
+	"github.com/conveyor-llm/conveyor/internal/testdata"
 )
 
 // Every sampling field is honoured: each changes the answer as it should.
@@ -110,4 +112,34 @@ func TestJSONContentTypeRequired(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%q", ct)
 	}
 	require.Equal(t, int64(3), s.sched.Metrics().Requests)
+}
+
+// What OpenAI clients send back after a tool call renders with a template
+// that treats content as a string (Qwen3's): content null beside tool_calls,
+// content as an array of text parts.
+func TestToolCallTurnRendersWithQwen3(t *testing.T) {
+	m := loadStories(t)
+	src, err := os.ReadFile(testdata.Path(t, "chat-templates/templates/Qwen-Qwen3-0.6B.jinja"))
+	require.NoError(t, err)
+	s := startServerWith(t, m, engine.SchedulerOptions{Parallel: 1, Context: 1024}, Options{ModelID: modelID, ChatTemplate: string(src)})
+	tool := `{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}`
+	call := `{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}`
+	for _, assistant := range []string{
+		`{"role": "assistant", "content": null, "tool_calls": [` + call + `]}`,
+		`{"role": "assistant", "tool_calls": [` + call + `]}`,
+		`{"role": "assistant", "content": [{"type": "text", "text": "Let me look."}], "tool_calls": [` + call + `]}`,
+	} {
+		body := `{"messages": [{"role": "system", "content": [{"type": "text", "text": "Be "}, {"type": "text", "text": "brief."}]},
+			{"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]}, ` + assistant + `,
+			{"role": "tool", "tool_call_id": "call_1", "content": "sunny"}], "tools": [` + tool + `], "max_tokens": 1}`
+		status, _, out := s.post(t, "/v1/chat/completions", body)
+		require.Equal(t, http.StatusOK, status, "%s: %s", assistant, out)
+	}
+	// The rendering: the tool call, the system text joined.
+	text, err := New(m, s.sched, Options{ChatTemplate: string(src)}).renderChat([]map[string]any{
+		{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+		{"role": "assistant", "content": "", "tool_calls": []any{map[string]any{"type": "function", "function": map[string]any{"name": "f", "arguments": "{}"}}}},
+	}, nil)
+	require.NoError(t, err)
+	require.Contains(t, text, "\n\n<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call><|im_end|>")
 }

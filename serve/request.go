@@ -371,7 +371,10 @@ func chatMessages(raw []map[string]json.RawMessage) ([]map[string]any, *requestE
 			if role != "assistant" {
 				return nil, badRequest(param+".content", "'%s.content' is missing", param)
 			}
-			out["content"] = nil
+			// An assistant turn of tool calls alone: templates test and
+			// concatenate its content as a string, so it is "", as
+			// llama-server gives it.
+			out["content"] = ""
 		case []any:
 			var text strings.Builder
 			for j, part := range c {
