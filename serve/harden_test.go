@@ -143,3 +143,22 @@ func TestToolCallTurnRendersWithQwen3(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, text, "\n\n<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call><|im_end|>")
 }
+
+// A hostile chat template (from a model file) fails its request, and the
+// server goes on serving.
+func TestHostileTemplateFailsOnlyItsRequest(t *testing.T) {
+	m := loadStories(t)
+	for _, tmpl := range []string{
+		`{{ 'a' * 10000000000 }}`,
+		`{{ range(10**12) | length }}`,
+		`{{ ` + strings.Repeat("(", 1000000) + `1` + strings.Repeat(")", 1000000) + ` }}`,
+		`{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}`,
+	} {
+		s := startServerWith(t, m, engine.SchedulerOptions{Parallel: 1, Context: 64}, Options{ModelID: modelID, ChatTemplate: tmpl})
+		status, _, out := s.post(t, "/v1/chat/completions", chatBody("Hi", map[string]any{"max_tokens": 1}))
+		require.Equal(t, http.StatusBadRequest, status, "%s", out)
+		requireAPIError(t, out, "invalid_request_error", "messages", "")
+		status, _, out = s.post(t, "/v1/completions", completionBody("Hi", map[string]any{"max_tokens": 1}))
+		require.Equal(t, http.StatusOK, status, "%s", out)
+	}
+}
