@@ -8,6 +8,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -47,12 +48,21 @@ type Model struct {
 
 // Load opens the GGUF file at path and loads its model onto the chosen backend.
 func Load(path string, opts Options) (*Model, error) {
+	return LoadContext(context.Background(), path, opts)
+}
+
+// LoadContext is Load that stops when ctx is done (checked between tensors)
+// and returns ctx's error, having freed what it loaded.
+func LoadContext(ctx context.Context, path string, opts Options) (*Model, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := load(f, opts)
+	m, err := load(ctx, f, opts)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -61,7 +71,7 @@ func Load(path string, opts Options) (*Model, error) {
 	return m, nil
 }
 
-func load(f *gguf.File, opts Options) (*Model, error) {
+func load(ctx context.Context, f *gguf.File, opts Options) (*Model, error) {
 	arch, err := model.Architecture(f)
 	if err != nil {
 		return nil, err
@@ -74,7 +84,7 @@ func load(f *gguf.File, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	arch2, weights, err := model.Load(f, b, opts.Progress)
+	arch2, weights, err := model.LoadContext(ctx, f, b, opts.Progress)
 	if err != nil {
 		b.Close()
 		return nil, err

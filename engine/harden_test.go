@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-llm/conveyor/internal/testdata"
 )
 
 func TestSamplingValidation(t *testing.T) {
@@ -226,4 +228,28 @@ func TestSessionSizesCheckedBeforeAllocating(t *testing.T) {
 	s, err := m.NewSession(SessionOptions{Context: 64, BatchSize: 1 << 20})
 	require.NoError(t, err, "a batch wider than the cache is narrowed to it")
 	s.Close()
+}
+
+func TestLoadContextCancels(t *testing.T) {
+	path := testdata.Path(t, "models/stories260K.gguf")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := LoadContext(ctx, path, Options{Backend: "cpu", Threads: 1})
+	require.ErrorIs(t, err, context.Canceled)
+
+	// Cancelled while the weights load (Ctrl-C during a long load).
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	_, err = LoadContext(ctx, path, Options{Backend: "cpu", Threads: 1, Progress: func(done, total int64) {
+		if calls++; calls == 1 {
+			cancel()
+		}
+	}})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 1, calls, "no tensor after the cancellation")
+
+	m, err := LoadContext(context.Background(), path, Options{Backend: "cpu", Threads: 1})
+	require.NoError(t, err)
+	m.Close()
 }

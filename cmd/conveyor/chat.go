@@ -33,7 +33,7 @@ func chatCmd(args []string, stdout, stderr io.Writer) error {
 	loadOpts := opts.Engine()
 	loadOpts.Progress = runopts.LoadProgress(stderr)
 	loadOpts.Log = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
-	m, err := engine.Load(opts.Model, loadOpts)
+	m, err := loadInterruptibly(opts.Model, loadOpts)
 	if err != nil {
 		return err
 	}

@@ -8,12 +8,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
+	"syscall"
+
+	"github.com/conveyor-llm/conveyor/engine"
 )
 
 type command struct {
@@ -108,4 +113,16 @@ func modelArg(flagValue string, fs *flag.FlagSet) (string, error) {
 		return fs.Arg(0), nil
 	}
 	return "", fmt.Errorf("%w: no model: give one with -m FILE", errUsage)
+}
+
+// loadInterruptibly loads a model; Ctrl-C (or SIGTERM) while it loads stops
+// loading and returns the context's error.
+func loadInterruptibly(path string, opts engine.Options) (*engine.Model, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m, err := engine.LoadContext(ctx, path, opts)
+	if err != nil && ctx.Err() != nil {
+		return nil, errors.New("interrupted while loading the model")
+	}
+	return m, err
 }

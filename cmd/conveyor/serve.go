@@ -51,7 +51,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 
-	m, err := engine.Load(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0,
+	m, err := loadInterruptibly(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0,
 		Threads: *threads, Progress: runopts.LoadProgress(stderr), Log: logf})
 	if err != nil {
 		return err
