@@ -9,6 +9,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -96,13 +97,21 @@ func load(ctx context.Context, f *gguf.File, opts Options) (*Model, error) {
 	return &Model{file: f, arch: arch2, tok: tok, backend: b, weights: weights}, nil
 }
 
-// Close frees the model's memory on its backend and unmaps the file.
+// ErrModelClosed is returned by a Model's methods after Close.
+var ErrModelClosed = errors.New("engine: model closed")
+
+// Close frees the model's memory on its backend and unmaps the file. Close
+// sessions and schedulers first; a second Close does nothing.
 func (m *Model) Close() error {
+	if m.backend == nil {
+		return nil
+	}
 	for _, buf := range m.weights {
 		m.backend.Free(buf)
 	}
 	m.weights = nil
 	err := m.backend.Close()
+	m.backend = nil
 	if ferr := m.file.Close(); err == nil {
 		err = ferr
 	}

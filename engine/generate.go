@@ -100,6 +100,15 @@ func (s *Session) Stream(ctx context.Context, req Request) iter.Seq2[Token, erro
 // It stops within one token when ctx is cancelled (StopReason "cancelled",
 // with ctx's error) or when emit returns an error (returned as it is).
 func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) error) (*Result, error) {
+	if s.state == nil {
+		return nil, ErrSessionClosed
+	}
+	if s.m.backend == nil {
+		return nil, ErrModelClosed
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	prompt, err := s.m.promptIDs(req, s.opts.Context)
 	if err != nil {
 		return nil, err

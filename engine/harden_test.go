@@ -253,3 +253,40 @@ func TestLoadContextCancels(t *testing.T) {
 	require.NoError(t, err)
 	m.Close()
 }
+
+func TestCallsAfterCloseAreErrors(t *testing.T) {
+	m, err := Load(testdata.Path(t, "models/stories260K.gguf"), Options{Backend: "cpu", Threads: 1})
+	require.NoError(t, err)
+	req := Request{Prompt: "Hi", MaxTokens: 2}
+
+	s, err := m.NewSession(SessionOptions{Context: 32})
+	require.NoError(t, err)
+	s.Close()
+	s.Close()
+	_, err = s.Generate(context.Background(), req, nil)
+	require.ErrorIs(t, err, ErrSessionClosed)
+	_, err = s.Forward(singleToken(1, 0))
+	require.ErrorIs(t, err, ErrSessionClosed)
+	for range s.Stream(context.Background(), req) {
+	}
+
+	open, err := m.NewSession(SessionOptions{Context: 32})
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Close())
+	_, err = open.Generate(context.Background(), req, nil)
+	require.ErrorIs(t, err, ErrModelClosed)
+	open.Close()
+	_, err = m.NewSession(SessionOptions{})
+	require.ErrorIs(t, err, ErrModelClosed)
+	_, err = m.NewScheduler(SchedulerOptions{})
+	require.ErrorIs(t, err, ErrModelClosed)
+}
+
+func TestOutOfRangeSizes(t *testing.T) {
+	_, err := Load(testdata.Path(t, "models/stories260K.gguf"), Options{Backend: "cpu", Threads: 1 << 40})
+	require.ErrorContains(t, err, "CPU threads")
+	m := loadStories(t)
+	_, err = m.NewScheduler(SchedulerOptions{Queue: 1 << 40, Context: 32})
+	require.ErrorContains(t, err, "queue of 1099511627776 requests")
+}

@@ -3,12 +3,16 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/conveyor-llm/conveyor/model"
 )
+
+// MaxQueue is the most requests a Scheduler's queue holds.
+const MaxQueue = 1 << 20
 
 // SchedulerOptions size a Scheduler.
 type SchedulerOptions struct {
@@ -81,6 +85,9 @@ func (m *Model) NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 	}
 	if o.Queue <= 0 {
 		o.Queue = 256
+	}
+	if o.Queue > MaxQueue {
+		return nil, fmt.Errorf("engine: a queue of %d requests is over the limit of %d", o.Queue, MaxQueue)
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = m.DefaultBatchSize()
