@@ -107,3 +107,29 @@ func TestLimitListener(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp.Body.Close()
 }
+
+// A server on loopback answers only Host names of loopback: a web page that
+// rebinds its own name to 127.0.0.1 gets 403.
+func TestHostChecked(t *testing.T) {
+	m := loadStories(t)
+	s := startServerWith(t, m, engine.SchedulerOptions{Parallel: 1, Context: 64}, Options{ModelID: modelID, AllowedHosts: LoopbackHosts})
+	for host, want := range map[string]int{
+		"":                      http.StatusOK, // the URL's: 127.0.0.1:port
+		"localhost:8080":        http.StatusOK,
+		"LOCALHOST":             http.StatusOK,
+		"[::1]:8080":            http.StatusOK,
+		"evil.example:8080":     http.StatusForbidden,
+		"evil.example":          http.StatusForbidden,
+		"127.0.0.1.evil.com:80": http.StatusForbidden,
+	} {
+		req, err := http.NewRequest("GET", s.URL+"/v1/models", nil)
+		require.NoError(t, err)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, want, resp.StatusCode, "Host %q", host)
+	}
+}

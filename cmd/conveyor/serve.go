@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,6 +36,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	timeout := fs.Duration("timeout", 10*time.Minute, "longest wait for each write of an answer to a client that stops reading")
 	readTimeout := fs.Duration("read-timeout", time.Minute, "longest time to read one request, body included")
 	maxConns := fs.Int("max-conns", 1024, "connections open at once (more wait to be accepted)")
+	allowedHosts := fs.String("allowed-hosts", "", "comma-separated host names the Host header may give (default: loopback names when --host is loopback, else any; '*': any)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long the requests in flight may take before their connections are closed")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -75,7 +77,15 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	go sched.Run(runCtx)
 
 	id := serve.ModelID(p)
-	h := serve.New(m, sched, serve.Options{ModelID: id, ChatTemplate: template, WriteTimeout: *timeout,
+	var hosts []string
+	switch {
+	case *allowedHosts == "*":
+	case *allowedHosts != "":
+		hosts = strings.Split(*allowedHosts, ",")
+	case isLoopback(*host):
+		hosts = serve.LoopbackHosts
+	}
+	h := serve.New(m, sched, serve.Options{ModelID: id, ChatTemplate: template, WriteTimeout: *timeout, AllowedHosts: hosts,
 		Log: func(f string, a ...any) { logf("conveyor serve: "+f, a...) }})
 	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
 	if err != nil {
@@ -108,4 +118,13 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	logf("conveyor serve: stopped")
 	return nil
+}
+
+// isLoopback is whether host (a --host value) listens on loopback only.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
