@@ -2,7 +2,6 @@ package chat
 
 import (
 	"math"
-	"strings"
 )
 
 func binOp(op string, l, r any) (any, error) {
@@ -23,17 +22,17 @@ func binOp(op string, l, r any) (any, error) {
 		switch op {
 		case "+":
 			if both {
-				return li + ri, nil
+				return addInt(li, ri)
 			}
 			return lf + rf, nil
 		case "-":
 			if both {
-				return li - ri, nil
+				return subInt(li, ri)
 			}
 			return lf - rf, nil
 		case "*":
 			if both {
-				return li * ri, nil
+				return mulInt(li, ri)
 			}
 			return lf * rf, nil
 		case "/":
@@ -46,6 +45,9 @@ func binOp(op string, l, r any) (any, error) {
 				return nil, &evalError{"ZeroDivisionError", "integer division or modulo by zero"}
 			}
 			if both {
+				if li == math.MinInt64 && ri == -1 {
+					return nil, overflowError("//")
+				}
 				q := li / ri
 				if (li%ri != 0) && ((li < 0) != (ri < 0)) {
 					q--
@@ -58,6 +60,9 @@ func binOp(op string, l, r any) (any, error) {
 				return nil, &evalError{"ZeroDivisionError", "integer division or modulo by zero"}
 			}
 			if both {
+				if ri == -1 {
+					return int64(0), nil
+				}
 				m := li % ri
 				if m != 0 && (m < 0) != (ri < 0) {
 					m += ri
@@ -71,11 +76,7 @@ func binOp(op string, l, r any) (any, error) {
 			return m, nil
 		case "**":
 			if both && ri >= 0 {
-				out := int64(1)
-				for k := int64(0); k < ri; k++ {
-					out *= li
-				}
-				return out, nil
+				return powInt(li, ri)
 			}
 			return math.Pow(lf, rf), nil
 		}
@@ -84,12 +85,18 @@ func binOp(op string, l, r any) (any, error) {
 	case "+":
 		if ls, ok := l.(string); ok {
 			if rs, ok := r.(string); ok {
+				if err := checkString(len(ls) + len(rs)); err != nil {
+					return nil, err
+				}
 				return ls + rs, nil
 			}
 			return nil, typeErr("can only concatenate str (not \"%s\") to str", typeName(r))
 		}
 		if ll, ok := l.([]any); ok {
 			if rl, ok := r.([]any); ok {
+				if err := checkList(int64(len(ll)) + int64(len(rl))); err != nil {
+					return nil, err
+				}
 				return append(append([]any{}, ll...), rl...), nil
 			}
 			return nil, typeErr("can only concatenate list (not \"%s\") to list", typeName(r))
@@ -101,12 +108,15 @@ func binOp(op string, l, r any) (any, error) {
 		}
 	case "*":
 		if s, ok := l.(string); ok && rint {
-			return strings.Repeat(s, int(max(ri, 0))), nil
+			return repeatString(s, ri)
 		}
 		if s, ok := r.(string); ok && lint {
-			return strings.Repeat(s, int(max(li, 0))), nil
+			return repeatString(s, li)
 		}
 		if seq, ok := l.([]any); ok && rint {
+			if len(seq) > 0 && ri > 0 && (ri > maxListItems || int64(len(seq))*ri > maxListItems) {
+				return nil, checkList(maxListItems + 1)
+			}
 			var out []any
 			for k := int64(0); k < ri; k++ {
 				out = append(out, seq...)

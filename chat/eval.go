@@ -2,6 +2,7 @@ package chat
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -98,6 +99,9 @@ func (r *renderer) eval(e expr, s *scope) (any, error) {
 		}
 		if i, ok := asInt(x); ok {
 			if e.op == "-" {
+				if i == math.MinInt64 {
+					return nil, overflowError("-")
+				}
 				return -i, nil
 			}
 			return i, nil
@@ -127,6 +131,9 @@ func (r *renderer) eval(e expr, s *scope) (any, error) {
 				return nil, err
 			}
 			b.WriteString(pyStr(v))
+			if err := checkString(b.Len()); err != nil {
+				return nil, err
+			}
 		}
 		return b.String(), nil
 	case *compareExpr:

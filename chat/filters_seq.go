@@ -68,7 +68,7 @@ func sequenceFilters() map[string]filterFunc {
 				}
 				parts[i] = pyStr(it)
 			}
-			return strings.Join(parts, sep), nil
+			return joinStrings(parts, sep)
 		},
 		"length": filterLength,
 		"count":  filterLength,

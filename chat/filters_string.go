@@ -28,12 +28,18 @@ func stringFilters() map[string]filterFunc {
 			if s, ok := width.(string); ok {
 				ind = s
 			} else if n, ok := asInt(width); ok {
-				ind = strings.Repeat(" ", int(max(n, 0)))
+				var err error
+				if ind, err = repeatString(" ", n); err != nil {
+					return nil, err
+				}
 			}
 			lines := pySplitLines(pyStr(x) + "\n")
 			var rv string
 			if blank {
-				rv = strings.Join(lines, "\n"+ind)
+				var err error
+				if rv, err = joinStrings(lines, "\n"+ind); err != nil {
+					return nil, err
+				}
 			} else {
 				rv = lines[0]
 				for _, l := range lines[1:] {
@@ -41,6 +47,9 @@ func stringFilters() map[string]filterFunc {
 						l = ind + l
 					}
 					rv += "\n" + l
+					if err := checkString(len(rv)); err != nil {
+						return nil, err
+					}
 				}
 			}
 			if first {
@@ -59,7 +68,7 @@ func stringFilters() map[string]filterFunc {
 			if c := argAt(args, kw, 2, "count", nil); c != nil {
 				n, _ = asInt(c)
 			}
-			return strings.Replace(pyStr(x), pyStr(argAt(args, kw, 0, "old", "")), pyStr(argAt(args, kw, 1, "new", "")), int(n)), nil
+			return replaceString(pyStr(x), pyStr(argAt(args, kw, 0, "old", "")), pyStr(argAt(args, kw, 1, "new", "")), int(n))
 		},
 		"string": func(_ *renderer, x any, _ []any, _ *dict) (any, error) { return pyStr(x), nil },
 		"title": func(_ *renderer, x any, _ []any, _ *dict) (any, error) {

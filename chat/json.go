@@ -293,7 +293,10 @@ func filterToJSON(_ *renderer, x any, args []any, kw *dict) (any, error) {
 			if !ok {
 				return nil, typeErr("indent must be an int or a str")
 			}
-			s = strings.Repeat(" ", int(max(n, 0)))
+			var err error
+			if s, err = repeatString(" ", n); err != nil {
+				return nil, err
+			}
 		}
 		o.indent = &s
 		o.itemSep = ","

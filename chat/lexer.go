@@ -2,6 +2,7 @@ package chat
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -87,7 +88,24 @@ func isPySpace(r rune) bool {
 
 func pyRstrip(s string) string { return strings.TrimRightFunc(s, isPySpace) }
 
-func lineOf(src string, pos int) int { return strings.Count(src[:pos], "\n") + 1 }
+// lines finds the line of a position in one source in O(log n) (lineOf on
+// every token would make lexing quadratic).
+type lines []int // offsets of the newlines
+
+func newLines(src string) lines {
+	var nl lines
+	for i := 0; i < len(src); i++ {
+		if src[i] == '\n' {
+			nl = append(nl, i)
+		}
+	}
+	return nl
+}
+
+func (nl lines) of(pos int) int {
+	i, _ := slices.BinarySearch(nl, pos)
+	return i + 1
+}
 
 // skipSpace returns the position after any whitespace from p.
 func skipSpace(src string, p int) int {
@@ -103,12 +121,13 @@ func skipSpace(src string, p int) int {
 
 func tokenize(src string) ([]token, error) {
 	src = normalizeNewlines(src)
+	nl := newLines(src)
 	var toks []token
 	pos := 0
 	lineStarting := true
 	emitText := func(s string, at int) {
 		if s != "" {
-			toks = append(toks, token{kind: tkText, val: s, line: lineOf(src, at)})
+			toks = append(toks, token{kind: tkText, val: s, line: nl.of(at)})
 		}
 	}
 	for pos < len(src) {
@@ -136,7 +155,7 @@ func tokenize(src string) ([]token, error) {
 			}
 		}
 		emitText(text, pos)
-		line := lineOf(src, idx)
+		line := nl.of(idx)
 		switch kind {
 		case '#':
 			j := strings.Index(src[p:], "#}")
@@ -161,14 +180,14 @@ func tokenize(src string) ([]token, error) {
 				break
 			}
 			toks = append(toks, token{kind: tkBlockBegin, line: line})
-			end, err := lexInside(src, p, true, &toks)
+			end, err := lexInside(src, nl, p, true, &toks)
 			if err != nil {
 				return nil, err
 			}
 			pos = end
 		case '{':
 			toks = append(toks, token{kind: tkVarBegin, line: line})
-			end, err := lexInside(src, p, false, &toks)
+			end, err := lexInside(src, nl, p, false, &toks)
 			if err != nil {
 				return nil, err
 			}
@@ -176,7 +195,7 @@ func tokenize(src string) ([]token, error) {
 		}
 		lineStarting = pos > 0 && src[pos-1] == '\n'
 	}
-	toks = append(toks, token{kind: tkEOF, line: lineOf(src, len(src))})
+	toks = append(toks, token{kind: tkEOF, line: nl.of(len(src))})
 	return toks, nil
 }
 
@@ -258,14 +277,14 @@ var operators = []string{"//", "**", "==", "!=", "<=", ">=", "+", "-", "*", "/",
 
 // lexInside lexes the expression tokens of a {% %} (block) or {{ }} tag from p up
 // to and including its end, returning the position after it.
-func lexInside(src string, p int, block bool, toks *[]token) (int, error) {
+func lexInside(src string, nl lines, p int, block bool, toks *[]token) (int, error) {
 	depth := 0
 	for {
 		p = skipSpace(src, p)
 		if p >= len(src) {
-			return 0, fmt.Errorf("line %d: unexpected end of template, expected end of tag", lineOf(src, len(src)))
+			return 0, fmt.Errorf("line %d: unexpected end of template, expected end of tag", nl.of(len(src)))
 		}
-		line := lineOf(src, p)
+		line := nl.of(p)
 		if depth == 0 {
 			if block {
 				switch {

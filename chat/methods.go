@@ -123,7 +123,7 @@ func strMethod(s string, name string) *function {
 			if len(args) < 2 {
 				return nil, typeErr("replace expected at least 2 arguments, got %d", len(args))
 			}
-			return strings.Replace(s, pyStr(args[0]), pyStr(args[1]), intArg(args, kw, 2, "count", -1)), nil
+			return replaceString(s, pyStr(args[0]), pyStr(args[1]), intArg(args, kw, 2, "count", -1))
 		})
 	case "startswith", "endswith":
 		return fn(name, func(args []any, kw *dict) (any, error) {
@@ -211,7 +211,7 @@ func strMethod(s string, name string) *function {
 				}
 				parts[i] = str
 			}
-			return strings.Join(parts, s), nil
+			return joinStrings(parts, s)
 		})
 	case "isdigit", "isnumeric", "isdecimal", "isalpha", "isalnum", "isspace", "isupper", "islower":
 		return fn(name, func([]any, *dict) (any, error) {
@@ -260,7 +260,11 @@ func strMethod(s string, name string) *function {
 			if rest != "" && (rest[0] == '-' || rest[0] == '+') {
 				sign, rest = rest[:1], rest[1:]
 			}
-			return sign + strings.Repeat("0", w-n) + rest, nil
+			zeros, err := repeatString("0", int64(w-n))
+			if err != nil {
+				return nil, err
+			}
+			return sign + zeros + rest, nil
 		})
 	}
 	return nil

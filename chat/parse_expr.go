@@ -70,7 +70,13 @@ func (p *parser) parseLeftAssoc(operand func() (expr, error), isOp func() bool, 
 	if err != nil {
 		return nil, err
 	}
+	// Each operator nests the tree one level deeper (evaluation recurses).
+	saved := p.depth
+	defer func() { p.depth = saved }()
 	for isOp() {
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
 		t := p.next()
 		r, err := operand()
 		if err != nil {
@@ -94,6 +100,10 @@ func (p *parser) parseAnd() (expr, error) {
 }
 
 func (p *parser) parseNot() (expr, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	if p.isName("not") {
 		p.next()
 		x, err := p.parseNot()
@@ -176,6 +186,10 @@ func (p *parser) parsePow() (expr, error) {
 }
 
 func (p *parser) parseUnary(withFilter bool) (expr, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
 	var e expr
 	var err error
 	if p.isOp("-") || p.isOp("+") {

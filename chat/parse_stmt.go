@@ -6,6 +6,10 @@ import "slices"
 // the template when ends is empty). It returns that name, with the parser at the
 // token after it.
 func (p *parser) parseBody(ends ...string) ([]node, string, error) {
+	if err := p.enter(); err != nil {
+		return nil, "", err
+	}
+	defer p.leave()
 	var body []node
 	for {
 		t := p.cur()

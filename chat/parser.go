@@ -3,9 +3,21 @@ package chat
 import "fmt"
 
 type parser struct {
-	toks []token
-	pos  int
+	toks  []token
+	pos   int
+	depth int // nesting of the expression or block being parsed
 }
+
+// enter counts one level of nesting; leave undoes it. A template nested past
+// maxParseDepth is an error, not a stack overflow.
+func (p *parser) enter() error {
+	if p.depth++; p.depth > maxParseDepth {
+		return p.errf("nested more than %d levels deep", maxParseDepth)
+	}
+	return nil
+}
+
+func (p *parser) leave() { p.depth-- }
 
 func parse(src string) ([]node, error) {
 	toks, err := tokenize(src)

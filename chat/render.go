@@ -26,6 +26,16 @@ type renderer struct {
 	now  time.Time
 	rt   *scope
 	deep int
+	// iterations counts loop iterations against maxIterations.
+	iterations int
+}
+
+// iterate counts one loop iteration against the budget.
+func (r *renderer) iterate() error {
+	if r.iterations++; r.iterations > maxIterations {
+		return limitError("more than %d loop iterations", maxIterations)
+	}
+	return nil
 }
 
 var (
@@ -37,6 +47,9 @@ func (r *renderer) renderBody(body []node, s *scope) error {
 	for _, n := range body {
 		if err := r.renderNode(n, s); err != nil {
 			return err
+		}
+		if r.out.Len() > maxOutputBytes {
+			return limitError("the output is over the limit of %d bytes", maxOutputBytes)
 		}
 	}
 	return nil
@@ -161,6 +174,9 @@ func (r *renderer) renderFor(n *forNode, s *scope) error {
 	if n.filter != nil {
 		var kept []any
 		for _, it := range items {
+			if err := r.iterate(); err != nil {
+				return err
+			}
 			if err := bind(it); err != nil {
 				return err
 			}
@@ -179,6 +195,9 @@ func (r *renderer) renderFor(n *forNode, s *scope) error {
 	}
 	loop := &loopCtx{items: items}
 	for i, it := range items {
+		if err := r.iterate(); err != nil {
+			return err
+		}
 		loop.index0 = i
 		// Each iteration starts from the enclosing scope: what one iteration sets
 		// is gone in the next, as in Jinja.

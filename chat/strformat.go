@@ -136,7 +136,11 @@ func percentFormat(s string, args any) (any, error) {
 			}
 		}
 		if w, _ := strconv.Atoi(width); w > utf8.RuneCountInString(body) {
-			pad := strings.Repeat(" ", w-utf8.RuneCountInString(body))
+			pad, err := repeatString(" ", int64(w-utf8.RuneCountInString(body)))
+			if err != nil {
+				outErr = err
+				return ""
+			}
 			if strings.Contains(flags, "-") {
 				body += pad
 			} else {

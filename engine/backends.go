@@ -11,6 +11,9 @@ import (
 // backends_vulkan.go when the binary is built with Vulkan support.
 var gpuOpener func(device int, allowCPUDevice bool) (backend.Backend, string, error)
 
+// MaxThreads is the most CPU threads a backend takes.
+const MaxThreads = 4096
+
 // OpenBackend opens the backend opts name. "auto" picks a real GPU when there is
 // one, never a CPU-emulated Vulkan device (lavapipe is slower than our CPU
 // backend), and says why in one log line, e.g. "backend: cpu (vulkan:
@@ -20,6 +23,9 @@ func OpenBackend(opts Options) (backend.Backend, error) {
 	logf := opts.Log
 	if logf == nil {
 		logf = func(string, ...any) {}
+	}
+	if opts.Threads < 0 || opts.Threads > MaxThreads {
+		return nil, fmt.Errorf("engine: %d CPU threads: 0 (one per core) to %d", opts.Threads, MaxThreads)
 	}
 	device := -1
 	if opts.DeviceSet {

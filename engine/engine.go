@@ -8,6 +8,8 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,12 +49,21 @@ type Model struct {
 
 // Load opens the GGUF file at path and loads its model onto the chosen backend.
 func Load(path string, opts Options) (*Model, error) {
+	return LoadContext(context.Background(), path, opts)
+}
+
+// LoadContext is Load that stops when ctx is done (checked between tensors)
+// and returns ctx's error, having freed what it loaded.
+func LoadContext(ctx context.Context, path string, opts Options) (*Model, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := load(f, opts)
+	m, err := load(ctx, f, opts)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -71,7 +82,7 @@ func LoadBytes(data []byte, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := load(f, opts)
+	m, err := load(context.Background(), f, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +90,7 @@ func LoadBytes(data []byte, opts Options) (*Model, error) {
 	return m, nil
 }
 
-func load(f *gguf.File, opts Options) (*Model, error) {
+func load(ctx context.Context, f *gguf.File, opts Options) (*Model, error) {
 	arch, err := model.Architecture(f)
 	if err != nil {
 		return nil, err
@@ -92,7 +103,7 @@ func load(f *gguf.File, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	arch2, weights, err := model.Load(f, b, opts.Progress)
+	arch2, weights, err := model.LoadContext(ctx, f, b, opts.Progress)
 	if err != nil {
 		b.Close()
 		return nil, err
@@ -104,13 +115,21 @@ func load(f *gguf.File, opts Options) (*Model, error) {
 	return &Model{file: f, arch: arch2, tok: tok, backend: b, weights: weights}, nil
 }
 
-// Close frees the model's memory on its backend and unmaps the file.
+// ErrModelClosed is returned by a Model's methods after Close.
+var ErrModelClosed = errors.New("engine: model closed")
+
+// Close frees the model's memory on its backend and unmaps the file. Close
+// sessions and schedulers first; a second Close does nothing.
 func (m *Model) Close() error {
+	if m.backend == nil {
+		return nil
+	}
 	for _, buf := range m.weights {
 		m.backend.Free(buf)
 	}
 	m.weights = nil
 	err := m.backend.Close()
+	m.backend = nil
 	if ferr := m.file.Close(); err == nil {
 		err = ferr
 	}

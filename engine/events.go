@@ -37,16 +37,23 @@ func (q *eventQueue) signal() {
 }
 
 // wait returns the tokens pushed since the last call, and whether the queue is
-// closed (no more will come).
-func (q *eventQueue) wait() ([]Token, bool) {
+// closed (no more will come). It gives up, with ok false, when done or
+// stopped is closed first.
+func (q *eventQueue) wait(done <-chan struct{}, stopped <-chan struct{}) (tokens []Token, closed, ok bool) {
 	for {
 		q.mu.Lock()
-		tokens, closed := q.tokens, q.closed
+		tokens, closed = q.tokens, q.closed
 		q.tokens = nil
 		q.mu.Unlock()
 		if len(tokens) > 0 || closed {
-			return tokens, closed
+			return tokens, closed, true
 		}
-		<-q.ready
+		select {
+		case <-q.ready:
+		case <-done:
+			return nil, false, false
+		case <-stopped:
+			return nil, false, false
+		}
 	}
 }

@@ -18,8 +18,9 @@ type Request struct {
 	// is used instead.
 	Prompt    string
 	PromptIDs []int32
-	// MaxTokens is how many tokens to generate at most; -1 or 0: until an
-	// end-of-generation token or the end of the context.
+	// MaxTokens is how many tokens to generate at most, as llama.cpp's -n:
+	// -1 is until an end-of-generation token or the end of the context, 0
+	// generates nothing (the prompt is still computed, for TopLogits).
 	MaxTokens int
 	Sampling  Sampling
 	// Stop ends generation when the text contains one of these; the text
@@ -78,7 +79,8 @@ type TokenLogit struct {
 var ErrPromptTooLong = errors.New("prompt too long")
 
 // Stream is Generate as an iterator: for tok, err := range s.Stream(ctx, req).
-// The Result of the run is available from s.LastResult afterwards.
+// An error ends the sequence as its last pair. Stream gives no Result; use
+// Generate for the stop reason, the token ids and the stats.
 func (s *Session) Stream(ctx context.Context, req Request) iter.Seq2[Token, error] {
 	return func(yield func(Token, error) bool) {
 		stop := errors.New("stopped by the caller")
@@ -94,10 +96,19 @@ func (s *Session) Stream(ctx context.Context, req Request) iter.Seq2[Token, erro
 	}
 }
 
-// Generate runs req, calling emit for each generated token as it is chosen.
+// Generate runs req, calling emit (when not nil) for each generated token as it is chosen.
 // It stops within one token when ctx is cancelled (StopReason "cancelled",
 // with ctx's error) or when emit returns an error (returned as it is).
 func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) error) (*Result, error) {
+	if s.state == nil {
+		return nil, ErrSessionClosed
+	}
+	if s.m.backend == nil {
+		return nil, ErrModelClosed
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	prompt, err := s.m.promptIDs(req, s.opts.Context)
 	if err != nil {
 		return nil, err

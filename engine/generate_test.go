@@ -83,7 +83,7 @@ func TestGenerate(t *testing.T) {
 		small, err := m.NewSession(SessionOptions{Context: 16})
 		require.NoError(t, err)
 		defer small.Close()
-		res, _ := generate(t, small, Request{Prompt: "Once upon a time", Sampling: greedy})
+		res, _ := generate(t, small, Request{Prompt: "Once upon a time", MaxTokens: -1, Sampling: greedy})
 		require.Equal(t, "context", res.StopReason)
 		require.Equal(t, 16, len(res.PromptIDs)+len(res.GeneratedIDs)-1)
 	})

@@ -2,22 +2,63 @@ package engine
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 )
 
 // Sampling chooses the next token from the logits. Every sampler but temperature
-// is off unless asked for; Temperature 0 is greedy: the argmax of the raw logits,
-// the lowest id on ties.
+// is off unless asked for; Temperature 0 is greedy: the argmax of the raw logits
+// (after the penalties and biases), the lowest id on ties.
 type Sampling struct {
 	Temperature   float32 // 0: greedy
 	TopK          int     // 0: off
-	TopP          float32 // 1: off
+	TopP          float32 // 0 or 1: off
 	MinP          float32 // 0: off
-	RepeatPenalty float32 // 1: off
-	RepeatLastN   int     // how many recent tokens the penalty looks at (0: 64)
-	Seed          uint64  // the same seed gives the same output
+	RepeatPenalty float32 // 0 or 1: off
+	// PresencePenalty is subtracted from the logit of each token that occurs
+	// in the last RepeatLastN tokens, FrequencyPenalty times the number of
+	// times it occurs there (OpenAI's penalties, as llama.cpp applies them).
+	PresencePenalty  float32 // 0: off
+	FrequencyPenalty float32 // 0: off
+	// RepeatLastN is how many recent tokens (prompt and generated) the
+	// penalties look at: 0 is 64, -1 the whole context.
+	RepeatLastN int
+	// LogitBias is added to the logits of its tokens before anything else
+	// (a large negative bias bans a token).
+	LogitBias map[int32]float32
+	Seed      uint64 // the same seed gives the same output
+}
+
+// Validate reports a value no sampler can use: NaN or infinite values,
+// negative temperature, top-k or penalties, top-p or min-p outside [0, 1].
+func (o Sampling) Validate() error {
+	bad := func(v float32) bool { return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) }
+	switch {
+	case bad(o.Temperature) || o.Temperature < 0:
+		return fmt.Errorf("engine: temperature must be a finite number, 0 or more, got %v", o.Temperature)
+	case o.TopK < 0:
+		return fmt.Errorf("engine: top-k must be 0 (off) or more, got %d", o.TopK)
+	case bad(o.TopP) || o.TopP < 0 || o.TopP > 1:
+		return fmt.Errorf("engine: top-p must be between 0 and 1, got %v", o.TopP)
+	case bad(o.MinP) || o.MinP < 0 || o.MinP > 1:
+		return fmt.Errorf("engine: min-p must be between 0 and 1, got %v", o.MinP)
+	case bad(o.RepeatPenalty) || o.RepeatPenalty < 0:
+		return fmt.Errorf("engine: repeat penalty must be a finite number, 0 or more, got %v", o.RepeatPenalty)
+	case bad(o.PresencePenalty):
+		return fmt.Errorf("engine: presence penalty must be a finite number, got %v", o.PresencePenalty)
+	case bad(o.FrequencyPenalty):
+		return fmt.Errorf("engine: frequency penalty must be a finite number, got %v", o.FrequencyPenalty)
+	case o.RepeatLastN < -1:
+		return fmt.Errorf("engine: repeat-last-n must be -1 (the whole context), 0 (64) or more, got %d", o.RepeatLastN)
+	}
+	for id, b := range o.LogitBias {
+		if math.IsNaN(float64(b)) {
+			return fmt.Errorf("engine: the logit bias of token %d is NaN", id)
+		}
+	}
+	return nil
 }
 
 // DefaultSampling is greedy decoding.
@@ -38,16 +79,20 @@ type candidate struct {
 	p     float32
 }
 
-func newSampler(opts Sampling) *sampler {
-	if opts.RepeatLastN == 0 {
+// newSampler makes opts' sampler for a context of ctxLen positions.
+func newSampler(opts Sampling, ctxLen int) *sampler {
+	switch opts.RepeatLastN {
+	case 0:
 		opts.RepeatLastN = 64
+	case -1:
+		opts.RepeatLastN = ctxLen
 	}
 	return &sampler{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))}
 }
 
 // accept records a token of the context (prompt or generated) for the penalty.
 func (s *sampler) accept(id int32) {
-	if s.opts.RepeatLastN < 0 {
+	if !s.opts.penalized() {
 		return
 	}
 	s.recent = append(s.recent, id)
@@ -66,24 +111,38 @@ func argmax(logits []float32) int32 {
 	return int32(best)
 }
 
+// penalized is whether any penalty looks at recent tokens.
+func (o Sampling) penalized() bool {
+	return (o.RepeatPenalty != 0 && o.RepeatPenalty != 1) || o.PresencePenalty != 0 || o.FrequencyPenalty != 0
+}
+
 func (s *sampler) sample(logits []float32) int32 {
 	o := s.opts
-	penalty := o.RepeatPenalty != 0 && o.RepeatPenalty != 1
+	for id, b := range o.LogitBias {
+		if id >= 0 && int(id) < len(logits) {
+			logits[id] += b
+		}
+	}
+	penalty := o.penalized()
 	if o.Temperature <= 0 && !penalty {
 		return argmax(logits)
 	}
 	if penalty {
-		seen := map[int32]bool{}
+		count := map[int32]int{}
 		for _, id := range s.recent {
-			if seen[id] || int(id) >= len(logits) {
-				continue
+			if int(id) < len(logits) && id >= 0 {
+				count[id]++
 			}
-			seen[id] = true
-			if logits[id] > 0 {
-				logits[id] /= o.RepeatPenalty
-			} else {
-				logits[id] *= o.RepeatPenalty
+		}
+		for id, n := range count {
+			if o.RepeatPenalty != 0 && o.RepeatPenalty != 1 {
+				if logits[id] > 0 {
+					logits[id] /= o.RepeatPenalty
+				} else {
+					logits[id] *= o.RepeatPenalty
+				}
 			}
+			logits[id] -= float32(n)*o.FrequencyPenalty + o.PresencePenalty
 		}
 	}
 	if o.Temperature <= 0 {

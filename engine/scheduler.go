@@ -3,12 +3,16 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/conveyor-llm/conveyor/model"
 )
+
+// MaxQueue is the most requests a Scheduler's queue holds.
+const MaxQueue = 1 << 20
 
 // SchedulerOptions size a Scheduler.
 type SchedulerOptions struct {
@@ -20,10 +24,12 @@ type SchedulerOptions struct {
 }
 
 // ErrQueueFull is returned by Submit when the queue is full; ErrClosed once
-// the scheduler is draining or closed.
+// the scheduler is draining or closed; ErrNotRunning once Run has returned
+// without Close (its context was cancelled).
 var (
-	ErrQueueFull = errors.New("engine: queue full")
-	ErrClosed    = errors.New("engine: scheduler closed")
+	ErrQueueFull  = errors.New("engine: queue full")
+	ErrClosed     = errors.New("engine: scheduler closed")
+	ErrNotRunning = errors.New("engine: the scheduler is not running (Run has returned)")
 )
 
 // Scheduler runs many generations at once with continuous batching: up to
@@ -44,6 +50,8 @@ type Scheduler struct {
 
 	mu          sync.Mutex
 	closed      bool
+	started     bool // Run was called
+	stopped     bool // Run has returned or is returning: nothing more is queued
 	metrics     Metrics
 	activeCount atomic.Int64 // for Metrics, read from other goroutines
 }
@@ -78,6 +86,9 @@ func (m *Model) NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 	if o.Queue <= 0 {
 		o.Queue = 256
 	}
+	if o.Queue > MaxQueue {
+		return nil, fmt.Errorf("engine: a queue of %d requests is over the limit of %d", o.Queue, MaxQueue)
+	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = m.DefaultBatchSize()
 	}
@@ -98,14 +109,26 @@ func (m *Model) NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 func (s *Scheduler) Context() int { return s.opts.Context }
 
 // Submit runs req and returns its result, calling emit (from the caller's
-// goroutine) for each token. It returns ErrQueueFull at once when the queue
-// is full. Cancelling ctx, or an error from emit, frees the sequence at the
-// next step.
+// goroutine; nil: no callback) for each token. It returns ErrQueueFull at
+// once when the queue is full, ErrClosed after Close and ErrNotRunning after
+// Run has returned. Cancelling ctx returns ctx's error at once, whether the
+// request waits in the queue (Run not started yet, or busy) or runs; the
+// sequence is freed at the next step. An error from emit also frees it.
 func (s *Scheduler) Submit(ctx context.Context, req Request, emit func(Token) error) (*Result, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if emit == nil {
+		emit = func(Token) error { return nil }
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	prompt, err := s.m.promptIDs(req, s.opts.Context)
 	if err != nil {
 		return nil, err
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	j := &job{ctx: ctx, req: req, prompt: prompt, events: newEventQueue(), queued: time.Now()}
@@ -113,6 +136,10 @@ func (s *Scheduler) Submit(ctx context.Context, req Request, emit func(Token) er
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrClosed
+	}
+	if s.stopped {
+		s.mu.Unlock()
+		return nil, ErrNotRunning
 	}
 	select {
 	case s.queue <- j:
@@ -125,7 +152,17 @@ func (s *Scheduler) Submit(ctx context.Context, req Request, emit func(Token) er
 
 	var emitErr error
 	for {
-		tokens, final := j.events.wait()
+		tokens, final, ok := j.events.wait(parent.Done(), s.done)
+		if !ok {
+			if err := parent.Err(); err != nil {
+				return nil, err
+			}
+			// Run has returned; it closes every job it knew of before
+			// closing done, so look once more before giving up.
+			if tokens, final, _ = j.events.wait(nil, closedChan); !final {
+				return nil, ErrNotRunning
+			}
+		}
 		for _, t := range tokens {
 			if emitErr == nil {
 				if emitErr = emit(t); emitErr != nil {
@@ -146,15 +183,30 @@ func (s *Scheduler) Submit(ctx context.Context, req Request, emit func(Token) er
 	return j.seq.res, j.err
 }
 
+// closedChan is a closed channel: waiting on it never blocks.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // Close stops taking requests, lets the queued and running ones finish, and
-// returns when Run has returned (or ctx is done).
+// returns when Run has returned (or ctx is done). If Run never started, the
+// queued requests fail with ErrClosed. Close may be called more than once.
 func (s *Scheduler) Close(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
 		close(s.stop)
 	}
+	neverRan := !s.started
+	if neverRan {
+		s.started, s.stopped = true, true
+	}
 	s.mu.Unlock()
+	if neverRan {
+		s.failQueued(ErrClosed)
+		close(s.done)
+	}
 	select {
 	case <-s.done:
 		s.sess.Close()
@@ -165,9 +217,28 @@ func (s *Scheduler) Close(ctx context.Context) error {
 }
 
 // Run is the scheduling loop; it returns when ctx is done or, after Close,
-// when every request has finished.
+// when every request has finished. Run runs once: a second call, or a call
+// after Close, returns at once.
 func (s *Scheduler) Run(ctx context.Context) {
-	defer close(s.done)
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return
+	}
+	s.started = true
+	s.mu.Unlock()
+	defer func() {
+		// Refuse new requests, then fail those that came in meanwhile.
+		s.mu.Lock()
+		s.stopped = true
+		s.mu.Unlock()
+		err := ctx.Err()
+		if err == nil {
+			err = ErrClosed
+		}
+		s.failQueued(err)
+		close(s.done)
+	}()
 	for {
 		s.admit()
 		if s.active() == 0 {
@@ -354,6 +425,11 @@ func (s *Scheduler) failAll(err error) {
 			sl.history = sl.history[:0]
 		}
 	}
+	s.failQueued(err)
+}
+
+// failQueued ends every request still waiting in the queue with err.
+func (s *Scheduler) failQueued(err error) {
 	for {
 		select {
 		case j := <-s.queue:

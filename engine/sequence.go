@@ -29,6 +29,9 @@ type sequence struct {
 // promptIDs tokenizes req's prompt (BOS as the vocabulary asks, special tokens
 // parsed); an empty prompt is BOS alone.
 func (m *Model) promptIDs(req Request, ctxLen int) ([]int32, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
 	prompt := req.PromptIDs
 	if prompt == nil {
 		prompt = m.tok.Encode(req.Prompt, true, true)
@@ -40,16 +43,38 @@ func (m *Model) promptIDs(req Request, ctxLen int) ([]int32, error) {
 		prompt = []int32{m.tok.BOS()}
 	}
 	if len(prompt) > ctxLen {
-		return nil, fmt.Errorf("engine: %w: %d tokens, the context holds %d (raise -c)", ErrPromptTooLong, len(prompt), ctxLen)
+		return nil, fmt.Errorf("engine: %w: %d tokens, the context holds %d", ErrPromptTooLong, len(prompt), ctxLen)
+	}
+	if vocab := int32(m.tok.VocabSize()); req.PromptIDs != nil {
+		for _, id := range prompt {
+			if id < 0 || id >= vocab {
+				return nil, fmt.Errorf("engine: prompt token %d is outside the vocabulary (0 to %d)", id, vocab-1)
+			}
+		}
 	}
 	return prompt, nil
 }
 
+// Validate reports a request no generation can run: bad sampling values, a
+// MaxTokens below -1, a negative TopLogits.
+func (req Request) Validate() error {
+	if req.MaxTokens < -1 {
+		return fmt.Errorf("engine: MaxTokens must be -1 (no limit), 0 (generate nothing) or more, got %d", req.MaxTokens)
+	}
+	if req.TopLogits < 0 {
+		return fmt.Errorf("engine: TopLogits must not be negative, got %d", req.TopLogits)
+	}
+	return req.Sampling.Validate()
+}
+
 func (m *Model) newSequence(req Request, prompt []int32, ctxLen int, emit func(Token) error) *sequence {
+	if emit == nil {
+		emit = func(Token) error { return nil }
+	}
 	q := &sequence{
 		req: req, tok: m.tok, emit: emit, ctxLen: ctxLen, start: time.Now(),
 		res:    &Result{PromptIDs: prompt, Stats: Stats{PromptTokens: len(prompt), LoadSeconds: m.LoadTime.Seconds()}},
-		smp:    newSampler(req.Sampling),
+		smp:    newSampler(req.Sampling, ctxLen),
 		stream: m.tok.NewStreamDecoder(),
 		text:   &stopText{stops: req.Stop},
 	}
@@ -84,6 +109,9 @@ func (q *sequence) prefilled(logits []float32, computed int) {
 // when generation has ended, with the error that ended it, if any.
 func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next int32, done bool, err error) {
 	req, tok, res := q.req, q.tok, q.res
+	if req.MaxTokens == 0 {
+		return 0, true, q.end("length")
+	}
 	if req.IgnoreEOS {
 		for id := range logits {
 			if tok.IsEOG(int32(id)) {

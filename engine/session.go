@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -45,7 +46,7 @@ type Session struct {
 // against 193 tokens/s; the activations stay in cache) and half the scratch
 // memory; a GPU wants wide batches.
 func (m *Model) DefaultBatchSize() int {
-	if m.backend.Name() == "cpu" {
+	if m.backend == nil || m.backend.Name() == "cpu" {
 		return 256
 	}
 	return 512
@@ -53,6 +54,9 @@ func (m *Model) DefaultBatchSize() int {
 
 // NewSession allocates a session's KV cache and scratch on the model's backend.
 func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
+	if m.backend == nil {
+		return nil, ErrModelClosed
+	}
 	h := m.arch.Hyper()
 	if opts.Context <= 0 {
 		opts.Context = min(h.ContextLength, 4096)
@@ -69,6 +73,16 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 	cacheType, err := gguf.ParseType(opts.CacheType)
 	if err != nil || (cacheType != gguf.TypeF16 && cacheType != gguf.TypeF32) {
 		return nil, fmt.Errorf("engine: KV cache type %q is not supported (f16, f32)", opts.CacheType)
+	}
+	if rows := float64(opts.Sequences) * float64(opts.Context); rows > maxCacheRows {
+		return nil, fmt.Errorf("engine: a KV cache of %s is %.0f positions, more than the %d one cache can index",
+			cacheShape(opts), rows, maxCacheRows)
+	}
+	if opts.BatchSize > opts.Context*opts.Sequences {
+		opts.BatchSize = opts.Context * opts.Sequences // as llama.cpp, no batch wider than the cache
+	}
+	if err := m.checkMemory(opts, cacheType); err != nil {
+		return nil, err
 	}
 	s := &Session{m: m, opts: opts}
 	kv := &model.Cache{Seqs: opts.Sequences, Context: opts.Context}
@@ -95,8 +109,16 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 	return s, nil
 }
 
-// Close frees the session's KV cache and scratch.
+// ErrSessionClosed is returned by a Session's methods after Close.
+var ErrSessionClosed = errors.New("engine: session closed")
+
+// Close frees the session's KV cache and scratch. It may be called more
+// than once; the session is not usable afterwards.
 func (s *Session) Close() {
+	if s.m.backend == nil { // the model was closed first: its backend freed everything
+		s.state, s.buffers = nil, nil
+		return
+	}
 	if s.state != nil {
 		s.state.Free()
 		s.state = nil
@@ -113,6 +135,12 @@ func (s *Session) Context() int { return s.opts.Context }
 // Forward runs one batch and returns the logits of its output rows, one slice
 // of vocabulary size per output, valid until the next call.
 func (s *Session) Forward(batch model.Batch) ([][]float32, error) {
+	if s.state == nil {
+		return nil, ErrSessionClosed
+	}
+	if s.m.backend == nil {
+		return nil, ErrModelClosed
+	}
 	if err := s.state.SetBatch(batch, s.kv); err != nil {
 		return nil, err
 	}

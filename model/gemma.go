@@ -80,7 +80,7 @@ func loadGemma3(f *gguf.File, b backend.Backend, progress Progress) (Model, []ba
 		return nil, nil, err
 	}
 	// Sliding layers use base 10000 without scaling unless the file says otherwise.
-	localBase, err := m.float("gemma3.rope.freq_base_swa", 10000)
+	localBase, err := m.positive("gemma3.rope.freq_base_swa", 10000)
 	if err != nil {
 		return nil, nil, err
 	}

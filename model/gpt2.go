@@ -43,7 +43,7 @@ func loadGPT2(f *gguf.File, b backend.Backend, progress Progress) (Model, []back
 		return nil, nil, err
 	}
 	m := meta{f}
-	if h.NormEps, err = m.float("gpt2.attention.layer_norm_epsilon", 1e-5); err != nil {
+	if h.NormEps, err = m.positive("gpt2.attention.layer_norm_epsilon", 1e-5); err != nil {
 		return nil, nil, err
 	}
 	h.Features = append(h.Features, "learned positions", "LayerNorm", "fused qkv", "GELU")

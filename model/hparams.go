@@ -5,6 +5,8 @@ package model
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/gguf"
@@ -67,6 +69,36 @@ func (m meta) float(key string, def float32) (float32, error) {
 	return float32(x), nil
 }
 
+// positive reads a float key that must be finite and positive (an epsilon,
+// a RoPE base, a scale), naming the key if it is not.
+func (m meta) positive(key string, def float32) (float32, error) {
+	x, err := m.float(key, def)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) || x <= 0 {
+		return 0, fmt.Errorf("model: key %q: %g must be a finite positive number", key, x)
+	}
+	return x, nil
+}
+
+// blocksPresent is how many blocks the file has tensors for: one more than
+// the largest N of a "blk.N." tensor name.
+func blocksPresent(f *gguf.File) int {
+	n := 0
+	for _, t := range f.Tensors {
+		rest, ok := strings.CutPrefix(t.Name, "blk.")
+		if !ok {
+			continue
+		}
+		num, _, ok := strings.Cut(rest, ".")
+		if i, err := strconv.Atoi(num); ok && err == nil && i >= n {
+			n = i + 1
+		}
+	}
+	return n
+}
+
 func (m meta) str(key, def string) (string, error) {
 	v, ok := m.f.Lookup(key)
 	if !ok {
@@ -113,11 +145,19 @@ func readHyperNoRoPE(f *gguf.File, arch string) (*Hyper, error) {
 	if h.ContextLength, err = m.uint(key("context_length"), 2048, false); err != nil {
 		return nil, err
 	}
+	if h.ContextLength == 0 {
+		return nil, fmt.Errorf("model: key %q: the training context must not be 0", key("context_length"))
+	}
 	if h.Heads == 0 || h.KVHeads == 0 || h.Heads%h.KVHeads != 0 {
 		return nil, fmt.Errorf("model: %d attention heads do not divide into %d KV heads", h.Heads, h.KVHeads)
 	}
 	if h.Dim == 0 || h.Layers == 0 || h.FFN == 0 {
 		return nil, fmt.Errorf("model: embedding_length %d, block_count %d, feed_forward_length %d: none may be 0", h.Dim, h.Layers, h.FFN)
+	}
+	// Everything per layer is sized by block_count: compare it with the
+	// tensors present before anything is.
+	if n := blocksPresent(f); h.Layers > n {
+		return nil, fmt.Errorf("model: key %q: %d blocks, but the file has tensors for %d", key("block_count"), h.Layers, n)
 	}
 	defHead := h.Dim / h.Heads
 	if h.HeadDim, err = m.uint(key("attention.key_length"), defHead, false); err != nil {
@@ -126,7 +166,7 @@ func readHyperNoRoPE(f *gguf.File, arch string) (*Hyper, error) {
 	if h.HeadDim == 0 || h.HeadDim%2 != 0 {
 		return nil, fmt.Errorf("model: head dimension %d must be even and non-zero", h.HeadDim)
 	}
-	if h.NormEps, err = m.float(key("attention.layer_norm_rms_epsilon"), 1e-5); err != nil {
+	if h.NormEps, err = m.positive(key("attention.layer_norm_rms_epsilon"), 1e-5); err != nil {
 		return nil, err
 	}
 	h.AttnScale = invSqrt(h.HeadDim)
@@ -149,7 +189,7 @@ func readRoPE(f *gguf.File, h *Hyper) error {
 	if r.Dims > h.HeadDim || r.Dims%2 != 0 {
 		return fmt.Errorf("model: key %q: %d rotated dimensions for heads of %d", key("rope.dimension_count"), r.Dims, h.HeadDim)
 	}
-	if r.FreqBase, err = m.float(key("rope.freq_base"), 10000); err != nil {
+	if r.FreqBase, err = m.positive(key("rope.freq_base"), 10000); err != nil {
 		return err
 	}
 	r.FreqScale = 1
@@ -160,12 +200,9 @@ func readRoPE(f *gguf.File, h *Hyper) error {
 	switch scaling {
 	case "none":
 	case "linear":
-		factor, err := m.float(key("rope.scaling.factor"), 1)
+		factor, err := m.positive(key("rope.scaling.factor"), 1)
 		if err != nil {
 			return err
-		}
-		if factor <= 0 {
-			return fmt.Errorf("model: key %q: scaling factor %g must be positive", key("rope.scaling.factor"), factor)
 		}
 		r.FreqScale = 1 / factor
 		h.Features = append(h.Features, fmt.Sprintf("linear RoPE scaling x%g", factor))

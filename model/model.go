@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -68,6 +69,39 @@ func Architecture(f *gguf.File) (string, error) {
 // buffers hold the weights (none when b computes on the mapped file in place);
 // free them with the model.
 func Load(f *gguf.File, b backend.Backend, progress Progress) (Model, []backend.Buffer, error) {
+	return LoadContext(context.Background(), f, b, progress)
+}
+
+// cancelled is what LoadContext's progress panics with to stop binding.
+type cancelled struct{ err error }
+
+// LoadContext is Load that stops, between tensors, when ctx is done, and
+// returns ctx's error. The buffers bound so far are not returned: the caller
+// closes the backend.
+func LoadContext(ctx context.Context, f *gguf.File, b backend.Backend, progress Progress) (m Model, bufs []backend.Buffer, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if ctx.Done() != nil {
+		inner := progress
+		progress = func(done, total int64) {
+			if err := ctx.Err(); err != nil {
+				panic(cancelled{err})
+			}
+			if inner != nil {
+				inner(done, total)
+			}
+		}
+		defer func() {
+			if r := recover(); r != nil {
+				c, ok := r.(cancelled)
+				if !ok {
+					panic(r)
+				}
+				m, bufs, err = nil, nil, c.err
+			}
+		}()
+	}
 	arch, err := Architecture(f)
 	if err != nil {
 		return nil, nil, err

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -128,4 +129,46 @@ func TestLoadTiedOutputFallsBackToTheEmbedding(t *testing.T) {
 	require.Equal(t, l.w.TokenEmbd, l.w.Output)
 	require.Equal(t, 40, m.Hyper().Vocab)
 	require.Equal(t, 8, m.Hyper().HeadDim)
+}
+
+// Hostile files: every value a forward pass would turn into garbage or a
+// panic, and every size larger than the file, is refused at load, naming the
+// key or tensor at fault.
+func TestLoadRefusesHostileFiles(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	tests := []struct {
+		name  string
+		spoil func(m *tinyLlama)
+		want  string
+	}{
+		{"F16 norm weight", func(m *tinyLlama) { m.types["blk.1.ffn_norm.weight"] = gguf.TypeF16 },
+			`tensor "blk.1.ffn_norm.weight": type F16, but norm weights and biases must be F32`},
+		{"Q8_0 output norm", func(m *tinyLlama) { m.types["output_norm.weight"] = gguf.TypeQ8_0 },
+			`tensor "output_norm.weight": type Q8_0`},
+		{"block_count past the tensors", func(m *tinyLlama) { m.set("llama.block_count", uint32(1000000000)) },
+			`key "llama.block_count": 1000000000 blocks, but the file has tensors for 2`},
+		{"block_count one past", func(m *tinyLlama) { m.set("llama.block_count", uint32(3)) }, `3 blocks, but the file has tensors for 2`},
+		{"NaN epsilon", func(m *tinyLlama) { m.set("llama.attention.layer_norm_rms_epsilon", nan) },
+			`key "llama.attention.layer_norm_rms_epsilon": NaN must be a finite positive number`},
+		{"negative epsilon", func(m *tinyLlama) { m.set("llama.attention.layer_norm_rms_epsilon", float32(-1e-5)) },
+			`key "llama.attention.layer_norm_rms_epsilon"`},
+		{"RoPE base 0", func(m *tinyLlama) { m.set("llama.rope.freq_base", float32(0)) }, `key "llama.rope.freq_base": 0 must be`},
+		{"RoPE base NaN", func(m *tinyLlama) { m.set("llama.rope.freq_base", nan) }, `key "llama.rope.freq_base": NaN`},
+		{"RoPE base Inf", func(m *tinyLlama) { m.set("llama.rope.freq_base", inf) }, `key "llama.rope.freq_base": +Inf`},
+		{"RoPE scaling factor NaN", func(m *tinyLlama) {
+			m.set("llama.rope.scaling.type", "linear")
+			m.set("llama.rope.scaling.factor", nan)
+		}, `key "llama.rope.scaling.factor"`},
+		{"context_length 0", func(m *tinyLlama) { m.set("llama.context_length", uint32(0)) }, `key "llama.context_length"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newTinyLlama()
+			tt.spoil(m)
+			b := cpu.New(1)
+			defer b.Close()
+			_, _, err := Load(m.open(t), b, nil)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
 }

@@ -122,6 +122,10 @@ func (l *weightLoader) tensor(prefix, names, shape string, optional bool, layer 
 	if err != nil {
 		return backend.Tensor{}, err
 	}
+	if !strings.Contains(shape, ",") && info.Type != gguf.TypeF32 {
+		// Vectors are norm weights and biases, which the ops take as F32.
+		return backend.Tensor{}, fmt.Errorf("model: tensor %q: type %v, but norm weights and biases must be F32", info.Name, info.Type)
+	}
 	if _, err := kernels.FormatOf(info.Type); err != nil {
 		return backend.Tensor{}, fmt.Errorf("model: tensor %q: type %v is not supported", info.Name, info.Type)
 	}

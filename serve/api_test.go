@@ -321,6 +321,7 @@ func TestAbortedStreamThenGoodRequest(t *testing.T) {
 		long["stream"] = stream
 		raw, _ := json.Marshal(long)
 		req, _ := http.NewRequestWithContext(ctx, "POST", s.URL+"/v1/completions", strings.NewReader(string(raw)))
+		req.Header.Set("Content-Type", "application/json")
 		firstChunk := make(chan struct{})
 		done := make(chan struct{})
 		go func() {
@@ -373,6 +374,7 @@ func TestQueueFullIs503WithRetryAfter(t *testing.T) {
 		go func() {
 			defer func() { finished <- struct{}{} }()
 			req, _ := http.NewRequestWithContext(ctx, "POST", s.URL+"/v1/completions", strings.NewReader(string(raw)))
+			req.Header.Set("Content-Type", "application/json")
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()

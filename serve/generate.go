@@ -29,7 +29,7 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := &generation{chat: true, id: newID("chatcmpl-"), promptParam: "messages"}
-	if err := body.check(srv.opts.ModelID, 0, &g.req); err != nil {
+	if err := body.check(srv.opts.ModelID, srv.m.Tokenizer().VocabSize(), -1, &g.req); err != nil {
 		err.write(w)
 		return
 	}
@@ -66,7 +66,7 @@ func (srv *Server) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := &generation{id: newID("cmpl-"), promptParam: "prompt"}
-	if err := body.check(srv.opts.ModelID, 16, &g.req); err != nil { // 16: OpenAI's default for this endpoint
+	if err := body.check(srv.opts.ModelID, srv.m.Tokenizer().VocabSize(), 16, &g.req); err != nil { // 16: OpenAI's default for this endpoint
 		err.write(w)
 		return
 	}
@@ -137,6 +137,7 @@ func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p 
 		srv.writeSubmitError(w, r, g, err)
 		return
 	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
 	choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": finishReason(res.StopReason)}
 	if g.chat {
 		choice["message"] = map[string]any{"role": "assistant", "content": res.Text}
@@ -183,6 +184,7 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 	rc := http.NewResponseController(w)
 	started := false
 	send := func(v any) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
 		if !started {
 			started = true
 			h := w.Header()
@@ -234,6 +236,7 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 			return
 		}
 	}
+	_ = rc.SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
 	if _, err := fmt.Fprint(w, "data: [DONE]\n\n"); err == nil {
 		_ = rc.Flush()
 	}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/conveyor-llm/conveyor/engine"
@@ -36,19 +38,42 @@ func (e *requestError) write(w http.ResponseWriter) {
 	writeError(w, e.status, typ, e.param, e.code, e.message)
 }
 
+// Per-request limits on lists, so that one request cannot slow its batch.
+const (
+	maxStops     = 16   // stop strings
+	maxStopBytes = 256  // bytes in one stop string
+	maxLogitBias = 1024 // logit_bias entries
+)
+
 // params are the generation parameters both endpoints share.
 type params struct {
-	Model               string         `json:"model"`
-	MaxTokens           *int           `json:"max_tokens"`
-	MaxCompletionTokens *int           `json:"max_completion_tokens"`
-	Temperature         *float64       `json:"temperature"`
-	TopP                *float64       `json:"top_p"`
-	Seed                *int64         `json:"seed"`
-	Stop                stopList       `json:"stop"`
-	N                   *int           `json:"n"`
-	Stream              bool           `json:"stream"`
-	StreamOptions       *streamOptions `json:"stream_options"`
-	Logprobs            any            `json:"logprobs"`
+	Model               string   `json:"model"`
+	MaxTokens           *int     `json:"max_tokens"`
+	MaxCompletionTokens *int     `json:"max_completion_tokens"`
+	Temperature         *float64 `json:"temperature"`
+	TopP                *float64 `json:"top_p"`
+	// llama-server's samplers and OpenAI's penalties.
+	TopK             *int               `json:"top_k"`
+	MinP             *float64           `json:"min_p"`
+	RepeatPenalty    *float64           `json:"repeat_penalty"`
+	RepeatLastN      *int               `json:"repeat_last_n"`
+	PresencePenalty  *float64           `json:"presence_penalty"`
+	FrequencyPenalty *float64           `json:"frequency_penalty"`
+	LogitBias        map[string]float64 `json:"logit_bias"`
+	// Fields other servers honour that this one does not: refused, not ignored.
+	Mirostat       any            `json:"mirostat"`
+	TypicalP       any            `json:"typical_p"`
+	Grammar        any            `json:"grammar"`
+	JSONSchema     any            `json:"json_schema"`
+	ResponseFormat any            `json:"response_format"`
+	TopLogprobs    any            `json:"top_logprobs"`
+	NProbs         any            `json:"n_probs"`
+	Seed           *int64         `json:"seed"`
+	Stop           stopList       `json:"stop"`
+	N              *int           `json:"n"`
+	Stream         bool           `json:"stream"`
+	StreamOptions  *streamOptions `json:"stream_options"`
+	Logprobs       any            `json:"logprobs"`
 	// IgnoreEOS goes on past end-of-generation tokens (llama.cpp's extension).
 	IgnoreEOS bool `json:"ignore_eos"`
 }
@@ -89,6 +114,13 @@ type completionRequest struct {
 
 // decode reads the JSON body into v, turning what went wrong into a 4xx.
 func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) *requestError {
+	// A JSON content type, as OpenAI's API requires: it also keeps web pages
+	// from posting here without a CORS preflight (text/plain, forms).
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return &requestError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+			message: fmt.Sprintf("the request body must be JSON with Content-Type: application/json, got %q", ct)}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -138,8 +170,8 @@ func jsonKind(goKind string) string {
 }
 
 // check validates the shared parameters and fills in req's sampling and
-// limits; defaultMax is the token limit when the request gives none (0: none).
-func (p *params) check(modelID string, defaultMax int, req *engine.Request) *requestError {
+// limits; defaultMax is the token limit when the request gives none (-1: none).
+func (p *params) check(modelID string, vocab, defaultMax int, req *engine.Request) *requestError {
 	if p.Model != "" && p.Model != modelID {
 		return &requestError{status: http.StatusNotFound, param: "model", message: p.Model}
 	}
@@ -193,18 +225,104 @@ func (p *params) check(modelID string, defaultMax int, req *engine.Request) *req
 			req.Sampling.TopP = float32(*tp)
 		}
 	}
+	if k := p.TopK; k != nil {
+		if *k < 0 {
+			return badRequest("top_k", "'top_k' must be 0 (off) or more, got %d", *k)
+		}
+		req.Sampling.TopK = *k
+	}
+	if mp := p.MinP; mp != nil {
+		if *mp < 0 || *mp > 1 {
+			return badRequest("min_p", "'min_p' must be between 0 and 1, got %g", *mp)
+		}
+		req.Sampling.MinP = float32(*mp)
+	}
+	if rp := p.RepeatPenalty; rp != nil {
+		if *rp < 0 || *rp > 10 {
+			return badRequest("repeat_penalty", "'repeat_penalty' must be between 0 and 10 (1: off), got %g", *rp)
+		}
+		req.Sampling.RepeatPenalty = float32(*rp)
+	}
+	if n := p.RepeatLastN; n != nil {
+		if *n < -1 {
+			return badRequest("repeat_last_n", "'repeat_last_n' must be -1 (the whole context), 0 (64) or more, got %d", *n)
+		}
+		req.Sampling.RepeatLastN = *n
+	}
+	for _, pen := range []struct {
+		name string
+		v    *float64
+		dst  *float32
+	}{{"presence_penalty", p.PresencePenalty, &req.Sampling.PresencePenalty}, {"frequency_penalty", p.FrequencyPenalty, &req.Sampling.FrequencyPenalty}} {
+		if pen.v == nil {
+			continue
+		}
+		if *pen.v < -2 || *pen.v > 2 {
+			return badRequest(pen.name, "'%s' must be between -2 and 2, got %g", pen.name, *pen.v)
+		}
+		*pen.dst = float32(*pen.v)
+	}
+	if len(p.LogitBias) > maxLogitBias {
+		return badRequest("logit_bias", "'logit_bias' may hold at most %d tokens, got %d", maxLogitBias, len(p.LogitBias))
+	}
+	for key, b := range p.LogitBias {
+		id, err := strconv.ParseInt(key, 10, 32)
+		if err != nil || id < 0 || id >= int64(vocab) {
+			return badRequest("logit_bias", "'logit_bias' keys must be token ids (0 to %d), got %q", vocab-1, key)
+		}
+		if b < -100 || b > 100 {
+			return badRequest("logit_bias", "'logit_bias' values must be between -100 and 100, got %g for token %s", b, key)
+		}
+		if req.Sampling.LogitBias == nil {
+			req.Sampling.LogitBias = map[int32]float32{}
+		}
+		req.Sampling.LogitBias[int32(id)] = float32(b)
+	}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"mirostat", p.Mirostat}, {"typical_p", p.TypicalP}, {"grammar", p.Grammar}, {"json_schema", p.JSONSchema}, {"top_logprobs", p.TopLogprobs}, {"n_probs", p.NProbs}} {
+		switch v := f.v.(type) {
+		case nil:
+		case float64:
+			if (f.name == "typical_p" && v == 1) || (f.name != "typical_p" && v == 0) { // off
+				continue
+			}
+			return badRequest(f.name, "'%s' is not supported by this server", f.name)
+		default:
+			return badRequest(f.name, "'%s' is not supported by this server", f.name)
+		}
+	}
+	switch rf := p.ResponseFormat.(type) {
+	case nil:
+	case map[string]any:
+		if rf["type"] != "text" {
+			return badRequest("response_format", "only 'response_format' {\"type\": \"text\"} is supported")
+		}
+	default:
+		return badRequest("response_format", "Invalid type for 'response_format': expected an object")
+	}
 	if p.Seed != nil {
 		req.Sampling.Seed = uint64(*p.Seed)
 	} else {
 		req.Sampling.Seed = rand.Uint64()
 	}
+	if len(p.Stop) > maxStops {
+		return badRequest("stop", "'stop' may hold at most %d strings, got %d", maxStops, len(p.Stop))
+	}
 	for _, s := range p.Stop {
 		if s == "" {
 			return badRequest("stop", "a stop string must not be empty")
 		}
+		if len(s) > maxStopBytes {
+			return badRequest("stop", "a stop string may be at most %d bytes, got %d", maxStopBytes, len(s))
+		}
 	}
 	req.Stop = p.Stop
 	req.IgnoreEOS = p.IgnoreEOS
+	if err := req.Sampling.Validate(); err != nil { // what the checks above missed
+		return badRequest("", "%v", err)
+	}
 	return nil
 }
 
@@ -253,7 +371,10 @@ func chatMessages(raw []map[string]json.RawMessage) ([]map[string]any, *requestE
 			if role != "assistant" {
 				return nil, badRequest(param+".content", "'%s.content' is missing", param)
 			}
-			out["content"] = nil
+			// An assistant turn of tool calls alone: templates test and
+			// concatenate its content as a string, so it is "", as
+			// llama-server gives it.
+			out["content"] = ""
 		case []any:
 			var text strings.Builder
 			for j, part := range c {

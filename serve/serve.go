@@ -12,8 +12,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,14 @@ type Options struct {
 	RetryAfter time.Duration
 	// MaxBodyBytes bounds a request body (0: 16 MiB).
 	MaxBodyBytes int64
+	// WriteTimeout bounds each write of an answer (a whole answer, or one
+	// streamed event): a client that stops reading is dropped (0: 10 minutes).
+	WriteTimeout time.Duration
+	// AllowedHosts, when not empty, are the host names (without port) a
+	// request's Host header may give; others get 403. A server on loopback
+	// allows only loopback names, so that a web page cannot reach it through
+	// DNS rebinding (LoopbackHosts).
+	AllowedHosts []string
 	// Log, when set, receives one line per failed request.
 	Log func(format string, args ...any)
 }
@@ -71,6 +81,9 @@ func New(m *engine.Model, s *engine.Scheduler, o Options) *Server {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 16 << 20
 	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Minute
+	}
 	srv := &Server{m: m, sched: s, opts: o, mux: http.NewServeMux(), created: time.Now().Unix()}
 	srv.mux.HandleFunc("GET /health", srv.health)
 	srv.mux.HandleFunc("GET /metrics", srv.metrics)
@@ -81,8 +94,34 @@ func New(m *engine.Model, s *engine.Scheduler, o Options) *Server {
 	return srv
 }
 
+// LoopbackHosts are the Host names of a server listening on loopback.
+var LoopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
+
+// hostAllowed is whether r's Host header names this server.
+func (srv *Server) hostAllowed(r *http.Request) bool {
+	if len(srv.opts.AllowedHosts) == 0 {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	for _, a := range srv.opts.AllowedHosts {
+		if strings.EqualFold(host, a) {
+			return true
+		}
+	}
+	return false
+}
+
 // ServeHTTP routes a request; unknown paths and methods get OpenAI-style errors.
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !srv.hostAllowed(r) {
+		writeError(w, http.StatusForbidden, "invalid_request_error", "", "host_not_allowed",
+			"the Host header "+strconv.Quote(r.Host)+" does not name this server")
+		return
+	}
 	if h, pattern := srv.mux.Handler(r); pattern == "" {
 		// The mux answers 404 and 405 in plain text; find which it would be.
 		rec := &statusOnly{}
@@ -96,6 +135,9 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "", "not_found", "no such endpoint: "+r.URL.Path)
 		return
 	}
+	// The handlers set write deadlines (Options.WriteTimeout); the next
+	// request on this connection starts without one.
+	defer func() { _ = http.NewResponseController(w).SetWriteDeadline(time.Time{}) }()
 	srv.mux.ServeHTTP(w, r)
 }
 

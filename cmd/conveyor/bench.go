@@ -37,7 +37,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if *prompt < 0 || *gen < 0 || *ubatch < 0 || *reps <= 0 {
 		return fmt.Errorf("%w: -p, -n and -ub must not be negative, -r must be positive", errUsage)
 	}
-	m, err := loadModel(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0, Threads: *threads,
+	m, err := loadInterruptibly(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0, Threads: *threads,
 		Progress: runopts.LoadProgress(stderr), Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}, stderr)
 	if err != nil {
 		return err

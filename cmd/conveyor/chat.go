@@ -38,7 +38,7 @@ func chatCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(path, loadOpts, stderr)
+	m, err := loadInterruptibly(path, loadOpts, stderr)
 	if err != nil {
 		return err
 	}

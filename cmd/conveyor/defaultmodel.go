@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -36,13 +37,13 @@ func noteEmbedded(stderr io.Writer, path string) {
 }
 
 // loadModel loads the model that -m names, or the embedded stories260K.
-func loadModel(path string, opts engine.Options, stderr io.Writer) (*engine.Model, error) {
+func loadModel(ctx context.Context, path string, opts engine.Options, stderr io.Writer) (*engine.Model, error) {
 	path, err := resolveName(path)
 	if err != nil {
 		return nil, err
 	}
 	if !isEmbedded(path) {
-		return engine.Load(path, opts)
+		return engine.LoadContext(ctx, path, opts)
 	}
 	noteEmbedded(stderr, path)
 	m, err := engine.LoadBytes(stories260k.GGUF(), opts)

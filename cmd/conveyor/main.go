@@ -13,12 +13,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
+	"syscall"
+
+	"github.com/conveyor-llm/conveyor/engine"
 )
 
 type command struct {
@@ -116,4 +121,16 @@ func modelArg(flagValue string, fs *flag.FlagSet) (string, error) {
 		return fs.Arg(0), nil
 	}
 	return "", fmt.Errorf("%w: no model: give one with -m FILE", errUsage)
+}
+
+// loadInterruptibly loads a model; Ctrl-C (or SIGTERM) while it loads stops
+// loading and returns the context's error.
+func loadInterruptibly(path string, opts engine.Options, stderr io.Writer) (*engine.Model, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m, err := loadModel(ctx, path, opts, stderr)
+	if err != nil && ctx.Err() != nil {
+		return nil, errors.New("interrupted while loading the model")
+	}
+	return m, err
 }

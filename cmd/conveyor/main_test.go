@@ -109,3 +109,76 @@ func TestBenchJSON(t *testing.T) {
 	// embedding (512 x 64 float32).
 	require.InDelta(t, (1.17e6-512*64*4)/(1<<20), res["weights_mb_per_token"], 0.01)
 }
+
+func TestRunRejectsBadNumbers(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--temp", "NaN"}, "--temp"},
+		{[]string{"--temp", "Inf"}, "--temp"},
+		{[]string{"--temp", "-0.1"}, "--temp"},
+		{[]string{"--top-p", "NaN"}, "--top-p"},
+		{[]string{"--min-p", "NaN"}, "--min-p"},
+		{[]string{"--min-p", "-1"}, "--min-p"},
+		{[]string{"--top-k", "-3"}, "--top-k"},
+		{[]string{"--repeat-penalty", "NaN"}, "--repeat-penalty"},
+		{[]string{"--repeat-penalty", "+Inf"}, "--repeat-penalty"},
+		{[]string{"--repeat-last-n", "-2"}, "--repeat-last-n"},
+		{[]string{"-n", "-5"}, "-n must be -1"},
+		{[]string{"-n", "-2"}, "-n must be -1"},
+		{[]string{"--top-logits", "-1"}, "--top-logits"},
+	} {
+		args := append([]string{"run", "-m", model, "-p", "Hi", "--backend", "cpu"}, tc.args...)
+		code, out, errOut := conveyor(args...)
+		require.Equal(t, 2, code, "%v: %s", tc.args, errOut)
+		require.Contains(t, errOut, tc.want, "%v", tc.args)
+		require.Empty(t, out)
+	}
+	for _, args := range [][]string{{"chat", "-m", model, "--temp", "NaN"}} {
+		code, _, errOut := conveyor(args...)
+		require.Equal(t, 2, code, "%v: %s", args, errOut)
+		require.Contains(t, errOut, "--temp")
+	}
+}
+
+func TestRunZeroTokens(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	code, out, errOut := conveyor("run", "-m", model, "-p", "Once upon a time", "-n", "0", "--backend", "cpu", "--json", "--top-logits", "2")
+	require.Equal(t, 0, code, errOut)
+	var res struct {
+		GeneratedIDs []int32      `json:"generated_ids"`
+		StopReason   string       `json:"stop_reason"`
+		TopLogits    [][2]float64 `json:"top_logits"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.Empty(t, res.GeneratedIDs)
+	require.Equal(t, "length", res.StopReason)
+	require.Len(t, res.TopLogits, 2)
+
+	code, out, errOut = conveyor("run", "-m", model, "-p", "Once upon a time", "-n", "0", "--backend", "cpu")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "Once upon a time\n", out)
+	require.Contains(t, errOut, "generated 0 tokens")
+}
+
+func TestHugeContextIsAClearError(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-m", model, "-p", "Hi", "-n", "5", "-c", "1099511627776"}, "more than the 2147483647 one cache can index"},
+		{[]string{"run", "-m", model, "-p", "Hi", "-n", "5", "-c", "2000000000"}, "of memory is available"},
+		{[]string{"serve", "-m", model, "-c", "1099511627776", "--port", "0"}, "one cache can index"},
+		{[]string{"serve", "-m", model, "-c", "1000000", "--parallel", "100000", "--port", "0"}, "one cache can index"},
+		{[]string{"serve", "-m", model, "-c", "1000000000", "--parallel", "2", "--port", "0"}, "of memory is available"},
+		{[]string{"serve", "-m", model, "-c", "64", "--queue", "1099511627776", "--port", "0"}, "requests is over the limit"},
+		{[]string{"run", "-m", model, "-p", "Hi", "-t", "1099511627776"}, "CPU threads"},
+	} {
+		code, _, errOut := conveyor(append(tc.args, "--backend", "cpu")...)
+		require.Equal(t, 1, code, "%v: %s", tc.args, errOut)
+		require.Contains(t, errOut, tc.want, "%v", tc.args)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,7 +35,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(path, loadOpts, stderr)
+	m, err := loadModel(ctx, path, loadOpts, stderr)
 	if err != nil {
 		return err
 	}
@@ -55,6 +56,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	if errors.Is(genErr, engine.ErrPromptTooLong) {
+		return fmt.Errorf("%w (raise -c)", genErr)
+	}
 	if res == nil {
 		return genErr
 	}

@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,6 +34,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	backendName := fs.String("backend", "auto", "backend: auto, cpu or vulkan")
 	device := fs.Int("device", -1, "Vulkan device number, as `conveyor devices` lists them (-1: the best)")
 	cacheType := fs.String("cache-type", "f16", "KV cache type: f16 or f32")
+	timeout := fs.Duration("timeout", 10*time.Minute, "longest wait for each write of an answer to a client that stops reading")
+	readTimeout := fs.Duration("read-timeout", time.Minute, "longest time to read one request, body included")
+	maxConns := fs.Int("max-conns", 1024, "connections open at once (more wait to be accepted)")
+	allowedHosts := fs.String("allowed-hosts", "", "comma-separated host names the Host header may give (default: loopback names when --host is loopback, else any; '*': any)")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long the requests in flight may take before their connections are closed")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -51,10 +55,13 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	if *parallel <= 0 || *queue <= 0 || *batch < 0 || *ctxLen < 0 || *threads < 0 || *port < 0 || *port > 65535 {
 		return fmt.Errorf("%w: --parallel and --queue must be positive; -b, -c, -t and --port not negative", errUsage)
 	}
+	if *timeout <= 0 || *readTimeout <= 0 || *shutdownTimeout < 0 || *maxConns <= 0 {
+		return fmt.Errorf("%w: --timeout, --read-timeout and --max-conns must be positive, --shutdown-timeout not negative", errUsage)
+	}
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 
-	m, err := engine.Load(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0,
-		Threads: *threads, Progress: runopts.LoadProgress(stderr), Log: logf})
+	m, err := loadInterruptibly(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0,
+		Threads: *threads, Progress: runopts.LoadProgress(stderr), Log: logf}, stderr)
 	if err != nil {
 		return err
 	}
@@ -77,13 +84,22 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	go sched.Run(runCtx)
 
 	id := serve.ModelID(p)
-	h := serve.New(m, sched, serve.Options{ModelID: id, ChatTemplate: template,
+	var hosts []string
+	switch {
+	case *allowedHosts == "*":
+	case *allowedHosts != "":
+		hosts = strings.Split(*allowedHosts, ",")
+	case isLoopback(*host):
+		hosts = serve.LoopbackHosts
+	}
+	h := serve.New(m, sched, serve.Options{ModelID: id, ChatTemplate: template, WriteTimeout: *timeout, AllowedHosts: hosts,
 		Log: func(f string, a ...any) { logf("conveyor serve: "+f, a...) }})
 	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	ln = serve.LimitListener(ln, *maxConns)
+	srv := serve.HTTPServer(h, serve.HTTPOptions{ReadTimeout: *readTimeout})
 	logf("conveyor serve: model %s on %s (%s), %d sequences of %d tokens, queue %d",
 		id, m.Backend().Name(), m.Backend().Device(), *parallel, sched.Context(), *queue)
 	logf("conveyor serve: listening on http://%s", ln.Addr())
@@ -97,16 +113,25 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	case <-sig.Done():
 	}
-	// Drain: stop listening, let every request in flight finish, then stop the
-	// scheduler. A second signal ends the process at once.
+	// Drain: stop listening, let the requests in flight finish (for at most
+	// --shutdown-timeout), then stop the scheduler. A second signal ends the
+	// process at once.
 	stopSignals()
-	logf("conveyor serve: draining the requests in flight (a second signal stops at once)")
-	if err := srv.Shutdown(context.Background()); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	if err := sched.Close(context.Background()); err != nil {
+	logf("conveyor serve: draining the requests in flight for at most %v (a second signal stops at once)", *shutdownTimeout)
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancelDrain()
+	if err := serve.Shutdown(drainCtx, srv, sched); err != nil {
 		return err
 	}
 	logf("conveyor serve: stopped")
 	return nil
+}
+
+// isLoopback is whether host (a --host value) listens on loopback only.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,20 +1,40 @@
 package runopts
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/conveyor-llm/conveyor/model"
 )
 
-// largeModel is the size from which loading shows a progress bar.
+// largeModel is the size from which loading shows its progress.
 const largeModel = 256 << 20
 
-// LoadProgress returns a model.Progress that draws a bar on w (stderr) while
-// a large model loads, and nothing for small ones.
+// LoadProgress returns a model.Progress that shows how a large model loads
+// on w (stderr): a bar when w is a terminal, else a plain line at most every
+// few seconds (and at the end), so a log file gets no carriage returns.
+// Small models show nothing.
 func LoadProgress(w io.Writer) model.Progress {
+	if isTerminal(w) {
+		return barProgress(w)
+	}
+	return lineProgress(w, 5*time.Second)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func barProgress(w io.Writer) model.Progress {
 	var bar *progressbar.ProgressBar
 	return func(done, total int64) {
 		if total < largeModel {
@@ -28,6 +48,26 @@ func LoadProgress(w io.Writer) model.Progress {
 		if done >= total {
 			_ = bar.Finish()
 		}
+	}
+}
+
+// lineProgress writes "loading: 1.2 of 4.0 GiB (30%)" lines, the first
+// after every seconds, then every every, and one when done.
+func lineProgress(w io.Writer, every time.Duration) model.Progress {
+	var start, last time.Time
+	return func(done, total int64) {
+		if total < largeModel {
+			return
+		}
+		now := time.Now()
+		if start.IsZero() {
+			start, last = now, now
+		}
+		if done < total && now.Sub(last) < every {
+			return
+		}
+		last = now
+		fmt.Fprintf(w, "loading: %.1f of %.1f GiB (%d%%)\n", float64(done)/(1<<30), float64(total)/(1<<30), done*100/total)
 	}
 }
 

@@ -6,6 +6,8 @@ package runopts
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 
@@ -48,7 +50,7 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.Model, "model", "", "model `file`, same as -m")
 	fs.StringVar(&o.Prompt, "p", "", "prompt `text` (empty: generate from BOS)")
 	fs.StringVar(&o.Prompt, "prompt", "", "prompt `text`, same as -p")
-	fs.IntVar(&o.Tokens, "n", -1, "number of tokens to generate (-1: until end of generation or a full context)")
+	fs.IntVar(&o.Tokens, "n", -1, "number of tokens to generate (-1: until end of generation or a full context; 0: none)")
 	fs.IntVar(&o.Context, "c", 0, "context size in tokens (0: the model's, at most 4096)")
 	fs.IntVar(&o.Batch, "b", 0, "prompt tokens per forward pass (0: the backend's default, 256 on the CPU, 512 on a GPU)")
 	fs.IntVar(&o.Threads, "t", 0, "CPU threads (0: one per core)")
@@ -57,7 +59,7 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.Float64Var(&o.TopP, "top-p", 1, "top-p sampling (1: off)")
 	fs.Float64Var(&o.MinP, "min-p", 0, "min-p sampling (0: off)")
 	fs.Float64Var(&o.RepeatPenalty, "repeat-penalty", 1, "repetition penalty (1: off)")
-	fs.IntVar(&o.RepeatLastN, "repeat-last-n", 64, "tokens the repetition penalty looks back over")
+	fs.IntVar(&o.RepeatLastN, "repeat-last-n", 64, "tokens the repetition penalty looks back over (-1: the whole context)")
 	fs.Int64Var(&o.Seed, "seed", -1, "random seed (-1: random)")
 	fs.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "go on past end-of-generation tokens (they are never sampled)")
 	fs.StringVar(&o.Backend, "backend", "auto", "backend: auto, cpu or vulkan")
@@ -71,17 +73,24 @@ func Register(fs *flag.FlagSet) *Options {
 
 // Check reports flag values that cannot work.
 func (o *Options) Check() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
-	case o.Temp < 0:
-		return errors.New("--temp must be 0 or more")
-	case o.TopP <= 0 || o.TopP > 1:
-		return errors.New("--top-p must be in (0, 1]")
-	case o.MinP < 0 || o.MinP >= 1:
-		return errors.New("--min-p must be in [0, 1)")
+	case !finite(o.Temp) || o.Temp < 0:
+		return fmt.Errorf("--temp must be a number, 0 or more, got %v", o.Temp)
+	case !finite(o.TopP) || o.TopP <= 0 || o.TopP > 1:
+		return fmt.Errorf("--top-p must be in (0, 1], got %v", o.TopP)
+	case !finite(o.MinP) || o.MinP < 0 || o.MinP >= 1:
+		return fmt.Errorf("--min-p must be in [0, 1), got %v", o.MinP)
 	case o.TopK < 0:
-		return errors.New("--top-k must be 0 or more")
-	case o.RepeatPenalty <= 0:
-		return errors.New("--repeat-penalty must be positive")
+		return fmt.Errorf("--top-k must be 0 or more, got %d", o.TopK)
+	case !finite(o.RepeatPenalty) || o.RepeatPenalty <= 0:
+		return fmt.Errorf("--repeat-penalty must be a positive number, got %v", o.RepeatPenalty)
+	case o.RepeatLastN < -1:
+		return fmt.Errorf("--repeat-last-n must be -1 (the whole context) or more, got %d", o.RepeatLastN)
+	case o.Tokens < -1:
+		return fmt.Errorf("-n must be -1 (no limit), 0 (generate nothing) or more, got %d", o.Tokens)
+	case o.TopLogits < 0:
+		return fmt.Errorf("--top-logits must not be negative, got %d", o.TopLogits)
 	case o.Context < 0 || o.Batch < 0 || o.Threads < 0:
 		return errors.New("-c, -b and -t must not be negative")
 	}

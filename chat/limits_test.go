@@ -1,0 +1,66 @@
+package chat
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Hostile templates fail with an error for their rendering; nothing is
+// allocated past the budgets and nothing overflows the stack.
+func TestSandboxBudgets(t *testing.T) {
+	for _, tc := range []struct{ name, src, want string }{
+		{"string repeat", `{{ 'a' * 10000000000 }}`, "over the limit"},
+		{"string repeat, int first", `{{ 10000000000 * 'ab' }}`, "over the limit"},
+		{"repeat of a huge power", `{{ 'a' * 10**12 }}`, "over the limit"},
+		{"list repeat", `{{ ([1, 2] * 10000000000) | length }}`, "over the limit"},
+		{"doubling", `{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s | length }}`, "over the limit"},
+		{"doubling with ~", `{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}`, "over the limit"},
+		{"range", `{{ range(10**12) | length }}`, "Range too big"},
+		{"nested loops", `{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}`, "loop iterations"},
+		{"output", `{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}`, "output is over the limit"},
+		{"replace", `{{ ('a' * 1000000) | replace('a', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb') }}`, "over the limit"},
+		{"replace method", `{{ ('a' * 1000000).replace('a', 'a' * 100) }}`, "over the limit"},
+		{"indent", `{{ 'a\nb' | indent(10000000000) }}`, "over the limit"},
+		{"zfill", `{{ 'a'.zfill(10000000000) }}`, "over the limit"},
+		{"percent width", `{{ '%10000000000s' % 'a' }}`, "over the limit"},
+		{"tojson indent", `{{ [1] | tojson(indent=10000000000) }}`, "over the limit"},
+		{"join", `{{ ['a' * 20000000, 'b' * 20000000] | join(',') }}`, "over the limit"},
+		{"int overflow +", `{{ 9223372036854775807 + 1 }}`, "OverflowError"},
+		{"int overflow -", `{{ -9223372036854775807 - 2 }}`, "OverflowError"},
+		{"int overflow *", `{{ 4294967296 * 4294967296 }}`, "OverflowError"},
+		{"int overflow **", `{{ 2 ** 64 }}`, "OverflowError"},
+		{"huge exponent", `{{ 1 ** 1000000000000 }}{{ 2 ** 1000000000000 }}`, "OverflowError"},
+		{"nested parentheses", `{{ ` + strings.Repeat("(", 1000000) + `1` + strings.Repeat(")", 1000000) + ` }}`, "nested more than"},
+		{"nested not", `{{ ` + strings.Repeat("not ", 100000) + `1 }}`, "nested more than"},
+		{"nested minus", `{{ ` + strings.Repeat("-", 100000) + `1 }}`, "nested more than"},
+		{"nested lists", `{{ ` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + ` }}`, "nested more than"},
+		{"nested ifs", strings.Repeat("{% if true %}", 100000) + strings.Repeat("{% endif %}", 100000), "nested more than"},
+		{"long chain", `{{ 1` + strings.Repeat(" + 1", 100000) + ` }}`, "nested more than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Render(tc.src, Input{Messages: []map[string]any{{"role": "user", "content": "hi"}}})
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+			var raise *RaiseError
+			require.False(t, errors.As(err, &raise))
+		})
+	}
+	// What stays inside the budgets still works.
+	for src, want := range map[string]string{
+		`{{ 'ab' * 3 }}`:                 "ababab",
+		`{{ 2 ** 62 }}`:                  "4611686018427387904",
+		`{{ -9223372036854775807 - 1 }}`: "-9223372036854775808",
+		`{{ 3037000499 * 3037000499 }}`:  "9223372030926249001",
+		`{{ (((1 + 2))) * -(-3) }}`:      "9",
+		`{{ 7 // -2 }} {{ -7 % 3 }}`:     "-4 2",
+		`{{ range(5) | sum }}`:           "10",
+		`{{ 'a'.zfill(3) }}`:             "00a",
+	} {
+		out, err := Render(src, Input{})
+		require.NoError(t, err, src)
+		require.Equal(t, want, out, src)
+	}
+}
