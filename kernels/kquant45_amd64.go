@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"sync"
 	"unsafe"
 
 	"github.com/conveyor-llm/conveyor/gguf"
@@ -24,6 +25,70 @@ func tileQ5_Kx4AVX512(w *byte, wstride int, a *byte, astride int, nb int, out *f
 //go:noescape
 func tileQ5_Kx1AVX512(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
 
+//go:noescape
+func prepQ4_KW4AVX512(dst *byte, w *byte, wstride int, nb int)
+
+//go:noescape
+func prepQ5_KW4AVX512(dst *byte, w *byte, wstride int, nb int)
+
+//go:noescape
+func prepQ8_KA4AVX512(dst *byte, a *byte, astride int, nb int)
+
+//go:noescape
+func tileKPackedx4AVX512(w *byte, a *byte, nb int, out *float32, ostride int)
+
+// Bytes per block of a packed group of 4 weight rows and of 4 activation
+// rows (kquant45_gen.go's pwBlock, paBlock).
+const (
+	kq45PackedW = 1536
+	kq45PackedA = 1600
+	// kq45PackMin is the fewest activation rows worth packing for.
+	kq45PackMin = 8
+)
+
+// kq45Packer is the batch path: DotTile's activation rows are packed once
+// per call and each group of 4 weight rows once per call, so that the 4x4
+// kernel finds its levels, scales and factors laid out for it.
+type kq45Packer struct {
+	prepW func(dst *byte, w *byte, wstride int, nb int)
+	x1    tileKernel
+}
+
+var kq45PackPool sync.Pool
+
+func (p kq45Packer) dotTile(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na int, n int) int {
+	nb := n / qkK
+	nw4, na4 := nw&^3, na&^3
+	if nb == 0 || nw4 == 0 || na4 < kq45PackMin {
+		return 0
+	}
+	wLen, aLen := nb*kq45PackedW, nb*kq45PackedA
+	need := wLen + na4/4*aLen + 64
+	bufp, _ := kq45PackPool.Get().(*[]byte)
+	if bufp == nil || cap(*bufp) < need {
+		b := make([]byte, need)
+		bufp = &b
+	}
+	buf := (*bufp)[:need]
+	off := int(-uintptr(unsafe.Pointer(&buf[0])) & 63)
+	wp, ap := buf[off:off+wLen], buf[off+wLen:need-64+off]
+	for i := 0; i < na4; i += 4 {
+		prepQ8_KA4AVX512(&ap[i/4*aLen], &a[i*aStride], aStride, nb)
+	}
+	for j := 0; j < nw4; j += 4 {
+		wj := &w[j*wStride]
+		p.prepW(&wp[0], wj, wStride, nb)
+		for i := 0; i < na4; i += 4 {
+			tileKPackedx4AVX512(&wp[0], &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
+		}
+		for i := na4; i < na; i++ {
+			p.x1(wj, wStride, &a[i*aStride], aStride, nb, &dst[i*dstStride+j], dstStride)
+		}
+	}
+	kq45PackPool.Put(bufp)
+	return nw4
+}
+
 // kq45Kernels are the kernels this machine runs for Q4_K and Q5_K (none
 // where it lacks the instructions).
 var kq45Kernels = map[gguf.Type]tiles{}
@@ -32,6 +97,8 @@ func init() {
 	if hasAVX512VNNI && hasAVX512 {
 		kq45Kernels[gguf.TypeQ4_K] = tiles{tileQ4_Kx4AVX512, tileQ4_Kx1AVX512}
 		kq45Kernels[gguf.TypeQ5_K] = tiles{tileQ5_Kx4AVX512, tileQ5_Kx1AVX512}
+		batchTilers[formats[gguf.TypeQ4_K]] = kq45Packer{prepQ4_KW4AVX512, tileQ4_Kx1AVX512}.dotTile
+		batchTilers[formats[gguf.TypeQ5_K]] = kq45Packer{prepQ5_KW4AVX512, tileQ5_Kx1AVX512}.dotTile
 	}
 	for typ, t := range kq45Kernels {
 		f := formats[typ]
