@@ -28,6 +28,8 @@ func kq45Variants() []kq45Variant {
 		{"Go/Q5_K", gguf.TypeQ5_K, twinTiles(gguf.TypeQ5_K), true},
 		{"AVX512/Q4_K", gguf.TypeQ4_K, tiles{tileQ4_Kx4AVX512, tileQ4_Kx1AVX512}, avx512},
 		{"AVX512/Q5_K", gguf.TypeQ5_K, tiles{tileQ5_Kx4AVX512, tileQ5_Kx1AVX512}, avx512},
+		{"AVX2/Q4_K", gguf.TypeQ4_K, rowTiles(dotQ4_KAVX2), hasAVX2},
+		{"AVX2/Q5_K", gguf.TypeQ5_K, rowTiles(dotQ5_KAVX2), hasAVX2},
 	}
 }
 
@@ -186,8 +188,8 @@ func BenchmarkTileKQ45(b *testing.B) {
 				// 112 activation rows (packing included; unpacked: without
 				// the batch tiler).
 				const n, nw, na = 2048, 256, 112
-				if v.name[:2] == "Go" {
-					b.Skip("slow")
+				if v.name[:6] != "AVX512" {
+					b.Skip("DotTile runs the machine's kernels: benchmarked once")
 				}
 				f := mustFormat(b, v.typ)
 				if bt := batchTilers[f]; !packed && bt != nil {
@@ -243,4 +245,42 @@ func normalScales(w []byte, size int) []byte {
 		w[i+1], w[i+3] = 0x14, 0x14
 	}
 	return w
+}
+
+// BenchmarkDotKQ45 measures Format.Dot (one row of 2048 values, 5632 rows)
+// against the 4x1 tile with the row as all four weight rows (the Dot before
+// the one-row kernel), in GB of weights per CPU second.
+func BenchmarkDotKQ45(b *testing.B) {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K} {
+		for _, old := range []bool{false, true} {
+			name := typ.String() + "/Dot"
+			if old {
+				name = typ.String() + "/x1-stride0"
+				if !(hasAVX512VNNI && hasAVX512) {
+					continue
+				}
+			}
+			b.Run(name, func(b *testing.B) {
+				const n, nw = 2048, 5632
+				f := mustFormat(b, typ)
+				x1 := map[gguf.Type]tileKernel{gguf.TypeQ4_K: tileQ4_Kx1AVX512, gguf.TypeQ5_K: tileQ5_Kx1AVX512}[typ]
+				rng := rand.New(rand.NewPCG(1, 2))
+				wRow := typ.RowBytes(n)
+				w := normalScales(randKWeights(rng, typ, nw*n/qkK, false), typ.BlockBytes())
+				a := randQ8KActs(rng, n/qkK, false)
+				var out [4]float32
+				cpu0 := threadCPU()
+				for b.Loop() {
+					for j := 0; j < nw; j++ {
+						if old {
+							x1(&w[j*wRow], 0, &a[0], 0, n/qkK, &out[0], 0)
+						} else {
+							out[0] = f.Dot(w[j*wRow:(j+1)*wRow], a, n)
+						}
+					}
+				}
+				b.ReportMetric(float64(len(w))*float64(b.N)/(threadCPU()-cpu0)/1e9, "GB/cpu-s")
+			})
+		}
+	}
 }

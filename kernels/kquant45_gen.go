@@ -604,6 +604,89 @@ func slotOf(i, j int) int {
 	panic("no slot")
 }
 
+// genDotAVX2 writes dotKIND_AVX2(w, a *byte, nb int) float32: one weight row
+// against one activation row with AVX2 (VEX registers only): per sub-block
+// VPMADDUBSW (exact: at most 2·31·128) and VPMADDWD by the scale broadcast
+// in words, summs as one VPMADDWD of the bsums by the mins, then the twin's
+// two FMAs per block.
+func genDotAVX2(kd kind) {
+	fn := "dot" + kd.name + "AVX2"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, a *byte, nb int) float32\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-28\n", fn)
+	emit("MOVQ w+0(FP), SI")
+	emit("MOVQ a+8(FP), DI")
+	emit("MOVQ nb+16(FP), CX")
+	emit("VPBROADCASTB ·kq45Nib(SB), Y15")
+	emit("VXORPS X14, X14, X14")
+	emit("TESTQ CX, CX")
+	emit("JZ %s_done", fn)
+	label(fn + "_loop")
+	// Scales and mins as bytes s0..7, m0..7 in both halves of Y8.
+	emit("MOVQ 4(SI), AX")
+	emit("MOVL 12(SI), R8")
+	emit("MOVQ R8, R9")
+	emit("SHLQ $28, R9")
+	emit("ORQ R8, R9")
+	emit("ANDQ ·kq45Nib(SB), R9")
+	emit("MOVQ AX, R12")
+	emit("SHRQ $2, R12")
+	emit("ANDQ ·kq45Top(SB), R12")
+	emit("ORQ R12, R9")
+	emit("ANDQ ·kq45Low6(SB), AX")
+	emit("VMOVQ AX, X8")
+	emit("VMOVQ R9, X9")
+	emit("VPUNPCKLDQ X9, X8, X8")
+	emit("VINSERTI128 $1, X8, Y8, Y8")
+	emit("VPSHUFB ·kq45A2Min(SB), Y8, Y9")
+	emit("VPMADDWD %d(DI), Y9, Y12", q8KBsums)
+	emit("VPXOR Y13, Y13, Y13")
+	if kd.qhOffs != 0 {
+		emit("VMOVDQU %d(SI), Y7", kd.qhOffs)
+	}
+	for k := 0; k < 4; k++ {
+		emit("VMOVDQU %d(SI), Y0", kd.qsOffs+32*k)
+		emit("VPSRLW $4, Y0, Y1")
+		emit("VPAND Y15, Y0, Y0")
+		emit("VPAND Y15, Y1, Y1")
+		for h := 0; h < 2; h++ {
+			y := h
+			if kd.qhOffs != 0 {
+				c := 2*k + h
+				emit("VPAND ·kq45A2Bit+%d(SB), Y7, Y3", 32*c)
+				emit("VPCMPEQB ·kq45A2Bit+%d(SB), Y3, Y3", 32*c)
+				emit("VPAND ·kq45Sixteen(SB), Y3, Y3")
+				emit("VPOR Y3, Y%d, Y%d", y, y)
+			}
+			emit("VPMADDUBSW %d(DI), Y%d, Y%d", q8KQs+64*k+32*h, y, y)
+			emit("VPSHUFB ·kq45A2Sc+%d(SB), Y8, Y2", 32*(2*k+h))
+			emit("VPMADDWD Y2, Y%d, Y%d", y, y)
+			emit("VPADDD Y%d, Y13, Y13", y)
+		}
+	}
+	// [isum, summs] in dwords 0, 1 of X0.
+	emit("VPHADDD Y12, Y13, Y0")
+	emit("VEXTRACTI128 $1, Y0, X1")
+	emit("VPADDD X1, X0, X0")
+	emit("VPHADDD X0, X0, X0")
+	emit("VCVTDQ2PS X0, X0")
+	emit("VMOVSHDUP X0, X1")
+	emit("VMOVD (SI), X2")
+	emit("VCVTPH2PS X2, X2") // d, dmin
+	emit("VBROADCASTSS (DI), X3")
+	emit("VMULPS X3, X2, X2")
+	emit("VMOVSHDUP X2, X3")
+	emit("VFMADD231SS X2, X0, X14")
+	emit("VFNMADD231SS X3, X1, X14")
+	emit("ADDQ $%d, SI", kd.blockSize)
+	emit("ADDQ $%d, DI", q8KBlock)
+	emit("DECQ CX")
+	emit("JNZ %s_loop", fn)
+	label(fn + "_done")
+	emit("VZEROUPPER")
+	emit("MOVSS X14, ret+24(FP)")
+	emit("RET")
+}
+
 func data(name string, vals []byte) {
 	for i := 0; i < len(vals); i += 8 {
 		var q uint64
@@ -656,6 +739,7 @@ func main() {
 		genX4(kd)
 		genX1(kd)
 		genPrepW(kd)
+		genDotAVX2(kd)
 	}
 	genPrepA()
 	genPackedX4()
@@ -738,6 +822,23 @@ func main() {
 		pairQ = append(pairQ, u64(uint64(q))...)
 	}
 	data("kq45IdxPairQ", pairQ)
+	var a2min, a2sc, a2bit []byte
+	for l := 0; l < 32; l++ {
+		w := l % 16 / 2
+		if l >= 16 {
+			w += 8
+		}
+		a2min = append(a2min, map[bool]byte{true: byte(8 + w/2), false: 0x80}[l%2 == 0])
+	}
+	for sb := 0; sb < 8; sb++ {
+		for l := 0; l < 32; l++ {
+			a2sc = append(a2sc, map[bool]byte{true: byte(sb), false: 0x80}[l%2 == 0])
+			a2bit = append(a2bit, byte(1)<<sb)
+		}
+	}
+	data("kq45A2Min", a2min)
+	data("kq45A2Sc", a2sc)
+	data("kq45A2Bit", a2bit)
 	if err := os.WriteFile("kquant45_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
