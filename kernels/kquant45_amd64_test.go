@@ -28,6 +28,8 @@ func kq45Variants() []kq45Variant {
 		{"Go/Q5_K", gguf.TypeQ5_K, twinTiles(gguf.TypeQ5_K), true},
 		{"AVX512/Q4_K", gguf.TypeQ4_K, tiles{tileQ4_Kx4AVX512, tileQ4_Kx1AVX512}, avx512},
 		{"AVX512/Q5_K", gguf.TypeQ5_K, tiles{tileQ5_Kx4AVX512, tileQ5_Kx1AVX512}, avx512},
+		{"AVX2/Q4_K", gguf.TypeQ4_K, rowTiles(dotQ4_KAVX2), hasAVX2},
+		{"AVX2/Q5_K", gguf.TypeQ5_K, rowTiles(dotQ5_KAVX2), hasAVX2},
 	}
 }
 
@@ -99,6 +101,56 @@ func TestKQ45KernelsMatchTwin(t *testing.T) {
 	}
 }
 
+// TestKQ45PackedMatchesTwin runs the packed batch path (the tiler itself,
+// packing included) on raw blocks, random and extreme, with rows left over
+// on both sides, and compares every output's bits with the twin.
+func TestKQ45PackedMatchesTwin(t *testing.T) {
+	if !(hasAVX512VNNI && hasAVX512) {
+		t.Skip("CPU lacks the instructions")
+	}
+	packers := map[gguf.Type]kq45Packer{
+		gguf.TypeQ4_K: {prepQ4_KW4AVX512, tileQ4_Kx1AVX512},
+		gguf.TypeQ5_K: {prepQ5_KW4AVX512, tileQ5_Kx1AVX512},
+	}
+	for typ, p := range packers {
+		t.Run(typ.String(), func(t *testing.T) {
+			twin := kq45Twins[typ]
+			rng := rand.New(rand.NewPCG(9, uint64(typ)))
+			size := typ.BlockBytes()
+			for iter := 0; iter < 60; iter++ {
+				nb := 1 + iter%9
+				extreme := iter%4 == 3
+				nw, na := 4+rng.IntN(9), kq45PackMin+rng.IntN(9)
+				wStride, aStride := nb*size+rng.IntN(2)*16, nb*blockQ8_K+rng.IntN(2)*8
+				w := randKWeights(rng, typ, nw*wStride/size+1, extreme)
+				a := randQ8KActs(rng, na*aStride/blockQ8_K+1, extreme)
+				dStride := nw + 3
+				dst := make([]float32, na*dStride)
+				poisonFloats(dst)
+				done := p.dotTile(dst, dStride, w, wStride, nw, a, aStride, na, nb*qkK)
+				if done != nw&^3 {
+					t.Fatalf("did %d of %d rows", done, nw)
+				}
+				for i := 0; i < na; i++ {
+					for j := 0; j < dStride; j++ {
+						got := dst[i*dStride+j]
+						if j >= done {
+							if !math.IsNaN(float64(got)) {
+								t.Fatalf("wrote (%d, %d)", i, j)
+							}
+							continue
+						}
+						want := twin(w[j*wStride:j*wStride+nb*size], a[i*aStride:i*aStride+nb*blockQ8_K], nb*qkK)
+						if !sameFloat(got, want) {
+							t.Fatalf("nb=%d %dx%d extreme=%v (%d, %d) = %g, want %g", nb, nw, na, extreme, i, j, got, want)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkTileKQ45 measures the 4x4 kernels on 64 weight rows by 64
 // activation rows of 2048 values (GMAC/s) and the 4x1 kernels on a
 // 5632x2048 matrix against one row (GB/s of weights).
@@ -126,6 +178,36 @@ func BenchmarkTileKQ45(b *testing.B) {
 			b.ReportMetric(float64(n*nw*na)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
 			b.ReportMetric(float64(n*nw*na)*float64(b.N)/(threadCPU()-cpu0)/1e9, "GMAC/cpu-s")
 		})
+		for _, packed := range []bool{true, false} {
+			name := "tile"
+			if !packed {
+				name = "tile-unpacked"
+			}
+			b.Run(fmt.Sprintf("%s/%s", v.name, name), func(b *testing.B) {
+				// DotTile as the CPU backend calls it: 256 weight rows by
+				// 112 activation rows (packing included; unpacked: without
+				// the batch tiler).
+				const n, nw, na = 2048, 256, 112
+				if v.name[:6] != "AVX512" {
+					b.Skip("DotTile runs the machine's kernels: benchmarked once")
+				}
+				f := mustFormat(b, v.typ)
+				if bt := batchTilers[f]; !packed && bt != nil {
+					delete(batchTilers, f)
+					defer func() { batchTilers[f] = bt }()
+				}
+				rng := rand.New(rand.NewPCG(1, 2))
+				wRow, aRow := v.typ.RowBytes(n), f.DotType.RowBytes(n)
+				w := normalScales(randKWeights(rng, v.typ, nw*n/qkK, false), v.typ.BlockBytes())
+				a := randQ8KActs(rng, na*n/qkK, false)
+				dst := make([]float32, nw*na)
+				cpu0 := threadCPU()
+				for b.Loop() {
+					f.DotTile(dst, nw, w, wRow, nw, a, aRow, na, n)
+				}
+				b.ReportMetric(float64(n*nw*na)*float64(b.N)/(threadCPU()-cpu0)/1e9, "GMAC/cpu-s")
+			})
+		}
 		b.Run(fmt.Sprintf("%s/x1", v.name), func(b *testing.B) {
 			const n, nw = 2048, 5632
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -163,4 +245,42 @@ func normalScales(w []byte, size int) []byte {
 		w[i+1], w[i+3] = 0x14, 0x14
 	}
 	return w
+}
+
+// BenchmarkDotKQ45 measures Format.Dot (one row of 2048 values, 5632 rows)
+// against the 4x1 tile with the row as all four weight rows (the Dot before
+// the one-row kernel), in GB of weights per CPU second.
+func BenchmarkDotKQ45(b *testing.B) {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ5_K} {
+		for _, old := range []bool{false, true} {
+			name := typ.String() + "/Dot"
+			if old {
+				name = typ.String() + "/x1-stride0"
+				if !(hasAVX512VNNI && hasAVX512) {
+					continue
+				}
+			}
+			b.Run(name, func(b *testing.B) {
+				const n, nw = 2048, 5632
+				f := mustFormat(b, typ)
+				x1 := map[gguf.Type]tileKernel{gguf.TypeQ4_K: tileQ4_Kx1AVX512, gguf.TypeQ5_K: tileQ5_Kx1AVX512}[typ]
+				rng := rand.New(rand.NewPCG(1, 2))
+				wRow := typ.RowBytes(n)
+				w := normalScales(randKWeights(rng, typ, nw*n/qkK, false), typ.BlockBytes())
+				a := randQ8KActs(rng, n/qkK, false)
+				var out [4]float32
+				cpu0 := threadCPU()
+				for b.Loop() {
+					for j := 0; j < nw; j++ {
+						if old {
+							x1(&w[j*wRow], 0, &a[0], 0, n/qkK, &out[0], 0)
+						} else {
+							out[0] = f.Dot(w[j*wRow:(j+1)*wRow], a, n)
+						}
+					}
+				}
+				b.ReportMetric(float64(len(w))*float64(b.N)/(threadCPU()-cpu0)/1e9, "GB/cpu-s")
+			})
+		}
+	}
 }

@@ -49,7 +49,11 @@ func at(off int, row string) string { return fmt.Sprintf("%d%s", off, row) }
 // decodeScales unpacks weight row j's 12 scale bytes into 16 words at
 // j*64(SP): words 0..7 the scales s_0..s_7, 8..15 the mins m_0..m_7; and
 // inserts the row's d, dmin into dword j of X31.
-func decodeScales(j int) {
+func decodeScales(j int) { decodeScalesTo(j, 64*j, true) }
+
+// decodeScalesTo is decodeScales storing the 16 words at off(SP) (as a ymm
+// when !wide).
+func decodeScalesTo(j, off int, wide bool) {
 	r := wRow[j]
 	emit("MOVQ %s, AX", at(4, r))  // u: scale bytes 0..7
 	emit("MOVL %s, R8", at(12, r)) // v: bytes 8..11
@@ -66,7 +70,11 @@ func decodeScales(j int) {
 	emit("VMOVQ R9, X25")
 	emit("VPUNPCKLDQ X25, X24, X24") // scales 0..7, mins 0..7 as bytes
 	emit("VPMOVZXBW X24, Y24")
-	emit("VMOVDQU64 Z24, %d(SP)", 64*j)
+	if wide {
+		emit("VMOVDQU64 Z24, %d(SP)", off)
+	} else {
+		emit("VMOVDQU64 Y24, %d(SP)", off)
+	}
 	if j == 0 {
 		emit("VMOVD %s, X31", at(0, r))
 	} else {
@@ -385,6 +393,300 @@ func genX1(kd kind) {
 	emit("RET")
 }
 
+// Packed layouts (the batch path, kquant45_amd64.go): weights and
+// activations are re-laid out once per DotTile call so that each 64-byte
+// line k of a block holds, in dword lane l, four values of sub-block l/2
+// (128-bit lane h: values 64h+8k..+7, then 64h+32+8k..+7). VPDPBUSD then
+// sums a whole block per sub-block in the same lanes, and one VPMULLD by
+// the scales finishes isum's lanes: half the multiplies of the tile above.
+const (
+	pwLevels = 0    // (4k+j)*64: row j's levels of line k
+	pwScales = 1024 // 64j: row j's scale s_(l/2) in dword l
+	pwMins   = 1280 // 16s+4j: m_j[s] in both words
+	pwD      = 1408 // lane p = 4i+j: d_j
+	pwDmin   = 1472 // lane p: dmin_j
+	pwBlock  = 1536
+	paQuants = 0    // (4k+i)*64: row i's quants of line k
+	paBsums  = 1024 // 64s + 16i: row i's bsums 2s, 2s+1 (as a dword, 4 times)
+	paDA     = 1536 // 16i: row i's d, 4 times
+	paBlock  = 1600
+)
+
+// genPrepW writes prepKIND_W4AVX512(dst, w *byte, wstride, nb int): 4 weight
+// rows of nb blocks into the packed layout.
+func genPrepW(kd kind) {
+	fn := "prep" + kd.name + "W4AVX512"
+	fmt.Fprintf(&out, "\n// func %s(dst *byte, w *byte, wstride int, nb int)\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $128-32\n", fn)
+	emit("MOVQ dst+0(FP), DI")
+	emit("MOVQ w+8(FP), SI")
+	emit("MOVQ wstride+16(FP), BX")
+	emit("MOVQ nb+24(FP), CX")
+	emit("LEAQ (BX)(BX*2), R10")
+	emit("VMOVDQU32 ·kq45ShiftQ(SB), Z17")
+	emit("VPBROADCASTB ·kq45Nib(SB), Z18")
+	for k := 0; k < 4; k++ {
+		emit("VMOVDQU64 ·kq45IdxQ+%d(SB), Z%d", 64*k, 19+k)
+	}
+	emit("VMOVDQU32 ·kq45IdxHalf(SB), Z23")
+	emit("TESTQ CX, CX")
+	emit("JZ %s_done", fn)
+	label(fn + "_loop")
+	for j := 0; j < 4; j++ {
+		decodeScalesTo(j, 32*j, false)
+		r := wRow[j]
+		emit("VMOVDQU64 %s, Z25", at(kd.qsOffs, r))
+		for k := 0; k < 4; k++ {
+			emit("VMOVDQA64 Z%d, Z24", 19+k)
+			emit("VPERMI2Q %s, Z25, Z24", at(kd.qsOffs+64, r))
+			emit("VPSRLVW Z17, Z24, Z24")
+			emit("VPANDD Z18, Z24, Z24")
+			if kd.qhOffs != 0 {
+				emit("VPBROADCASTQ %s, Z29", at(kd.qhOffs+8*k, r))
+				emit("VPTESTMB ·kq45HighBitQ(SB), Z29, K1")
+				emit("VPADDB ·kq45Sixteen(SB), Z24, K1, Z24")
+			}
+			emit("VMOVDQU64 Z24, %d(DI)", pwLevels+64*(4*k+j))
+		}
+		emit("VPMOVZXWD %d(SP), Z26", 32*j)
+		emit("VPERMD Z26, Z23, Z26")
+		emit("VMOVDQU64 Z26, %d(DI)", pwScales+64*j)
+	}
+	emit("VMOVDQU64 0(SP), Z25")
+	for h := 0; h < 2; h++ {
+		emit("VMOVDQU64 ·kq45IdxM+%d(SB), Z24", 64*h)
+		emit("VPERMI2W 64(SP), Z25, Z24")
+		emit("VMOVDQU64 Z24, %d(DI)", pwMins+64*h)
+	}
+	emit("VCVTPH2PS X31, Y31")
+	emit("VMOVDQU32 ·kq45IdxD(SB), Z24")
+	emit("VPERMPS Z31, Z24, Z25")
+	emit("VMOVUPS Z25, %d(DI)", pwD)
+	emit("VMOVDQU32 ·kq45IdxDmin(SB), Z24")
+	emit("VPERMPS Z31, Z24, Z25")
+	emit("VMOVUPS Z25, %d(DI)", pwDmin)
+	emit("ADDQ $%d, SI", kd.blockSize)
+	emit("ADDQ $%d, DI", pwBlock)
+	emit("DECQ CX")
+	emit("JNZ %s_loop", fn)
+	label(fn + "_done")
+	emit("VZEROUPPER")
+	emit("RET")
+}
+
+// genPrepA writes prepQ8_KA4AVX512(dst, a *byte, astride, nb int): 4
+// activation rows of nb Q8_K blocks into the packed layout.
+func genPrepA() {
+	fn := "prepQ8_KA4AVX512"
+	fmt.Fprintf(&out, "\n// func %s(dst *byte, a *byte, astride int, nb int)\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", fn)
+	emit("MOVQ dst+0(FP), SI")
+	emit("MOVQ a+8(FP), DI")
+	emit("MOVQ astride+16(FP), DX")
+	emit("MOVQ nb+24(FP), CX")
+	emit("LEAQ (DX)(DX*2), R11")
+	emit("VMOVDQU64 ·kq45IdxPairQ(SB), Z20")
+	emit("TESTQ CX, CX")
+	emit("JZ %s_done", fn)
+	label(fn + "_loop")
+	for i := 0; i < 4; i++ {
+		r := aRow[i]
+		for h := 0; h < 4; h++ {
+			emit("VPERMQ %s, Z20, Z%d", at(q8KQs+64*h, r), 24+h)
+		}
+		emit("VSHUFI64X2 $0x44, Z25, Z24, Z28")
+		emit("VSHUFI64X2 $0xee, Z25, Z24, Z29")
+		emit("VSHUFI64X2 $0x44, Z27, Z26, Z30")
+		emit("VSHUFI64X2 $0xee, Z27, Z26, Z31")
+		emit("VSHUFI64X2 $0x88, Z30, Z28, Z24")
+		emit("VSHUFI64X2 $0xdd, Z30, Z28, Z25")
+		emit("VSHUFI64X2 $0x88, Z31, Z29, Z26")
+		emit("VSHUFI64X2 $0xdd, Z31, Z29, Z27")
+		for k := 0; k < 4; k++ {
+			emit("VMOVDQU64 Z%d, %d(SI)", 24+k, paQuants+64*(4*k+i))
+		}
+		for s := 0; s < 8; s++ {
+			emit("VPBROADCASTD %s, X24", at(q8KBsums+4*s, r))
+			emit("VMOVDQU32 X24, %d(SI)", paBsums+64*s+16*i)
+		}
+		emit("VBROADCASTSS %s, X24", at(0, r))
+		emit("VMOVUPS X24, %d(SI)", paDA+16*i)
+	}
+	emit("ADDQ $%d, DI", q8KBlock)
+	emit("ADDQ $%d, SI", paBlock)
+	emit("DECQ CX")
+	emit("JNZ %s_loop", fn)
+	label(fn + "_done")
+	emit("VZEROUPPER")
+	emit("RET")
+}
+
+// genPackedX4 writes tileKPackedx4AVX512(w, a *byte, nb int, out *float32,
+// ostride int): one packed weight group against one packed activation group.
+func genPackedX4() {
+	fn := "tileKPackedx4AVX512"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, a *byte, nb int, out *float32, ostride int)\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-40\n", fn)
+	emit("MOVQ w+0(FP), SI")
+	emit("MOVQ a+8(FP), DI")
+	emit("MOVQ nb+16(FP), CX")
+	emit("VPXORD Z16, Z16, Z16")
+	emit("TESTQ CX, CX")
+	emit("JZ %s_done", fn)
+	label(fn + "_loop")
+	for s := 0; s < 16; s++ {
+		emit("VPXORD Z%d, Z%d, Z%d", s, s, s)
+	}
+	for k := 0; k < 4; k++ {
+		for i := 0; i < 4; i++ {
+			emit("VMOVDQU64 %d(DI), Z%d", paQuants+64*(4*k+i), 20+i)
+		}
+		for j := 0; j < 4; j++ {
+			emit("VMOVDQU64 %d(SI), Z24", pwLevels+64*(4*k+j))
+			for i := 0; i < 4; i++ {
+				emit("VPDPBUSD Z%d, Z24, Z%d", 20+i, slotOf(i, j))
+			}
+		}
+	}
+	for j := 0; j < 4; j++ {
+		emit("VMOVDQU64 %d(SI), Z%d", pwScales+64*j, 20+j)
+		for i := 0; i < 4; i++ {
+			emit("VPMULLD Z%d, Z%d, Z%d", 20+j, slotOf(i, j), slotOf(i, j))
+		}
+	}
+	for s := 0; s < 8; s++ {
+		emit("VSHUFI64X2 $0x44, Z%d, Z%d, Z24", s+8, s)
+		emit("VSHUFI64X2 $0xee, Z%d, Z%d, Z25", s+8, s)
+		emit("VPADDD Z25, Z24, Z%d", s)
+	}
+	treeFromA([8]int{0, 1, 2, 3, 4, 5, 6, 7}, 24, 25)
+	for s := 0; s < 8; s++ {
+		emit("VBROADCASTI32X4 %d(SI), Z25", pwMins+16*s)
+		if s == 0 {
+			emit("VPMADDWD %d(DI), Z25, Z8", paBsums+64*s)
+		} else {
+			emit("VPDPWSSD %d(DI), Z25, Z8", paBsums+64*s)
+		}
+	}
+	emit("VMOVUPS %d(DI), Z26", paDA)
+	emit("VMULPS %d(SI), Z26, Z24", pwD)
+	emit("VMULPS %d(SI), Z26, Z25", pwDmin)
+	emit("VCVTDQ2PS Z0, Z0")
+	emit("VCVTDQ2PS Z8, Z8")
+	emit("VFMADD231PS Z24, Z0, Z16")
+	emit("VFNMADD231PS Z25, Z8, Z16")
+	emit("ADDQ $%d, SI", pwBlock)
+	emit("ADDQ $%d, DI", paBlock)
+	emit("DECQ CX")
+	emit("JNZ %s_loop", fn)
+	label(fn + "_done")
+	emit("MOVQ out+24(FP), AX")
+	emit("MOVQ ostride+32(FP), R8")
+	emit("SHLQ $2, R8")
+	for i := 0; i < 4; i++ {
+		emit("VEXTRACTF32X4 $%d, Z16, X24", i)
+		emit("VMOVUPS X24, (AX)")
+		if i < 3 {
+			emit("ADDQ R8, AX")
+		}
+	}
+	emit("VZEROUPPER")
+	emit("RET")
+}
+
+// slotOf is the accumulator whose sum lands in lane 4i+j.
+func slotOf(i, j int) int {
+	for p, s := range slotOfLane {
+		if p == 4*i+j {
+			return s
+		}
+	}
+	panic("no slot")
+}
+
+// genDotAVX2 writes dotKIND_AVX2(w, a *byte, nb int) float32: one weight row
+// against one activation row with AVX2 (VEX registers only): per sub-block
+// VPMADDUBSW (exact: at most 2·31·128) and VPMADDWD by the scale broadcast
+// in words, summs as one VPMADDWD of the bsums by the mins, then the twin's
+// two FMAs per block.
+func genDotAVX2(kd kind) {
+	fn := "dot" + kd.name + "AVX2"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, a *byte, nb int) float32\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-28\n", fn)
+	emit("MOVQ w+0(FP), SI")
+	emit("MOVQ a+8(FP), DI")
+	emit("MOVQ nb+16(FP), CX")
+	emit("VPBROADCASTB ·kq45Nib(SB), Y15")
+	emit("VXORPS X14, X14, X14")
+	emit("TESTQ CX, CX")
+	emit("JZ %s_done", fn)
+	label(fn + "_loop")
+	// Scales and mins as bytes s0..7, m0..7 in both halves of Y8.
+	emit("MOVQ 4(SI), AX")
+	emit("MOVL 12(SI), R8")
+	emit("MOVQ R8, R9")
+	emit("SHLQ $28, R9")
+	emit("ORQ R8, R9")
+	emit("ANDQ ·kq45Nib(SB), R9")
+	emit("MOVQ AX, R12")
+	emit("SHRQ $2, R12")
+	emit("ANDQ ·kq45Top(SB), R12")
+	emit("ORQ R12, R9")
+	emit("ANDQ ·kq45Low6(SB), AX")
+	emit("VMOVQ AX, X8")
+	emit("VMOVQ R9, X9")
+	emit("VPUNPCKLDQ X9, X8, X8")
+	emit("VINSERTI128 $1, X8, Y8, Y8")
+	emit("VPSHUFB ·kq45A2Min(SB), Y8, Y9")
+	emit("VPMADDWD %d(DI), Y9, Y12", q8KBsums)
+	emit("VPXOR Y13, Y13, Y13")
+	if kd.qhOffs != 0 {
+		emit("VMOVDQU %d(SI), Y7", kd.qhOffs)
+	}
+	for k := 0; k < 4; k++ {
+		emit("VMOVDQU %d(SI), Y0", kd.qsOffs+32*k)
+		emit("VPSRLW $4, Y0, Y1")
+		emit("VPAND Y15, Y0, Y0")
+		emit("VPAND Y15, Y1, Y1")
+		for h := 0; h < 2; h++ {
+			y := h
+			if kd.qhOffs != 0 {
+				c := 2*k + h
+				emit("VPAND ·kq45A2Bit+%d(SB), Y7, Y3", 32*c)
+				emit("VPCMPEQB ·kq45A2Bit+%d(SB), Y3, Y3", 32*c)
+				emit("VPAND ·kq45Sixteen(SB), Y3, Y3")
+				emit("VPOR Y3, Y%d, Y%d", y, y)
+			}
+			emit("VPMADDUBSW %d(DI), Y%d, Y%d", q8KQs+64*k+32*h, y, y)
+			emit("VPSHUFB ·kq45A2Sc+%d(SB), Y8, Y2", 32*(2*k+h))
+			emit("VPMADDWD Y2, Y%d, Y%d", y, y)
+			emit("VPADDD Y%d, Y13, Y13", y)
+		}
+	}
+	// [isum, summs] in dwords 0, 1 of X0.
+	emit("VPHADDD Y12, Y13, Y0")
+	emit("VEXTRACTI128 $1, Y0, X1")
+	emit("VPADDD X1, X0, X0")
+	emit("VPHADDD X0, X0, X0")
+	emit("VCVTDQ2PS X0, X0")
+	emit("VMOVSHDUP X0, X1")
+	emit("VMOVD (SI), X2")
+	emit("VCVTPH2PS X2, X2") // d, dmin
+	emit("VBROADCASTSS (DI), X3")
+	emit("VMULPS X3, X2, X2")
+	emit("VMOVSHDUP X2, X3")
+	emit("VFMADD231SS X2, X0, X14")
+	emit("VFNMADD231SS X3, X1, X14")
+	emit("ADDQ $%d, SI", kd.blockSize)
+	emit("ADDQ $%d, DI", q8KBlock)
+	emit("DECQ CX")
+	emit("JNZ %s_loop", fn)
+	label(fn + "_done")
+	emit("VZEROUPPER")
+	emit("MOVSS X14, ret+24(FP)")
+	emit("RET")
+}
+
 func data(name string, vals []byte) {
 	for i := 0; i < len(vals); i += 8 {
 		var q uint64
@@ -436,7 +738,11 @@ func main() {
 	for _, kd := range []kind{q4K, q5K} {
 		genX4(kd)
 		genX1(kd)
+		genPrepW(kd)
+		genDotAVX2(kd)
 	}
+	genPrepA()
+	genPackedX4()
 	out.WriteString("\n")
 	// Constants.
 	var shift []uint16
@@ -482,6 +788,57 @@ func main() {
 	data("kq45IdxDmin", dwords(dmin))
 	data("kq45IdxX1", dwords([]uint32{0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0}))
 	data("kq45IdxX1Scales", dwords([]uint32{0, 2, 4, 6, 1, 3, 5, 7}))
+	var shiftQ []uint16
+	for w := 0; w < 32; w++ {
+		shiftQ = append(shiftQ, map[bool]uint16{false: 0, true: 4}[w%8 >= 4])
+	}
+	data("kq45ShiftQ", words(shiftQ))
+	var idxQ []byte
+	for k := 0; k < 4; k++ {
+		for q := 0; q < 8; q++ {
+			idxQ = append(idxQ, u64(uint64(4*(q/2)+k))...)
+		}
+	}
+	data("kq45IdxQ", idxQ)
+	var hbq []byte
+	for l := 0; l < 64; l++ {
+		hbq = append(hbq, byte(1)<<(2*(l/16)+l%16/8))
+	}
+	data("kq45HighBitQ", hbq)
+	var half []uint32
+	for l := 0; l < 16; l++ {
+		half = append(half, uint32(l/2))
+	}
+	data("kq45IdxHalf", dwords(half))
+	var idxM []uint16
+	for w := 0; w < 64; w++ {
+		q := w / 2
+		s, j := q/4, q%4
+		idxM = append(idxM, uint16(16*j+8+s))
+	}
+	data("kq45IdxM", words(idxM))
+	var pairQ []byte
+	for _, q := range []int{0, 4, 1, 5, 2, 6, 3, 7} {
+		pairQ = append(pairQ, u64(uint64(q))...)
+	}
+	data("kq45IdxPairQ", pairQ)
+	var a2min, a2sc, a2bit []byte
+	for l := 0; l < 32; l++ {
+		w := l % 16 / 2
+		if l >= 16 {
+			w += 8
+		}
+		a2min = append(a2min, map[bool]byte{true: byte(8 + w/2), false: 0x80}[l%2 == 0])
+	}
+	for sb := 0; sb < 8; sb++ {
+		for l := 0; l < 32; l++ {
+			a2sc = append(a2sc, map[bool]byte{true: byte(sb), false: 0x80}[l%2 == 0])
+			a2bit = append(a2bit, byte(1)<<sb)
+		}
+	}
+	data("kq45A2Min", a2min)
+	data("kq45A2Sc", a2sc)
+	data("kq45A2Bit", a2bit)
 	if err := os.WriteFile("kquant45_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
