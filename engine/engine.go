@@ -9,6 +9,7 @@ package engine
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/conveyor-llm/conveyor/backend"
@@ -43,6 +44,12 @@ type Model struct {
 	weights []backend.Buffer
 	// LoadTime is how long Load took.
 	LoadTime time.Duration
+
+	// The embedding runner, made on first use (embed.go).
+	embedOnce sync.Once
+	embedRun  *embedRunner
+	embedErr  error
+	embedFree func()
 }
 
 // Load opens the GGUF file at path and loads its model onto the chosen backend.
@@ -106,6 +113,10 @@ func load(f *gguf.File, opts Options) (*Model, error) {
 
 // Close frees the model's memory on its backend and unmaps the file.
 func (m *Model) Close() error {
+	if m.embedFree != nil {
+		m.embedFree()
+		m.embedFree = nil
+	}
 	for _, buf := range m.weights {
 		m.backend.Free(buf)
 	}

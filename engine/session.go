@@ -54,6 +54,9 @@ func (m *Model) DefaultBatchSize() int {
 // NewSession allocates a session's KV cache and scratch on the model's backend.
 func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 	h := m.arch.Hyper()
+	if model.IsEncoder(h.Arch) {
+		return nil, fmt.Errorf("engine: %s is an embedding model: it cannot generate (use Embed or Rerank)", h.Arch)
+	}
 	if opts.Context <= 0 {
 		opts.Context = min(h.ContextLength, 4096)
 	}
