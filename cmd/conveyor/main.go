@@ -35,6 +35,8 @@ var commands = map[string]command{
 	"chat":     {"chat with a model in the terminal", chatCmd},
 	"template": {"render a chat template for a conversation, as transformers does", templateCmd},
 	"serve":    {"serve the model over an OpenAI-compatible HTTP API", serveCmd},
+	"embed":    {"print the embedding vector of each input", embedCmd},
+	"rerank":   {"score documents against a query with a reranking model", rerankCmd},
 }
 
 // errUsage marks errors in the command line (exit status 2).
