@@ -133,10 +133,10 @@ func TestEmbeddingsEndpoint(t *testing.T) {
 		`{"input":"hello","dimensions":65}`:          "dimensions",
 		`{"input":"hello","dimensions":0}`:           "dimensions",
 		`{"input":"hello","encoding_format":"int8"}`: "encoding_format",
-		`{"input":[]}`:                               "input",
-		`{"input":{"a":1}}`:                          "input",
-		`{}`:                                         "input",
-		`{"input":[[1,99999]]}`:                      "input",
+		`{"input":[]}`:          "input",
+		`{"input":{"a":1}}`:     "input",
+		`{}`:                    "input",
+		`{"input":[[1,99999]]}`: "input",
 	} {
 		r = embeddingsResponse{}
 		require.Equal(t, 400, postJSON(t, url+"/v1/embeddings", body, &r), body)
