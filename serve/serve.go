@@ -84,7 +84,9 @@ func New(m *engine.Model, s *engine.Scheduler, o Options) *Server {
 		srv.mux.HandleFunc("POST /v1/chat/completions", srv.notGenerative)
 		srv.mux.HandleFunc("POST /v1/completions", srv.notGenerative)
 	}
-	srv.registerEmbed()
+	if m.IsEmbedding() {
+		srv.registerEmbed()
+	}
 	return srv
 }
 
