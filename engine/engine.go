@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/conveyor-llm/conveyor/backend"
@@ -45,6 +46,12 @@ type Model struct {
 	weights []backend.Buffer
 	// LoadTime is how long Load took.
 	LoadTime time.Duration
+
+	// The embedding runner, made on first use (embed.go).
+	embedOnce sync.Once
+	embedRun  *embedRunner
+	embedErr  error
+	embedFree func()
 }
 
 // Load opens the GGUF file at path and loads its model onto the chosen backend.
@@ -123,6 +130,10 @@ var ErrModelClosed = errors.New("engine: model closed")
 func (m *Model) Close() error {
 	if m.backend == nil {
 		return nil
+	}
+	if m.embedFree != nil {
+		m.embedFree()
+		m.embedFree = nil
 	}
 	for _, buf := range m.weights {
 		m.backend.Free(buf)

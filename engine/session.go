@@ -58,6 +58,9 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 		return nil, ErrModelClosed
 	}
 	h := m.arch.Hyper()
+	if model.IsEncoder(h.Arch) {
+		return nil, fmt.Errorf("engine: %s is an embedding model: it cannot generate (use Embed or Rerank)", h.Arch)
+	}
 	if opts.Context <= 0 {
 		opts.Context = min(h.ContextLength, 4096)
 	}

@@ -41,6 +41,9 @@ var architectures = map[string]loader{
 	"smollm3": loadSmolLM3,
 	"olmo2":   loadOlmo2,
 	"gpt2":    loadGPT2,
+	// Encoders (embeddings and reranking; see bert.go).
+	"bert":       loadBert,
+	"nomic-bert": loadNomicBert,
 }
 
 // Architectures lists the supported values of general.architecture.

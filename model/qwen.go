@@ -69,6 +69,21 @@ func loadQwen(f *gguf.File, b backend.Backend, progress Progress, arch string) (
 
 // Forward is the Qwen forward pass: Llama's, with the extras in the attention.
 func (m *Qwen) Forward(s *State, kv *Cache) {
+	x := m.blocks(s, kv)
+	m.logits(s, x, m.w.Output, m.rmsNormed(m.w.OutputNorm))
+}
+
+// Hidden is the forward pass of a Qwen used as an embedder (Qwen3-Embedding):
+// the blocks over whole inputs, causal, and the final norm of every token.
+func (m *Qwen) Hidden(s *EmbedState) backend.Tensor {
+	x := m.blocks(s.State, s.Cache())
+	xb := s.act("xb")
+	m.b.RMSNorm(xb, x, m.w.OutputNorm, m.h.NormEps)
+	return xb
+}
+
+// blocks runs the embedding and the layers and returns the residual stream.
+func (m *Qwen) blocks(s *State, kv *Cache) backend.Tensor {
 	b, h, w := m.b, m.h, &m.w
 	x, xb, xb2 := s.act("x"), s.act("xb"), s.act("xb2")
 
@@ -86,5 +101,5 @@ func (m *Qwen) Forward(s *State, kv *Cache) {
 		m.swiGLU(s, xb, xb2, layer.Gate, layer.Up, layer.Down)
 		b.Add(x, x, xb2)
 	}
-	m.logits(s, x, w.Output, m.rmsNormed(w.OutputNorm))
+	return x
 }

@@ -6,11 +6,16 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/conveyor-llm/conveyor/engine"
 )
 
 // metrics writes the scheduler's counters in Prometheus' text format (0.0.4).
 func (srv *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	m := srv.sched.Metrics()
+	var m engine.Metrics
+	if srv.sched != nil {
+		m = srv.sched.Metrics()
+	}
 	var b strings.Builder
 	metric := func(name, typ, help string, v float64) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, typ, name, formatFloat(v))

@@ -70,7 +70,8 @@ func ModelID(path string) string {
 	return base
 }
 
-// New serves m through s, which the caller runs (go s.Run(ctx)) and closes.
+// New serves m through s, which the caller runs (go s.Run(ctx)) and closes;
+// s is nil for an embedding model, which serves only the embedding endpoints.
 func New(m *engine.Model, s *engine.Scheduler, o Options) *Server {
 	if o.ModelID == "" {
 		o.ModelID = "model"
@@ -89,8 +90,16 @@ func New(m *engine.Model, s *engine.Scheduler, o Options) *Server {
 	srv.mux.HandleFunc("GET /metrics", srv.metrics)
 	srv.mux.HandleFunc("GET /v1/models", srv.models)
 	srv.mux.HandleFunc("GET /v1/models/{id...}", srv.model)
-	srv.mux.HandleFunc("POST /v1/chat/completions", srv.chatCompletions)
-	srv.mux.HandleFunc("POST /v1/completions", srv.completions)
+	if s != nil {
+		srv.mux.HandleFunc("POST /v1/chat/completions", srv.chatCompletions)
+		srv.mux.HandleFunc("POST /v1/completions", srv.completions)
+	} else { // an embedding model: no scheduler (see embed.go)
+		srv.mux.HandleFunc("POST /v1/chat/completions", srv.notGenerative)
+		srv.mux.HandleFunc("POST /v1/completions", srv.notGenerative)
+	}
+	if m.IsEmbedding() {
+		srv.registerEmbed()
+	}
 	return srv
 }
 

@@ -66,3 +66,22 @@ func TestWordPieceDecode(t *testing.T) {
 	require.Equal(t, "hello, world! apfel unaffable?", tok.Decode(ids))
 	require.Equal(t, []int32{101, 7592, 102}, tok.Encode("[CLS]hello[SEP]", false, true))
 }
+
+// BERT's normalization drops every nonspacing mark (Unicode Mn) after NFD:
+// the vowel signs and viramas of Indic scripts that are Mn (spacing ones,
+// Mc, stay), the variation selector of emoji sequences; an enclosing keycap
+// (Me) stays. Hangul syllables become their jamo, with or without a final.
+func TestWordPieceCombiningMarks(t *testing.T) {
+	// नमस्ते: न म स ्(virama, Mn) त े(vowel sign e, Mn)
+	require.Equal(t, []string{"▁नमसत"}, wpmWordList("नमस्ते"))
+	// हिंदी: ि (Mc) stays, ं (anusvara, Mn) goes, ी (Mc) stays.
+	require.Equal(t, []string{"▁हिदी"}, wpmWordList("हिंदी"))
+	// தமிழ்: ி is Mc, ் (virama) is Mn.
+	require.Equal(t, []string{"▁தமிழ"}, wpmWordList("தமிழ்"))
+	// 1️⃣: digit, U+FE0F (Mn) dropped, U+20E3 (Me) kept; ❤️ loses its selector.
+	require.Equal(t, []string{"▁1\u20e3", "▁❤"}, wpmWordList("1\ufe0f\u20e3 ❤\ufe0f"))
+	// 한국어: syllables with and without a final consonant.
+	require.Equal(t, []string{"▁한국어"}, wpmWordList("한국어"))
+	// Precomposed and decomposed accents give the same word.
+	require.Equal(t, wpmWordList("Crème brûlée"), wpmWordList("Cre\u0300me bru\u0302le\u0301e"))
+}

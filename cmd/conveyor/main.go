@@ -45,6 +45,8 @@ var commands = map[string]command{
 	"pull":     {"download a GGUF from Hugging Face into the model store", pullCmd},
 	"list":     {"list the models in the store", listCmd},
 	"rm":       {"remove a model from the store", rmCmd},
+	"embed":    {"print the embedding vector of each input", embedCmd},
+	"rerank":   {"score documents against a query with a reranking model", rerankCmd},
 }
 
 // errUsage marks errors in the command line (exit status 2).

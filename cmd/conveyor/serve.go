@@ -66,6 +66,9 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
+	if m.IsEmbedding() {
+		return serveEmbeddings(m, p, *host, *port, logf)
+	}
 	template, err := chat.Resolve(m.File(), *chatTemplate)
 	if err != nil {
 		if *chatTemplate != "" {
