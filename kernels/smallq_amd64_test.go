@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
+	"syscall"
 	"testing"
 
 	"github.com/conveyor-llm/conveyor/gguf"
@@ -210,11 +212,15 @@ func benchSmallq(b *testing.B, typ gguf.Type) {
 		w := smallqRows(rng, typ, rows, n, typ.RowBytes(n), 0)
 		a := smallqRows(rng, f.DotType, rows, n, f.DotType.RowBytes(n), 0)
 		dst := make([]float32, rows*rows)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		b.ResetTimer()
+		cpu0 := smallqThreadCPU()
 		for range b.N {
 			f.DotTile(dst, rows, w, typ.RowBytes(n), rows, a, f.DotType.RowBytes(n), rows, n)
 		}
 		b.ReportMetric(float64(b.N)*rows*rows*n/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		b.ReportMetric(float64(b.N)*rows*rows*n/(smallqThreadCPU()-cpu0)/1e9, "GMAC/cpu-s")
 	})
 	b.Run("x1", func(b *testing.B) {
 		const n, rows = 2048, 5632
@@ -222,11 +228,46 @@ func benchSmallq(b *testing.B, typ gguf.Type) {
 		a := smallqRows(rng, f.DotType, 1, n, f.DotType.RowBytes(n), 0)
 		dst := make([]float32, rows)
 		b.SetBytes(int64(len(w)))
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		b.ResetTimer()
+		cpu0 := smallqThreadCPU()
 		for range b.N {
 			f.DotTile(dst, rows, w, typ.RowBytes(n), rows, a, f.DotType.RowBytes(n), 1, n)
 		}
+		b.ReportMetric(float64(b.N)*float64(len(w))/(smallqThreadCPU()-cpu0)/1e9, "GB/cpu-s")
 	})
+	b.Run("dot", func(b *testing.B) {
+		const n, rows = 2048, 512
+		wRow, aRow := typ.RowBytes(n), f.DotType.RowBytes(n)
+		w := smallqRows(rng, typ, rows, n, wRow, 0)
+		a := smallqRows(rng, f.DotType, 1, n, aRow, 0)
+		b.SetBytes(int64(len(w)))
+		var sink float32
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		b.ResetTimer()
+		cpu0 := smallqThreadCPU()
+		for range b.N {
+			for j := 0; j < rows; j++ {
+				sink += f.Dot(w[j*wRow:(j+1)*wRow], a, n)
+			}
+		}
+		b.ReportMetric(float64(b.N)*float64(len(w))/(smallqThreadCPU()-cpu0)/1e9, "GB/cpu-s")
+		_ = sink
+	})
+}
+
+// smallqThreadCPU is the CPU seconds the calling thread has run (the
+// benchmarks lock their goroutine to its thread): on a machine shared with
+// other jobs, rates per CPU second move much less than rates per wall
+// second.
+func smallqThreadCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func BenchmarkTileQ4_1(b *testing.B)   { benchSmallq(b, gguf.TypeQ4_1) }
