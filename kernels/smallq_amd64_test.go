@@ -5,8 +5,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/conveyor-llm/conveyor/gguf"
 )
@@ -259,15 +260,15 @@ func benchSmallq(b *testing.B, typ gguf.Type) {
 }
 
 // smallqThreadCPU is the CPU seconds the calling thread has run (the
-// benchmarks lock their goroutine to its thread): on a machine shared with
-// other jobs, rates per CPU second move much less than rates per wall
-// second.
+// benchmarks lock their goroutine to its thread), to the nanosecond: on a
+// machine shared with other jobs, rates per CPU second move much less than
+// rates per wall second.
 func smallqThreadCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
 		return math.NaN()
 	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	return float64(ts.Nano()) / 1e9
 }
 
 func BenchmarkTileQ4_1(b *testing.B)   { benchSmallq(b, gguf.TypeQ4_1) }

@@ -381,6 +381,167 @@ func x1(t smallType) {
 	p("RET")
 }
 
+// lanesTile writes a ymm tile kernel for the lanes types (Q4_1, Q5_0,
+// Q5_1): nw weight rows (4, or 1 for Format.Dot) by na activation rows (4
+// or 1). The nw·na scales d_w·d_a of a block are multiplied into a table on
+// the stack one block ahead (two tables, swapped each block), so that their
+// loads, conversions and products are off the accumulators' path; each
+// (weight, activation) pair takes an exact VPDPBUSD into a fresh integer
+// register, a VCVTDQ2PS and one VFMADD231PS with the scale broadcast from
+// the table: blockLanes' per-lane FMA, and no multiply per pair.
+//
+// Registers: Y(4i+j) the lanes of weight row j against activation row i;
+// Y16..Y19 the unpacked weight rows, Y20..Y23 the activation rows, Y24..Y27
+// the corrections −16·Σa (Q5_0), or Z24 the offsets m_w·s_a by lane 4i+j
+// with Z25 a temporary and Z26, Z27 their permutations (Q4_1, Q5_1); Y28,
+// Y29, Y30 temporaries, Y31 the 0x10 bytes (fifth bit, and Q5_0's
+// correction). BX points at the current block's scale table (4i+j), DX at
+// the next one's.
+func lanesTile(t smallType, name string, nw, na int) {
+	prologue(name, 128)
+	for i := 0; i < na; i++ {
+		for j := 0; j < nw; j++ {
+			p("VPXORD Y%d, Y%d, Y%d", 4*i+j, 4*i+j, 4*i+j)
+		}
+	}
+	if t.qhOff >= 0 || t.corr != 0 {
+		p("MOVL $0x10101010, AX")
+		p("VPBROADCASTD AX, Y31")
+	}
+	p("MOVL $0xff00ff00, AX")
+	p("KMOVD AX, K1")
+	if t.hasMin {
+		p("VPXORD Z24, Z24, Z24")
+		p("VMOVDQU32 smallqIdxOdd4<>(SB), Z26")
+		p("VMOVDQU32 smallqIdxOddBy4<>(SB), Z27")
+	}
+	p("LEAQ 0(SP), BX")
+	p("LEAQ 64(SP), DX")
+	// scales fills the table at tab with the scales of the block at byte
+	// offsets wOff, aOff, and adds its offsets.
+	scales := func(wOff, aOff int, tab string) {
+		load := func(row func(int, int) string, rows, off int, x, y string) {
+			p("VMOVD %s, %s", row(0, off), x)
+			for r := 1; r < rows; r++ {
+				p("VPINSRD $%d, %s, %s, %s", r, row(r, off), x, x)
+			}
+			p("VCVTPH2PS %s, %s", x, y)
+		}
+		load(wRow, nw, wOff, "X28", "Y28") // [d m] by weight row
+		load(aRow, na, aOff, "X29", "Y29") // [d s] by activation row
+		if t.hasMin {
+			p("VPERMPS Z28, Z26, Z25")
+			p("VPERMPS Z29, Z27, Z30")
+			p("VMULPS Z30, Z25, Z25")
+			p("VADDPS Z25, Z24, Z24")
+		}
+		if nw > 1 {
+			p("VEXTRACTF32X4 $1, Y28, X30")
+			p("VSHUFPS $0x88, X30, X28, X28") // [d0 d1 d2 d3]
+		}
+		for i := 0; i < na; i++ {
+			if i == 2 {
+				p("VEXTRACTF32X4 $1, Y29, X29")
+			}
+			p("VSHUFPS $0x%02x, X29, X29, X30", []int{0x00, 0xaa}[i%2])
+			p("VMULPS X30, X28, X30")
+			p("VMOVUPS X30, %d(%s)", 16*i, tab)
+		}
+	}
+	scales(0, 0, "BX")
+	loop, skip := name+"_loop", name+"_current"
+	label(loop)
+	p("CMPQ CX, $1")
+	p("JEQ %s", skip)
+	scales(t.wBlock, t.aBlock, "DX")
+	label(skip)
+	for i := 0; i < na; i++ {
+		a := fmt.Sprintf("Y%d", 20+i)
+		p("VMOVDQU32 %s, %s", aRow(i, t.aQsOff), a)
+		if t.corr != 0 {
+			c := fmt.Sprintf("Y%d", 24+i)
+			p("VPXORD %s, %s, %s", c, c, c)
+			p("VPDPBUSD %s, Y31, %s", a, c)
+			p("VPXORD Y30, Y30, Y30")
+			p("VPSUBD %s, Y30, %s", c, c)
+		}
+	}
+	for j := 0; j < nw; j++ {
+		w := fmt.Sprintf("Y%d", 16+j)
+		p("VBROADCASTI32X4 %s, %s", wRow(j, t.qsOff), w)
+		p("VPSRLW $4, %s, K1, %s", w, w)
+		p("VPANDD.BCST smallqNibbles<>(SB), %s, %s", w, w)
+		if t.qhOff >= 0 {
+			p("KMOVD %s, K2", wRow(j, t.qhOff))
+			p("VPADDB Y31, %s, K2, %s", w, w)
+		}
+	}
+	k := 0
+	for i := 0; i < na; i++ {
+		for j := 0; j < nw; j++ {
+			tz := fmt.Sprintf("Y%d", 28+k%3)
+			k++
+			if t.corr != 0 {
+				p("VMOVDQA32 Y%d, %s", 24+i, tz)
+			} else {
+				p("VPXORD %s, %s, %s", tz, tz, tz)
+			}
+			p("VPDPBUSD Y%d, Y%d, %s", 20+i, 16+j, tz)
+			p("VCVTDQ2PS %s, %s", tz, tz)
+			p("VFMADD231PS.BCST %d(BX), %s, Y%d", 16*i+4*j, tz, 4*i+j)
+		}
+	}
+	p("XCHGQ BX, DX")
+	advance(t, na > 1)
+	p("JNZ %s", loop)
+	// Lanes l and l+4, then (s0+s2)+(s1+s3) as blockLanes.sum, row i's
+	// nw sums into X28.
+	p("MOVQ out+40(FP), DX")
+	p("MOVQ ostride+48(FP), R10")
+	p("SHLQ $2, R10")
+	for i := 0; i < na; i++ {
+		for j := 0; j < nw; j++ {
+			r := 4*i + j
+			p("VEXTRACTF32X4 $1, Y%d, X28", r)
+			p("VADDPS X28, X%d, X%d", r, r)
+		}
+		b := 4 * i
+		if nw > 1 {
+			for h := 0; h < 2; h++ {
+				p("VUNPCKLPD X%d, X%d, X28", b+2*h+1, b+2*h)
+				p("VUNPCKHPD X%d, X%d, X29", b+2*h+1, b+2*h)
+				p("VADDPS X29, X28, X%d", b+2*h)
+			}
+			p("VSHUFPS $0x88, X%d, X%d, X28", b+2, b)
+			p("VSHUFPS $0xdd, X%d, X%d, X29", b+2, b)
+			p("VADDPS X29, X28, X28")
+		} else {
+			p("VUNPCKHPD X%d, X%d, X29", b, b) // [s2 s3 s2 s3]
+			p("VADDPS X29, X%d, X28", b)       // [s0+s2, s1+s3, ...]
+			p("VMOVSHDUP X28, X29")
+			p("VADDSS X29, X28, X28")
+		}
+		if t.hasMin {
+			p("VEXTRACTF32X4 $%d, Z24, X29", i)
+			if nw > 1 {
+				p("VADDPS X29, X28, X28")
+			} else {
+				p("VADDSS X29, X28, X28")
+			}
+		}
+		if nw > 1 {
+			p("VMOVUPS X28, (DX)")
+		} else {
+			p("VMOVSS X28, (DX)")
+		}
+		if i+1 < na {
+			p("ADDQ R10, DX")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
 // IQ4_XS (256-value super-blocks of 8 sub-blocks with 6-bit signed scales,
 // against Q8_K): per super-block the exact sum Σ_s scale_s·Σ level·a as
 // int32 lanes (VPMULLD by the sub-block's scale), then as the twin
@@ -596,12 +757,19 @@ func main() {
 	data("smallqXSShiftL", rep(16, func(i int) int { return 4 * (i % 8) }), 4)
 	data("smallqXSShiftH", rep(16, func(i int) int { return 2 * (i % 8) }), 4)
 	data("smallqDword15", []int{15}, 4)
+	data("smallqNibbles", []int{0x0f0f0f0f}, 4)
 	data("smallqDword3", []int{3}, 4)
 	data("smallqDword32", []int{32}, 4)
 	data("smallqDwordM1", []int{-1}, 4)
 	for _, t := range types {
-		x4(t)
-		x1(t)
+		if t.table {
+			x4(t)
+			x1(t)
+			continue
+		}
+		lanesTile(t, fmt.Sprintf("tile%sx4VNNI", t.name), 4, 4)
+		lanesTile(t, fmt.Sprintf("tile%sx1VNNI", t.name), 4, 1)
+		lanesTile(t, fmt.Sprintf("dot%sVNNI", t.name), 1, 1)
 	}
 	xs4()
 	xs1()
