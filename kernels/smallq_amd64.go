@@ -63,12 +63,16 @@ func dotQ5_0VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float3
 //go:noescape
 func dotQ5_1VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
 
+//go:noescape
+func dotIQ4_NLVNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
 // smallqDotVNNI are the single-row kernels by type (the others' Dot runs
 // their 4x1 tile kernel on one row).
 var smallqDotVNNI = map[gguf.Type]tileKernel{
-	gguf.TypeQ4_1: dotQ4_1VNNI,
-	gguf.TypeQ5_0: dotQ5_0VNNI,
-	gguf.TypeQ5_1: dotQ5_1VNNI,
+	gguf.TypeQ4_1:   dotQ4_1VNNI,
+	gguf.TypeQ5_0:   dotQ5_0VNNI,
+	gguf.TypeQ5_1:   dotQ5_1VNNI,
+	gguf.TypeIQ4_NL: dotIQ4_NLVNNI,
 }
 
 // hasSmallqVNNI is what the kernels here use: AVX-512 F, BW, DQ, VL and

@@ -1870,6 +1870,56 @@ tileIQ4_NLx1VNNI_loop:
 	VZEROUPPER
 	RET
 
+// func dotIQ4_NLVNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+TEXT ·dotIQ4_NLVNNI(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), R8
+	MOVQ a+16(FP), DI
+	MOVQ astride+24(FP), R9
+	MOVQ nb+32(FP), CX
+	LEAQ (SI)(R8*1), R11
+	LEAQ (DI)(R9*1), R12
+	VXORPS X9, X9, X9
+	VBROADCASTI32X4 smallqIQ4Table<>(SB), Y5
+	MOVL $0x80808080, AX
+	VPBROADCASTD AX, Y6
+	MOVL $0xff00ff00, AX
+	KMOVD AX, K1
+dotIQ4_NLVNNI_loop:
+	VMOVDQU32 2(DI), Y0
+	VPXORD Y1, Y1, Y1
+	VPDPBUSD Y0, Y6, Y1
+	VBROADCASTI32X4 2(SI), Y2
+	VPSRLW $4, Y2, K1, Y2
+	VPANDD.BCST smallqNibbles<>(SB), Y2, Y2
+	VPSHUFB Y2, Y5, Y2
+	VPXORD Y3, Y3, Y3
+	VPDPBUSD Y0, Y2, Y3
+	VPSUBD Y1, Y3, Y3
+	VEXTRACTI32X4 $1, Y3, X4
+	VPADDD X4, X3, X3
+	VPSHUFD $0x4e, X3, X4
+	VPADDD X4, X3, X3
+	VPSHUFD $0xb1, X3, X4
+	VPADDD X4, X3, X3
+	VCVTDQ2PS X3, X3
+	MOVWLZX (SI), AX
+	MOVWLZX (DI), DX
+	VMOVD AX, X7
+	VPINSRW $1, DX, X7, X7
+	VCVTPH2PS X7, X7
+	VMOVSHDUP X7, X8
+	VMULSS X8, X7, X7
+	VFMADD231SS X3, X7, X9
+	ADDQ $18, SI
+	ADDQ $34, DI
+	DECQ CX
+	JNZ dotIQ4_NLVNNI_loop
+	MOVQ out+40(FP), DX
+	VMOVSS X9, (DX)
+	VZEROUPPER
+	RET
+
 // func tileIQ4_XSx4VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
 TEXT ·tileIQ4_XSx4VNNI(SB), NOSPLIT, $128-56
 	MOVQ w+0(FP), SI

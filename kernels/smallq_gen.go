@@ -542,6 +542,55 @@ func lanesTile(t smallType, name string, nw, na int) {
 	p("RET")
 }
 
+// iq4Dot1 writes the single-row IQ4_NL kernel (Format.Dot): per block
+// the levels + 128 against the activations by VPDPBUSD, less 128·Σa from
+// another VPDPBUSD, the eight lanes added into one exact integer sum, and
+// one scalar FMA of it with d_w·d_a, as dotIQ4_NL.
+func iq4Dot1(name string) {
+	prologue(name, 0)
+	p("VXORPS X9, X9, X9")
+	p("VBROADCASTI32X4 smallqIQ4Table<>(SB), Y5")
+	p("MOVL $0x80808080, AX")
+	p("VPBROADCASTD AX, Y6")
+	p("MOVL $0xff00ff00, AX")
+	p("KMOVD AX, K1")
+	loop := name + "_loop"
+	label(loop)
+	p("VMOVDQU32 2(DI), Y0")
+	p("VPXORD Y1, Y1, Y1")
+	p("VPDPBUSD Y0, Y6, Y1")
+	p("VBROADCASTI32X4 2(SI), Y2")
+	p("VPSRLW $4, Y2, K1, Y2")
+	p("VPANDD.BCST smallqNibbles<>(SB), Y2, Y2")
+	p("VPSHUFB Y2, Y5, Y2")
+	p("VPXORD Y3, Y3, Y3")
+	p("VPDPBUSD Y0, Y2, Y3")
+	p("VPSUBD Y1, Y3, Y3")
+	p("VEXTRACTI32X4 $1, Y3, X4")
+	p("VPADDD X4, X3, X3")
+	p("VPSHUFD $0x4e, X3, X4")
+	p("VPADDD X4, X3, X3")
+	p("VPSHUFD $0xb1, X3, X4")
+	p("VPADDD X4, X3, X3")
+	p("VCVTDQ2PS X3, X3")
+	p("MOVWLZX (SI), AX")
+	p("MOVWLZX (DI), DX")
+	p("VMOVD AX, X7")
+	p("VPINSRW $1, DX, X7, X7")
+	p("VCVTPH2PS X7, X7")
+	p("VMOVSHDUP X7, X8")
+	p("VMULSS X8, X7, X7")
+	p("VFMADD231SS X3, X7, X9")
+	p("ADDQ $%d, SI", 18)
+	p("ADDQ $%d, DI", 34)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("MOVQ out+40(FP), DX")
+	p("VMOVSS X9, (DX)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
 // IQ4_XS (256-value super-blocks of 8 sub-blocks with 6-bit signed scales,
 // against Q8_K): per super-block the exact sum Σ_s scale_s·Σ level·a as
 // int32 lanes (VPMULLD by the sub-block's scale), then as the twin
@@ -765,6 +814,7 @@ func main() {
 		if t.table {
 			x4(t)
 			x1(t)
+			iq4Dot1(fmt.Sprintf("dot%sVNNI", t.name))
 			continue
 		}
 		lanesTile(t, fmt.Sprintf("tile%sx4VNNI", t.name), 4, 4)
