@@ -75,6 +75,54 @@ var smallqDotVNNI = map[gguf.Type]tileKernel{
 	gguf.TypeIQ4_NL: dotIQ4_NLVNNI,
 }
 
+// AVX2 kernels for the lanes types, for CPUs without AVX-512 VNNI: the same
+// arithmetic, with VPMADDUBSW and VPMADDWD for VPDPBUSD (exact here) and
+// the activation rows two at a time (16 registers).
+
+//go:noescape
+func tileQ4_1x4AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ4_1x1AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func dotQ4_1AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ5_0x4AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ5_0x1AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func dotQ5_0AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ5_1x4AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ5_1x1AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func dotQ5_1AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+// hasSmallqAVX2 is what the AVX2 kernels use: AVX2, FMA and F16C.
+var hasSmallqAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+
+// smallqAVX2 are the AVX2 tile kernels by type, and smallqDotAVX2 their
+// single-row kernels.
+var smallqAVX2 = map[gguf.Type]tiles{
+	gguf.TypeQ4_1: {tileQ4_1x4AVX2, tileQ4_1x1AVX2},
+	gguf.TypeQ5_0: {tileQ5_0x4AVX2, tileQ5_0x1AVX2},
+	gguf.TypeQ5_1: {tileQ5_1x4AVX2, tileQ5_1x1AVX2},
+}
+
+var smallqDotAVX2 = map[gguf.Type]tileKernel{
+	gguf.TypeQ4_1: dotQ4_1AVX2,
+	gguf.TypeQ5_0: dotQ5_0AVX2,
+	gguf.TypeQ5_1: dotQ5_1AVX2,
+}
+
 // hasSmallqVNNI is what the kernels here use: AVX-512 F, BW, DQ, VL and
 // VNNI, and F16C.
 var hasSmallqVNNI = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ &&
@@ -120,6 +168,13 @@ func rowDot(t gguf.Type, x1 tileKernel) func(w, a []byte, n int) float32 {
 
 func init() {
 	if !hasSmallqVNNI {
+		if hasSmallqAVX2 {
+			for t, k := range smallqAVX2 {
+				f := formats[t]
+				tileKernels[f] = k
+				f.Dot = oneDot(t, smallqDotAVX2[t])
+			}
+		}
 		return
 	}
 	for t, k := range smallqVNNI {

@@ -591,6 +591,156 @@ func iq4Dot1(name string) {
 	p("RET")
 }
 
+// avx2Tile writes an AVX2 tile kernel for the lanes types (16 ymm
+// registers, no VNNI, no masks): nw weight rows (4 or 1) by na activation
+// rows (4 or 1), the activations taken two rows a pass. Per block: the
+// weights unpacked to bytes (nibbles, plus 0x10 where the fifth bit is
+// set), VPMADDUBSW against the activations (exact: pairs of products reach
+// at most 2·31·128 < 32768) less 16·(a+a') for Q5_0, VPMADDWD by ones into
+// the lanes of four products, a conversion and an FMA with the broadcast
+// scale d_w·d_a from a table made for the block, as lanesTile.
+//
+// Registers: Y(4i+j) the lanes of weight row j against the pass's
+// activation row i; Y8..Y11 the unpacked weight rows; Y12..Y15
+// temporaries. Stack: 0..31 the scale table (16i+4j), 32..63 the offsets
+// m_w·s_a (Q4_1, Q5_1), 64..127 the corrections 16·(a+a') as words (Q5_0).
+func avx2Tile(t smallType, name string, nw, na int) {
+	prologue(name, 128)
+	for pass := 0; pass*2 < na; pass++ {
+		rows := min(2, na-2*pass)
+		if pass > 0 {
+			p("MOVQ w+0(FP), SI")
+			p("LEAQ (SI)(R8*1), R11")
+			p("MOVQ a+16(FP), DI")
+			p("LEAQ (DI)(R9*2), DI")
+			p("MOVQ nb+32(FP), CX")
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < nw; j++ {
+				p("VPXOR Y%d, Y%d, Y%d", 4*i+j, 4*i+j, 4*i+j)
+			}
+		}
+		if t.hasMin {
+			p("VPXOR Y12, Y12, Y12")
+			p("VMOVDQU Y12, 32(SP)")
+		}
+		loop := fmt.Sprintf("%s_loop%d", name, pass)
+		label(loop)
+		// Scales: X13 [d0 d1 d2 d3] of the weight rows, X15 [d s] by
+		// activation row.
+		p("VMOVD %s, X14", wRow(0, 0))
+		for r := 1; r < nw; r++ {
+			p("VPINSRD $%d, %s, X14, X14", r, wRow(r, 0))
+		}
+		p("VCVTPH2PS X14, Y14")
+		p("VMOVD %s, X15", aRow(0, 0))
+		if rows > 1 {
+			p("VPINSRD $1, %s, X15, X15", aRow(1, 0))
+		}
+		p("VCVTPH2PS X15, X15")
+		p("VEXTRACTF128 $1, Y14, X12")
+		p("VSHUFPS $0x88, X12, X14, X13")
+		if t.hasMin {
+			p("VSHUFPS $0xdd, X12, X14, X12") // [m0 m1 m2 m3]
+		}
+		for i := 0; i < rows; i++ {
+			p("VSHUFPS $0x%02x, X15, X15, X14", []int{0x00, 0xaa}[i])
+			p("VMULPS X14, X13, X14")
+			p("VMOVUPS X14, %d(SP)", 16*i)
+			if t.hasMin {
+				p("VSHUFPS $0x%02x, X15, X15, X14", []int{0x55, 0xff}[i])
+				p("VMULPS X14, X12, X14")
+				p("VADDPS %d(SP), X14, X14", 32+16*i)
+				p("VMOVUPS X14, %d(SP)", 32+16*i)
+			}
+		}
+		if t.corr != 0 {
+			for i := 0; i < rows; i++ {
+				p("VMOVDQU smallqAVX2Bytes16<>(SB), Y14")
+				p("VPMADDUBSW %s, Y14, Y14", aRow(i, t.aQsOff))
+				p("VMOVDQU Y14, %d(SP)", 64+32*i)
+			}
+		}
+		for j := 0; j < nw; j++ {
+			w := fmt.Sprintf("Y%d", 8+j)
+			x := fmt.Sprintf("X%d", 8+j)
+			p("VMOVDQU %s, %s", wRow(j, t.qsOff), x)
+			p("VPSRLW $4, %s, X14", x)
+			p("VINSERTI128 $1, X14, %s, %s", w, w)
+			p("VPAND smallqAVX2Nibbles<>(SB), %s, %s", w, w)
+			if t.qhOff >= 0 {
+				p("VPBROADCASTD %s, Y14", wRow(j, t.qhOff))
+				p("VPSHUFB smallqAVX2QhShuf<>(SB), Y14, Y14")
+				p("VPAND smallqAVX2QhBits<>(SB), Y14, Y14")
+				p("VPCMPEQB smallqAVX2QhBits<>(SB), Y14, Y14")
+				p("VPAND smallqAVX2Bytes16<>(SB), Y14, Y14")
+				p("VPOR Y14, %s, %s", w, w)
+			}
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < nw; j++ {
+				tz := fmt.Sprintf("Y%d", 12+(j%2))
+				sz := fmt.Sprintf("Y%d", 14+(j%2))
+				p("VPMADDUBSW %s, Y%d, %s", aRow(i, t.aQsOff), 8+j, tz)
+				if t.corr != 0 {
+					p("VPSUBW %d(SP), %s, %s", 64+32*i, tz, tz)
+				}
+				p("VPMADDWD smallqAVX2Ones<>(SB), %s, %s", tz, tz)
+				p("VCVTDQ2PS %s, %s", tz, tz)
+				p("VBROADCASTSS %d(SP), %s", 16*i+4*j, sz)
+				p("VFMADD231PS %s, %s, Y%d", sz, tz, 4*i+j)
+			}
+		}
+		p("ADDQ $%d, SI", t.wBlock)
+		p("ADDQ $%d, R11", t.wBlock)
+		p("ADDQ $%d, DI", t.aBlock)
+		p("DECQ CX")
+		p("JNZ %s", loop)
+		p("MOVQ ostride+48(FP), R10")
+		p("SHLQ $2, R10")
+		p("MOVQ out+40(FP), DX")
+		if pass > 0 {
+			p("LEAQ (DX)(R10*2), DX")
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < nw; j++ {
+				r := 4*i + j
+				p("VEXTRACTF128 $1, Y%d, X12", r)
+				p("VADDPS X12, X%d, X%d", r, r)
+			}
+			b := 4 * i
+			if nw > 1 {
+				for h := 0; h < 2; h++ {
+					p("VUNPCKLPD X%d, X%d, X12", b+2*h+1, b+2*h)
+					p("VUNPCKHPD X%d, X%d, X13", b+2*h+1, b+2*h)
+					p("VADDPS X13, X12, X%d", b+2*h)
+				}
+				p("VSHUFPS $0x88, X%d, X%d, X12", b+2, b)
+				p("VSHUFPS $0xdd, X%d, X%d, X13", b+2, b)
+				p("VADDPS X13, X12, X12")
+				if t.hasMin {
+					p("VADDPS %d(SP), X12, X12", 32+16*i)
+				}
+				p("VMOVUPS X12, (DX)")
+			} else {
+				p("VUNPCKHPD X%d, X%d, X13", b, b)
+				p("VADDPS X13, X%d, X12", b)
+				p("VMOVSHDUP X12, X13")
+				p("VADDSS X13, X12, X12")
+				if t.hasMin {
+					p("VADDSS %d(SP), X12, X12", 32+16*i)
+				}
+				p("VMOVSS X12, (DX)")
+			}
+			if i+1 < rows {
+				p("ADDQ R10, DX")
+			}
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
 // IQ4_XS (256-value super-blocks of 8 sub-blocks with 6-bit signed scales,
 // against Q8_K): per super-block the exact sum Σ_s scale_s·Σ level·a as
 // int32 lanes (VPMULLD by the sub-block's scale), then as the twin
@@ -807,6 +957,11 @@ func main() {
 	data("smallqXSShiftH", rep(16, func(i int) int { return 2 * (i % 8) }), 4)
 	data("smallqDword15", []int{15}, 4)
 	data("smallqNibbles", []int{0x0f0f0f0f}, 4)
+	data("smallqAVX2Nibbles", rep(32, func(int) int { return 0x0f }), 1)
+	data("smallqAVX2Bytes16", rep(32, func(int) int { return 0x10 }), 1)
+	data("smallqAVX2Ones", rep(16, func(int) int { return 1 }), 2)
+	data("smallqAVX2QhShuf", rep(32, func(i int) int { return i%16/8 + 2*(i/16) }), 1)
+	data("smallqAVX2QhBits", rep(32, func(i int) int { return 1 << (i % 8) }), 1)
 	data("smallqDword3", []int{3}, 4)
 	data("smallqDword32", []int{32}, 4)
 	data("smallqDwordM1", []int{-1}, 4)
@@ -820,6 +975,9 @@ func main() {
 		lanesTile(t, fmt.Sprintf("tile%sx4VNNI", t.name), 4, 4)
 		lanesTile(t, fmt.Sprintf("tile%sx1VNNI", t.name), 4, 1)
 		lanesTile(t, fmt.Sprintf("dot%sVNNI", t.name), 1, 1)
+		avx2Tile(t, fmt.Sprintf("tile%sx4AVX2", t.name), 4, 4)
+		avx2Tile(t, fmt.Sprintf("tile%sx1AVX2", t.name), 4, 1)
+		avx2Tile(t, fmt.Sprintf("dot%sAVX2", t.name), 1, 1)
 	}
 	xs4()
 	xs1()
