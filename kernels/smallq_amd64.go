@@ -106,21 +106,32 @@ func tileQ5_1x1AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *flo
 //go:noescape
 func dotQ5_1AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
 
+//go:noescape
+func tileIQ4_NLx4AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileIQ4_NLx1AVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func dotIQ4_NLAVX2(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
 // hasSmallqAVX2 is what the AVX2 kernels use: AVX2, FMA and F16C.
 var hasSmallqAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 
 // smallqAVX2 are the AVX2 tile kernels by type, and smallqDotAVX2 their
 // single-row kernels.
 var smallqAVX2 = map[gguf.Type]tiles{
-	gguf.TypeQ4_1: {tileQ4_1x4AVX2, tileQ4_1x1AVX2},
-	gguf.TypeQ5_0: {tileQ5_0x4AVX2, tileQ5_0x1AVX2},
-	gguf.TypeQ5_1: {tileQ5_1x4AVX2, tileQ5_1x1AVX2},
+	gguf.TypeQ4_1:   {tileQ4_1x4AVX2, tileQ4_1x1AVX2},
+	gguf.TypeQ5_0:   {tileQ5_0x4AVX2, tileQ5_0x1AVX2},
+	gguf.TypeQ5_1:   {tileQ5_1x4AVX2, tileQ5_1x1AVX2},
+	gguf.TypeIQ4_NL: {tileIQ4_NLx4AVX2, tileIQ4_NLx1AVX2},
 }
 
 var smallqDotAVX2 = map[gguf.Type]tileKernel{
-	gguf.TypeQ4_1: dotQ4_1AVX2,
-	gguf.TypeQ5_0: dotQ5_0AVX2,
-	gguf.TypeQ5_1: dotQ5_1AVX2,
+	gguf.TypeQ4_1:   dotQ4_1AVX2,
+	gguf.TypeQ5_0:   dotQ5_0AVX2,
+	gguf.TypeQ5_1:   dotQ5_1AVX2,
+	gguf.TypeIQ4_NL: dotIQ4_NLAVX2,
 }
 
 // hasSmallqVNNI is what the kernels here use: AVX-512 F, BW, DQ, VL and

@@ -741,6 +741,142 @@ func avx2Tile(t smallType, name string, nw, na int) {
 	p("RET")
 }
 
+// avx2IQ4NL writes an AVX2 IQ4_NL kernel: 4 weight rows by 4 or 1
+// activation rows (two a pass), or 1 by 1 (Format.Dot). The levels are
+// signed bytes; VPMADDUBSW takes |a| against the levels signed as a
+// (VPSIGNB), so no pair of products passes 2·128·127 < 32768 and nothing
+// saturates. VPMADDWD by ones gives lanes of four products, the lanes of
+// each pair are added (VPHADDD) into one exact sum per block, and the sums
+// of the pass's pairs (lane 4i+j) take one FMA with d_w·d_a, as dotIQ4_NL.
+//
+// Registers: Y0 the pass's accumulators (lane 4i+j); Y1..Y7, Y12 the pairs'
+// sums; Y8..Y11 the weight levels; Y13, Y14 |a| of the pass's rows; Y15 and
+// the sums' registers before they are used, temporaries.
+func avx2IQ4NL(name string, nw, na int) {
+	const wBlock, aBlock, qs = 18, 34, 2
+	prologue(name, 0)
+	p("VBROADCASTI128 smallqIQ4Signed<>(SB), Y15")
+	p("VMOVDQU Y15, Y12") // the table, kept in Y12 until the sums need it
+	for pass := 0; pass*2 < na; pass++ {
+		rows := min(2, na-2*pass)
+		if pass > 0 {
+			p("MOVQ w+0(FP), SI")
+			p("LEAQ (SI)(R8*1), R11")
+			p("MOVQ a+16(FP), DI")
+			p("LEAQ (DI)(R9*2), DI")
+			p("MOVQ nb+32(FP), CX")
+		}
+		p("VXORPS Y0, Y0, Y0")
+		loop := fmt.Sprintf("%s_loop%d", name, pass)
+		label(loop)
+		// Scales into Y15: lane 4i+j d_w[j]·d_a[i].
+		p("VMOVD %s, X1", wRow(0, 0))
+		for r := 1; r < nw; r++ {
+			p("VPINSRD $%d, %s, X1, X1", r, wRow(r, 0))
+		}
+		p("VCVTPH2PS X1, Y1")
+		p("VMOVD %s, X2", aRow(0, 0))
+		if rows > 1 {
+			p("VPINSRD $1, %s, X2, X2", aRow(1, 0))
+		}
+		p("VCVTPH2PS X2, X2")
+		p("VEXTRACTF128 $1, Y1, X3")
+		p("VSHUFPS $0x88, X3, X1, X1") // [d0 d1 d2 d3]
+		p("VSHUFPS $0x00, X2, X2, X3")
+		p("VMULPS X3, X1, X15")
+		if rows > 1 {
+			p("VSHUFPS $0xaa, X2, X2, X3")
+			p("VMULPS X3, X1, X3")
+			p("VINSERTF128 $1, X3, Y15, Y15")
+		}
+		for j := 0; j < nw; j++ {
+			w, x := fmt.Sprintf("Y%d", 8+j), fmt.Sprintf("X%d", 8+j)
+			p("VMOVDQU %s, %s", wRow(j, qs), x)
+			p("VPSRLW $4, %s, X1", x)
+			p("VINSERTI128 $1, X1, %s, %s", w, w)
+			p("VPAND smallqAVX2Nibbles<>(SB), %s, %s", w, w)
+			p("VPSHUFB %s, Y12, %s", w, w)
+		}
+		for i := 0; i < rows; i++ {
+			p("VPABSB %s, Y%d", aRow(i, qs), 13+i)
+		}
+		sum := func(k int) string { return []string{"Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "Y12"}[k] }
+		if nw == 1 {
+			// Y12 stays the table: the one sum goes to Y1.
+			p("VPSIGNB %s, Y8, Y1", aRow(0, qs))
+			p("VPMADDUBSW Y1, Y13, Y1")
+			p("VPMADDWD smallqAVX2Ones<>(SB), Y1, Y1")
+			p("VEXTRACTI128 $1, Y1, X2")
+			p("VPADDD X2, X1, X1")
+			p("VPSHUFD $0x4e, X1, X2")
+			p("VPADDD X2, X1, X1")
+			p("VPSHUFD $0xb1, X1, X2")
+			p("VPADDD X2, X1, X1")
+			p("VCVTDQ2PS X1, X1")
+			p("VFMADD231SS X15, X1, X0")
+		} else {
+			for i := 0; i < rows; i++ {
+				for j := 0; j < 4; j++ {
+					k := 4*i + j
+					if k == 7 {
+						continue // Y12 holds the table until the rest are done
+					}
+					p("VPSIGNB %s, Y%d, %s", aRow(i, qs), 8+j, sum(k))
+					p("VPMADDUBSW %s, Y%d, %s", sum(k), 13+i, sum(k))
+					p("VPMADDWD smallqAVX2Ones<>(SB), %s, %s", sum(k), sum(k))
+				}
+			}
+			if rows > 1 {
+				p("VPSIGNB %s, Y11, Y12", aRow(1, qs))
+				p("VPMADDUBSW Y12, Y14, Y12")
+				p("VPMADDWD smallqAVX2Ones<>(SB), Y12, Y12")
+				p("VPHADDD Y2, Y1, Y1")
+				p("VPHADDD Y4, Y3, Y3")
+				p("VPHADDD Y6, Y5, Y5")
+				p("VPHADDD Y12, Y7, Y7")
+				p("VPHADDD Y3, Y1, Y1")
+				p("VPHADDD Y7, Y5, Y5")
+				p("VPERM2I128 $0x20, Y5, Y1, Y2")
+				p("VPERM2I128 $0x31, Y5, Y1, Y3")
+				p("VPADDD Y3, Y2, Y1")
+				p("VCVTDQ2PS Y1, Y1")
+				p("VFMADD231PS Y15, Y1, Y0")
+				p("VBROADCASTI128 smallqIQ4Signed<>(SB), Y12")
+			} else {
+				p("VPHADDD Y2, Y1, Y1")
+				p("VPHADDD Y4, Y3, Y3")
+				p("VPHADDD Y3, Y1, Y1")
+				p("VEXTRACTI128 $1, Y1, X2")
+				p("VPADDD X2, X1, X1")
+				p("VCVTDQ2PS X1, X1")
+				p("VFMADD231PS X15, X1, X0")
+			}
+		}
+		p("ADDQ $%d, SI", wBlock)
+		p("ADDQ $%d, R11", wBlock)
+		p("ADDQ $%d, DI", aBlock)
+		p("DECQ CX")
+		p("JNZ %s", loop)
+		p("MOVQ out+40(FP), DX")
+		switch {
+		case nw == 1:
+			p("VMOVSS X0, (DX)")
+		default:
+			p("MOVQ ostride+48(FP), R10")
+			p("SHLQ $2, R10")
+			if pass > 0 {
+				p("LEAQ (DX)(R10*2), DX")
+			}
+			p("VMOVUPS X0, (DX)")
+			if rows > 1 {
+				p("VEXTRACTF128 $1, Y0, (DX)(R10*1)")
+			}
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
 // IQ4_XS (256-value super-blocks of 8 sub-blocks with 6-bit signed scales,
 // against Q8_K): per super-block the exact sum Σ_s scale_s·Σ level·a as
 // int32 lanes (VPMULLD by the sub-block's scale), then as the twin
@@ -957,6 +1093,7 @@ func main() {
 	data("smallqXSShiftH", rep(16, func(i int) int { return 2 * (i % 8) }), 4)
 	data("smallqDword15", []int{15}, 4)
 	data("smallqNibbles", []int{0x0f0f0f0f}, 4)
+	data("smallqIQ4Signed", rep(16, func(i int) int { return levels[i] & 0xff }), 1)
 	data("smallqAVX2Nibbles", rep(32, func(int) int { return 0x0f }), 1)
 	data("smallqAVX2Bytes16", rep(32, func(int) int { return 0x10 }), 1)
 	data("smallqAVX2Ones", rep(16, func(int) int { return 1 }), 2)
@@ -970,6 +1107,9 @@ func main() {
 			x4(t)
 			x1(t)
 			iq4Dot1(fmt.Sprintf("dot%sVNNI", t.name))
+			avx2IQ4NL("tileIQ4_NLx4AVX2", 4, 4)
+			avx2IQ4NL("tileIQ4_NLx1AVX2", 4, 1)
+			avx2IQ4NL("dotIQ4_NLAVX2", 1, 1)
 			continue
 		}
 		lanesTile(t, fmt.Sprintf("tile%sx4VNNI", t.name), 4, 4)
