@@ -4,7 +4,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/conveyor-llm/conveyor/gguf"
 )
@@ -140,6 +143,48 @@ func TestSmallqVNNITiles(t *testing.T) {
 	}
 }
 
+// TestSmallqAVX2Tiles checks the AVX2 kernels (called directly, whatever
+// the machine registers) against the twins: the tiles as
+// TestSmallqVNNITiles, the single-row kernels at random lengths.
+func TestSmallqAVX2Tiles(t *testing.T) {
+	if !hasSmallqAVX2 {
+		t.Skip("no AVX2")
+	}
+	for typ, k := range smallqAVX2 {
+		t.Run(typ.String(), func(t *testing.T) {
+			checkSmallqTiles(t, typ, k)
+			checkSmallqDot(t, typ, oneDot(typ, smallqDotAVX2[typ]))
+		})
+	}
+}
+
+// TestSmallqVNNIDots checks the VNNI single-row kernels (called directly).
+func TestSmallqVNNIDots(t *testing.T) {
+	if !hasSmallqVNNI {
+		t.Skip("no AVX-512 VNNI")
+	}
+	for typ, k := range smallqDotVNNI {
+		t.Run(typ.String(), func(t *testing.T) { checkSmallqDot(t, typ, oneDot(typ, k)) })
+	}
+}
+
+// checkSmallqDot compares a single-row dot with the twin, bit for bit.
+func checkSmallqDot(t *testing.T, typ gguf.Type, dot func(w, a []byte, n int) float32) {
+	f := formats[typ]
+	twin := smallqTwins[typ]
+	rng := rand.New(rand.NewPCG(17, uint64(typ)))
+	for iter := 0; iter < 200; iter++ {
+		n := typ.BlockSize() * (1 + rng.IntN(40))
+		mode := iter % 4
+		w := smallqRows(rng, typ, 1, n, typ.RowBytes(n), mode)
+		a := smallqRows(rng, f.DotType, 1, n, f.DotType.RowBytes(n), mode)
+		got, want := dot(w, a, n), twin(w, a, n)
+		if math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("mode %d n=%d: %g (%#x), want %g (%#x)", mode, n, got, math.Float32bits(got), want, math.Float32bits(want))
+		}
+	}
+}
+
 // TestSmallqDotTile checks DotTile and Dot (whatever this machine runs)
 // against the twins at awkward shapes: weight rows not a multiple of 4, one
 // row, batches of 1 and 17.
@@ -189,9 +234,23 @@ func TestSmallqDotTile(t *testing.T) {
 // activation rows of 2048 values, and GB/s of weights for 4x1 tiles over a
 // 5632 × 2048 matrix (decode).
 //
-// With SMALLQ_BENCH_GO=1 set, the Go twins run instead (the speed before).
+// With SMALLQ_BENCH_GO=1 set, the Go twins run instead (the speed before);
+// with SMALLQ_BENCH_AVX2=1, the AVX2 kernels.
 func benchSmallq(b *testing.B, typ gguf.Type) {
 	f := formats[typ]
+	if k, ok := smallqAVX2[typ]; ok && hasSmallqAVX2 && os.Getenv("SMALLQ_BENCH_AVX2") == "1" {
+		k0, hasK := tileKernels[f]
+		dot := f.Dot
+		tileKernels[f] = k
+		f.Dot = oneDot(typ, smallqDotAVX2[typ])
+		defer func() {
+			delete(tileKernels, f)
+			if hasK {
+				tileKernels[f] = k0
+			}
+			f.Dot = dot
+		}()
+	}
 	if os.Getenv("SMALLQ_BENCH_GO") == "1" {
 		k, hasK := tileKernels[f]
 		dot := f.Dot
@@ -210,11 +269,15 @@ func benchSmallq(b *testing.B, typ gguf.Type) {
 		w := smallqRows(rng, typ, rows, n, typ.RowBytes(n), 0)
 		a := smallqRows(rng, f.DotType, rows, n, f.DotType.RowBytes(n), 0)
 		dst := make([]float32, rows*rows)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		b.ResetTimer()
+		cpu0 := smallqThreadCPU()
 		for range b.N {
 			f.DotTile(dst, rows, w, typ.RowBytes(n), rows, a, f.DotType.RowBytes(n), rows, n)
 		}
 		b.ReportMetric(float64(b.N)*rows*rows*n/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		b.ReportMetric(float64(b.N)*rows*rows*n/(smallqThreadCPU()-cpu0)/1e9, "GMAC/cpu-s")
 	})
 	b.Run("x1", func(b *testing.B) {
 		const n, rows = 2048, 5632
@@ -222,11 +285,46 @@ func benchSmallq(b *testing.B, typ gguf.Type) {
 		a := smallqRows(rng, f.DotType, 1, n, f.DotType.RowBytes(n), 0)
 		dst := make([]float32, rows)
 		b.SetBytes(int64(len(w)))
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		b.ResetTimer()
+		cpu0 := smallqThreadCPU()
 		for range b.N {
 			f.DotTile(dst, rows, w, typ.RowBytes(n), rows, a, f.DotType.RowBytes(n), 1, n)
 		}
+		b.ReportMetric(float64(b.N)*float64(len(w))/(smallqThreadCPU()-cpu0)/1e9, "GB/cpu-s")
 	})
+	b.Run("dot", func(b *testing.B) {
+		const n, rows = 2048, 512
+		wRow, aRow := typ.RowBytes(n), f.DotType.RowBytes(n)
+		w := smallqRows(rng, typ, rows, n, wRow, 0)
+		a := smallqRows(rng, f.DotType, 1, n, aRow, 0)
+		b.SetBytes(int64(len(w)))
+		var sink float32
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		b.ResetTimer()
+		cpu0 := smallqThreadCPU()
+		for range b.N {
+			for j := 0; j < rows; j++ {
+				sink += f.Dot(w[j*wRow:(j+1)*wRow], a, n)
+			}
+		}
+		b.ReportMetric(float64(b.N)*float64(len(w))/(smallqThreadCPU()-cpu0)/1e9, "GB/cpu-s")
+		_ = sink
+	})
+}
+
+// smallqThreadCPU is the CPU seconds the calling thread has run (the
+// benchmarks lock their goroutine to its thread), to the nanosecond: on a
+// machine shared with other jobs, rates per CPU second move much less than
+// rates per wall second.
+func smallqThreadCPU() float64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return math.NaN()
+	}
+	return float64(ts.Nano()) / 1e9
 }
 
 func BenchmarkTileQ4_1(b *testing.B)   { benchSmallq(b, gguf.TypeQ4_1) }

@@ -381,6 +381,502 @@ func x1(t smallType) {
 	p("RET")
 }
 
+// lanesTile writes a ymm tile kernel for the lanes types (Q4_1, Q5_0,
+// Q5_1): nw weight rows (4, or 1 for Format.Dot) by na activation rows (4
+// or 1). The nw·na scales d_w·d_a of a block are multiplied into a table on
+// the stack one block ahead (two tables, swapped each block), so that their
+// loads, conversions and products are off the accumulators' path; each
+// (weight, activation) pair takes an exact VPDPBUSD into a fresh integer
+// register, a VCVTDQ2PS and one VFMADD231PS with the scale broadcast from
+// the table: blockLanes' per-lane FMA, and no multiply per pair.
+//
+// Registers: Y(4i+j) the lanes of weight row j against activation row i;
+// Y16..Y19 the unpacked weight rows, Y20..Y23 the activation rows, Y24..Y27
+// the corrections −16·Σa (Q5_0), or Z24 the offsets m_w·s_a by lane 4i+j
+// with Z25 a temporary and Z26, Z27 their permutations (Q4_1, Q5_1); Y28,
+// Y29, Y30 temporaries, Y31 the 0x10 bytes (fifth bit, and Q5_0's
+// correction). BX points at the current block's scale table (4i+j), DX at
+// the next one's.
+func lanesTile(t smallType, name string, nw, na int) {
+	prologue(name, 128)
+	for i := 0; i < na; i++ {
+		for j := 0; j < nw; j++ {
+			p("VPXORD Y%d, Y%d, Y%d", 4*i+j, 4*i+j, 4*i+j)
+		}
+	}
+	if t.qhOff >= 0 || t.corr != 0 {
+		p("MOVL $0x10101010, AX")
+		p("VPBROADCASTD AX, Y31")
+	}
+	p("MOVL $0xff00ff00, AX")
+	p("KMOVD AX, K1")
+	if t.hasMin {
+		p("VPXORD Z24, Z24, Z24")
+		p("VMOVDQU32 smallqIdxOdd4<>(SB), Z26")
+		p("VMOVDQU32 smallqIdxOddBy4<>(SB), Z27")
+	}
+	p("LEAQ 0(SP), BX")
+	p("LEAQ 64(SP), DX")
+	// scales fills the table at tab with the scales of the block at byte
+	// offsets wOff, aOff, and adds its offsets.
+	scales := func(wOff, aOff int, tab string) {
+		load := func(row func(int, int) string, rows, off int, x, y string) {
+			p("VMOVD %s, %s", row(0, off), x)
+			for r := 1; r < rows; r++ {
+				p("VPINSRD $%d, %s, %s, %s", r, row(r, off), x, x)
+			}
+			p("VCVTPH2PS %s, %s", x, y)
+		}
+		load(wRow, nw, wOff, "X28", "Y28") // [d m] by weight row
+		load(aRow, na, aOff, "X29", "Y29") // [d s] by activation row
+		if t.hasMin {
+			p("VPERMPS Z28, Z26, Z25")
+			p("VPERMPS Z29, Z27, Z30")
+			p("VMULPS Z30, Z25, Z25")
+			p("VADDPS Z25, Z24, Z24")
+		}
+		if nw > 1 {
+			p("VEXTRACTF32X4 $1, Y28, X30")
+			p("VSHUFPS $0x88, X30, X28, X28") // [d0 d1 d2 d3]
+		}
+		for i := 0; i < na; i++ {
+			if i == 2 {
+				p("VEXTRACTF32X4 $1, Y29, X29")
+			}
+			p("VSHUFPS $0x%02x, X29, X29, X30", []int{0x00, 0xaa}[i%2])
+			p("VMULPS X30, X28, X30")
+			p("VMOVUPS X30, %d(%s)", 16*i, tab)
+		}
+	}
+	scales(0, 0, "BX")
+	loop, skip := name+"_loop", name+"_current"
+	label(loop)
+	p("CMPQ CX, $1")
+	p("JEQ %s", skip)
+	scales(t.wBlock, t.aBlock, "DX")
+	label(skip)
+	for i := 0; i < na; i++ {
+		a := fmt.Sprintf("Y%d", 20+i)
+		p("VMOVDQU32 %s, %s", aRow(i, t.aQsOff), a)
+		if t.corr != 0 {
+			c := fmt.Sprintf("Y%d", 24+i)
+			p("VPXORD %s, %s, %s", c, c, c)
+			p("VPDPBUSD %s, Y31, %s", a, c)
+			p("VPXORD Y30, Y30, Y30")
+			p("VPSUBD %s, Y30, %s", c, c)
+		}
+	}
+	for j := 0; j < nw; j++ {
+		w := fmt.Sprintf("Y%d", 16+j)
+		p("VBROADCASTI32X4 %s, %s", wRow(j, t.qsOff), w)
+		p("VPSRLW $4, %s, K1, %s", w, w)
+		p("VPANDD.BCST smallqNibbles<>(SB), %s, %s", w, w)
+		if t.qhOff >= 0 {
+			p("KMOVD %s, K2", wRow(j, t.qhOff))
+			p("VPADDB Y31, %s, K2, %s", w, w)
+		}
+	}
+	k := 0
+	for i := 0; i < na; i++ {
+		for j := 0; j < nw; j++ {
+			tz := fmt.Sprintf("Y%d", 28+k%3)
+			k++
+			if t.corr != 0 {
+				p("VMOVDQA32 Y%d, %s", 24+i, tz)
+			} else {
+				p("VPXORD %s, %s, %s", tz, tz, tz)
+			}
+			p("VPDPBUSD Y%d, Y%d, %s", 20+i, 16+j, tz)
+			p("VCVTDQ2PS %s, %s", tz, tz)
+			p("VFMADD231PS.BCST %d(BX), %s, Y%d", 16*i+4*j, tz, 4*i+j)
+		}
+	}
+	p("XCHGQ BX, DX")
+	advance(t, na > 1)
+	p("JNZ %s", loop)
+	// Lanes l and l+4, then (s0+s2)+(s1+s3) as blockLanes.sum, row i's
+	// nw sums into X28.
+	p("MOVQ out+40(FP), DX")
+	p("MOVQ ostride+48(FP), R10")
+	p("SHLQ $2, R10")
+	for i := 0; i < na; i++ {
+		for j := 0; j < nw; j++ {
+			r := 4*i + j
+			p("VEXTRACTF32X4 $1, Y%d, X28", r)
+			p("VADDPS X28, X%d, X%d", r, r)
+		}
+		b := 4 * i
+		if nw > 1 {
+			for h := 0; h < 2; h++ {
+				p("VUNPCKLPD X%d, X%d, X28", b+2*h+1, b+2*h)
+				p("VUNPCKHPD X%d, X%d, X29", b+2*h+1, b+2*h)
+				p("VADDPS X29, X28, X%d", b+2*h)
+			}
+			p("VSHUFPS $0x88, X%d, X%d, X28", b+2, b)
+			p("VSHUFPS $0xdd, X%d, X%d, X29", b+2, b)
+			p("VADDPS X29, X28, X28")
+		} else {
+			p("VUNPCKHPD X%d, X%d, X29", b, b) // [s2 s3 s2 s3]
+			p("VADDPS X29, X%d, X28", b)       // [s0+s2, s1+s3, ...]
+			p("VMOVSHDUP X28, X29")
+			p("VADDSS X29, X28, X28")
+		}
+		if t.hasMin {
+			p("VEXTRACTF32X4 $%d, Z24, X29", i)
+			if nw > 1 {
+				p("VADDPS X29, X28, X28")
+			} else {
+				p("VADDSS X29, X28, X28")
+			}
+		}
+		if nw > 1 {
+			p("VMOVUPS X28, (DX)")
+		} else {
+			p("VMOVSS X28, (DX)")
+		}
+		if i+1 < na {
+			p("ADDQ R10, DX")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// iq4Dot1 writes the single-row IQ4_NL kernel (Format.Dot): per block
+// the levels + 128 against the activations by VPDPBUSD, less 128·Σa from
+// another VPDPBUSD, the eight lanes added into one exact integer sum, and
+// one scalar FMA of it with d_w·d_a, as dotIQ4_NL.
+func iq4Dot1(name string) {
+	prologue(name, 0)
+	p("VXORPS X9, X9, X9")
+	p("VBROADCASTI32X4 smallqIQ4Table<>(SB), Y5")
+	p("MOVL $0x80808080, AX")
+	p("VPBROADCASTD AX, Y6")
+	p("MOVL $0xff00ff00, AX")
+	p("KMOVD AX, K1")
+	loop := name + "_loop"
+	label(loop)
+	p("VMOVDQU32 2(DI), Y0")
+	p("VPXORD Y1, Y1, Y1")
+	p("VPDPBUSD Y0, Y6, Y1")
+	p("VBROADCASTI32X4 2(SI), Y2")
+	p("VPSRLW $4, Y2, K1, Y2")
+	p("VPANDD.BCST smallqNibbles<>(SB), Y2, Y2")
+	p("VPSHUFB Y2, Y5, Y2")
+	p("VPXORD Y3, Y3, Y3")
+	p("VPDPBUSD Y0, Y2, Y3")
+	p("VPSUBD Y1, Y3, Y3")
+	p("VEXTRACTI32X4 $1, Y3, X4")
+	p("VPADDD X4, X3, X3")
+	p("VPSHUFD $0x4e, X3, X4")
+	p("VPADDD X4, X3, X3")
+	p("VPSHUFD $0xb1, X3, X4")
+	p("VPADDD X4, X3, X3")
+	p("VCVTDQ2PS X3, X3")
+	p("MOVWLZX (SI), AX")
+	p("MOVWLZX (DI), DX")
+	p("VMOVD AX, X7")
+	p("VPINSRW $1, DX, X7, X7")
+	p("VCVTPH2PS X7, X7")
+	p("VMOVSHDUP X7, X8")
+	p("VMULSS X8, X7, X7")
+	p("VFMADD231SS X3, X7, X9")
+	p("ADDQ $%d, SI", 18)
+	p("ADDQ $%d, DI", 34)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("MOVQ out+40(FP), DX")
+	p("VMOVSS X9, (DX)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// avx2Tile writes an AVX2 tile kernel for the lanes types (16 ymm
+// registers, no VNNI, no masks): nw weight rows (4 or 1) by na activation
+// rows (4 or 1), the activations taken two rows a pass. Per block: the
+// weights unpacked to bytes (nibbles, plus 0x10 where the fifth bit is
+// set), VPMADDUBSW against the activations (exact: pairs of products reach
+// at most 2·31·128 < 32768) less 16·(a+a') for Q5_0, VPMADDWD by ones into
+// the lanes of four products, a conversion and an FMA with the broadcast
+// scale d_w·d_a from a table made for the block, as lanesTile.
+//
+// Registers: Y(4i+j) the lanes of weight row j against the pass's
+// activation row i; Y8..Y11 the unpacked weight rows; Y12..Y15
+// temporaries. Stack: 0..31 the scale table (16i+4j), 32..63 the offsets
+// m_w·s_a (Q4_1, Q5_1), 64..127 the corrections 16·(a+a') as words (Q5_0).
+func avx2Tile(t smallType, name string, nw, na int) {
+	prologue(name, 128)
+	for pass := 0; pass*2 < na; pass++ {
+		rows := min(2, na-2*pass)
+		if pass > 0 {
+			p("MOVQ w+0(FP), SI")
+			p("LEAQ (SI)(R8*1), R11")
+			p("MOVQ a+16(FP), DI")
+			p("LEAQ (DI)(R9*2), DI")
+			p("MOVQ nb+32(FP), CX")
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < nw; j++ {
+				p("VPXOR Y%d, Y%d, Y%d", 4*i+j, 4*i+j, 4*i+j)
+			}
+		}
+		if t.hasMin {
+			p("VPXOR Y12, Y12, Y12")
+			p("VMOVDQU Y12, 32(SP)")
+		}
+		loop := fmt.Sprintf("%s_loop%d", name, pass)
+		label(loop)
+		// Scales: X13 [d0 d1 d2 d3] of the weight rows, X15 [d s] by
+		// activation row.
+		p("VMOVD %s, X14", wRow(0, 0))
+		for r := 1; r < nw; r++ {
+			p("VPINSRD $%d, %s, X14, X14", r, wRow(r, 0))
+		}
+		p("VCVTPH2PS X14, Y14")
+		p("VMOVD %s, X15", aRow(0, 0))
+		if rows > 1 {
+			p("VPINSRD $1, %s, X15, X15", aRow(1, 0))
+		}
+		p("VCVTPH2PS X15, X15")
+		p("VEXTRACTF128 $1, Y14, X12")
+		p("VSHUFPS $0x88, X12, X14, X13")
+		if t.hasMin {
+			p("VSHUFPS $0xdd, X12, X14, X12") // [m0 m1 m2 m3]
+		}
+		for i := 0; i < rows; i++ {
+			p("VSHUFPS $0x%02x, X15, X15, X14", []int{0x00, 0xaa}[i])
+			p("VMULPS X14, X13, X14")
+			p("VMOVUPS X14, %d(SP)", 16*i)
+			if t.hasMin {
+				p("VSHUFPS $0x%02x, X15, X15, X14", []int{0x55, 0xff}[i])
+				p("VMULPS X14, X12, X14")
+				p("VADDPS %d(SP), X14, X14", 32+16*i)
+				p("VMOVUPS X14, %d(SP)", 32+16*i)
+			}
+		}
+		if t.corr != 0 {
+			for i := 0; i < rows; i++ {
+				p("VMOVDQU smallqAVX2Bytes16<>(SB), Y14")
+				p("VPMADDUBSW %s, Y14, Y14", aRow(i, t.aQsOff))
+				p("VMOVDQU Y14, %d(SP)", 64+32*i)
+			}
+		}
+		for j := 0; j < nw; j++ {
+			w := fmt.Sprintf("Y%d", 8+j)
+			x := fmt.Sprintf("X%d", 8+j)
+			p("VMOVDQU %s, %s", wRow(j, t.qsOff), x)
+			p("VPSRLW $4, %s, X14", x)
+			p("VINSERTI128 $1, X14, %s, %s", w, w)
+			p("VPAND smallqAVX2Nibbles<>(SB), %s, %s", w, w)
+			if t.qhOff >= 0 {
+				p("VPBROADCASTD %s, Y14", wRow(j, t.qhOff))
+				p("VPSHUFB smallqAVX2QhShuf<>(SB), Y14, Y14")
+				p("VPAND smallqAVX2QhBits<>(SB), Y14, Y14")
+				p("VPCMPEQB smallqAVX2QhBits<>(SB), Y14, Y14")
+				p("VPAND smallqAVX2Bytes16<>(SB), Y14, Y14")
+				p("VPOR Y14, %s, %s", w, w)
+			}
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < nw; j++ {
+				tz := fmt.Sprintf("Y%d", 12+(j%2))
+				sz := fmt.Sprintf("Y%d", 14+(j%2))
+				p("VPMADDUBSW %s, Y%d, %s", aRow(i, t.aQsOff), 8+j, tz)
+				if t.corr != 0 {
+					p("VPSUBW %d(SP), %s, %s", 64+32*i, tz, tz)
+				}
+				p("VPMADDWD smallqAVX2Ones<>(SB), %s, %s", tz, tz)
+				p("VCVTDQ2PS %s, %s", tz, tz)
+				p("VBROADCASTSS %d(SP), %s", 16*i+4*j, sz)
+				p("VFMADD231PS %s, %s, Y%d", sz, tz, 4*i+j)
+			}
+		}
+		p("ADDQ $%d, SI", t.wBlock)
+		p("ADDQ $%d, R11", t.wBlock)
+		p("ADDQ $%d, DI", t.aBlock)
+		p("DECQ CX")
+		p("JNZ %s", loop)
+		p("MOVQ ostride+48(FP), R10")
+		p("SHLQ $2, R10")
+		p("MOVQ out+40(FP), DX")
+		if pass > 0 {
+			p("LEAQ (DX)(R10*2), DX")
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < nw; j++ {
+				r := 4*i + j
+				p("VEXTRACTF128 $1, Y%d, X12", r)
+				p("VADDPS X12, X%d, X%d", r, r)
+			}
+			b := 4 * i
+			if nw > 1 {
+				for h := 0; h < 2; h++ {
+					p("VUNPCKLPD X%d, X%d, X12", b+2*h+1, b+2*h)
+					p("VUNPCKHPD X%d, X%d, X13", b+2*h+1, b+2*h)
+					p("VADDPS X13, X12, X%d", b+2*h)
+				}
+				p("VSHUFPS $0x88, X%d, X%d, X12", b+2, b)
+				p("VSHUFPS $0xdd, X%d, X%d, X13", b+2, b)
+				p("VADDPS X13, X12, X12")
+				if t.hasMin {
+					p("VADDPS %d(SP), X12, X12", 32+16*i)
+				}
+				p("VMOVUPS X12, (DX)")
+			} else {
+				p("VUNPCKHPD X%d, X%d, X13", b, b)
+				p("VADDPS X13, X%d, X12", b)
+				p("VMOVSHDUP X12, X13")
+				p("VADDSS X13, X12, X12")
+				if t.hasMin {
+					p("VADDSS %d(SP), X12, X12", 32+16*i)
+				}
+				p("VMOVSS X12, (DX)")
+			}
+			if i+1 < rows {
+				p("ADDQ R10, DX")
+			}
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// avx2IQ4NL writes an AVX2 IQ4_NL kernel: 4 weight rows by 4 or 1
+// activation rows (two a pass), or 1 by 1 (Format.Dot). The levels are
+// signed bytes; VPMADDUBSW takes |a| against the levels signed as a
+// (VPSIGNB), so no pair of products passes 2·128·127 < 32768 and nothing
+// saturates. VPMADDWD by ones gives lanes of four products, the lanes of
+// each pair are added (VPHADDD) into one exact sum per block, and the sums
+// of the pass's pairs (lane 4i+j) take one FMA with d_w·d_a, as dotIQ4_NL.
+//
+// Registers: Y0 the pass's accumulators (lane 4i+j); Y1..Y7, Y12 the pairs'
+// sums; Y8..Y11 the weight levels; Y13, Y14 |a| of the pass's rows; Y15 and
+// the sums' registers before they are used, temporaries.
+func avx2IQ4NL(name string, nw, na int) {
+	const wBlock, aBlock, qs = 18, 34, 2
+	prologue(name, 0)
+	p("VBROADCASTI128 smallqIQ4Signed<>(SB), Y15")
+	p("VMOVDQU Y15, Y12") // the table, kept in Y12 until the sums need it
+	for pass := 0; pass*2 < na; pass++ {
+		rows := min(2, na-2*pass)
+		if pass > 0 {
+			p("MOVQ w+0(FP), SI")
+			p("LEAQ (SI)(R8*1), R11")
+			p("MOVQ a+16(FP), DI")
+			p("LEAQ (DI)(R9*2), DI")
+			p("MOVQ nb+32(FP), CX")
+		}
+		p("VXORPS Y0, Y0, Y0")
+		loop := fmt.Sprintf("%s_loop%d", name, pass)
+		label(loop)
+		// Scales into Y15: lane 4i+j d_w[j]·d_a[i].
+		p("VMOVD %s, X1", wRow(0, 0))
+		for r := 1; r < nw; r++ {
+			p("VPINSRD $%d, %s, X1, X1", r, wRow(r, 0))
+		}
+		p("VCVTPH2PS X1, Y1")
+		p("VMOVD %s, X2", aRow(0, 0))
+		if rows > 1 {
+			p("VPINSRD $1, %s, X2, X2", aRow(1, 0))
+		}
+		p("VCVTPH2PS X2, X2")
+		p("VEXTRACTF128 $1, Y1, X3")
+		p("VSHUFPS $0x88, X3, X1, X1") // [d0 d1 d2 d3]
+		p("VSHUFPS $0x00, X2, X2, X3")
+		p("VMULPS X3, X1, X15")
+		if rows > 1 {
+			p("VSHUFPS $0xaa, X2, X2, X3")
+			p("VMULPS X3, X1, X3")
+			p("VINSERTF128 $1, X3, Y15, Y15")
+		}
+		for j := 0; j < nw; j++ {
+			w, x := fmt.Sprintf("Y%d", 8+j), fmt.Sprintf("X%d", 8+j)
+			p("VMOVDQU %s, %s", wRow(j, qs), x)
+			p("VPSRLW $4, %s, X1", x)
+			p("VINSERTI128 $1, X1, %s, %s", w, w)
+			p("VPAND smallqAVX2Nibbles<>(SB), %s, %s", w, w)
+			p("VPSHUFB %s, Y12, %s", w, w)
+		}
+		for i := 0; i < rows; i++ {
+			p("VPABSB %s, Y%d", aRow(i, qs), 13+i)
+		}
+		sum := func(k int) string { return []string{"Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "Y12"}[k] }
+		if nw == 1 {
+			// Y12 stays the table: the one sum goes to Y1.
+			p("VPSIGNB %s, Y8, Y1", aRow(0, qs))
+			p("VPMADDUBSW Y1, Y13, Y1")
+			p("VPMADDWD smallqAVX2Ones<>(SB), Y1, Y1")
+			p("VEXTRACTI128 $1, Y1, X2")
+			p("VPADDD X2, X1, X1")
+			p("VPSHUFD $0x4e, X1, X2")
+			p("VPADDD X2, X1, X1")
+			p("VPSHUFD $0xb1, X1, X2")
+			p("VPADDD X2, X1, X1")
+			p("VCVTDQ2PS X1, X1")
+			p("VFMADD231SS X15, X1, X0")
+		} else {
+			for i := 0; i < rows; i++ {
+				for j := 0; j < 4; j++ {
+					k := 4*i + j
+					if k == 7 {
+						continue // Y12 holds the table until the rest are done
+					}
+					p("VPSIGNB %s, Y%d, %s", aRow(i, qs), 8+j, sum(k))
+					p("VPMADDUBSW %s, Y%d, %s", sum(k), 13+i, sum(k))
+					p("VPMADDWD smallqAVX2Ones<>(SB), %s, %s", sum(k), sum(k))
+				}
+			}
+			if rows > 1 {
+				p("VPSIGNB %s, Y11, Y12", aRow(1, qs))
+				p("VPMADDUBSW Y12, Y14, Y12")
+				p("VPMADDWD smallqAVX2Ones<>(SB), Y12, Y12")
+				p("VPHADDD Y2, Y1, Y1")
+				p("VPHADDD Y4, Y3, Y3")
+				p("VPHADDD Y6, Y5, Y5")
+				p("VPHADDD Y12, Y7, Y7")
+				p("VPHADDD Y3, Y1, Y1")
+				p("VPHADDD Y7, Y5, Y5")
+				p("VPERM2I128 $0x20, Y5, Y1, Y2")
+				p("VPERM2I128 $0x31, Y5, Y1, Y3")
+				p("VPADDD Y3, Y2, Y1")
+				p("VCVTDQ2PS Y1, Y1")
+				p("VFMADD231PS Y15, Y1, Y0")
+				p("VBROADCASTI128 smallqIQ4Signed<>(SB), Y12")
+			} else {
+				p("VPHADDD Y2, Y1, Y1")
+				p("VPHADDD Y4, Y3, Y3")
+				p("VPHADDD Y3, Y1, Y1")
+				p("VEXTRACTI128 $1, Y1, X2")
+				p("VPADDD X2, X1, X1")
+				p("VCVTDQ2PS X1, X1")
+				p("VFMADD231PS X15, X1, X0")
+			}
+		}
+		p("ADDQ $%d, SI", wBlock)
+		p("ADDQ $%d, R11", wBlock)
+		p("ADDQ $%d, DI", aBlock)
+		p("DECQ CX")
+		p("JNZ %s", loop)
+		p("MOVQ out+40(FP), DX")
+		switch {
+		case nw == 1:
+			p("VMOVSS X0, (DX)")
+		default:
+			p("MOVQ ostride+48(FP), R10")
+			p("SHLQ $2, R10")
+			if pass > 0 {
+				p("LEAQ (DX)(R10*2), DX")
+			}
+			p("VMOVUPS X0, (DX)")
+			if rows > 1 {
+				p("VEXTRACTF128 $1, Y0, (DX)(R10*1)")
+			}
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
 // IQ4_XS (256-value super-blocks of 8 sub-blocks with 6-bit signed scales,
 // against Q8_K): per super-block the exact sum Σ_s scale_s·Σ level·a as
 // int32 lanes (VPMULLD by the sub-block's scale), then as the twin
@@ -596,12 +1092,32 @@ func main() {
 	data("smallqXSShiftL", rep(16, func(i int) int { return 4 * (i % 8) }), 4)
 	data("smallqXSShiftH", rep(16, func(i int) int { return 2 * (i % 8) }), 4)
 	data("smallqDword15", []int{15}, 4)
+	data("smallqNibbles", []int{0x0f0f0f0f}, 4)
+	data("smallqIQ4Signed", rep(16, func(i int) int { return levels[i] & 0xff }), 1)
+	data("smallqAVX2Nibbles", rep(32, func(int) int { return 0x0f }), 1)
+	data("smallqAVX2Bytes16", rep(32, func(int) int { return 0x10 }), 1)
+	data("smallqAVX2Ones", rep(16, func(int) int { return 1 }), 2)
+	data("smallqAVX2QhShuf", rep(32, func(i int) int { return i%16/8 + 2*(i/16) }), 1)
+	data("smallqAVX2QhBits", rep(32, func(i int) int { return 1 << (i % 8) }), 1)
 	data("smallqDword3", []int{3}, 4)
 	data("smallqDword32", []int{32}, 4)
 	data("smallqDwordM1", []int{-1}, 4)
 	for _, t := range types {
-		x4(t)
-		x1(t)
+		if t.table {
+			x4(t)
+			x1(t)
+			iq4Dot1(fmt.Sprintf("dot%sVNNI", t.name))
+			avx2IQ4NL("tileIQ4_NLx4AVX2", 4, 4)
+			avx2IQ4NL("tileIQ4_NLx1AVX2", 4, 1)
+			avx2IQ4NL("dotIQ4_NLAVX2", 1, 1)
+			continue
+		}
+		lanesTile(t, fmt.Sprintf("tile%sx4VNNI", t.name), 4, 4)
+		lanesTile(t, fmt.Sprintf("tile%sx1VNNI", t.name), 4, 1)
+		lanesTile(t, fmt.Sprintf("dot%sVNNI", t.name), 1, 1)
+		avx2Tile(t, fmt.Sprintf("tile%sx4AVX2", t.name), 4, 4)
+		avx2Tile(t, fmt.Sprintf("tile%sx1AVX2", t.name), 4, 1)
+		avx2Tile(t, fmt.Sprintf("dot%sAVX2", t.name), 1, 1)
 	}
 	xs4()
 	xs1()
