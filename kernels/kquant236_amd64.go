@@ -1,0 +1,78 @@
+package kernels
+
+import "github.com/conveyor-llm/conveyor/gguf"
+
+// AVX-512 (BW, VL, VNNI) kernels for Q6_K, Q3_K and Q2_K weights against
+// Q8_K activations (kquant236_amd64.s, written by gen_kquant236.go): 4×4 and
+// 4×1 tiles for DotTile and a one-row dot for Format.Dot. Each output is its
+// twin's (dotQ6_K, dotQ3_K, dotQ2_K) bit for bit, given Q8_K activations
+// whose group sums (bsums) are those of their quants, as quantizeQ8_K writes
+// them: the Q6_K and Q3_K kernels take the levels' offset off through them.
+
+//go:noescape
+func tileQ6_KAVX512x4(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ6_KAVX512x1(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func dotQ6_KAVX512(w, a *byte, nb int) float32
+
+//go:noescape
+func tileQ3_KAVX512x4(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ3_KAVX512x1(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func dotQ3_KAVX512(w, a *byte, nb int) float32
+
+//go:noescape
+func tileQ2_KAVX512x4(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ2_KAVX512x1(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func dotQ2_KAVX512(w, a *byte, nb int) float32
+
+// hasAVX512KQuant is what the kernels here need: AVX-512 BW and VL
+// (VPMADDUBSW, VPERMW on 512 bits), VNNI (VPDPWSSD) and F16C.
+var hasAVX512KQuant = hasAVX512VNNI && hasAVX512
+
+// kquant236Kernels are the assembly kernels of each type, with its block size.
+type kquant236Kernel struct {
+	t      gguf.Type
+	bytes  int
+	x4, x1 tileKernel
+	dot    func(w, a *byte, nb int) float32
+}
+
+var kquant236AVX512 = []kquant236Kernel{
+	{gguf.TypeQ6_K, blockQ6_K, tileQ6_KAVX512x4, tileQ6_KAVX512x1, dotQ6_KAVX512},
+	{gguf.TypeQ3_K, blockQ3_K, tileQ3_KAVX512x4, tileQ3_KAVX512x1, dotQ3_KAVX512},
+	{gguf.TypeQ2_K, blockQ2_K, tileQ2_KAVX512x4, tileQ2_KAVX512x1, dotQ2_KAVX512},
+}
+
+// dotWith makes a Format.Dot of a one-row kernel.
+func dotWith(k func(w, a *byte, nb int) float32, bytes int) func(w, a []byte, n int) float32 {
+	return func(w, a []byte, n int) float32 {
+		nb := n / qkK
+		if nb == 0 {
+			return 0
+		}
+		_, _ = w[nb*bytes-1], a[nb*blockQ8_K-1]
+		return k(&w[0], &a[0], nb)
+	}
+}
+
+func init() {
+	if !hasAVX512KQuant {
+		return
+	}
+	for _, k := range kquant236AVX512 {
+		f := formats[k.t]
+		tileKernels[f] = tiles{k.x4, k.x1}
+		f.Dot = dotWith(k.dot, k.bytes)
+	}
+}
