@@ -404,6 +404,11 @@ func genRows1(t kq, nrows int) {
 		prologue(t, 4)
 		p("MOVQ a+16(FP), DI")
 		p("MOVQ nb+32(FP), CX")
+		// BX: 4 rows on, the next 4×1 tile's weights (decode streams
+		// through the rows 4 at a time, too few lines per row for the
+		// hardware prefetchers to follow).
+		p("MOVQ wstride+8(FP), BX")
+		p("SHLQ $2, BX")
 	} else {
 		name = "dot" + t.name + "AVX512"
 		fmt.Fprintf(&out, "\n// func %s(w, a *byte, nb int) float32\n", name)
@@ -416,6 +421,12 @@ func genRows1(t kq, nrows int) {
 	p("JZ %s_done", name)
 	label(name + "_loop")
 	for r := 0; r < nrows; r++ {
+		if nrows == 4 {
+			for off := 0; off < t.bsize; off += 64 {
+				p("PREFETCHT0 %d(%s)(BX*1)", off, wps[r])
+			}
+			p("PREFETCHT0 %d(%s)(BX*1)", t.bsize-1, wps[r])
+		}
 		rowBlock(t, wps[r], aps[:1], func(int) int { return r })
 	}
 	if t.name == "Q2_K" {

@@ -226,28 +226,43 @@ func benchKQ236Tile(b *testing.B, typ gguf.Type, twin bool) {
 	a := kq236Acts(rng, kq236Quantized, na, n/qkK, aRow)
 	dst := make([]float32, na*nw)
 	b.ResetTimer()
+	c0 := kq236CPUSeconds()
 	for i := 0; i < b.N; i++ {
 		f.DotTile(dst, nw, w, wRow, nw, a, aRow, na, n)
 	}
-	b.ReportMetric(float64(nw*na*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+	macs := float64(nw*na*n) * float64(b.N) / 1e9
+	b.ReportMetric(macs/b.Elapsed().Seconds(), "GMAC/s")
+	if c := kq236CPUSeconds() - c0; c > 0 {
+		b.ReportMetric(macs/c, "GMAC/cpu-s")
+	}
 }
 
 // benchKQ236Decode is decode: one activation row against 5632 weight rows of
 // 2048 values, in GB/s of weights.
 func benchKQ236Decode(b *testing.B, typ gguf.Type, twin bool) {
-	const nw, n = 5632, 2048
+	benchKQ236DecodeRows(b, typ, twin, 5632)
+}
+
+// benchKQ236DecodeRows is decode with nw weight rows (256: in L2, the
+// kernel's own speed).
+func benchKQ236DecodeRows(b *testing.B, typ gguf.Type, twin bool, nw int) {
+	const n = 2048
 	f := kq236BenchFormat(b, typ, twin)
 	rng := rand.New(rand.NewPCG(3, 4))
 	wRow, aRow := typ.RowBytes(n), gguf.TypeQ8_K.RowBytes(n)
 	w := kq236Weights(rng, typ, kq236Random, nw, n/qkK, wRow)
 	a := kq236Acts(rng, kq236Quantized, 1, n/qkK, aRow)
 	dst := make([]float32, nw)
-	b.SetBytes(int64(len(w)))
 	b.ResetTimer()
+	c0 := kq236CPUSeconds()
 	for i := 0; i < b.N; i++ {
 		f.DotTile(dst, nw, w, wRow, nw, a, aRow, 1, n)
 	}
-	b.ReportMetric(float64(len(w))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	gb := float64(len(w)) * float64(b.N) / 1e9
+	b.ReportMetric(gb/b.Elapsed().Seconds(), "GB/s")
+	if c := kq236CPUSeconds() - c0; c > 0 {
+		b.ReportMetric(gb/c, "GB/cpu-s")
+	}
 }
 
 func BenchmarkTileQ6_K(b *testing.B)     { benchKQ236Tile(b, gguf.TypeQ6_K, false) }
@@ -262,3 +277,6 @@ func BenchmarkDecodeQ2_K(b *testing.B)   { benchKQ236Decode(b, gguf.TypeQ2_K, fa
 func BenchmarkDecodeQ6_KGo(b *testing.B) { benchKQ236Decode(b, gguf.TypeQ6_K, true) }
 func BenchmarkDecodeQ3_KGo(b *testing.B) { benchKQ236Decode(b, gguf.TypeQ3_K, true) }
 func BenchmarkDecodeQ2_KGo(b *testing.B) { benchKQ236Decode(b, gguf.TypeQ2_K, true) }
+func BenchmarkDecodeL2Q6_K(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ6_K, false, 256) }
+func BenchmarkDecodeL2Q3_K(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ3_K, false, 256) }
+func BenchmarkDecodeL2Q2_K(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ2_K, false, 256) }
