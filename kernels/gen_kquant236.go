@@ -35,9 +35,13 @@ type kq struct {
 	bsize int
 	// consts loads the type's constant registers (Z28–Z30).
 	consts func()
-	// scales leaves the 16 sub-block scales of the block at wp in Y24 as
-	// int16 and, for a type with a level offset, −offset·scale in Y25.
-	scales func(wp string)
+	// scales leaves the 16 sub-block scales of the block at wp (row r) in
+	// Y24 as int16 and, for a type with a level offset, −offset·scale in
+	// Y25; batched: from Z16, where scales4 left them.
+	scales func(wp string, r int, batched bool)
+	// scales4, if not nil, decodes the 4 weight rows' scales at once into
+	// Z16 (int8, unit r = row r).
+	scales4 func()
 	// offset is the level offset (the correction through bsums), 0 if none.
 	offset bool
 	// unpack leaves chunk c (values 64c..64c+63) of the block at wp as
@@ -56,7 +60,7 @@ var q6 = kq{
 		p("MOVL $0x30303030, AX")
 		p("VPBROADCASTD AX, Z29")
 	},
-	scales: func(wp string) {
+	scales: func(wp string, _ int, _ bool) {
 		p("VPMOVSXBW 192(%s), Y24", wp)
 		p("VPMULLW kq236_m32<>(SB), Y24, Y25")
 	},
@@ -87,7 +91,32 @@ var q3 = kq{
 		p("MOVL $0x0f0f0f0f, AX")
 		p("VPBROADCASTD AX, Z30")
 	},
-	scales: func(wp string) {
+	scales4: func() {
+		// Bytes 94..109 of each row's block: the 12 scale bytes at 2..13.
+		p("VMOVDQU64 94(SI), X16")
+		for r := 1; r < 4; r++ {
+			p("VINSERTI32X4 $%d, 94(%s), Z16, Z16", r, wps[r])
+		}
+		p("VPSHUFB kq236_q3lo<>(SB), Z16, Z26")
+		p("VPSRLVQ kq236_q3los<>(SB), Z26, Z26")
+		p("VPSHUFB kq236_q3hi<>(SB), Z16, Z27")
+		p("VPSRLVD kq236_q3hs4<>(SB), Z27, Z27")
+		p("VPANDD Z28, Z27, Z27")
+		p("VPSLLD $4, Z27, Z27")
+		p("VPTERNLOGD $0xf8, Z26, Z30, Z27")
+		p("VPSUBB kq236_b32<>(SB), Z27, Z16")
+	},
+	scales: func(wp string, r int, batched bool) {
+		if batched {
+			if r == 0 {
+				p("VPMOVSXBW X16, Y24")
+			} else {
+				p("VEXTRACTI32X4 $%d, Z16, X27", r)
+				p("VPMOVSXBW X27, Y24")
+			}
+			p("VPMULLW kq236_m4<>(SB), Y24, Y25")
+			return
+		}
 		p("VMOVQ 96(%s), X26", wp)
 		p("VPSRLW $4, X26, X27")
 		p("VPUNPCKLQDQ X27, X26, X26")
@@ -130,7 +159,7 @@ var q2 = kq{
 		p("MOVL $0x0f0f0f0f, AX")
 		p("VPBROADCASTD AX, Z30")
 	},
-	scales: func(wp string) {
+	scales: func(wp string, _ int, _ bool) {
 		p("VPMOVZXBW (%s), Y26", wp)
 		p("VPANDD Y30, Y26, Y24")
 	},
@@ -147,8 +176,9 @@ var q2 = kq{
 
 // rowBlock emits one weight row's block against the activation rows ap:
 // acc(i) is the accumulator for activation row i.
-func rowBlock(t kq, wp string, ap []string, acc func(i int) int) {
-	t.scales(wp)
+func rowBlock(t kq, r int, batched bool, ap []string, acc func(i int) int) {
+	wp := wps[r]
+	t.scales(wp, r, batched)
 	if t.offset {
 		for i, a := range ap {
 			p("VPMADDWD 260(%s), Y25, Y%d", a, acc(i))
@@ -205,29 +235,19 @@ func tree16() {
 	tree2to4([]int{0, 1, 2, 3, 4, 5, 6, 7})
 }
 
-// reduce4 sums the four 8-lane vectors Y(regs[r]) into X(regs[0]), lane r;
-// fromZ first folds 16-lane vectors. Temps: regs[r]+4.
-func reduce4(regs []int, fromZ bool) {
-	if fromZ {
-		for _, r := range regs {
-			p("VEXTRACTI64X4 $1, Z%d, Y%d", r, r+4)
-			p("VPADDD Y%d, Y%d, Y%d", r+4, r, r)
-		}
-	}
-	for _, r := range regs {
-		p("VEXTRACTI128 $1, Y%d, X%d", r, r+4)
-		p("VPADDD X%d, X%d, X%d", r+4, r, r)
-	}
-	a, b, c, d := regs[0], regs[1], regs[2], regs[3]
-	p("VPUNPCKLDQ X%d, X%d, X%d", b, a, a+4)
-	p("VPUNPCKHDQ X%d, X%d, X%d", b, a, b+4)
-	p("VPADDD X%d, X%d, X%d", b+4, a+4, a+4)
-	p("VPUNPCKLDQ X%d, X%d, X%d", d, c, c+4)
-	p("VPUNPCKHDQ X%d, X%d, X%d", d, c, d+4)
-	p("VPADDD X%d, X%d, X%d", d+4, c+4, c+4)
-	p("VPUNPCKLQDQ X%d, X%d, X%d", c+4, a+4, b+4)
-	p("VPUNPCKHQDQ X%d, X%d, X%d", c+4, a+4, d+4)
-	p("VPADDD X%d, X%d, X%d", d+4, b+4, a)
+// reduceUnits sums Z(v0) and Z(v1), each two outputs × 8 partials (units
+// 0,1 and 2,3), into X(dst), lane r = output r (v0's first, v0's second,
+// v1's first, v1's second). Temps: Z6, Z7.
+func reduceUnits(v0, v1, dst int) {
+	p("VSHUFI64X2 $0x88, Z%d, Z%d, Z6", v1, v0)
+	p("VSHUFI64X2 $0xdd, Z%d, Z%d, Z7", v1, v0)
+	p("VPADDD Z7, Z6, Z6")
+	p("VPSHUFD $0x4e, Z6, Z7")
+	p("VPADDD Z7, Z6, Z6")
+	p("VPSHUFD $0xb1, Z6, Z7")
+	p("VPADDD Z7, Z6, Z6")
+	p("VPMOVQD Z6, Y%d", dst)
+	p("VPMOVQD Y%d, X%d", dst, dst)
 }
 
 // reduce1 sums the 16 lanes of Z(r) (8 of Y(r) if !fromZ) into every lane
@@ -284,23 +304,29 @@ func gatherD(t kq, nrows int) {
 // in reg isum (summs in summs for Q2_K), d_w·d_a products in dd (and
 // dmin·d_a in ddm).
 func floatStep(t kq, wide bool, isum, dd, summs, ddm int) {
+	floatStepTo(t, wide, isum, dd, summs, ddm, 31)
+}
+
+// floatStepTo is floatStep adding into register sum.
+func floatStepTo(t kq, wide bool, isum, dd, summs, ddm, sum int) {
 	v := "X"
 	if wide {
 		v = "Z"
 	}
+	s := fmt.Sprintf("%s%d", v, sum)
 	p("VCVTDQ2PS %s%d, %s%d", v, isum, v, isum)
 	switch t.name {
 	case "Q6_K":
-		p("VFMADD231PS %s%d, %s%d, %s31", v, dd, v, isum, v)
+		p("VFMADD231PS %s%d, %s%d, %s", v, dd, v, isum, s)
 	case "Q3_K":
 		p("VMULPS %s%d, %s%d, %s%d", v, isum, v, dd, v, isum)
-		p("VADDPS %s%d, %s31, %s31", v, isum, v, v)
+		p("VADDPS %s%d, %s, %s", v, isum, s, s)
 	case "Q2_K":
 		p("VCVTDQ2PS %s%d, %s%d", v, summs, v, summs)
 		p("VMULPS %s%d, %s%d, %s%d", v, isum, v, dd, v, isum)
 		p("VMULPS %s%d, %s%d, %s%d", v, summs, v, ddm, v, summs)
 		p("VSUBPS %s%d, %s%d, %s%d", v, summs, v, isum, v, isum)
-		p("VADDPS %s%d, %s31, %s31", v, isum, v, v)
+		p("VADDPS %s%d, %s, %s", v, isum, s, s)
 	}
 }
 
@@ -343,8 +369,11 @@ func genX4(t kq) {
 	p("TESTQ CX, CX")
 	p("JZ %s_done", name)
 	label(name + "_loop")
+	if t.scales4 != nil {
+		t.scales4()
+	}
 	for r := 0; r < 4; r++ {
-		rowBlock(t, wps[r], aps, func(i int) int { return 4*r + i })
+		rowBlock(t, r, t.scales4 != nil, aps, func(i int) int { return 4*r + i })
 	}
 	tree16()
 	if t.name == "Q2_K" {
@@ -420,6 +449,10 @@ func genRows1(t kq, nrows int) {
 	p("TESTQ CX, CX")
 	p("JZ %s_done", name)
 	label(name + "_loop")
+	batched := nrows == 4 && t.scales4 != nil
+	if batched {
+		t.scales4()
+	}
 	for r := 0; r < nrows; r++ {
 		if nrows == 4 {
 			for off := 0; off < t.bsize; off += 64 {
@@ -427,7 +460,7 @@ func genRows1(t kq, nrows int) {
 			}
 			p("PREFETCHT0 %d(%s)(BX*1)", t.bsize-1, wps[r])
 		}
-		rowBlock(t, wps[r], aps[:1], func(int) int { return r })
+		rowBlock(t, r, batched, aps[:1], func(int) int { return r })
 	}
 	if t.name == "Q2_K" {
 		for r := 0; r < nrows; r++ {
@@ -437,9 +470,17 @@ func genRows1(t kq, nrows int) {
 		}
 	}
 	if nrows == 4 {
-		reduce4([]int{0, 1, 2, 3}, true)
+		p("VSHUFI64X2 $0x44, Z1, Z0, Z4")
+		p("VSHUFI64X2 $0xee, Z1, Z0, Z5")
+		p("VPADDD Z5, Z4, Z4")
+		p("VSHUFI64X2 $0x44, Z3, Z2, Z5")
+		p("VSHUFI64X2 $0xee, Z3, Z2, Z6")
+		p("VPADDD Z6, Z5, Z5")
+		reduceUnits(4, 5, 0)
 		if t.name == "Q2_K" {
-			reduce4([]int{8, 9, 10, 11}, false)
+			p("VINSERTI64X4 $1, Y9, Z8, Z4")
+			p("VINSERTI64X4 $1, Y11, Z10, Z5")
+			reduceUnits(4, 5, 8)
 		}
 	} else {
 		reduce1(0, true)
@@ -530,7 +571,18 @@ func main() {
 	}
 	data("kq236_m32", words(rep(-32, 16)...))
 	data("kq236_m4", words(rep(-4, 16)...))
-	data("kq236_b32", rep(byte(32), 16))
+	data("kq236_b32", rep(byte(32), 64))
+	var q3lo, q3hi []byte
+	for u := 0; u < 4; u++ {
+		for k := 0; k < 16; k++ {
+			q3lo = append(q3lo, byte(2+k%8))
+			q3hi = append(q3hi, byte(10+k%4))
+		}
+	}
+	data("kq236_q3lo", q3lo)
+	data("kq236_q3hi", q3hi)
+	data("kq236_q3los", qwords(0, 4, 0, 4, 0, 4, 0, 4))
+	data("kq236_q3hs4", dwords(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6))
 	data("kq236_q6sh0", halves(4, 2))
 	data("kq236_q6sh1", halves(0, 2))
 	data("kq236_lo0", halves(0, 2))
@@ -547,10 +599,262 @@ func main() {
 	data("kq236_daidx", dwords(da...))
 	data("kq236_even", dwords(0, 2, 4, 6, 0, 2, 4, 6))
 	data("kq236_odd", dwords(1, 3, 5, 7, 1, 3, 5, 7))
+	var a2 []byte
+	for m := 0; m < 4; m++ {
+		for k := 0; k < 8; k++ {
+			a2 = append(a2, byte(4*m), byte(4*m+1))
+		}
+		for k := 0; k < 8; k++ {
+			a2 = append(a2, byte(4*m+2), byte(4*m+3))
+		}
+	}
+	data("kq236_a2idx", a2)
 	for _, t := range []kq{q6, q3, q2} {
 		genX4(t)
 		genRows1(t, 4)
 		genRows1(t, 1)
 	}
+	for _, t := range []kq2{q6a2, q3a2, q2a2} {
+		genAVX2(t, 4)
+		genAVX2(t, 1)
+	}
 	os.Stdout.WriteString(out.String())
+}
+
+// The AVX2 kernels (no AVX-512): nrows weight rows against one activation
+// row in 32-value chunks, VPMADDUBSW then VPMADDWD by the sub-block scales
+// and VPADDD into int32 lanes. Registers: ACC Y0–Y3; Y4, Y5: the scales
+// (int16) of sub-blocks 0–7 and 8–15 in both 128-bit lanes; Y6:
+// −offset·scales; Y7–Y11 temps (Y9 the weights, Y10 the scales of a chunk,
+// Y11 the products); Y12–Y14 constants; X15 the sums.
+type kq2 struct {
+	kq
+	consts func()
+	// scales leaves the int16 scales of the block at wp in Y4.
+	scales func(wp string)
+	// unpack leaves chunk c (values 32c..32c+31) in Y9.
+	unpack func(wp string, c int)
+}
+
+func bcast(v uint32, y int) {
+	p("MOVL $0x%08x, AX", v)
+	p("VMOVD AX, X%d", y)
+	p("VPBROADCASTD X%d, Y%d", y, y)
+}
+
+var q6a2 = kq2{
+	kq: q6,
+	consts: func() {
+		bcast(0x0f0f0f0f, 12)
+		bcast(0x30303030, 13)
+	},
+	scales: func(wp string) { p("VPMOVSXBW 192(%s), Y4", wp) },
+	unpack: func(wp string, c int) {
+		h, k := c/4, c%4
+		if k == 0 {
+			p("VMOVDQU %d(%s), Y8", 128+32*h, wp)
+		}
+		p("VMOVDQU %d(%s), Y9", 64*h+32*(k%2), wp)
+		if k/2 == 1 {
+			p("VPSRLW $4, Y9, Y9")
+		}
+		p("VPAND Y12, Y9, Y9")
+		switch k {
+		case 0:
+			p("VPSLLW $4, Y8, Y10")
+		case 1:
+			p("VPSLLW $2, Y8, Y10")
+		case 3:
+			p("VPSRLW $2, Y8, Y10")
+		}
+		if k == 2 {
+			p("VPAND Y13, Y8, Y10")
+		} else {
+			p("VPAND Y13, Y10, Y10")
+		}
+		p("VPOR Y10, Y9, Y9")
+	},
+}
+
+var q3a2 = kq2{
+	kq: q3,
+	consts: func() {
+		bcast(0x0f0f0f0f, 12)
+		bcast(0x03030303, 13)
+		bcast(0x04040404, 14)
+	},
+	scales: func(wp string) {
+		p("VMOVQ 96(%s), X7", wp)
+		p("VPSRLW $4, X7, X8")
+		p("VPUNPCKLQDQ X8, X7, X7")
+		p("VPAND X12, X7, X7")
+		p("VPBROADCASTD 104(%s), X8", wp)
+		p("VPSRLVD kq236_q3hs<>(SB), X8, X8")
+		p("VPAND X13, X8, X8")
+		p("VPSLLD $4, X8, X8")
+		p("VPOR X8, X7, X7")
+		p("VPSUBB kq236_b32<>(SB), X7, X7")
+		p("VPMOVSXBW X7, Y4")
+	},
+	unpack: func(wp string, c int) {
+		h, k := c/4, c%4
+		if c == 0 {
+			p("VMOVDQU (%s), Y8", wp)
+		}
+		if k == 0 {
+			p("VMOVDQU %d(%s), Y7", 32+32*h, wp)
+			p("VPAND Y13, Y7, Y9")
+		} else {
+			p("VPSRLW $%d, Y7, Y9", 2*k)
+			p("VPAND Y13, Y9, Y9")
+		}
+		switch kk := 4*h + k; {
+		case kk < 2:
+			p("VPSLLW $%d, Y8, Y10", 2-kk)
+			p("VPAND Y14, Y10, Y10")
+		case kk == 2:
+			p("VPAND Y14, Y8, Y10")
+		default:
+			p("VPSRLW $%d, Y8, Y10", kk-2)
+			p("VPAND Y14, Y10, Y10")
+		}
+		p("VPOR Y10, Y9, Y9")
+	},
+}
+
+var q2a2 = kq2{
+	kq: q2,
+	consts: func() {
+		bcast(0x0f0f0f0f, 12)
+		bcast(0x03030303, 13)
+	},
+	scales: func(wp string) {
+		p("VPMOVZXBW (%s), Y4", wp)
+		p("VPAND Y12, Y4, Y4")
+	},
+	unpack: func(wp string, c int) {
+		h, k := c/4, c%4
+		if k == 0 {
+			p("VMOVDQU %d(%s), Y7", 16+32*h, wp)
+			p("VPAND Y13, Y7, Y9")
+		} else {
+			p("VPSRLW $%d, Y7, Y9", 2*k)
+			p("VPAND Y13, Y9, Y9")
+		}
+	},
+}
+
+// genAVX2 is the AVX2 4×1 tile kernel (nrows 4) or dot (nrows 1).
+func genAVX2(t kq2, nrows int) {
+	var name string
+	if nrows == 4 {
+		name = "tile" + t.name + "AVX2x1"
+		fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)\n", name)
+		fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	} else {
+		name = "dot" + t.name + "AVX2"
+		fmt.Fprintf(&out, "\n// func %s(w, a *byte, nb int) float32\n", name)
+		fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-28\n", name)
+	}
+	p("MOVQ w+0(FP), SI")
+	if nrows == 4 {
+		p("MOVQ wstride+8(FP), AX")
+		p("LEAQ (SI)(AX*1), R9")
+		p("LEAQ (R9)(AX*1), R10")
+		p("LEAQ (R10)(AX*1), R11")
+		p("MOVQ a+16(FP), DI")
+		p("MOVQ nb+32(FP), CX")
+		p("MOVQ wstride+8(FP), BX")
+		p("SHLQ $2, BX")
+	} else {
+		p("MOVQ a+8(FP), DI")
+		p("MOVQ nb+16(FP), CX")
+	}
+	t.consts()
+	p("VXORPS X15, X15, X15")
+	p("TESTQ CX, CX")
+	p("JZ %s_done", name)
+	label(name + "_loop")
+	for r := 0; r < nrows; r++ {
+		wp := wps[r]
+		if nrows == 4 {
+			for off := 0; off < t.bsize; off += 64 {
+				p("PREFETCHT0 %d(%s)(BX*1)", off, wp)
+			}
+			p("PREFETCHT0 %d(%s)(BX*1)", t.bsize-1, wp)
+		}
+		t.scales(wp)
+		if t.offset {
+			m := map[string]string{"Q6_K": "kq236_m32", "Q3_K": "kq236_m4"}[t.name]
+			p("VPMULLW %s<>(SB), Y4, Y6", m)
+			p("VPMADDWD 260(DI), Y6, Y%d", r)
+		} else {
+			p("VPXOR Y%d, Y%d, Y%d", r, r, r)
+		}
+		p("VPERMQ $0xee, Y4, Y5")
+		p("VPERMQ $0x44, Y4, Y4")
+		for c := 0; c < 8; c++ {
+			t.unpack(wp, c)
+			p("VPSHUFB kq236_a2idx<>+%d(SB), Y%d, Y10", 32*(c%4), 4+c/4)
+			p("VPMADDUBSW %d(DI), Y9, Y11", 4+32*c)
+			p("VPMADDWD Y10, Y11, Y11")
+			p("VPADDD Y11, Y%d, Y%d", r, r)
+		}
+	}
+	// Q2_K's summs go to Y4–Y7 (4 rows, temps Y8–Y11) or Y5 (temp Y9),
+	// after the sums of ACC (temps Y4–Y7 or Y4).
+	summs := 4
+	if nrows == 4 {
+		reduce4y([]int{0, 1, 2, 3})
+	} else {
+		reduce1(0, false)
+		summs = 5
+	}
+	if t.name == "Q2_K" {
+		for r := 0; r < nrows; r++ {
+			p("VPMOVZXBW (%s), Y%d", wps[r], summs+r)
+			p("VPSRLW $4, Y%d, Y%d", summs+r, summs+r)
+			p("VPMADDWD 260(DI), Y%d, Y%d", summs+r, summs+r)
+		}
+		if nrows == 4 {
+			reduce4y([]int{4, 5, 6, 7})
+		} else {
+			reduce1(summs, false)
+		}
+	}
+	gatherD(t.kq, nrows)
+	p("VBROADCASTSS (DI), X2")
+	p("VMULPS X2, X1, X1")
+	if t.name == "Q2_K" {
+		p("VMULPS X2, X3, X3")
+	}
+	floatStepTo(t.kq, false, 0, 1, summs, 3, 15)
+	loopEnd(t.kq, nrows, 1, name)
+	if nrows == 4 {
+		p("MOVQ out+40(FP), DX")
+		p("VMOVUPS X15, (DX)")
+	} else {
+		p("VMOVSS X15, ret+24(FP)")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// reduce4y sums the four 8-lane vectors Y(regs[r]) into X(regs[0]), lane r.
+// Temps: regs[r]+4.
+func reduce4y(regs []int) {
+	for _, r := range regs {
+		p("VEXTRACTI128 $1, Y%d, X%d", r, r+4)
+		p("VPADDD X%d, X%d, X%d", r+4, r, r)
+	}
+	a, b, c, d := regs[0], regs[1], regs[2], regs[3]
+	p("VPUNPCKLDQ X%d, X%d, X%d", b, a, a+4)
+	p("VPUNPCKHDQ X%d, X%d, X%d", b, a, b+4)
+	p("VPADDD X%d, X%d, X%d", b+4, a+4, a+4)
+	p("VPUNPCKLDQ X%d, X%d, X%d", d, c, c+4)
+	p("VPUNPCKHDQ X%d, X%d, X%d", d, c, d+4)
+	p("VPADDD X%d, X%d, X%d", d+4, c+4, c+4)
+	p("VPUNPCKLQDQ X%d, X%d, X%d", c+4, a+4, b+4)
+	p("VPUNPCKHQDQ X%d, X%d, X%d", c+4, a+4, d+4)
+	p("VPADDD X%d, X%d, X%d", d+4, b+4, a)
 }

@@ -1,6 +1,10 @@
 package kernels
 
-import "github.com/conveyor-llm/conveyor/gguf"
+import (
+	"unsafe"
+
+	"github.com/conveyor-llm/conveyor/gguf"
+)
 
 // AVX-512 (BW, VL, VNNI) kernels for Q6_K, Q3_K and Q2_K weights against
 // Q8_K activations (kquant236_amd64.s, written by gen_kquant236.go): 4×4 and
@@ -36,6 +40,24 @@ func tileQ2_KAVX512x1(w *byte, wstride int, a *byte, astride int, nb int, out *f
 //go:noescape
 func dotQ2_KAVX512(w, a *byte, nb int) float32
 
+//go:noescape
+func tileQ6_KAVX2x1(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func dotQ6_KAVX2(w, a *byte, nb int) float32
+
+//go:noescape
+func tileQ3_KAVX2x1(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func dotQ3_KAVX2(w, a *byte, nb int) float32
+
+//go:noescape
+func tileQ2_KAVX2x1(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
+
+//go:noescape
+func dotQ2_KAVX2(w, a *byte, nb int) float32
+
 // hasAVX512KQuant is what the kernels here need: AVX-512 BW and VL
 // (VPMADDUBSW, VPERMW on 512 bits), VNNI (VPDPWSSD) and F16C.
 var hasAVX512KQuant = hasAVX512VNNI && hasAVX512
@@ -54,6 +76,24 @@ var kquant236AVX512 = []kquant236Kernel{
 	{gguf.TypeQ2_K, blockQ2_K, tileQ2_KAVX512x4, tileQ2_KAVX512x1, dotQ2_KAVX512},
 }
 
+// kquant236AVX2 are the AVX2 kernels, for machines without AVX-512: the 4×4
+// tile is four 4×1 tiles.
+var kquant236AVX2 = []kquant236Kernel{
+	{gguf.TypeQ6_K, blockQ6_K, x4Of(tileQ6_KAVX2x1), tileQ6_KAVX2x1, dotQ6_KAVX2},
+	{gguf.TypeQ3_K, blockQ3_K, x4Of(tileQ3_KAVX2x1), tileQ3_KAVX2x1, dotQ3_KAVX2},
+	{gguf.TypeQ2_K, blockQ2_K, x4Of(tileQ2_KAVX2x1), tileQ2_KAVX2x1, dotQ2_KAVX2},
+}
+
+// x4Of makes a 4×4 tile kernel of a 4×1 one.
+func x4Of(x1 tileKernel) tileKernel {
+	return func(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int) {
+		for i := 0; i < 4; i++ {
+			x1(w, wstride, (*byte)(unsafe.Add(unsafe.Pointer(a), i*astride)), astride, nb,
+				(*float32)(unsafe.Add(unsafe.Pointer(out), 4*i*ostride)), ostride)
+		}
+	}
+}
+
 // dotWith makes a Format.Dot of a one-row kernel.
 func dotWith(k func(w, a *byte, nb int) float32, bytes int) func(w, a []byte, n int) float32 {
 	return func(w, a []byte, n int) float32 {
@@ -67,10 +107,15 @@ func dotWith(k func(w, a *byte, nb int) float32, bytes int) func(w, a []byte, n 
 }
 
 func init() {
-	if !hasAVX512KQuant {
+	ks := kquant236AVX512
+	switch {
+	case hasAVX512KQuant:
+	case hasAVX2:
+		ks = kquant236AVX2
+	default:
 		return
 	}
-	for _, k := range kquant236AVX512 {
+	for _, k := range ks {
 		f := formats[k.t]
 		tileKernels[f] = tiles{k.x4, k.x1}
 		f.Dot = dotWith(k.dot, k.bytes)

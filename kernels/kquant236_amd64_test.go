@@ -103,13 +103,29 @@ func kq236Acts(rng *rand.Rand, mode kq236Mode, rows, nb, stride int) []byte {
 }
 
 func TestKQuant236Kernels(t *testing.T) {
-	if !hasAVX512KQuant {
-		t.Skip("no AVX-512 VNNI")
+	type set struct {
+		isa string
+		k   kquant236Kernel
 	}
+	var sets []set
 	for _, k := range kquant236AVX512 {
+		if hasAVX512KQuant {
+			sets = append(sets, set{"AVX512", k})
+		}
+	}
+	for _, k := range kquant236AVX2 {
+		if hasAVX2 {
+			sets = append(sets, set{"AVX2", k})
+		}
+	}
+	if len(sets) == 0 {
+		t.Skip("no AVX2")
+	}
+	for _, s := range sets {
+		k, isa := s.k, s.isa
 		twin := kquant236Twins[k.t]
 		for _, mode := range []kq236Mode{kq236Quantized, kq236Random, kq236Extreme} {
-			t.Run(fmt.Sprintf("%v/%v", k.t, mode), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%v/%v", isa, k.t, mode), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(k.t), uint64(mode)))
 				for nb := 0; nb <= 20; nb++ {
 					n := nb * qkK
