@@ -219,23 +219,38 @@ func TestKQuant236DotTile(t *testing.T) {
 	}
 }
 
-// kq236BenchFormat is typ's format, or with twin set a copy whose Dot is the
-// Go twin and which has no tile kernels (the speed before the assembly).
-func kq236BenchFormat(b *testing.B, typ gguf.Type, twin bool) *Format {
+// kq236BenchFormat is typ's format as this machine has it (variant ""), or
+// a copy that runs the Go twin ("Go": the speed before the assembly) or the
+// AVX2 kernels ("AVX2").
+func kq236BenchFormat(b *testing.B, typ gguf.Type, variant string) *Format {
 	f := mustFormat(b, typ)
-	if twin {
+	switch variant {
+	case "Go":
 		g := *f
 		g.Dot = kquant236Twins[typ]
 		return &g
+	case "AVX2":
+		if !hasAVX2 {
+			b.Skip("no AVX2")
+		}
+		for _, k := range kquant236AVX2 {
+			if k.t == typ {
+				g := *f
+				g.Dot = dotWith(k.dot, k.bytes)
+				tileKernels[&g] = tiles{k.x4, k.x1}
+				b.Cleanup(func() { delete(tileKernels, &g) })
+				return &g
+			}
+		}
 	}
 	return f
 }
 
 // benchKQ236Tile is prefill: 64 weight rows × 64 activation rows of 2048
 // values, in GMAC/s.
-func benchKQ236Tile(b *testing.B, typ gguf.Type, twin bool) {
+func benchKQ236Tile(b *testing.B, typ gguf.Type, variant string) {
 	const nw, na, n = 64, 64, 2048
-	f := kq236BenchFormat(b, typ, twin)
+	f := kq236BenchFormat(b, typ, variant)
 	rng := rand.New(rand.NewPCG(1, 2))
 	wRow, aRow := typ.RowBytes(n), gguf.TypeQ8_K.RowBytes(n)
 	w := kq236Weights(rng, typ, kq236Quantized, nw, n/qkK, wRow)
@@ -255,15 +270,15 @@ func benchKQ236Tile(b *testing.B, typ gguf.Type, twin bool) {
 
 // benchKQ236Decode is decode: one activation row against 5632 weight rows of
 // 2048 values, in GB/s of weights.
-func benchKQ236Decode(b *testing.B, typ gguf.Type, twin bool) {
-	benchKQ236DecodeRows(b, typ, twin, 5632)
+func benchKQ236Decode(b *testing.B, typ gguf.Type, variant string) {
+	benchKQ236DecodeRows(b, typ, variant, 5632)
 }
 
 // benchKQ236DecodeRows is decode with nw weight rows (256: in L2, the
 // kernel's own speed).
-func benchKQ236DecodeRows(b *testing.B, typ gguf.Type, twin bool, nw int) {
+func benchKQ236DecodeRows(b *testing.B, typ gguf.Type, variant string, nw int) {
 	const n = 2048
-	f := kq236BenchFormat(b, typ, twin)
+	f := kq236BenchFormat(b, typ, variant)
 	rng := rand.New(rand.NewPCG(3, 4))
 	wRow, aRow := typ.RowBytes(n), gguf.TypeQ8_K.RowBytes(n)
 	w := kq236Weights(rng, typ, kq236Random, nw, n/qkK, wRow)
@@ -281,18 +296,27 @@ func benchKQ236DecodeRows(b *testing.B, typ gguf.Type, twin bool, nw int) {
 	}
 }
 
-func BenchmarkTileQ6_K(b *testing.B)     { benchKQ236Tile(b, gguf.TypeQ6_K, false) }
-func BenchmarkTileQ3_K(b *testing.B)     { benchKQ236Tile(b, gguf.TypeQ3_K, false) }
-func BenchmarkTileQ2_K(b *testing.B)     { benchKQ236Tile(b, gguf.TypeQ2_K, false) }
-func BenchmarkTileQ6_KGo(b *testing.B)   { benchKQ236Tile(b, gguf.TypeQ6_K, true) }
-func BenchmarkTileQ3_KGo(b *testing.B)   { benchKQ236Tile(b, gguf.TypeQ3_K, true) }
-func BenchmarkTileQ2_KGo(b *testing.B)   { benchKQ236Tile(b, gguf.TypeQ2_K, true) }
-func BenchmarkDecodeQ6_K(b *testing.B)   { benchKQ236Decode(b, gguf.TypeQ6_K, false) }
-func BenchmarkDecodeQ3_K(b *testing.B)   { benchKQ236Decode(b, gguf.TypeQ3_K, false) }
-func BenchmarkDecodeQ2_K(b *testing.B)   { benchKQ236Decode(b, gguf.TypeQ2_K, false) }
-func BenchmarkDecodeQ6_KGo(b *testing.B) { benchKQ236Decode(b, gguf.TypeQ6_K, true) }
-func BenchmarkDecodeQ3_KGo(b *testing.B) { benchKQ236Decode(b, gguf.TypeQ3_K, true) }
-func BenchmarkDecodeQ2_KGo(b *testing.B) { benchKQ236Decode(b, gguf.TypeQ2_K, true) }
-func BenchmarkDecodeL2Q6_K(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ6_K, false, 256) }
-func BenchmarkDecodeL2Q3_K(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ3_K, false, 256) }
-func BenchmarkDecodeL2Q2_K(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ2_K, false, 256) }
+func BenchmarkTileQ6_K(b *testing.B)         { benchKQ236Tile(b, gguf.TypeQ6_K, "") }
+func BenchmarkTileQ3_K(b *testing.B)         { benchKQ236Tile(b, gguf.TypeQ3_K, "") }
+func BenchmarkTileQ2_K(b *testing.B)         { benchKQ236Tile(b, gguf.TypeQ2_K, "") }
+func BenchmarkTileQ6_KGo(b *testing.B)       { benchKQ236Tile(b, gguf.TypeQ6_K, "Go") }
+func BenchmarkTileQ3_KGo(b *testing.B)       { benchKQ236Tile(b, gguf.TypeQ3_K, "Go") }
+func BenchmarkTileQ2_KGo(b *testing.B)       { benchKQ236Tile(b, gguf.TypeQ2_K, "Go") }
+func BenchmarkTileQ6_KAVX2(b *testing.B)     { benchKQ236Tile(b, gguf.TypeQ6_K, "AVX2") }
+func BenchmarkTileQ3_KAVX2(b *testing.B)     { benchKQ236Tile(b, gguf.TypeQ3_K, "AVX2") }
+func BenchmarkTileQ2_KAVX2(b *testing.B)     { benchKQ236Tile(b, gguf.TypeQ2_K, "AVX2") }
+func BenchmarkDecodeQ6_K(b *testing.B)       { benchKQ236Decode(b, gguf.TypeQ6_K, "") }
+func BenchmarkDecodeQ3_K(b *testing.B)       { benchKQ236Decode(b, gguf.TypeQ3_K, "") }
+func BenchmarkDecodeQ2_K(b *testing.B)       { benchKQ236Decode(b, gguf.TypeQ2_K, "") }
+func BenchmarkDecodeQ6_KGo(b *testing.B)     { benchKQ236Decode(b, gguf.TypeQ6_K, "Go") }
+func BenchmarkDecodeQ3_KGo(b *testing.B)     { benchKQ236Decode(b, gguf.TypeQ3_K, "Go") }
+func BenchmarkDecodeQ2_KGo(b *testing.B)     { benchKQ236Decode(b, gguf.TypeQ2_K, "Go") }
+func BenchmarkDecodeQ6_KAVX2(b *testing.B)   { benchKQ236Decode(b, gguf.TypeQ6_K, "AVX2") }
+func BenchmarkDecodeQ3_KAVX2(b *testing.B)   { benchKQ236Decode(b, gguf.TypeQ3_K, "AVX2") }
+func BenchmarkDecodeQ2_KAVX2(b *testing.B)   { benchKQ236Decode(b, gguf.TypeQ2_K, "AVX2") }
+func BenchmarkDecodeL2Q6_K(b *testing.B)     { benchKQ236DecodeRows(b, gguf.TypeQ6_K, "", 256) }
+func BenchmarkDecodeL2Q3_K(b *testing.B)     { benchKQ236DecodeRows(b, gguf.TypeQ3_K, "", 256) }
+func BenchmarkDecodeL2Q2_K(b *testing.B)     { benchKQ236DecodeRows(b, gguf.TypeQ2_K, "", 256) }
+func BenchmarkDecodeL2Q6_KAVX2(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ6_K, "AVX2", 256) }
+func BenchmarkDecodeL2Q3_KAVX2(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ3_K, "AVX2", 256) }
+func BenchmarkDecodeL2Q2_KAVX2(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ2_K, "AVX2", 256) }
