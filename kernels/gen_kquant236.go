@@ -57,26 +57,28 @@ var q6 = kq{
 	consts: func() {
 		p("MOVL $0x0f0f0f0f, AX")
 		p("VPBROADCASTD AX, Z28")
-		p("MOVL $0x30303030, AX")
-		p("VPBROADCASTD AX, Z29")
+		p("VMOVDQU64 kq236_q6hm<>(SB), Z29")
 	},
 	scales: func(wp string, _ int, _ bool) {
 		p("VPMOVSXBW 192(%s), Y24", wp)
 		p("VPMULLW kq236_m32<>(SB), Y24, Y25")
 	},
 	unpack: func(wp string, c int) string {
+		// The 32 qh bytes of half h go to both halves of Z27, masked to
+		// the bit pairs of the values k = 0, 2 (first half) and k = 1, 3
+		// (second): shifted, their bits 6, 7 are clear.
 		h, e := c/2, c%2
 		if e == 0 {
 			p("VMOVDQU64 %d(%s), Z26", 64*h, wp)
 			p("VBROADCASTI64X4 %d(%s), Z27", 128+32*h, wp)
+			p("VPANDD Z29, Z27, Z27")
 			p("VPSLLVQ kq236_q6sh0<>(SB), Z27, Z22")
 		} else {
 			p("VPSRLW $4, Z26, Z26")
 			p("VPSRLVQ kq236_q6sh1<>(SB), Z27, Z22")
 		}
-		p("VPANDD Z29, Z22, Z22")
-		// Z22 = (Z28 & Z26) | Z22
-		p("VPTERNLOGD $0xf8, Z26, Z28, Z22")
+		// Z22 = bits 0..3 of Z26, 4..7 of Z22
+		p("VPTERNLOGD $0xb8, Z26, Z28, Z22")
 		return "Z22"
 	},
 }
@@ -585,6 +587,7 @@ func main() {
 	data("kq236_q3hs4", dwords(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6))
 	data("kq236_q6sh0", halves(4, 2))
 	data("kq236_q6sh1", halves(0, 2))
+	data("kq236_q6hm", append(rep(byte(0x33), 32), rep(byte(0xcc), 32)...))
 	data("kq236_lo0", halves(0, 2))
 	data("kq236_lo1", halves(4, 6))
 	data("kq236_q3hs", dwords(0, 2, 4, 6))
