@@ -320,3 +320,31 @@ func BenchmarkDecodeL2Q2_K(b *testing.B)     { benchKQ236DecodeRows(b, gguf.Type
 func BenchmarkDecodeL2Q6_KAVX2(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ6_K, "AVX2", 256) }
 func BenchmarkDecodeL2Q3_KAVX2(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ3_K, "AVX2", 256) }
 func BenchmarkDecodeL2Q2_KAVX2(b *testing.B) { benchKQ236DecodeRows(b, gguf.TypeQ2_K, "AVX2", 256) }
+
+// TestKQuant236ActivationBsums checks what the Q6_K and Q3_K kernels rely on:
+// the Q8_K activations' group sums are the sums of their quants.
+func TestKQuant236ActivationBsums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for iter := 0; iter < 50; iter++ {
+		nb := 1 + rng.IntN(4)
+		x := randFloats(rng, nb*qkK, -3, 3)
+		if iter%5 == 0 {
+			clear(x[:qkK])
+		}
+		a := make([]byte, nb*blockQ8_K)
+		poisonBytes(a)
+		QuantizeActivations(gguf.TypeQ8_K, a, x)
+		for b := 0; b < nb; b++ {
+			blk := a[b*blockQ8_K : (b+1)*blockQ8_K]
+			for g := 0; g < qkK/16; g++ {
+				var s int32
+				for j := 0; j < 16; j++ {
+					s += int32(int8(blk[q8_KQsOffs+16*g+j]))
+				}
+				if got := q8KBsum(blk, g); got != s {
+					t.Fatalf("block %d group %d: bsum %d, quants sum to %d", b, g, got, s)
+				}
+			}
+		}
+	}
+}
