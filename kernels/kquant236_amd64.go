@@ -58,9 +58,9 @@ func tileQ2_KAVX2x1(w *byte, wstride int, a *byte, astride int, nb int, out *flo
 //go:noescape
 func dotQ2_KAVX2(w, a *byte, nb int) float32
 
-// hasAVX512KQuant is what the kernels here need: AVX-512 BW and VL
+// hasAVX512KQ236 is what the kernels here need: AVX-512 BW and VL
 // (VPMADDUBSW, VPERMW on 512 bits), VNNI (VPDPWSSD) and F16C.
-var hasAVX512KQuant = hasAVX512VNNI && hasAVX512
+var hasAVX512KQ236 = hasAVX512VNNI && hasAVX512
 
 // kquant236Kernels are the assembly kernels of each type, with its block size.
 type kquant236Kernel struct {
@@ -79,13 +79,13 @@ var kquant236AVX512 = []kquant236Kernel{
 // kquant236AVX2 are the AVX2 kernels, for machines without AVX-512: the 4×4
 // tile is four 4×1 tiles.
 var kquant236AVX2 = []kquant236Kernel{
-	{gguf.TypeQ6_K, blockQ6_K, x4Of(tileQ6_KAVX2x1), tileQ6_KAVX2x1, dotQ6_KAVX2},
-	{gguf.TypeQ3_K, blockQ3_K, x4Of(tileQ3_KAVX2x1), tileQ3_KAVX2x1, dotQ3_KAVX2},
-	{gguf.TypeQ2_K, blockQ2_K, x4Of(tileQ2_KAVX2x1), tileQ2_KAVX2x1, dotQ2_KAVX2},
+	{gguf.TypeQ6_K, blockQ6_K, kq236X4Of(tileQ6_KAVX2x1), tileQ6_KAVX2x1, dotQ6_KAVX2},
+	{gguf.TypeQ3_K, blockQ3_K, kq236X4Of(tileQ3_KAVX2x1), tileQ3_KAVX2x1, dotQ3_KAVX2},
+	{gguf.TypeQ2_K, blockQ2_K, kq236X4Of(tileQ2_KAVX2x1), tileQ2_KAVX2x1, dotQ2_KAVX2},
 }
 
-// x4Of makes a 4×4 tile kernel of a 4×1 one.
-func x4Of(x1 tileKernel) tileKernel {
+// kq236X4Of makes a 4×4 tile kernel of a 4×1 one.
+func kq236X4Of(x1 tileKernel) tileKernel {
 	return func(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int) {
 		for i := 0; i < 4; i++ {
 			x1(w, wstride, (*byte)(unsafe.Add(unsafe.Pointer(a), i*astride)), astride, nb,
@@ -94,8 +94,8 @@ func x4Of(x1 tileKernel) tileKernel {
 	}
 }
 
-// dotWith makes a Format.Dot of a one-row kernel.
-func dotWith(k func(w, a *byte, nb int) float32, bytes int) func(w, a []byte, n int) float32 {
+// kq236Dot makes a Format.Dot of a one-row kernel.
+func kq236Dot(k func(w, a *byte, nb int) float32, bytes int) func(w, a []byte, n int) float32 {
 	return func(w, a []byte, n int) float32 {
 		nb := n / qkK
 		if nb == 0 {
@@ -109,7 +109,7 @@ func dotWith(k func(w, a *byte, nb int) float32, bytes int) func(w, a []byte, n 
 func init() {
 	ks := kquant236AVX512
 	switch {
-	case hasAVX512KQuant:
+	case hasAVX512KQ236:
 	case hasAVX2:
 		ks = kquant236AVX2
 	default:
@@ -118,6 +118,6 @@ func init() {
 	for _, k := range ks {
 		f := formats[k.t]
 		tileKernels[f] = tiles{k.x4, k.x1}
-		f.Dot = dotWith(k.dot, k.bytes)
+		f.Dot = kq236Dot(k.dot, k.bytes)
 	}
 }

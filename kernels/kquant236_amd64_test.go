@@ -109,7 +109,7 @@ func TestKQuant236Kernels(t *testing.T) {
 	}
 	var sets []set
 	for _, k := range kquant236AVX512 {
-		if hasAVX512KQuant {
+		if hasAVX512KQ236 {
 			sets = append(sets, set{"AVX512", k})
 		}
 	}
@@ -236,7 +236,7 @@ func kq236BenchFormat(b *testing.B, typ gguf.Type, variant string) *Format {
 		for _, k := range kquant236AVX2 {
 			if k.t == typ {
 				g := *f
-				g.Dot = dotWith(k.dot, k.bytes)
+				g.Dot = kq236Dot(k.dot, k.bytes)
 				tileKernels[&g] = tiles{k.x4, k.x1}
 				b.Cleanup(func() { delete(tileKernels, &g) })
 				return &g
