@@ -621,6 +621,13 @@ func main() {
 		genAVX2(t, 4)
 		genAVX2(t, 1)
 	}
+	// tree16's lane 4i+r holds vector 4r+i: back to lane g for group g.
+	tr := make([]int, 16)
+	for g := 0; g < 16; g++ {
+		tr[g] = 4*(g%4) + g/4
+	}
+	data("kq236_tree16inv", dwords(tr...))
+	genQuantizeQ8_K()
 	os.Stdout.WriteString(out.String())
 }
 
@@ -860,4 +867,96 @@ func reduce4y(regs []int) {
 	p("VPUNPCKLQDQ X%d, X%d, X%d", c+4, a+4, b+4)
 	p("VPUNPCKHQDQ X%d, X%d, X%d", c+4, a+4, d+4)
 	p("VPADDD X%d, X%d, X%d", d+4, b+4, a)
+}
+
+// genQuantizeQ8_K is quantizeQ8_K (Q8_K activations) with AVX-512, bit for
+// bit: the first value of largest magnitude (NaNs never count), iscale =
+// −127/max, d = 1/iscale, q = min(127, round-half-even(iscale·x)) (a NaN or
+// infinite product gives 0, as Go's conversion does on amd64), and the group
+// sums of q. An all-zero block is all zero bytes.
+func genQuantizeQ8_K() {
+	name := "quantizeQ8_KAVX512"
+	fmt.Fprintf(&out, "\n// func %s(x *float32, nb int, dst *byte)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-24\n", name)
+	p("MOVQ x+0(FP), SI")
+	p("MOVQ nb+8(FP), CX")
+	p("MOVQ dst+16(FP), DI")
+	p("MOVL $0x7fffffff, AX")
+	p("VPBROADCASTD AX, Z30")
+	p("MOVL $127, AX")
+	p("VPBROADCASTD AX, Z29")
+	p("VMOVDQU64 kq236_tree16inv<>(SB), Z28")
+	p("TESTQ CX, CX")
+	p("JZ %s_done", name)
+	label(name + "_loop")
+	// Z24 = max |x| (a NaN |x| keeps the running max: VMAXPS returns its
+	// second source when either is NaN).
+	p("VPXORD Z24, Z24, Z24")
+	for g := 0; g < 16; g++ {
+		p("VPANDD %d(SI), Z30, Z%d", 64*g, g%8)
+		p("VMAXPS Z24, Z%d, Z24", g%8)
+	}
+	p("VEXTRACTF64X4 $1, Z24, Y25")
+	p("VMAXPS Y25, Y24, Y24")
+	p("VEXTRACTF32X4 $1, Y24, X25")
+	p("VMAXPS X25, X24, X24")
+	p("VPERMILPS $0x4e, X24, X25")
+	p("VMAXPS X25, X24, X24")
+	p("VPERMILPS $0xb1, X24, X25")
+	p("VMAXPS X25, X24, X24")
+	p("VBROADCASTSS X24, Z24")
+	p("VXORPS X25, X25, X25")
+	p("VUCOMISS X25, X24")
+	p("JNE %s_nonzero", name)
+	// All zero (or only NaNs and zeros): a zero block.
+	p("VPXORD Z0, Z0, Z0")
+	for off := 0; off+64 <= 292; off += 64 {
+		p("VMOVDQU64 Z0, %d(DI)", off)
+	}
+	p("VMOVDQU64 Z0, %d(DI)", 292-64)
+	p("JMP %s_next", name)
+	label(name + "_nonzero")
+	// The first index with |x| == max.
+	for g := 0; g < 16; g++ {
+		p("VPANDD %d(SI), Z30, Z0", 64*g)
+		p("VCMPPS $0, Z24, Z0, K1")
+		p("KMOVW K1, AX")
+		p("TESTL AX, AX")
+		p("JZ %s_nf%d", name, g)
+		p("BSFL AX, AX")
+		p("VMOVSS %d(SI)(AX*4), X1", 64*g)
+		p("JMP %s_found", name)
+		label(fmt.Sprintf("%s_nf%d", name, g))
+	}
+	label(name + "_found")
+	// iscale = -127/max, d = 1/iscale
+	p("MOVL $0xc2fe0000, AX") // -127
+	p("VMOVD AX, X2")
+	p("VDIVSS X1, X2, X2")
+	p("MOVL $0x3f800000, AX") // 1
+	p("VMOVD AX, X3")
+	p("VDIVSS X2, X3, X3")
+	p("VMOVSS X3, (DI)")
+	p("VBROADCASTSS X2, Z25")
+	for g := 0; g < 16; g++ {
+		p("VMULPS %d(SI), Z25, Z%d", 64*g, g)
+		p("VCVTPS2DQ Z%d, Z%d", g, g)
+		p("VPMINSD Z29, Z%d, Z%d", g, g)
+		p("VPMOVDB Z%d, %d(DI)", g, 4+16*g)
+		// A NaN or out-of-range product converts to 0x80000000: its byte
+		// is 0, and so is its share of the group sum.
+		p("VPSLLD $24, Z%d, Z%d", g, g)
+		p("VPSRAD $24, Z%d, Z%d", g, g)
+	}
+	tree16()
+	p("VPERMD Z0, Z28, Z0")
+	p("VPMOVDW Z0, 260(DI)")
+	label(name + "_next")
+	p("ADDQ $1024, SI")
+	p("ADDQ $292, DI")
+	p("DECQ CX")
+	p("JNZ %s_loop", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
 }

@@ -58,6 +58,19 @@ func tileQ2_KAVX2x1(w *byte, wstride int, a *byte, astride int, nb int, out *flo
 //go:noescape
 func dotQ2_KAVX2(w, a *byte, nb int) float32
 
+//go:noescape
+func quantizeQ8_KAVX512(x *float32, nb int, dst *byte)
+
+// quantizeQ8_KFast is quantizeQ8_K with AVX-512, bit for bit.
+func quantizeQ8_KFast(dst []byte, src []float32) {
+	nb := len(src) / qkK
+	if nb == 0 {
+		return
+	}
+	_ = dst[nb*blockQ8_K-1]
+	quantizeQ8_KAVX512(&src[0], nb, &dst[0])
+}
+
 // hasAVX512KQ236 is what the kernels here need: AVX-512 BW and VL
 // (VPMADDUBSW, VPERMW on 512 bits), VNNI (VPDPWSSD) and F16C.
 var hasAVX512KQ236 = hasAVX512VNNI && hasAVX512
@@ -110,6 +123,7 @@ func init() {
 	ks := kquant236AVX512
 	switch {
 	case hasAVX512KQ236:
+		quantizeQ8KActivations = quantizeQ8_KFast
 	case hasAVX2:
 		ks = kquant236AVX2
 	default:

@@ -348,3 +348,79 @@ func TestKQuant236ActivationBsums(t *testing.T) {
 		}
 	}
 }
+
+// TestKQuant236QuantizeQ8_K compares the AVX-512 Q8_K activation quantizer
+// with quantizeQ8_K: random rows, zero blocks, ties for the largest
+// magnitude (the first wins, sign and all), NaNs, infinities, subnormals.
+func TestKQuant236QuantizeQ8_K(t *testing.T) {
+	if !hasAVX512KQ236 {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for iter := 0; iter < 400; iter++ {
+		nb := rng.IntN(5)
+		x := randFloats(rng, nb*qkK, -4, 4)
+		for b := 0; b < nb; b++ {
+			blk := x[b*qkK : (b+1)*qkK]
+			switch rng.IntN(8) {
+			case 0:
+				clear(blk)
+			case 1: // ties: ±m at several places
+				m := float32(rng.Float64()*8 + 1)
+				for k := 0; k < 4; k++ {
+					blk[rng.IntN(qkK)] = m * float32(1-2*rng.IntN(2))
+				}
+				for i := range blk {
+					blk[i] = min(max(blk[i], -m), m)
+				}
+			case 2:
+				blk[rng.IntN(qkK)] = float32(math.NaN())
+			case 3:
+				blk[rng.IntN(qkK)] = float32(math.Inf(1 - 2*rng.IntN(2)))
+			case 4: // subnormals only
+				for i := range blk {
+					blk[i] = math.Float32frombits(uint32(rng.IntN(1 << 23)))
+					if rng.IntN(2) == 0 {
+						blk[i] = -blk[i]
+					}
+				}
+			case 5: // zeros and a NaN
+				clear(blk)
+				blk[rng.IntN(qkK)] = float32(math.NaN())
+			case 6: // huge and tiny together
+				blk[rng.IntN(qkK)] = 3e38
+				blk[rng.IntN(qkK)] = 1e-40
+			}
+		}
+		want := make([]byte, nb*blockQ8_K+1)
+		got := make([]byte, nb*blockQ8_K+1)
+		poisonBytes(want)
+		copy(got, want)
+		quantizeQ8_K(want, x)
+		quantizeQ8_KFast(got, x)
+		for i := range want {
+			if got[i] != want[i] {
+				b, o := i/blockQ8_K, i%blockQ8_K
+				t.Fatalf("iter %d block %d byte %d: %#x, want %#x", iter, b, o, got[i], want[i])
+			}
+		}
+	}
+}
+
+func BenchmarkQuantizeQ8_K(b *testing.B) {
+	x := randFloats(rand.New(rand.NewPCG(1, 1)), 2048, -2, 2)
+	dst := make([]byte, 8*blockQ8_K)
+	b.SetBytes(2048 * 4)
+	for b.Loop() {
+		QuantizeActivations(gguf.TypeQ8_K, dst, x)
+	}
+}
+
+func BenchmarkQuantizeQ8_KGo(b *testing.B) {
+	x := randFloats(rand.New(rand.NewPCG(1, 1)), 2048, -2, 2)
+	dst := make([]byte, 8*blockQ8_K)
+	b.SetBytes(2048 * 4)
+	for b.Loop() {
+		quantizeQ8_K(dst, x)
+	}
+}
