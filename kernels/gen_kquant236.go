@@ -368,6 +368,10 @@ func genX4(t kq) {
 	p("LEAQ (R12)(AX*1), R13")
 	p("LEAQ (R13)(AX*1), R14")
 	p("MOVQ nb+32(FP), CX")
+	// BX: 4 rows on, the next tile's weights, fetched into L2 while this
+	// tile's stay in L1 for all the activation rows.
+	p("MOVQ wstride+8(FP), BX")
+	p("SHLQ $2, BX")
 	p("TESTQ CX, CX")
 	p("JZ %s_done", name)
 	label(name + "_loop")
@@ -375,6 +379,10 @@ func genX4(t kq) {
 		t.scales4()
 	}
 	for r := 0; r < 4; r++ {
+		for off := 0; off < t.bsize; off += 64 {
+			p("PREFETCHT1 %d(%s)(BX*1)", off, wps[r])
+		}
+		p("PREFETCHT1 %d(%s)(BX*1)", t.bsize-1, wps[r])
 		rowBlock(t, r, t.scales4 != nil, aps, func(i int) int { return 4*r + i })
 	}
 	tree16()

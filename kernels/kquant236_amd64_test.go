@@ -249,7 +249,13 @@ func kq236BenchFormat(b *testing.B, typ gguf.Type, variant string) *Format {
 // benchKQ236Tile is prefill: 64 weight rows × 64 activation rows of 2048
 // values, in GMAC/s.
 func benchKQ236Tile(b *testing.B, typ gguf.Type, variant string) {
-	const nw, na, n = 64, 64, 2048
+	benchKQ236TileRows(b, typ, variant, 64)
+}
+
+// benchKQ236TileRows is prefill with nw weight rows (2048: 3.4 MB of Q6_K,
+// streamed from memory once per call, as in a model's matmul).
+func benchKQ236TileRows(b *testing.B, typ gguf.Type, variant string, nw int) {
+	const na, n = 64, 2048
 	f := kq236BenchFormat(b, typ, variant)
 	rng := rand.New(rand.NewPCG(1, 2))
 	wRow, aRow := typ.RowBytes(n), gguf.TypeQ8_K.RowBytes(n)
@@ -424,3 +430,6 @@ func BenchmarkQuantizeQ8_KGo(b *testing.B) {
 		quantizeQ8_K(dst, x)
 	}
 }
+func BenchmarkTileBigQ6_K(b *testing.B) { benchKQ236TileRows(b, gguf.TypeQ6_K, "", 2048) }
+func BenchmarkTileBigQ3_K(b *testing.B) { benchKQ236TileRows(b, gguf.TypeQ3_K, "", 2048) }
+func BenchmarkTileBigQ2_K(b *testing.B) { benchKQ236TileRows(b, gguf.TypeQ2_K, "", 2048) }
