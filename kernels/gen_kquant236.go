@@ -636,6 +636,7 @@ func main() {
 	}
 	data("kq236_tree16inv", dwords(tr...))
 	genQuantizeQ8_K()
+	genQuantizeQ8_KAVX2()
 	os.Stdout.WriteString(out.String())
 }
 
@@ -959,6 +960,99 @@ func genQuantizeQ8_K() {
 	tree16()
 	p("VPERMD Z0, Z28, Z0")
 	p("VPMOVDW Z0, 260(DI)")
+	label(name + "_next")
+	p("ADDQ $1024, SI")
+	p("ADDQ $292, DI")
+	p("DECQ CX")
+	p("JNZ %s_loop", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genQuantizeQ8_KAVX2 is genQuantizeQ8_K with AVX2: 8 values a vector, the
+// bytes by saturating packs (exact: the values are −128..127 by then), each
+// group sum by VPMADDWD with ones and a horizontal add.
+func genQuantizeQ8_KAVX2() {
+	name := "quantizeQ8_KAVX2"
+	fmt.Fprintf(&out, "\n// func %s(x *float32, nb int, dst *byte)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-24\n", name)
+	p("MOVQ x+0(FP), SI")
+	p("MOVQ nb+8(FP), CX")
+	p("MOVQ dst+16(FP), DI")
+	bcast(0x7fffffff, 14)
+	bcast(127, 12)
+	bcast(0x00010001, 10)
+	p("TESTQ CX, CX")
+	p("JZ %s_done", name)
+	label(name + "_loop")
+	p("VXORPS Y15, Y15, Y15")
+	for v := 0; v < 32; v++ {
+		p("VANDPS %d(SI), Y14, Y%d", 32*v, v%8)
+		p("VMAXPS Y15, Y%d, Y15", v%8)
+	}
+	p("VEXTRACTF128 $1, Y15, X13")
+	p("VMAXPS X13, X15, X15")
+	p("VPERMILPS $0x4e, X15, X13")
+	p("VMAXPS X13, X15, X15")
+	p("VPERMILPS $0xb1, X15, X13")
+	p("VMAXPS X13, X15, X15")
+	p("VBROADCASTSS X15, Y15")
+	p("VXORPS X13, X13, X13")
+	p("VUCOMISS X13, X15")
+	p("JNE %s_nonzero", name)
+	p("VPXOR Y0, Y0, Y0")
+	for off := 0; off+32 <= 292; off += 32 {
+		p("VMOVDQU Y0, %d(DI)", off)
+	}
+	p("VMOVDQU Y0, %d(DI)", 292-32)
+	p("JMP %s_next", name)
+	label(name + "_nonzero")
+	for v := 0; v < 32; v++ {
+		p("VANDPS %d(SI), Y14, Y0", 32*v)
+		p("VCMPPS $0, Y15, Y0, Y0")
+		p("VMOVMSKPS Y0, AX")
+		p("TESTL AX, AX")
+		p("JZ %s_nf%d", name, v)
+		p("BSFL AX, AX")
+		p("VMOVSS %d(SI)(AX*4), X1", 32*v)
+		p("JMP %s_found", name)
+		label(fmt.Sprintf("%s_nf%d", name, v))
+	}
+	label(name + "_found")
+	p("MOVL $0xc2fe0000, AX") // -127
+	p("VMOVD AX, X2")
+	p("VDIVSS X1, X2, X2")
+	p("MOVL $0x3f800000, AX") // 1
+	p("VMOVD AX, X3")
+	p("VDIVSS X2, X3, X3")
+	p("VMOVSS X3, (DI)")
+	p("VBROADCASTSS X2, Y11")
+	for g := 0; g < 16; g++ {
+		for h := 0; h < 2; h++ {
+			y := h
+			p("VMULPS %d(SI), Y11, Y%d", 64*g+32*h, y)
+			p("VCVTPS2DQ Y%d, Y%d", y, y)
+			p("VPMINSD Y12, Y%d, Y%d", y, y)
+			// NaN/out of range (0x80000000) → 0, as Go's conversion.
+			p("VPSLLD $24, Y%d, Y%d", y, y)
+			p("VPSRAD $24, Y%d, Y%d", y, y)
+		}
+		p("VPACKSSDW Y1, Y0, Y2")
+		p("VPERMQ $0xd8, Y2, Y2")
+		p("VPACKSSWB Y2, Y2, Y3")
+		p("VPERMQ $0x08, Y3, Y3")
+		p("VMOVDQU X3, %d(DI)", 4+16*g)
+		p("VPMADDWD Y10, Y2, Y2")
+		p("VEXTRACTI128 $1, Y2, X3")
+		p("VPADDD X3, X2, X2")
+		p("VPSHUFD $0x4e, X2, X3")
+		p("VPADDD X3, X2, X2")
+		p("VPSHUFD $0xb1, X2, X3")
+		p("VPADDD X3, X2, X2")
+		p("VMOVD X2, AX")
+		p("MOVW AX, %d(DI)", 260+2*g)
+	}
 	label(name + "_next")
 	p("ADDQ $1024, SI")
 	p("ADDQ $292, DI")

@@ -61,14 +61,19 @@ func dotQ2_KAVX2(w, a *byte, nb int) float32
 //go:noescape
 func quantizeQ8_KAVX512(x *float32, nb int, dst *byte)
 
-// quantizeQ8_KFast is quantizeQ8_K with AVX-512, bit for bit.
-func quantizeQ8_KFast(dst []byte, src []float32) {
-	nb := len(src) / qkK
-	if nb == 0 {
-		return
+//go:noescape
+func quantizeQ8_KAVX2(x *float32, nb int, dst *byte)
+
+// kq236Quantizer makes a quantizeQ8_K (bit for bit) of an assembly one.
+func kq236Quantizer(k func(x *float32, nb int, dst *byte)) func(dst []byte, src []float32) {
+	return func(dst []byte, src []float32) {
+		nb := len(src) / qkK
+		if nb == 0 {
+			return
+		}
+		_ = dst[nb*blockQ8_K-1]
+		k(&src[0], nb, &dst[0])
 	}
-	_ = dst[nb*blockQ8_K-1]
-	quantizeQ8_KAVX512(&src[0], nb, &dst[0])
 }
 
 // hasAVX512KQ236 is what the kernels here need: AVX-512 BW and VL
@@ -123,8 +128,9 @@ func init() {
 	ks := kquant236AVX512
 	switch {
 	case hasAVX512KQ236:
-		quantizeQ8KActivations = quantizeQ8_KFast
+		quantizeQ8KActivations = kq236Quantizer(quantizeQ8_KAVX512)
 	case hasAVX2:
+		quantizeQ8KActivations = kq236Quantizer(quantizeQ8_KAVX2)
 		ks = kquant236AVX2
 	default:
 		return

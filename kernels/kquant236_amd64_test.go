@@ -359,8 +359,19 @@ func TestKQuant236ActivationBsums(t *testing.T) {
 // with quantizeQ8_K: random rows, zero blocks, ties for the largest
 // magnitude (the first wins, sign and all), NaNs, infinities, subnormals.
 func TestKQuant236QuantizeQ8_K(t *testing.T) {
-	if !hasAVX512KQ236 {
-		t.Skip("no AVX-512")
+	type quantizer struct {
+		isa string
+		q   func(dst []byte, src []float32)
+	}
+	var qs []quantizer
+	if hasAVX512KQ236 {
+		qs = append(qs, quantizer{"AVX512", kq236Quantizer(quantizeQ8_KAVX512)})
+	}
+	if hasAVX2 {
+		qs = append(qs, quantizer{"AVX2", kq236Quantizer(quantizeQ8_KAVX2)})
+	}
+	if len(qs) == 0 {
+		t.Skip("no AVX2")
 	}
 	rng := rand.New(rand.NewPCG(11, 12))
 	for iter := 0; iter < 400; iter++ {
@@ -399,15 +410,19 @@ func TestKQuant236QuantizeQ8_K(t *testing.T) {
 			}
 		}
 		want := make([]byte, nb*blockQ8_K+1)
-		got := make([]byte, nb*blockQ8_K+1)
 		poisonBytes(want)
+		got := make([]byte, len(want))
 		copy(got, want)
 		quantizeQ8_K(want, x)
-		quantizeQ8_KFast(got, x)
-		for i := range want {
-			if got[i] != want[i] {
-				b, o := i/blockQ8_K, i%blockQ8_K
-				t.Fatalf("iter %d block %d byte %d: %#x, want %#x", iter, b, o, got[i], want[i])
+		for _, q := range qs {
+			poisonBytes(got)
+			got[len(got)-1] = want[len(want)-1]
+			q.q(got, x)
+			for i := range want {
+				if got[i] != want[i] {
+					b, o := i/blockQ8_K, i%blockQ8_K
+					t.Fatalf("%s iter %d block %d byte %d: %#x, want %#x", q.isa, iter, b, o, got[i], want[i])
+				}
 			}
 		}
 	}
@@ -419,6 +434,16 @@ func BenchmarkQuantizeQ8_K(b *testing.B) {
 	b.SetBytes(2048 * 4)
 	for b.Loop() {
 		QuantizeActivations(gguf.TypeQ8_K, dst, x)
+	}
+}
+
+func BenchmarkQuantizeQ8_KAVX2(b *testing.B) {
+	x := randFloats(rand.New(rand.NewPCG(1, 1)), 2048, -2, 2)
+	dst := make([]byte, 8*blockQ8_K)
+	q := kq236Quantizer(quantizeQ8_KAVX2)
+	b.SetBytes(2048 * 4)
+	for b.Loop() {
+		q(dst, x)
 	}
 }
 
