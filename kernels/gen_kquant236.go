@@ -178,9 +178,17 @@ var q2 = kq{
 
 // rowBlock emits one weight row's block against the activation rows ap:
 // acc(i) is the accumulator for activation row i.
+// rowIdxRegs, when set, has rowBlock take the VPERMW indices of chunk c
+// from Z12+c (loaded once; the 4×1 tiles have the registers to spare), and
+// Q2_K's mins go to Y8+r as the scales are read.
+var rowIdxRegs bool
+
 func rowBlock(t kq, r int, batched bool, ap []string, acc func(i int) int) {
 	wp := wps[r]
 	t.scales(wp, r, batched)
+	if rowIdxRegs && t.name == "Q2_K" {
+		p("VPSRLW $4, Y26, Y%d", 8+r)
+	}
 	if t.offset {
 		for i, a := range ap {
 			p("VPMADDWD 260(%s), Y25, Y%d", a, acc(i))
@@ -188,8 +196,12 @@ func rowBlock(t kq, r int, batched bool, ap []string, acc func(i int) int) {
 	}
 	for c := 0; c < 4; c++ {
 		w := t.unpack(wp, c)
-		p("VMOVDQU64 kq236_perm%d<>(SB), Z17", c)
-		p("VPERMW Z24, Z17, Z17")
+		if rowIdxRegs {
+			p("VPERMW Z24, Z%d, Z17", 12+c)
+		} else {
+			p("VMOVDQU64 kq236_perm%d<>(SB), Z17", c)
+			p("VPERMW Z24, Z17, Z17")
+		}
 		for i, a := range ap {
 			tr := 18 + i%4
 			p("VPMADDUBSW %d(%s), %s, Z%d", 4+64*c, a, w, tr)
@@ -448,6 +460,9 @@ func genRows1(t kq, nrows int) {
 		// hardware prefetchers to follow).
 		p("MOVQ wstride+8(FP), BX")
 		p("SHLQ $2, BX")
+		for c := 0; c < 4; c++ {
+			p("VMOVDQU64 kq236_perm%d<>(SB), Z%d", c, 12+c)
+		}
 	} else {
 		name = "dot" + t.name + "AVX512"
 		fmt.Fprintf(&out, "\n// func %s(w, a *byte, nb int) float32\n", name)
@@ -463,6 +478,7 @@ func genRows1(t kq, nrows int) {
 	if batched {
 		t.scales4()
 	}
+	rowIdxRegs = nrows == 4
 	for r := 0; r < nrows; r++ {
 		if nrows == 4 {
 			for off := 0; off < t.bsize; off += 64 {
@@ -472,10 +488,13 @@ func genRows1(t kq, nrows int) {
 		}
 		rowBlock(t, r, batched, aps[:1], func(int) int { return r })
 	}
+	rowIdxRegs = false
 	if t.name == "Q2_K" {
 		for r := 0; r < nrows; r++ {
-			p("VPMOVZXBW (%s), Y%d", wps[r], 8+r)
-			p("VPSRLW $4, Y%d, Y%d", 8+r, 8+r)
+			if nrows != 4 {
+				p("VPMOVZXBW (%s), Y%d", wps[r], 8+r)
+				p("VPSRLW $4, Y%d, Y%d", 8+r, 8+r)
+			}
 			p("VPMADDWD 260(DI), Y%d, Y%d", 8+r, 8+r)
 		}
 	}
