@@ -1,7 +1,8 @@
 //go:build ignore
 
-// gen_kquant236 writes kquant236_amd64.s, the AVX-512 (BW, VNNI) tile and
-// dot kernels for Q6_K, Q3_K and Q2_K weights against Q8_K activations:
+// gen_kquant236 writes kquant236_amd64.s, the AVX-512 (BW, VNNI) and AVX2
+// tile and dot kernels for Q6_K, Q3_K and Q2_K weights against Q8_K
+// activations, and the Q8_K activation quantizers:
 //
 //	go run gen_kquant236.go > kquant236_amd64.s
 //

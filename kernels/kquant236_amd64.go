@@ -6,12 +6,19 @@ import (
 	"github.com/conveyor-llm/conveyor/gguf"
 )
 
-// AVX-512 (BW, VL, VNNI) kernels for Q6_K, Q3_K and Q2_K weights against
-// Q8_K activations (kquant236_amd64.s, written by gen_kquant236.go): 4×4 and
-// 4×1 tiles for DotTile and a one-row dot for Format.Dot. Each output is its
-// twin's (dotQ6_K, dotQ3_K, dotQ2_K) bit for bit, given Q8_K activations
-// whose group sums (bsums) are those of their quants, as quantizeQ8_K writes
-// them: the Q6_K and Q3_K kernels take the levels' offset off through them.
+// Assembly kernels for Q6_K, Q3_K and Q2_K weights against Q8_K activations
+// (kquant236_amd64.s, written by gen_kquant236.go), chosen at start-up:
+//
+//   - AVX-512 (BW, VL, VNNI): 4×4 and 4×1 tiles for DotTile (prefill and
+//     decode) and a one-row dot for Format.Dot;
+//   - AVX2, where there is no AVX-512 VNNI: the 4×1 tile (the 4×4 one is
+//     four of them) and the one-row dot;
+//   - the Q8_K activation quantizer (QuantizeActivations), with either.
+//
+// Each output is its twin's (dotQ6_K, dotQ3_K, dotQ2_K, quantizeQ8_K) bit for
+// bit, given Q8_K activations whose group sums (bsums) are those of their
+// quants, as quantizeQ8_K writes them: the Q6_K and Q3_K kernels take the
+// levels' offset (32, 4) off through them.
 
 //go:noescape
 func tileQ6_KAVX512x4(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
