@@ -12,6 +12,10 @@ import (
 // rather than 1/(max|x|/127), and values round half to even. Matching it keeps
 // greedy output token for token the same as llama.cpp's.
 
+// quantizeQ8KActivations is quantizeQ8_K or an assembly version of it, bit
+// for bit (set up at start-up).
+var quantizeQ8KActivations = quantizeQ8_K
+
 // QuantizeActivations converts one row of activations to the dot type t.
 func QuantizeActivations(t gguf.Type, dst []byte, src []float32) {
 	switch t {
@@ -21,7 +25,7 @@ func QuantizeActivations(t gguf.Type, dst []byte, src []float32) {
 		// llama.cpp's x86 quantize_row_q8_K calls the reference quantizer
 		// (quantize_row_q8_K_ref, built without FMA), so activations and
 		// QuantizeRow agree for Q8_K.
-		quantizeQ8_K(dst, src)
+		quantizeQ8KActivations(dst, src)
 	default:
 		QuantizeRow(t, dst, src)
 	}
