@@ -170,8 +170,9 @@ func jsonKind(goKind string) string {
 }
 
 // check validates the shared parameters and fills in req's sampling and
-// limits; defaultMax is the token limit when the request gives none (-1: none).
-func (p *params) check(modelID string, vocab, defaultMax int, req *engine.Request) *requestError {
+// limits; defaultMax is the token limit when the request gives none (-1: none)
+// and capMax, when positive, the most a request may ask for.
+func (p *params) check(modelID string, vocab, defaultMax, capMax int, req *engine.Request) *requestError {
 	if p.Model != "" && p.Model != modelID {
 		return &requestError{status: http.StatusNotFound, param: "model", message: p.Model}
 	}
@@ -205,7 +206,13 @@ func (p *params) check(modelID string, vocab, defaultMax int, req *engine.Reques
 		if *m.v < 1 {
 			return badRequest(m.name, "'%s' must be at least 1, got %d", m.name, *m.v)
 		}
+		if capMax > 0 && *m.v > capMax {
+			return badRequest(m.name, "'%s' may be at most %d on this server, got %d", m.name, capMax, *m.v)
+		}
 		req.MaxTokens = *m.v
+	}
+	if capMax > 0 && (req.MaxTokens < 0 || req.MaxTokens > capMax) {
+		req.MaxTokens = capMax
 	}
 	req.Sampling = engine.DefaultSampling()
 	req.Sampling.Temperature = 1 // OpenAI's default
