@@ -209,3 +209,19 @@ func TestModelsCreatedIsStable(t *testing.T) {
 	}
 	require.Equal(t, first, created())
 }
+
+// A request that sets no sampling field samples with llama-server's defaults.
+func TestServerSamplingDefaults(t *testing.T) {
+	var p params
+	var req engine.Request
+	require.Nil(t, p.check("m", 100, -1, 0, &req))
+	s := req.Sampling
+	require.Equal(t, float32(0.8), s.Temperature)
+	require.Equal(t, 40, s.TopK)
+	require.Equal(t, float32(0.95), s.TopP)
+	require.Equal(t, float32(0.05), s.MinP)
+	zero := 0.0
+	p.Temperature = &zero
+	require.Nil(t, p.check("m", 100, -1, 0, &req))
+	require.Zero(t, req.Sampling.Temperature)
+}

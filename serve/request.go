@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/conveyor-llm/conveyor/engine"
+	"github.com/conveyor-llm/conveyor/engine/runopts"
 )
 
 // requestError is a client's mistake: a 4xx answer naming the parameter at fault.
@@ -214,8 +215,7 @@ func (p *params) check(modelID string, vocab, defaultMax, capMax int, req *engin
 	if capMax > 0 && (req.MaxTokens < 0 || req.MaxTokens > capMax) {
 		req.MaxTokens = capMax
 	}
-	req.Sampling = engine.DefaultSampling()
-	req.Sampling.Temperature = 1 // OpenAI's default
+	req.Sampling = runopts.DefaultSampling() // llama-server's defaults
 	if t := p.Temperature; t != nil {
 		if *t < 0 || *t > 2 {
 			return badRequest("temperature", "'temperature' must be between 0 and 2, got %g", *t)

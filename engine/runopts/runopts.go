@@ -43,6 +43,13 @@ type stopList []string
 func (s *stopList) String() string     { return strings.Join(*s, ",") }
 func (s *stopList) Set(v string) error { *s = append(*s, v); return nil }
 
+// DefaultSampling is llama.cpp's sampling defaults, which run, chat and serve
+// use for what is not set: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05.
+// (engine.DefaultSampling, the library's, is greedy.)
+func DefaultSampling() engine.Sampling {
+	return engine.Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1, RepeatLastN: 64}
+}
+
 // Register defines the run flags on fs.
 func Register(fs *flag.FlagSet) *Options {
 	o := &Options{}
@@ -54,10 +61,11 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.IntVar(&o.Context, "c", 0, "context size in tokens (0: the model's, at most 4096)")
 	fs.IntVar(&o.Batch, "b", 0, "prompt tokens per forward pass (0: the backend's default, 256 on the CPU, 512 on a GPU)")
 	fs.IntVar(&o.Threads, "t", 0, "CPU threads (0: one per core)")
-	fs.Float64Var(&o.Temp, "temp", 0.8, "temperature (0: greedy)")
-	fs.IntVar(&o.TopK, "top-k", 0, "top-k sampling (0: off)")
-	fs.Float64Var(&o.TopP, "top-p", 1, "top-p sampling (1: off)")
-	fs.Float64Var(&o.MinP, "min-p", 0, "min-p sampling (0: off)")
+	d := DefaultSampling()
+	fs.Float64Var(&o.Temp, "temp", float64(d.Temperature), "temperature (0: greedy)")
+	fs.IntVar(&o.TopK, "top-k", d.TopK, "top-k sampling (0: off)")
+	fs.Float64Var(&o.TopP, "top-p", float64(d.TopP), "top-p sampling (1: off)")
+	fs.Float64Var(&o.MinP, "min-p", float64(d.MinP), "min-p sampling (0: off)")
 	fs.Float64Var(&o.RepeatPenalty, "repeat-penalty", 1, "repetition penalty (1: off)")
 	fs.IntVar(&o.RepeatLastN, "repeat-last-n", 64, "tokens the repetition penalty looks back over (-1: the whole context)")
 	fs.Int64Var(&o.Seed, "seed", -1, "random seed (-1: random)")
