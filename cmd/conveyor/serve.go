@@ -26,15 +26,19 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	host := fs.String("host", "127.0.0.1", "address to listen on (loopback unless told otherwise)")
 	port := fs.Int("port", 8080, "port to listen on (0: any free one, printed at start)")
 	parallel := fs.Int("parallel", 4, "sequences generated together")
+	fs.IntVar(parallel, "np", 4, "same as --parallel")
 	ctxLen := fs.Int("c", 0, "KV cache size in tokens, shared by the parallel sequences as llama-server does: each gets c/parallel (0: each gets the model's context, at most 4096)")
 	fs.IntVar(ctxLen, "ctx-size", 0, "same as -c")
 	queue := fs.Int("queue", 256, "requests that may wait for a free sequence (more get 503)")
 	batch := fs.Int("b", 0, "most tokens in one forward pass (0: the backend's default, 256 on the CPU, 512 on a GPU)")
+	fs.IntVar(batch, "batch-size", 0, "same as -b")
 	chatTemplate := fs.String("chat-template", "", "chat template: a builtin `NAME` (chatml, ...) or a Jinja FILE (default: the model's)")
 	threads := fs.Int("t", 0, "CPU threads (0: one per core)")
+	fs.IntVar(threads, "threads", 0, "same as -t")
 	backendName := fs.String("backend", "auto", "backend: auto, cpu or vulkan")
 	device := fs.Int("device", -1, "Vulkan device number, as `conveyor devices` lists them (-1: the best)")
 	cacheType := fs.String("cache-type", "f16", "KV cache type: f16 or f32")
+	accel := runopts.RegisterAccel(fs)
 	timeout := fs.Duration("timeout", 10*time.Minute, "longest wait for each write of an answer to a client that stops reading")
 	readTimeout := fs.Duration("read-timeout", time.Minute, "longest time to read one request, body included")
 	maxConns := fs.Int("max-conns", 1024, "connections open at once (more wait to be accepted)")
@@ -44,6 +48,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	apiKeyFile := fs.String("api-key-file", "", "read API keys from this `file`, one a line (blank lines and # comments skipped)")
 	fs.Var(&corsOrigins, "cors-origin", "let web pages from this `origin` (https://host[:port], or '*' for any) call the API: CORS headers and preflights (repeatable, or comma-separated)")
 	maxTokens := fs.Int("max-tokens", 0, "most tokens one request may generate: more is a 400, none given is this many (0: no cap but the context)")
+	fs.IntVar(maxTokens, "n", 0, "same as --max-tokens (llama-server's -n)")
+	fs.IntVar(maxTokens, "n-predict", 0, "same as --max-tokens")
 	accessLog := fs.Bool("access-log", true, "log one line per request to stderr (method, path, status, tokens, time; never the prompt)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long the requests in flight may take before their connections are closed")
 	if err := parse(fs, args); err != nil {
@@ -61,6 +67,9 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *parallel <= 0 || *queue <= 0 || *batch < 0 || *ctxLen < 0 || *threads < 0 || *port < 0 || *port > 65535 {
 		return fmt.Errorf("%w: --parallel and --queue must be positive; -b, -c, -t and --port not negative", errUsage)
+	}
+	if err := accel.Resolve(cacheType, backendName); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if *maxTokens < 0 {
 		return fmt.Errorf("%w: --max-tokens must not be negative", errUsage)
@@ -84,6 +93,9 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
+	if err := accel.CheckLayers(m.Backend().Name(), m.Hyper().Layers); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	template, err := chat.Resolve(m.File(), *chatTemplate)
 	if err != nil {
 		if *chatTemplate != "" {

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/conveyor-llm/conveyor/engine"
 )
@@ -36,6 +38,9 @@ type Options struct {
 	TopLogits     int
 	CacheType     string
 	Stop          stopList
+	PromptFile    string
+	Accel         *Accel
+	Version       bool
 }
 
 type stopList []string
@@ -57,10 +62,16 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.Model, "model", "", "model `file`, same as -m")
 	fs.StringVar(&o.Prompt, "p", "", "prompt `text` (empty: generate from BOS)")
 	fs.StringVar(&o.Prompt, "prompt", "", "prompt `text`, same as -p")
+	fs.StringVar(&o.PromptFile, "f", "", "read the prompt from this `file`")
+	fs.StringVar(&o.PromptFile, "file", "", "same as -f")
 	fs.IntVar(&o.Tokens, "n", -1, "number of tokens to generate (-1: until end of generation or a full context; 0: none)")
+	fs.IntVar(&o.Tokens, "n-predict", -1, "same as -n")
 	fs.IntVar(&o.Context, "c", 0, "context size in tokens (0: the model's, at most 4096)")
+	fs.IntVar(&o.Context, "ctx-size", 0, "same as -c")
 	fs.IntVar(&o.Batch, "b", 0, "prompt tokens per forward pass (0: the backend's default, 256 on the CPU, 512 on a GPU)")
+	fs.IntVar(&o.Batch, "batch-size", 0, "same as -b")
 	fs.IntVar(&o.Threads, "t", 0, "CPU threads (0: one per core)")
+	fs.IntVar(&o.Threads, "threads", 0, "same as -t")
 	d := DefaultSampling()
 	fs.Float64Var(&o.Temp, "temp", float64(d.Temperature), "temperature (0: greedy)")
 	fs.IntVar(&o.TopK, "top-k", d.TopK, "top-k sampling (0: off)")
@@ -69,6 +80,7 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.Float64Var(&o.RepeatPenalty, "repeat-penalty", 1, "repetition penalty (1: off)")
 	fs.IntVar(&o.RepeatLastN, "repeat-last-n", 64, "tokens the repetition penalty looks back over (-1: the whole context)")
 	fs.Int64Var(&o.Seed, "seed", -1, "random seed (-1: random)")
+	fs.Int64Var(&o.Seed, "s", -1, "same as --seed")
 	fs.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "go on past end-of-generation tokens (they are never sampled)")
 	fs.StringVar(&o.Backend, "backend", "auto", "backend: auto, cpu or vulkan")
 	fs.IntVar(&o.Device, "device", -1, "Vulkan device number, as `conveyor devices` lists them (-1: the best)")
@@ -76,6 +88,8 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.IntVar(&o.TopLogits, "top-logits", 0, "with --json, include the `K` largest raw logits after the prompt")
 	fs.StringVar(&o.CacheType, "cache-type", "f16", "KV cache type: f16 or f32")
 	fs.Var(&o.Stop, "stop", "stop at this `text` (repeatable)")
+	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
+	o.Accel = RegisterAccel(fs)
 	return o
 }
 
@@ -102,7 +116,23 @@ func (o *Options) Check() error {
 	case o.Context < 0 || o.Batch < 0 || o.Threads < 0:
 		return errors.New("-c, -b and -t must not be negative")
 	}
-	return nil
+	if o.PromptFile != "" {
+		if o.Prompt != "" {
+			return errors.New("give the prompt with -p or -f, not both")
+		}
+		b, err := os.ReadFile(o.PromptFile)
+		if err != nil {
+			return fmt.Errorf("-f: %w", err)
+		}
+		if !utf8.Valid(b) {
+			return fmt.Errorf("-f %s is not UTF-8 text", o.PromptFile)
+		}
+		o.Prompt = string(b)
+	}
+	if o.Accel != nil {
+		return o.Accel.Resolve(&o.CacheType, &o.Backend)
+	}
+	return CheckCacheType(o.CacheType)
 }
 
 // Engine is the engine options the flags choose.
