@@ -39,6 +39,8 @@ type Options struct {
 	CacheType     string
 	Stop          stopList
 	PromptFile    string
+	Keep          int
+	NoShift       bool
 	Accel         *Accel
 	Version       bool
 }
@@ -88,6 +90,8 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.IntVar(&o.TopLogits, "top-logits", 0, "with --json, include the `K` largest raw logits after the prompt")
 	fs.StringVar(&o.CacheType, "cache-type", "f16", "KV cache type: f16 or f32")
 	fs.Var(&o.Stop, "stop", "stop at this `text` (repeatable)")
+	fs.IntVar(&o.Keep, "keep", 0, "tokens of the prompt a context shift keeps, besides BOS, as llama.cpp's --keep (-1: the whole prompt)")
+	fs.BoolVar(&o.NoShift, "no-context-shift", false, "end generation at a full context instead of dropping the oldest tokens (after --keep) and going on")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	o.Accel = RegisterAccel(fs)
 	return o
@@ -111,6 +115,8 @@ func (o *Options) Check() error {
 		return fmt.Errorf("--repeat-last-n must be -1 (the whole context) or more, got %d", o.RepeatLastN)
 	case o.Tokens < -1:
 		return fmt.Errorf("-n must be -1 (no limit), 0 (generate nothing) or more, got %d", o.Tokens)
+	case o.Keep < -1:
+		return fmt.Errorf("--keep must be -1 (the whole prompt) or more, got %d", o.Keep)
 	case o.TopLogits < 0:
 		return fmt.Errorf("--top-logits must not be negative, got %d", o.TopLogits)
 	case o.Context < 0 || o.Batch < 0 || o.Threads < 0:
@@ -142,7 +148,8 @@ func (o *Options) Engine() engine.Options {
 
 // Session is the session options the flags choose.
 func (o *Options) Session() engine.SessionOptions {
-	return engine.SessionOptions{Context: o.Context, BatchSize: o.Batch, CacheType: o.CacheType}
+	return engine.SessionOptions{Context: o.Context, BatchSize: o.Batch, CacheType: o.CacheType,
+		ContextShift: !o.NoShift, Keep: o.Keep}
 }
 
 // Request is the generation request the flags describe.
