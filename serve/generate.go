@@ -50,7 +50,7 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	for _, t := range body.Tools {
 		tools = append(tools, t)
 	}
-	text, err := srv.renderChat(msgs, tools)
+	text, err := srv.renderChat(r.Context(), msgs, tools, body.TemplateKwargs)
 	if err != nil {
 		badRequest("messages", "rendering the chat template: %v", err).write(w)
 		return

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -224,4 +225,35 @@ func TestServerSamplingDefaults(t *testing.T) {
 	p.Temperature = &zero
 	require.Nil(t, p.check("m", 100, -1, 0, &req))
 	require.Zero(t, req.Sampling.Temperature)
+}
+
+// Chat templates see what they expect (bos_token, eos_token,
+// add_generation_prompt, tools, enable_thinking, chat_template_kwargs), and a
+// rendering ends with its request.
+func TestTemplateVariables(t *testing.T) {
+	s := startServer(t, nil, engine.SchedulerOptions{Parallel: 1, Context: 256})
+	src := `{{ bos_token }}|{{ eos_token }}|{{ add_generation_prompt }}|{{ enable_thinking }}|{{ tools | length if tools else 'none' }}|{{ reasoning_effort | default('-') }}`
+	h := New(s.m, s.sched, Options{ChatTemplate: src})
+	msgs := []map[string]any{{"role": "user", "content": "Hi"}}
+	text, err := h.renderChat(t.Context(), msgs, nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, "<s>|</s>|True|True|none|-", text)
+	text, err = h.renderChat(t.Context(), msgs, []any{map[string]any{"type": "function"}},
+		map[string]any{"enable_thinking": false, "reasoning_effort": "low"})
+	require.NoError(t, err)
+	require.Equal(t, "<s>|</s>|True|False|1|low", text)
+
+	_, text, err = s.m.ChatPrompt(src, msgs, nil, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, "<s>|</s>|True|True|none|-", text)
+
+	slow := `{% for i in range(100000) %}{% for j in range(9) %}{{ i }}{% endfor %}{% endfor %}`
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = New(s.m, s.sched, Options{ChatTemplate: slow}).renderChat(ctx, msgs, nil, nil)
+	require.ErrorIs(t, err, context.Canceled)
+
+	// Over HTTP, chat_template_kwargs reach the template.
+	status, _, out := s.post(t, "/v1/chat/completions", chatBody("Hi", map[string]any{"max_tokens": 1, "chat_template_kwargs": map[string]any{"enable_thinking": false}}))
+	require.Equal(t, http.StatusOK, status, "%s", out)
 }

@@ -104,6 +104,9 @@ type chatRequest struct {
 	params
 	Messages []map[string]json.RawMessage `json:"messages"`
 	Tools    []json.RawMessage            `json:"tools"`
+	// TemplateKwargs are further chat template variables, as llama-server's
+	// chat_template_kwargs ({"enable_thinking": false}).
+	TemplateKwargs map[string]any `json:"chat_template_kwargs"`
 }
 
 type completionRequest struct {
