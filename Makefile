@@ -38,9 +38,16 @@ lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 FUZZTIME ?= 1m
+# The server's request decoding and chat-template rendering (random messages
+# against the builtin templates and those in $$CONVEYOR_TESTDATA/chat-templates,
+# when it is there) are fuzzed briefly.
+FUZZTIME_SHORT ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./gguf
 	$(GO) test -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME) ./tokenizer
+	$(GO) test -run '^$$' -fuzz '^FuzzChatRequest$$' -fuzztime $(FUZZTIME_SHORT) ./serve
+	$(GO) test -run '^$$' -fuzz '^FuzzCompletionRequest$$' -fuzztime $(FUZZTIME_SHORT) ./serve
+	$(GO) test -run '^$$' -fuzz '^FuzzRenderTemplates$$' -fuzztime $(FUZZTIME_SHORT) ./chat
 
 # SPIR-V is committed beside its GLSL source; this rebuilds it with glslc.
 shaders:

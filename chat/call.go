@@ -55,8 +55,11 @@ func (r *renderer) macroFunc(m *macroDef, s *scope, _ any) *function {
 		ms.vars["kwargs"] = extra
 		r.deep++
 		defer func() { r.deep-- }()
-		if r.deep > 200 {
-			return nil, &evalError{"RecursionError", "maximum recursion depth exceeded"}
+		if r.deep > maxCallDepth {
+			return nil, &evalError{"RecursionError", fmt.Sprintf("maximum recursion depth exceeded (%d macro calls)", maxCallDepth)}
+		}
+		if err := r.tick(); err != nil {
+			return nil, err
 		}
 		text, err := r.capture(m.body, ms)
 		if err == errBreak || err == errContinue {

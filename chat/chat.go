@@ -11,6 +11,7 @@
 package chat
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,6 +89,9 @@ type Input struct {
 	Date time.Time
 	// Vars are further variables (enable_thinking, reasoning_effort, ...).
 	Vars map[string]any
+	// Context, when set, cancels the rendering (a server's request context).
+	// A rendering also stops after MaxRenderTime.
+	Context context.Context
 }
 
 // Template is a parsed chat template.
@@ -156,7 +160,7 @@ func (t *Template) Render(in Input) (string, error) {
 		now = time.Now()
 	}
 	vars := map[string]any{}
-	r := &renderer{out: &strings.Builder{}, now: now}
+	r := &renderer{out: &strings.Builder{}, now: now, ctx: in.Context, deadline: time.Now().Add(MaxRenderTime)}
 	for k, v := range globals(r) {
 		vars[k] = v
 	}

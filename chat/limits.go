@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 )
 
 // A template is untrusted input (it comes with the model file): these budgets
@@ -15,7 +16,28 @@ const (
 	maxOutputBytes = 32 << 20  // the rendered text, and each captured block
 	maxIterations  = 1_000_000 // loop iterations (and loop filter tests) in one rendering
 	maxParseDepth  = 1000      // nesting of expressions and blocks in the source (also chains of operators)
+	maxCallDepth   = 200       // macro calls in progress at once (recursion)
 )
+
+// MaxRenderTime bounds one rendering, whatever its context says.
+var MaxRenderTime = 5 * time.Second
+
+// tick is called for each node rendered, loop iteration and macro call: every
+// 64 it checks the rendering's context and time budget.
+func (r *renderer) tick() error {
+	if r.ticks++; r.ticks&63 != 0 {
+		return nil
+	}
+	if r.ctx != nil {
+		if err := r.ctx.Err(); err != nil {
+			return fmt.Errorf("rendering stopped: %w", err)
+		}
+	}
+	if !r.deadline.IsZero() && time.Now().After(r.deadline) {
+		return limitError("rendering took more than %v", MaxRenderTime)
+	}
+	return nil
+}
 
 // limitError is a budget a template exceeded.
 func limitError(format string, args ...any) error {

@@ -1,9 +1,11 @@
 package chat
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -63,4 +65,39 @@ func TestSandboxBudgets(t *testing.T) {
 		require.NoError(t, err, src)
 		require.Equal(t, want, out, src)
 	}
+}
+
+// A rendering stops at MaxRenderTime and when its context ends.
+func TestRenderTimeAndCancel(t *testing.T) {
+	slow := `{% for i in range(100000) %}{% for j in range(9) %}{{ (i ~ j) | upper | length }}{% endfor %}{% endfor %}`
+	old := MaxRenderTime
+	MaxRenderTime = 20 * time.Millisecond
+	start := time.Now()
+	_, err := Render(slow, Input{})
+	MaxRenderTime = old
+	require.ErrorContains(t, err, "rendering took more than 20ms")
+	require.Less(t, time.Since(start), 2*time.Second)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = Render(slow, Input{Context: ctx})
+	require.ErrorIs(t, err, context.Canceled)
+
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err = Render(slow, Input{Context: ctx})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	out, err := Render(`{% for i in range(3) %}{{ i }}{% endfor %}`, Input{Context: context.Background()})
+	require.NoError(t, err)
+	require.Equal(t, "012", out)
+}
+
+// Macro recursion is bounded by an explicit call depth.
+func TestCallDepthLimit(t *testing.T) {
+	_, err := Render(`{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}`, Input{})
+	require.ErrorContains(t, err, "maximum recursion depth exceeded (200 macro calls)")
+	out, err := Render(`{% macro f(n) %}{% if n < 150 %}{{ f(n + 1) }}{% else %}{{ n }}{% endif %}{% endmacro %}{{ f(0) }}`, Input{})
+	require.NoError(t, err)
+	require.Equal(t, "150", out)
 }

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,6 +29,10 @@ type renderer struct {
 	deep int
 	// iterations counts loop iterations against maxIterations.
 	iterations int
+	// ctx cancels the rendering; deadline ends it (MaxRenderTime).
+	ctx      context.Context
+	deadline time.Time
+	ticks    int
 }
 
 // iterate counts one loop iteration against the budget.
@@ -35,7 +40,7 @@ func (r *renderer) iterate() error {
 	if r.iterations++; r.iterations > maxIterations {
 		return limitError("more than %d loop iterations", maxIterations)
 	}
-	return nil
+	return r.tick()
 }
 
 var (
@@ -56,6 +61,9 @@ func (r *renderer) renderBody(body []node, s *scope) error {
 }
 
 func (r *renderer) renderNode(n node, s *scope) error {
+	if err := r.tick(); err != nil {
+		return err
+	}
 	switch n := n.(type) {
 	case *textNode:
 		r.out.WriteString(n.text)

@@ -49,12 +49,19 @@ type Stats struct {
 	TTFTSeconds     float64 `json:"ttft_s"`
 	PrefillTokPerS  float64 `json:"prefill_tok_s"`
 	DecodeTokPerS   float64 `json:"decode_tok_s"`
+	// ContextShifts is how many times a full context was shifted
+	// (SessionOptions.ContextShift).
+	ContextShifts int `json:"context_shifts,omitempty"`
 }
 
 // String is the one-line summary printed after a run.
 func (s Stats) String() string {
-	return fmt.Sprintf("prompt %d tokens (%d reused), generated %d tokens; load %.2f s, time to first token %.3f s, prefill %.1f tok/s, decode %.1f tok/s",
+	out := fmt.Sprintf("prompt %d tokens (%d reused), generated %d tokens; load %.2f s, time to first token %.3f s, prefill %.1f tok/s, decode %.1f tok/s",
 		s.PromptTokens, s.ReusedTokens, s.GeneratedTokens, s.LoadSeconds, s.TTFTSeconds, s.PrefillTokPerS, s.DecodeTokPerS)
+	if s.ContextShifts > 0 {
+		out += fmt.Sprintf(", %d context shifts", s.ContextShifts)
+	}
+	return out
 }
 
 // Result is a finished generation.
@@ -114,6 +121,8 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 		return nil, err
 	}
 	q := s.m.newSequence(req, prompt, s.opts.Context, emit)
+	keep := s.keep(prompt)
+	q.canShift = s.opts.ContextShift && (s.opts.Context-keep)/2 >= 1
 
 	// Reuse the cached prefix; recompute at least the last prompt token for its logits.
 	reuse := reusable(s.history, prompt)
@@ -134,6 +143,15 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 		if done {
 			return q.res, err
 		}
+		if len(s.history) >= s.opts.Context { // q.canShift: no room for next
+			if logits, err = s.shift(next, keep); err != nil {
+				q.res.StopReason = "context"
+				q.finish()
+				return q.res, err
+			}
+			q.res.Stats.ContextShifts++
+			continue
+		}
 		pos := len(s.history)
 		s.history = append(s.history, next)
 		out, err := s.Forward(singleToken(next, pos))
@@ -143,6 +161,35 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 		}
 		logits = out[0]
 	}
+}
+
+// keep is how many tokens at the start of the cache a context shift keeps:
+// SessionOptions.Keep of the prompt (-1: all of it), and a BOS token.
+func (s *Session) keep(prompt []int32) int {
+	n := s.opts.Keep
+	bos := 0
+	if len(prompt) > 0 && prompt[0] == s.m.tok.BOS() {
+		bos = 1
+	}
+	if n < 0 || n+bos > len(prompt) {
+		return len(prompt)
+	}
+	return n + bos
+}
+
+// shift makes room in a full cache: it keeps the first keep tokens, drops
+// half of the others, the oldest, and recomputes the rest at their new
+// positions with next after them, returning the logits after next.
+func (s *Session) shift(next int32, keep int) ([]float32, error) {
+	discard := (len(s.history) - keep) / 2
+	s.history = append(s.history[:keep], s.history[keep+discard:]...)
+	s.history = append(s.history, next)
+	logits, err := s.prefill(s.history[keep:], keep)
+	if err != nil {
+		s.history = s.history[:keep]
+		return nil, err
+	}
+	return logits, nil
 }
 
 // Reset forgets the cached history, so the next prompt is computed whole.

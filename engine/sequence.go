@@ -14,16 +14,18 @@ import (
 // text and stats. Session.Generate steps one; the Scheduler steps many in one
 // batch. Its owner feeds it the logits after each token it has put in the cache.
 type sequence struct {
-	req     Request
-	tok     *tokenizer.Tokenizer
-	res     *Result
-	smp     *sampler
-	stream  *tokenizer.StreamDecoder
-	text    *stopText
-	emit    func(Token) error
-	ctxLen  int
-	start   time.Time
-	firstAt time.Time
+	req    Request
+	tok    *tokenizer.Tokenizer
+	res    *Result
+	smp    *sampler
+	stream *tokenizer.StreamDecoder
+	text   *stopText
+	emit   func(Token) error
+	ctxLen int
+	// canShift: a full context is shifted by the caller, not the end.
+	canShift bool
+	start    time.Time
+	firstAt  time.Time
 }
 
 // promptIDs tokenizes req's prompt (BOS as the vocabulary asks, special tokens
@@ -141,7 +143,7 @@ func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next
 		return 0, true, q.end("stop")
 	case req.MaxTokens > 0 && len(res.GeneratedIDs) >= req.MaxTokens:
 		return 0, true, q.end("length")
-	case cached >= q.ctxLen:
+	case cached >= q.ctxLen && !q.canShift:
 		return 0, true, q.end("context")
 	}
 	if err := ctx.Err(); err != nil {

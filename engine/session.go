@@ -23,6 +23,16 @@ type SessionOptions struct {
 	// CacheType is the KV cache's element type: "f16" (the default, as in
 	// llama.cpp) or "f32".
 	CacheType string
+	// ContextShift lets Session.Generate go on when the context is full, as
+	// llama.cpp's context shift: the first Keep tokens stay (and the BOS
+	// token), half of the rest, the oldest, is dropped, and the tokens after
+	// the kept ones are recomputed at their new positions (the kept ones stay
+	// in the cache). Without it generation ends with StopReason "context".
+	// The Scheduler does not shift.
+	ContextShift bool
+	// Keep is how many tokens of the prompt a context shift keeps besides a
+	// BOS token, as llama.cpp's --keep (-1: the whole prompt).
+	Keep int
 }
 
 // Session is one conversation's state on a model: its KV cache and the tokens

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"time"
 
 	"github.com/conveyor-llm/conveyor/chat"
@@ -8,9 +9,16 @@ import (
 
 // renderChat renders messages (and tools) with the server's chat template,
 // ending with the assistant's turn begun.
-func (srv *Server) renderChat(messages []map[string]any, tools []any) (string, error) {
+// kwargs are the request's chat_template_kwargs, further template variables
+// (enable_thinking is true unless they say otherwise, as llama-server's); ctx
+// cancels the rendering with its request.
+func (srv *Server) renderChat(ctx context.Context, messages []map[string]any, tools []any, kwargs map[string]any) (string, error) {
 	tok := srv.m.Tokenizer()
-	in := chat.Input{Messages: messages, Tools: tools, AddGenerationPrompt: true, Date: time.Now()}
+	in := chat.Input{Messages: messages, Tools: tools, AddGenerationPrompt: true, Date: time.Now(), Context: ctx,
+		Vars: map[string]any{"enable_thinking": true}}
+	for k, v := range kwargs {
+		in.Vars[k] = v
+	}
 	if id := tok.BOS(); id >= 0 {
 		s := tok.Token(id)
 		in.BOSToken = &s

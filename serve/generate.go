@@ -29,7 +29,7 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := &generation{chat: true, id: newID("chatcmpl-"), promptParam: "messages"}
-	if err := body.check(srv.opts.ModelID, srv.m.Tokenizer().VocabSize(), -1, &g.req); err != nil {
+	if err := body.check(srv.opts.ModelID, srv.m.Tokenizer().VocabSize(), -1, srv.opts.MaxTokens, &g.req); err != nil {
 		err.write(w)
 		return
 	}
@@ -50,12 +50,17 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	for _, t := range body.Tools {
 		tools = append(tools, t)
 	}
-	text, err := srv.renderChat(msgs, tools)
+	text, err := srv.renderChat(r.Context(), msgs, tools, body.TemplateKwargs)
 	if err != nil {
 		badRequest("messages", "rendering the chat template: %v", err).write(w)
 		return
 	}
-	g.req.PromptIDs = srv.encode(text)
+	ids, perr := srv.encodeWithin(text, g.promptParam)
+	if perr != nil {
+		perr.write(w)
+		return
+	}
+	g.req.PromptIDs = ids
 	srv.run(w, r, g, &body.params)
 }
 
@@ -66,7 +71,7 @@ func (srv *Server) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := &generation{id: newID("cmpl-"), promptParam: "prompt"}
-	if err := body.check(srv.opts.ModelID, srv.m.Tokenizer().VocabSize(), 16, &g.req); err != nil { // 16: OpenAI's default for this endpoint
+	if err := body.check(srv.opts.ModelID, srv.m.Tokenizer().VocabSize(), 16, srv.opts.MaxTokens, &g.req); err != nil { // 16: OpenAI's default for this endpoint
 		err.write(w)
 		return
 	}
@@ -93,7 +98,10 @@ func (srv *Server) completions(w http.ResponseWriter, r *http.Request) {
 		}
 		g.req.PromptIDs = ids
 	} else {
-		g.req.PromptIDs = srv.encode(text)
+		if g.req.PromptIDs, perr = srv.encodeWithin(text, g.promptParam); perr != nil {
+			perr.write(w)
+			return
+		}
 	}
 	srv.run(w, r, g, &body.params)
 }
@@ -111,6 +119,21 @@ func (srv *Server) encode(text string) []int32 {
 		ids = []int32{tok.BOS()}
 	}
 	return ids
+}
+
+// encodeWithin is encode for a prompt that must fit the context: a text longer
+// than the context could hold even if every token were the vocabulary's
+// longest is refused by its length, before it is tokenized, so that a huge
+// prompt costs no more than its body.
+func (srv *Server) encodeWithin(text, param string) ([]int32, *requestError) {
+	limit := srv.sched.Context()
+	if len(text)/srv.maxTokenBytes > limit {
+		e := badRequest(param, "This model's maximum context length is %d tokens, but the prompt is %d bytes, more than %d tokens (of at most %d bytes each) can hold; shorten it or start the server with a larger -c",
+			limit, len(text), limit, srv.maxTokenBytes)
+		e.code = "context_length_exceeded"
+		return nil, e
+	}
+	return srv.encode(text), nil
 }
 
 // run submits g and answers with its result, streamed or whole.
@@ -137,6 +160,7 @@ func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p 
 		srv.writeSubmitError(w, r, g, err)
 		return
 	}
+	noteTokens(r, len(res.PromptIDs), len(res.GeneratedIDs))
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
 	choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": finishReason(res.StopReason)}
 	if g.chat {
@@ -226,6 +250,7 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 		}
 		return
 	}
+	noteTokens(r, len(res.PromptIDs), len(res.GeneratedIDs))
 	reason := finishReason(res.StopReason)
 	if send(g.chunk(srv.opts.ModelID, nil, &reason, g.includeUsage)) != nil {
 		return

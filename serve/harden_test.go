@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"strings"
@@ -136,10 +137,10 @@ func TestToolCallTurnRendersWithQwen3(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, "%s: %s", assistant, out)
 	}
 	// The rendering: the tool call, the system text joined.
-	text, err := New(m, s.sched, Options{ChatTemplate: string(src)}).renderChat([]map[string]any{
+	text, err := New(m, s.sched, Options{ChatTemplate: string(src)}).renderChat(context.Background(), []map[string]any{
 		{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
 		{"role": "assistant", "content": "", "tool_calls": []any{map[string]any{"type": "function", "function": map[string]any{"name": "f", "arguments": "{}"}}}},
-	}, nil)
+	}, nil, nil)
 	require.NoError(t, err)
 	require.Contains(t, text, "\n\n<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call><|im_end|>")
 }

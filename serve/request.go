@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/conveyor-llm/conveyor/engine"
+	"github.com/conveyor-llm/conveyor/engine/runopts"
 )
 
 // requestError is a client's mistake: a 4xx answer naming the parameter at fault.
@@ -103,6 +104,9 @@ type chatRequest struct {
 	params
 	Messages []map[string]json.RawMessage `json:"messages"`
 	Tools    []json.RawMessage            `json:"tools"`
+	// TemplateKwargs are further chat template variables, as llama-server's
+	// chat_template_kwargs ({"enable_thinking": false}).
+	TemplateKwargs map[string]any `json:"chat_template_kwargs"`
 }
 
 type completionRequest struct {
@@ -170,8 +174,9 @@ func jsonKind(goKind string) string {
 }
 
 // check validates the shared parameters and fills in req's sampling and
-// limits; defaultMax is the token limit when the request gives none (-1: none).
-func (p *params) check(modelID string, vocab, defaultMax int, req *engine.Request) *requestError {
+// limits; defaultMax is the token limit when the request gives none (-1: none)
+// and capMax, when positive, the most a request may ask for.
+func (p *params) check(modelID string, vocab, defaultMax, capMax int, req *engine.Request) *requestError {
 	if p.Model != "" && p.Model != modelID {
 		return &requestError{status: http.StatusNotFound, param: "model", message: p.Model}
 	}
@@ -205,10 +210,15 @@ func (p *params) check(modelID string, vocab, defaultMax int, req *engine.Reques
 		if *m.v < 1 {
 			return badRequest(m.name, "'%s' must be at least 1, got %d", m.name, *m.v)
 		}
+		if capMax > 0 && *m.v > capMax {
+			return badRequest(m.name, "'%s' may be at most %d on this server, got %d", m.name, capMax, *m.v)
+		}
 		req.MaxTokens = *m.v
 	}
-	req.Sampling = engine.DefaultSampling()
-	req.Sampling.Temperature = 1 // OpenAI's default
+	if capMax > 0 && (req.MaxTokens < 0 || req.MaxTokens > capMax) {
+		req.MaxTokens = capMax
+	}
+	req.Sampling = runopts.DefaultSampling() // llama-server's defaults
 	if t := p.Temperature; t != nil {
 		if *t < 0 || *t > 2 {
 			return badRequest("temperature", "'temperature' must be between 0 and 2, got %g", *t)

@@ -9,7 +9,10 @@
 package serve
 
 import (
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"net"
@@ -46,6 +49,19 @@ type Options struct {
 	AllowedHosts []string
 	// Log, when set, receives one line per failed request.
 	Log func(format string, args ...any)
+	// AccessLog, when set, receives one line per request: method, path,
+	// status, prompt and generated tokens, duration (never the prompt).
+	AccessLog func(format string, args ...any)
+	// APIKeys, when not empty, are the keys a request must give as
+	// "Authorization: Bearer KEY" (401 otherwise); /health and CORS
+	// preflights need none.
+	APIKeys []string
+	// CORSOrigins are the origins whose web pages may call the API ("*":
+	// any); empty, no CORS headers are sent and preflights are refused.
+	CORSOrigins []string
+	// MaxTokens, when positive, caps max_tokens: a request asking for more
+	// gets 400, and one asking for none generates at most this many.
+	MaxTokens int
 }
 
 // Server answers the API. It is an http.Handler.
@@ -55,6 +71,11 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	created int64
+	keys    [][32]byte // SHA-256 of each API key
+	// maxTokenBytes is the longest text one token stands for: a prompt of
+	// more than context × maxTokenBytes bytes cannot fit, and is refused
+	// before it is tokenized.
+	maxTokenBytes int
 
 	rejected atomic.Int64 // requests refused because the queue was full
 	failed   atomic.Int64 // requests that ended in a server-side error
@@ -86,6 +107,13 @@ func New(m *engine.Model, s *engine.Scheduler, o Options) *Server {
 		o.WriteTimeout = 10 * time.Minute
 	}
 	srv := &Server{m: m, sched: s, opts: o, mux: http.NewServeMux(), created: time.Now().Unix()}
+	for _, k := range o.APIKeys {
+		srv.keys = append(srv.keys, sha256.Sum256([]byte(k)))
+	}
+	srv.maxTokenBytes = 4 // an unknown character: one token for up to 4 bytes
+	for _, tok := range m.Tokenizer().Vocab().Tokens {
+		srv.maxTokenBytes = max(srv.maxTokenBytes, len(tok))
+	}
 	srv.mux.HandleFunc("GET /health", srv.health)
 	srv.mux.HandleFunc("GET /metrics", srv.metrics)
 	srv.mux.HandleFunc("GET /v1/models", srv.models)
@@ -126,9 +154,36 @@ func (srv *Server) hostAllowed(r *http.Request) bool {
 
 // ServeHTTP routes a request; unknown paths and methods get OpenAI-style errors.
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if srv.opts.AccessLog != nil {
+		start := time.Now()
+		info := &requestInfo{}
+		lw := &loggedWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		defer func() {
+			status := lw.status
+			if status == 0 {
+				status = http.StatusOK
+				if r.Context().Err() != nil && !lw.wrote {
+					status = 499 // the client went away before an answer, as nginx logs it
+				}
+			}
+			srv.opts.AccessLog("%s %s %d prompt_tokens=%d completion_tokens=%d %.3fs",
+				r.Method, strconv.Quote(r.URL.Path), status, info.prompt, info.completion, time.Since(start).Seconds())
+		}()
+		w = lw
+	}
 	if !srv.hostAllowed(r) {
 		writeError(w, http.StatusForbidden, "invalid_request_error", "", "host_not_allowed",
 			"the Host header "+strconv.Quote(r.Host)+" does not name this server")
+		return
+	}
+	if srv.cors(w, r) {
+		return
+	}
+	if !srv.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="conveyor"`)
+		writeError(w, http.StatusUnauthorized, "invalid_request_error", "", "invalid_api_key",
+			"a valid API key is required: send it as 'Authorization: Bearer KEY'")
 		return
 	}
 	if h, pattern := srv.mux.Handler(r); pattern == "" {
@@ -149,6 +204,101 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() { _ = http.NewResponseController(w).SetWriteDeadline(time.Time{}) }()
 	srv.mux.ServeHTTP(w, r)
 }
+
+// authorized is whether r may go on: no keys are configured, it asks for
+// /health, or it gives one of the keys. Keys are compared through their
+// SHA-256 in constant time, so that neither their contents nor their lengths
+// leak through timing.
+func (srv *Server) authorized(r *http.Request) bool {
+	if len(srv.keys) == 0 || (r.Method == http.MethodGet && r.URL.Path == "/health") {
+		return true
+	}
+	auth := r.Header.Get("Authorization")
+	const prefix = "bearer "
+	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(auth[len(prefix):])))
+	ok := 0
+	for _, k := range srv.keys {
+		ok |= subtle.ConstantTimeCompare(got[:], k[:])
+	}
+	return ok == 1
+}
+
+// cors adds the CORS headers for an allowed Origin and answers a preflight
+// (OPTIONS with Access-Control-Request-Method); it reports whether it
+// answered the request.
+func (srv *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	allowed := false
+	if origin != "" {
+		for _, o := range srv.opts.CORSOrigins {
+			if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+				allowed = true
+				break
+			}
+		}
+	}
+	if len(srv.opts.CORSOrigins) > 0 {
+		w.Header().Add("Vary", "Origin")
+	}
+	if allowed {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+	}
+	if !preflight {
+		return false
+	}
+	if !allowed {
+		writeError(w, http.StatusForbidden, "invalid_request_error", "", "cors_origin_not_allowed",
+			"cross-origin requests from "+strconv.Quote(origin)+" are not allowed (see --cors-origin)")
+		return true
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+// requestInfo is what a handler tells the access log about its request.
+type requestInfo struct{ prompt, completion int }
+
+type requestInfoKey struct{}
+
+// noteTokens records a request's token counts for the access log.
+func noteTokens(r *http.Request, prompt, completion int) {
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		info.prompt, info.completion = prompt, completion
+	}
+}
+
+// loggedWriter records the status of an answer for the access log.
+type loggedWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (lw *loggedWriter) WriteHeader(status int) {
+	if lw.status == 0 {
+		lw.status = status
+	}
+	lw.ResponseWriter.WriteHeader(status)
+}
+
+func (lw *loggedWriter) Write(b []byte) (int, error) {
+	if lw.status == 0 {
+		lw.status = http.StatusOK
+	}
+	lw.wrote = true
+	return lw.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines, Flush).
+func (lw *loggedWriter) Unwrap() http.ResponseWriter { return lw.ResponseWriter }
 
 // statusOnly records the status and headers the mux's fallback handler sets.
 type statusOnly struct {

@@ -232,3 +232,43 @@ func FuzzEncodeBPE(f *testing.F) {
 		}
 	})
 }
+
+// A byte-level BPE vocabulary that cannot spell plain text is refused at load,
+// instead of dropping the prompt; one that lacks only rare bytes loads and
+// says which it drops.
+func TestBPEVocabWithoutByteSymbols(t *testing.T) {
+	v := &Vocab{Model: "gpt2", Tokens: []string{"hello", "Ġworld", "<|endoftext|>"}, BOS: -1, EOS: 2, UNK: -1, EOT: -1, PAD: -1}
+	_, err := New(v)
+	require.ErrorContains(t, err, "cannot encode plain text")
+	require.ErrorContains(t, err, "'\\t', '\\n'")
+
+	var all []string
+	for _, r := range []rune(bpeByteChars()) {
+		all = append(all, string(r))
+	}
+	v = &Vocab{Model: "gpt2", Tokens: all, BOS: -1, EOS: -1, UNK: -1, EOT: -1, PAD: -1}
+	tok, err := New(v)
+	require.NoError(t, err)
+	require.Empty(t, tok.MissingBytes())
+
+	drop := string(byteChars[0x03])
+	var some []string
+	for _, s := range all {
+		if s != drop {
+			some = append(some, s)
+		}
+	}
+	v = &Vocab{Model: "gpt2", Tokens: some, BOS: -1, EOS: -1, UNK: -1, EOT: -1, PAD: -1}
+	tok, err = New(v)
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x03}, tok.MissingBytes())
+	require.Equal(t, "ab", tok.Decode(tok.Encode("a\x03b", false, false)))
+}
+
+func bpeByteChars() string {
+	var b strings.Builder
+	for i := range 256 {
+		b.WriteRune(byteChars[i])
+	}
+	return b.String()
+}

@@ -11,17 +11,18 @@ import (
 // Tokenizer turns text into token ids and back. It is immutable once built
 // and safe for concurrent use.
 type Tokenizer struct {
-	vocab       *Vocab
-	ids         map[string]int32 // token text → id; a repeated text keeps its last id, as llama.cpp does
-	pieces      [][]byte         // what each token stands for in text
-	byteTokens  [256]int32       // each byte's token for byte fallback: <0xNN>, else the byte itself; -1 when neither
-	specials    []int32          // tokens split out of the text before segmentation, longest first
-	eog         map[int32]bool
-	innerPairs  map[charPair]struct{} // where encodeSPM must not cut the text (SPM)
-	pre         *preTokenizer         // BPE
-	bpe         *bpeModel             // BPE
-	maxTokenLen int                   // WordPiece: the longest token, in bytes
-	stripSpace  bool                  // Decode drops the first text's leading space
+	vocab        *Vocab
+	ids          map[string]int32 // token text → id; a repeated text keeps its last id, as llama.cpp does
+	pieces       [][]byte         // what each token stands for in text
+	byteTokens   [256]int32       // each byte's token for byte fallback: <0xNN>, else the byte itself; -1 when neither
+	specials     []int32          // tokens split out of the text before segmentation, longest first
+	eog          map[int32]bool
+	innerPairs   map[charPair]struct{} // where encodeSPM must not cut the text (SPM)
+	pre          *preTokenizer         // BPE
+	bpe          *bpeModel             // BPE
+	maxTokenLen  int                   // WordPiece: the longest token, in bytes
+	missingBytes []byte                // byte-level BPE: bytes with no symbol
+	stripSpace   bool                  // Decode drops the first text's leading space
 }
 
 // eogTexts are the token texts llama.cpp treats as ending generation whatever
@@ -107,6 +108,33 @@ func New(v *Vocab) (*Tokenizer, error) {
 			t.byteTokens[b] = id
 		}
 	}
+	if v.Model == "gpt2" {
+		// Byte-level BPE spells every text with its 256 byte symbols. Real
+		// vocabularies lack a few (control characters, bytes that never occur
+		// in UTF-8 or only in its rarest planes); those are dropped from a
+		// text, as llama.cpp drops them, and listed by MissingBytes. One that
+		// cannot spell plain text (tab, newline, printable ASCII) is refused.
+		for b := range 256 {
+			if t.byteTokens[b] < 0 {
+				t.missingBytes = append(t.missingBytes, byte(b))
+			}
+		}
+		var missing []string
+		for _, b := range t.missingBytes {
+			if b == '\t' || b == '\n' || b == '\r' || (b >= 0x20 && b < 0x7f) {
+				missing = append(missing, strconv.QuoteRune(rune(b)))
+			}
+		}
+		if len(missing) > 0 {
+			shown := missing[:min(len(missing), 8)]
+			more := ""
+			if len(missing) > len(shown) {
+				more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
+			}
+			return nil, fmt.Errorf("tokenizer: this GPT-2 (byte-level BPE) vocabulary cannot encode plain text: no token for the byte symbols of %s%s (%d of the 256 bytes missing in all), so a prompt holding them would lose them; the file's vocabulary is broken",
+				strings.Join(shown, ", "), more, len(t.missingBytes))
+		}
+	}
 	eot := v.EOT
 	for _, s := range eotTexts {
 		if id, ok := t.ids[s]; ok && eot < 0 {
@@ -125,6 +153,10 @@ func New(v *Vocab) (*Tokenizer, error) {
 	}
 	return t, nil
 }
+
+// MissingBytes are the bytes a byte-level BPE vocabulary has no symbol for:
+// they are dropped from the texts it encodes (as llama.cpp drops them).
+func (t *Tokenizer) MissingBytes() []byte { return t.missingBytes }
 
 // parseByteToken reads a byte token's text, "<0xNN>".
 func parseByteToken(s string) (byte, bool) {

@@ -43,6 +43,9 @@ func chatCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
+	if err := opts.Accel.CheckLayers(m.Backend().Name(), m.Hyper().Layers); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	template, err := chat.Resolve(m.File(), *templateFlag)
 	if err != nil {
 		return err
@@ -96,6 +99,26 @@ type chatLoop struct {
 	turns          int
 	computed       int // prompt tokens computed over the conversation
 	reused         int // prompt tokens reused from the cache
+	shifted        int // turns dropped to fit the context
+}
+
+// dropOldestTurn drops the oldest user turn after the system prompt, with the
+// answers after it, and reports whether there was one to drop besides the
+// turn being answered.
+func (c *chatLoop) dropOldestTurn() bool {
+	first := 0
+	if len(c.messages) > 0 && c.messages[0]["role"] == "system" {
+		first = 1
+	}
+	next := first + 1
+	for next < len(c.messages) && c.messages[next]["role"] != "user" {
+		next++
+	}
+	if next >= len(c.messages) { // only the turn being answered is left
+		return false
+	}
+	c.messages = append(c.messages[:first], c.messages[next:]...)
+	return true
 }
 
 func (c *chatLoop) reset() {
@@ -104,7 +127,7 @@ func (c *chatLoop) reset() {
 		c.messages = append(c.messages, map[string]any{"role": "system", "content": c.system})
 	}
 	c.s.Reset()
-	c.last, c.turns, c.computed, c.reused = nil, 0, 0, 0
+	c.last, c.turns, c.computed, c.reused, c.shifted = nil, 0, 0, 0, 0
 }
 
 func (c *chatLoop) turn(user string) error {
@@ -113,6 +136,15 @@ func (c *chatLoop) turn(user string) error {
 	if err != nil {
 		c.messages = c.messages[:len(c.messages)-1]
 		return err
+	}
+	// A conversation grown past the context drops its oldest turns after the
+	// system prompt (a context shift), unless --no-context-shift.
+	for !c.opts.NoShift && len(ids) >= c.s.Context() && c.dropOldestTurn() {
+		if ids, _, err = c.m.ChatPrompt(c.template, c.messages, nil, time.Now()); err != nil {
+			c.messages = c.messages[:len(c.messages)-1]
+			return err
+		}
+		c.shifted++
 	}
 	req := c.opts.Request()
 	req.Prompt, req.PromptIDs = "", ids
@@ -148,5 +180,5 @@ func (c *chatLoop) printStats() {
 	st := c.last.Stats
 	fmt.Fprintf(c.stdout, "last turn: prompt %d tokens, %d computed and %d reused from the cache; generated %d; time to first token %.3f s; prefill %.1f tok/s, decode %.1f tok/s\n",
 		st.PromptTokens, st.PromptTokens-st.ReusedTokens, st.ReusedTokens, st.GeneratedTokens, st.TTFTSeconds, st.PrefillTokPerS, st.DecodeTokPerS)
-	fmt.Fprintf(c.stdout, "conversation: %d turns, %d prompt tokens computed, %d reused\n", c.turns, c.computed, c.reused)
+	fmt.Fprintf(c.stdout, "conversation: %d turns, %d prompt tokens computed, %d reused, %d old turns dropped to fit the context\n", c.turns, c.computed, c.reused, c.shifted)
 }

@@ -29,3 +29,27 @@ func TestChatReusesTheConversation(t *testing.T) {
 	require.Contains(t, out, "(conversation reset)")
 	require.Contains(t, out, "(no turn yet)")
 }
+
+// A conversation that outgrows the context drops its oldest turns after the
+// system prompt and goes on; --no-context-shift keeps the hard error.
+func TestChatContextShift(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	turns := "Once upon a time\nThe cat sat\nLily and Tom\nThe sun was\nA big dog\n/stats\n"
+	args := []string{"chat", "-m", model, "--chat-template", "chatml", "--temp", "0", "-n", "10", "-c", "160", "--backend", "cpu", "--system", "Tell a story."}
+
+	stdin = strings.NewReader(turns)
+	code, out, errOut := conveyor(args...)
+	stdin = nil
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, errOut, "too long")
+	m := regexp.MustCompile(`conversation: (\d+) turns, \d+ prompt tokens computed, \d+ reused, (\d+) old turns dropped`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	require.Equal(t, "5", m[1], out)
+	require.NotEqual(t, "0", m[2], "no turn was dropped: make the conversation longer\n%s", out)
+
+	stdin = strings.NewReader(turns)
+	code, out, errOut = conveyor(append(args, "--no-context-shift")...)
+	stdin = nil
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "prompt too long", out)
+}

@@ -64,6 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "version" {
+		printVersion(stdout)
+		return 0
+	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "conveyor: unknown command %q\n", args[0])
@@ -71,6 +75,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := cmd.run(args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, errVersion) {
+			printVersion(stdout)
+			return 0
+		}
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -103,15 +111,43 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args, wrapping bad flags as usage errors.
+// errVersion is returned by parse for --version: the command prints the
+// version and stops.
+var errVersion = errors.New("version asked for")
+
+// parse parses args, wrapping bad flags as usage errors. Flags may come after
+// positional arguments, as llama.cpp's tools allow ("--" ends the flags);
+// fs.Args() is then the positional arguments in their order. --version on any
+// command prints the version.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if fs.Lookup("version") == nil {
+		fs.Bool("version", false, "print the version and exit")
 	}
-	return nil
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	if v := fs.Lookup("version"); v != nil && v.Value.String() == "true" {
+		return errVersion
+	}
+	// Parse once more with only the positional arguments, behind "--", so
+	// that fs.Args() gives them.
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 // modelArg is the model named by -m or, failing that, the first argument.

@@ -172,8 +172,8 @@ func TestHugeContextIsAClearError(t *testing.T) {
 		{[]string{"run", "-m", model, "-p", "Hi", "-n", "5", "-c", "1099511627776"}, "more than the 2147483647 one cache can index"},
 		{[]string{"run", "-m", model, "-p", "Hi", "-n", "5", "-c", "2000000000"}, "of memory is available"},
 		{[]string{"serve", "-m", model, "-c", "1099511627776", "--port", "0"}, "one cache can index"},
-		{[]string{"serve", "-m", model, "-c", "1000000", "--parallel", "100000", "--port", "0"}, "one cache can index"},
-		{[]string{"serve", "-m", model, "-c", "1000000000", "--parallel", "2", "--port", "0"}, "of memory is available"},
+		{[]string{"serve", "-m", model, "-c", "100000000000", "--parallel", "100000", "--port", "0"}, "one cache can index"},
+		{[]string{"serve", "-m", model, "-c", "2000000000", "--parallel", "2", "--port", "0"}, "of memory is available"},
 		{[]string{"serve", "-m", model, "-c", "64", "--queue", "1099511627776", "--port", "0"}, "requests is over the limit"},
 		{[]string{"run", "-m", model, "-p", "Hi", "-t", "1099511627776"}, "CPU threads"},
 	} {

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/conveyor-llm/conveyor/engine"
 )
@@ -36,12 +38,24 @@ type Options struct {
 	TopLogits     int
 	CacheType     string
 	Stop          stopList
+	PromptFile    string
+	Keep          int
+	NoShift       bool
+	Accel         *Accel
+	Version       bool
 }
 
 type stopList []string
 
 func (s *stopList) String() string     { return strings.Join(*s, ",") }
 func (s *stopList) Set(v string) error { *s = append(*s, v); return nil }
+
+// DefaultSampling is llama.cpp's sampling defaults, which run, chat and serve
+// use for what is not set: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05.
+// (engine.DefaultSampling, the library's, is greedy.)
+func DefaultSampling() engine.Sampling {
+	return engine.Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1, RepeatLastN: 64}
+}
 
 // Register defines the run flags on fs.
 func Register(fs *flag.FlagSet) *Options {
@@ -50,17 +64,25 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.Model, "model", "", "model `file`, same as -m")
 	fs.StringVar(&o.Prompt, "p", "", "prompt `text` (empty: generate from BOS)")
 	fs.StringVar(&o.Prompt, "prompt", "", "prompt `text`, same as -p")
+	fs.StringVar(&o.PromptFile, "f", "", "read the prompt from this `file`")
+	fs.StringVar(&o.PromptFile, "file", "", "same as -f")
 	fs.IntVar(&o.Tokens, "n", -1, "number of tokens to generate (-1: until end of generation or a full context; 0: none)")
+	fs.IntVar(&o.Tokens, "n-predict", -1, "same as -n")
 	fs.IntVar(&o.Context, "c", 0, "context size in tokens (0: the model's, at most 4096)")
+	fs.IntVar(&o.Context, "ctx-size", 0, "same as -c")
 	fs.IntVar(&o.Batch, "b", 0, "prompt tokens per forward pass (0: the backend's default, 256 on the CPU, 512 on a GPU)")
+	fs.IntVar(&o.Batch, "batch-size", 0, "same as -b")
 	fs.IntVar(&o.Threads, "t", 0, "CPU threads (0: one per core)")
-	fs.Float64Var(&o.Temp, "temp", 0.8, "temperature (0: greedy)")
-	fs.IntVar(&o.TopK, "top-k", 0, "top-k sampling (0: off)")
-	fs.Float64Var(&o.TopP, "top-p", 1, "top-p sampling (1: off)")
-	fs.Float64Var(&o.MinP, "min-p", 0, "min-p sampling (0: off)")
+	fs.IntVar(&o.Threads, "threads", 0, "same as -t")
+	d := DefaultSampling()
+	fs.Float64Var(&o.Temp, "temp", float64(d.Temperature), "temperature (0: greedy)")
+	fs.IntVar(&o.TopK, "top-k", d.TopK, "top-k sampling (0: off)")
+	fs.Float64Var(&o.TopP, "top-p", float64(d.TopP), "top-p sampling (1: off)")
+	fs.Float64Var(&o.MinP, "min-p", float64(d.MinP), "min-p sampling (0: off)")
 	fs.Float64Var(&o.RepeatPenalty, "repeat-penalty", 1, "repetition penalty (1: off)")
 	fs.IntVar(&o.RepeatLastN, "repeat-last-n", 64, "tokens the repetition penalty looks back over (-1: the whole context)")
 	fs.Int64Var(&o.Seed, "seed", -1, "random seed (-1: random)")
+	fs.Int64Var(&o.Seed, "s", -1, "same as --seed")
 	fs.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "go on past end-of-generation tokens (they are never sampled)")
 	fs.StringVar(&o.Backend, "backend", "auto", "backend: auto, cpu or vulkan")
 	fs.IntVar(&o.Device, "device", -1, "Vulkan device number, as `conveyor devices` lists them (-1: the best)")
@@ -68,6 +90,10 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.IntVar(&o.TopLogits, "top-logits", 0, "with --json, include the `K` largest raw logits after the prompt")
 	fs.StringVar(&o.CacheType, "cache-type", "f16", "KV cache type: f16 or f32")
 	fs.Var(&o.Stop, "stop", "stop at this `text` (repeatable)")
+	fs.IntVar(&o.Keep, "keep", 0, "tokens of the prompt a context shift keeps, besides BOS, as llama.cpp's --keep (-1: the whole prompt)")
+	fs.BoolVar(&o.NoShift, "no-context-shift", false, "end generation at a full context instead of dropping the oldest tokens (after --keep) and going on")
+	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
+	o.Accel = RegisterAccel(fs)
 	return o
 }
 
@@ -89,12 +115,30 @@ func (o *Options) Check() error {
 		return fmt.Errorf("--repeat-last-n must be -1 (the whole context) or more, got %d", o.RepeatLastN)
 	case o.Tokens < -1:
 		return fmt.Errorf("-n must be -1 (no limit), 0 (generate nothing) or more, got %d", o.Tokens)
+	case o.Keep < -1:
+		return fmt.Errorf("--keep must be -1 (the whole prompt) or more, got %d", o.Keep)
 	case o.TopLogits < 0:
 		return fmt.Errorf("--top-logits must not be negative, got %d", o.TopLogits)
 	case o.Context < 0 || o.Batch < 0 || o.Threads < 0:
 		return errors.New("-c, -b and -t must not be negative")
 	}
-	return nil
+	if o.PromptFile != "" {
+		if o.Prompt != "" {
+			return errors.New("give the prompt with -p or -f, not both")
+		}
+		b, err := os.ReadFile(o.PromptFile)
+		if err != nil {
+			return fmt.Errorf("-f: %w", err)
+		}
+		if !utf8.Valid(b) {
+			return fmt.Errorf("-f %s is not UTF-8 text", o.PromptFile)
+		}
+		o.Prompt = string(b)
+	}
+	if o.Accel != nil {
+		return o.Accel.Resolve(&o.CacheType, &o.Backend)
+	}
+	return CheckCacheType(o.CacheType)
 }
 
 // Engine is the engine options the flags choose.
@@ -104,7 +148,8 @@ func (o *Options) Engine() engine.Options {
 
 // Session is the session options the flags choose.
 func (o *Options) Session() engine.SessionOptions {
-	return engine.SessionOptions{Context: o.Context, BatchSize: o.Batch, CacheType: o.CacheType}
+	return engine.SessionOptions{Context: o.Context, BatchSize: o.Batch, CacheType: o.CacheType,
+		ContextShift: !o.NoShift, Keep: o.Keep}
 }
 
 // Request is the generation request the flags describe.

@@ -1,0 +1,94 @@
+package runopts
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Accel are llama.cpp's offload and cache flags, accepted with their meaning
+// where Conveyor has it: -ngl/--gpu-layers, -fa/--flash-attn, -ctk/-ctv.
+type Accel struct {
+	GPULayers int    // -1: all (the default)
+	FlashAttn string // on, off or auto: attention is computed the same way whatever it says
+	CacheK    string
+	CacheV    string
+}
+
+// RegisterAccel defines the Accel flags on fs.
+func RegisterAccel(fs *flag.FlagSet) *Accel {
+	a := &Accel{GPULayers: -1, FlashAttn: "auto"}
+	for _, name := range []string{"ngl", "gpu-layers", "n-gpu-layers"} {
+		fs.IntVar(&a.GPULayers, name, -1, "layers on the GPU, as llama.cpp's -ngl: -1 or at least the model's layers puts all of them there, 0 runs on the CPU; partial offload is not supported yet")
+	}
+	for _, name := range []string{"fa", "flash-attn"} {
+		fs.StringVar(&a.FlashAttn, name, "auto", "flash attention, as llama.cpp's -fa: on, off or auto (accepted; attention is computed the same way)")
+	}
+	for _, name := range []string{"ctk", "cache-type-k"} {
+		fs.StringVar(&a.CacheK, name, "", "KV cache type of the keys, as llama.cpp's -ctk: f16 or f32 (the same as the values')")
+	}
+	for _, name := range []string{"ctv", "cache-type-v"} {
+		fs.StringVar(&a.CacheV, name, "", "KV cache type of the values, as llama.cpp's -ctv: f16 or f32 (the same as the keys')")
+	}
+	return a
+}
+
+// CacheTypes are the KV cache types the engine has.
+var CacheTypes = []string{"f16", "f32"}
+
+// Resolve checks the flags and folds -ctk/-ctv into *cacheType (the
+// --cache-type flag) and -ngl 0 into *backend ("auto" becomes "cpu").
+func (a *Accel) Resolve(cacheType, backend *string) error {
+	switch strings.ToLower(a.FlashAttn) {
+	case "on", "off", "auto", "1", "0", "true", "false":
+	default:
+		return fmt.Errorf("-fa must be on, off or auto, got %q", a.FlashAttn)
+	}
+	if a.GPULayers < -1 {
+		return fmt.Errorf("-ngl must be -1 (all) or more, got %d", a.GPULayers)
+	}
+	if a.GPULayers == 0 {
+		switch *backend {
+		case "auto", "cpu":
+			*backend = "cpu"
+		default:
+			return fmt.Errorf("-ngl 0 (no layer on the GPU) contradicts --backend %s", *backend)
+		}
+	}
+	if a.CacheK != "" && a.CacheV != "" && !strings.EqualFold(a.CacheK, a.CacheV) {
+		return fmt.Errorf("-ctk %s and -ctv %s differ: keys and values share one cache type here", a.CacheK, a.CacheV)
+	}
+	for _, t := range []string{a.CacheK, a.CacheV} {
+		if t != "" {
+			*cacheType = strings.ToLower(t)
+		}
+	}
+	return CheckCacheType(*cacheType)
+}
+
+// CheckCacheType refuses KV cache types the engine does not have, with
+// llama.cpp's quantized ones named as such.
+func CheckCacheType(t string) error {
+	for _, ok := range CacheTypes {
+		if t == ok {
+			return nil
+		}
+	}
+	switch strings.ToLower(t) {
+	case "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "bf16":
+		return fmt.Errorf("KV cache type %s is not supported yet: use f16 or f32", t)
+	}
+	return fmt.Errorf("KV cache type %q is unknown: use f16 or f32", t)
+}
+
+// CheckLayers checks -ngl against the model once it is loaded: on a GPU
+// backend every layer is on the GPU, so -ngl must ask for all of them; on the
+// CPU it changes nothing.
+func (a *Accel) CheckLayers(backendName string, layers int) error {
+	if backendName == "cpu" || a.GPULayers == -1 || a.GPULayers >= layers {
+		return nil
+	}
+	return fmt.Errorf("-ngl %d: offloading part of the model (%s of its %d layers) is not supported yet; use -ngl -1 (all) or -ngl 0 (the CPU)",
+		a.GPULayers, strconv.Itoa(a.GPULayers), layers)
+}
