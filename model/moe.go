@@ -49,7 +49,7 @@ func readExperts(f *gguf.File, h *Hyper, gating string) error {
 	if h.Experts == 0 || h.ExpertsUsed == 0 || h.ExpertsUsed > h.Experts || h.ExpertFFN == 0 {
 		return fmt.Errorf("model: %d experts, %d used per token, of width %d: want 1 <= used <= experts and a non-zero width", h.Experts, h.ExpertsUsed, h.ExpertFFN)
 	}
-	h.Features = append(h.Features, fmt.Sprintf("mixture of experts: %d experts of width %d, %d per token (%s)", h.Experts, h.ExpertFFN, h.ExpertsUsed, gating))
+	h.Features = append(h.Features, fmt.Sprintf("mixture of experts (%s)", gating))
 	return nil
 }
 
@@ -103,7 +103,7 @@ type mixtralLayer struct {
 }
 
 func loadMixtral(f *gguf.File, b backend.Backend, h *Hyper, progress Progress) (Model, []backend.Buffer, error) {
-	if err := readExperts(f, h, "softmax, top-k renormalised"); err != nil {
+	if err := readExperts(f, h, "softmax gating, top-k renormalised"); err != nil {
 		return nil, nil, err
 	}
 	if err := readRoPEFreqs(f, h); err != nil {

@@ -33,7 +33,7 @@ func loadQwen3MoE(f *gguf.File, b backend.Backend, progress Progress) (Model, []
 	ropeMode(h, backend.RoPENeoX)
 	h.qNormSize, h.kNormSize = h.HeadDim, h.HeadDim
 	h.Features = append(h.Features, "per-head q/k RMSNorm")
-	if err := readExperts(f, h, "softmax, top-k renormalised"); err != nil {
+	if err := readExperts(f, h, "softmax gating, top-k renormalised"); err != nil {
 		return nil, nil, err
 	}
 	m := &Qwen3MoE{decoder: newDecoder(b, h, func(int) attnLayer { return attnLayer{rope: &h.RoPE} })}
