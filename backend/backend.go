@@ -177,7 +177,38 @@ type Backend interface {
 	GeGLU(dst, gate, up Tensor)
 	// SoftCap computes dst = c * tanh(x / c) elementwise.
 	SoftCap(dst, x Tensor, c float32)
+
+	// Mixture of experts (see Gating and moe.go's notes).
+
+	// Route chooses each token's experts from its router logits (n x experts,
+	// F32): ids (I32, n x used) gets the chosen experts, most probable first
+	// (ties: the lower id), and weights (F32, n x used) their weights, as g says.
+	Route(ids, weights, logits Tensor, g Gating)
+	// MatMulID is MatMul over only the chosen experts: w is a stack of
+	// experts, each m = dst.Cols rows of w (expert e is rows e*m .. e*m+m-1),
+	// ids (I32, n x used) names each token's experts, and dst row i*used+j
+	// (n*used x m, F32) is expert ids[i][j]'s rows times x row i (x is n x k:
+	// one input per token, shared by its experts) or x row i*used+j (x is
+	// n*used x k: one input per chosen expert). Each output is the same dot
+	// product MatMul computes, whatever the batch.
+	MatMulID(dst, w, x, ids Tensor)
+	// MoESum computes dst row i = sum over j of weights[i][j] * x row i*used+j,
+	// in order j = 0, 1, ...: dst n x d, x n*used x d, weights n x used (F32).
+	MoESum(dst, x, weights Tensor)
 }
+
+// Gating is how Route turns router logits into expert weights.
+type Gating int
+
+const (
+	// GatingSoftmax takes the softmax over all experts, chooses the used
+	// largest and divides their probabilities by their sum (Qwen3-MoE and
+	// Mixtral, llama.cpp's expert_weights_norm).
+	GatingSoftmax Gating = iota
+	// GatingTopKSoftmax chooses the used largest logits and takes the
+	// softmax over those alone (gpt-oss).
+	GatingTopKSoftmax
+)
 
 // HostMapper is implemented by backends that can compute on host memory in place:
 // the CPU backend uses a memory-mapped model file's weights without copying them.

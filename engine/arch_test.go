@@ -22,7 +22,7 @@ type archCase struct {
 	Margins      []float64      `json:"margins"`
 }
 
-var archNames = []string{"llama3", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "smollm3", "olmo2", "gpt2"}
+var archNames = []string{"llama3", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "smollm3", "olmo2", "gpt2", "qwen3moe", "mixtral"}
 
 // Every architecture computes as llama.cpp does: the same prompt ids; with
 // llama.cpp's ids fed back one by one (teacher forcing), the top-10 logits at

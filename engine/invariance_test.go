@@ -60,47 +60,51 @@ func testBatchInvariance(t *testing.T, backendName string) {
 		"synth-q8_0-packed": packedSynthModel(t, gguf.TypeQ8_0),
 		"synth-q4_0-packed": packedSynthModel(t, gguf.TypeQ4_0),
 	}
+	for name, path := range models {
+		t.Run(name, func(t *testing.T) { checkBatchInvariance(t, backendName, path) })
+	}
+}
+
+// checkBatchInvariance checks one model: a prompt's logits alone, beside
+// another sequence, and prefilled in chunks are the same bit for bit.
+func checkBatchInvariance(t *testing.T, backendName, path string) {
 	prompt := []int32{1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421}
 	other := []int32{1, 317, 269, 274, 287, 382, 276, 337, 299}
-	for name, path := range models {
-		t.Run(name, func(t *testing.T) {
-			m, err := Load(path, Options{Backend: backendName, Threads: 2})
-			require.NoError(t, err)
-			defer m.Close()
-			s, err := m.NewSession(SessionOptions{Context: 64, Sequences: 3, BatchSize: 32})
-			require.NoError(t, err)
-			defer s.Close()
-			copyRow := func(rows [][]float32, i int) []float32 { return append([]float32(nil), rows[i]...) }
+	m, err := Load(path, Options{Backend: backendName, Threads: 2})
+	require.NoError(t, err)
+	defer m.Close()
+	s, err := m.NewSession(SessionOptions{Context: 64, Sequences: 3, BatchSize: 32})
+	require.NoError(t, err)
+	defer s.Close()
+	copyRow := func(rows [][]float32, i int) []float32 { return append([]float32(nil), rows[i]...) }
 
-			// Alone, in one batch, in sequence 0.
-			out, err := s.Forward(seqBatchOf(prompt, 0, 0))
-			require.NoError(t, err)
-			alone := copyRow(out, 0)
+	// Alone, in one batch, in sequence 0.
+	out, err := s.Forward(seqBatchOf(prompt, 0, 0))
+	require.NoError(t, err)
+	alone := copyRow(out, 0)
 
-			// In a batch with another sequence, interleaved, in sequence 1.
-			var mixed model.Batch
-			for i := range max(len(prompt), len(other)) {
-				if i < len(other) {
-					mixed.Tokens, mixed.Pos, mixed.Seq = append(mixed.Tokens, other[i]), append(mixed.Pos, int32(i)), append(mixed.Seq, 2)
-				}
-				if i < len(prompt) {
-					mixed.Tokens, mixed.Pos, mixed.Seq = append(mixed.Tokens, prompt[i]), append(mixed.Pos, int32(i)), append(mixed.Seq, 1)
-				}
-			}
-			last := int32(len(mixed.Tokens) - 1) // prompt is longer, so its last token is the batch's last
-			mixed.Outputs = []int32{last, int32(2*len(other) - 2)}
-			out, err = s.Forward(mixed)
-			require.NoError(t, err)
-			require.Equal(t, alone, out[0], "logits in a mixed batch differ from alone")
-
-			// Prefilled in chunks of 5, 1 and the rest, in sequence 2 (overwriting it).
-			var chunked []float32
-			for _, r := range [][2]int{{0, 5}, {5, 6}, {6, len(prompt)}} {
-				out, err = s.Forward(seqBatchOf(prompt[r[0]:r[1]], r[0], 2))
-				require.NoError(t, err)
-				chunked = copyRow(out, 0)
-			}
-			require.Equal(t, alone, chunked, "logits of a chunked prefill differ from one batch")
-		})
+	// In a batch with another sequence, interleaved, in sequence 1.
+	var mixed model.Batch
+	for i := range max(len(prompt), len(other)) {
+		if i < len(other) {
+			mixed.Tokens, mixed.Pos, mixed.Seq = append(mixed.Tokens, other[i]), append(mixed.Pos, int32(i)), append(mixed.Seq, 2)
+		}
+		if i < len(prompt) {
+			mixed.Tokens, mixed.Pos, mixed.Seq = append(mixed.Tokens, prompt[i]), append(mixed.Pos, int32(i)), append(mixed.Seq, 1)
+		}
 	}
+	last := int32(len(mixed.Tokens) - 1) // prompt is longer, so its last token is the batch's last
+	mixed.Outputs = []int32{last, int32(2*len(other) - 2)}
+	out, err = s.Forward(mixed)
+	require.NoError(t, err)
+	require.Equal(t, alone, out[0], "logits in a mixed batch differ from alone")
+
+	// Prefilled in chunks of 5, 1 and the rest, in sequence 2 (overwriting it).
+	var chunked []float32
+	for _, r := range [][2]int{{0, 5}, {5, 6}, {6, len(prompt)}} {
+		out, err = s.Forward(seqBatchOf(prompt[r[0]:r[1]], r[0], 2))
+		require.NoError(t, err)
+		chunked = copyRow(out, 0)
+	}
+	require.Equal(t, alone, chunked, "logits of a chunked prefill differ from one batch")
 }

@@ -30,6 +30,9 @@ const (
 	// The 4-bit non-linear types (one table of 16 levels for both).
 	TypeIQ4_NL Type = 20
 	TypeIQ4_XS Type = 23
+
+	// MXFP4 (gpt-oss): 32 four-bit E2M1 values with one E8M0 scale.
+	TypeMXFP4 Type = 39
 )
 
 // typeInfo is a type's block layout: BlockSize values are stored in BlockBytes bytes.
@@ -66,6 +69,8 @@ var typeInfos = map[Type]typeInfo{
 	// IQ4_XS: fp16 d, 6-bit sub-block scales (2 high bits each in a uint16,
 	// 4 low bits in 4 bytes), then 128 bytes of 4-bit indexes.
 	TypeIQ4_XS: {"IQ4_XS", 256, 2 + 2 + 256/64 + 256/2},
+	// MXFP4: an E8M0 exponent byte, then 16 bytes of 4-bit E2M1 codes.
+	TypeMXFP4: {"MXFP4", 32, 1 + 16},
 }
 
 // Known reports whether t is a tensor type this package knows the layout of.

@@ -44,6 +44,7 @@ var formats = map[gguf.Type]*Format{
 
 	gguf.TypeIQ4_NL: {gguf.TypeIQ4_NL, dequantizeIQ4_NL, quantizeIQ4_NL, gguf.TypeQ8_0, dotIQ4_NL},
 	gguf.TypeIQ4_XS: {gguf.TypeIQ4_XS, dequantizeIQ4_XS, quantizeIQ4_XS, gguf.TypeQ8_K, dotIQ4_XS},
+	gguf.TypeMXFP4:  {gguf.TypeMXFP4, dequantizeMXFP4, quantizeMXFP4, gguf.TypeQ8_0, dotMXFP4},
 }
 
 // FormatOf returns the format of t, or an error naming t if this package has

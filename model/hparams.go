@@ -28,6 +28,9 @@ type Hyper struct {
 	AttnScale     float32 // applied to q·k: 1/sqrt(HeadDim) unless the architecture says otherwise
 	// Features names what this model uses, for `conveyor info` ("GQA 4:1", "NeoX RoPE", ...).
 	Features []string
+	// Mixture of experts (0 for a dense model): experts per layer, chosen
+	// per token, and the width of each expert's feed-forward.
+	Experts, ExpertsUsed, ExpertFFN int
 	// normSizes are the widths of the q and k norm weights, where there are any.
 	qNormSize, kNormSize int
 }
@@ -216,15 +219,19 @@ func readRoPE(f *gguf.File, h *Hyper) error {
 func (h *Hyper) sizes() map[string]int {
 	return map[string]int{"dim": h.Dim, "qdim": h.QDim(), "kvdim": h.KVDim(), "ffn": h.FFN, "vocab": h.Vocab,
 		"qnorm": h.qNormSize, "knorm": h.kNormSize, "qkvdim": h.QDim() + 2*h.KVDim(), "ffn2": 2 * h.FFN,
-		"ctx": h.ContextLength}
+		"ctx": h.ContextLength, "experts": h.Experts, "effn": h.ExpertFFN}
 }
 
 // Activations names the scratch tensors a forward pass uses and their widths.
 func (h *Hyper) Activations() map[string]int {
-	return map[string]int{
+	acts := map[string]int{
 		"x": h.Dim, "xb": h.Dim, "xb2": h.Dim,
 		"q": h.QDim(), "k": h.KVDim(), "v": h.KVDim(), "att": h.QDim(),
 		"gate": h.FFN, "up": h.FFN,
 		"out.x": h.Dim, "out.xb": h.Dim,
 	}
+	if h.Experts > 0 {
+		addMoEActivations(h, acts)
+	}
+	return acts
 }

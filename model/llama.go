@@ -32,6 +32,9 @@ func loadLlama(f *gguf.File, b backend.Backend, progress Progress) (Model, []bac
 	if err != nil {
 		return nil, nil, err
 	}
+	if hasExperts(f, "llama") {
+		return loadMixtral(f, b, h, progress)
+	}
 	if err := readRoPEFreqs(f, h); err != nil {
 		return nil, nil, err
 	}

@@ -41,6 +41,8 @@ var architectures = map[string]loader{
 	"smollm3": loadSmolLM3,
 	"olmo2":   loadOlmo2,
 	"gpt2":    loadGPT2,
+	// Mixtures of experts (see moe.go; Mixtral is "llama" with experts).
+	"qwen3moe": loadQwen3MoE,
 	// Encoders (embeddings and reranking; see bert.go).
 	"bert":       loadBert,
 	"nomic-bert": loadNomicBert,
@@ -184,7 +186,11 @@ func NewState(b backend.Backend, maxBatch, maxOutputs, vocab int, widths map[str
 		if strings.HasPrefix(name, "out.") {
 			rows = maxOutputs
 		}
-		if s.acts[name], err = alloc(gguf.TypeF32, rows, widths[name]); err != nil {
+		typ := gguf.TypeF32
+		if strings.HasPrefix(name, "i32.") { // index activations (chosen experts)
+			typ = gguf.TypeI32
+		}
+		if s.acts[name], err = alloc(typ, rows, widths[name]); err != nil {
 			return nil, s.freeAfter(err)
 		}
 	}

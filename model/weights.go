@@ -177,7 +177,12 @@ func (l *weightLoader) expectShape(info gguf.TensorInfo, shape string) (rows, co
 	if len(want) == 1 {
 		return 1, int(want[0]), nil
 	}
-	return int(want[1]), int(want[0]), nil
+	// A stack (experts' matrices, 3-D) is one matrix of all their rows.
+	rows = 1
+	for _, d := range want[1:] {
+		rows *= int(d)
+	}
+	return rows, int(want[0]), nil
 }
 
 func equalDims(a, b []uint64) bool {

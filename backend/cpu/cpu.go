@@ -30,6 +30,8 @@ type Backend struct {
 		attend    attendTask
 	}
 	work []workerScratch
+	// moe is MatMulID's task and scratch (moe.go).
+	moe moeTask
 	// copies are MapHost's buffers copied into memory mapped here, released
 	// by Free or Close (models do not free their mapped weights).
 	copies []*buffer

@@ -66,6 +66,7 @@ type Backend struct {
 	quantKey   quantKey   // what quant holds, while quantValid
 	quantValid bool
 	factors    map[string]*buffer // RoPE frequency factors, by content
+	moe        moeScratch         // MatMulID's scratch (moe.go)
 }
 
 var _ backend.Backend = (*Backend)(nil)

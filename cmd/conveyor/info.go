@@ -44,6 +44,10 @@ func infoCmd(args []string, stdout, stderr io.Writer) error {
 		} else {
 			fmt.Fprintf(stdout, "model:        dim %d, %d layers, %d heads x %d (%d KV heads), FFN %d, vocab %d, context %d\n",
 				h.Dim, h.Layers, h.Heads, h.HeadDim, h.KVHeads, h.FFN, h.Vocab, h.ContextLength)
+			if h.Experts > 0 {
+				fmt.Fprintf(stdout, "experts:      %d per layer, %d used per token, width %d; %s active parameters per token\n",
+					h.Experts, h.ExpertsUsed, h.ExpertFFN, human(float64(activeParams(f, h)), ""))
+			}
 			if len(h.Features) > 0 {
 				fmt.Fprintf(stdout, "features:     %s\n", strings.Join(h.Features, ", "))
 			}
@@ -105,4 +109,18 @@ func human(x float64, unit string) string {
 		}
 	}
 	return fmt.Sprintf("%.0f %s", x, unit)
+}
+
+// activeParams is how many parameters a token reads: all of them but the
+// experts it does not choose (of each expert stack, used/experts).
+func activeParams(f *gguf.File, h *model.Hyper) uint64 {
+	var n uint64
+	for _, t := range f.Tensors {
+		if strings.Contains(t.Name, "_exps.") {
+			n += t.Elements() / uint64(h.Experts) * uint64(h.ExpertsUsed)
+		} else {
+			n += t.Elements()
+		}
+	}
+	return n
 }
