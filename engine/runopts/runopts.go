@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 
 	"github.com/conveyor-llm/conveyor/engine"
@@ -36,6 +37,11 @@ type Options struct {
 	TopLogits     int
 	CacheType     string
 	Stop          stopList
+	// GrammarFile (GBNF) or JSONSchemaFile constrains the output; Check reads them.
+	GrammarFile    string
+	JSONSchemaFile string
+	grammar        string
+	schema         string
 }
 
 type stopList []string
@@ -68,6 +74,8 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.IntVar(&o.TopLogits, "top-logits", 0, "with --json, include the `K` largest raw logits after the prompt")
 	fs.StringVar(&o.CacheType, "cache-type", "f16", "KV cache type: f16 or f32")
 	fs.Var(&o.Stop, "stop", "stop at this `text` (repeatable)")
+	fs.StringVar(&o.GrammarFile, "grammar", "", "constrain the output to the GBNF grammar in `file` (llama.cpp's format)")
+	fs.StringVar(&o.JSONSchemaFile, "json-schema", "", "constrain the output to JSON that validates against the JSON Schema in `file`")
 	return o
 }
 
@@ -93,6 +101,24 @@ func (o *Options) Check() error {
 		return fmt.Errorf("--top-logits must not be negative, got %d", o.TopLogits)
 	case o.Context < 0 || o.Batch < 0 || o.Threads < 0:
 		return errors.New("-c, -b and -t must not be negative")
+	case o.GrammarFile != "" && o.JSONSchemaFile != "":
+		return errors.New("give --grammar or --json-schema, not both")
+	}
+	for _, f := range []struct {
+		flag, path string
+		dst        *string
+	}{{"--grammar", o.GrammarFile, &o.grammar}, {"--json-schema", o.JSONSchemaFile, &o.schema}} {
+		if f.path == "" {
+			continue
+		}
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.flag, err)
+		}
+		*f.dst = string(b)
+	}
+	if err := (engine.Request{Grammar: o.grammar, JSONSchema: o.schema}).Validate(); err != nil {
+		return fmt.Errorf("--grammar/--json-schema: %w", err)
 	}
 	return nil
 }
@@ -121,6 +147,9 @@ func (o *Options) Request() engine.Request {
 		Stop:      o.Stop,
 		IgnoreEOS: o.IgnoreEOS,
 		TopLogits: o.TopLogits,
+
+		Grammar:    o.grammar,
+		JSONSchema: o.schema,
 	}
 }
 
