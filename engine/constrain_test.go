@@ -10,11 +10,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/grammar"
+	"github.com/conveyor-llm/conveyor/internal/testdata"
+	"github.com/conveyor-llm/conveyor/tokenizer"
 )
 
 // testSchemas are the kinds of schemas real programs send.
@@ -294,5 +296,40 @@ func TestGrammarErrors(t *testing.T) {
 	res, text := generate(t, s, Request{Grammar: `root ::= "yes" | "no"`, MaxTokens: 20, Sampling: DefaultSampling()})
 	require.Contains(t, []string{"yes", "no"}, text)
 	require.Equal(t, "eog", res.StopReason)
-	_ = time.Now
+}
+
+// TestMaskAgreesWithAccept: on the 32k SentencePiece vocabulary (byte-fallback
+// tokens, "▁" spaces), the trie mask allows exactly the tokens that matching
+// each token's bytes accepts, at several points of the JSON grammar,
+// including inside a character split over tokens and at the first token.
+func TestMaskAgreesWithAccept(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "grammar", "testdata", "json.gbnf"))
+	require.NoError(t, err)
+	g, err := grammar.Parse(string(src))
+	require.NoError(t, err)
+	f, err := gguf.Open(testdata.Path(t, "tokenizer-tests/llamacpp/ggml-vocab-llama-spm.gguf"))
+	require.NoError(t, err)
+	tok, err := tokenizer.FromGGUF(f)
+	require.NoError(t, err)
+	var gv grammarVocab
+	for _, prefix := range []string{"", "{", `{"name": "ab`, "{\"k\": \"\xc3", `{"a": 1`, `{"a": [tru`} {
+		c := newConstraint(g, &gv, tok, false)
+		if prefix != "" {
+			st, ok := g.AcceptString(g.Start(), prefix)
+			require.True(t, ok, prefix)
+			c.st, c.atHead = st, false
+		}
+		logits := make([]float32, tok.VocabSize())
+		n := c.mask(logits)
+		allowed := 0
+		for id := range logits {
+			ok := c.allowed(int32(id))
+			require.Equal(t, ok, !math.IsInf(float64(logits[id]), -1), "after %q: token %d %q", prefix, id, tok.Piece(int32(id)))
+			if ok {
+				allowed++
+			}
+		}
+		require.Equal(t, allowed, n, prefix)
+		require.Positive(t, n, prefix)
+	}
 }
