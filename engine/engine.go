@@ -52,6 +52,8 @@ type Model struct {
 	embedRun  *embedRunner
 	embedErr  error
 	embedFree func()
+
+	gvocab grammarVocab // token tries for constrained sampling (constrain.go)
 }
 
 // Load opens the GGUF file at path and loads its model onto the chosen backend.

@@ -31,6 +31,13 @@ type Request struct {
 	IgnoreEOS bool
 	// TopLogits, when > 0, records the TopLogits largest raw logits after the prompt.
 	TopLogits int
+	// Grammar, in llama.cpp's GBNF format, constrains the generated text:
+	// only tokens whose bytes the grammar allows are sampled, end of
+	// generation only once the text is complete, and generation ends when
+	// nothing more can follow. JSONSchema (a JSON Schema as JSON text) is
+	// converted to such a grammar; set at most one of them.
+	Grammar    string
+	JSONSchema string
 }
 
 // Token is one generated token and the text it completed (empty while a
@@ -70,7 +77,8 @@ type Result struct {
 	GeneratedIDs []int32
 	Text         string // the generated text only
 	// StopReason is "eog" (end-of-generation token), "stop" (a stop string),
-	// "length" (MaxTokens), "context" (the context is full) or "cancelled".
+	// "length" (MaxTokens), "context" (the context is full) or "cancelled"
+	// ("eog" too when a grammar is complete and nothing more can follow).
 	StopReason string
 	TopLogits  []TokenLogit
 	Stats      Stats

@@ -26,6 +26,7 @@ type sequence struct {
 	canShift bool
 	start    time.Time
 	firstAt  time.Time
+	con      *constraint // nil without a grammar
 }
 
 // promptIDs tokenizes req's prompt (BOS as the vocabulary asks, special tokens
@@ -66,7 +67,11 @@ func (req Request) Validate() error {
 	if req.TopLogits < 0 {
 		return fmt.Errorf("engine: TopLogits must not be negative, got %d", req.TopLogits)
 	}
-	return req.Sampling.Validate()
+	if err := req.Sampling.Validate(); err != nil {
+		return err
+	}
+	_, err := req.compileGrammar()
+	return err
 }
 
 func (m *Model) newSequence(req Request, prompt []int32, ctxLen int, emit func(Token) error) *sequence {
@@ -82,6 +87,9 @@ func (m *Model) newSequence(req Request, prompt []int32, ctxLen int, emit func(T
 	}
 	for _, id := range prompt {
 		q.smp.accept(id)
+	}
+	if g, _ := req.compileGrammar(); g != nil { // checked by Validate
+		q.con = newConstraint(g, &m.gvocab, m.tok, req.IgnoreEOS)
 	}
 	return q
 }
@@ -121,7 +129,17 @@ func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next
 			}
 		}
 	}
-	id := q.smp.sample(logits)
+	var id int32
+	if q.con != nil {
+		if id, err = q.con.sample(q.smp, logits); err != nil {
+			res.StopReason = "grammar"
+			q.finish()
+			return 0, true, err
+		}
+		q.con.accept(id)
+	} else {
+		id = q.smp.sample(logits)
+	}
 	q.smp.accept(id)
 	if q.firstAt.IsZero() {
 		q.firstAt = time.Now()
@@ -141,6 +159,8 @@ func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next
 	switch {
 	case stopped:
 		return 0, true, q.end("stop")
+	case q.con != nil && q.con.done():
+		return 0, true, q.end("eog")
 	case req.MaxTokens > 0 && len(res.GeneratedIDs) >= req.MaxTokens:
 		return 0, true, q.end("length")
 	case cached >= q.ctxLen && !q.canShift:

@@ -67,6 +67,7 @@ type params struct {
 	Grammar        any            `json:"grammar"`
 	JSONSchema     any            `json:"json_schema"`
 	ResponseFormat any            `json:"response_format"`
+	Format         any            `json:"format"` // ollama's "json" or a schema (format.go)
 	TopLogprobs    any            `json:"top_logprobs"`
 	NProbs         any            `json:"n_probs"`
 	Seed           *int64         `json:"seed"`
@@ -291,7 +292,7 @@ func (p *params) check(modelID string, vocab, defaultMax, capMax int, req *engin
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{"mirostat", p.Mirostat}, {"typical_p", p.TypicalP}, {"grammar", p.Grammar}, {"json_schema", p.JSONSchema}, {"top_logprobs", p.TopLogprobs}, {"n_probs", p.NProbs}} {
+	}{{"mirostat", p.Mirostat}, {"typical_p", p.TypicalP}, {"top_logprobs", p.TopLogprobs}, {"n_probs", p.NProbs}} {
 		switch v := f.v.(type) {
 		case nil:
 		case float64:
@@ -303,14 +304,8 @@ func (p *params) check(modelID string, vocab, defaultMax, capMax int, req *engin
 			return badRequest(f.name, "'%s' is not supported by this server", f.name)
 		}
 	}
-	switch rf := p.ResponseFormat.(type) {
-	case nil:
-	case map[string]any:
-		if rf["type"] != "text" {
-			return badRequest("response_format", "only 'response_format' {\"type\": \"text\"} is supported")
-		}
-	default:
-		return badRequest("response_format", "Invalid type for 'response_format': expected an object")
+	if err := p.constrain(req); err != nil { // grammar, json_schema, response_format, format
+		return err
 	}
 	if p.Seed != nil {
 		req.Sampling.Seed = uint64(*p.Seed)

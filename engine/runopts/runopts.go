@@ -43,6 +43,11 @@ type Options struct {
 	NoShift       bool
 	Accel         *Accel
 	Version       bool
+	// GrammarFile (GBNF) or JSONSchemaFile constrains the output; Check reads them.
+	GrammarFile    string
+	JSONSchemaFile string
+	grammar        string
+	schema         string
 }
 
 type stopList []string
@@ -94,6 +99,8 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.BoolVar(&o.NoShift, "no-context-shift", false, "end generation at a full context instead of dropping the oldest tokens (after --keep) and going on")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	o.Accel = RegisterAccel(fs)
+	fs.StringVar(&o.GrammarFile, "grammar", "", "constrain the output to the GBNF grammar in `file` (llama.cpp's format)")
+	fs.StringVar(&o.JSONSchemaFile, "json-schema", "", "constrain the output to JSON that validates against the JSON Schema in `file`")
 	return o
 }
 
@@ -121,6 +128,24 @@ func (o *Options) Check() error {
 		return fmt.Errorf("--top-logits must not be negative, got %d", o.TopLogits)
 	case o.Context < 0 || o.Batch < 0 || o.Threads < 0:
 		return errors.New("-c, -b and -t must not be negative")
+	case o.GrammarFile != "" && o.JSONSchemaFile != "":
+		return errors.New("give --grammar or --json-schema, not both")
+	}
+	for _, f := range []struct {
+		flag, path string
+		dst        *string
+	}{{"--grammar", o.GrammarFile, &o.grammar}, {"--json-schema", o.JSONSchemaFile, &o.schema}} {
+		if f.path == "" {
+			continue
+		}
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.flag, err)
+		}
+		*f.dst = string(b)
+	}
+	if err := (engine.Request{Grammar: o.grammar, JSONSchema: o.schema}).Validate(); err != nil {
+		return fmt.Errorf("--grammar/--json-schema: %w", err)
 	}
 	if o.PromptFile != "" {
 		if o.Prompt != "" {
@@ -166,6 +191,9 @@ func (o *Options) Request() engine.Request {
 		Stop:      o.Stop,
 		IgnoreEOS: o.IgnoreEOS,
 		TopLogits: o.TopLogits,
+
+		Grammar:    o.grammar,
+		JSONSchema: o.schema,
 	}
 }
 

@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/conveyor-llm/conveyor/grammar"
+	"github.com/conveyor-llm/conveyor/tokenizer"
+)
+
+// ErrGrammarDeadEnd is returned when no token can continue the grammar (the
+// vocabulary cannot spell what the grammar asks for next).
+var ErrGrammarDeadEnd = errors.New("engine: no token of the vocabulary can continue the grammar")
+
+// grammarVocab is a tokenizer's token bytes in tries, built once per model:
+// pieces as they are, and (for vocabularies whose decoder strips the first
+// token's leading space) the pieces as the first generated token shows them.
+type grammarVocab struct {
+	once  sync.Once
+	all   *grammar.Vocab
+	first *grammar.Vocab // nil when the first token's text is its piece
+}
+
+// vocabFor builds the tries on first use.
+func vocabFor(gv *grammarVocab, tok *tokenizer.Tokenizer) *grammarVocab {
+	gv.once.Do(func() {
+		n := tok.VocabSize()
+		pieces := make([][]byte, n)
+		var first [][]byte
+		for id := range n {
+			p := tok.Piece(int32(id))
+			if tok.IsEOG(int32(id)) {
+				p = nil
+			}
+			pieces[id] = p
+			if len(p) > 0 && p[0] == ' ' && first == nil && tok.Decode([]int32{int32(id)}) != string(p) {
+				first = make([][]byte, n)
+			}
+		}
+		gv.all = grammar.NewVocab(pieces)
+		if first != nil {
+			for id, p := range pieces {
+				if len(p) > 0 && p[0] == ' ' {
+					p = p[1:]
+				}
+				first[id] = p
+			}
+			gv.first = grammar.NewVocab(first)
+		}
+	})
+	return gv
+}
+
+// grammars caches compiled grammars by their text (requests repeat them).
+var grammars struct {
+	sync.Mutex
+	m map[string]*grammar.Grammar
+}
+
+// compileGrammar parses req's grammar (GBNF, or a JSON Schema converted to
+// GBNF); nil when the request has none.
+func (req Request) compileGrammar() (*grammar.Grammar, error) {
+	if req.Grammar != "" && req.JSONSchema != "" {
+		return nil, errors.New("engine: a request takes a Grammar or a JSONSchema, not both")
+	}
+	src := req.Grammar
+	if req.JSONSchema != "" {
+		var err error
+		if src, err = grammar.SchemaToGBNF([]byte(req.JSONSchema)); err != nil {
+			return nil, err
+		}
+	}
+	if src == "" {
+		return nil, nil
+	}
+	grammars.Lock()
+	g, ok := grammars.m[src]
+	grammars.Unlock()
+	if ok {
+		return g, nil
+	}
+	g, err := grammar.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	grammars.Lock()
+	if grammars.m == nil || len(grammars.m) >= 64 {
+		grammars.m = map[string]*grammar.Grammar{}
+	}
+	grammars.m[src] = g
+	grammars.Unlock()
+	return g, nil
+}
+
+// constraint keeps a sequence's text inside its grammar.
+type constraint struct {
+	g      *grammar.Grammar
+	st     grammar.State
+	tok    *tokenizer.Tokenizer
+	vocab  *grammarVocab
+	all    *grammar.Masker
+	first  *grammar.Masker // for the first token, when its leading space is stripped
+	atHead bool            // no token accepted yet
+	noEOG  bool
+	buf    []float32
+	allow  []bool
+}
+
+func newConstraint(g *grammar.Grammar, gv *grammarVocab, tok *tokenizer.Tokenizer, ignoreEOS bool) *constraint {
+	gv = vocabFor(gv, tok)
+	c := &constraint{g: g, st: g.Start(), tok: tok, vocab: gv, all: grammar.NewMasker(g, gv.all), atHead: true, noEOG: ignoreEOS}
+	if gv.first != nil {
+		c.first = grammar.NewMasker(g, gv.first)
+	}
+	return c
+}
+
+// text is the bytes token id adds to the output here.
+func (c *constraint) text(id int32) []byte {
+	if c.tok.IsEOG(id) {
+		return nil
+	}
+	p := c.tok.Piece(id)
+	if c.atHead && c.first != nil && len(p) > 0 && p[0] == ' ' {
+		p = p[1:]
+	}
+	return p
+}
+
+// allowed reports whether id may come next.
+func (c *constraint) allowed(id int32) bool {
+	if id < 0 || int(id) >= c.tok.VocabSize() {
+		return false
+	}
+	if c.tok.IsEOG(id) {
+		return !c.noEOG && c.st.Complete()
+	}
+	p := c.text(id)
+	if len(p) == 0 {
+		return false
+	}
+	_, ok := c.g.Accept(c.st, p)
+	return ok
+}
+
+// sample draws a token the grammar allows: first from the logits as they
+// are (kept when allowed, the common case, which costs one check), else from
+// the logits with every token the grammar rejects masked. Both draws together
+// pick each allowed token with its probability among the allowed ones.
+func (c *constraint) sample(smp *sampler, logits []float32) (int32, error) {
+	c.buf = append(c.buf[:0], logits...)
+	if id := smp.sample(c.buf); c.allowed(id) {
+		return id, nil
+	}
+	n := c.mask(logits)
+	if n == 0 {
+		return 0, ErrGrammarDeadEnd
+	}
+	return smp.sample(logits), nil
+}
+
+// mask sets the logits of the tokens the grammar rejects to -inf and returns
+// how many tokens are left.
+func (c *constraint) mask(logits []float32) int {
+	if len(c.allow) < len(logits) {
+		c.allow = make([]bool, len(logits))
+	}
+	allow := c.allow[:len(logits)]
+	m := c.all
+	if c.atHead && c.first != nil {
+		m = c.first
+	}
+	n := m.Allowed(c.st, allow)
+	if !c.noEOG && c.st.Complete() {
+		for id := range min(len(logits), c.tok.VocabSize()) {
+			if c.tok.IsEOG(int32(id)) {
+				allow[id] = true
+				n++
+			}
+		}
+	}
+	inf := float32(math.Inf(-1))
+	for id, ok := range allow {
+		if !ok {
+			logits[id] = inf
+		}
+	}
+	clear(allow)
+	return n
+}
+
+// accept moves the grammar past id (which allowed said may come).
+func (c *constraint) accept(id int32) {
+	if c.tok.IsEOG(id) {
+		return
+	}
+	if st, ok := c.g.Accept(c.st, c.text(id)); ok {
+		c.st = st
+	}
+	c.atHead = false
+}
+
+// done reports whether the text is complete and nothing more can follow.
+func (c *constraint) done() bool { return c.st.Done() }
