@@ -22,7 +22,13 @@ type archCase struct {
 	Margins      []float64      `json:"margins"`
 }
 
-var archNames = []string{"llama3", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "smollm3", "olmo2", "gpt2", "qwen3moe", "mixtral"}
+var archNames = []string{"llama3", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "smollm3", "olmo2", "gpt2", "qwen3moe", "mixtral", "gpt-oss"}
+
+// archTolerance loosens the logit tolerance and the margin above which the
+// greedy choice must agree, for the architectures the README compares more
+// loosely: gpt-oss, whose MXFP4 experts llama.cpp multiplies by activations
+// rounded to Q8_0.
+var archTolerance = map[string][2]float64{"gpt-oss": {0.1, 0.1}}
 
 // Every architecture computes as llama.cpp does: the same prompt ids; with
 // llama.cpp's ids fed back one by one (teacher forcing), the top-10 logits at
@@ -56,15 +62,19 @@ func testArchitecture(t *testing.T, backendName, name string) {
 	defer s.Close()
 	logits, err := s.prefill(want.PromptIDs, 0)
 	require.NoError(t, err)
+	tol, margin := 3e-2, 0.05
+	if loose, ok := archTolerance[name]; ok {
+		tol, margin = loose[0], loose[1]
+	}
 	steps := append([][][2]float64{want.Top}, want.TopEvery...)
 	worst := 0.0
 	for i, top := range steps {
 		for _, pair := range top {
 			d := math.Abs(float64(logits[int(pair[0])]) - pair[1])
 			worst = math.Max(worst, d)
-			require.LessOrEqual(t, d, 3e-2, "step %d: logit of %d is %g, llama.cpp %g", i, int(pair[0]), logits[int(pair[0])], pair[1])
+			require.LessOrEqual(t, d, tol, "step %d: logit of %d is %g, llama.cpp %g", i, int(pair[0]), logits[int(pair[0])], pair[1])
 		}
-		if want.Margins[i] >= 0.05 {
+		if want.Margins[i] >= margin {
 			require.Equal(t, want.GeneratedIDs[i], argmax(logits), "step %d (margin %.3f)", i, want.Margins[i])
 		}
 		if i == len(steps)-1 {

@@ -105,7 +105,7 @@ func TestLoadChecksTheModelAgainstItsHyperparameters(t *testing.T) {
 		{"missing tensor", func(m *tinyLlama) { delete(m.tensors, "blk.0.ffn_up.weight") }, `missing tensor "blk.0.ffn_up.weight"`},
 		{"unsupported tensor type", func(m *tinyLlama) { m.types["blk.0.attn_q.weight"] = gguf.TypeI32 },
 			`tensor "blk.0.attn_q.weight": type I32 is not supported`},
-		{"unsupported RoPE scaling", func(m *tinyLlama) { m.set("llama.rope.scaling.type", "yarn") }, `RoPE scaling "yarn" is not supported`},
+		{"unsupported RoPE scaling", func(m *tinyLlama) { m.set("llama.rope.scaling.type", "longrope") }, `RoPE scaling "longrope" is not supported`},
 		{"odd rotated dimensions", func(m *tinyLlama) { m.set("llama.rope.dimension_count", uint32(7)) }, "7 rotated dimensions"},
 	}
 	for _, tt := range tests {
