@@ -102,6 +102,13 @@ type RoPE struct {
 	FreqScale float32
 	// Factors, when not empty, divides the frequency of rotated pair i (Llama 3.1 rope_freqs).
 	Factors []float32
+	// YaRN, when ExtFactor > 0 (ggml's rope_yarn): pair i's angle blends the
+	// scaled angle t·FreqScale with the unscaled t by ramp_i·ExtFactor, where
+	// ramp_i = 1 - clamp((i - CorrDims[0]) / max(0.001, CorrDims[1] - CorrDims[0]), 0, 1),
+	// and cos and sin are multiplied by MScale.
+	ExtFactor float32
+	CorrDims  [2]float32
+	MScale    float32
 }
 
 // Attention describes causal attention over a KV cache with one region per sequence.
@@ -118,6 +125,10 @@ type Attention struct {
 	// Window, when > 0, limits a query at position p to keys at positions
 	// p-Window < p' <= p (sliding-window attention).
 	Window int
+	// Sinks, when set (F32, 1 x Heads), is one more logit per query head in
+	// the softmax's denominator, without a value and not scaled (gpt-oss's
+	// attention sinks): the weights of the keys sum to less than 1.
+	Sinks Tensor
 }
 
 // Backend computes on tensors. A Backend is used by one goroutine at a time.
@@ -177,6 +188,10 @@ type Backend interface {
 	GeGLU(dst, gate, up Tensor)
 	// SoftCap computes dst = c * tanh(x / c) elementwise.
 	SoftCap(dst, x Tensor, c float32)
+	// SwiGLUOAI computes gpt-oss's clamped SwiGLU elementwise (ggml's
+	// swiglu_oai): g = min(gate, limit), u = clamp(up, -limit, limit),
+	// dst = g / (1 + e^(-alpha g)) * (u + 1).
+	SwiGLUOAI(dst, gate, up Tensor, alpha, limit float32)
 
 	// Mixture of experts (see Gating and moe.go's notes).
 

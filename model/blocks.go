@@ -59,7 +59,8 @@ type attnWeights struct {
 	Wq, Wk, Wv, Wo backend.Tensor
 	Bq, Bk, Bv, Bo backend.Tensor
 	QNorm, KNorm   backend.Tensor
-	perHeadNorm    bool // QNorm/KNorm apply to each head rather than the whole projection
+	perHeadNorm    bool           // QNorm/KNorm apply to each head rather than the whole projection
+	Sinks          backend.Tensor // attention sinks, one logit per query head (gpt-oss)
 }
 
 // attnLayer is how one layer attends: its RoPE (nil: none, a NoPE layer),
@@ -125,7 +126,7 @@ func (d *decoder) attention(s *State, kv *Cache, l int, in, out backend.Tensor, 
 	b.KVWrite(kv.V[l], v, s.cacheRows.Head(s.n))
 	b.Attend(att, q, kv.K[l], kv.V[l], pos, s.seq.Head(s.n), backend.Attention{
 		Heads: h.Heads, KVHeads: h.KVHeads, HeadDim: h.HeadDim, Context: kv.Context,
-		Scale: scale, SoftCap: a.softCap, Window: a.window,
+		Scale: scale, SoftCap: a.softCap, Window: a.window, Sinks: w.Sinks,
 	})
 	b.MatMul(out, w.Wo, att)
 	if w.Bo.Buf != nil {

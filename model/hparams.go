@@ -33,6 +33,9 @@ type Hyper struct {
 	Experts, ExpertsUsed, ExpertFFN int
 	// normSizes are the widths of the q and k norm weights, where there are any.
 	qNormSize, kNormSize int
+	// expertBiases: the experts have biases (gpt-oss), gathered per slot into
+	// the activation "moe.bias".
+	expertBiases bool
 }
 
 // QDim is the width of the query projection; KVDim that of keys and values.
@@ -209,8 +212,12 @@ func readRoPE(f *gguf.File, h *Hyper) error {
 		}
 		r.FreqScale = 1 / factor
 		h.Features = append(h.Features, fmt.Sprintf("linear RoPE scaling x%g", factor))
+	case "yarn":
+		if err := readYaRN(f, h); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("model: key %q: RoPE scaling %q is not supported (none, linear)", key("rope.scaling.type"), scaling)
+		return fmt.Errorf("model: key %q: RoPE scaling %q is not supported (none, linear, yarn)", key("rope.scaling.type"), scaling)
 	}
 	return nil
 }
@@ -219,7 +226,7 @@ func readRoPE(f *gguf.File, h *Hyper) error {
 func (h *Hyper) sizes() map[string]int {
 	return map[string]int{"dim": h.Dim, "qdim": h.QDim(), "kvdim": h.KVDim(), "ffn": h.FFN, "vocab": h.Vocab,
 		"qnorm": h.qNormSize, "knorm": h.kNormSize, "qkvdim": h.QDim() + 2*h.KVDim(), "ffn2": 2 * h.FFN,
-		"ctx": h.ContextLength, "experts": h.Experts, "effn": h.ExpertFFN}
+		"ctx": h.ContextLength, "experts": h.Experts, "effn": h.ExpertFFN, "heads": h.Heads}
 }
 
 // Activations names the scratch tensors a forward pass uses and their widths.

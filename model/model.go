@@ -43,6 +43,7 @@ var architectures = map[string]loader{
 	"gpt2":    loadGPT2,
 	// Mixtures of experts (see moe.go; Mixtral is "llama" with experts).
 	"qwen3moe": loadQwen3MoE,
+	"gpt-oss":  loadGPTOSS,
 	// Encoders (embeddings and reranking; see bert.go).
 	"bert":       loadBert,
 	"nomic-bert": loadNomicBert,

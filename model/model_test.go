@@ -94,7 +94,7 @@ func TestLoadChecksTheModelAgainstItsHyperparameters(t *testing.T) {
 		want  string
 	}{
 		{"unsupported architecture", func(m *tinyLlama) { m.set("general.architecture", "mamba") },
-			`architecture "mamba" is not supported (supported: bert, gemma2, gemma3, gpt2, llama, nomic-bert, olmo2, phi3, qwen2, qwen3, qwen3moe, smollm3)`},
+			`architecture "mamba" is not supported (supported: bert, gemma2, gemma3, gpt-oss, gpt2, llama, nomic-bert, olmo2, phi3, qwen2, qwen3, qwen3moe, smollm3)`},
 		{"no architecture", func(m *tinyLlama) { delete(m.kv, "general.architecture") }, `missing key "general.architecture"`},
 		{"missing hyperparameter", func(m *tinyLlama) { delete(m.kv, "llama.block_count") }, `missing key "llama.block_count"`},
 		{"hyperparameter of the wrong type", func(m *tinyLlama) { m.set("llama.block_count", "two") }, `llama.block_count`},
@@ -105,7 +105,7 @@ func TestLoadChecksTheModelAgainstItsHyperparameters(t *testing.T) {
 		{"missing tensor", func(m *tinyLlama) { delete(m.tensors, "blk.0.ffn_up.weight") }, `missing tensor "blk.0.ffn_up.weight"`},
 		{"unsupported tensor type", func(m *tinyLlama) { m.types["blk.0.attn_q.weight"] = gguf.TypeI32 },
 			`tensor "blk.0.attn_q.weight": type I32 is not supported`},
-		{"unsupported RoPE scaling", func(m *tinyLlama) { m.set("llama.rope.scaling.type", "yarn") }, `RoPE scaling "yarn" is not supported`},
+		{"unsupported RoPE scaling", func(m *tinyLlama) { m.set("llama.rope.scaling.type", "longrope") }, `RoPE scaling "longrope" is not supported`},
 		{"odd rotated dimensions", func(m *tinyLlama) { m.set("llama.rope.dimension_count", uint32(7)) }, "7 rotated dimensions"},
 	}
 	for _, tt := range tests {

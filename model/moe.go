@@ -63,6 +63,9 @@ func addMoEActivations(h *Hyper, acts map[string]int) {
 	acts["moe.gate"] = h.ExpertsUsed * h.ExpertFFN
 	acts["moe.up"] = h.ExpertsUsed * h.ExpertFFN
 	acts["moe.down"] = h.ExpertsUsed * h.Dim
+	if h.expertBiases {
+		acts["moe.bias"] = h.ExpertsUsed * max(h.ExpertFFN, h.Dim)
+	}
 }
 
 // moe computes out = sum over each token's chosen experts e of

@@ -140,5 +140,6 @@ func VocabFromGGUF(f *gguf.File) (*Vocab, error) {
 			return nil, fmt.Errorf("tokenizer: %w", err)
 		}
 	}
+	harmonyTypes(v) // gpt-oss's special tokens, as llama.cpp types them
 	return v, nil
 }

@@ -301,7 +301,9 @@ var preTokenizers = map[string]func() *preTokenizer{
 	"llama-bpe": llama3Pre(3, true), "llama3": llama3Pre(3, true), "llama-v3": llama3Pre(3, true),
 	"dbrx": llama3Pre(3, false), "smaug-bpe": llama3Pre(3, false),
 	"qwen2": llama3Pre(1, false), "stablelm2": llama3Pre(1, false), "deepseek-r1-qwen": llama3Pre(1, false),
-	"gpt-2": gpt2Pre, "mpt": gpt2Pre, "olmo": gpt2Pre, "phi-2": gpt2Pre, "jais": gpt2Pre,
+	// o200k (gpt-oss, GPT-4o): see pretok_gpt4o.go.
+	"gpt-4o": func() *preTokenizer { return &preTokenizer{stages: []stage{gpt4oStage}} },
+	"gpt-2":  gpt2Pre, "mpt": gpt2Pre, "olmo": gpt2Pre, "phi-2": gpt2Pre, "jais": gpt2Pre,
 	// Digits one by one, then GPT-2's pattern.
 	"starcoder": digitsPre, "refact": digitsPre, "command-r": digitsPre, "smollm": digitsPre,
 	"codeshell": digitsPre, "exaone": digitsPre, "minerva-7b": digitsPre,

@@ -151,6 +151,7 @@ func New(v *Vocab) (*Tokenizer, error) {
 			t.eog[id] = true
 		}
 	}
+	t.harmonyEOG()
 	return t, nil
 }
 

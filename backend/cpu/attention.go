@@ -54,6 +54,10 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 		flash: kCache.Type == gguf.TypeF16,
 		work:  b.work,
 	}
+	if p.Sinks.Buf != nil {
+		mustShape("Attend sinks", p.Sinks, 1, p.Heads)
+		t.sinks = f32s(p.Sinks)
+	}
 	b.pool.parallelRange(q.Rows*p.KVHeads, 1, t)
 	*t = attendTask{}
 }
@@ -103,7 +107,8 @@ type attendTask struct {
 	seqs      []int32
 	qs, out   []float32
 	k, v      cacheRows
-	flash     bool // F16 cache: flash attention with an F16 accumulator
+	flash     bool      // F16 cache: flash attention with an F16 accumulator
+	sinks     []float32 // per query head, or nil
 	work      []workerScratch
 }
 
@@ -131,7 +136,13 @@ func (a *attendTask) run(worker, lo, hi int) {
 			for h := kvh * group; h < (kvh+1)*group; h++ {
 				copy(qh, a.qs[i*width+h*hd:])
 				kernels.RoundToF16(qh)
-				kernels.AttnFlashF16(a.out[i*width+h*hd:i*width+(h+1)*hd], qh, keys, kStride, values, vStride, nt,
+				out := a.out[i*width+h*hd : i*width+(h+1)*hd]
+				if a.sinks != nil {
+					kernels.AttnFlashF16Sink(out, qh, keys, kStride, values, vStride, nt,
+						p.Scale, p.SoftCap, a.sinks[h], scores, ms, vs)
+					continue
+				}
+				kernels.AttnFlashF16(out, qh, keys, kStride, values, vStride, nt,
 					p.Scale, p.SoftCap, scores, ms, vs)
 			}
 			continue
@@ -150,8 +161,8 @@ func (a *attendTask) run(worker, lo, hi int) {
 			}
 			kernels.AttnScores(dots, qT, keys, kStride, nt, hd)
 			for j := 0; j < lanes; j++ {
-				a.softmax(scores, dots, j)
 				h := h0 + j
+				a.softmax(scores, dots, j, h)
 				kernels.AttnWeightedSum(a.out[i*width+h*hd:i*width+(h+1)*hd], scores, values, vStride, nt)
 			}
 		}
@@ -160,7 +171,9 @@ func (a *attendTask) run(worker, lo, hi int) {
 
 // softmax turns lane j of the raw dots into the weights of one head: scaled
 // (and soft-capped), exponentiated less their maximum, the sum in float64.
-func (a *attendTask) softmax(scores, dots []float32, j int) {
+// With sinks, head h's sink joins the maximum and the sum (ggml's soft_max
+// with sinks), not the weights.
+func (a *attendTask) softmax(scores, dots []float32, j, h int) {
 	p := a.p
 	maxScore := float32(math.Inf(-1))
 	for t := range scores {
@@ -171,11 +184,17 @@ func (a *attendTask) softmax(scores, dots []float32, j int) {
 		scores[t] = s
 		maxScore = max(maxScore, s)
 	}
+	if a.sinks != nil {
+		maxScore = max(maxScore, a.sinks[h])
+	}
 	var sum float64
 	for t, s := range scores {
 		e := float32(math.Exp(float64(s - maxScore)))
 		scores[t] = e
 		sum += float64(e)
+	}
+	if a.sinks != nil {
+		sum += float64(float32(math.Exp(float64(a.sinks[h] - maxScore))))
 	}
 	inv := float32(1 / sum)
 	for t := range scores {

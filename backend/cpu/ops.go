@@ -173,11 +173,27 @@ func ropeAngles(cos, sin []float32, pos int32, p backend.RoPE) {
 		if len(p.Factors) > 0 {
 			t /= p.Factors[i]
 		}
+		if p.ExtFactor != 0 {
+			t = yarnTheta(t, freqScale, i, p)
+			cos[i] = float32(math.Cos(float64(t))) * p.MScale
+			sin[i] = float32(math.Sin(float64(t))) * p.MScale
+			theta *= thetaScale
+			continue
+		}
 		t *= freqScale
 		cos[i] = float32(math.Cos(float64(t)))
 		sin[i] = float32(math.Sin(float64(t)))
 		theta *= thetaScale
 	}
+}
+
+// yarnTheta is ggml's YaRN angle of pair i from its unscaled angle t: the
+// scaled angle t·freqScale blended with t by the ramp (see backend.RoPE).
+func yarnTheta(t, freqScale float32, i int, p backend.RoPE) float32 {
+	y := (float32(i) - p.CorrDims[0]) / max(0.001, p.CorrDims[1]-p.CorrDims[0])
+	mix := (1 - min(1, max(0, y))) * p.ExtFactor
+	interp := freqScale * t
+	return interp*(1-mix) + t*mix
 }
 
 // rotate applies the rotations to one head: adjacent pairs (normal) or pairs half a
