@@ -125,7 +125,7 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 	q.canShift = s.opts.ContextShift && (s.opts.Context-keep)/2 >= 1
 
 	// Reuse the cached prefix; recompute at least the last prompt token for its logits.
-	reuse := reusable(s.history, prompt)
+	reuse := s.m.reusableState(s.history, prompt)
 	s.history = append(s.history[:reuse], prompt[reuse:]...)
 	q.res.Stats.ReusedTokens = reuse
 	if err := ctx.Err(); err != nil {
