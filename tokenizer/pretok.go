@@ -304,7 +304,7 @@ var preTokenizers = map[string]func() *preTokenizer{
 	// Qwen 3.5: Qwen 2's pattern (llama.cpp's also counts combining marks,
 	// \p{M}, as letters; they split the same way in ordinary text).
 	"qwen35": llama3Pre(1, false),
-	"gpt-2": gpt2Pre, "mpt": gpt2Pre, "olmo": gpt2Pre, "phi-2": gpt2Pre, "jais": gpt2Pre,
+	"gpt-2":  gpt2Pre, "mpt": gpt2Pre, "olmo": gpt2Pre, "phi-2": gpt2Pre, "jais": gpt2Pre,
 	// Digits one by one, then GPT-2's pattern.
 	"starcoder": digitsPre, "refact": digitsPre, "command-r": digitsPre, "smollm": digitsPre,
 	"codeshell": digitsPre, "exaone": digitsPre, "minerva-7b": digitsPre,
