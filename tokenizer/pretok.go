@@ -301,10 +301,7 @@ var preTokenizers = map[string]func() *preTokenizer{
 	"llama-bpe": llama3Pre(3, true), "llama3": llama3Pre(3, true), "llama-v3": llama3Pre(3, true),
 	"dbrx": llama3Pre(3, false), "smaug-bpe": llama3Pre(3, false),
 	"qwen2": llama3Pre(1, false), "stablelm2": llama3Pre(1, false), "deepseek-r1-qwen": llama3Pre(1, false),
-	// Qwen 3.5: Qwen 2's pattern (llama.cpp's also counts combining marks,
-	// \p{M}, as letters; they split the same way in ordinary text).
-	"qwen35": llama3Pre(1, false),
-	"gpt-2":  gpt2Pre, "mpt": gpt2Pre, "olmo": gpt2Pre, "phi-2": gpt2Pre, "jais": gpt2Pre,
+	"gpt-2": gpt2Pre, "mpt": gpt2Pre, "olmo": gpt2Pre, "phi-2": gpt2Pre, "jais": gpt2Pre,
 	// Digits one by one, then GPT-2's pattern.
 	"starcoder": digitsPre, "refact": digitsPre, "command-r": digitsPre, "smollm": digitsPre,
 	"codeshell": digitsPre, "exaone": digitsPre, "minerva-7b": digitsPre,
@@ -324,6 +321,9 @@ var preTokenizers = map[string]func() *preTokenizer{
 			regexpStage(`\s+$`), regexpStage(cjkClass + `+`), regexpStage(`\p{N}+`),
 		}}
 	},
+	// Qwen 3.5: Qwen 2's pattern (llama.cpp's also counts combining marks,
+	// \p{M}, as letters; ordinary text splits the same).
+	"qwen35": llama3Pre(1, false),
 }
 
 func defaultPre() *preTokenizer {
