@@ -184,9 +184,13 @@ func (s *Session) shift(next int32, keep int) ([]float32, error) {
 	discard := (len(s.history) - keep) / 2
 	s.history = append(s.history[:keep], s.history[keep+discard:]...)
 	s.history = append(s.history, next)
-	logits, err := s.prefill(s.history[keep:], keep)
+	from := keep
+	if s.m.recurrent() { // a recurrent state cannot drop tokens: recompute all
+		from = 0
+	}
+	logits, err := s.prefill(s.history[from:], from)
 	if err != nil {
-		s.history = s.history[:keep]
+		s.history = s.history[:from]
 		return nil, err
 	}
 	return logits, nil

@@ -132,3 +132,65 @@ func TestHybridPrefixReuse(t *testing.T) {
 	require.Equal(t, want.GeneratedIDs, third.GeneratedIDs)
 	require.Equal(t, want.TopLogits, third.TopLogits)
 }
+
+// The scheduler runs hybrid sequences side by side, each as it runs alone;
+// a slot's state is not reused (every prompt is computed from position 0).
+func TestHybridScheduler(t *testing.T) {
+	m, err := Load(testdata.Path(t, "arch/qwen3next.gguf"), Options{Backend: "cpu", Threads: 2})
+	require.NoError(t, err)
+	defer m.Close()
+	prompts := []string{"Once upon a time", "The quick brown fox", "She said hello", "Once upon a time there"}
+	want := map[string]*Result{}
+	for _, p := range prompts {
+		s, err := m.NewSession(SessionOptions{Context: 64})
+		require.NoError(t, err)
+		res, err := s.Generate(context.Background(), Request{Prompt: p, MaxTokens: 10, Sampling: DefaultSampling(), IgnoreEOS: true}, nil)
+		require.NoError(t, err)
+		s.Close()
+		want[p] = res
+	}
+	sched := startScheduler(t, m, SchedulerOptions{Parallel: 3, Context: 64, BatchSize: 8})
+	for round := 0; round < 2; round++ { // the second round meets the first's slots
+		results := make([]*Result, len(prompts))
+		errs := make(chan error, len(prompts))
+		for i, p := range prompts {
+			go func() {
+				var err error
+				results[i], err = sched.Submit(context.Background(), Request{Prompt: p, MaxTokens: 10, Sampling: DefaultSampling(), IgnoreEOS: true}, nil)
+				errs <- err
+			}()
+		}
+		for range prompts {
+			require.NoError(t, <-errs)
+		}
+		for i, p := range prompts {
+			require.Equal(t, want[p].GeneratedIDs, results[i].GeneratedIDs, "round %d, %q", round, p)
+			require.Zero(t, results[i].Stats.ReusedTokens)
+		}
+	}
+}
+
+// A context shift recomputes a hybrid model's whole shifted history from
+// position 0: the result is a fresh session's on the shifted tokens.
+func TestHybridContextShift(t *testing.T) {
+	m, err := Load(testdata.Path(t, "arch/qwen35.gguf"), Options{Backend: "cpu", Threads: 2})
+	require.NoError(t, err)
+	defer m.Close()
+	const ctxLen, keep = 24, 2
+	s, err := m.NewSession(SessionOptions{Context: ctxLen, ContextShift: true, Keep: keep})
+	require.NoError(t, err)
+	defer s.Close()
+	res, _ := generate(t, s, Request{Prompt: "Once upon a time", MaxTokens: 30, Sampling: DefaultSampling(), IgnoreEOS: true})
+	require.GreaterOrEqual(t, res.Stats.ContextShifts, 1)
+
+	p, gen := res.PromptIDs, res.GeneratedIDs
+	k := ctxLen - len(p)
+	full := append(append([]int32{}, p...), gen[:k]...)
+	discard := (ctxLen - keep) / 2
+	shifted := append(append(append([]int32{}, full[:keep]...), full[keep+discard:]...), gen[k])
+	fresh, err := m.NewSession(SessionOptions{Context: ctxLen})
+	require.NoError(t, err)
+	defer fresh.Close()
+	want, _ := generate(t, fresh, Request{PromptIDs: shifted, MaxTokens: 3, Sampling: DefaultSampling(), IgnoreEOS: true})
+	require.Equal(t, want.GeneratedIDs, gen[k+1:k+4])
+}
