@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conveyor-llm/conveyor/internal/testdata"
+	"github.com/conveyor-llm/conveyor/model"
 )
 
 // hybridArch names the hybrid linear-attention models of ../shared/arch:
@@ -193,4 +194,30 @@ func TestHybridContextShift(t *testing.T) {
 	defer fresh.Close()
 	want, _ := generate(t, fresh, Request{PromptIDs: shifted, MaxTokens: 3, Sampling: DefaultSampling(), IgnoreEOS: true})
 	require.Equal(t, want.GeneratedIDs, gen[k+1:k+4])
+}
+
+// Decoding a hybrid model's token allocates nothing once the session is
+// warm, as for the other models (TestDecodeAllocatesNothing).
+func TestHybridDecodeAllocatesNothing(t *testing.T) {
+	m, err := Load(testdata.Path(t, "arch/qwen35.gguf"), Options{Backend: "cpu", Threads: 2})
+	require.NoError(t, err)
+	defer m.Close()
+	s, err := m.NewSession(SessionOptions{Context: 256, BatchSize: 8})
+	require.NoError(t, err)
+	defer s.Close()
+	pos := []int32{0}
+	batch := model.Batch{Tokens: []int32{9}, Pos: pos, Seq: []int32{0}, Outputs: []int32{0}}
+	for ; pos[0] < 140; pos[0]++ {
+		_, err := s.Forward(batch)
+		require.NoError(t, err)
+	}
+	var err2 error
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, err := s.Forward(batch); err != nil {
+			err2 = err
+		}
+		pos[0]++
+	})
+	require.NoError(t, err2)
+	require.Zero(t, allocs, "allocations per decoded token")
 }

@@ -40,44 +40,62 @@ func (b *Backend) SSMConv(dst, x, w, state, pos, seq backend.Tensor) {
 		panic(fmt.Sprintf("cpu: SSMConv: %d tokens, %d positions, %d sequences", n, len(positions), len(seqs)))
 	}
 	in, out, wt, st := f32s(x), f32s(dst), f32s(w), f32s(state)
-	nseq := state.Rows
-	// One unit of work is one sequence's channels [lo, hi).
-	const chunk = 64
-	perSeq := (c + chunk - 1) / chunk
-	b.pool.parallelRange(nseq*perSeq, 1, funcTask(func(lo, hi int) {
-		for u := lo; u < hi; u++ {
-			s := u / perSeq
-			c0 := (u % perSeq) * chunk
-			c1 := min(c0+chunk, c)
-			hist := st[s*(k-1)*c : (s+1)*(k-1)*c] // (k-1) rows of c, oldest first
-			for t := 0; t < n; t++ {
-				if int(seqs[t]) != s {
-					continue
+	const chunk = 64 // one unit of work: one sequence's channels [lo, lo+chunk)
+	t := &b.recurrent.conv
+	*t = convTask{in: in, out: out, w: wt, state: st, pos: positions, seq: seqs, n: n, c: c, k: k, perSeq: (c + chunk - 1) / chunk, chunk: chunk}
+	b.pool.parallelRange(state.Rows*t.perSeq, 1, t)
+	*t = convTask{}
+}
+
+// recurrentTasks are the ops' loops, kept on the Backend so that starting
+// one allocates nothing, and each worker's scratch.
+type recurrentTasks struct {
+	conv convTask
+	dn   deltaNetTask
+	work [][]float32
+}
+
+type convTask struct {
+	in, out, w, state []float32
+	pos, seq          []int32
+	n, c, k           int
+	perSeq, chunk     int
+}
+
+func (t *convTask) run(_, lo, hi int) {
+	n, c, k := t.n, t.c, t.k
+	for u := lo; u < hi; u++ {
+		s := u / t.perSeq
+		c0 := (u % t.perSeq) * t.chunk
+		c1 := min(c0+t.chunk, c)
+		hist := t.state[s*(k-1)*c : (s+1)*(k-1)*c] // (k-1) rows of c, oldest first
+		for tk := 0; tk < n; tk++ {
+			if int(t.seq[tk]) != s {
+				continue
+			}
+			if t.pos[tk] == 0 {
+				for r := 0; r < k-1; r++ {
+					clear(hist[r*c+c0 : r*c+c1])
 				}
-				if positions[t] == 0 {
-					for r := 0; r < k-1; r++ {
-						clear(hist[r*c+c0 : r*c+c1])
-					}
+			}
+			xt := t.in[tk*c : (tk+1)*c]
+			for ch := c0; ch < c1; ch++ {
+				taps := t.w[ch*k : (ch+1)*k]
+				var sum float32
+				for j := 0; j < k-1; j++ {
+					sum += taps[j] * hist[j*c+ch]
 				}
-				xt := in[t*c : (t+1)*c]
-				for ch := c0; ch < c1; ch++ {
-					taps := wt[ch*k : (ch+1)*k]
-					var sum float32
-					for j := 0; j < k-1; j++ {
-						sum += taps[j] * hist[j*c+ch]
-					}
-					sum += taps[k-1] * xt[ch]
-					out[t*c+ch] = siluF32(sum)
-					for j := 0; j < k-2; j++ {
-						hist[j*c+ch] = hist[(j+1)*c+ch]
-					}
-					if k > 1 {
-						hist[(k-2)*c+ch] = xt[ch]
-					}
+				sum += taps[k-1] * xt[ch]
+				t.out[tk*c+ch] = siluF32(sum)
+				for j := 0; j < k-2; j++ {
+					hist[j*c+ch] = hist[(j+1)*c+ch]
+				}
+				if k > 1 {
+					hist[(k-2)*c+ch] = xt[ch]
 				}
 			}
 		}
-	}))
+	}
 }
 
 // DeltaNet is the gated delta rule (see backend.Recurrent).
@@ -109,60 +127,79 @@ func (b *Backend) DeltaNet(dst, qkv, beta, alpha, dtBias, a, state, pos, seq bac
 	if !p.GroupedBA {
 		al = f32s(alpha)
 	}
-	cols := qkv.Cols
-	per := hv / hk
-	b.pool.parallelRange(state.Rows*hv, 1, funcTask(func(lo, hi int) {
-		q := make([]float32, dk)
-		kk := make([]float32, dk)
-		mk := make([]float32, dv)
-		for u := lo; u < hi; u++ {
-			s, j := u/hv, u%hv
-			m := st[(s*hv+j)*dv*dk : (s*hv+j+1)*dv*dk] // dv rows of dk
-			kh := p.KeyHead(j)
-			for t := 0; t < n; t++ {
-				if int(seqs[t]) != s {
-					continue
+	r := &b.recurrent
+	if len(r.work) < len(b.work) {
+		r.work = make([][]float32, len(b.work))
+	}
+	t := &r.dn
+	*t = deltaNetTask{in: in, out: out, beta: bt, alpha: al, dt: dt, a: av, state: st, pos: positions, seq: seqs, n: n, p: p, work: r.work}
+	b.pool.parallelRange(state.Rows*hv, 1, t)
+	*t = deltaNetTask{}
+}
+
+type deltaNetTask struct {
+	in, out, beta, alpha, dt, a, state []float32
+	pos, seq                           []int32
+	n                                  int
+	p                                  backend.DeltaNet
+	work                               [][]float32
+}
+
+// run computes value heads (of sequences) [lo, hi): each over the batch's
+// tokens of its sequence, in order.
+func (t *deltaNetTask) run(worker, lo, hi int) {
+	p := t.p
+	hk, hv, dk, dv := p.KeyHeads, p.ValueHeads, p.KeyDim, p.ValueDim
+	cols, per := p.ConvChannels(), hv/hk
+	scratch := grow(&t.work[worker], 2*dk+dv)
+	q, kk, mk := scratch[:dk], scratch[dk:2*dk], scratch[2*dk:]
+	for u := lo; u < hi; u++ {
+		s, j := u/hv, u%hv
+		m := t.state[(s*hv+j)*dv*dk : (s*hv+j+1)*dv*dk] // dv rows of dk
+		kh := p.KeyHead(j)
+		for tk := 0; tk < t.n; tk++ {
+			if int(t.seq[tk]) != s {
+				continue
+			}
+			if t.pos[tk] == 0 {
+				clear(m)
+			}
+			row := t.in[tk*cols : (tk+1)*cols]
+			l2Normalize(q, row[kh*dk:(kh+1)*dk], p.Eps)
+			l2Normalize(kk, row[(hk+kh)*dk:(hk+kh+1)*dk], p.Eps)
+			v := row[2*hk*dk+j*dv : 2*hk*dk+(j+1)*dv]
+			var bl, alog float32
+			if p.GroupedBA {
+				g := t.beta[tk*2*hv+(j/per)*2*per:]
+				bl, alog = g[j%per], g[per+j%per]
+			} else {
+				bl, alog = t.beta[tk*hv+j], t.alpha[tk*hv+j]
+			}
+			bb := sigmoidF32(bl)
+			decay := float32(math.Exp(float64(softplusF32(alog+t.dt[j]) * t.a[j])))
+			for i := range m {
+				m[i] *= decay
+			}
+			for r := 0; r < dv; r++ {
+				var sum float32
+				for c, kv := range m[r*dk : (r+1)*dk] {
+					sum += kv * kk[c]
 				}
-				if positions[t] == 0 {
-					clear(m)
+				mk[r] = sum
+			}
+			o := t.out[tk*hv*dv+j*dv : tk*hv*dv+(j+1)*dv]
+			for r := 0; r < dv; r++ {
+				u := bb * (v[r] - mk[r])
+				mr := m[r*dk : (r+1)*dk]
+				var sum float32
+				for c := range mr {
+					mr[c] += u * kk[c]
+					sum += mr[c] * q[c]
 				}
-				row := in[t*cols : (t+1)*cols]
-				l2Normalize(q, row[kh*dk:(kh+1)*dk], p.Eps)
-				l2Normalize(kk, row[(hk+kh)*dk:(hk+kh+1)*dk], p.Eps)
-				v := row[2*hk*dk+j*dv : 2*hk*dk+(j+1)*dv]
-				var bl, alog float32
-				if p.GroupedBA {
-					g := bt[t*2*hv+(j/per)*2*per:]
-					bl, alog = g[j%per], g[per+j%per]
-				} else {
-					bl, alog = bt[t*hv+j], al[t*hv+j]
-				}
-				bb := sigmoidF32(bl)
-				decay := float32(math.Exp(float64(softplusF32(alog+dt[j]) * av[j])))
-				for i := range m {
-					m[i] *= decay
-				}
-				for r := 0; r < dv; r++ {
-					var sum float32
-					for c, kv := range m[r*dk : (r+1)*dk] {
-						sum += kv * kk[c]
-					}
-					mk[r] = sum
-				}
-				o := out[t*hv*dv+j*dv : t*hv*dv+(j+1)*dv]
-				for r := 0; r < dv; r++ {
-					u := bb * (v[r] - mk[r])
-					mr := m[r*dk : (r+1)*dk]
-					var sum float32
-					for c := range mr {
-						mr[c] += u * kk[c]
-						sum += mr[c] * q[c]
-					}
-					o[r] = sum * p.Scale
-				}
+				o[r] = sum * p.Scale
 			}
 		}
-	}))
+	}
 }
 
 // l2Normalize writes x / sqrt(sum(x²) + eps) into dst.
