@@ -133,7 +133,7 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 	q.canShift = s.opts.ContextShift && (s.opts.Context-keep)/2 >= 1
 
 	// Reuse the cached prefix; recompute at least the last prompt token for its logits.
-	reuse := reusable(s.history, prompt)
+	reuse := s.m.reusableState(s.history, prompt)
 	s.history = append(s.history[:reuse], prompt[reuse:]...)
 	q.res.Stats.ReusedTokens = reuse
 	if err := ctx.Err(); err != nil {
@@ -192,9 +192,13 @@ func (s *Session) shift(next int32, keep int) ([]float32, error) {
 	discard := (len(s.history) - keep) / 2
 	s.history = append(s.history[:keep], s.history[keep+discard:]...)
 	s.history = append(s.history, next)
-	logits, err := s.prefill(s.history[keep:], keep)
+	from := keep
+	if s.m.recurrent() { // a recurrent state cannot drop tokens: recompute all
+		from = 0
+	}
+	logits, err := s.prefill(s.history[from:], from)
 	if err != nil {
-		s.history = s.history[:keep]
+		s.history = s.history[:from]
 		return nil, err
 	}
 	return logits, nil

@@ -285,6 +285,9 @@ func (s *Scheduler) place(j *job) {
 			continue
 		}
 		r := reusable(sl.history, j.prompt)
+		if s.m.recurrent() { // see recurrent.go: a slot's state is not kept
+			r = 0
+		}
 		if r > bestReuse || (r == bestReuse && sl.used.Before(best.used)) {
 			best, bestReuse = sl, r
 		}

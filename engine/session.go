@@ -113,6 +113,10 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 		}
 	}
 	s.kv = kv
+	if err := s.allocRecurrent(h); err != nil {
+		s.Close()
+		return nil, err
+	}
 	state, err := model.NewState(m.backend, opts.BatchSize, opts.Sequences, h.Vocab, h.Activations())
 	if err != nil {
 		s.Close()

@@ -31,6 +31,12 @@ type Hyper struct {
 	// Mixture of experts (0 for a dense model): experts per layer, chosen
 	// per token, and the width of each expert's feed-forward.
 	Experts, ExpertsUsed, ExpertFFN int
+	// SharedFFN is the width of the shared expert beside the routed ones
+	// (Qwen3-Next, Qwen 3.5 MoE; 0: none).
+	SharedFFN int
+	// Hybrid, when not nil, describes the Gated DeltaNet layers of a hybrid
+	// linear-attention model (see deltanet.go).
+	Hybrid *Hybrid
 	// normSizes are the widths of the q and k norm weights, where there are any.
 	qNormSize, kNormSize int
 	// expertBiases: the experts have biases (gpt-oss), gathered per slot into
@@ -145,7 +151,11 @@ func readHyperNoRoPE(f *gguf.File, arch string) (*Hyper, error) {
 	if h.KVHeads, err = m.uint(key("attention.head_count_kv"), h.Heads, false); err != nil {
 		return nil, err
 	}
-	if h.FFN, err = m.uint(key("feed_forward_length"), 0, true); err != nil {
+	// A model whose every feed-forward is a mixture of experts may have no
+	// dense width (Qwen3-Next).
+	_, hasExpertFFN := f.Lookup(key("expert_feed_forward_length"))
+	moeOnly := hasExperts(f, arch) && hasExpertFFN
+	if h.FFN, err = m.uint(key("feed_forward_length"), 0, !moeOnly); err != nil {
 		return nil, err
 	}
 	if h.ContextLength, err = m.uint(key("context_length"), 2048, false); err != nil {
@@ -157,7 +167,7 @@ func readHyperNoRoPE(f *gguf.File, arch string) (*Hyper, error) {
 	if h.Heads == 0 || h.KVHeads == 0 || h.Heads%h.KVHeads != 0 {
 		return nil, fmt.Errorf("model: %d attention heads do not divide into %d KV heads", h.Heads, h.KVHeads)
 	}
-	if h.Dim == 0 || h.Layers == 0 || h.FFN == 0 {
+	if h.Dim == 0 || h.Layers == 0 || (h.FFN == 0 && !moeOnly) {
 		return nil, fmt.Errorf("model: embedding_length %d, block_count %d, feed_forward_length %d: none may be 0", h.Dim, h.Layers, h.FFN)
 	}
 	// Everything per layer is sized by block_count: compare it with the
@@ -224,9 +234,13 @@ func readRoPE(f *gguf.File, h *Hyper) error {
 
 // sizes are the names the weight shapes are written in.
 func (h *Hyper) sizes() map[string]int {
-	return map[string]int{"dim": h.Dim, "qdim": h.QDim(), "kvdim": h.KVDim(), "ffn": h.FFN, "vocab": h.Vocab,
+	m := map[string]int{"dim": h.Dim, "qdim": h.QDim(), "kvdim": h.KVDim(), "ffn": h.FFN, "vocab": h.Vocab,
 		"qnorm": h.qNormSize, "knorm": h.kNormSize, "qkvdim": h.QDim() + 2*h.KVDim(), "ffn2": 2 * h.FFN,
 		"ctx": h.ContextLength, "experts": h.Experts, "effn": h.ExpertFFN, "heads": h.Heads}
+	if h.Hybrid != nil {
+		h.Hybrid.addSizes(h, m)
+	}
+	return m
 }
 
 // Activations names the scratch tensors a forward pass uses and their widths.
@@ -239,6 +253,9 @@ func (h *Hyper) Activations() map[string]int {
 	}
 	if h.Experts > 0 {
 		addMoEActivations(h, acts)
+	}
+	if h.Hybrid != nil {
+		h.Hybrid.addActivations(h, acts)
 	}
 	return acts
 }

@@ -26,6 +26,10 @@ type Cache struct {
 	K, V    []backend.Tensor
 	Seqs    int
 	Context int
+	// Conv and Rec are the recurrent state of hybrid models' Gated DeltaNet
+	// layers, one row per sequence (zero Tensors on other layers): the
+	// convolution's last inputs and the delta-rule state (see deltanet.go).
+	Conv, Rec []backend.Tensor
 }
 
 // loader builds one architecture from a file.
@@ -44,6 +48,10 @@ var architectures = map[string]loader{
 	// Mixtures of experts (see moe.go; Mixtral is "llama" with experts).
 	"qwen3moe": loadQwen3MoE,
 	"gpt-oss":  loadGPTOSS,
+	// Hybrid linear attention (see deltanet.go and qwen35.go).
+	"qwen35":    loadQwen35,
+	"qwen35moe": loadQwen35MoE,
+	"qwen3next": loadQwen3Next,
 	// Encoders (embeddings and reranking; see bert.go).
 	"bert":       loadBert,
 	"nomic-bert": loadNomicBert,

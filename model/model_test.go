@@ -94,7 +94,7 @@ func TestLoadChecksTheModelAgainstItsHyperparameters(t *testing.T) {
 		want  string
 	}{
 		{"unsupported architecture", func(m *tinyLlama) { m.set("general.architecture", "mamba") },
-			`architecture "mamba" is not supported (supported: bert, gemma2, gemma3, gpt-oss, gpt2, llama, nomic-bert, olmo2, phi3, qwen2, qwen3, qwen3moe, smollm3)`},
+			`architecture "mamba" is not supported (supported: bert, gemma2, gemma3, gpt-oss, gpt2, llama, nomic-bert, olmo2, phi3, qwen2, qwen3, qwen35, qwen35moe, qwen3moe, qwen3next, smollm3)`},
 		{"no architecture", func(m *tinyLlama) { delete(m.kv, "general.architecture") }, `missing key "general.architecture"`},
 		{"missing hyperparameter", func(m *tinyLlama) { delete(m.kv, "llama.block_count") }, `missing key "llama.block_count"`},
 		{"hyperparameter of the wrong type", func(m *tinyLlama) { m.set("llama.block_count", "two") }, `llama.block_count`},

@@ -323,6 +323,9 @@ var preTokenizers = map[string]func() *preTokenizer{
 			regexpStage(`\s+$`), regexpStage(cjkClass + `+`), regexpStage(`\p{N}+`),
 		}}
 	},
+	// Qwen 3.5: Qwen 2's pattern (llama.cpp's also counts combining marks,
+	// \p{M}, as letters; ordinary text splits the same).
+	"qwen35": llama3Pre(1, false),
 }
 
 func defaultPre() *preTokenizer {

@@ -30,6 +30,8 @@ type Backend struct {
 		attend    attendTask
 	}
 	work []workerScratch
+	// recurrent holds the Gated DeltaNet ops' loops and scratch (deltanet.go).
+	recurrent recurrentTasks
 	// moe is MatMulID's task and scratch (moe.go).
 	moe moeTask
 	// copies are MapHost's buffers copied into memory mapped here, released

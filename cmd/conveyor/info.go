@@ -48,6 +48,9 @@ func infoCmd(args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stdout, "experts:      %d per layer, %d used per token, width %d; %s active parameters per token\n",
 					h.Experts, h.ExpertsUsed, h.ExpertFFN, human(float64(activeParams(f, h)), ""))
 			}
+			if h.Hybrid != nil {
+				fmt.Fprintf(stdout, "layers:       %s\n", h.Hybrid.Pattern(h.Layers))
+			}
 			if len(h.Features) > 0 {
 				fmt.Fprintf(stdout, "features:     %s\n", strings.Join(h.Features, ", "))
 			}
