@@ -18,6 +18,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	path := fs.String("m", "", "model `file` (GGUF)")
 	prompt := fs.Int("p", 512, "prompt tokens processed as one batch (0: skip)")
 	gen := fs.Int("n", 128, "tokens generated one at a time after an 8-token prompt (0: skip)")
+	depth := fs.Int("d", 0, "context `tokens` prefilled first, untimed, as llama-bench's -d: pp and tg are measured after them")
 	ubatch := fs.Int("ub", 0, "most prompt tokens computed in one pass, as llama.cpp's n_ubatch (0: the backend's default, 256 on the CPU, 512 on a GPU)")
 	threads := fs.Int("t", 0, "CPU threads (0: one per core)")
 	reps := fs.Int("r", 3, "repetitions after a warm-up; the median is reported")
@@ -32,8 +33,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *prompt < 0 || *gen < 0 || *ubatch < 0 || *reps <= 0 {
-		return fmt.Errorf("%w: -p, -n and -ub must not be negative, -r must be positive", errUsage)
+	if *prompt < 0 || *gen < 0 || *ubatch < 0 || *depth < 0 || *reps <= 0 {
+		return fmt.Errorf("%w: -p, -n, -d and -ub must not be negative, -r must be positive", errUsage)
 	}
 	m, err := engine.Load(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0, Threads: *threads,
 		Progress: runopts.LoadProgress(stderr), Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
@@ -52,7 +53,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := m.Bench(engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch})
+	res, err := m.Bench(engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch, Depth: *depth})
 	if err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		line, err := runopts.JSONLine(map[string]any{
 			pp: res.PromptTokPerS, tg: res.GenTokPerS, "load_s": m.LoadTime.Seconds(), "peak_rss_mb": peakRSSMiB(),
-			"backend": m.Backend().Name(), "device": m.Backend().Device(), "model": p, "reps": *reps,
+			"backend": m.Backend().Name(), "device": m.Backend().Device(), "model": p, "reps": *reps, "depth": *depth,
 		})
 		if err != nil {
 			return err
@@ -68,9 +69,16 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		_, err = fmt.Fprintln(stdout, string(line))
 		return err
 	}
-	fmt.Fprintf(stdout, "model    %s\nbackend  %s (%s)\nload     %.2f s\n%-8s %.2f tok/s\n%-8s %.2f tok/s\npeak RSS %.0f MiB\n",
+	// Tests are labelled as llama-bench labels them: "pp512 @ d4096".
+	at := ""
+	if *depth > 0 {
+		at = fmt.Sprintf(" @ d%d", *depth)
+	}
+	ppLabel, tgLabel := fmt.Sprintf("pp%d%s", *prompt, at), fmt.Sprintf("tg%d%s", *gen, at)
+	w := max(8, len(ppLabel), len(tgLabel))
+	fmt.Fprintf(stdout, "model    %s\nbackend  %s (%s)\nload     %.2f s\n%-*s %.2f tok/s\n%-*s %.2f tok/s\npeak RSS %.0f MiB\n",
 		p, m.Backend().Name(), m.Backend().Device(), m.LoadTime.Seconds(),
-		fmt.Sprintf("pp%d", *prompt), res.PromptTokPerS, fmt.Sprintf("tg%d", *gen), res.GenTokPerS, peakRSSMiB())
+		w, ppLabel, res.PromptTokPerS, w, tgLabel, res.GenTokPerS, peakRSSMiB())
 	return nil
 }
 
