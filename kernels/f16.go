@@ -103,16 +103,25 @@ func quantizeF32(dst []byte, src []float32) {
 	}
 }
 
-// dotF32 accumulates w[i]*a[i] into one float32 in index order, i = 0..n-1.
+// dotF32 accumulates w[i]*a[i] in dotF16's 64 float32 lanes, one fused
+// multiply-add each (zeros past n), reduced by sumF16Lanes: the order of
+// ggml's AVX-512 ggml_vec_dot_f32 (four 16-lane FMA registers, added
+// pairwise), except that ggml adds a partial last chunk one product at a
+// time. The order depends only on n.
 func dotF32(w, a []byte, n int) float32 {
 	w, a = w[:4*n], a[:4*n]
-	var sum float32
-	for i := 0; i < n; i++ {
-		x := math.Float32frombits(binary.LittleEndian.Uint32(w[4*i:]))
-		y := math.Float32frombits(binary.LittleEndian.Uint32(a[4*i:]))
-		sum += float32(x * y)
+	var lanes [64]float32
+	for i0 := 0; i0 < n; i0 += 64 {
+		for l := range lanes {
+			var x, y float32
+			if i := i0 + l; i < n {
+				x = math.Float32frombits(binary.LittleEndian.Uint32(w[4*i:]))
+				y = math.Float32frombits(binary.LittleEndian.Uint32(a[4*i:]))
+			}
+			lanes[l] = fma32(x, y, lanes[l])
+		}
 	}
-	return sum
+	return sumF16Lanes(&lanes)
 }
 
 // F16 rows: little-endian binary16.
