@@ -136,4 +136,3 @@ func BenchmarkAttnFlashF16Rows(b *testing.B) {
 		})
 	}
 }
-
