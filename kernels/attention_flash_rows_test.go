@@ -122,7 +122,8 @@ func BenchmarkAttnFlashF16Rows(b *testing.B) {
 	kf, vf := make([]float32, nt*hd), make([]float32, nt*hd)
 	for _, inPlace := range []bool{true, false} {
 		b.Run(map[bool]string{true: "in-place", false: "copy"}[inPlace], func(b *testing.B) {
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
+			defer reportCPU(b, cpu)
 			for b.Loop() {
 				if inPlace {
 					AttnFlashF16Rows(out, q, k, stride, v, stride, nt, 0.125, 0, scores, ms, vs)
