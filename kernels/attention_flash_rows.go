@@ -42,6 +42,58 @@ func AttnFlashF16Rows(out, q []float32, k []byte, kStride int, v []byte, vStride
 	}
 }
 
+// flashBlock is the keys a group of heads takes at a time: 128 rows of a
+// head of 64 F16 values are 16 KiB, which stay in the L1 cache while every
+// head of the group reads them.
+const flashBlock = 128
+
+// AttnFlashF16RowsGroup is AttnFlashF16Rows for heads query heads that share
+// the keys and values (grouped-query attention): q and out hold the heads'
+// vectors one after another, hd = len(q)/heads values each, and scores, ms
+// and vs are scratch of heads*nt values. Each head's bits are
+// AttnFlashF16Rows': a score depends on its key alone, and each head's
+// accumulator takes its keys in order, but the heads take the keys a block
+// at a time by turns, so that a block is read from memory once for the
+// group rather than once per head.
+func AttnFlashF16RowsGroup(out, q []float32, heads int, k []byte, kStride int, v []byte, vStride, nt int, scale, softCap float32, scores, ms, vs []float32) {
+	if heads <= 0 || len(q)%heads != 0 || len(out) != len(q) || len(scores) < heads*nt || len(ms) < heads*nt || len(vs) < heads*nt {
+		panic(fmt.Sprintf("kernels: AttnFlashF16RowsGroup: %d heads of %d values over %d keys do not fit (out %d, scratch %d/%d/%d)",
+			heads, len(q), nt, len(out), len(scores), len(ms), len(vs)))
+	}
+	hd := len(q) / heads
+	if hd == 0 || nt <= 0 || kStride < 2*hd || vStride < 2*hd || len(k) < (nt-1)*kStride+2*hd || len(v) < (nt-1)*vStride+2*hd {
+		panic(fmt.Sprintf("kernels: AttnFlashF16RowsGroup: %d keys of %d values (strides %d, %d bytes) do not fit (k %d, v %d)",
+			nt, hd, kStride, vStride, len(k), len(v)))
+	}
+	for b0 := 0; b0 < nt; b0 += flashBlock {
+		b1 := min(b0+flashBlock, nt)
+		for j := 0; j < heads; j++ {
+			attnScoresF16Rows(scores[j*nt+b0:j*nt+b1], q[j*hd:(j+1)*hd], k[b0*kStride:], kStride)
+		}
+	}
+	clear(out)
+	for j := 0; j < heads; j++ {
+		hs := scores[j*nt : (j+1)*nt]
+		// The sum goes in the head's spare score slot (scores are done).
+		hs[0] = FlashWeights(ms[j*nt:(j+1)*nt], vs[j*nt:(j+1)*nt], hs, scale, softCap)
+	}
+	for b0 := 0; b0 < nt; b0 += flashBlock {
+		b1 := min(b0+flashBlock, nt)
+		for j := 0; j < heads; j++ {
+			attnAccumulateF16RowsOn(out[j*hd:(j+1)*hd], ms[j*nt+b0:j*nt+b1], vs[j*nt+b0:j*nt+b1], v[b0*vStride:], vStride)
+		}
+	}
+	for j := 0; j < heads; j++ {
+		inv := float32(0)
+		if sum := scores[j*nt]; sum != 0 {
+			inv = 1 / sum
+		}
+		for d := j * hd; d < (j+1)*hd; d++ {
+			out[d] *= inv
+		}
+	}
+}
+
 // attnScoresF16Rows is AttnScoresF16 on F16 key rows kStride bytes apart.
 func attnScoresF16Rows(dst, q []float32, k []byte, kStride int) {
 	hd := len(q)
@@ -65,8 +117,13 @@ func attnScoresF16RowsGo(dst, q []float32, k []byte, kStride int) {
 // attnAccumulateF16Rows is AttnAccumulateF16 on F16 value rows vStride
 // bytes apart: the accumulator starts at zero and ends in out.
 func attnAccumulateF16Rows(out, ms, vs []float32, v []byte, vStride int) {
-	hd := len(out)
 	clear(out)
+	attnAccumulateF16RowsOn(out, ms, vs, v, vStride)
+}
+
+// attnAccumulateF16RowsOn folds the rows into the accumulator already in out.
+func attnAccumulateF16RowsOn(out, ms, vs []float32, v []byte, vStride int) {
+	hd := len(out)
 	if attnAccumulateF16RowsFast != nil && hd%16 == 0 {
 		attnAccumulateF16RowsFast(&out[0], &ms[0], &vs[0], &v[0], vStride, len(ms), hd)
 		return

@@ -137,3 +137,66 @@ func BenchmarkAttnFlashF16Rows(b *testing.B) {
 		})
 	}
 }
+
+// A group of heads over shared keys and values gives each head
+// AttnFlashF16Rows' bits, with key counts around the block size.
+func TestAttnFlashF16RowsGroupMatchesHeads(t *testing.T) {
+	rng := rand.New(rand.NewPCG(55, 56))
+	for _, heads := range []int{1, 3, 8} {
+		for _, hd := range []int{16, 64, 80} {
+			for _, nt := range []int{1, 17, flashBlock, flashBlock + 1, 300} {
+				stride := 2*hd + 2*rng.IntN(3)*16
+				q := randF16s(rng, heads*hd, 1)
+				kv, vv := randF16s(rng, nt*hd, 1), randF16s(rng, nt*hd, 1)
+				if nt > 200 {
+					kv[200*hd] = 40 // a new maximum in a later block
+				}
+				k, v := f16Rows(kv, nt, hd, stride), f16Rows(vv, nt, hd, stride)
+				want := make([]float32, heads*hd)
+				scores, ms, vs := make([]float32, heads*nt), make([]float32, heads*nt), make([]float32, heads*nt)
+				for j := 0; j < heads; j++ {
+					AttnFlashF16Rows(want[j*hd:(j+1)*hd], q[j*hd:(j+1)*hd], k, stride, v, stride, nt, 0.125, 0, scores, ms, vs)
+				}
+				for _, fast := range []bool{true, false} {
+					got := make([]float32, heads*hd)
+					poisonFloats(got)
+					poisonFloats(scores)
+					run := func() { AttnFlashF16RowsGroup(got, q, heads, k, stride, v, stride, nt, 0.125, 0, scores, ms, vs) }
+					if fast {
+						run()
+					} else {
+						withoutFastRows(run)
+					}
+					sameBits(t, fmt.Sprintf("%d heads of %d, %d keys, fast %v", heads, hd, nt, fast), got, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkAttnFlashF16RowsGroup times TinyLlama's group of 8 query heads
+// of 64 over 4096 keys (rows of a 256-value KV cache): one head at a time,
+// and as a group taking the keys in blocks.
+func BenchmarkAttnFlashF16RowsGroup(b *testing.B) {
+	const heads, hd, nt, stride = 8, 64, 4096, 2 * 256
+	rng := rand.New(rand.NewPCG(1, 2))
+	q := randF16s(rng, heads*hd, 1)
+	k, v := f16Rows(randF16s(rng, nt*hd, 1), nt, hd, stride), f16Rows(randF16s(rng, nt*hd, 1), nt, hd, stride)
+	out, scores, ms, vs := make([]float32, heads*hd), make([]float32, heads*nt), make([]float32, heads*nt), make([]float32, heads*nt)
+	for _, grouped := range []bool{true, false} {
+		b.Run(map[bool]string{true: "group", false: "heads"}[grouped], func(b *testing.B) {
+			start, cpu := time.Now(), processCPU()
+			defer reportCPU(b, cpu)
+			for b.Loop() {
+				if grouped {
+					AttnFlashF16RowsGroup(out, q, heads, k, stride, v, stride, nt, 0.125, 0, scores, ms, vs)
+					continue
+				}
+				for j := 0; j < heads; j++ {
+					AttnFlashF16Rows(out[j*hd:(j+1)*hd], q[j*hd:(j+1)*hd], k, stride, v, stride, nt, 0.125, 0, scores, ms, vs)
+				}
+			}
+			b.ReportMetric(float64(heads*nt*b.N)/time.Since(start).Seconds()/1e6, "Mkeys/s")
+		})
+	}
+}

@@ -135,14 +135,15 @@ func (a *attendTask) run(worker, lo, hi int) {
 			// The F16 rows are read in place: no float32 copy of the head.
 			keys, kStride := a.k.f16Head(base+first, nt, kvh)
 			values, vStride := a.v.f16Head(base+first, nt, kvh)
-			scores, ms, vs := grow(&w.weights, nt), grow(&w.ms, nt), grow(&w.vs, nt)
-			qh := grow(&w.qh, hd)
-			for h := kvh * group; h < (kvh+1)*group; h++ {
-				copy(qh, a.qs[i*width+h*hd:])
-				kernels.RoundToF16(qh)
-				kernels.AttnFlashF16Rows(a.out[i*width+h*hd:i*width+(h+1)*hd], qh, keys, kStride, values, vStride, nt,
-					p.Scale, p.SoftCap, scores, ms, vs)
-			}
+			// The KV head's query heads go together, so that each block of
+			// keys and values is read from memory once for all of them.
+			scores, ms, vs := grow(&w.weights, group*nt), grow(&w.ms, group*nt), grow(&w.vs, group*nt)
+			lo, hi := i*width+kvh*group*hd, i*width+(kvh+1)*group*hd
+			qh := grow(&w.qh, group*hd)
+			copy(qh, a.qs[lo:hi])
+			kernels.RoundToF16(qh)
+			kernels.AttnFlashF16RowsGroup(a.out[lo:hi], qh, group, keys, kStride, values, vStride, nt,
+				p.Scale, p.SoftCap, scores, ms, vs)
 			continue
 		}
 		keys, kStride := a.k.head(&w.keys, base+first, nt, kvh)
