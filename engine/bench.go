@@ -19,6 +19,9 @@ import (
 type BenchOptions struct {
 	Prompt, Gen, Reps int
 	Depth             int
+	// Started, if set, is called once the context is in the cache, before
+	// the first measured run (a CPU profile of the runs starts there).
+	Started func()
 	// UBatch is the most prompt tokens computed in one forward pass, as
 	// llama.cpp's n_ubatch (0: the model's DefaultBatchSize); a longer
 	// prompt is computed in pieces of UBatch, each after the one before.
@@ -76,6 +79,9 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 			return BenchResult{}, fmt.Errorf("bench: context of %d tokens: %w", o.Depth, err)
 		}
 		afterDepth = argmax(last)
+	}
+	if o.Started != nil {
+		o.Started()
 	}
 	var res BenchResult
 	if o.Prompt > 0 {

@@ -25,7 +25,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	backendName := fs.String("backend", "auto", "backend: auto, cpu or vulkan")
 	device := fs.Int("device", -1, "Vulkan device number (-1: the best)")
 	asJSON := fs.Bool("json", false, "print one JSON object on one line")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to `file` (go tool pprof)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs (after the -d context) to `file` (go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -42,20 +42,33 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
+	profiling := false
+	opts := engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch, Depth: *depth}
+	var profErr error
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+		// The profile starts after the -d context is prefilled.
+		opts.Started = func() {
+			if profErr = pprof.StartCPUProfile(f); profErr == nil {
+				profiling = true
+			}
 		}
-		defer pprof.StopCPUProfile()
+		defer func() {
+			if profiling {
+				pprof.StopCPUProfile()
+			}
+		}()
 	}
-	res, err := m.Bench(engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch, Depth: *depth})
+	res, err := m.Bench(opts)
 	if err != nil {
 		return err
+	}
+	if profErr != nil {
+		return profErr
 	}
 	pp, tg := fmt.Sprintf("pp%d_tok_s", *prompt), fmt.Sprintf("tg%d_tok_s", *gen)
 	if *asJSON {
