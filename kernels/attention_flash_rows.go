@@ -107,7 +107,12 @@ func attnScoresF16Rows(dst, q []float32, k []byte, kStride int) {
 // attnScoresF16RowsGo is the twin: each row converted, then attnScoresF16.
 func attnScoresF16RowsGo(dst, q []float32, k []byte, kStride int) {
 	hd := len(q)
-	key := make([]float32, hd)
+	var buf [256]float32 // on the stack: a decoded token allocates nothing
+	key := buf[:]
+	if hd > len(buf) {
+		key = make([]float32, hd)
+	}
+	key = key[:hd]
 	for t := range dst {
 		dequantizeF16(key, k[t*kStride:t*kStride+2*hd])
 		attnScoresF16(dst[t:t+1], q, key, hd)
@@ -135,7 +140,12 @@ func attnAccumulateF16RowsOn(out, ms, vs []float32, v []byte, vStride int) {
 // at a time, folding into the accumulator already in out.
 func attnAccumulateF16RowsGo(out, ms, vs []float32, v []byte, vStride int) {
 	hd := len(out)
-	row := make([]float32, hd)
+	var buf [256]float32
+	row := buf[:]
+	if hd > len(buf) {
+		row = make([]float32, hd)
+	}
+	row = row[:hd]
 	for t := range ms {
 		for d := range row {
 			row[d] = F16ToF32(binary.LittleEndian.Uint16(v[t*vStride+2*d:]))
