@@ -112,6 +112,12 @@ func TestBenchDepth(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "pp16 @ d64")
 	require.Contains(t, out, "tg4 @ d64")
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	code, _, errOut = conveyor("bench", "-m", model, "-p", "8", "-n", "2", "-d", "32", "-r", "1", "--backend", "cpu", "--cpuprofile", prof)
+	require.Equal(t, 0, code, errOut)
+	info, err := os.Stat(prof)
+	require.NoError(t, err)
+	require.Positive(t, info.Size(), "the profile of the measured runs")
 }
 
 func TestBenchJSON(t *testing.T) {
