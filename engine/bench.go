@@ -12,8 +12,16 @@ import (
 // BenchOptions are llama-bench's: a prompt of Prompt tokens processed as one
 // batch from an empty cache (logits for the last only), and Gen single-token
 // decodes after an 8-token prompt, each repeated Reps times after a warm-up.
+// With Depth (llama-bench's -d, --n-depth), a context of Depth random tokens
+// is prefilled first, untimed, and the prompt batch and the decodes come
+// after it (positions Depth..), in place of the empty cache and the 8-token
+// prompt.
 type BenchOptions struct {
 	Prompt, Gen, Reps int
+	Depth             int
+	// Started, if set, is called once the context is in the cache, before
+	// the first measured run (a CPU profile of the runs starts there).
+	Started func()
 	// UBatch is the most prompt tokens computed in one forward pass, as
 	// llama.cpp's n_ubatch (0: the model's DefaultBatchSize); a longer
 	// prompt is computed in pieces of UBatch, each after the one before.
@@ -31,13 +39,26 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 	if o.Reps <= 0 {
 		o.Reps = 1
 	}
-	ctx := max(o.Prompt, 8+o.Gen) + 1
-	ubatch := o.UBatch
-	if ubatch <= 0 {
-		ubatch = m.DefaultBatchSize()
+	if o.Depth < 0 {
+		return BenchResult{}, fmt.Errorf("bench: depth %d is negative", o.Depth)
 	}
-	ubatch = max(min(ubatch, o.Prompt), 1)
-	s, err := m.NewSession(SessionOptions{Context: ctx, BatchSize: max(ubatch, 8)})
+	// genStart is where the decodes begin: after the 8-token prompt, or
+	// after the context.
+	genStart := 8
+	if o.Depth > 0 {
+		genStart = o.Depth
+	}
+	ctx := max(o.Depth+o.Prompt, genStart+o.Gen) + 1
+	ub := o.UBatch
+	if ub <= 0 {
+		ub = m.DefaultBatchSize()
+	}
+	ubatch := max(min(ub, o.Prompt), 1)
+	batch := max(ubatch, 8)
+	if o.Depth > 0 {
+		batch = max(batch, min(ub, o.Depth)) // the context goes in whole ubatches
+	}
+	s, err := m.NewSession(SessionOptions{Context: ctx, BatchSize: batch})
 	if err != nil {
 		return BenchResult{}, err
 	}
@@ -51,13 +72,24 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 		}
 		return t
 	}
+	var afterDepth int32 // the greedy token after the context
+	if o.Depth > 0 {
+		last, err := s.prefill(tokens(o.Depth), 0)
+		if err != nil {
+			return BenchResult{}, fmt.Errorf("bench: context of %d tokens: %w", o.Depth, err)
+		}
+		afterDepth = argmax(last)
+	}
+	if o.Started != nil {
+		o.Started()
+	}
 	var res BenchResult
 	if o.Prompt > 0 {
 		prompt := tokens(o.Prompt)
 		rates, err := repeat(o.Reps, func() (float64, error) {
 			start := time.Now()
 			for at := 0; at < len(prompt); at += ubatch {
-				if _, err := s.Forward(seqBatch(prompt[at:min(at+ubatch, len(prompt))], at)); err != nil {
+				if _, err := s.Forward(seqBatch(prompt[at:min(at+ubatch, len(prompt))], o.Depth+at)); err != nil {
 					return 0, err
 				}
 			}
@@ -71,14 +103,17 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 	if o.Gen > 0 {
 		prompt := tokens(8)
 		rates, err := repeat(o.Reps, func() (float64, error) {
-			out, err := s.Forward(seqBatch(prompt, 0))
-			if err != nil {
-				return 0, err
+			next := afterDepth
+			if o.Depth == 0 {
+				out, err := s.Forward(seqBatch(prompt, 0))
+				if err != nil {
+					return 0, err
+				}
+				next = argmax(out[0])
 			}
-			next := argmax(out[0])
 			start := time.Now()
 			for i := 0; i < o.Gen; i++ {
-				out, err := s.Forward(singleToken(next, 8+i))
+				out, err := s.Forward(singleToken(next, genStart+i))
 				if err != nil {
 					return 0, err
 				}

@@ -103,16 +103,25 @@ func quantizeF32(dst []byte, src []float32) {
 	}
 }
 
-// dotF32 accumulates w[i]*a[i] into one float32 in index order, i = 0..n-1.
+// dotF32 accumulates w[i]*a[i] in dotF16's 64 float32 lanes, one fused
+// multiply-add each (zeros past n), reduced by sumF16Lanes: the order of
+// ggml's AVX-512 ggml_vec_dot_f32 (four 16-lane FMA registers, added
+// pairwise), except that ggml adds a partial last chunk one product at a
+// time. The order depends only on n.
 func dotF32(w, a []byte, n int) float32 {
 	w, a = w[:4*n], a[:4*n]
-	var sum float32
-	for i := 0; i < n; i++ {
-		x := math.Float32frombits(binary.LittleEndian.Uint32(w[4*i:]))
-		y := math.Float32frombits(binary.LittleEndian.Uint32(a[4*i:]))
-		sum += float32(x * y)
+	var lanes [64]float32
+	for i0 := 0; i0 < n; i0 += 64 {
+		for l := range lanes {
+			var x, y float32
+			if i := i0 + l; i < n {
+				x = math.Float32frombits(binary.LittleEndian.Uint32(w[4*i:]))
+				y = math.Float32frombits(binary.LittleEndian.Uint32(a[4*i:]))
+			}
+			lanes[l] = fma32(x, y, lanes[l])
+		}
 	}
-	return sum
+	return sumF16Lanes(&lanes)
 }
 
 // F16 rows: little-endian binary16.
@@ -186,17 +195,25 @@ func quantizeBF16(dst []byte, src []float32) {
 	}
 }
 
-// dotBF16 converts both operands to float32 and accumulates w[i]*a[i] into one
-// float32 in index order, i = 0..n-1.
+// dotBF16 is dotF16 for bfloat16 operands: both converted to float32 (exact,
+// a 16-bit shift), w[i]*a[i] accumulated in dotF16's 64 lanes with one fused
+// multiply-add each and the lanes reduced by sumF16Lanes, so that the
+// AVX-512 kernels (dot and tiles) share the F16 ones' order. The order
+// depends only on n.
 func dotBF16(w, a []byte, n int) float32 {
 	w, a = w[:2*n], a[:2*n]
-	var sum float32
-	for i := 0; i < n; i++ {
-		x := BF16ToF32(binary.LittleEndian.Uint16(w[2*i:]))
-		y := BF16ToF32(binary.LittleEndian.Uint16(a[2*i:]))
-		sum += float32(x * y)
+	var lanes [64]float32
+	for i0 := 0; i0 < n; i0 += 64 {
+		for l := range lanes {
+			var x, y float32
+			if i := i0 + l; i < n {
+				x = BF16ToF32(binary.LittleEndian.Uint16(w[2*i:]))
+				y = BF16ToF32(binary.LittleEndian.Uint16(a[2*i:]))
+			}
+			lanes[l] = fma32(x, y, lanes[l])
+		}
 	}
-	return sum
+	return sumF16Lanes(&lanes)
 }
 
 // RoundToF16 rounds each value of v to the nearest half-precision value:

@@ -41,6 +41,12 @@ func f16LastChunkMask(n int) uint64 {
 // 64c+16r..+15) of chunk c at dst[(r*nc+c)*16*rows:], for nc chunks; values
 // past n are zero. A tile of packed rows takes rows*f16PackedLen(n) values.
 func packF16Tile(dst []float32, src []byte, n, rows int) {
+	packTile16(F16ToF32, dst, src, n, rows)
+}
+
+// packTile16 is packF16Tile for any 16-bit float format, conv converting
+// one value to float32.
+func packTile16(conv func(uint16) float32, dst []float32, src []byte, n, rows int) {
 	nc := f16PackedLen(n) / f16Chunk
 	for c := 0; c < nc; c++ {
 		for r := 0; r < 4; r++ {
@@ -48,7 +54,7 @@ func packF16Tile(dst []float32, src []byte, n, rows int) {
 			for l := range group {
 				var v float32
 				if k := c*f16Chunk + 16*r + l; k < n {
-					v = F16ToF32(binary.LittleEndian.Uint16(src[2*k:]))
+					v = conv(binary.LittleEndian.Uint16(src[2*k:]))
 				}
 				group[l] = v
 			}
@@ -60,7 +66,13 @@ func packF16Tile(dst []float32, src []byte, n, rows int) {
 // 4 weight rows j and a tile a of rows activation rows i packed by
 // packF16Tile, pass by pass as the assembly does: it is the assembly's twin
 // (which, with prefetch set, also fetches the next 4 weight rows into cache).
-func tileF16(rows int, w []byte, wStride int, a []float32, n int, out []float32, outStride int, _ bool) {
+func tileF16(rows int, w []byte, wStride int, a []float32, n int, out []float32, outStride int, prefetch bool) {
+	tile16(F16ToF32, rows, w, wStride, a, n, out, outStride)
+}
+
+// tile16 is tileF16 for any 16-bit float weight format, conv converting one
+// weight to float32.
+func tile16(conv func(uint16) float32, rows int, w []byte, wStride int, a []float32, n int, out []float32, outStride int) {
 	nc := f16PackedLen(n) / f16Chunk
 	for i := 0; i < rows; i++ {
 		for j := 0; j < 4; j++ {
@@ -71,7 +83,7 @@ func tileF16(rows int, w []byte, wStride int, a []float32, n int, out []float32,
 					for l, y := range group {
 						var x float32
 						if k := c*f16Chunk + 16*r + l; k < n {
-							x = F16ToF32(binary.LittleEndian.Uint16(w[j*wStride+2*k:]))
+							x = conv(binary.LittleEndian.Uint16(w[j*wStride+2*k:]))
 						}
 						lanes[16*r+l] = fma32(x, y, lanes[16*r+l])
 					}

@@ -58,6 +58,32 @@ GLOBL lane0Of4<>(SB), RODATA|NOPTR, $64
 	VCVTPH2PS   Y26, Z26; \
 	VCVTPH2PS   Y27, Z27
 
+// LOADWBF16 is LOADW for BF16 weights: zero-extend and shift, exact.
+#define LOADWBF16(OFF) \
+	VPMOVZXWD OFF(SI), Z24; \
+	VPMOVZXWD OFF(SI)(BX*1), Z25; \
+	VPMOVZXWD OFF(SI)(BX*2), Z26; \
+	VPMOVZXWD OFF(SI)(DX*1), Z27; \
+	VPSLLD    $16, Z24, Z24; \
+	VPSLLD    $16, Z25, Z25; \
+	VPSLLD    $16, Z26, Z26; \
+	VPSLLD    $16, Z27, Z27
+
+// LOADWBF16MASKED is LOADWMASKED for BF16 weights.
+#define LOADWBF16MASKED \
+	VMOVDQU16.Z (SI), K1, Y24; \
+	VMOVDQU16.Z (SI)(BX*1), K1, Y25; \
+	VMOVDQU16.Z (SI)(BX*2), K1, Y26; \
+	VMOVDQU16.Z (SI)(DX*1), K1, Y27; \
+	VPMOVZXWD   Y24, Z24; \
+	VPMOVZXWD   Y25, Z25; \
+	VPMOVZXWD   Y26, Z26; \
+	VPMOVZXWD   Y27, Z27; \
+	VPSLLD      $16, Z24, Z24; \
+	VPSLLD      $16, Z25, Z25; \
+	VPSLLD      $16, Z26, Z26; \
+	VPSLLD      $16, Z27, Z27
+
 // ROWFMA folds one activation row's group (at ADDR, via T) into its four
 // accumulators.
 #define ROWFMA(ADDR, T, A0, A1, A2, A3) \
@@ -158,13 +184,14 @@ GLOBL lane0Of4<>(SB), RODATA|NOPTR, $64
 	OP(1024, Z16, Z17, Z18, Z19); \
 	OP(1280, Z20, Z21, Z22, Z23)
 
-// TILEF16 is the body of a tile kernel; ROWS, FMAS and STEP (the bytes of a
+// TILEF16 is the body of a tile kernel; LW and LWM load the weights (F16 or
+// BF16: LOADW and LOADWMASKED or their BF16 forms); ROWS, FMAS and STEP (the bytes of a
 // chunk's activations; STEPOFF the same as an offset, STEP2 twice it) give
 // its row count. A pass runs its full chunks two a loop iteration (ODD takes
 // one first if their count is odd), or one an iteration in PFLOOP, which
 // prefetches and sits after the RET, out of the way of the other loop; then
 // the last chunk, masked.
-#define TILEF16(ROWS, FMAS, STEP, STEPOFF, STEP2, PASS, ODD, LOOP, PFLOOP, TAIL, AFTER1, AFTER23, NEXT, DONE) \
+#define TILEF16(LW, LWM, ROWS, FMAS, STEP, STEPOFF, STEP2, PASS, ODD, LOOP, PFLOOP, TAIL, AFTER1, AFTER23, NEXT, DONE) \
 	MOVQ w+0(FP), R9; \
 	MOVQ wstride+8(FP), BX; \
 	LEAQ (BX)(BX*2), DX; \
@@ -185,16 +212,16 @@ PASS: \
 	TESTQ $1, CX; \
 	JZ   LOOP; \
 ODD: \
-	LOADW(0); \
+	LW(0); \
 	FMAS(0); \
 	ADDQ $128, SI; \
 	ADDQ STEP, DI; \
 	DECQ CX; \
 	JZ   TAIL; \
 LOOP: \
-	LOADW(0); \
+	LW(0); \
 	FMAS(0); \
-	LOADW(128); \
+	LW(128); \
 	FMAS(STEPOFF); \
 	ADDQ $256, SI; \
 	ADDQ STEP2, DI; \
@@ -202,7 +229,7 @@ LOOP: \
 	JNZ  LOOP; \
 TAIL: \
 	KMOVW R10, K1; \
-	LOADWMASKED; \
+	LWM; \
 	FMAS(0); \
 	ADDQ STEP, DI; \
 	CMPQ R8, $1; \
@@ -236,7 +263,7 @@ DONE: \
 PFLOOP: \
 	PREFETCHT1 (SI)(R11*1); \
 	PREFETCHT1 64(SI)(R11*1); \
-	LOADW(0); \
+	LW(0); \
 	FMAS(0); \
 	ADDQ $128, SI; \
 	ADDQ STEP, DI; \
@@ -246,15 +273,27 @@ PFLOOP: \
 
 // func tileF16x6AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
 TEXT ·tileF16x6AVX512(SB), 0, $3136-57
-	TILEF16(ROWS6, FMAS6, $384, 384, $768, f16x6pass, f16x6odd, f16x6loop, f16x6pfloop, f16x6tail, f16x6after1, f16x6after23, f16x6next, f16x6done)
+	TILEF16(LOADW, LOADWMASKED, ROWS6, FMAS6, $384, 384, $768, f16x6pass, f16x6odd, f16x6loop, f16x6pfloop, f16x6tail, f16x6after1, f16x6after23, f16x6next, f16x6done)
 
 // func tileF16x4AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
 TEXT ·tileF16x4AVX512(SB), 0, $3136-57
-	TILEF16(ROWS4, FMAS4, $256, 256, $512, f16x4pass, f16x4odd, f16x4loop, f16x4pfloop, f16x4tail, f16x4after1, f16x4after23, f16x4next, f16x4done)
+	TILEF16(LOADW, LOADWMASKED, ROWS4, FMAS4, $256, 256, $512, f16x4pass, f16x4odd, f16x4loop, f16x4pfloop, f16x4tail, f16x4after1, f16x4after23, f16x4next, f16x4done)
 
 // func tileF16x2AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
 TEXT ·tileF16x2AVX512(SB), 0, $3136-57
-	TILEF16(ROWS2, FMAS2, $128, 128, $256, f16x2pass, f16x2odd, f16x2loop, f16x2pfloop, f16x2tail, f16x2after1, f16x2after23, f16x2next, f16x2done)
+	TILEF16(LOADW, LOADWMASKED, ROWS2, FMAS2, $128, 128, $256, f16x2pass, f16x2odd, f16x2loop, f16x2pfloop, f16x2tail, f16x2after1, f16x2after23, f16x2next, f16x2done)
+
+// func tileBF16x6AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
+TEXT ·tileBF16x6AVX512(SB), 0, $3136-57
+	TILEF16(LOADWBF16, LOADWBF16MASKED, ROWS6, FMAS6, $384, 384, $768, bf16x6pass, bf16x6odd, bf16x6loop, bf16x6pfloop, bf16x6tail, bf16x6after1, bf16x6after23, bf16x6next, bf16x6done)
+
+// func tileBF16x4AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
+TEXT ·tileBF16x4AVX512(SB), 0, $3136-57
+	TILEF16(LOADWBF16, LOADWBF16MASKED, ROWS4, FMAS4, $256, 256, $512, bf16x4pass, bf16x4odd, bf16x4loop, bf16x4pfloop, bf16x4tail, bf16x4after1, bf16x4after23, bf16x4next, bf16x4done)
+
+// func tileBF16x2AVX512(w *byte, wstride int, a *float32, nc int, mask uint64, out *float32, ostride int, prefetch bool)
+TEXT ·tileBF16x2AVX512(SB), 0, $3136-57
+	TILEF16(LOADWBF16, LOADWBF16MASKED, ROWS2, FMAS2, $128, 128, $256, bf16x2pass, bf16x2odd, bf16x2loop, bf16x2pfloop, bf16x2tail, bf16x2after1, bf16x2after23, bf16x2next, bf16x2done)
 
 // func packF16TileAVX512(dst *float32, src *byte, nc int, mask uint64, step int)
 // Converts one F16 row of nc 64-value chunks (the last one masked by mask,

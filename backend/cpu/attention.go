@@ -22,9 +22,10 @@ import (
 // non-flash attention: float32 products summed in float64, the softmax
 // denominator in float64.
 //
-// The work is split by query row and KV head: a task converts the KV head's
-// rows it sees to float32 once (or reads an F32 cache in place), then
-// computes each head that shares them; with an F32 cache ScoreLanes heads at
+// The work is split by query row and KV head: a task reads an F16 cache's
+// rows of the KV head in place (kernels.AttnFlashF16Rows), an F32 cache's
+// too, other types converted to float32 once, then computes each head that
+// shares them; with an F32 cache ScoreLanes heads at
 // a time (kernels.AttnScores) and a weighted sum per head
 // (kernels.AttnWeightedSum). The kernels keep the order of every sum.
 func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p backend.Attention) {
@@ -51,7 +52,7 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 	*t = attendTask{
 		p: p, positions: positions, seqs: seqs, qs: f32s(q), out: f32s(dst),
 		k: newCacheRows(kCache, hd), v: newCacheRows(vCache, hd),
-		flash: kCache.Type == gguf.TypeF16,
+		flash: kCache.Type == gguf.TypeF16 && vCache.Type == gguf.TypeF16,
 		work:  b.work,
 	}
 	if p.Sinks.Buf != nil {
@@ -101,6 +102,13 @@ func (c *cacheRows) head(buf *[]float32, first, n, h int) ([]float32, int) {
 	return rows, hd
 }
 
+// f16Head returns rows first..first+n-1 of KV head h of an F16 cache as
+// they are, and their stride in bytes.
+func (c *cacheRows) f16Head(first, n, h int) ([]byte, int) {
+	off := first*c.rowBytes + h*c.headBytes
+	return c.raw[off : off+(n-1)*c.rowBytes+c.headBytes], c.rowBytes
+}
+
 type attendTask struct {
 	p         backend.Attention
 	positions []int32
@@ -128,25 +136,39 @@ func (a *attendTask) run(worker, lo, hi int) {
 			first = max(0, n-p.Window)
 		}
 		nt := n - first
-		keys, kStride := a.k.head(&w.keys, base+first, nt, kvh)
-		values, vStride := a.v.head(&w.values, base+first, nt, kvh)
 		if a.flash {
-			scores, ms, vs := grow(&w.weights, nt), grow(&w.ms, nt), grow(&w.vs, nt)
-			qh := grow(&w.qh, hd)
-			for h := kvh * group; h < (kvh+1)*group; h++ {
-				copy(qh, a.qs[i*width+h*hd:])
-				kernels.RoundToF16(qh)
-				out := a.out[i*width+h*hd : i*width+(h+1)*hd]
-				if a.sinks != nil {
+			if a.sinks != nil {
+				// gpt-oss's sinks: per query head, over the head converted
+				// to float32 (kernels.AttnFlashF16Sink).
+				keys, kStride := a.k.head(&w.keys, base+first, nt, kvh)
+				values, vStride := a.v.head(&w.values, base+first, nt, kvh)
+				scores, ms, vs := grow(&w.weights, nt), grow(&w.ms, nt), grow(&w.vs, nt)
+				qh := grow(&w.qh, hd)
+				for h := kvh * group; h < (kvh+1)*group; h++ {
+					copy(qh, a.qs[i*width+h*hd:])
+					kernels.RoundToF16(qh)
+					out := a.out[i*width+h*hd : i*width+(h+1)*hd]
 					kernels.AttnFlashF16Sink(out, qh, keys, kStride, values, vStride, nt,
 						p.Scale, p.SoftCap, a.sinks[h], scores, ms, vs)
-					continue
 				}
-				kernels.AttnFlashF16(out, qh, keys, kStride, values, vStride, nt,
-					p.Scale, p.SoftCap, scores, ms, vs)
+				continue
 			}
+			// The F16 rows are read in place: no float32 copy of the head.
+			keys, kStride := a.k.f16Head(base+first, nt, kvh)
+			values, vStride := a.v.f16Head(base+first, nt, kvh)
+			// The KV head's query heads go together, so that each block of
+			// keys and values is read from memory once for all of them.
+			scores, ms, vs := grow(&w.weights, group*nt), grow(&w.ms, group*nt), grow(&w.vs, group*nt)
+			lo, hi := i*width+kvh*group*hd, i*width+(kvh+1)*group*hd
+			qh := grow(&w.qh, group*hd)
+			copy(qh, a.qs[lo:hi])
+			kernels.RoundToF16(qh)
+			kernels.AttnFlashF16RowsGroup(a.out[lo:hi], qh, group, keys, kStride, values, vStride, nt,
+				p.Scale, p.SoftCap, scores, ms, vs)
 			continue
 		}
+		keys, kStride := a.k.head(&w.keys, base+first, nt, kvh)
+		values, vStride := a.v.head(&w.values, base+first, nt, kvh)
 		dots := grow(&w.dots, nt*kernels.ScoreLanes)
 		scores := grow(&w.weights, nt)
 		for h0 := kvh * group; h0 < (kvh+1)*group; h0 += kernels.ScoreLanes {

@@ -75,9 +75,13 @@ func TestAttendF16IsBatchInvariant(t *testing.T) {
 }
 
 func benchAttend(b *testing.B, cacheType gguf.Type, rows, ctx int) {
+	benchAttendShape(b, backend.Attention{Heads: 12, KVHeads: 12, HeadDim: 64, Context: ctx, Scale: 0.125}, cacheType, rows)
+}
+
+func benchAttendShape(b *testing.B, p backend.Attention, cacheType gguf.Type, rows int) {
+	ctx := p.Context
 	be := New(0)
 	defer be.Close()
-	p := backend.Attention{Heads: 12, KVHeads: 12, HeadDim: 64, Context: ctx, Scale: 0.125}
 	f := newAttendFixture(b, be, cacheType, p, rows)
 	pos, seq := make([]int32, rows), make([]int32, rows)
 	for i := range pos {
@@ -112,3 +116,9 @@ func i32Tensor(tb testing.TB, be *Backend, vals []int32) backend.Tensor {
 func BenchmarkAttendF16Decode(b *testing.B)  { benchAttend(b, gguf.TypeF16, 1, 2048) }
 func BenchmarkAttendF16Prefill(b *testing.B) { benchAttend(b, gguf.TypeF16, 64, 2048) }
 func BenchmarkAttendF32Decode(b *testing.B)  { benchAttend(b, gguf.TypeF32, 1, 2048) }
+
+// TinyLlama's shape (32 query heads of 64 sharing 4 KV heads): one token
+// decoded after a context of 4096.
+func BenchmarkAttendF16DecodeGQA4096(b *testing.B) {
+	benchAttendShape(b, backend.Attention{Heads: 32, KVHeads: 4, HeadDim: 64, Context: 4097, Scale: 0.125}, gguf.TypeF16, 1)
+}

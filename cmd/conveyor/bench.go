@@ -19,13 +19,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	hf := hfFlag(fs)
 	prompt := fs.Int("p", 512, "prompt tokens processed as one batch (0: skip)")
 	gen := fs.Int("n", 128, "tokens generated one at a time after an 8-token prompt (0: skip)")
+	depth := fs.Int("d", 0, "context `tokens` prefilled first, untimed, as llama-bench's -d: pp and tg are measured after them")
 	ubatch := fs.Int("ub", 0, "most prompt tokens computed in one pass, as llama.cpp's n_ubatch (0: the backend's default, 256 on the CPU, 512 on a GPU)")
 	threads := fs.Int("t", 0, "CPU threads (0: one per core)")
 	reps := fs.Int("r", 3, "repetitions after a warm-up; the median is reported")
 	backendName := fs.String("backend", "auto", "backend: auto, cpu or vulkan")
 	device := fs.Int("device", -1, "Vulkan device number (-1: the best)")
 	asJSON := fs.Bool("json", false, "print one JSON object on one line")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to `file` (go tool pprof)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs (after the -d context) to `file` (go tool pprof)")
 	memBW := fs.Bool("membw", true, "after the runs, measure the machine's streaming read bandwidth on the same threads and report decode's share of it")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -34,8 +35,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *prompt < 0 || *gen < 0 || *ubatch < 0 || *reps <= 0 {
-		return fmt.Errorf("%w: -p, -n and -ub must not be negative, -r must be positive", errUsage)
+	if *prompt < 0 || *gen < 0 || *ubatch < 0 || *depth < 0 || *reps <= 0 {
+		return fmt.Errorf("%w: -p, -n, -d and -ub must not be negative, -r must be positive", errUsage)
 	}
 	m, err := loadInterruptibly(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0, Threads: *threads,
 		Progress: runopts.LoadProgress(stderr), Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}, stderr)
@@ -43,20 +44,33 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
+	profiling := false
+	opts := engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch, Depth: *depth}
+	var profErr error
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+		// The profile starts after the -d context is prefilled.
+		opts.Started = func() {
+			if profErr = pprof.StartCPUProfile(f); profErr == nil {
+				profiling = true
+			}
 		}
-		defer pprof.StopCPUProfile()
+		defer func() {
+			if profiling {
+				pprof.StopCPUProfile()
+			}
+		}()
 	}
-	res, err := m.Bench(engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch})
+	res, err := m.Bench(opts)
 	if err != nil {
 		return err
+	}
+	if profErr != nil {
+		return profErr
 	}
 	pp, tg := fmt.Sprintf("pp%d_tok_s", *prompt), fmt.Sprintf("tg%d_tok_s", *gen)
 	// Peak memory is read before the bandwidth test allocates its buffer.
@@ -71,7 +85,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		fields := map[string]any{
 			pp: res.PromptTokPerS, tg: res.GenTokPerS, "load_s": m.LoadTime.Seconds(), "peak_rss_mb": rss,
 			"backend": m.Backend().Name(), "device": m.Backend().Device(), "model": p, "reps": *reps,
-			"weights_mb_per_token": float64(wb) / (1 << 20), "decode_weights_gb_s": decodeGBs,
+			"depth": *depth, "weights_mb_per_token": float64(wb) / (1 << 20), "decode_weights_gb_s": decodeGBs,
 		}
 		if readGBs > 0 {
 			fields["mem_read_gb_s"] = readGBs
@@ -84,11 +98,22 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		_, err = fmt.Fprintln(stdout, string(line))
 		return err
 	}
-	fmt.Fprintf(stdout, "model    %s\nbackend  %s (%s)\nload     %.2f s\n%-8s %.2f tok/s\n%-8s %.2f tok/s\npeak RSS %.0f MiB\n",
-		p, m.Backend().Name(), m.Backend().Device(), m.LoadTime.Seconds(),
-		fmt.Sprintf("pp%d", *prompt), res.PromptTokPerS, fmt.Sprintf("tg%d", *gen), res.GenTokPerS, rss)
+	// Tests are labelled as llama-bench labels them: "pp512 @ d4096".
+	at := ""
+	if *depth > 0 {
+		at = fmt.Sprintf(" @ d%d", *depth)
+	}
+	ppLabel, tgLabel := fmt.Sprintf("pp%d%s", *prompt, at), fmt.Sprintf("tg%d%s", *gen, at)
+	w := max(8, len(ppLabel), len(tgLabel))
+	name := p
+	if name == "" {
+		name = "stories260K (embedded)"
+	}
+	fmt.Fprintf(stdout, "%-*s %s\n%-*s %s (%s)\n%-*s %.2f s\n%-*s %.2f tok/s\n%-*s %.2f tok/s\n%-*s %.0f MiB\n",
+		w, "model", name, w, "backend", m.Backend().Name(), m.Backend().Device(), w, "load", m.LoadTime.Seconds(),
+		w, ppLabel, res.PromptTokPerS, w, tgLabel, res.GenTokPerS, w, "peak RSS", rss)
 	if *gen > 0 {
-		fmt.Fprintf(stdout, "decode   %.1f MiB of weights a token, %.2f GB/s", float64(wb)/(1<<20), decodeGBs)
+		fmt.Fprintf(stdout, "%-*s %.1f MiB of weights a token, %.2f GB/s", w, "decode", float64(wb)/(1<<20), decodeGBs)
 		if readGBs > 0 {
 			fmt.Fprintf(stdout, " = %.0f%% of the %.2f GB/s streaming read rate", 100*decodeGBs/readGBs, readGBs)
 		}

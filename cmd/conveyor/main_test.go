@@ -95,6 +95,29 @@ func TestInfoTokenizeSynth(t *testing.T) {
 	require.Contains(t, out, `"generated_tokens":4`)
 }
 
+// With -d the JSON says the depth and the text labels the tests as
+// llama-bench does.
+func TestBenchDepth(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	code, out, errOut := conveyor("bench", "-m", model, "-p", "16", "-n", "4", "-d", "64", "-r", "1", "--backend", "cpu", "--json")
+	require.Equal(t, 0, code, errOut)
+	var res map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.Equal(t, 64.0, res["depth"])
+	require.Greater(t, res["pp16_tok_s"], 0.0)
+	require.Greater(t, res["tg4_tok_s"], 0.0)
+	code, out, errOut = conveyor("bench", "-m", model, "-p", "16", "-n", "4", "-d", "64", "-r", "1", "--backend", "cpu")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "pp16 @ d64")
+	require.Contains(t, out, "tg4 @ d64")
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	code, _, errOut = conveyor("bench", "-m", model, "-p", "8", "-n", "2", "-d", "32", "-r", "1", "--backend", "cpu", "--cpuprofile", prof)
+	require.Equal(t, 0, code, errOut)
+	info, err := os.Stat(prof)
+	require.NoError(t, err)
+	require.Positive(t, info.Size(), "the profile of the measured runs")
+}
+
 func TestBenchJSON(t *testing.T) {
 	model := testdata.Path(t, "models/stories260K.gguf")
 	code, out, errOut := conveyor("bench", "-m", model, "-p", "16", "-n", "4", "-r", "1", "--backend", "cpu", "--json")

@@ -1,0 +1,69 @@
+#include "textflag.h"
+
+// func dotF32AVX512(w, a *byte, n int) float32
+// dotF32's order, as dotF16AVX512: accumulators Z0-Z3 hold lanes 0-15,
+// 16-31, 32-47, 48-63; the last, partial, 64 values are loaded under masks
+// that zero the rest (bits 16r..16r+15 of a 64-bit mask for register r).
+TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
+	MOVQ w+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ n+16(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	CMPQ CX, $64
+	JLT  f32tail
+
+f32loop:
+	VMOVUPS     0(SI), Z4
+	VFMADD231PS 0(DI), Z4, Z0
+	VMOVUPS     64(SI), Z5
+	VFMADD231PS 64(DI), Z5, Z1
+	VMOVUPS     128(SI), Z6
+	VFMADD231PS 128(DI), Z6, Z2
+	VMOVUPS     192(SI), Z7
+	VFMADD231PS 192(DI), Z7, Z3
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	CMPQ CX, $64
+	JGE  f32loop
+
+f32tail:
+	TESTQ CX, CX
+	JZ    f32sum
+	MOVQ  $-1, AX
+	BZHIQ CX, AX, R8
+	KMOVQ R8, K1
+	KSHIFTRQ $16, K1, K2
+	KSHIFTRQ $32, K1, K3
+	KSHIFTRQ $48, K1, K4
+	VMOVUPS.Z 0(SI), K1, Z4
+	VMOVUPS.Z 0(DI), K1, Z8
+	VMOVUPS.Z 64(SI), K2, Z5
+	VMOVUPS.Z 64(DI), K2, Z9
+	VMOVUPS.Z 128(SI), K3, Z6
+	VMOVUPS.Z 128(DI), K3, Z10
+	VMOVUPS.Z 192(SI), K4, Z7
+	VMOVUPS.Z 192(DI), K4, Z11
+	VFMADD231PS Z8, Z4, Z0
+	VFMADD231PS Z9, Z5, Z1
+	VFMADD231PS Z10, Z6, Z2
+	VFMADD231PS Z11, Z7, Z3
+
+f32sum:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF32X8 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
