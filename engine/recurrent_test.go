@@ -14,80 +14,74 @@ import (
 	"github.com/conveyor-llm/conveyor/model"
 )
 
-// hybridArch names the hybrid linear-attention models of ../shared/arch:
-// CPU only so far; other backends refuse them.
+// hybridArch names the hybrid linear-attention models of ../shared/arch.
 var hybridArch = map[string]bool{"qwen35": true, "qwen3next": true, "qwen35moe": true}
 
 // The hybrid models on prompts of our own: testdata/hybrid/*.json are
 // llama.cpp's outputs (the oracle of ../shared/oracle, which puts BOS
-// first), checked as TestArchitecturesMatchLlamaCpp checks the recorded one.
+// first), checked as TestArchitecturesMatchLlamaCpp checks the recorded one,
+// on every backend.
 func TestHybridMorePrompts(t *testing.T) {
 	files, err := filepath.Glob("testdata/hybrid/*.json")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			raw, err := os.ReadFile(file)
-			require.NoError(t, err)
-			var want struct {
-				archCase
-				Model string `json:"model"`
-			}
-			require.NoError(t, json.Unmarshal(raw, &want))
-			m, err := Load(testdata.Path(t, "arch/"+want.Model), Options{Backend: "cpu", Threads: 2})
-			require.NoError(t, err)
-			defer m.Close()
-			ids := want.PromptIDs
-			if ids[0] == m.Tokenizer().BOS() { // the oracle's BOS; these vocabularies add none
-				ids = ids[1:]
-			}
-			require.Equal(t, ids, m.Tokenizer().Encode(want.Prompt, true, true), "prompt ids")
-
-			s, err := m.NewSession(SessionOptions{Context: 80})
-			require.NoError(t, err)
-			defer s.Close()
-			logits, err := s.prefill(want.PromptIDs, 0)
-			require.NoError(t, err)
-			steps := append([][][2]float64{want.Top}, want.TopEvery...)
-			worst := 0.0
-			for i, top := range steps {
-				for _, pair := range top {
-					d := math.Abs(float64(logits[int(pair[0])]) - pair[1])
-					worst = math.Max(worst, d)
-					require.LessOrEqual(t, d, 3e-2, "step %d: logit of %d is %g, llama.cpp %g", i, int(pair[0]), logits[int(pair[0])], pair[1])
-				}
-				if top[0][1]-top[1][1] >= 0.05 {
-					require.Equal(t, want.GeneratedIDs[i], argmax(logits), "step %d", i)
-				}
-				if i == len(steps)-1 {
-					break
-				}
-				out, err := s.Forward(singleToken(want.GeneratedIDs[i], len(want.PromptIDs)+i))
-				require.NoError(t, err)
-				logits = out[0]
-			}
-			t.Logf("%s %q: largest logit difference from llama.cpp %.4f over %d steps", want.Model, want.Prompt, worst, len(steps))
-		})
+		for _, b := range testBackends() {
+			t.Run(b+"/"+filepath.Base(file), func(t *testing.T) { testHybridPrompt(t, b, file) })
+		}
 	}
+}
+
+func testHybridPrompt(t *testing.T, backendName, file string) {
+	raw, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var want struct {
+		archCase
+		Model string `json:"model"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &want))
+	m, err := Load(testdata.Path(t, "arch/"+want.Model), Options{Backend: backendName, Threads: 2})
+	require.NoError(t, err)
+	defer m.Close()
+	ids := want.PromptIDs
+	if ids[0] == m.Tokenizer().BOS() { // the oracle's BOS; these vocabularies add none
+		ids = ids[1:]
+	}
+	require.Equal(t, ids, m.Tokenizer().Encode(want.Prompt, true, true), "prompt ids")
+
+	s, err := m.NewSession(SessionOptions{Context: 80})
+	require.NoError(t, err)
+	defer s.Close()
+	logits, err := s.prefill(want.PromptIDs, 0)
+	require.NoError(t, err)
+	steps := append([][][2]float64{want.Top}, want.TopEvery...)
+	worst := 0.0
+	for i, top := range steps {
+		for _, pair := range top {
+			d := math.Abs(float64(logits[int(pair[0])]) - pair[1])
+			worst = math.Max(worst, d)
+			require.LessOrEqual(t, d, 3e-2, "step %d: logit of %d is %g, llama.cpp %g", i, int(pair[0]), logits[int(pair[0])], pair[1])
+		}
+		if top[0][1]-top[1][1] >= 0.05 {
+			require.Equal(t, want.GeneratedIDs[i], argmax(logits), "step %d", i)
+		}
+		if i == len(steps)-1 {
+			break
+		}
+		out, err := s.Forward(singleToken(want.GeneratedIDs[i], len(want.PromptIDs)+i))
+		require.NoError(t, err)
+		logits = out[0]
+	}
+	t.Logf("%s %q on %s: largest logit difference from llama.cpp %.4f over %d steps", want.Model, want.Prompt, backendName, worst, len(steps))
 }
 
 // The recurrent state is batch invariant: a sequence's logits are the same
 // bit for bit alone, beside other sequences, and prefilled in chunks.
 func TestHybridBatchInvariance(t *testing.T) {
-	for name := range hybridArch {
-		t.Run(name, func(t *testing.T) { checkBatchInvariance(t, "cpu", testdata.Path(t, "arch/"+name+".gguf")) })
-	}
-}
-
-// Other backends refuse the hybrid models with a clear error rather than
-// compute them wrongly.
-func TestHybridRefusedOffCPU(t *testing.T) {
 	for _, b := range testBackends() {
-		if b == "cpu" {
-			continue
+		for name := range hybridArch {
+			t.Run(b+"/"+name, func(t *testing.T) { checkBatchInvariance(t, b, testdata.Path(t, "arch/"+name+".gguf")) })
 		}
-		_, err := Load(testdata.Path(t, "arch/qwen35.gguf"), Options{Backend: b})
-		require.ErrorContains(t, err, "Gated DeltaNet layers are not implemented on the "+b+" backend")
 	}
 }
 

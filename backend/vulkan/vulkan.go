@@ -67,6 +67,7 @@ type Backend struct {
 	quantValid bool
 	factors    map[string]*buffer // RoPE frequency factors, by content
 	moe        moeScratch         // MatMulID's scratch (moe.go)
+	gates      *buffer            // DeltaNet's per-token beta and decay (deltanet.go)
 }
 
 var _ backend.Backend = (*Backend)(nil)
