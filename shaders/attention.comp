@@ -17,6 +17,9 @@
 // rows in row order. Scores are recomputed in each of three passes (max,
 // sum, weighted sum) rather than stored, so no scratch memory is needed
 // whatever the context length.
+//
+// With sinks, head h's sink joins the maximum and the sum, not the weights:
+// as the CPU's softmax (F32) and kernels.AttnFlashF16Sink (F16).
 #include "common.glsl"
 
 #define EXP_TABLE_HI(j) expHi[j]
@@ -33,6 +36,7 @@ layout(std430, binding = 2) readonly buffer Vb { uint V[]; };
 layout(std430, binding = 3) readonly buffer Pb { int POS[]; };
 layout(std430, binding = 4) readonly buffer Sb { int SEQ[]; };
 layout(std430, binding = 5) writeonly buffer Db { float D[]; };
+layout(std430, binding = 6) readonly buffer Kb2 { float SINK[]; }; // per query head, when hasSinks
 
 layout(push_constant) uniform P {
 	uint qOff, kOff, vOff, posOff, seqOff, dOff; // words
@@ -40,6 +44,7 @@ layout(push_constant) uniform P {
 	float scale;
 	float softCap; // > 0: cap scores at softCap*tanh(s/softCap)
 	uint window;   // > 0: see only the last window positions
+	uint sinkOff, hasSinks; // gpt-oss's sinks: one more logit per head in the softmax's denominator
 } p;
 
 shared float qs[WG * MAXD];
@@ -126,7 +131,7 @@ float scoreF16(uint row, uint kvh) {
 // attendFlashF16 is the F16 cache's attention for workgroup (h, i): the
 // online softmax of kernels.FlashWeights and the accumulator of
 // kernels.AttnAccumulateF16, over cnt cache rows from base.
-void attendFlashF16(uint tid, uint kvh, uint base, uint cnt, uint d0) {
+void attendFlashF16(uint tid, uint h, uint kvh, uint base, uint cnt, uint d0) {
 	uint hd = p.headDim;
 	if (tid < 64u) {
 		float hi, lo;
@@ -203,14 +208,33 @@ void attendFlashF16(uint tid, uint kvh, uint base, uint cnt, uint d0) {
 		barrier();
 	}
 	if (tid == 0u) {
+		float f = 1.0;
+		if (p.hasSinks != 0u) {
+			float sink = SINK[p.sinkOff + h];
+			if (sink > m) {
+				precise float x = m - sink;
+				f = exp32(x);
+				precise float s = sum * f + 1.0;
+				sum = s;
+			} else {
+				precise float x = sink - m;
+				precise float s = sum + exp32(x);
+				sum = s;
+			}
+		}
 		red[0] = sum != 0.0 ? divRN(1.0, sum) : 0.0;
+		red[1] = f;
 	}
 	barrier();
-	float inv = red[0];
+	float inv = red[0], f = red[1];
 	for (uint r = 0u; r < MAXD; r++) {
 		uint d = tid + r * WG;
 		if (d < hd) {
-			precise float o = acc[r] * inv;
+			precise float a = acc[r];
+			if (f != 1.0) {
+				a = a * f;
+			}
+			precise float o = a * inv;
 			D[d0 + d] = o;
 		}
 	}
@@ -246,7 +270,7 @@ void main() {
 	uint cnt = n - first;
 	base += first; // scores are over cache rows base + 0..cnt-1
 	if (KVTYPE == 1u) {
-		attendFlashF16(tid, kvh, base, cnt, d0);
+		attendFlashF16(tid, h, kvh, base, cnt, d0);
 		return;
 	}
 
@@ -264,6 +288,11 @@ void main() {
 		barrier();
 	}
 	mx = red[0];
+	float sink = 0.0;
+	if (p.hasSinks != 0u) {
+		sink = SINK[p.sinkOff + h];
+		mx = max(mx, sink);
+	}
 	barrier();
 
 	// Pass 2: the sum of exponentials, in row order.
@@ -281,6 +310,9 @@ void main() {
 		barrier();
 	}
 	if (tid == 0u) {
+		if (p.hasSinks != 0u) {
+			sum += exp(sink - mx);
+		}
 		red[0] = 1.0 / sum;
 	}
 	barrier();

@@ -2,7 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 // rope: rotary position embedding in place. One invocation per (row, head,
 // pair i < dims/2): theta = pos * thetaScale^i (by repeated multiplication, as
-// the CPU does), divided by factor i when given, times freqScale. Mode 0 rotates
+// the CPU does), divided by factor i when given, times freqScale (or with
+// YaRN blended with the unscaled angle, cos and sin times mscale). Mode 0 rotates
 // (2i, 2i+1), mode 1 (NeoX) rotates (i, i + dims/2).
 #include "common.glsl"
 
@@ -16,6 +17,7 @@ layout(push_constant) uniform P {
 	uint rows, cols, headDim, dims;
 	uint mode;
 	float thetaScale, freqScale;
+	float extFactor, corr0, corr1, mscale; // YaRN when extFactor != 0 (see backend.RoPE)
 } p;
 
 // Accurate sine and cosine for large arguments: Vulkan's built-ins are only
@@ -59,9 +61,21 @@ void main() {
 	if (p.hasFactors != 0u) {
 		t = divCR(t, F[p.fOff + i]);
 	}
-	t = t * p.freqScale;
 	float s, c;
-	sincosAcc(t, s, c);
+	if (p.extFactor != 0.0) {
+		precise float y = divCR(float(i) - p.corr0, max(0.001, p.corr1 - p.corr0));
+		precise float mix_ = (1.0 - min(1.0, max(0.0, y))) * p.extFactor;
+		precise float interp = p.freqScale * t;
+		precise float ty = interp * (1.0 - mix_) + t * mix_;
+		sincosAcc(ty, s, c);
+		precise float sm = s * p.mscale;
+		precise float cm = c * p.mscale;
+		s = sm;
+		c = cm;
+	} else {
+		t = t * p.freqScale;
+		sincosAcc(t, s, c);
+	}
 	uint base = p.xOff + row * p.cols + h * p.headDim;
 	uint a = p.mode == 1u ? i : 2u * i;
 	uint b = p.mode == 1u ? i + half_ : 2u * i + 1u;

@@ -341,7 +341,7 @@ func (b *Backend) RoPE(x, pos backend.Tensor, p backend.RoPE) {
 	}
 	gx, gy := grid(int(ceil(total, 64)))
 	pc := push{}.u(xv.words(), pv.words(), fv.words(), has, uint32(x.Rows), uint32(x.Cols), uint32(p.HeadDim),
-		uint32(p.Dims), uint32(p.Mode)).f(thetaScale).f(freqScale)
+		uint32(p.Dims), uint32(p.Mode)).f(thetaScale).f(freqScale).f(p.ExtFactor).f(p.CorrDims[0]).f(p.CorrDims[1]).f(p.MScale)
 	b.dispatch(b.pipeline("rope"), []view{xv, pv, fv}, []int{0}, pc, gx, gy)
 }
 
@@ -395,10 +395,17 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 	if kCache.Type == gguf.TypeF16 {
 		typ = 1
 	}
+	kv2, has := pv, uint32(0) // the sinks (any bound buffer when there are none)
+	if p.Sinks.Buf != nil {
+		mustType("Attend sinks", p.Sinks, gguf.TypeF32)
+		mustShape("Attend sinks", p.Sinks, 1, p.Heads)
+		kv2, has = b.bind(p.Sinks), 1
+	}
 	pc := push{}.u(qv.words(), kv.words(), vv.words(), pv.words(), sv.words(), dv.words(), uint32(p.Heads),
 		uint32(p.KVHeads), uint32(p.HeadDim), uint32(p.Context), uint32(kCache.Rows)).f(p.Scale).f(max(p.SoftCap, 0)).
-		u(uint32(min(max(p.Window, 0), p.Context))) // a window of Context or more is all of it
-	b.dispatch(b.pipeline("attention", typ), []view{qv, kv, vv, pv, sv, dv}, []int{5}, pc, uint32(p.Heads), uint32(q.Rows))
+		u(uint32(min(max(p.Window, 0), p.Context))). // a window of Context or more is all of it
+		u(kv2.words(), has)
+	b.dispatch(b.pipeline("attention", typ), []view{qv, kv, vv, pv, sv, dv, kv2}, []int{5}, pc, uint32(p.Heads), uint32(q.Rows))
 }
 
 // String describes the backend.

@@ -68,9 +68,9 @@ var shaderLayouts = map[string][2]int{
 	"rms_norm":    {3, 24},
 	"elementwise": {3, 24},
 	"layer_norm":  {4, 28},
-	"rope":        {3, 44},
+	"rope":        {3, 60},
 	"kv_write":    {3, 24},
-	"attention":   {6, 56},
+	"attention":   {7, 64},
 }
 
 // pipeline returns the pipeline for a shader with spec constants, creating
