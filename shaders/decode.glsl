@@ -7,6 +7,11 @@
 #define T_IQ4_NL 20u
 #define T_IQ4_XS 23u
 const int IQ4_LEVELS[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+// MXFP4 (gpt-oss, kernels/mxfp4.go): an E8M0 exponent byte, then 16 bytes of
+// E2M1 codes laid out as IQ4_NL's; the levels are held doubled (integers) and
+// the scale halved, as ggml does.
+#define T_MXFP4 39u
+const int MXFP4_LEVELS[16] = int[16](0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
 
 uint wU8(uint off) { return (W[off >> 2] >> ((off & 3u) * 8u)) & 0xffu; }
 
@@ -20,6 +25,16 @@ uint wU32(uint off) {
 }
 
 float wF16(uint off) { return f16tof32(wU16(off)); }
+
+// blockScale is the scale d of the 32-value block at byte offset off: its
+// F16 d, or MXFP4's halved E8M0 scale 2^(e-128).
+float blockScale(uint off) {
+	if (TYPE == T_MXFP4) {
+		uint e = wU8(off);
+		return uintBitsToFloat(e < 2u ? (0x00200000u << e) : ((e - 1u) << 23));
+	}
+	return wF16(off);
+}
 
 // blockBytes is the size of one block (32 values, or 256 for the K-quants
 // and IQ4_XS), or of one value for float types.
@@ -37,6 +52,7 @@ uint blockBytes() {
 	case T_Q8_0: return 34u;
 	case T_IQ4_NL: return 18u;
 	case T_IQ4_XS: return 136u;
+	case T_MXFP4: return 17u;
 	case T_F32: return 4u;
 	default: return 2u;
 	}
@@ -51,6 +67,7 @@ int quant(uint off, uint j) {
 	switch (TYPE) {
 	case T_Q4_0: return int((wU8(off + 2u + lo) >> sh) & 15u) - 8;
 	case T_IQ4_NL: return IQ4_LEVELS[(wU8(off + 2u + lo) >> sh) & 15u];
+	case T_MXFP4: return MXFP4_LEVELS[(wU8(off + 1u + lo) >> sh) & 15u];
 	case T_Q4_1: return int((wU8(off + 4u + lo) >> sh) & 15u);
 	case T_Q5_0: {
 		uint qh = wU32(off + 2u);
@@ -77,13 +94,14 @@ void loadQuants(uint off, out int q[32]) {
 		}
 		return;
 	}
-	if (TYPE == T_IQ4_NL) {
+	if (TYPE == T_IQ4_NL || TYPE == T_MXFP4) {
+		uint qs = TYPE == T_MXFP4 ? 1u : 2u;
 		for (uint i = 0u; i < 4u; i++) {
-			uint w = wU32(off + 2u + 4u * i);
+			uint w = wU32(off + qs + 4u * i);
 			for (uint t = 0u; t < 4u; t++) {
 				uint b = w >> (8u * t);
-				q[4u * i + t] = IQ4_LEVELS[b & 15u];
-				q[4u * i + t + 16u] = IQ4_LEVELS[(b >> 4) & 15u];
+				q[4u * i + t] = TYPE == T_MXFP4 ? MXFP4_LEVELS[b & 15u] : IQ4_LEVELS[b & 15u];
+				q[4u * i + t + 16u] = TYPE == T_MXFP4 ? MXFP4_LEVELS[(b >> 4) & 15u] : IQ4_LEVELS[(b >> 4) & 15u];
 			}
 		}
 		return;
@@ -285,7 +303,7 @@ float dequant(uint row, uint e) {
 	case T_IQ4_XS: return dequantK(row + (e >> 8u) * blockBytes(), e & 255u);
 	default: {
 		uint off = row + (e >> 5) * blockBytes();
-		float d = wF16(off);
+		float d = blockScale(off);
 		precise float v = float(quant(off, e & 31u)) * d;
 		if (hasMin()) {
 			v = v + wF16(off + 2u);

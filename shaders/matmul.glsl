@@ -124,7 +124,7 @@ void main() {
 				uint off = p.wBase + (r0 + r) * p.rowBytes + b * bb;
 				int wq[32];
 				loadQuants(off, wq);
-				float dw = wF16(off);
+				float dw = blockScale(off);
 				float mw = hasMin() ? wF16(off + 2u) : 0.0;
 				for (uint c = 0u; c < NCOLS; c++) {
 					if (c >= nc) {

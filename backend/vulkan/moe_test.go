@@ -13,7 +13,7 @@ import (
 // inputs, float and quantized stacks.
 func TestMoEMatchesCPU(t *testing.T) {
 	e := newEnv(t, Options{})
-	for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_K} {
+	for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeMXFP4} {
 		for _, shape := range [][4]int{{1, 8, 2, 37}, {7, 5, 3, 13}, {19, 8, 2, 64}} {
 			n, experts, used, m := shape[0], shape[1], shape[2], shape[3]
 			k := 256
