@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -41,9 +40,6 @@ func TestArchitecturesMatchLlamaCpp(t *testing.T) {
 	for _, b := range testBackends() {
 		t.Run(b, func(t *testing.T) {
 			for _, name := range archNames {
-				if name == "gpt-oss" && !slices.Contains(gptOSSBackends(), b) {
-					continue // not on this backend yet (gptoss_test.go)
-				}
 				t.Run(name, func(t *testing.T) { testArchitecture(t, b, name) })
 			}
 		})

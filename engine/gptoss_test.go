@@ -20,7 +20,7 @@ func TestGPTOSSBatchInvariance(t *testing.T) {
 }
 
 // gptOSSBackends are the backends that run gpt-oss.
-func gptOSSBackends() []string { return []string{"cpu"} }
+func gptOSSBackends() []string { return testBackends() }
 
 // More prompts than the recorded one, from the oracle (node logits.mjs
 // gpt-oss.gguf --prompt TEXT -n 32 --top 10 --top-every --json): digits in

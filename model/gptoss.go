@@ -47,9 +47,6 @@ type gptOSSLayer struct {
 }
 
 func loadGPTOSS(f *gguf.File, b backend.Backend, progress Progress) (Model, []backend.Buffer, error) {
-	if b.Name() != "cpu" {
-		return nil, nil, fmt.Errorf("model: gpt-oss runs on the CPU backend only so far (not %s: its attention sinks, clamped SwiGLU, YaRN and MXFP4 have no shaders yet)", b.Name())
-	}
 	h, err := readHyper(f, "gpt-oss")
 	if err != nil {
 		return nil, nil, err
