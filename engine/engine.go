@@ -35,6 +35,13 @@ type Options struct {
 	Progress model.Progress
 	// Log, when set, receives one-line notes (which backend was picked and why).
 	Log func(format string, args ...any)
+	// Session is the session the caller means to open (zero fields: the
+	// defaults NewSession takes): Load first estimates the weights, its KV
+	// cache and scratch (EstimateFit) and refuses, with the numbers, a model
+	// that will not fit in free memory, before allocating anything.
+	Session SessionOptions
+	// NoFitCheck skips that check.
+	NoFitCheck bool
 }
 
 // Model is a loaded model: weights resident on a backend, and its tokenizer.
@@ -107,6 +114,13 @@ func load(ctx context.Context, f *gguf.File, opts Options) (*Model, error) {
 	tok, err := tokenizer.FromGGUF(f)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.NoFitCheck {
+		if fit, err := EstimateFit(f, opts, opts.Session); err == nil {
+			if err := fit.Check(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	b, err := OpenBackend(opts)
 	if err != nil {

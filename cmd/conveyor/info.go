@@ -13,10 +13,14 @@ import (
 func infoCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("info", stderr)
 	path := fs.String("m", "", "model `file` (or give it as the argument; default: the embedded stories260K)")
+	fit := registerFit(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	p := modelOrDefault(*path, fs)
+	if fit.on {
+		return fitCmd(p, fit, stdout, stderr)
+	}
 	f, err := openModelFile(p, stderr)
 	if err != nil {
 		return err

@@ -88,7 +88,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 
 	m, err := loadInterruptibly(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0,
-		Threads: *threads, Progress: runopts.LoadProgress(stderr), Log: logf}, stderr)
+		Threads: *threads, Progress: runopts.LoadProgress(stderr), Log: logf,
+		Session: engine.SessionOptions{Context: seqCtx, Sequences: *parallel, BatchSize: *batch, CacheType: *cacheType}}, stderr)
 	if err != nil {
 		return err
 	}

@@ -168,7 +168,8 @@ func (o *Options) Check() error {
 
 // Engine is the engine options the flags choose.
 func (o *Options) Engine() engine.Options {
-	return engine.Options{Backend: o.Backend, Device: o.Device, DeviceSet: o.Device >= 0, Threads: o.Threads}
+	return engine.Options{Backend: o.Backend, Device: o.Device, DeviceSet: o.Device >= 0, Threads: o.Threads,
+		Session: o.Session()}
 }
 
 // Session is the session options the flags choose.

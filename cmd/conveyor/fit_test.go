@@ -1,0 +1,38 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-llm/conveyor/internal/testdata"
+)
+
+func TestInfoFit(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K-q8_0.gguf")
+	code, out, errOut := conveyor("info", "--fit", "-c", "256", "--parallel", "2", "--backend", "cpu", model)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "backend:  cpu")
+	require.Contains(t, out, "session:  2 x 256 positions, f16 cache")
+	require.Contains(t, out, "Q8_0")
+	require.Contains(t, out, "KV cache (host RAM)")
+	require.Contains(t, out, "fits:     yes")
+
+	// 2^31 positions of f32 cache do not fit in any machine that runs this.
+	code, out, errOut = conveyor("info", "--fit", "-c", "100000000", "--parallel", "20", "--cache-type", "f32", "--backend", "cpu", model)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "fits:     no")
+	require.Contains(t, out, "engine: the model will not fit: it needs")
+	require.Contains(t, out, "would fit")
+
+	code, _, _ = conveyor("info", "--fit", "--cache-type", "q4_0", model)
+	require.Equal(t, 2, code)
+}
+
+func TestRunRefusesAContextTooLarge(t *testing.T) {
+	model := testdata.Path(t, "models/stories260K.gguf")
+	code, _, errOut := conveyor("run", "-m", model, "-c", "2000000000", "--backend", "cpu", "-p", "Once", "-n", "1")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, "the model will not fit")
+	require.Contains(t, errOut, "(-c ")
+}
