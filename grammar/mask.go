@@ -31,6 +31,7 @@ type Masker struct {
 	words int
 
 	found []uint64 // the walk's output
+	at    []int32  // the walk's stack
 	count int
 }
 
@@ -149,7 +150,7 @@ func (m *Masker) AllowedBits(st State) ([]uint64, int) {
 	}
 	copy(m.lru[1:], m.lru[:len(m.lru)-1])
 	m.found, m.count = e.bits, 0
-	m.walk(0, id)
+	m.walk(id)
 	e.id, e.count = id, m.count
 	m.lru[0] = e
 	m.found = nil
@@ -169,27 +170,31 @@ func (m *Masker) Allowed(st State, allow []bool) int {
 	return n
 }
 
-func (m *Masker) walk(n, s int32) {
-	v := m.v
-	tbl := m.states[s].next
-	for _, e := range v.edges[v.first[n]:v.first[n+1]] {
+// walk marks the tokens that can follow state s, going through the trie in
+// its depth-first order with the state at each depth on a stack.
+func (m *Masker) walk(s int32) {
+	nodes, tokens := m.v.nodes, m.v.tokens
+	at := append(m.at[:0], s) // at[d]: the state at depth d of the current path
+	for i := int32(1); i < int32(len(nodes))-1; {
+		nd := &nodes[i]
+		d := int(nd.depth)
+		p := at[d-1]
 		var t int32
-		if tbl != nil && tbl[e.b] != 0 {
-			t = tbl[e.b] - 2
+		if tbl := m.states[p].next; tbl != nil && tbl[nd.b] != 0 {
+			t = tbl[nd.b] - 2
 		} else {
-			t = m.next(s, e.b)
-			tbl = m.states[s].next
+			t = m.next(p, nd.b)
 		}
 		if t < 0 {
+			i = nd.end
 			continue
 		}
-		c := e.child
-		for _, tok := range v.tokens[v.tokAt[c]:v.tokAt[c+1]] {
+		for _, tok := range tokens[nd.tok:nodes[i+1].tok] {
 			m.found[tok>>6] |= 1 << (tok & 63)
 			m.count++
 		}
-		if v.first[c] != v.first[c+1] {
-			m.walk(c, t)
-		}
+		at = append(at[:d], t)
+		i++
 	}
+	m.at = at
 }
