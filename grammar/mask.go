@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"slices"
+	"unicode/utf8"
 )
 
 // Masker finds the tokens a grammar allows; it holds scratch space and
@@ -22,7 +23,8 @@ type Masker struct {
 
 	states []dstate
 	ids    map[string]int32
-	key    []byte // scratch for stateKey
+	class  map[classKey]int32 // see classKey; -1: rejected
+	key    []byte             // scratch for stateKey
 	out    []byte
 	keys   [][]byte
 
@@ -39,6 +41,15 @@ type Masker struct {
 type dstate struct {
 	st   State
 	next *[256]int32 // per byte: 0 not computed, 1 rejected, else the next state's id + 2
+	base int32       // the state of the same stacks with no partial character
+	tops []int32     // of a base state: its stacks' distinct top elements
+}
+
+// classKey names the state a character leads to from a base state: that
+// depends only on which of the state's top elements the character matches.
+type classKey struct {
+	base int32
+	sig  uint64
 }
 
 type maskEntry struct {
@@ -54,7 +65,7 @@ const (
 
 // NewMasker makes a masker for g over v.
 func NewMasker(g *Grammar, v *Vocab) *Masker {
-	return &Masker{g: g, v: v, ids: map[string]int32{}, words: (v.size + 63) / 64}
+	return &Masker{g: g, v: v, ids: map[string]int32{}, class: map[classKey]int32{}, words: (v.size + 63) / 64}
 }
 
 // stateKey writes st's canonical identity to m.key.
@@ -98,11 +109,64 @@ func (m *Masker) intern(st State) int32 {
 	if id, ok := m.ids[string(key)]; ok {
 		return id
 	}
+	k := string(key)
 	id := int32(len(m.states))
+	base := id
+	if st.npart > 0 {
+		base = m.intern(State{stacks: st.stacks})
+		id = int32(len(m.states))
+	}
 	st.stacks = slices.Clone(st.stacks)
-	m.states = append(m.states, dstate{st: st})
-	m.ids[string(key)] = id
+	m.states = append(m.states, dstate{st: st, base: base})
+	m.ids[k] = id
 	return id
+}
+
+// complete is the state that the last byte b of a character leads to from
+// the partial state s, found by the character's class when it was seen
+// before.
+func (m *Masker) complete(s int32, b byte) int32 {
+	d := &m.states[s]
+	var buf [4]byte
+	copy(buf[:], d.st.part[:d.st.npart])
+	buf[d.st.npart] = b
+	r, w := utf8.DecodeRune(buf[:d.st.npart+1])
+	if r == utf8.RuneError && w <= 1 {
+		return -1
+	}
+	base := &m.states[d.base]
+	if base.tops == nil {
+		base.tops = []int32{}
+		for _, st := range base.st.stacks {
+			if st != nil && !slices.Contains(base.tops, st.pos) {
+				base.tops = append(base.tops, st.pos)
+			}
+		}
+	}
+	if len(base.tops) > 64 {
+		return m.stepState(s, b)
+	}
+	k := classKey{base: d.base}
+	for i, pos := range base.tops {
+		if m.g.elems[pos].matches(r) {
+			k.sig |= 1 << i
+		}
+	}
+	if id, ok := m.class[k]; ok {
+		return id
+	}
+	id := m.stepState(s, b)
+	m.class[k] = id
+	return id
+}
+
+// stepState matches byte b from state s.
+func (m *Masker) stepState(s int32, b byte) int32 {
+	ns, ok := m.g.step(&m.states[s].st, nil, b, nil)
+	if !ok {
+		return -1
+	}
+	return m.intern(ns)
 }
 
 // next is the state byte b leads to from state s (-1: b is rejected).
@@ -114,10 +178,11 @@ func (m *Masker) next(s int32, b byte) int32 {
 	if x := d.next[b]; x != 0 {
 		return x - 2
 	}
-	ns, ok := m.g.step(&d.st, nil, b, nil)
-	id := int32(-1)
-	if ok {
-		id = m.intern(ns)
+	var id int32
+	if d.st.npart > 0 && b&0xC0 == 0x80 && int(d.st.npart)+1 == utf8Len(d.st.part[0]) {
+		id = m.complete(s, b)
+	} else {
+		id = m.stepState(s, b)
 	}
 	m.states[s].next[b] = id + 2
 	return id
@@ -131,6 +196,7 @@ func (m *Masker) AllowedBits(st State) ([]uint64, int) {
 	if len(m.states) > maxStates {
 		m.states, m.lru = m.states[:0], m.lru[:0]
 		clear(m.ids)
+		clear(m.class)
 	}
 	id := m.intern(st)
 	for i, e := range m.lru {
