@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"sync"
 
 	"github.com/conveyor-llm/conveyor/grammar"
@@ -21,6 +22,7 @@ type grammarVocab struct {
 	once  sync.Once
 	all   *grammar.Vocab
 	first *grammar.Vocab // nil when the first token's text is its piece
+	eog   []int32        // the end-of-generation tokens
 }
 
 // vocabFor builds the tries on first use.
@@ -33,6 +35,7 @@ func vocabFor(gv *grammarVocab, tok *tokenizer.Tokenizer) *grammarVocab {
 			p := tok.Piece(int32(id))
 			if tok.IsEOG(int32(id)) {
 				p = nil
+				gv.eog = append(gv.eog, int32(id))
 			}
 			pieces[id] = p
 			if len(p) > 0 && p[0] == ' ' && first == nil && tok.Decode([]int32{int32(id)}) != string(p) {
@@ -105,7 +108,8 @@ type constraint struct {
 	atHead bool            // no token accepted yet
 	noEOG  bool
 	buf    []float32
-	allow  []bool
+	ids    []int32  // the allowed tokens' ids, for the second draw
+	set    []uint64 // the allowed tokens, after mask
 }
 
 func newConstraint(g *grammar.Grammar, gv *grammarVocab, tok *tokenizer.Tokenizer, ignoreEOS bool) *constraint {
@@ -148,7 +152,10 @@ func (c *constraint) allowed(id int32) bool {
 // sample draws a token the grammar allows: first from the logits as they
 // are (kept when allowed, the common case, which costs one check), else from
 // the logits with every token the grammar rejects masked. Both draws together
-// pick each allowed token with its probability among the allowed ones.
+// pick each allowed token with its probability among the allowed ones. The
+// second draw looks only at the allowed tokens (the same draw as over the
+// masked logits: the same order, ties broken by id, one random number), unless
+// logit biases or penalties, which name token ids, apply.
 func (c *constraint) sample(smp *sampler, logits []float32) (int32, error) {
 	c.buf = append(c.buf[:0], logits...)
 	if id := smp.sample(c.buf); c.allowed(id) {
@@ -158,36 +165,58 @@ func (c *constraint) sample(smp *sampler, logits []float32) (int32, error) {
 	if n == 0 {
 		return 0, ErrGrammarDeadEnd
 	}
-	return smp.sample(logits), nil
+	if len(smp.opts.LogitBias) > 0 || smp.opts.penalized() {
+		return smp.sample(logits), nil
+	}
+	c.buf, c.ids = c.buf[:0], c.ids[:0]
+	for i, w := range c.set {
+		for ; w != 0; w &= w - 1 {
+			id := i*64 + bits.TrailingZeros64(w)
+			c.buf = append(c.buf, logits[id])
+			c.ids = append(c.ids, int32(id))
+		}
+	}
+	return c.ids[smp.sample(c.buf)], nil
 }
 
-// mask sets the logits of the tokens the grammar rejects to -inf and returns
-// how many tokens are left.
+// mask sets the logits of the tokens the grammar rejects to -inf, leaves the
+// allowed ones in c.set, and returns how many tokens are left.
 func (c *constraint) mask(logits []float32) int {
-	if len(c.allow) < len(logits) {
-		c.allow = make([]bool, len(logits))
-	}
-	allow := c.allow[:len(logits)]
 	m := c.all
 	if c.atHead && c.first != nil {
 		m = c.first
 	}
-	n := m.Allowed(c.st, allow)
+	allowed, n := m.AllowedBits(c.st)
+	words := (len(logits) + 63) / 64
+	if cap(c.set) < words {
+		c.set = make([]uint64, words)
+	}
+	c.set = c.set[:words]
+	copy(c.set, allowed)
+	clear(c.set[min(len(allowed), words):])
 	if !c.noEOG && c.st.Complete() {
-		for id := range min(len(logits), c.tok.VocabSize()) {
-			if c.tok.IsEOG(int32(id)) {
-				allow[id] = true
+		for _, id := range c.vocab.eog {
+			if int(id) < len(logits) && c.set[id>>6]&(1<<(id&63)) == 0 {
+				c.set[id>>6] |= 1 << (id & 63)
 				n++
 			}
 		}
 	}
+	if r := len(logits) % 64; r != 0 {
+		c.set[words-1] &= 1<<r - 1
+	}
 	inf := float32(math.Inf(-1))
-	for id, ok := range allow {
-		if !ok {
-			logits[id] = inf
+	for i, w := range c.set {
+		if w == ^uint64(0) {
+			continue
+		}
+		base := i * 64
+		for rej := ^w; rej != 0; rej &= rej - 1 {
+			if id := base + bits.TrailingZeros64(rej); id < len(logits) {
+				logits[id] = inf
+			}
 		}
 	}
-	clear(allow)
 	return n
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -244,7 +245,7 @@ func TestJSONSchemaSampling(t *testing.T) {
 	for i, schema := range testSchemas {
 		var root any
 		require.NoError(t, json.Unmarshal([]byte(schema), &root))
-		for seed := range uint64(3) {
+		for seed := range uint64(2) {
 			req := Request{Prompt: "Once upon a time", MaxTokens: 400, JSONSchema: schema,
 				Sampling: Sampling{Temperature: 0.9, Seed: seed + 1, TopP: 1, LogitBias: bias}}
 			res, text := generate(t, s, req)
@@ -268,7 +269,7 @@ func TestExampleGrammarsSampling(t *testing.T) {
 		require.NoError(t, err)
 		g, err := grammar.Parse(string(src))
 		require.NoError(t, err)
-		for seed := range uint64(3) {
+		for seed := range uint64(2) {
 			res, text := generate(t, s, Request{Prompt: "Once upon a time", MaxTokens: 120, Grammar: string(src),
 				Sampling: Sampling{Temperature: 0.8, Seed: seed, TopP: 1}})
 			st, ok := g.AcceptString(g.Start(), text)
@@ -331,5 +332,94 @@ func TestMaskAgreesWithAccept(t *testing.T) {
 		}
 		require.Equal(t, allowed, n, prefix)
 		require.Positive(t, n, prefix)
+	}
+}
+
+// TestFastMaskAgreesWithSlow: at states along JSON texts under a
+// document-shaped schema (so the stacks nest) — prefixes of valid documents
+// cut every few bytes (inside strings, numbers, whitespace, UTF-8
+// characters) and random texts sampled under the grammar — the mask the
+// masker gives (kept from earlier steps, or built by a new masker) allows
+// exactly the tokens that matching each token's bytes accepts, on the 32k
+// and the 128k vocabularies.
+func TestFastMaskAgreesWithSlow(t *testing.T) {
+	schema := `{"type":"object","properties":{"name":{"type":"string"},"tags":{"type":"array","items":{"type":"string"}},
+		"n":{"type":"number"},"ok":{"type":"boolean"},"sub":{"type":"object","properties":{"x":{"type":"integer"},"s":{"type":"string"}},"required":["x","s"]}},
+		"required":["name","tags","n","ok","sub"]}`
+	src, err := grammar.SchemaToGBNF([]byte(schema))
+	require.NoError(t, err)
+	g, err := grammar.Parse(src)
+	require.NoError(t, err)
+	docs := []string{
+		`{"n": 12.5, "name": "Zoë \"Z\" 東京", "ok": true, "sub": {"s": "a\u00e9b", "x": -42}, "tags": ["x", "日本語", ""]}`,
+		"{\n  \"n\": 0,\n  \"name\": \"\",\n  \"ok\": false,\n  \"sub\": {\"s\": \"ÿ😀\", \"x\": 7},\n  \"tags\": []\n}",
+	}
+	for _, v := range []struct {
+		file      string
+		cut, step int // check a prefix every cut bytes, a sampled state every step tokens
+	}{
+		{"tokenizer-tests/llamacpp/ggml-vocab-llama-spm.gguf", 3, 2},
+		{"tokenizer-tests/llamacpp/ggml-vocab-llama-bpe.gguf", 11, 8},
+	} {
+		f, err := gguf.Open(testdata.Path(t, v.file))
+		require.NoError(t, err)
+		tok, err := tokenizer.FromGGUF(f)
+		require.NoError(t, err)
+		var gv grammarVocab
+		n := tok.VocabSize()
+		c := newConstraint(g, &gv, tok, false) // one masker throughout, so its caches are used
+		check := func(st grammar.State, atHead bool, where string) {
+			for _, fresh := range []bool{false, true} {
+				cc := c
+				if fresh {
+					cc = newConstraint(g, &gv, tok, false)
+				}
+				cc.st, cc.atHead = st, atHead
+				work := make([]float32, n)
+				got := cc.mask(work)
+				want := 0
+				for id := range n {
+					ok := cc.allowed(int32(id))
+					if ok {
+						want++
+					}
+					if ok == math.IsInf(float64(work[id]), -1) {
+						t.Fatalf("%s: %s (fresh %v): token %d %q: allowed %v, mask %v", v.file, where, fresh, id, tok.Piece(int32(id)), ok, !ok)
+					}
+				}
+				require.Equal(t, want, got, where)
+			}
+		}
+		checked := 0
+		for _, doc := range docs {
+			require.True(t, g.Match(doc), doc)
+			for i := 0; i < len(doc); i += v.cut {
+				st, ok := g.AcceptString(g.Start(), doc[:i])
+				require.True(t, ok)
+				check(st, i == 0, fmt.Sprintf("after %q", doc[:i]))
+				checked++
+			}
+		}
+		rng := rand.New(rand.NewPCG(1, 7))
+		s := newConstraint(g, &gv, tok, false)
+		logits := make([]float32, n)
+		var text []byte
+		for step := 0; step < 24 && !s.done(); step++ {
+			for i := range logits {
+				logits[i] = float32(rng.NormFloat64())
+			}
+			if step%v.step == 0 {
+				check(s.st, s.atHead, fmt.Sprintf("after sampled %q", text))
+				checked++
+			}
+			id, err := s.sample(newSampler(Sampling{Temperature: 1, Seed: uint64(step)}, 4096), logits)
+			require.NoError(t, err)
+			if tok.IsEOG(id) {
+				break
+			}
+			text = append(text, s.text(id)...)
+			s.accept(id)
+		}
+		t.Logf("%s: %d states checked", v.file, checked)
 	}
 }

@@ -5,17 +5,23 @@ import "slices"
 // Vocab is a vocabulary's token byte strings in a trie, built once per
 // vocabulary, so that the tokens a grammar allows are found by walking the
 // trie: a prefix the grammar rejects prunes every token that starts with it.
+//
+// The nodes are laid out in depth-first order (children by byte), each with
+// the end of its subtree, so a walk reads the arrays front to back and skips
+// a pruned subtree by jumping past it.
 type Vocab struct {
-	edges  []edge  // children of each node, sorted by byte
-	first  []int32 // per node, its first edge; its last is first[n+1]
-	tokens []int32 // per node, the tokens ending there: tokens[tokStart[n]:tokStart[n+1]]
-	tokAt  []int32
+	nodes  []tnode // nodes[0] is the root
+	tokens []int32 // the tokens ending at node i: tokens[nodes[i].tok:nodes[i+1].tok]
 	size   int
 }
 
-type edge struct {
+// tnode is one trie node: the byte from its parent, its depth (the root's
+// is 0), the index past its subtree, and its first token.
+type tnode struct {
+	end   int32
+	tok   int32
+	depth uint16
 	b     byte
-	child int32
 }
 
 // NewVocab builds the trie of pieces (token id: its bytes); empty pieces
@@ -27,7 +33,7 @@ func NewVocab(pieces [][]byte) *Vocab {
 	}
 	nodes := []bnode{{}}
 	for id, p := range pieces {
-		if len(p) == 0 {
+		if len(p) == 0 || len(p) >= 1<<16 {
 			continue
 		}
 		n := int32(0)
@@ -45,19 +51,24 @@ func NewVocab(pieces [][]byte) *Vocab {
 		}
 		nodes[n].toks = append(nodes[n].toks, int32(id))
 	}
-	v := &Vocab{size: len(pieces), first: make([]int32, len(nodes)+1), tokAt: make([]int32, len(nodes)+1)}
-	for i, n := range nodes {
-		v.first[i] = int32(len(v.edges))
-		start := len(v.edges)
-		for b, c := range n.kids {
-			v.edges = append(v.edges, edge{b, c})
+	v := &Vocab{size: len(pieces), nodes: make([]tnode, 0, len(nodes)+1)}
+	var add func(n int32, b byte, depth int)
+	add = func(n int32, b byte, depth int) {
+		i := len(v.nodes)
+		v.nodes = append(v.nodes, tnode{tok: int32(len(v.tokens)), depth: uint16(depth), b: b})
+		v.tokens = append(v.tokens, nodes[n].toks...)
+		kids := make([]byte, 0, len(nodes[n].kids))
+		for k := range nodes[n].kids {
+			kids = append(kids, k)
 		}
-		slices.SortFunc(v.edges[start:], func(x, y edge) int { return int(x.b) - int(y.b) })
-		v.tokAt[i] = int32(len(v.tokens))
-		v.tokens = append(v.tokens, n.toks...)
+		slices.Sort(kids)
+		for _, k := range kids {
+			add(nodes[n].kids[k], k, depth+1)
+		}
+		v.nodes[i].end = int32(len(v.nodes))
 	}
-	v.first[len(nodes)] = int32(len(v.edges))
-	v.tokAt[len(nodes)] = int32(len(v.tokens))
+	add(0, 0, 0)
+	v.nodes = append(v.nodes, tnode{tok: int32(len(v.tokens))}) // a sentinel for the last node's tokens
 	return v
 }
 
@@ -65,52 +76,4 @@ func NewVocab(pieces [][]byte) *Vocab {
 func (v *Vocab) Size() int { return v.size }
 
 // Nodes is the number of trie nodes.
-func (v *Vocab) Nodes() int { return len(v.first) - 1 }
-
-// Masker finds the tokens a grammar allows; it holds scratch space, so use
-// one per goroutine.
-type Masker struct {
-	g     *Grammar
-	v     *Vocab
-	a     arena
-	bufs  [][]*node
-	allow []bool
-	count int
-}
-
-// NewMasker makes a masker for g over v.
-func NewMasker(g *Grammar, v *Vocab) *Masker { return &Masker{g: g, v: v} }
-
-// Allowed sets allow[id] for each token whose bytes can follow st (allow
-// has Size entries, all false on entry) and returns how many it set. End of
-// generation is not a token here: st.Complete says whether it may come.
-func (m *Masker) Allowed(st State, allow []bool) int {
-	m.a.reset()
-	m.allow, m.count = allow, 0
-	m.walk(0, &st, 0)
-	m.allow = nil
-	return m.count
-}
-
-func (m *Masker) walk(n int32, st *State, depth int) {
-	v := m.v
-	if depth == len(m.bufs) {
-		m.bufs = append(m.bufs, nil)
-	}
-	for _, e := range v.edges[v.first[n]:v.first[n+1]] {
-		ns, ok := m.g.step(st, m.bufs[depth], e.b, &m.a)
-		if ns.npart == 0 && cap(ns.stacks) > cap(m.bufs[depth]) {
-			m.bufs[depth] = ns.stacks[:0]
-		}
-		if !ok {
-			continue
-		}
-		for _, t := range v.tokens[v.tokAt[e.child]:v.tokAt[e.child+1]] {
-			m.allow[t] = true
-			m.count++
-		}
-		if v.first[e.child] != v.first[e.child+1] {
-			m.walk(e.child, &ns, depth+1)
-		}
-	}
-}
+func (v *Vocab) Nodes() int { return len(v.nodes) - 1 }
