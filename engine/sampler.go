@@ -148,20 +148,16 @@ func (s *sampler) sample(logits []float32) int32 {
 	if o.Temperature <= 0 {
 		return argmax(logits)
 	}
-	c := s.cands[:0]
-	for i, l := range logits {
-		c = append(c, candidate{id: int32(i), logit: l})
-	}
-	// Highest logit first; the lower id first on ties, so the order is deterministic.
-	slices.SortFunc(c, func(a, b candidate) int {
-		if r := cmp.Compare(b.logit, a.logit); r != 0 {
-			return r
+	var c []candidate
+	if o.TopK > 0 && o.TopK < len(logits) {
+		c = topK(s.cands[:0], logits, o.TopK)
+	} else {
+		c = s.cands[:0]
+		for i, l := range logits {
+			c = append(c, candidate{id: int32(i), logit: l})
 		}
-		return cmp.Compare(a.id, b.id)
-	})
-	if o.TopK > 0 && o.TopK < len(c) {
-		c = c[:o.TopK]
 	}
+	slices.SortFunc(c, candidateOrder)
 	if o.TopP > 0 && o.TopP < 1 {
 		softmax(c, 1)
 		var cum float32
@@ -207,4 +203,53 @@ func softmax(c []candidate, temperature float32) {
 	for i := range c {
 		c[i].p = float32(float64(c[i].p) / sum)
 	}
+}
+
+// candidateOrder is the candidates' order: highest logit first, the lower id
+// first on ties, so the order is deterministic.
+func candidateOrder(a, b candidate) int {
+	if r := cmp.Compare(b.logit, a.logit); r != 0 {
+		return r
+	}
+	return cmp.Compare(a.id, b.id)
+}
+
+// topK appends to c the k candidates that come first in candidateOrder, in no
+// particular order: a min-heap of k (its root the last of those kept so far)
+// that each logit is compared with once, so a 128k vocabulary costs one pass
+// instead of a sort.
+func topK(c []candidate, logits []float32, k int) []candidate {
+	for i, l := range logits[:k] {
+		c = append(c, candidate{id: int32(i), logit: l})
+	}
+	// after reports whether a comes after b in candidateOrder.
+	after := func(a, b candidate) bool { return candidateOrder(a, b) > 0 }
+	down := func(i int) {
+		for {
+			l, r, last := 2*i+1, 2*i+2, i
+			if l < k && after(c[l], c[last]) {
+				last = l
+			}
+			if r < k && after(c[r], c[last]) {
+				last = r
+			}
+			if last == i {
+				return
+			}
+			c[i], c[last] = c[last], c[i]
+			i = last
+		}
+	}
+	for i := k/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for i := k; i < len(logits); i++ {
+		// Ids rise, so a tie with the root comes after it: only a larger
+		// logit enters (or any number, while the root is a NaN).
+		if l := logits[i]; l > c[0].logit || (c[0].logit != c[0].logit && l == l) {
+			c[0] = candidate{id: int32(i), logit: logits[i]}
+			down(0)
+		}
+	}
+	return c
 }
