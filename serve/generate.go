@@ -19,7 +19,8 @@ type generation struct {
 	includeUsage bool
 	id           string
 	created      int64
-	promptParam  string // "messages" or "prompt", for errors about the prompt
+	promptParam  string  // "messages" or "prompt", for errors about the prompt
+	answer       *answer // chat: the answer's content, reasoning and tool calls (tools.go)
 }
 
 func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +47,11 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		badRequest("messages", "this server has no chat template: start it with --chat-template NAME|FILE, or use /v1/completions").write(w)
 		return
 	}
+	if g.answer, merr = srv.setupAnswer(&body, &g.req); merr != nil {
+		merr.write(w)
+		return
+	}
+	toolMessages(msgs)
 	var tools []any
 	for _, t := range body.Tools {
 		tools = append(tools, t)
@@ -61,6 +67,7 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.req.PromptIDs = ids
+	g.answer.start(text)
 	srv.run(w, r, g, &body.params)
 }
 
@@ -155,7 +162,12 @@ func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p 
 		srv.runStream(w, r, g)
 		return
 	}
-	res, err := srv.sched.Submit(r.Context(), g.req, func(engine.Token) error { return nil })
+	res, err := srv.sched.Submit(r.Context(), g.req, func(t engine.Token) error {
+		if g.answer != nil {
+			g.answer.add(srv, t)
+		}
+		return nil
+	})
 	if err != nil {
 		srv.writeSubmitError(w, r, g, err)
 		return
@@ -164,7 +176,11 @@ func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p 
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
 	choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": finishReason(res.StopReason)}
 	if g.chat {
-		choice["message"] = map[string]any{"role": "assistant", "content": res.Text}
+		g.answer.finish()
+		choice["message"] = g.answer.message()
+		if g.answer.calls() > 0 {
+			choice["finish_reason"] = "tool_calls"
+		}
 	} else {
 		choice["text"] = res.Text
 	}
@@ -231,6 +247,14 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 	}
 	var sendErr error // a failed write: the client has gone
 	res, err := srv.sched.Submit(r.Context(), g.req, func(t engine.Token) error {
+		if g.answer != nil {
+			for _, e := range g.answer.add(srv, t) {
+				if sendErr = send(g.chunk(srv.opts.ModelID, g.answer.delta(e), nil, g.includeUsage)); sendErr != nil {
+					return sendErr
+				}
+			}
+			return nil
+		}
 		if t.Text == "" {
 			return nil
 		}
@@ -252,6 +276,16 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 	}
 	noteTokens(r, len(res.PromptIDs), len(res.GeneratedIDs))
 	reason := finishReason(res.StopReason)
+	if g.answer != nil {
+		for _, e := range g.answer.finish() {
+			if send(g.chunk(srv.opts.ModelID, g.answer.delta(e), nil, g.includeUsage)) != nil {
+				return
+			}
+		}
+		if g.answer.calls() > 0 {
+			reason = "tool_calls"
+		}
+	}
 	if send(g.chunk(srv.opts.ModelID, nil, &reason, g.includeUsage)) != nil {
 		return
 	}

@@ -105,6 +105,13 @@ type chatRequest struct {
 	params
 	Messages []map[string]json.RawMessage `json:"messages"`
 	Tools    []json.RawMessage            `json:"tools"`
+	// ToolChoice is "auto", "none", "required" or a named function;
+	// ParallelToolCalls (default true) allows more than one call (tools.go).
+	ToolChoice        any   `json:"tool_choice"`
+	ParallelToolCalls *bool `json:"parallel_tool_calls"`
+	// ReasoningFormat "none" keeps <think> blocks in the content
+	// (llama-server's field); otherwise they are reasoning_content.
+	ReasoningFormat string `json:"reasoning_format"`
 	// TemplateKwargs are further chat template variables, as llama-server's
 	// chat_template_kwargs ({"enable_thinking": false}).
 	TemplateKwargs map[string]any `json:"chat_template_kwargs"`
