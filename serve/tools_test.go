@@ -223,3 +223,33 @@ func TestToolChoiceErrors(t *testing.T) {
 		require.Contains(t, string(out), `"param":"`+tc.param+`"`, string(out))
 	}
 }
+
+// A <think> block comes back as reasoning_content, streamed and not;
+// reasoning_format none keeps it in the content. (A grammar makes the
+// stories model write it.)
+func TestReasoningContent(t *testing.T) {
+	s := startQwen3(t)
+	for _, stream := range []bool{false, true} {
+		for _, format := range []string{"auto", "none"} {
+			body := fmt.Sprintf(`{"messages": [{"role": "user", "content": "hi"}], "grammar": "root ::= \"<think>\\nLet me think.\\n</think>\\n\\nHello!\"",
+				"reasoning_format": %q, "stream": %v, "max_tokens": 100}`, format, stream)
+			status, _, out := s.post(t, "/v1/chat/completions", body)
+			require.Equal(t, http.StatusOK, status, string(out))
+			var content, reasoning string
+			if stream {
+				content, reasoning, _, _ = streamed(t, out)
+			} else {
+				var r chatOut
+				require.NoError(t, json.Unmarshal(out, &r))
+				content, reasoning = *r.Choices[0].Message.Content, r.Choices[0].Message.ReasoningContent
+			}
+			if format == "none" {
+				require.Equal(t, "<think>\nLet me think.\n</think>\n\nHello!", content)
+				require.Empty(t, reasoning)
+			} else {
+				require.Equal(t, "Hello!", content)
+				require.Equal(t, "Let me think.", reasoning)
+			}
+		}
+	}
+}
