@@ -19,8 +19,10 @@ type generation struct {
 	includeUsage bool
 	id           string
 	created      int64
-	promptParam  string  // "messages" or "prompt", for errors about the prompt
-	answer       *answer // chat: the answer's content, reasoning and tool calls (tools.go)
+	promptParam  string         // "messages" or "prompt", for errors about the prompt
+	toks         []engine.Token // with logprobs: the tokens not yet answered
+	offset       int            // streamed: the text_offset of toks[0]
+	answer       *answer        // chat: the answer's content, reasoning and tool calls (tools.go)
 }
 
 func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
@@ -163,6 +165,9 @@ func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p 
 		return
 	}
 	res, err := srv.sched.Submit(r.Context(), g.req, func(t engine.Token) error {
+		if g.req.Logprobs {
+			g.toks = append(g.toks, t)
+		}
 		if g.answer != nil {
 			g.answer.add(srv, t)
 		}
@@ -174,7 +179,7 @@ func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p 
 	}
 	noteTokens(r, len(res.PromptIDs), len(res.GeneratedIDs))
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
-	choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": finishReason(res.StopReason)}
+	choice := map[string]any{"index": 0, "logprobs": srv.logprobsOf(g, g.toks, 0), "finish_reason": finishReason(res.StopReason)}
 	if g.chat {
 		g.answer.finish()
 		choice["message"] = g.answer.message()
@@ -247,9 +252,12 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 	}
 	var sendErr error // a failed write: the client has gone
 	res, err := srv.sched.Submit(r.Context(), g.req, func(t engine.Token) error {
+		if g.req.Logprobs {
+			g.toks = append(g.toks, t)
+		}
 		if g.answer != nil {
 			for _, e := range g.answer.add(srv, t) {
-				if sendErr = send(g.chunk(srv.opts.ModelID, g.answer.delta(e), nil, g.includeUsage)); sendErr != nil {
+				if sendErr = send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, g.answer.delta(e), nil, g.includeUsage))); sendErr != nil {
 					return sendErr
 				}
 			}
@@ -258,7 +266,7 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 		if t.Text == "" {
 			return nil
 		}
-		sendErr = send(g.chunk(srv.opts.ModelID, t.Text, nil, g.includeUsage))
+		sendErr = send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, t.Text, nil, g.includeUsage)))
 		return sendErr
 	})
 	if err != nil {
@@ -278,7 +286,7 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 	reason := finishReason(res.StopReason)
 	if g.answer != nil {
 		for _, e := range g.answer.finish() {
-			if send(g.chunk(srv.opts.ModelID, g.answer.delta(e), nil, g.includeUsage)) != nil {
+			if send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, g.answer.delta(e), nil, g.includeUsage))) != nil {
 				return
 			}
 		}
@@ -286,7 +294,7 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 			reason = "tool_calls"
 		}
 	}
-	if send(g.chunk(srv.opts.ModelID, nil, &reason, g.includeUsage)) != nil {
+	if send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, nil, &reason, g.includeUsage))) != nil {
 		return
 	}
 	if g.includeUsage {
