@@ -38,6 +38,10 @@ type Request struct {
 	// converted to such a grammar; set at most one of them.
 	Grammar    string
 	JSONSchema string
+	// Logprobs gives each Token its log-probability and the TopLogprobs
+	// most likely tokens' (logprobs.go).
+	Logprobs    bool
+	TopLogprobs int
 }
 
 // Token is one generated token and the text it completed (empty while a
@@ -45,6 +49,10 @@ type Request struct {
 type Token struct {
 	ID   int32
 	Text string
+	// Logprob and TopLogprobs, with Request.Logprobs: the log-softmax of
+	// the model's raw logits for this token and the most likely ones.
+	Logprob     float32
+	TopLogprobs []TokenLogprob
 }
 
 // Stats are what a run cost.

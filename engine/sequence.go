@@ -15,6 +15,7 @@ import (
 // batch. Its owner feeds it the logits after each token it has put in the cache.
 type sequence struct {
 	req    Request
+	lp     logprobs // with req.Logprobs: the logits the sampler saw, as log-probabilities
 	tok    *tokenizer.Tokenizer
 	res    *Result
 	smp    *sampler
@@ -129,6 +130,9 @@ func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next
 			}
 		}
 	}
+	if req.Logprobs {
+		q.lp.snapshot(logits)
+	}
 	var id int32
 	if q.con != nil {
 		if id, err = q.con.sample(q.smp, logits); err != nil {
@@ -151,7 +155,11 @@ func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next
 	res.GeneratedIDs = append(res.GeneratedIDs, id)
 	piece, stopped := q.text.add(q.stream.Add(id))
 	if piece != "" || !stopped {
-		if err := q.emit(Token{ID: id, Text: piece}); err != nil {
+		t := Token{ID: id, Text: piece}
+		if req.Logprobs {
+			t.Logprob, t.TopLogprobs = q.lp.of(id), q.lp.top(req.TopLogprobs)
+		}
+		if err := q.emit(t); err != nil {
 			q.finish()
 			return 0, true, err
 		}

@@ -19,7 +19,10 @@ type generation struct {
 	includeUsage bool
 	id           string
 	created      int64
-	promptParam  string // "messages" or "prompt", for errors about the prompt
+	promptParam  string         // "messages" or "prompt", for errors about the prompt
+	toks         []engine.Token // with logprobs: the tokens not yet answered
+	offset       int            // streamed: the text_offset of toks[0]
+	answer       *answer        // chat: the answer's content, reasoning and tool calls (tools.go)
 }
 
 func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +49,11 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		badRequest("messages", "this server has no chat template: start it with --chat-template NAME|FILE, or use /v1/completions").write(w)
 		return
 	}
+	if g.answer, merr = srv.setupAnswer(&body, &g.req); merr != nil {
+		merr.write(w)
+		return
+	}
+	toolMessages(msgs)
 	var tools []any
 	for _, t := range body.Tools {
 		tools = append(tools, t)
@@ -61,6 +69,7 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.req.PromptIDs = ids
+	g.answer.start(text)
 	srv.run(w, r, g, &body.params)
 }
 
@@ -155,16 +164,28 @@ func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p 
 		srv.runStream(w, r, g)
 		return
 	}
-	res, err := srv.sched.Submit(r.Context(), g.req, func(engine.Token) error { return nil })
+	res, err := srv.sched.Submit(r.Context(), g.req, func(t engine.Token) error {
+		if g.req.Logprobs {
+			g.toks = append(g.toks, t)
+		}
+		if g.answer != nil {
+			g.answer.add(srv, t)
+		}
+		return nil
+	})
 	if err != nil {
 		srv.writeSubmitError(w, r, g, err)
 		return
 	}
 	noteTokens(r, len(res.PromptIDs), len(res.GeneratedIDs))
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
-	choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": finishReason(res.StopReason)}
+	choice := map[string]any{"index": 0, "logprobs": srv.logprobsOf(g, g.toks, 0), "finish_reason": finishReason(res.StopReason)}
 	if g.chat {
-		choice["message"] = map[string]any{"role": "assistant", "content": res.Text}
+		g.answer.finish()
+		choice["message"] = g.answer.message()
+		if g.answer.calls() > 0 {
+			choice["finish_reason"] = "tool_calls"
+		}
 	} else {
 		choice["text"] = res.Text
 	}
@@ -231,10 +252,21 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 	}
 	var sendErr error // a failed write: the client has gone
 	res, err := srv.sched.Submit(r.Context(), g.req, func(t engine.Token) error {
+		if g.req.Logprobs {
+			g.toks = append(g.toks, t)
+		}
+		if g.answer != nil {
+			for _, e := range g.answer.add(srv, t) {
+				if sendErr = send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, g.answer.delta(e), nil, g.includeUsage))); sendErr != nil {
+					return sendErr
+				}
+			}
+			return nil
+		}
 		if t.Text == "" {
 			return nil
 		}
-		sendErr = send(g.chunk(srv.opts.ModelID, t.Text, nil, g.includeUsage))
+		sendErr = send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, t.Text, nil, g.includeUsage)))
 		return sendErr
 	})
 	if err != nil {
@@ -252,7 +284,17 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 	}
 	noteTokens(r, len(res.PromptIDs), len(res.GeneratedIDs))
 	reason := finishReason(res.StopReason)
-	if send(g.chunk(srv.opts.ModelID, nil, &reason, g.includeUsage)) != nil {
+	if g.answer != nil {
+		for _, e := range g.answer.finish() {
+			if send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, g.answer.delta(e), nil, g.includeUsage))) != nil {
+				return
+			}
+		}
+		if g.answer.calls() > 0 {
+			reason = "tool_calls"
+		}
+	}
+	if send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, nil, &reason, g.includeUsage))) != nil {
 		return
 	}
 	if g.includeUsage {

@@ -105,6 +105,13 @@ type chatRequest struct {
 	params
 	Messages []map[string]json.RawMessage `json:"messages"`
 	Tools    []json.RawMessage            `json:"tools"`
+	// ToolChoice is "auto", "none", "required" or a named function;
+	// ParallelToolCalls (default true) allows more than one call (tools.go).
+	ToolChoice        any   `json:"tool_choice"`
+	ParallelToolCalls *bool `json:"parallel_tool_calls"`
+	// ReasoningFormat "none" keeps <think> blocks in the content
+	// (llama-server's field); otherwise they are reasoning_content.
+	ReasoningFormat string `json:"reasoning_format"`
 	// TemplateKwargs are further chat template variables, as llama-server's
 	// chat_template_kwargs ({"enable_thinking": false}).
 	TemplateKwargs map[string]any `json:"chat_template_kwargs"`
@@ -187,18 +194,30 @@ func (p *params) check(modelID string, vocab, defaultMax, capMax int, req *engin
 	if p.StreamOptions != nil && !p.Stream {
 		return badRequest("stream_options", "'stream_options' is only allowed when 'stream' is true")
 	}
-	switch lp := p.Logprobs.(type) {
+	switch lp := p.Logprobs.(type) { // logprobs.go
 	case nil:
-	case bool:
-		if lp {
-			return badRequest("logprobs", "logprobs are not supported")
-		}
+	case bool: // chat: top_logprobs says how many
+		req.Logprobs = lp
 	case float64: // the legacy endpoint's count
-		if lp != 0 {
-			return badRequest("logprobs", "logprobs are not supported")
+		if lp < 0 || lp > 20 || lp != float64(int(lp)) {
+			return badRequest("logprobs", "'logprobs' must be an integer from 0 to 20, got %g", lp)
 		}
+		req.Logprobs, req.TopLogprobs = true, int(lp)
 	default:
 		return badRequest("logprobs", "Invalid type for 'logprobs': expected a boolean or a number")
+	}
+	switch tl := p.TopLogprobs.(type) {
+	case nil:
+	case float64:
+		if tl < 0 || tl > 20 || tl != float64(int(tl)) {
+			return badRequest("top_logprobs", "'top_logprobs' must be an integer from 0 to 20, got %g", tl)
+		}
+		if tl > 0 && !req.Logprobs {
+			return badRequest("top_logprobs", "'top_logprobs' needs 'logprobs' true")
+		}
+		req.TopLogprobs = int(tl)
+	default:
+		return badRequest("top_logprobs", "Invalid type for 'top_logprobs': expected an integer")
 	}
 	req.MaxTokens = defaultMax
 	for _, m := range []struct {
@@ -292,7 +311,7 @@ func (p *params) check(modelID string, vocab, defaultMax, capMax int, req *engin
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{"mirostat", p.Mirostat}, {"typical_p", p.TypicalP}, {"top_logprobs", p.TopLogprobs}, {"n_probs", p.NProbs}} {
+	}{{"mirostat", p.Mirostat}, {"typical_p", p.TypicalP}, {"n_probs", p.NProbs}} {
 		switch v := f.v.(type) {
 		case nil:
 		case float64:
