@@ -216,6 +216,9 @@ func (m *Model) embedder() (*embedRunner, error) {
 }
 
 func (m *Model) newEmbedRunner() (*embedRunner, error) {
+	if m.place != nil {
+		return nil, fmt.Errorf("engine: embeddings from a model split between the GPU and the CPU are not supported yet: load it with all layers on one backend")
+	}
 	arch, ok := m.arch.(model.Embedder)
 	if !ok {
 		return nil, fmt.Errorf("engine: %s models cannot compute embeddings", m.arch.Hyper().Arch)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/backend/cpu"
 	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/model"
 	"github.com/conveyor-llm/conveyor/tokenizer"
@@ -42,6 +43,13 @@ type Options struct {
 	Session SessionOptions
 	// NoFitCheck skips that check.
 	NoFitCheck bool
+	// GPULayers is llama.cpp's -ngl on Vulkan: N > 0 keeps the last N layers
+	// on the device and the others, the input embedding and the output on
+	// the CPU backend (N at least the model's layers: all on the device);
+	// 0, the default, puts as many as fit the device budget there (all of
+	// them when the model fits), found by EstimateFit. Only dense llama
+	// models can be split. (For none on the device, Backend "cpu".)
+	GPULayers int
 }
 
 // Model is a loaded model: weights resident on a backend, and its tokenizer.
@@ -51,6 +59,12 @@ type Model struct {
 	tok     *tokenizer.Tokenizer
 	backend backend.Backend
 	weights []backend.Buffer
+	// A model split across backends (partial offload): backend is the GPU,
+	// cpu the CPU backend beside it, place which part runs where, and
+	// placed the weights' buffers by backend.
+	cpu    backend.Backend
+	place  *model.Placement
+	placed map[backend.Backend][]backend.Buffer
 	// LoadTime is how long Load took.
 	LoadTime time.Duration
 
@@ -115,16 +129,37 @@ func load(ctx context.Context, f *gguf.File, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !opts.NoFitCheck {
-		if fit, err := EstimateFit(f, opts, opts.Session); err == nil {
-			if err := fit.Check(); err != nil {
-				return nil, err
+	gpuLayers := -1 // all on the one backend
+	fit, fitErr := EstimateFit(f, opts, opts.Session)
+	if fitErr == nil && fit.Backend == "vulkan" && opts.GPULayers > 0 && opts.GPULayers < fit.Layers {
+		gpuLayers = opts.GPULayers
+		fit = fit.Partial(gpuLayers)
+	} else if fitErr == nil && fit.Backend == "vulkan" && opts.GPULayers == 0 && !opts.NoFitCheck && !fit.Fits() {
+		if n := fit.LayersThatFit(); n > 0 && model.CanPlace(f) == nil {
+			gpuLayers = n
+			fit = fit.Partial(n)
+			if opts.Log != nil {
+				opts.Log("offload: %d of %d layers fit on %s (%s budget, %s): the rest run on the CPU backend",
+					n, fit.Layers, fit.Device, humanBytes(float64(fit.DeviceFree)), fit.DeviceFreeSource)
 			}
+		}
+	}
+	if fitErr == nil && !opts.NoFitCheck {
+		if err := fit.Check(); err != nil {
+			return nil, err
+		}
+	}
+	if gpuLayers > 0 {
+		if err := model.CanPlace(f); err != nil {
+			return nil, err
 		}
 	}
 	b, err := OpenBackend(opts)
 	if err != nil {
 		return nil, err
+	}
+	if gpuLayers > 0 && b.Name() != "cpu" {
+		return loadPlaced(ctx, f, tok, b, opts, gpuLayers)
 	}
 	arch2, weights, err := model.LoadContext(ctx, f, b, opts.Progress)
 	if err != nil {
@@ -136,6 +171,50 @@ func load(ctx context.Context, f *gguf.File, opts Options) (*Model, error) {
 		return nil, fmt.Errorf("model: %s has %d tokens in its vocabulary but %d embedding rows", arch, tok.VocabSize(), got)
 	}
 	return &Model{file: f, arch: arch2, tok: tok, backend: b, weights: weights}, nil
+}
+
+// loadPlaced loads f with its last n layers on gpu and the rest on a CPU
+// backend opened beside it.
+func loadPlaced(ctx context.Context, f *gguf.File, tok *tokenizer.Tokenizer, gpu backend.Backend, opts Options, n int) (*Model, error) {
+	h, err := model.Describe(f)
+	if err != nil {
+		gpu.Close()
+		return nil, err
+	}
+	c := cpu.New(opts.Threads)
+	p := model.Offload(c, gpu, h.Layers, n)
+	arch, placed, err := model.LoadPlaced(ctx, f, p, opts.Progress)
+	if err == nil && arch.Hyper().Vocab != tok.VocabSize() {
+		err = fmt.Errorf("model: %s has %d tokens in its vocabulary but %d embedding rows", h.Arch, tok.VocabSize(), arch.Hyper().Vocab)
+	}
+	if err != nil {
+		gpu.Close()
+		c.Close()
+		return nil, err
+	}
+	if opts.Log != nil {
+		opts.Log("offload: layers %d-%d of %d on %s, layers 0-%d, the input embedding and the output on the CPU",
+			h.Layers-n, h.Layers-1, h.Layers, gpu.Name(), h.Layers-n-1)
+	}
+	return &Model{file: f, arch: arch, tok: tok, backend: gpu, cpu: c, place: &p, placed: placed}, nil
+}
+
+// GPULayers is how many layers run on the GPU: all of them unless the model
+// is split (partial offload), none on the CPU backend.
+func (m *Model) GPULayers() int {
+	switch {
+	case m.place != nil:
+		n := 0
+		for _, b := range m.place.Layers {
+			if b == m.backend {
+				n++
+			}
+		}
+		return n
+	case m.backend != nil && m.backend.Name() == "cpu":
+		return 0
+	}
+	return m.arch.Hyper().Layers
 }
 
 // ErrModelClosed is returned by a Model's methods after Close.
@@ -155,8 +234,20 @@ func (m *Model) Close() error {
 		m.backend.Free(buf)
 	}
 	m.weights = nil
+	for b, bufs := range m.placed {
+		for _, buf := range bufs {
+			b.Free(buf)
+		}
+	}
+	m.placed = nil
 	err := m.backend.Close()
 	m.backend = nil
+	if m.cpu != nil {
+		if cerr := m.cpu.Close(); err == nil {
+			err = cerr
+		}
+		m.cpu = nil
+	}
 	if ferr := m.file.Close(); err == nil {
 		err = ferr
 	}

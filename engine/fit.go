@@ -44,6 +44,13 @@ type Fit struct {
 	DeviceInHost                   bool   // the device is CPU-emulated (lavapipe): its memory is host RAM
 	DeviceFreeSource               string // where DeviceFree comes from
 	perPos, fixedHost, fixedDevice float64
+
+	// Layers is the model's layer count; GPULayers, on Vulkan, how many of
+	// them the estimate puts on the device (the last ones; the rest, the
+	// input embedding and the output on the CPU backend: see Partial).
+	Layers, GPULayers int
+	layerBytes        []int64 // each layer's weights
+	fileBytes         int64   // all the weights
 }
 
 // TypeBytes is how many bytes of weights a tensor type has.
@@ -75,7 +82,7 @@ func EstimateFit(f *gguf.File, opts Options, sopts SessionOptions) (*Fit, error)
 		return nil, err
 	}
 	h := arch.Hyper()
-	fit := &Fit{Backend: name}
+	fit := &Fit{Backend: name, Layers: h.Layers, layerBytes: make([]int64, h.Layers)}
 	byType := map[gguf.Type]*TypeBytes{}
 	var fileBytes int64
 	for _, t := range f.Tensors {
@@ -87,6 +94,10 @@ func EstimateFit(f *gguf.File, opts Options, sopts SessionOptions) (*Fit, error)
 		tb.Bytes += int64(t.Bytes())
 		tb.Params += t.Elements()
 		fileBytes += int64(t.Bytes())
+		var l int
+		if _, err := fmt.Sscanf(t.Name, "blk.%d.", &l); err == nil && l >= 0 && l < h.Layers {
+			fit.layerBytes[l] += int64(t.Bytes())
+		}
 		fit.Params += t.Elements()
 	}
 	for _, tb := range byType {
@@ -135,12 +146,51 @@ func EstimateFit(f *gguf.File, opts Options, sopts SessionOptions) (*Fit, error)
 		fit.Host = fit.Process
 		fit.DeviceInHost = dev.Type == "cpu"
 		fit.DeviceFree, fit.DeviceKnown, fit.DeviceFreeSource = deviceBudget(dev)
+		fit.GPULayers = h.Layers
 	}
+	fit.fileBytes = fileBytes
 	if avail, ok := availableMemory(); ok {
 		// What this process holds now is already spent.
 		fit.HostFree, fit.HostKnown = avail+rss, true
 	}
 	return fit, nil
+}
+
+// Partial is the estimate on Vulkan with only the last n layers on the
+// device (0 < n < Layers): their weights and KV cache and a full set of
+// activations there; the other layers' weights (copied), their KV cache,
+// the embedding, the output and another set of activations on the host.
+func (f *Fit) Partial(n int) *Fit {
+	g := *f
+	if f.Backend == "cpu" || n <= 0 || n >= f.Layers {
+		return &g
+	}
+	var dev int64
+	for _, b := range f.layerBytes[f.Layers-n:] {
+		dev += b
+	}
+	kvDev := f.KV * int64(n) / int64(f.Layers)
+	g.GPULayers = n
+	g.WeightBytes = dev
+	g.DeviceBytes = dev + kvDev + f.Scratch
+	g.fixedDevice = float64(dev)
+	g.Host = f.Process + (f.fileBytes - dev) + (f.KV - kvDev) + f.Scratch
+	g.fixedHost = float64(f.Process + f.fileBytes - dev)
+	return &g
+}
+
+// LayersThatFit is the most layers that fit on the device with the rest on
+// the CPU (Partial), all of them when the whole model fits; 0 when none does.
+func (f *Fit) LayersThatFit() int {
+	if f.Fits() {
+		return f.Layers
+	}
+	for n := f.Layers - 1; n > 0; n-- {
+		if f.Partial(n).Fits() {
+			return n
+		}
+	}
+	return 0
 }
 
 // normalized fills in NewSession's defaults and checks the cache type.

@@ -43,6 +43,8 @@ type Session struct {
 	kv      *model.Cache
 	state   *model.State
 	buffers []backend.Buffer
+	// cpuBuffers are the KV cache of a split model's layers on the CPU.
+	cpuBuffers []backend.Buffer
 	// history is the tokens of sequence 0 in the cache, in order.
 	history []int32
 	raw     []byte
@@ -99,15 +101,23 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 	}
 	s := &Session{m: m, opts: opts}
 	kv := &model.Cache{Seqs: opts.Sequences, Context: opts.Context}
-	for range h.Layers {
+	for l := range h.Layers {
 		for _, dst := range []*[]backend.Tensor{&kv.K, &kv.V} {
 			t := backend.Tensor{Type: cacheType, Rows: opts.Sequences * opts.Context, Cols: h.KVDim()}
-			buf, err := m.backend.Alloc(t.Bytes())
+			b := m.backend
+			if m.place != nil {
+				b = m.place.Layers[l]
+			}
+			buf, err := b.Alloc(t.Bytes())
 			if err != nil {
 				s.Close()
 				return nil, fmt.Errorf("engine: KV cache of %d x %d positions: %w", opts.Sequences, opts.Context, err)
 			}
-			s.buffers = append(s.buffers, buf)
+			if b != m.backend {
+				s.cpuBuffers = append(s.cpuBuffers, buf)
+			} else {
+				s.buffers = append(s.buffers, buf)
+			}
 			t.Buf = buf
 			*dst = append(*dst, t)
 		}
@@ -117,7 +127,12 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 		s.Close()
 		return nil, err
 	}
-	state, err := model.NewState(m.backend, opts.BatchSize, opts.Sequences, h.Vocab, h.Activations())
+	var state *model.State
+	if m.place != nil {
+		state, err = model.NewPlacedState(*m.place, opts.BatchSize, opts.Sequences, h.Vocab, h.Activations())
+	} else {
+		state, err = model.NewState(m.backend, opts.BatchSize, opts.Sequences, h.Vocab, h.Activations())
+	}
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -144,6 +159,10 @@ func (s *Session) Close() {
 		s.m.backend.Free(buf)
 	}
 	s.buffers = nil
+	for _, buf := range s.cpuBuffers {
+		s.m.cpu.Free(buf)
+	}
+	s.cpuBuffers = nil
 }
 
 // Context is the number of positions per sequence.
@@ -167,7 +186,10 @@ func (s *Session) Forward(batch model.Batch) ([][]float32, error) {
 		s.raw = make([]byte, need)
 	}
 	s.raw = s.raw[:logits.Bytes()]
-	if err := s.m.backend.Read(logits, s.raw); err != nil {
+	if err := s.state.Backend().Read(logits, s.raw); err != nil {
+		return nil, err
+	}
+	if err := s.state.Err(); err != nil {
 		return nil, err
 	}
 	all := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s.raw))), len(s.raw)/4)

@@ -80,6 +80,38 @@ type decoder struct {
 	b      backend.Backend
 	h      *Hyper
 	layers []attnLayer // how each layer attends
+	place  *Placement  // the backends of the parts, when split (LoadPlaced); else all on b
+}
+
+// part is the decoder and state for backend b, moving the hidden state x
+// there from the part d computes on when b is another backend.
+func (d *decoder) part(top, s *State, x backend.Tensor, b backend.Backend) (*decoder, *State, backend.Tensor) {
+	if b == d.b {
+		return d, s, x
+	}
+	return d.hop(top, s, x, b)
+}
+
+// inputOn, layerOn and outputOn are the backends of the parts.
+func (d *decoder) inputOn() backend.Backend {
+	if d.place == nil {
+		return d.b
+	}
+	return d.place.Input
+}
+
+func (d *decoder) layerOn(l int) backend.Backend {
+	if d.place == nil {
+		return d.b
+	}
+	return d.place.Layers[l]
+}
+
+func (d *decoder) outputOn() backend.Backend {
+	if d.place == nil {
+		return d.b
+	}
+	return d.place.Output
 }
 
 // Hyper is the model's hyperparameters.

@@ -43,24 +43,29 @@ func loadLlama(f *gguf.File, b backend.Backend, progress Progress) (Model, []bac
 	return m, bufs, err
 }
 
-// Forward is the Llama forward pass, one named op at a time.
+// Forward is the Llama forward pass, one named op at a time. Split across
+// backends (LoadPlaced), each layer runs on its own, x moving between them.
 func (m *Llama) Forward(s *State, kv *Cache) {
-	b, h, w := m.b, m.h, &m.w
-	x, xb, xb2 := s.act("x"), s.act("xb"), s.act("xb2")
+	h, w := m.h, &m.w
+	d, ps := m.decoder.on(m.inputOn()), s.on(m.inputOn())
+	x := ps.act("x")
 
-	m.embed(s, w.TokenEmbd, x)
+	d.embed(ps, w.TokenEmbd, x)
 	for l := range w.Layers {
+		d, ps, x = d.part(s, ps, x, m.layerOn(l))
+		b, xb, xb2 := d.b, ps.act("xb"), ps.act("xb2")
 		layer := &w.Layers[l]
 		// x += Wo · attend(rope(Wq·xb), rope(Wk·xb), Wv·xb), xb = rmsnorm(x)
 		b.RMSNorm(xb, x, layer.AttnNorm, h.NormEps)
-		m.attention(s, kv, l, xb, xb2, layer.attnProj.weights(), m.layers[l])
+		d.attention(ps, kv, l, xb, xb2, layer.attnProj.weights(), m.layers[l])
 		b.Add(x, x, xb2)
 		// x += Wdown · (silu(Wgate·xb) * Wup·xb), xb = rmsnorm(x)
 		b.RMSNorm(xb, x, layer.FFNNorm, h.NormEps)
-		m.swiGLU(s, xb, xb2, layer.Gate, layer.Up, layer.Down)
+		d.swiGLU(ps, xb, xb2, layer.Gate, layer.Up, layer.Down)
 		b.Add(x, x, xb2)
 	}
-	m.logits(s, x, w.Output, m.rmsNormed(w.OutputNorm))
+	d, ps, x = d.part(s, ps, x, m.outputOn())
+	d.logits(ps, x, w.Output, d.rmsNormed(w.OutputNorm))
 }
 
 // readRoPEFreqs reads Llama 3.1's rope_freqs.weight, when the file has it: one

@@ -157,7 +157,53 @@ type State struct {
 	buffers    []backend.Buffer
 	staging    []byte
 	rowScratch []int32 // SetBatch's cache rows, reused
+
+	// A model split across backends (LoadPlaced) has a state on each: this
+	// one on the output's backend, parts on the others. xfer stages the
+	// hidden state between them; err is the first copy's error.
+	parts []*State
+	xfer  []byte
+	err   error
 }
+
+// NewPlacedState is NewState for a model split as p says: the inputs and
+// activations on each of p's backends, the logits on the output's.
+func NewPlacedState(p Placement, maxBatch, maxOutputs, vocab int, widths map[string]int) (*State, error) {
+	bs := p.Backends()
+	s, err := NewState(bs[0], maxBatch, maxOutputs, vocab, widths)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bs[1:] {
+		part, err := NewState(b, maxBatch, maxOutputs, 1, widths)
+		if err != nil {
+			s.Free()
+			return nil, err
+		}
+		s.parts = append(s.parts, part)
+	}
+	return s, nil
+}
+
+// on is the state on backend b (s itself unless the model is split).
+func (s *State) on(b backend.Backend) *State {
+	if b == s.b {
+		return s
+	}
+	for _, p := range s.parts {
+		if p.b == b {
+			return p
+		}
+	}
+	panic("model: no state on backend " + b.Name())
+}
+
+// Backend is the backend that holds the logits.
+func (s *State) Backend() backend.Backend { return s.b }
+
+// Err is the error, if any, of copying activations between backends during
+// the last Forward of a split model; the logits are garbage when it is set.
+func (s *State) Err() error { return s.err }
 
 // NewState allocates the scratch for batches of up to maxBatch tokens with up to
 // maxOutputs logit rows. widths names each activation tensor and its width.
@@ -213,6 +259,10 @@ func (s *State) freeAfter(err error) error {
 
 // Free releases the state's buffers.
 func (s *State) Free() {
+	for _, p := range s.parts {
+		p.Free()
+	}
+	s.parts = nil
 	for _, buf := range s.buffers {
 		s.b.Free(buf)
 	}
@@ -249,7 +299,18 @@ func (s *State) SetBatch(batch Batch, kv *Cache) error {
 			return fmt.Errorf("model: output row %d outside the batch of %d", o, n)
 		}
 	}
-	s.n, s.outputs = n, len(batch.Outputs)
+	s.n, s.outputs, s.err = n, len(batch.Outputs), nil
+	for _, p := range s.parts {
+		p.n, p.outputs = n, len(batch.Outputs)
+		if err := p.upload(batch, rows); err != nil {
+			return err
+		}
+	}
+	return s.upload(batch, rows)
+}
+
+// upload writes a batch's inputs to the state's backend.
+func (s *State) upload(batch Batch, rows []int32) error {
 	for _, in := range []struct {
 		t    backend.Tensor
 		vals []int32

@@ -34,8 +34,12 @@ type weightLoader struct {
 	mapped   backend.Buffer // the file's data section, when the backend computes on it in place
 	owned    []backend.Buffer
 	progress Progress
-	done     int64
-	total    int64
+	// place, when set, splits the weights across backends (LoadPlaced):
+	// each is copied to its part's backend, and ownedBy holds the buffers.
+	place   *Placement
+	ownedBy map[backend.Backend][]backend.Buffer
+	done    int64
+	total   int64
 }
 
 func newWeightLoader(f *gguf.File, b backend.Backend, sizes map[string]int, layers int, progress Progress) (*weightLoader, error) {
@@ -131,7 +135,21 @@ func (l *weightLoader) tensor(prefix, names, shape string, optional bool, layer 
 	}
 	t := backend.Tensor{Type: info.Type, Rows: rows, Cols: cols}
 	data := l.f.TensorData(info)
-	if l.mapped != nil {
+	if l.place != nil {
+		b := l.placed(names, layer)
+		buf, err := b.Alloc(int64(len(data)))
+		if err != nil {
+			return backend.Tensor{}, fmt.Errorf("model: tensor %q on %s: %w", info.Name, b.Name(), err)
+		}
+		if l.ownedBy == nil {
+			l.ownedBy = map[backend.Backend][]backend.Buffer{}
+		}
+		l.ownedBy[b] = append(l.ownedBy[b], buf)
+		t.Buf = buf
+		if err := b.Write(t, data); err != nil {
+			return backend.Tensor{}, fmt.Errorf("model: tensor %q on %s: %w", info.Name, b.Name(), err)
+		}
+	} else if l.mapped != nil {
 		t.Buf, t.Offset = l.mapped, int64(info.Offset)
 	} else {
 		buf, err := l.b.Alloc(int64(len(data)))
@@ -149,6 +167,32 @@ func (l *weightLoader) tensor(prefix, names, shape string, optional bool, layer 
 		l.progress(l.done, l.total)
 	}
 	return t, nil
+}
+
+// placed is the backend a tensor goes to: its layer's, the input's for the
+// token embedding, the output's for the other tensors outside the layers.
+func (l *weightLoader) placed(names string, layer int) backend.Backend {
+	switch {
+	case layer >= 0:
+		return l.place.Layers[layer]
+	case strings.HasPrefix(names, "token_embd."):
+		return l.place.Input
+	default:
+		return l.place.Output
+	}
+}
+
+// freeOwned frees the placed buffers bound so far.
+func (l *weightLoader) freeOwned() {
+	if l == nil {
+		return
+	}
+	for b, bufs := range l.ownedBy {
+		for _, buf := range bufs {
+			b.Free(buf)
+		}
+	}
+	l.ownedBy = nil
 }
 
 // expectShape checks a tensor's dims against its tag ("rows,cols" or "n") and

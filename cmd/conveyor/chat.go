@@ -43,9 +43,6 @@ func chatCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	if err := opts.Accel.CheckLayers(m.Backend().Name(), m.Hyper().Layers); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
 	template, err := chat.Resolve(m.File(), *templateFlag)
 	if err != nil {
 		return err

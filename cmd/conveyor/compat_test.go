@@ -61,16 +61,21 @@ func TestLlamaCppFlagAliases(t *testing.T) {
 	}
 }
 
-// Partial offload is refused on a GPU backend and a no-op on the CPU.
-func TestGPULayersCheckedAgainstTheModel(t *testing.T) {
+// -ngl is a no-op on the CPU; on Vulkan, -ngl 2 splits stories260K (2 of
+// its 5 layers on the device) and prints the CPU's greedy story.
+func TestGPULayers(t *testing.T) {
 	model := testdata.Path(t, "models/stories260K.gguf")
-	runJSONOut(t, "run", "-m", model, "-p", "Hi", "-n", "1", "-ngl", "1", "--backend", "cpu", "--json")
-	code, _, errOut := conveyor("run", "-m", model, "-p", "Hi", "-n", "1", "-ngl", "1", "--backend", "vulkan")
-	if strings.Contains(errOut, "vulkan") && !strings.Contains(errOut, "-ngl") {
+	cpu := runJSONOut(t, "run", "-m", model, "-p", "Once upon a time", "-n", "16", "--temp", "0", "-ngl", "1", "--backend", "cpu", "--json")
+	code, out, errOut := conveyor("run", "-m", model, "-p", "Once upon a time", "-n", "16", "--temp", "0", "-ngl", "2", "--backend", "vulkan", "--json")
+	if code != 0 && strings.Contains(errOut, "vulkan") && !strings.Contains(errOut, "offload") {
 		t.Skipf("no Vulkan device: %s", errOut)
 	}
-	require.Equal(t, 2, code, errOut)
-	require.Contains(t, errOut, "offloading part of the model (1 of its 5 layers) is not supported yet")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "offload: layers 3-4 of 5 on vulkan")
+	var res map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.NotEmpty(t, cpu["text"])
+	require.Equal(t, cpu["text"], res["text"])
 }
 
 func TestFlagsAfterPositionalArguments(t *testing.T) {

@@ -40,9 +40,6 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	if err := opts.Accel.CheckLayers(m.Backend().Name(), m.Hyper().Layers); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
 	s, err := m.NewSession(opts.Session())
 	if err != nil {
 		return err

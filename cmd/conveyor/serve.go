@@ -88,15 +88,12 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 
 	m, err := loadInterruptibly(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0,
-		Threads: *threads, Progress: runopts.LoadProgress(stderr), Log: logf,
+		Threads: *threads, Progress: runopts.LoadProgress(stderr), Log: logf, GPULayers: accel.EngineLayers(),
 		Session: engine.SessionOptions{Context: seqCtx, Sequences: *parallel, BatchSize: *batch, CacheType: *cacheType}}, stderr)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if err := accel.CheckLayers(m.Backend().Name(), m.Hyper().Layers); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
 	if m.IsEmbedding() {
 		return serveEmbeddings(m, p, *host, *port, logf)
 	}

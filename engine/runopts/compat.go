@@ -3,14 +3,13 @@ package runopts
 import (
 	"flag"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
 // Accel are llama.cpp's offload and cache flags, accepted with their meaning
 // where Conveyor has it: -ngl/--gpu-layers, -fa/--flash-attn, -ctk/-ctv.
 type Accel struct {
-	GPULayers int    // -1: all (the default)
+	GPULayers int    // -1: as many as fit (the default)
 	FlashAttn string // on, off or auto: attention is computed the same way whatever it says
 	CacheK    string
 	CacheV    string
@@ -20,7 +19,7 @@ type Accel struct {
 func RegisterAccel(fs *flag.FlagSet) *Accel {
 	a := &Accel{GPULayers: -1, FlashAttn: "auto"}
 	for _, name := range []string{"ngl", "gpu-layers", "n-gpu-layers"} {
-		fs.IntVar(&a.GPULayers, name, -1, "layers on the GPU, as llama.cpp's -ngl: -1 or at least the model's layers puts all of them there, 0 runs on the CPU; partial offload is not supported yet")
+		fs.IntVar(&a.GPULayers, name, -1, "layers on the GPU, as llama.cpp's -ngl: N keeps the last N there and the rest on the CPU (dense llama models), at least the model's layers puts all of them there, 0 runs on the CPU, -1 as many as fit")
 	}
 	for _, name := range []string{"fa", "flash-attn"} {
 		fs.StringVar(&a.FlashAttn, name, "auto", "flash attention, as llama.cpp's -fa: on, off or auto (accepted; attention is computed the same way)")
@@ -82,13 +81,11 @@ func CheckCacheType(t string) error {
 	return fmt.Errorf("KV cache type %q is unknown: use f16 or f32", t)
 }
 
-// CheckLayers checks -ngl against the model once it is loaded: on a GPU
-// backend every layer is on the GPU, so -ngl must ask for all of them; on the
-// CPU it changes nothing.
-func (a *Accel) CheckLayers(backendName string, layers int) error {
-	if backendName == "cpu" || a.GPULayers == -1 || a.GPULayers >= layers {
-		return nil
+// EngineLayers is -ngl as engine.Options.GPULayers takes it: 0 (as many as
+// fit) for -1, else N (-ngl 0 is the CPU backend, see Resolve).
+func (a *Accel) EngineLayers() int {
+	if a == nil || a.GPULayers < 0 {
+		return 0
 	}
-	return fmt.Errorf("-ngl %d: offloading part of the model (%s of its %d layers) is not supported yet; use -ngl -1 (all) or -ngl 0 (the CPU)",
-		a.GPULayers, strconv.Itoa(a.GPULayers), layers)
+	return a.GPULayers
 }

@@ -169,7 +169,7 @@ func (o *Options) Check() error {
 // Engine is the engine options the flags choose.
 func (o *Options) Engine() engine.Options {
 	return engine.Options{Backend: o.Backend, Device: o.Device, DeviceSet: o.Device >= 0, Threads: o.Threads,
-		Session: o.Session()}
+		Session: o.Session(), GPULayers: o.Accel.EngineLayers()}
 }
 
 // Session is the session options the flags choose.
