@@ -22,6 +22,7 @@ fi
 case $bundle in
 *.tar.zst | *.tar.xz) # unpack the carried file into a temporary folder
 	unpacked=$(mktemp -d)
+	trap 'rm -rf "$unpacked"' EXIT
 	case $bundle in
 	*.zst) zstd -dc "$bundle" | tar -xf - -C "$unpacked" ;;
 	*) xz -dc "$bundle" | tar -xf - -C "$unpacked" ;;
