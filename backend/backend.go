@@ -231,3 +231,35 @@ type HostMapper interface {
 	// MapHost wraps data as a read-only Buffer; data must outlive the buffer.
 	MapHost(data []byte) (Buffer, error)
 }
+
+// Counters are a backend's cumulative counts of device work, for benchmarks;
+// the difference of two readings is the work between them.
+type Counters struct {
+	// Dispatches are compute dispatches recorded or replayed.
+	Dispatches int64
+	// Barriers are pipeline barriers between dependent commands.
+	Barriers int64
+	// Submits are queue submissions.
+	Submits int64
+	// RecordNanos is host time spent recording or preparing commands: from
+	// the first command after a submit to the end of the next submit call.
+	RecordNanos int64
+	// ReadbackBytes are bytes copied from the device to the host by Read
+	// and ArgMax.
+	ReadbackBytes int64
+}
+
+// Counting is implemented by backends that count their device work.
+type Counting interface {
+	Counters() Counters
+}
+
+// ArgMaxer is implemented by backends that can find the largest value of
+// each row on the device, so greedy decoding reads back a few bytes per row
+// instead of the whole logits row.
+type ArgMaxer interface {
+	// ArgMax computes the index of the largest value of each row of x (F32,
+	// rows x cols; the first on ties, NaN never chosen over a number) and
+	// returns them, waiting for every op recorded before it.
+	ArgMax(x Tensor, dst []int32) error
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/model"
 )
 
@@ -32,6 +33,20 @@ type BenchOptions struct {
 type BenchResult struct {
 	PromptTokPerS float64
 	GenTokPerS    float64
+	// PerToken is the backend's work per decoded token over the measured
+	// decode runs (the warm-up excluded); nil where the backend does not
+	// count it (backend.Counting) or no decode was asked for.
+	PerToken *PerToken
+}
+
+// PerToken is a backend's device work for one decoded token (greedy: the
+// argmax is computed on the device where the backend can).
+type PerToken struct {
+	Dispatches    float64 `json:"dispatches"`
+	Barriers      float64 `json:"barriers"`
+	Submits       float64 `json:"submits"`
+	RecordUS      float64 `json:"record_us"`
+	ReadbackBytes float64 `json:"readback_bytes"`
 }
 
 // Bench measures prefill and decode speed with random tokens.
@@ -102,29 +117,54 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 	}
 	if o.Gen > 0 {
 		prompt := tokens(8)
+		counting, _ := m.backend.(backend.Counting)
+		var work backend.Counters // summed over the measured runs
+		runs := 0
 		rates, err := repeat(o.Reps, func() (float64, error) {
 			next := afterDepth
 			if o.Depth == 0 {
-				out, err := s.Forward(seqBatch(prompt, 0))
+				ids, err := s.forwardArgmax(seqBatch(prompt, 0))
 				if err != nil {
 					return 0, err
 				}
-				next = argmax(out[0])
+				next = ids[0]
+			}
+			var before backend.Counters
+			if counting != nil {
+				before = counting.Counters()
 			}
 			start := time.Now()
 			for i := 0; i < o.Gen; i++ {
-				out, err := s.Forward(singleToken(next, genStart+i))
+				ids, err := s.forwardArgmax(singleToken(next, genStart+i))
 				if err != nil {
 					return 0, err
 				}
-				next = argmax(out[0])
+				next = ids[0]
 			}
-			return float64(o.Gen) / time.Since(start).Seconds(), nil
+			rate := float64(o.Gen) / time.Since(start).Seconds()
+			if counting != nil && runs > 0 { // runs 0 is the warm-up
+				after := counting.Counters()
+				work.Dispatches += after.Dispatches - before.Dispatches
+				work.Barriers += after.Barriers - before.Barriers
+				work.Submits += after.Submits - before.Submits
+				work.RecordNanos += after.RecordNanos - before.RecordNanos
+				work.ReadbackBytes += after.ReadbackBytes - before.ReadbackBytes
+			}
+			runs++
+			return rate, nil
 		})
 		if err != nil {
 			return res, err
 		}
 		res.GenTokPerS = rates
+		if counting != nil {
+			n := float64((runs - 1) * o.Gen)
+			res.PerToken = &PerToken{
+				Dispatches: float64(work.Dispatches) / n, Barriers: float64(work.Barriers) / n,
+				Submits: float64(work.Submits) / n, RecordUS: float64(work.RecordNanos) / 1e3 / n,
+				ReadbackBytes: float64(work.ReadbackBytes) / n,
+			}
+		}
 	}
 	return res, nil
 }

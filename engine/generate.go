@@ -154,8 +154,15 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 		return nil, err
 	}
 	q.prefilled(logits, len(prompt)-reuse)
+	greedy := -1 // the argmax after the last token, when computed instead of logits
 	for {
-		next, done, err := q.step(ctx, logits, len(s.history))
+		var next int32
+		var done bool
+		if greedy >= 0 {
+			next, done, err = q.stepID(ctx, int32(greedy), len(s.history))
+		} else {
+			next, done, err = q.step(ctx, logits, len(s.history))
+		}
 		if done {
 			return q.res, err
 		}
@@ -165,11 +172,21 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 				q.finish()
 				return q.res, err
 			}
+			greedy = -1
 			q.res.Stats.ContextShifts++
 			continue
 		}
 		pos := len(s.history)
 		s.history = append(s.history, next)
+		if q.argmaxOnly() { // a few bytes read back instead of the logits
+			ids, err := s.forwardArgmax(singleToken(next, pos))
+			if err != nil {
+				s.history = s.history[:pos]
+				return q.res, err
+			}
+			greedy = int(ids[0])
+			continue
+		}
 		out, err := s.Forward(singleToken(next, pos))
 		if err != nil {
 			s.history = s.history[:pos]

@@ -133,6 +133,9 @@ func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next
 	if req.Logprobs {
 		q.lp.snapshot(logits)
 	}
+	if q.argmaxOnly() {
+		return q.stepID(ctx, argmax(logits), cached)
+	}
 	var id int32
 	if q.con != nil {
 		if id, err = q.con.sample(q.smp, logits); err != nil {
@@ -144,6 +147,22 @@ func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next
 	} else {
 		id = q.smp.sample(logits)
 	}
+	return q.stepID(ctx, id, cached)
+}
+
+// argmaxOnly reports whether the next token is the argmax of the raw logits
+// whatever they are: greedy sampling with no penalty, bias, grammar or
+// ignored EOS. Its owner may then compute only the argmax (on the device)
+// and call stepID.
+func (q *sequence) argmaxOnly() bool {
+	o := q.req.Sampling
+	return q.req.MaxTokens != 0 && o.Temperature <= 0 && !o.penalized() && len(o.LogitBias) == 0 &&
+		q.con == nil && !q.req.IgnoreEOS && !q.req.Logprobs
+}
+
+// stepID is step with the next token chosen: id.
+func (q *sequence) stepID(ctx context.Context, id int32, cached int) (next int32, done bool, err error) {
+	req, tok, res := q.req, q.tok, q.res
 	q.smp.accept(id)
 	if q.firstAt.IsZero() {
 		q.firstAt = time.Now()

@@ -50,6 +50,7 @@ type Session struct {
 	raw     []byte
 	// rows is Forward's result, reused.
 	rows [][]float32
+	ids  []int32 // forwardArgmax's result
 }
 
 // DefaultBatchSize is the most tokens a forward pass takes unless a session
@@ -198,6 +199,40 @@ func (s *Session) Forward(batch model.Batch) ([][]float32, error) {
 		s.rows = append(s.rows, all[i*logits.Cols:(i+1)*logits.Cols])
 	}
 	return s.rows, nil
+}
+
+// forwardArgmax is Forward returning only the argmax of each output row:
+// computed on the device where the backend can (a few bytes read back),
+// else from the logits.
+func (s *Session) forwardArgmax(batch model.Batch) ([]int32, error) {
+	am, ok := s.m.backend.(backend.ArgMaxer)
+	if !ok {
+		out, err := s.Forward(batch)
+		if err != nil {
+			return nil, err
+		}
+		s.ids = s.ids[:0]
+		for _, row := range out {
+			s.ids = append(s.ids, argmax(row))
+		}
+		return s.ids, nil
+	}
+	if s.state == nil {
+		return nil, ErrSessionClosed
+	}
+	if s.m.backend == nil {
+		return nil, ErrModelClosed
+	}
+	if err := s.state.SetBatch(batch, s.kv); err != nil {
+		return nil, err
+	}
+	s.m.arch.Forward(s.state, s.kv)
+	logits := s.state.Logits.Slice(0, s.state.Outputs())
+	s.ids = append(s.ids[:0], make([]int32, logits.Rows)...)
+	if err := am.ArgMax(logits, s.ids); err != nil {
+		return nil, err
+	}
+	return s.ids, nil
 }
 
 // prefill puts tokens at positions start.. of sequence 0 into the cache, in

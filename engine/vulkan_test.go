@@ -129,3 +129,44 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// The bench counts the Vulkan backend's work per decoded token; greedy
+// decoding reads back only the argmax.
+func TestBenchPerTokenVulkan(t *testing.T) {
+	m, err := Load(testdata.Path(t, "models/stories260K.gguf"), Options{Backend: "vulkan"})
+	require.NoError(t, err)
+	defer m.Close()
+	res, err := m.Bench(BenchOptions{Prompt: 8, Gen: 6, Reps: 2})
+	require.NoError(t, err)
+	pt := res.PerToken
+	require.NotNil(t, pt)
+	require.Positive(t, pt.Dispatches)
+	require.Positive(t, pt.Barriers)
+	require.LessOrEqual(t, pt.Barriers, pt.Dispatches+1)
+	require.GreaterOrEqual(t, pt.Submits, 1.0)
+	require.Positive(t, pt.RecordUS)
+	require.Equal(t, 4.0, pt.ReadbackBytes)
+}
+
+// Greedy decoding through the device's argmax generates what the argmax of
+// the whole logits row does, on both backends.
+func TestGreedyArgmaxVulkan(t *testing.T) {
+	for _, be := range []string{"cpu", "vulkan"} {
+		m, err := Load(testdata.Path(t, "models/stories260K-q8_0.gguf"), Options{Backend: be, Threads: 2})
+		require.NoError(t, err)
+		var got [2][]int32
+		for i, bias := range []map[int32]float32{nil, {0: 0}} { // a bias, even 0, needs the logits
+			s, err := m.NewSession(SessionOptions{Context: 96})
+			require.NoError(t, err)
+			smp := DefaultSampling()
+			smp.LogitBias = bias
+			res, err := s.Generate(context.Background(), Request{Prompt: "Once upon a time", MaxTokens: 40, Sampling: smp}, nil)
+			require.NoError(t, err)
+			got[i] = res.GeneratedIDs
+			s.Close()
+		}
+		require.NotEmpty(t, got[0], be)
+		require.Equal(t, got[1], got[0], be)
+		require.NoError(t, m.Close())
+	}
+}

@@ -7,7 +7,8 @@
 #                       (the binaries dlopen libvulkan.so.1; gpu-check.sh puts this
 #                       loader first on LD_LIBRARY_PATH, for machines without one)
 #   gpu-bundle/testdata/ the small models and expected outputs the engine tests read
-# Then carry gpu-bundle to the machine and run scripts/gpu-check.sh there.
+# and packs it into gpu-bundle.tar.zst (or .tar.xz without zstd), under 48 MiB.
+# Then carry it to the machine and run scripts/gpu-check.sh there.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/gpu-archs.sh
@@ -49,6 +50,28 @@ fi
 for f in "$out"/debs/*.deb; do
 	dpkg-deb -x "$f" "$out/root"
 done
-rm -rf "$out/debs" "$out/root/usr/share/doc"
+rm -rf "$out/debs" "$out/root/usr/share/doc" "$out/root/usr/share/lintian"
+# The validation layer's debug sections are most of its size; the checks need
+# only its code.
+if command -v strip >/dev/null 2>&1; then
+	find "$out/root" -name '*.so*' -type f -exec strip --strip-debug {} +
+fi
 du -sh "$out"
-echo "gpu-bundle: done; carry gpu-bundle and run scripts/gpu-check.sh on the GPU machine"
+
+# One compressed file to carry (under 48 MiB): zstd where there is one, else xz.
+rm -f gpu-bundle.tar.zst gpu-bundle.tar.xz
+if command -v zstd >/dev/null 2>&1; then
+	tar -cf - "$out" | zstd -q -19 -T0 -o gpu-bundle.tar.zst
+	pack=gpu-bundle.tar.zst
+else
+	tar -cf - "$out" | xz -9 -T0 >gpu-bundle.tar.xz
+	pack=gpu-bundle.tar.xz
+fi
+grep -qx "/$pack" "$exclude" 2>/dev/null || echo "/$pack" >>"$exclude"
+size=$(wc -c <"$pack")
+echo "gpu-bundle: $pack, $((size / 1024 / 1024)) MiB"
+if [ "$size" -ge $((48 * 1024 * 1024)) ]; then
+	echo "gpu-bundle: $pack is over 48 MiB" >&2
+	exit 1
+fi
+echo "gpu-bundle: done; carry $pack (or gpu-bundle/) and run scripts/gpu-check.sh [$pack] on the GPU machine"

@@ -229,3 +229,39 @@ func mustShape(op string, t backend.Tensor, rows, cols int) {
 		panic(fmt.Sprintf("cpu: %s: tensor %v, want %d x %d", op, t, rows, cols))
 	}
 }
+
+var _ backend.ArgMaxer = (*Backend)(nil)
+
+// ArgMax writes the index of each row's largest value of x (F32) to dst: the
+// first on ties, as a sequential scan with > finds it.
+func (b *Backend) ArgMax(x backend.Tensor, dst []int32) error {
+	if x.Type != gguf.TypeF32 {
+		return fmt.Errorf("cpu: ArgMax of %v: want F32", x)
+	}
+	if len(dst) != x.Rows {
+		return fmt.Errorf("cpu: ArgMax of %d rows into %d", x.Rows, len(dst))
+	}
+	m, err := hostBuffer(x)
+	if err != nil {
+		return err
+	}
+	raw := m.data[x.Offset : x.Offset+x.Bytes()]
+	if len(m.packed) > 0 { // packed rows: unpack a copy
+		raw = make([]byte, x.Bytes())
+		if err := b.Read(x, raw); err != nil {
+			return err
+		}
+	}
+	all := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)/4)
+	for r := range dst {
+		row := all[r*x.Cols : (r+1)*x.Cols]
+		best := 0
+		for i, v := range row {
+			if v > row[best] {
+				best = i
+			}
+		}
+		dst[r] = int32(best)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/cgo/vk"
@@ -70,6 +71,7 @@ var shaderLayouts = map[string][2]int{
 	"layer_norm":  {4, 28},
 	"rope":        {3, 60},
 	"kv_write":    {3, 24},
+	"argmax":      {2, 16},
 	"attention":   {7, 64},
 }
 
@@ -126,7 +128,11 @@ func (b *Backend) dispatch(p *vk.Pipeline, views []view, writes []int, pc push, 
 			rs = append(rs, v.span)
 		}
 	}
-	b.cmds.Dispatch(p, binds, pc, x, y, 1, b.hz.barrier(rs, ws))
+	b.recording()
+	bar := b.hz.barrier(rs, ws)
+	b.count(bar)
+	b.stats.Dispatches++
+	b.cmds.Dispatch(p, binds, pc, x, y, 1, bar)
 	b.maybeFlush()
 }
 
@@ -144,13 +150,35 @@ func (b *Backend) maybeFlush() {
 	}
 }
 
+// recording notes the start of host recording: the first command since the
+// last submit.
+func (b *Backend) recording() {
+	if b.recStart.IsZero() {
+		b.recStart = time.Now()
+	}
+}
+
+// count counts a barrier.
+func (b *Backend) count(barrier bool) {
+	if barrier {
+		b.stats.Barriers++
+	}
+}
+
+// Counters reports the work recorded since the backend was made.
+func (b *Backend) Counters() backend.Counters { return b.stats }
+
 // flush submits the recorded commands without waiting.
 func (b *Backend) flush() {
 	if b.cmds.Len() == 0 {
 		return
 	}
+	b.recording()
 	s, err := b.dev.Submit(&b.cmds)
 	b.cmds.Reset()
+	b.stats.Submits++
+	b.stats.RecordNanos += int64(time.Since(b.recStart))
+	b.recStart = time.Time{}
 	if err != nil {
 		if b.err == nil {
 			b.err = err
@@ -262,7 +290,9 @@ func (b *Backend) Write(t backend.Tensor, data []byte) error {
 			copy(st.Bytes()[soff:], data[rel+done:rel+done+m])
 			dst := span{c.Handle, off + done, off + done + m}
 			b.noteWrite(dst)
+			b.recording()
 			bar := b.hz.barrier([]span{{st.Handle, soff, soff + m}}, []span{dst})
+			b.count(bar)
 			b.cmds.Copy(st.Handle, uint64(soff), c.Handle, uint64(off+done), uint64(m), bar)
 			b.maybeFlush()
 		}
@@ -289,7 +319,9 @@ func (b *Backend) Read(t backend.Tensor, dst []byte) error {
 	}
 	b.pieces(t, func(c *vk.Buffer, off, rel, n int64) {
 		src := span{c.Handle, off, off + n}
+		b.recording()
 		bar := b.hz.barrier([]span{src}, []span{{st.Handle, soff + rel, soff + rel + n}})
+		b.count(bar)
 		b.cmds.Copy(c.Handle, uint64(off), st.Handle, uint64(soff+rel), uint64(n), bar)
 	})
 	own := st != b.staging
@@ -301,5 +333,6 @@ func (b *Backend) Read(t backend.Tensor, dst []byte) error {
 		return err
 	}
 	copy(dst, st.Bytes()[soff:soff+int64(len(dst))])
+	b.stats.ReadbackBytes += int64(len(dst))
 	return nil
 }

@@ -22,6 +22,7 @@ package vulkan
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/cgo/vk"
@@ -68,9 +69,17 @@ type Backend struct {
 	factors    map[string]*buffer // RoPE frequency factors, by content
 	moe        moeScratch         // MatMulID's scratch (moe.go)
 	gates      *buffer            // DeltaNet's per-token beta and decay (deltanet.go)
+
+	stats    backend.Counters // work counts (Counters)
+	recStart time.Time        // first command since the last submit, or zero
+	argmaxes *buffer          // ArgMax's results on the device
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend  = (*Backend)(nil)
+	_ backend.Counting = (*Backend)(nil)
+	_ backend.ArgMaxer = (*Backend)(nil)
+)
 
 const (
 	stagingSize = 32 << 20

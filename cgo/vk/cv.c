@@ -283,7 +283,7 @@ VkResult cv_create_device(cv_instance *in, VkPhysicalDevice pd, cv_device *d) {
 		d->fn.vkGetDeviceQueue(d->device, d->family, 0, &d->queue);
 		VkCommandPoolCreateInfo pci = {VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
 		pci.queueFamilyIndex = d->family;
-		pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+		pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT | VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
 		r = d->fn.vkCreateCommandPool(d->device, &pci, NULL, &d->pool);
 	}
 	if (r != VK_SUCCESS) {
@@ -298,6 +298,7 @@ VkResult cv_create_device(cv_instance *in, VkPhysicalDevice pd, cv_device *d) {
 void cv_destroy_device(cv_device *d) {
 	if (!d->device) return;
 	d->fn.vkDeviceWaitIdle(d->device);
+	for (uint32_t i = 0; i < d->nspare_fence; i++) d->fn.vkDestroyFence(d->device, d->spare_fence[i], NULL);
 	if (d->pool) d->fn.vkDestroyCommandPool(d->device, d->pool, NULL);
 	d->fn.vkDestroyDevice(d->device, NULL);
 	memset(d, 0, sizeof *d);
@@ -508,16 +509,24 @@ static void record(cv_device *d, VkCommandBuffer cb, const cv_cmd *c) {
 	}
 }
 
+// A submission's command buffer and fence come from the spares of finished
+// ones when there are any (the pool resets a command buffer when it is begun
+// again), and go back there in cv_wait.
 VkResult cv_submit(cv_device *d, const cv_cmd *cmds, uint32_t n, VkCommandBuffer *cbp, VkFence *fence) {
 	*cbp = NULL;
 	*fence = VK_NULL_HANDLE;
-	VkCommandBufferAllocateInfo ai = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-	ai.commandPool = d->pool;
-	ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-	ai.commandBufferCount = 1;
 	VkCommandBuffer cb;
-	VkResult r = d->fn.vkAllocateCommandBuffers(d->device, &ai, &cb);
-	if (r != VK_SUCCESS) return r;
+	VkResult r;
+	if (d->nspare_cb > 0) {
+		cb = d->spare_cb[--d->nspare_cb];
+	} else {
+		VkCommandBufferAllocateInfo ai = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+		ai.commandPool = d->pool;
+		ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+		ai.commandBufferCount = 1;
+		r = d->fn.vkAllocateCommandBuffers(d->device, &ai, &cb);
+		if (r != VK_SUCCESS) return r;
+	}
 	VkCommandBufferBeginInfo bi = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
 	bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
 	r = d->fn.vkBeginCommandBuffer(cb, &bi);
@@ -527,9 +536,13 @@ VkResult cv_submit(cv_device *d, const cv_cmd *cmds, uint32_t n, VkCommandBuffer
 	barrier(d, cb, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
 	r = d->fn.vkEndCommandBuffer(cb);
 	if (r != VK_SUCCESS) goto fail;
-	VkFenceCreateInfo fci = {VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-	r = d->fn.vkCreateFence(d->device, &fci, NULL, fence);
-	if (r != VK_SUCCESS) goto fail;
+	if (d->nspare_fence > 0) {
+		*fence = d->spare_fence[--d->nspare_fence];
+	} else {
+		VkFenceCreateInfo fci = {VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+		r = d->fn.vkCreateFence(d->device, &fci, NULL, fence);
+		if (r != VK_SUCCESS) goto fail;
+	}
 	VkSubmitInfo si = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
 	si.commandBufferCount = 1;
 	si.pCommandBuffers = &cb;
@@ -550,8 +563,19 @@ VkResult cv_wait(cv_device *d, VkCommandBuffer cb, VkFence fence) {
 	VkResult r = VK_SUCCESS;
 	if (fence) {
 		r = d->fn.vkWaitForFences(d->device, 1, &fence, VK_TRUE, UINT64_MAX);
-		d->fn.vkDestroyFence(d->device, fence, NULL);
+		if (r == VK_SUCCESS && d->nspare_fence < CV_SPARE &&
+			d->fn.vkResetFences(d->device, 1, &fence) == VK_SUCCESS) {
+			d->spare_fence[d->nspare_fence++] = fence;
+		} else {
+			d->fn.vkDestroyFence(d->device, fence, NULL);
+		}
 	}
-	if (cb) d->fn.vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
+	if (cb) {
+		if (r == VK_SUCCESS && d->nspare_cb < CV_SPARE) {
+			d->spare_cb[d->nspare_cb++] = cb;
+		} else {
+			d->fn.vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
+		}
+	}
 	return r;
 }

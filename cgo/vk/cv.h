@@ -68,7 +68,7 @@ typedef struct {
 	X(vkCreateCommandPool) X(vkDestroyCommandPool) \
 	X(vkAllocateCommandBuffers) X(vkFreeCommandBuffers) \
 	X(vkBeginCommandBuffer) X(vkEndCommandBuffer) \
-	X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences) X(vkQueueSubmit) \
+	X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences) X(vkResetFences) X(vkQueueSubmit) \
 	X(vkCreateBuffer) X(vkDestroyBuffer) X(vkGetBufferMemoryRequirements) \
 	X(vkAllocateMemory) X(vkFreeMemory) X(vkBindBufferMemory) X(vkMapMemory) \
 	X(vkCreateShaderModule) X(vkDestroyShaderModule) \
@@ -113,6 +113,8 @@ typedef struct {
 	uint32_t push_descriptor, memory_budget;
 } cv_props;
 
+#define CV_SPARE 8
+
 typedef struct {
 	VkPhysicalDevice phys;
 	VkDevice device;
@@ -120,6 +122,10 @@ typedef struct {
 	uint32_t family;
 	uint32_t timestamp_bits;
 	VkCommandPool pool;
+	// Command buffers and fences of finished submissions, reused by cv_submit.
+	VkCommandBuffer spare_cb[CV_SPARE];
+	VkFence spare_fence[CV_SPARE];
+	uint32_t nspare_cb, nspare_fence;
 	VkPhysicalDeviceMemoryProperties mem;
 	uint32_t memory_budget;
 	cv_instance_fns ifn; // the instance's table, copied

@@ -87,6 +87,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			"backend": m.Backend().Name(), "device": m.Backend().Device(), "model": p, "reps": *reps,
 			"depth": *depth, "weights_mb_per_token": float64(wb) / (1 << 20), "decode_weights_gb_s": decodeGBs,
 		}
+		if res.PerToken != nil {
+			fields["per_token"] = res.PerToken
+		}
 		if readGBs > 0 {
 			fields["mem_read_gb_s"] = readGBs
 			fields["decode_bw_fraction"] = decodeGBs / readGBs
@@ -118,6 +121,10 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, " = %.0f%% of the %.2f GB/s streaming read rate", 100*decodeGBs/readGBs, readGBs)
 		}
 		fmt.Fprintln(stdout)
+		if pt := res.PerToken; pt != nil {
+			fmt.Fprintf(stdout, "%-*s %.0f dispatches, %.0f barriers, %.1f submits, %.0f µs recording, %.0f bytes read back\n",
+				w, "a token", pt.Dispatches, pt.Barriers, pt.Submits, pt.RecordUS, pt.ReadbackBytes)
+		}
 	}
 	return nil
 }
