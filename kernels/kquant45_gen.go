@@ -51,6 +51,31 @@ func at(off int, row string) string { return fmt.Sprintf("%d%s", off, row) }
 // inserts the row's d, dmin into dword j of X31.
 func decodeScales(j int) { decodeScalesTo(j, 64*j, true) }
 
+// decodeScaleBytes unpacks weight row j's 12 scale bytes into X24 as bytes
+// s_0..s_7, m_0..m_7 and inserts the row's d, dmin into dword j of X31.
+func decodeScaleBytes(j int) {
+	r := wRow[j]
+	emit("MOVQ %s, AX", at(4, r))
+	emit("MOVL %s, R8", at(12, r))
+	emit("MOVQ R8, R9")
+	emit("SHLQ $28, R9")
+	emit("ORQ R8, R9")
+	emit("ANDQ ·kq45Nib(SB), R9")
+	emit("MOVQ AX, R12")
+	emit("SHRQ $2, R12")
+	emit("ANDQ ·kq45Top(SB), R12")
+	emit("ORQ R12, R9")
+	emit("ANDQ ·kq45Low6(SB), AX")
+	emit("VMOVQ AX, X24")
+	emit("VMOVQ R9, X25")
+	emit("VPUNPCKLDQ X25, X24, X24")
+	if j == 0 {
+		emit("VMOVD %s, X31", at(0, r))
+	} else {
+		emit("VPINSRD $%d, %s, X31, X31", j, at(0, r))
+	}
+}
+
 // decodeScalesTo is decodeScales storing the 16 words at off(SP) (as a ymm
 // when !wide).
 func decodeScalesTo(j, off int, wide bool) {
@@ -336,15 +361,22 @@ func prefetchNextTile(kd kind) {
 func genX1(kd kind) {
 	fn := "tile" + kd.name + "x1AVX512"
 	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)\n", fn)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $256-56\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", fn)
 	prologue()
+	for k := 0; k < 4; k++ {
+		emit("VMOVDQU32 ·kq45ShufScale+%d(SB), Z%d", 64*k, 19+k)
+	}
+	emit("VMOVDQU32 ·kq45ShufMin(SB), Z23")
 	emit("VPXORD X16, X16, X16")
 	emit("TESTQ CX, CX")
 	emit("JZ %s_done", fn)
 	label(fn + "_loop")
 	prefetchNextTile(kd)
+	// Row j's scale and min bytes in every 128-bit lane of Z(12+j): VPSHUFB
+	// spreads them to words (VPERMW from memory costs more).
 	for j := 0; j < 4; j++ {
-		decodeScales(j)
+		decodeScaleBytes(j)
+		emit("VSHUFI32X4 $0, Z24, Z24, Z%d", 12+j)
 	}
 	for j := 0; j < 4; j++ {
 		emit("VPXORD Z%d, Z%d, Z%d", j, j, j)
@@ -353,7 +385,7 @@ func genX1(kd kind) {
 		emit("VMOVDQU8 %s, Z4", at(q8KQs+64*k, aRow[0]))
 		for j := 0; j < 4; j++ {
 			unpackWeights(kd, j, k)
-			emit("VPERMW %d(SP), Z%d, Z25", 64*j, 19+k)
+			emit("VPSHUFB Z%d, Z%d, Z25", 19+k, 12+j)
 			emit("VPMADDUBSW Z4, Z24, Z26")
 			emit("VPDPWSSD Z25, Z26, Z%d", j)
 		}
@@ -367,7 +399,7 @@ func genX1(kd kind) {
 	// summs in the same form: Z4 = (row 0 | row 1), Z6 = (row 2 | row 3).
 	emit("VBROADCASTI64X4 %s, Z26", at(q8KBsums, aRow[0]))
 	for j := 0; j < 4; j++ {
-		emit("VPERMW %d(SP), Z23, Z%d", 64*j, 8+j)
+		emit("VPSHUFB Z23, Z%d, Z%d", 12+j, 8+j)
 	}
 	emit("VINSERTI64X4 $1, Y9, Z8, Z8")
 	emit("VINSERTI64X4 $1, Y11, Z10, Z10")
@@ -785,6 +817,21 @@ func main() {
 		idxMin = append(idxMin, uint16(8+w%16/2))
 	}
 	data("kq45IdxMin", words(idxMin))
+	// VPSHUFB controls from the scale and min bytes (s_0..7, m_0..7 in each
+	// 128-bit lane) to words: kq45ShufScale+64k: s_2k in lanes 0, 1, s_2k+1
+	// in lanes 2, 3; kq45ShufMin: word w of each 256-bit half m_(w/2).
+	var shufSc, shufMin []byte
+	for k := 0; k < 4; k++ {
+		for l := 0; l < 64; l++ {
+			shufSc = append(shufSc, map[bool]byte{true: byte(2*k + l/32), false: 0x80}[l%2 == 0])
+		}
+	}
+	for l := 0; l < 64; l++ {
+		w := l % 32 / 2
+		shufMin = append(shufMin, map[bool]byte{true: byte(8 + w/2), false: 0x80}[l%2 == 0])
+	}
+	data("kq45ShufScale", shufSc)
+	data("kq45ShufMin", shufMin)
 	var hb []byte
 	for k := 0; k < 4; k++ {
 		for l := 0; l < 64; l++ {
