@@ -342,18 +342,16 @@ func prologue() {
 	emit("VMOVDQU32 ·kq45IdxMin(SB), Z23")
 }
 
-// prefetchNextTile prefetches this block of the next 4x1 tile's weight
-// rows (4 rows on): decode streams through the rows 4 at a time, each row
-// too few lines (18 for 2048 values) for the hardware prefetchers to follow.
+// prefetchNextTile prefetches the next 4x1 tile's weights (4 rows on) in
+// order, 4 blocks' bytes an iteration from R13: decode streams through the
+// rows 4 at a time, each row too few lines (18 for 2048 values) for the
+// hardware prefetchers to follow, while the tile's rows, back to back in a
+// matrix, are one run of lines.
 func prefetchNextTile(kd kind) {
-	emit("LEAQ (SI)(BX*4), R13")
-	next := [4]string{"(R13)", "(R13)(BX*1)", "(R13)(BX*2)", "(R13)(R10*1)"}
-	for j := 0; j < 4; j++ {
-		for off := 0; off < kd.blockSize; off += 64 {
-			emit("PREFETCHT0 %s", at(off, next[j]))
-		}
-		emit("PREFETCHT0 %s", at(kd.blockSize-1, next[j]))
+	for off := 0; off < 4*kd.blockSize; off += 64 {
+		emit("PREFETCHT0 %d(R13)", off)
 	}
+	emit("ADDQ $%d, R13", 4*kd.blockSize)
 }
 
 // genX1 writes the 4x1 kernel: weight rows j = 0..3 against one activation
@@ -368,6 +366,7 @@ func genX1(kd kind) {
 	}
 	emit("VMOVDQU32 ·kq45ShufMin(SB), Z23")
 	emit("VPXORD X16, X16, X16")
+	emit("LEAQ (SI)(BX*4), R13")
 	emit("TESTQ CX, CX")
 	emit("JZ %s_done", fn)
 	label(fn + "_loop")
