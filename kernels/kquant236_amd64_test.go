@@ -458,3 +458,14 @@ func BenchmarkQuantizeQ8_KGo(b *testing.B) {
 func BenchmarkTileBigQ6_K(b *testing.B) { benchKQ236TileRows(b, gguf.TypeQ6_K, "", 2048) }
 func BenchmarkTileBigQ3_K(b *testing.B) { benchKQ236TileRows(b, gguf.TypeQ3_K, "", 2048) }
 func BenchmarkTileBigQ2_K(b *testing.B) { benchKQ236TileRows(b, gguf.TypeQ2_K, "", 2048) }
+
+// benchKQ236DecodeStream is decode against a 64 MB matrix of 2048 values a
+// row (streamed from memory, as in a model), in GB/s of weights.
+func benchKQ236DecodeStream(b *testing.B, typ gguf.Type, variant string) {
+	benchKQ236DecodeRows(b, typ, variant, (64<<20)/typ.RowBytes(2048)&^3)
+}
+
+func BenchmarkDecodeStreamQ6_K(b *testing.B)     { benchKQ236DecodeStream(b, gguf.TypeQ6_K, "") }
+func BenchmarkDecodeStreamQ3_K(b *testing.B)     { benchKQ236DecodeStream(b, gguf.TypeQ3_K, "") }
+func BenchmarkDecodeStreamQ2_K(b *testing.B)     { benchKQ236DecodeStream(b, gguf.TypeQ2_K, "") }
+func BenchmarkDecodeStreamQ6_KAVX2(b *testing.B) { benchKQ236DecodeStream(b, gguf.TypeQ6_K, "AVX2") }
