@@ -354,6 +354,10 @@ func prefetchNextTile(kd kind) {
 	emit("ADDQ $%d, R13", 4*kd.blockSize)
 }
 
+// x1Sub[k] is the first sub-block of the 4x1 tile's vector k (the other is
+// x1Sub[k]+2).
+var x1Sub = [4]int{0, 1, 4, 5}
+
 // genX1 writes the 4x1 kernel: weight rows j = 0..3 against one activation
 // row; out[j].
 func genX1(kd kind) {
@@ -380,13 +384,35 @@ func genX1(kd kind) {
 	for j := 0; j < 4; j++ {
 		emit("VPXORD Z%d, Z%d, Z%d", j, j, j)
 	}
+	// Vector k (0..3) holds sub-blocks x1Sub[k] (256-bit half 0) and
+	// x1Sub[k]+2 (half 1): the low (k even) or high nibbles of 64 bytes of
+	// qs, as loaded. The activations are gathered to match once a block,
+	// into Z(4+k).
 	for k := 0; k < 4; k++ {
-		emit("VMOVDQU8 %s, Z4", at(q8KQs+64*k, aRow[0]))
-		for j := 0; j < 4; j++ {
-			unpackWeights(kd, j, k)
-			emit("VPSHUFB Z%d, Z%d, Z25", 19+k, 12+j)
-			emit("VPMADDUBSW Z4, Z24, Z26")
-			emit("VPDPWSSD Z25, Z26, Z%d", j)
+		sb := x1Sub[k]
+		emit("VMOVDQU8 %s, Y%d", at(q8KQs+32*sb, aRow[0]), 4+k)
+		emit("VINSERTI64X4 $1, %s, Z%d, Z%d", at(q8KQs+32*sb+64, aRow[0]), 4+k, 4+k)
+	}
+	for j := 0; j < 4; j++ {
+		r := wRow[j]
+		if kd.qhOffs != 0 {
+			emit("VBROADCASTI64X4 %s, Z29", at(kd.qhOffs, r))
+		}
+		for h := 0; h < 2; h++ {
+			emit("VMOVDQU8 %s, Z24", at(kd.qsOffs+64*h, r))
+			emit("VPSRLW $4, Z24, Z27")
+			emit("VPANDD Z18, Z24, Z24")
+			emit("VPANDD Z18, Z27, Z27")
+			for e, wr := range []int{24, 27} {
+				k := 2*h + e
+				if kd.qhOffs != 0 {
+					emit("VPTESTMB ·kq45HighBitX1+%d(SB), Z29, K1", 64*k)
+					emit("VPADDB ·kq45Sixteen(SB), Z%d, K1, Z%d", wr, wr)
+				}
+				emit("VPSHUFB Z%d, Z%d, Z25", 19+k, 12+j)
+				emit("VPMADDUBSW Z%d, Z%d, Z26", 4+k, wr)
+				emit("VPDPWSSD Z25, Z26, Z%d", j)
+			}
 		}
 	}
 	// Level A: Z0 = (row 0 | row 1), Z2 = (row 2 | row 3).
@@ -817,14 +843,18 @@ func main() {
 	}
 	data("kq45IdxMin", words(idxMin))
 	// VPSHUFB controls from the scale and min bytes (s_0..7, m_0..7 in each
-	// 128-bit lane) to words: kq45ShufScale+64k: s_2k in lanes 0, 1, s_2k+1
-	// in lanes 2, 3; kq45ShufMin: word w of each 256-bit half m_(w/2).
-	var shufSc, shufMin []byte
+	// 128-bit lane) to words: kq45ShufScale+64k: s_x1Sub[k] in lanes 0, 1,
+	// s_(x1Sub[k]+2) in lanes 2, 3; kq45ShufMin: word w of each 256-bit half
+	// m_(w/2). kq45HighBitX1+64k: the Q5_K high bit of those sub-blocks.
+	var shufSc, shufMin, hbX1 []byte
 	for k := 0; k < 4; k++ {
 		for l := 0; l < 64; l++ {
-			shufSc = append(shufSc, map[bool]byte{true: byte(2*k + l/32), false: 0x80}[l%2 == 0])
+			sb := x1Sub[k] + 2*(l/32)
+			shufSc = append(shufSc, map[bool]byte{true: byte(sb), false: 0x80}[l%2 == 0])
+			hbX1 = append(hbX1, byte(1)<<sb)
 		}
 	}
+	data("kq45HighBitX1", hbX1)
 	for l := 0; l < 64; l++ {
 		w := l % 32 / 2
 		shufMin = append(shufMin, map[bool]byte{true: byte(8 + w/2), false: 0x80}[l%2 == 0])
