@@ -10,7 +10,8 @@ import (
 // (kquant236_amd64.s, written by gen_kquant236.go), chosen at start-up:
 //
 //   - AVX-512 (BW, VL, VNNI): 4×4 and 4×1 tiles for DotTile (prefill and
-//     decode) and a one-row dot for Format.Dot;
+//     decode; Q6_K's decode runs the dot row after row instead, see rowX1)
+//     and a one-row dot for Format.Dot;
 //   - AVX2, where there is no AVX-512 VNNI: the 4×1 tile (the 4×4 one is
 //     four of them) and the one-row dot;
 //   - the Q8_K activation quantizer (QuantizeActivations), with either.
