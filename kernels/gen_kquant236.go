@@ -445,6 +445,16 @@ func genX4(t kq) {
 	p("RET")
 }
 
+// prefetchNextTile prefetches the next 4×1 tile's weights (from BX, 4 rows
+// on) in order, 4 blocks' bytes an iteration: the tile's rows, back to back
+// in a matrix, are one run of lines, fetched as one stream.
+func prefetchNextTile(bsize int) {
+	for off := 0; off < 4*bsize; off += 64 {
+		p("PREFETCHT0 %d(BX)", off)
+	}
+	p("ADDQ $%d, BX", 4*bsize)
+}
+
 // genRows1 is nrows weight rows (4: the 4×1 tile kernel, 1: the dot)
 // against one activation row.
 func genRows1(t kq, nrows int) {
@@ -461,6 +471,7 @@ func genRows1(t kq, nrows int) {
 		// hardware prefetchers to follow).
 		p("MOVQ wstride+8(FP), BX")
 		p("SHLQ $2, BX")
+		p("ADDQ SI, BX")
 		for c := 0; c < 4; c++ {
 			p("VMOVDQU64 kq236_perm%d<>(SB), Z%d", c, 12+c)
 		}
@@ -480,13 +491,10 @@ func genRows1(t kq, nrows int) {
 		t.scales4()
 	}
 	rowIdxRegs = nrows == 4
+	if nrows == 4 {
+		prefetchNextTile(t.bsize)
+	}
 	for r := 0; r < nrows; r++ {
-		if nrows == 4 {
-			for off := 0; off < t.bsize; off += 64 {
-				p("PREFETCHT0 %d(%s)(BX*1)", off, wps[r])
-			}
-			p("PREFETCHT0 %d(%s)(BX*1)", t.bsize-1, wps[r])
-		}
 		rowBlock(t, r, batched, aps[:1], func(int) int { return r })
 	}
 	rowIdxRegs = false
@@ -805,6 +813,7 @@ func genAVX2(t kq2, nrows int) {
 		p("MOVQ nb+32(FP), CX")
 		p("MOVQ wstride+8(FP), BX")
 		p("SHLQ $2, BX")
+		p("ADDQ SI, BX")
 	} else {
 		p("MOVQ a+8(FP), DI")
 		p("MOVQ nb+16(FP), CX")
@@ -814,14 +823,11 @@ func genAVX2(t kq2, nrows int) {
 	p("TESTQ CX, CX")
 	p("JZ %s_done", name)
 	label(name + "_loop")
+	if nrows == 4 {
+		prefetchNextTile(t.bsize)
+	}
 	for r := 0; r < nrows; r++ {
 		wp := wps[r]
-		if nrows == 4 {
-			for off := 0; off < t.bsize; off += 64 {
-				p("PREFETCHT0 %d(%s)(BX*1)", off, wp)
-			}
-			p("PREFETCHT0 %d(%s)(BX*1)", t.bsize-1, wp)
-		}
 		t.scales(wp)
 		if t.offset {
 			m := map[string]string{"Q6_K": "kq236_m32", "Q3_K": "kq236_m4"}[t.name]

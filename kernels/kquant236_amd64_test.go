@@ -154,15 +154,17 @@ func TestKQuant236Kernels(t *testing.T) {
 							}
 						}
 					}
-					poisonFloats(out)
-					k.x1(w0, wStride, a0, aStride, nb, &out[0], oStride)
-					for r := 0; r < 4; r++ {
-						if got, want := out[r], want(r, 0); !sameFloat(got, want) {
-							t.Fatalf("x1 nb=%d (w %d) = %g, want %g", nb, r, got, want)
+					for _, x1 := range []tileKernel{k.x1, k.decodeX1()} {
+						poisonFloats(out)
+						x1(w0, wStride, a0, aStride, nb, &out[0], oStride)
+						for r := 0; r < 4; r++ {
+							if got, want := out[r], want(r, 0); !sameFloat(got, want) {
+								t.Fatalf("x1 nb=%d (w %d) = %g, want %g", nb, r, got, want)
+							}
 						}
-					}
-					if !math.IsNaN(float64(out[4])) {
-						t.Fatalf("x1 nb=%d wrote past its 4 outputs", nb)
+						if !math.IsNaN(float64(out[4])) {
+							t.Fatalf("x1 nb=%d wrote past its 4 outputs", nb)
+						}
 					}
 					for r := 0; r < 4; r++ {
 						got := k.dot(&w[r*wStride], a0, nb)
@@ -229,6 +231,24 @@ func kq236BenchFormat(b *testing.B, typ gguf.Type, variant string) *Format {
 		g := *f
 		g.Dot = kquant236Twins[typ]
 		return &g
+	case "Tile", "Row":
+		// DotTile with the AVX-512 4×1 tile kernel, or with four one-row
+		// dots (whichever it runs by default).
+		if !hasAVX512KQ236 {
+			b.Skip("no AVX-512 VNNI")
+		}
+		for _, k := range kquant236AVX512 {
+			if k.t == typ {
+				g := *f
+				x1 := k.x1
+				if variant == "Row" {
+					x1 = rowTiles(k.dot).x1
+				}
+				tileKernels[&g] = tiles{k.x4, x1}
+				b.Cleanup(func() { delete(tileKernels, &g) })
+				return &g
+			}
+		}
 	case "AVX2":
 		if !hasAVX2 {
 			b.Skip("no AVX2")
@@ -458,3 +478,20 @@ func BenchmarkQuantizeQ8_KGo(b *testing.B) {
 func BenchmarkTileBigQ6_K(b *testing.B) { benchKQ236TileRows(b, gguf.TypeQ6_K, "", 2048) }
 func BenchmarkTileBigQ3_K(b *testing.B) { benchKQ236TileRows(b, gguf.TypeQ3_K, "", 2048) }
 func BenchmarkTileBigQ2_K(b *testing.B) { benchKQ236TileRows(b, gguf.TypeQ2_K, "", 2048) }
+
+// benchKQ236DecodeStream is decode against a 64 MB matrix of 2048 values a
+// row (streamed from memory, as in a model), in GB/s of weights.
+func benchKQ236DecodeStream(b *testing.B, typ gguf.Type, variant string) {
+	benchKQ236DecodeRows(b, typ, variant, (64<<20)/typ.RowBytes(2048)&^3)
+}
+
+func BenchmarkDecodeStreamQ6_K(b *testing.B)     { benchKQ236DecodeStream(b, gguf.TypeQ6_K, "") }
+func BenchmarkDecodeStreamQ3_K(b *testing.B)     { benchKQ236DecodeStream(b, gguf.TypeQ3_K, "") }
+func BenchmarkDecodeStreamQ2_K(b *testing.B)     { benchKQ236DecodeStream(b, gguf.TypeQ2_K, "") }
+func BenchmarkDecodeStreamQ6_KAVX2(b *testing.B) { benchKQ236DecodeStream(b, gguf.TypeQ6_K, "AVX2") }
+func BenchmarkDecodeStreamQ6_KRow(b *testing.B)  { benchKQ236DecodeStream(b, gguf.TypeQ6_K, "Row") }
+func BenchmarkDecodeStreamQ3_KRow(b *testing.B)  { benchKQ236DecodeStream(b, gguf.TypeQ3_K, "Row") }
+func BenchmarkDecodeStreamQ2_KRow(b *testing.B)  { benchKQ236DecodeStream(b, gguf.TypeQ2_K, "Row") }
+func BenchmarkDecodeStreamQ6_KTile(b *testing.B) { benchKQ236DecodeStream(b, gguf.TypeQ6_K, "Tile") }
+func BenchmarkDecodeL2Q6_KRow(b *testing.B)      { benchKQ236DecodeRows(b, gguf.TypeQ6_K, "Row", 256) }
+func BenchmarkDecodeL2Q6_KTile(b *testing.B)     { benchKQ236DecodeRows(b, gguf.TypeQ6_K, "Tile", 256) }

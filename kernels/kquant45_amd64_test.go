@@ -284,3 +284,33 @@ func BenchmarkDotKQ45(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeStreamKQ45 measures the 4x1 kernels as decode runs them: one
+// activation row against a 64 MB weight matrix of 2048 values a row (far
+// larger than the caches, so the weights stream from memory), in GB of
+// weights per CPU second.
+func BenchmarkDecodeStreamKQ45(b *testing.B) {
+	for _, v := range kq45Variants() {
+		if !v.ok || v.name[:2] == "Go" {
+			continue
+		}
+		b.Run(v.name, func(b *testing.B) {
+			const n = 2048
+			wRow := v.typ.RowBytes(n)
+			nw := (64 << 20) / wRow &^ 3
+			rng := rand.New(rand.NewPCG(1, 2))
+			w := normalScales(randKWeights(rng, v.typ, nw*n/qkK, false), v.typ.BlockBytes())
+			a := randQ8KActs(rng, n/qkK, false)
+			dst := make([]float32, nw)
+			cpu0 := threadCPU()
+			for b.Loop() {
+				for j := 0; j < nw; j += 4 {
+					v.t.x1(&w[j*wRow], wRow, &a[0], 0, n/qkK, &dst[j], 0)
+				}
+			}
+			gb := float64(len(w)) * float64(b.N) / 1e9
+			b.ReportMetric(gb/b.Elapsed().Seconds(), "GB/s")
+			b.ReportMetric(gb/(threadCPU()-cpu0), "GB/cpu-s")
+		})
+	}
+}

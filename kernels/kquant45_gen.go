@@ -51,6 +51,31 @@ func at(off int, row string) string { return fmt.Sprintf("%d%s", off, row) }
 // inserts the row's d, dmin into dword j of X31.
 func decodeScales(j int) { decodeScalesTo(j, 64*j, true) }
 
+// decodeScaleBytes unpacks weight row j's 12 scale bytes into X24 as bytes
+// s_0..s_7, m_0..m_7 and inserts the row's d, dmin into dword j of X31.
+func decodeScaleBytes(j int) {
+	r := wRow[j]
+	emit("MOVQ %s, AX", at(4, r))
+	emit("MOVL %s, R8", at(12, r))
+	emit("MOVQ R8, R9")
+	emit("SHLQ $28, R9")
+	emit("ORQ R8, R9")
+	emit("ANDQ ·kq45Nib(SB), R9")
+	emit("MOVQ AX, R12")
+	emit("SHRQ $2, R12")
+	emit("ANDQ ·kq45Top(SB), R12")
+	emit("ORQ R12, R9")
+	emit("ANDQ ·kq45Low6(SB), AX")
+	emit("VMOVQ AX, X24")
+	emit("VMOVQ R9, X25")
+	emit("VPUNPCKLDQ X25, X24, X24")
+	if j == 0 {
+		emit("VMOVD %s, X31", at(0, r))
+	} else {
+		emit("VPINSRD $%d, %s, X31, X31", j, at(0, r))
+	}
+}
+
 // decodeScalesTo is decodeScales storing the 16 words at off(SP) (as a ymm
 // when !wide).
 func decodeScalesTo(j, off int, wide bool) {
@@ -317,30 +342,77 @@ func prologue() {
 	emit("VMOVDQU32 ·kq45IdxMin(SB), Z23")
 }
 
+// prefetchNextTile prefetches the next 4x1 tile's weights (4 rows on) in
+// order, 4 blocks' bytes an iteration from R13: decode streams through the
+// rows 4 at a time, each row too few lines (18 for 2048 values) for the
+// hardware prefetchers to follow, while the tile's rows, back to back in a
+// matrix, are one run of lines.
+func prefetchNextTile(kd kind) {
+	for off := 0; off < 4*kd.blockSize; off += 64 {
+		emit("PREFETCHT0 %d(R13)", off)
+	}
+	emit("ADDQ $%d, R13", 4*kd.blockSize)
+}
+
+// x1Sub[k] is the first sub-block of the 4x1 tile's vector k (the other is
+// x1Sub[k]+2).
+var x1Sub = [4]int{0, 1, 4, 5}
+
 // genX1 writes the 4x1 kernel: weight rows j = 0..3 against one activation
 // row; out[j].
 func genX1(kd kind) {
 	fn := "tile" + kd.name + "x1AVX512"
 	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)\n", fn)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $256-56\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", fn)
 	prologue()
+	for k := 0; k < 4; k++ {
+		emit("VMOVDQU32 ·kq45ShufScale+%d(SB), Z%d", 64*k, 19+k)
+	}
+	emit("VMOVDQU32 ·kq45ShufMin(SB), Z23")
 	emit("VPXORD X16, X16, X16")
+	emit("LEAQ (SI)(BX*4), R13")
 	emit("TESTQ CX, CX")
 	emit("JZ %s_done", fn)
 	label(fn + "_loop")
+	prefetchNextTile(kd)
+	// Row j's scale and min bytes in every 128-bit lane of Z(12+j): VPSHUFB
+	// spreads them to words (VPERMW from memory costs more).
 	for j := 0; j < 4; j++ {
-		decodeScales(j)
+		decodeScaleBytes(j)
+		emit("VSHUFI32X4 $0, Z24, Z24, Z%d", 12+j)
 	}
 	for j := 0; j < 4; j++ {
 		emit("VPXORD Z%d, Z%d, Z%d", j, j, j)
 	}
+	// Vector k (0..3) holds sub-blocks x1Sub[k] (256-bit half 0) and
+	// x1Sub[k]+2 (half 1): the low (k even) or high nibbles of 64 bytes of
+	// qs, as loaded. The activations are gathered to match once a block,
+	// into Z(4+k).
 	for k := 0; k < 4; k++ {
-		emit("VMOVDQU8 %s, Z4", at(q8KQs+64*k, aRow[0]))
-		for j := 0; j < 4; j++ {
-			unpackWeights(kd, j, k)
-			emit("VPERMW %d(SP), Z%d, Z25", 64*j, 19+k)
-			emit("VPMADDUBSW Z4, Z24, Z26")
-			emit("VPDPWSSD Z25, Z26, Z%d", j)
+		sb := x1Sub[k]
+		emit("VMOVDQU8 %s, Y%d", at(q8KQs+32*sb, aRow[0]), 4+k)
+		emit("VINSERTI64X4 $1, %s, Z%d, Z%d", at(q8KQs+32*sb+64, aRow[0]), 4+k, 4+k)
+	}
+	for j := 0; j < 4; j++ {
+		r := wRow[j]
+		if kd.qhOffs != 0 {
+			emit("VBROADCASTI64X4 %s, Z29", at(kd.qhOffs, r))
+		}
+		for h := 0; h < 2; h++ {
+			emit("VMOVDQU8 %s, Z24", at(kd.qsOffs+64*h, r))
+			emit("VPSRLW $4, Z24, Z27")
+			emit("VPANDD Z18, Z24, Z24")
+			emit("VPANDD Z18, Z27, Z27")
+			for e, wr := range []int{24, 27} {
+				k := 2*h + e
+				if kd.qhOffs != 0 {
+					emit("VPTESTMB ·kq45HighBitX1+%d(SB), Z29, K1", 64*k)
+					emit("VPADDB ·kq45Sixteen(SB), Z%d, K1, Z%d", wr, wr)
+				}
+				emit("VPSHUFB Z%d, Z%d, Z25", 19+k, 12+j)
+				emit("VPMADDUBSW Z%d, Z%d, Z26", 4+k, wr)
+				emit("VPDPWSSD Z25, Z26, Z%d", j)
+			}
 		}
 	}
 	// Level A: Z0 = (row 0 | row 1), Z2 = (row 2 | row 3).
@@ -352,7 +424,7 @@ func genX1(kd kind) {
 	// summs in the same form: Z4 = (row 0 | row 1), Z6 = (row 2 | row 3).
 	emit("VBROADCASTI64X4 %s, Z26", at(q8KBsums, aRow[0]))
 	for j := 0; j < 4; j++ {
-		emit("VPERMW %d(SP), Z23, Z%d", 64*j, 8+j)
+		emit("VPSHUFB Z23, Z%d, Z%d", 12+j, 8+j)
 	}
 	emit("VINSERTI64X4 $1, Y9, Z8, Z8")
 	emit("VINSERTI64X4 $1, Y11, Z10, Z10")
@@ -770,6 +842,25 @@ func main() {
 		idxMin = append(idxMin, uint16(8+w%16/2))
 	}
 	data("kq45IdxMin", words(idxMin))
+	// VPSHUFB controls from the scale and min bytes (s_0..7, m_0..7 in each
+	// 128-bit lane) to words: kq45ShufScale+64k: s_x1Sub[k] in lanes 0, 1,
+	// s_(x1Sub[k]+2) in lanes 2, 3; kq45ShufMin: word w of each 256-bit half
+	// m_(w/2). kq45HighBitX1+64k: the Q5_K high bit of those sub-blocks.
+	var shufSc, shufMin, hbX1 []byte
+	for k := 0; k < 4; k++ {
+		for l := 0; l < 64; l++ {
+			sb := x1Sub[k] + 2*(l/32)
+			shufSc = append(shufSc, map[bool]byte{true: byte(sb), false: 0x80}[l%2 == 0])
+			hbX1 = append(hbX1, byte(1)<<sb)
+		}
+	}
+	data("kq45HighBitX1", hbX1)
+	for l := 0; l < 64; l++ {
+		w := l % 32 / 2
+		shufMin = append(shufMin, map[bool]byte{true: byte(8 + w/2), false: 0x80}[l%2 == 0])
+	}
+	data("kq45ShufScale", shufSc)
+	data("kq45ShufMin", shufMin)
 	var hb []byte
 	for k := 0; k < 4; k++ {
 		for l := 0; l < 64; l++ {

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/kernels"
@@ -41,7 +42,16 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 	// Split by groups of 4 weight rows so each thread streams its own part of
 	// w, computing that part for every row of x.
 	t.dots = true
-	b.pool.parallelRange((m+tileRows-1)/tileRows, 4, t)
+	groups := (m + tileRows - 1) / tileRows
+	if n < tileRows {
+		// Decode: the threads take the groups a run of grab at a time, so
+		// that one preempted on a busy machine leaves its part to the
+		// others instead of making them wait for it (each run is still a
+		// long stretch of w, streamed in order).
+		t.groups = groups
+		t.grab = max(minGrab, groups/(grabsPerThread*b.pool.size()))
+	}
+	b.pool.parallelRange(groups, 4, t)
 	*t = matmulTask{}
 }
 
@@ -51,6 +61,10 @@ const (
 	// actBlockBytes bounds the activation rows a weight tile meets at once,
 	// so that they stay in cache while the chunk's weights stream past.
 	actBlockBytes = 256 << 10
+	// A decode MatMul's threads take its groups of weight rows about
+	// grabsPerThread runs a thread, of at least minGrab groups.
+	grabsPerThread = 8
+	minGrab        = 4
 )
 
 // matmulTask is one MatMul: first the activation rows are converted (ranges
@@ -66,6 +80,10 @@ type matmulTask struct {
 	wRowBytes int
 	out       []float32
 	dots      bool
+	// grab, if not 0, is the groups a thread takes at a time from next, up
+	// to groups, in place of its own range (decode).
+	grab, groups int
+	next         atomic.Int64
 }
 
 func (t *matmulTask) run(_, lo, hi int) {
@@ -75,6 +93,21 @@ func (t *matmulTask) run(_, lo, hi int) {
 		}
 		return
 	}
+	if t.grab == 0 {
+		t.dotGroups(lo, hi)
+		return
+	}
+	for {
+		g := int(t.next.Add(int64(t.grab))) - t.grab
+		if g >= t.groups {
+			return
+		}
+		t.dotGroups(g, min(g+t.grab, t.groups))
+	}
+}
+
+// dotGroups computes the outputs of weight row groups [lo, hi).
+func (t *matmulTask) dotGroups(lo, hi int) {
 	j0, j1 := lo*tileRows, min(hi*tileRows, t.m)
 	block := max(tileRows, actBlockBytes/max(t.aRowBytes, 1)/tileRows*tileRows)
 	for i0 := 0; i0 < t.n; i0 += block {
