@@ -119,7 +119,8 @@ func must(tb testing.TB, err error) {
 
 // BenchmarkEmbedBertBase embeds a batch of 64 inputs of 128 tokens ([CLS],
 // 126 random words, [SEP]) on a 110M-shaped bert and reports embeddings per
-// second (CONVEYOR_BENCH_BACKEND picks the backend, default cpu).
+// second, and per second of the process's CPU time (a steadier measure on a
+// shared machine; CONVEYOR_BENCH_BACKEND picks the backend, default cpu).
 // CONVEYOR_BENCH_GGUF=PATH keeps the model at PATH (written only if missing),
 // for measuring another engine on the same file
 // (scripts/oracle-embed-bench.mjs); CONVEYOR_BENCH_INPUTS changes the batch
@@ -157,7 +158,7 @@ func BenchmarkEmbedBertBase(b *testing.B) {
 	_, err = m.EmbedTokens(ctx, inputs[:1], EmbedOptions{}) // warm up: allocations, pipelines
 	must(b, err)
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for range b.N {
 		_, err := m.EmbedTokens(ctx, inputs, EmbedOptions{})
 		must(b, err)
@@ -165,6 +166,9 @@ func BenchmarkEmbedBertBase(b *testing.B) {
 	elapsed := time.Since(start).Seconds()
 	b.ReportMetric(float64(count*b.N)/elapsed, "embeddings/s")
 	b.ReportMetric(float64(count*128*b.N)/elapsed, "tokens/s")
+	if used := (processCPU() - cpu).Seconds(); used > 0 {
+		b.ReportMetric(float64(count*b.N)/used, "embeddings/cpu-s")
+	}
 }
 
 func envOr(key, def string) string {
