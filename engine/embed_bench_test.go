@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,9 @@ import (
 // writeBertBase writes a random-weight bert of BERT-base's shape (bge-base,
 // 110M parameters: 768 wide, 12 layers of 12 heads, FFN 3072, context 512,
 // the bge vocabulary of ../shared/embed/bert-cls.gguf) with F16 matrices and
-// F32 norms and biases, as llama.cpp's converter writes an F16 model.
+// F32 norms, biases, token types and positions, as llama.cpp's converter
+// writes an F16 model (llama.cpp cannot add F16 position or token-type rows
+// to its F32 activations).
 func writeBertBase(tb testing.TB, path string) {
 	tb.Helper()
 	vocabFile, err := gguf.Open(testdata.Path(tb, "embed/bert-cls.gguf"))
@@ -54,6 +57,8 @@ func writeBertBase(tb testing.TB, path string) {
 		dims := []uint64{uint64(cols), uint64(rows)}
 		if rows == 0 {
 			typ, dims, rows = gguf.TypeF32, dims[:1], 1
+		} else if kind == "f32" {
+			typ, kind = gguf.TypeF32, ""
 		}
 		s := seed
 		must(tb, w.AddTensorFunc(name, typ, dims, func(out io.Writer) error {
@@ -83,8 +88,8 @@ func writeBertBase(tb testing.TB, path string) {
 		}))
 	}
 	add("token_embd.weight", vocab, dim, "")
-	add("token_types.weight", 2, dim, "")
-	add("position_embd.weight", ctx, dim, "")
+	add("token_types.weight", 2, dim, "f32")
+	add("position_embd.weight", ctx, dim, "f32")
 	add("token_embd_norm.weight", 0, dim, "norm")
 	add("token_embd_norm.bias", 0, dim, "bias")
 	for l := range layers {
@@ -114,18 +119,34 @@ func must(tb testing.TB, err error) {
 
 // BenchmarkEmbedBertBase embeds a batch of 64 inputs of 128 tokens ([CLS],
 // 126 random words, [SEP]) on a 110M-shaped bert and reports embeddings per
-// second (CONVEYOR_BENCH_BACKEND picks the backend, default cpu).
+// second, and per second of the process's CPU time (a steadier measure on a
+// shared machine; CONVEYOR_BENCH_BACKEND picks the backend, default cpu).
+// CONVEYOR_BENCH_GGUF=PATH keeps the model at PATH (written only if missing),
+// for measuring another engine on the same file
+// (scripts/oracle-embed-bench.mjs); CONVEYOR_BENCH_INPUTS changes the batch
+// (for profiling a shorter run).
 //
 //	go test ./engine -run '^$' -bench EmbedBertBase -benchtime 3x
 func BenchmarkEmbedBertBase(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "bert-base-f16.gguf")
-	writeBertBase(b, path)
+	path := os.Getenv("CONVEYOR_BENCH_GGUF")
+	if path == "" {
+		path = filepath.Join(b.TempDir(), "bert-base-f16.gguf")
+	}
+	if _, err := os.Stat(path); err != nil {
+		writeBertBase(b, path)
+	}
+	count := 64
+	if v := os.Getenv("CONVEYOR_BENCH_INPUTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		must(b, err)
+		count = n
+	}
 	backend := envOr("CONVEYOR_BENCH_BACKEND", "cpu")
 	m, err := Load(path, Options{Backend: backend})
 	must(b, err)
 	defer m.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
-	inputs := make([][]int32, 64)
+	inputs := make([][]int32, count)
 	for i := range inputs {
 		in := []int32{101}
 		for len(in) < 127 {
@@ -137,13 +158,17 @@ func BenchmarkEmbedBertBase(b *testing.B) {
 	_, err = m.EmbedTokens(ctx, inputs[:1], EmbedOptions{}) // warm up: allocations, pipelines
 	must(b, err)
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for range b.N {
 		_, err := m.EmbedTokens(ctx, inputs, EmbedOptions{})
 		must(b, err)
 	}
-	b.ReportMetric(float64(64*b.N)/time.Since(start).Seconds(), "embeddings/s")
-	b.ReportMetric(float64(64*128*b.N)/time.Since(start).Seconds(), "tokens/s")
+	elapsed := time.Since(start).Seconds()
+	b.ReportMetric(float64(count*b.N)/elapsed, "embeddings/s")
+	b.ReportMetric(float64(count*128*b.N)/elapsed, "tokens/s")
+	if used := (processCPU() - cpu).Seconds(); used > 0 {
+		b.ReportMetric(float64(count*b.N)/used, "embeddings/cpu-s")
+	}
 }
 
 func envOr(key, def string) string {

@@ -25,6 +25,7 @@ type Backend struct {
 		rmsNorm   rmsNormTask
 		layerNorm layerNormTask
 		gated     gatedTask
+		gelu      geluTask
 		swiGLU    swiGLUTask
 		rope      ropeTask
 		attend    attendTask

@@ -1,8 +1,11 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"math"
+	"sync"
 
+	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/kernels"
 
 	"github.com/conveyor-llm/conveyor/backend"
@@ -69,13 +72,43 @@ func (b *Backend) Scale(dst, x backend.Tensor, s float32) {
 	}
 }
 
-// GELU applies gelu in its tanh form.
+// GELU applies gelu in its tanh form (geluTanh).
 func (b *Backend) GELU(dst, x backend.Tensor) {
 	mustShape("GELU", dst, x.Rows, x.Cols)
-	t := &b.tasks.gated
-	*t = gatedTask{out: f32s(dst), gate: f32s(x), act: geluTanh}
+	t := &b.tasks.gelu
+	*t = geluTask{out: f32s(dst), in: f32s(x), table: geluTable(), half: mustFormat(gguf.TypeF16)}
 	b.pool.parallelRange(len(t.out), 4096, t)
-	*t = gatedTask{}
+	*t = geluTask{}
+}
+
+// geluTask is geluTanh over a range of values, geluChunk at a time: the
+// chunk is rounded to F16 by the F16 format's vector code, then each value
+// looked up in the table.
+type geluTask struct {
+	out, in []float32
+	table   *[1 << 16]float32
+	half    *kernels.Format
+}
+
+const geluChunk = 256
+
+func (t *geluTask) run(_, lo, hi int) {
+	var halves [2 * geluChunk]byte
+	for c := lo; c < hi; c += geluChunk {
+		in := t.in[c:min(c+geluChunk, hi)]
+		out := t.out[c : c+len(in)]
+		t.half.Quantize(halves[:2*len(in)], in)
+		for i, x := range in {
+			switch {
+			case x <= -10:
+				out[i] = 0
+			case x >= 10:
+				out[i] = x
+			default:
+				out[i] = t.table[binary.LittleEndian.Uint16(halves[2*i:])]
+			}
+		}
+	}
 }
 
 // GeGLU computes gelu(gate) * up.
@@ -87,7 +120,8 @@ func (b *Backend) GeGLU(dst, gate, up backend.Tensor) {
 
 // geluTanh is 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), computed as
 // ggml's CPU build does, through a table over half-precision inputs: 0 below
-// -10, x above 10, and in between the F16 value of gelu at the F16-rounded x.
+// -10, x above 10, and in between the F16 value of gelu at the F16-rounded x
+// (geluHalf).
 func geluTanh(x float32) float32 {
 	switch {
 	case x <= -10:
@@ -95,9 +129,22 @@ func geluTanh(x float32) float32 {
 	case x >= 10:
 		return x
 	}
-	h := kernels.F16ToF32(kernels.F32ToF16(x))
-	return kernels.F16ToF32(kernels.F32ToF16(geluExact(h)))
+	return geluTable()[kernels.F32ToF16(x)]
 }
+
+// geluHalf is gelu at the F16 value h, rounded to F16: an entry of the table.
+func geluHalf(h uint16) float32 {
+	return kernels.F16ToF32(kernels.F32ToF16(geluExact(kernels.F16ToF32(h))))
+}
+
+// geluTable is geluHalf of every F16 value, built on first use.
+var geluTable = sync.OnceValue(func() *[1 << 16]float32 {
+	t := new([1 << 16]float32)
+	for h := range t {
+		t[h] = geluHalf(uint16(h))
+	}
+	return t
+})
 
 func geluExact(x float32) float32 {
 	const sqrt2OverPi = 0.79788456080286535587989211986876

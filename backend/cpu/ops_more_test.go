@@ -231,3 +231,63 @@ func attend64(qs, kf, vf []float32, pos, seq []int32, p backend.Attention) []flo
 	}
 	return want
 }
+
+// The table of geluTanh holds, for every F16 input, gelu computed at that
+// input and rounded to F16; between ±10 geluTanh is the table at the
+// F16-rounded input.
+func TestGELUTableMatchesDirect(t *testing.T) {
+	direct := func(x float32) float32 {
+		switch {
+		case x <= -10:
+			return 0
+		case x >= 10:
+			return x
+		}
+		h := kernels.F16ToF32(kernels.F32ToF16(x))
+		return kernels.F16ToF32(kernels.F32ToF16(geluExact(h)))
+	}
+	for h := 0; h < 1<<16; h++ {
+		x := kernels.F16ToF32(uint16(h))
+		got, want := geluTanh(x), direct(x)
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("gelu(%g) (half %#04x) = %g, want %g", x, h, got, want)
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		x := float32(rng.NormFloat64() * 4)
+		if got, want := geluTanh(x), direct(x); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("gelu(%g) = %g, want %g", x, got, want)
+		}
+	}
+}
+
+// GELU over a tensor (its values rounded to F16 in vector chunks) is
+// geluTanh of each value bit for bit, NaNs, infinities, subnormals and the
+// ±10 edges included, on sizes that leave partial chunks.
+func TestGELUMatchesScalar(t *testing.T) {
+	b := New(2)
+	defer b.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-40, -1e-40, 1e-8, -10, 10, -9.999999, 9.999999,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 65504, 65520, -70000, 0.5, -0.5}
+	for _, sh := range [][2]int{{1, 1}, {3, 17}, {5, 300}, {7, 3072}} {
+		rows, cols := sh[0], sh[1]
+		x, xs := randomF32(t, b, rng, rows, cols)
+		for i := range xs {
+			xs[i] *= 5
+			if i%7 == 3 {
+				xs[i] = special[(i/7)%len(special)]
+			}
+			f32s(x)[i] = xs[i]
+		}
+		dst := poisoned(t, b, rows, cols)
+		b.GELU(dst, x)
+		for i, got := range f32s(dst) {
+			want := geluTanh(xs[i])
+			if math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("%dx%d: gelu(%g) = %g (%#x), want %g (%#x)", rows, cols, xs[i], got, math.Float32bits(got), want, math.Float32bits(want))
+			}
+		}
+	}
+}
