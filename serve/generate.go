@@ -35,26 +35,30 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := &generation{chat: true, id: newID("chatcmpl-"), promptParam: "messages"}
-	if err := body.check(srv.opts.ModelID, srv.m.Tokenizer().VocabSize(), -1, srv.opts.MaxTokens, &g.req); err != nil {
+	if err := srv.prepareChat(r, &body, g); err != nil {
 		err.write(w)
 		return
 	}
+	srv.run(w, r, g, &body.params)
+}
+
+// prepareChat checks a chat request and renders its prompt into g.
+func (srv *Server) prepareChat(r *http.Request, body *chatRequest, g *generation) *requestError {
+	if err := body.check(srv.opts.ModelID, srv.m.Tokenizer().VocabSize(), -1, srv.opts.MaxTokens, &g.req); err != nil {
+		return err
+	}
 	if body.Messages == nil {
-		badRequest("messages", "'messages' is required").write(w)
-		return
+		return badRequest("messages", "'messages' is required")
 	}
 	msgs, merr := chatMessages(body.Messages)
 	if merr != nil {
-		merr.write(w)
-		return
+		return merr
 	}
 	if srv.opts.ChatTemplate == "" {
-		badRequest("messages", "this server has no chat template: start it with --chat-template NAME|FILE, or use /v1/completions").write(w)
-		return
+		return badRequest("messages", "this server has no chat template: start it with --chat-template NAME|FILE, or use /v1/completions")
 	}
-	if g.answer, merr = srv.setupAnswer(&body, &g.req); merr != nil {
-		merr.write(w)
-		return
+	if g.answer, merr = srv.setupAnswer(body, &g.req); merr != nil {
+		return merr
 	}
 	toolMessages(msgs)
 	var tools []any
@@ -63,17 +67,15 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	text, err := srv.renderChat(r.Context(), msgs, tools, body.TemplateKwargs)
 	if err != nil {
-		badRequest("messages", "rendering the chat template: %v", err).write(w)
-		return
+		return badRequest("messages", "rendering the chat template: %v", err)
 	}
 	ids, perr := srv.encodeWithin(text, g.promptParam)
 	if perr != nil {
-		perr.write(w)
-		return
+		return perr
 	}
 	g.req.PromptIDs = ids
 	g.answer.start(text)
-	srv.run(w, r, g, &body.params)
+	return nil
 }
 
 func (srv *Server) completions(w http.ResponseWriter, r *http.Request) {
