@@ -31,6 +31,7 @@ type anthropicRequest struct {
 	Tools         []json.RawMessage `json:"tools"`
 	ToolChoice    json.RawMessage   `json:"tool_choice"`
 	Metadata      any               `json:"metadata"` // accepted, unused
+	Seed          *int64            `json:"seed"`     // ours: as chat's seed
 }
 
 // anthropicBlock is a content block of a request's message.
@@ -76,7 +77,7 @@ func (a *anthropicRequest) toChat() (*chatRequest, *requestError) {
 	}
 	c := &chatRequest{}
 	c.Model, c.MaxTokens, c.Temperature, c.TopP, c.TopK = a.Model, a.MaxTokens, a.Temperature, a.TopP, a.TopK
-	c.Stop, c.Stream = a.StopSequences, a.Stream
+	c.Stop, c.Stream, c.Seed = a.StopSequences, a.Stream, a.Seed
 	if c.TopK == nil { // Anthropic samples without top-k unless asked
 		zero := 0
 		c.TopK = &zero
