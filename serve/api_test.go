@@ -267,7 +267,7 @@ func TestErrors(t *testing.T) {
 		{"stop a number", "/v1/completions", `{"prompt": "a", "stop": 5}`, 400, "stop", ""},
 		{"stream a string", "/v1/completions", `{"prompt": "a", "stream": "yes"}`, 400, "stream", ""},
 		{"stream_options without stream", "/v1/completions", `{"prompt": "a", "stream_options": {"include_usage": true}}`, 400, "stream_options", ""},
-		{"n above 1", "/v1/completions", `{"prompt": "a", "n": 2}`, 400, "n", ""},
+		{"n above 16", "/v1/completions", `{"prompt": "a", "n": 17}`, 400, "n", ""},
 		{"seed a string", "/v1/completions", `{"prompt": "a", "seed": "x"}`, 400, "seed", ""},
 		{"prompt longer than the context", "/v1/completions", `{"prompt": "` + long + `"}`, 400, "prompt", "context_length_exceeded"},
 		{"chat longer than the context", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "` + long + `"}]}`, 400, "messages", "context_length_exceeded"},

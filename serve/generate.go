@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/conveyor-llm/conveyor/engine"
@@ -23,6 +24,8 @@ type generation struct {
 	toks         []engine.Token // with logprobs: the tokens not yet answered
 	offset       int            // streamed: the text_offset of toks[0]
 	answer       *answer        // chat: the answer's content, reasoning and tool calls (tools.go)
+	index        int            // the choice's index, with n > 1
+	echo         string         // completions with echo: the prompt, before the text
 }
 
 func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
@@ -32,26 +35,30 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := &generation{chat: true, id: newID("chatcmpl-"), promptParam: "messages"}
-	if err := body.check(srv.opts.ModelID, srv.m.Tokenizer().VocabSize(), -1, srv.opts.MaxTokens, &g.req); err != nil {
+	if err := srv.prepareChat(r, &body, g); err != nil {
 		err.write(w)
 		return
 	}
+	srv.run(w, r, g, &body.params)
+}
+
+// prepareChat checks a chat request and renders its prompt into g.
+func (srv *Server) prepareChat(r *http.Request, body *chatRequest, g *generation) *requestError {
+	if err := body.check(srv.opts.ModelID, srv.m.Tokenizer().VocabSize(), -1, srv.opts.MaxTokens, &g.req); err != nil {
+		return err
+	}
 	if body.Messages == nil {
-		badRequest("messages", "'messages' is required").write(w)
-		return
+		return badRequest("messages", "'messages' is required")
 	}
 	msgs, merr := chatMessages(body.Messages)
 	if merr != nil {
-		merr.write(w)
-		return
+		return merr
 	}
 	if srv.opts.ChatTemplate == "" {
-		badRequest("messages", "this server has no chat template: start it with --chat-template NAME|FILE, or use /v1/completions").write(w)
-		return
+		return badRequest("messages", "this server has no chat template: start it with --chat-template NAME|FILE, or use /v1/completions")
 	}
-	if g.answer, merr = srv.setupAnswer(&body, &g.req); merr != nil {
-		merr.write(w)
-		return
+	if g.answer, merr = srv.setupAnswer(body, &g.req); merr != nil {
+		return merr
 	}
 	toolMessages(msgs)
 	var tools []any
@@ -60,17 +67,15 @@ func (srv *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	text, err := srv.renderChat(r.Context(), msgs, tools, body.TemplateKwargs)
 	if err != nil {
-		badRequest("messages", "rendering the chat template: %v", err).write(w)
-		return
+		return badRequest("messages", "rendering the chat template: %v", err)
 	}
 	ids, perr := srv.encodeWithin(text, g.promptParam)
 	if perr != nil {
-		perr.write(w)
-		return
+		return perr
 	}
 	g.req.PromptIDs = ids
 	g.answer.start(text)
-	srv.run(w, r, g, &body.params)
+	return nil
 }
 
 func (srv *Server) completions(w http.ResponseWriter, r *http.Request) {
@@ -84,8 +89,10 @@ func (srv *Server) completions(w http.ResponseWriter, r *http.Request) {
 		err.write(w)
 		return
 	}
-	if body.Echo {
-		badRequest("echo", "echo is not supported").write(w)
+	if body.Echo && g.req.Logprobs {
+		// OpenAI gives the prompt's logprobs too; the engine does not keep
+		// the prompt's logits.
+		badRequest("echo", "'echo' with 'logprobs' is not supported: this server does not compute the prompt's logprobs").write(w)
 		return
 	}
 	if body.Suffix != nil && *body.Suffix != "" {
@@ -106,11 +113,15 @@ func (srv *Server) completions(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		g.req.PromptIDs = ids
+		text = srv.m.Tokenizer().Decode(ids)
 	} else {
 		if g.req.PromptIDs, perr = srv.encodeWithin(text, g.promptParam); perr != nil {
 			perr.write(w)
 			return
 		}
+	}
+	if body.Echo {
+		g.echo = text
 	}
 	srv.run(w, r, g, &body.params)
 }
@@ -145,7 +156,8 @@ func (srv *Server) encodeWithin(text, param string) ([]int32, *requestError) {
 	return srv.encode(text), nil
 }
 
-// run submits g and answers with its result, streamed or whole.
+// run submits g's choices (n of them, run together) and answers with their
+// results, streamed or whole.
 func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p *params) {
 	g.stream = p.Stream
 	g.includeUsage = p.StreamOptions != nil && p.StreamOptions.IncludeUsage
@@ -160,39 +172,110 @@ func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p 
 		badRequest(g.promptParam, "the prompt is empty and the vocabulary has no BOS token to start from").write(w)
 		return
 	}
+	n := 1
+	if p.N != nil {
+		n = *p.N
+	}
+	gs := g.choices(n)
 	if g.stream {
-		srv.runStream(w, r, g)
+		srv.runStream(w, r, g, gs)
 		return
 	}
-	res, err := srv.sched.Submit(r.Context(), g.req, func(t engine.Token) error {
-		if g.req.Logprobs {
-			g.toks = append(g.toks, t)
+	res, err := srv.submitAll(r.Context(), gs, func(c *generation, t engine.Token) error {
+		if c.req.Logprobs {
+			c.toks = append(c.toks, t)
 		}
-		if g.answer != nil {
-			g.answer.add(srv, t)
+		if c.answer != nil {
+			c.answer.add(srv, t)
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		srv.writeSubmitError(w, r, g, err)
 		return
 	}
-	noteTokens(r, len(res.PromptIDs), len(res.GeneratedIDs))
+	u := usage(res)
+	noteTokens(r, u["prompt_tokens"].(int), u["completion_tokens"].(int))
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
-	choice := map[string]any{"index": 0, "logprobs": srv.logprobsOf(g, g.toks, 0), "finish_reason": finishReason(res.StopReason)}
-	if g.chat {
-		g.answer.finish()
-		choice["message"] = g.answer.message()
-		if g.answer.calls() > 0 {
-			choice["finish_reason"] = "tool_calls"
+	choices := make([]any, n)
+	for i, c := range gs {
+		choice := map[string]any{"index": i, "logprobs": srv.logprobsOf(c, c.toks, 0), "finish_reason": finishReason(res[i].StopReason)}
+		if c.chat {
+			c.answer.finish()
+			choice["message"] = c.answer.message()
+			if c.answer.calls() > 0 {
+				choice["finish_reason"] = "tool_calls"
+			}
+		} else {
+			choice["text"] = c.echo + res[i].Text
 		}
-	} else {
-		choice["text"] = res.Text
+		choices[i] = choice
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": g.id, "object": g.object(false), "created": g.created, "model": srv.opts.ModelID,
-		"choices": []any{choice}, "usage": usage(res),
+		"choices": choices, "usage": u,
 	})
+}
+
+// maxChoices bounds n, the choices one request may ask for.
+const maxChoices = 16
+
+// choices are g's n choices: copies of g whose seeds are g's seed plus their
+// index, so that choice i is the answer the request alone would get with
+// seed + i.
+func (g *generation) choices(n int) []*generation {
+	out := make([]*generation, n)
+	for i := range out {
+		c := *g
+		c.index = i
+		c.req.Sampling.Seed = g.req.Sampling.Seed + uint64(i)
+		if g.answer != nil {
+			c.answer = g.answer.fresh()
+		}
+		out[i] = &c
+	}
+	return out
+}
+
+// submitAll submits gs to the scheduler together, calling emit for each
+// token of each (under one lock, so never at once) and done, when not nil,
+// as each ends well (under the lock too). The first error cancels the others
+// and is returned: the one that caused the others, not their cancellation.
+func (srv *Server) submitAll(ctx context.Context, gs []*generation, emit func(*generation, engine.Token) error, done func(*generation, *engine.Result) error) ([]*engine.Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	res := make([]*engine.Result, len(gs))
+	errs := make([]error, len(gs))
+	var wg sync.WaitGroup
+	for i, c := range gs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := srv.sched.Submit(ctx, c.req, func(t engine.Token) error {
+				mu.Lock()
+				defer mu.Unlock()
+				return emit(c, t)
+			})
+			if err == nil && done != nil {
+				mu.Lock()
+				err = done(c, r)
+				mu.Unlock()
+			}
+			res[i], errs[i] = r, err
+			if err != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	var first error
+	for _, err := range errs {
+		if err != nil && (first == nil || errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled)) {
+			first = err
+		}
+	}
+	return res, first
 }
 
 func (g *generation) object(chunk bool) string {
@@ -213,22 +296,27 @@ func finishReason(stop string) string {
 	return "stop" // "eog" and "stop"
 }
 
-func usage(res *engine.Result) map[string]any {
-	prompt, completion := len(res.PromptIDs), len(res.GeneratedIDs)
+// usage counts the prompt once and the completion tokens of every choice.
+func usage(res []*engine.Result) map[string]any {
+	prompt, completion := len(res[0].PromptIDs), 0
+	for _, r := range res {
+		completion += len(r.GeneratedIDs)
+	}
 	return map[string]any{
 		"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-		"prompt_tokens_details": map[string]int{"cached_tokens": res.Stats.ReusedTokens},
+		"prompt_tokens_details": map[string]int{"cached_tokens": res[0].Stats.ReusedTokens},
 	}
 }
 
-// runStream answers with server-sent events: a chunk per piece of text, one
-// with the finish reason, optionally one with the usage, then [DONE]. The
-// headers go out with the first chunk, so that a request refused before it
-// ran (a full queue, say) still gets its own status.
-func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generation) {
+// runStream answers with server-sent events: a chunk per piece of text
+// (each naming its choice's index), one with each choice's finish reason,
+// optionally one with the usage, then [DONE]. The headers go out with the
+// first chunk, so that a request refused before it ran (a full queue, say)
+// still gets its own status.
+func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generation, gs []*generation) {
 	rc := http.NewResponseController(w)
 	started := false
-	send := func(v any) error {
+	send := func(v any) error { // under submitAll's lock
 		_ = rc.SetWriteDeadline(time.Now().Add(srv.opts.WriteTimeout))
 		if !started {
 			started = true
@@ -237,8 +325,17 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 			h.Set("Cache-Control", "no-cache")
 			h.Set("X-Accel-Buffering", "no")
 			w.WriteHeader(http.StatusOK)
-			if g.chat { // the first chunk names the role
-				if err := srv.writeEvent(w, g.chunk(srv.opts.ModelID, map[string]any{"role": "assistant", "content": ""}, nil, g.includeUsage)); err != nil {
+			for _, c := range gs {
+				var first any
+				switch {
+				case c.chat: // the first chunk names the role
+					first = c.chunk(srv.opts.ModelID, map[string]any{"role": "assistant", "content": ""}, nil, c.includeUsage)
+				case c.echo != "":
+					first = c.chunk(srv.opts.ModelID, c.echo, nil, c.includeUsage)
+				default:
+					continue
+				}
+				if err := srv.writeEvent(w, first); err != nil {
 					return err
 				}
 			}
@@ -251,13 +348,13 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 		return rc.Flush()
 	}
 	var sendErr error // a failed write: the client has gone
-	res, err := srv.sched.Submit(r.Context(), g.req, func(t engine.Token) error {
-		if g.req.Logprobs {
-			g.toks = append(g.toks, t)
+	res, err := srv.submitAll(r.Context(), gs, func(c *generation, t engine.Token) error {
+		if c.req.Logprobs {
+			c.toks = append(c.toks, t)
 		}
-		if g.answer != nil {
-			for _, e := range g.answer.add(srv, t) {
-				if sendErr = send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, g.answer.delta(e), nil, g.includeUsage))); sendErr != nil {
+		if c.answer != nil {
+			for _, e := range c.answer.add(srv, t) {
+				if sendErr = send(srv.withLogprobs(c, c.chunk(srv.opts.ModelID, c.answer.delta(e), nil, c.includeUsage))); sendErr != nil {
 					return sendErr
 				}
 			}
@@ -266,7 +363,21 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 		if t.Text == "" {
 			return nil
 		}
-		sendErr = send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, t.Text, nil, g.includeUsage)))
+		sendErr = send(srv.withLogprobs(c, c.chunk(srv.opts.ModelID, t.Text, nil, c.includeUsage)))
+		return sendErr
+	}, func(c *generation, res *engine.Result) error {
+		reason := finishReason(res.StopReason)
+		if c.answer != nil {
+			for _, e := range c.answer.finish() {
+				if sendErr = send(srv.withLogprobs(c, c.chunk(srv.opts.ModelID, c.answer.delta(e), nil, c.includeUsage))); sendErr != nil {
+					return sendErr
+				}
+			}
+			if c.answer.calls() > 0 {
+				reason = "tool_calls"
+			}
+		}
+		sendErr = send(srv.withLogprobs(c, c.chunk(srv.opts.ModelID, nil, &reason, c.includeUsage)))
 		return sendErr
 	})
 	if err != nil {
@@ -282,24 +393,11 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 		}
 		return
 	}
-	noteTokens(r, len(res.PromptIDs), len(res.GeneratedIDs))
-	reason := finishReason(res.StopReason)
-	if g.answer != nil {
-		for _, e := range g.answer.finish() {
-			if send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, g.answer.delta(e), nil, g.includeUsage))) != nil {
-				return
-			}
-		}
-		if g.answer.calls() > 0 {
-			reason = "tool_calls"
-		}
-	}
-	if send(srv.withLogprobs(g, g.chunk(srv.opts.ModelID, nil, &reason, g.includeUsage))) != nil {
-		return
-	}
+	u := usage(res)
+	noteTokens(r, u["prompt_tokens"].(int), u["completion_tokens"].(int))
 	if g.includeUsage {
 		if send(map[string]any{"id": g.id, "object": g.object(true), "created": g.created, "model": srv.opts.ModelID,
-			"choices": []any{}, "usage": usage(res)}) != nil {
+			"choices": []any{}, "usage": u}) != nil {
 			return
 		}
 	}
@@ -312,7 +410,7 @@ func (srv *Server) runStream(w http.ResponseWriter, r *http.Request, g *generati
 // chunk is one streamed object: content is the new text (a string), the
 // chat delta itself (a map), or nil for the final chunk with its reason.
 func (g *generation) chunk(model string, content any, reason *string, withUsage bool) map[string]any {
-	choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": reason}
+	choice := map[string]any{"index": g.index, "logprobs": nil, "finish_reason": reason}
 	if g.chat {
 		switch c := content.(type) {
 		case string:

@@ -188,8 +188,8 @@ func (p *params) check(modelID string, vocab, defaultMax, capMax int, req *engin
 	if p.Model != "" && p.Model != modelID {
 		return &requestError{status: http.StatusNotFound, param: "model", message: p.Model}
 	}
-	if p.N != nil && *p.N != 1 {
-		return badRequest("n", "only n=1 is supported")
+	if p.N != nil && (*p.N < 1 || *p.N > maxChoices) {
+		return badRequest("n", "'n' must be from 1 to %d, got %d", maxChoices, *p.N)
 	}
 	if p.StreamOptions != nil && !p.Stream {
 		return badRequest("stream_options", "'stream_options' is only allowed when 'stream' is true")

@@ -121,6 +121,7 @@ func New(m *engine.Model, s *engine.Scheduler, o Options) *Server {
 	if s != nil {
 		srv.mux.HandleFunc("POST /v1/chat/completions", srv.chatCompletions)
 		srv.mux.HandleFunc("POST /v1/completions", srv.completions)
+		srv.mux.HandleFunc("POST /v1/messages", srv.messages) // anthropic.go
 	} else { // an embedding model: no scheduler (see embed.go)
 		srv.mux.HandleFunc("POST /v1/chat/completions", srv.notGenerative)
 		srv.mux.HandleFunc("POST /v1/completions", srv.notGenerative)
@@ -182,6 +183,10 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !srv.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="conveyor"`)
+		if r.URL.Path == "/v1/messages" {
+			writeAnthropicError(w, http.StatusUnauthorized, "a valid API key is required: send it as 'x-api-key: KEY' or 'Authorization: Bearer KEY'")
+			return
+		}
 		writeError(w, http.StatusUnauthorized, "invalid_request_error", "", "invalid_api_key",
 			"a valid API key is required: send it as 'Authorization: Bearer KEY'")
 		return
@@ -215,10 +220,16 @@ func (srv *Server) authorized(r *http.Request) bool {
 	}
 	auth := r.Header.Get("Authorization")
 	const prefix = "bearer "
-	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+	var key string
+	switch {
+	case len(auth) >= len(prefix) && strings.EqualFold(auth[:len(prefix)], prefix):
+		key = strings.TrimSpace(auth[len(prefix):])
+	case auth == "" && r.Header.Get("X-Api-Key") != "": // Anthropic's header
+		key = strings.TrimSpace(r.Header.Get("X-Api-Key"))
+	default:
 		return false
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(auth[len(prefix):])))
+	got := sha256.Sum256([]byte(key))
 	ok := 0
 	for _, k := range srv.keys {
 		ok |= subtle.ConstantTimeCompare(got[:], k[:])
@@ -257,7 +268,7 @@ func (srv *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key, Anthropic-Version, Anthropic-Beta")
 	h.Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 	return true

@@ -134,6 +134,11 @@ func (a *answer) add(srv *Server, t engine.Token) []toolcall.Event {
 	return a.keep(a.parser.Add(s))
 }
 
+// fresh is a new answer, not yet begun, read as a is.
+func (a *answer) fresh() *answer {
+	return &answer{opts: a.opts, parser: toolcall.NewParser(a.opts), specials: a.specials, parallel: a.parallel}
+}
+
 func (a *answer) finish() []toolcall.Event { return a.keep(a.parser.Finish()) }
 
 // keep drops calls past the first when parallel calls are off, and records
