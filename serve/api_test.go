@@ -313,7 +313,7 @@ func TestAbortedStreamThenGoodRequest(t *testing.T) {
 	s := startServer(t, nil, engine.SchedulerOptions{Parallel: 1, Context: 2048})
 	want := s.complete(t, "/v1/completions", completionBody("Lily and Tom", map[string]any{"max_tokens": 12})).text()
 	long := completionBody("Once upon a time", map[string]any{"ignore_eos": true})
-	delete(long, "max_tokens")
+	long["max_tokens"] = 32000 // far more than the checks below take
 
 	for _, stream := range []bool{true, false} {
 		before := s.sched.Metrics().GeneratedTokens
@@ -367,7 +367,7 @@ func TestQueueFullIs503WithRetryAfter(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	long := completionBody("Once upon a time", map[string]any{"ignore_eos": true})
-	delete(long, "max_tokens")
+	long["max_tokens"] = 32000 // far more than the checks below take
 	raw, _ := json.Marshal(long)
 	finished := make(chan struct{}, 2)
 	for range 2 { // one generating, one waiting
