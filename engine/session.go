@@ -205,7 +205,12 @@ func (s *Session) Forward(batch model.Batch) ([][]float32, error) {
 // computed on the device where the backend can (a few bytes read back),
 // else from the logits.
 func (s *Session) forwardArgmax(batch model.Batch) ([]int32, error) {
-	am, ok := s.m.backend.(backend.ArgMaxer)
+	// The logits live where the output layer runs: the CPU in a split model.
+	out := s.m.backend
+	if s.m.place != nil {
+		out = s.m.place.Output
+	}
+	am, ok := out.(backend.ArgMaxer)
 	if !ok {
 		out, err := s.Forward(batch)
 		if err != nil {
