@@ -186,17 +186,19 @@ func TestRunZeroTokens(t *testing.T) {
 	require.Contains(t, errOut, "generated 0 tokens")
 }
 
+// TestHugeContextIsAClearError: the fit check (engine/fit.go) answers before
+// anything is allocated, with the numbers.
 func TestHugeContextIsAClearError(t *testing.T) {
 	model := testdata.Path(t, "models/stories260K.gguf")
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"run", "-m", model, "-p", "Hi", "-n", "5", "-c", "1099511627776"}, "more than the 2147483647 one cache can index"},
-		{[]string{"run", "-m", model, "-p", "Hi", "-n", "5", "-c", "2000000000"}, "of memory is available"},
-		{[]string{"serve", "-m", model, "-c", "1099511627776", "--port", "0"}, "one cache can index"},
-		{[]string{"serve", "-m", model, "-c", "100000000000", "--parallel", "100000", "--port", "0"}, "one cache can index"},
-		{[]string{"serve", "-m", model, "-c", "2000000000", "--parallel", "2", "--port", "0"}, "of memory is available"},
+		{[]string{"run", "-m", model, "-p", "Hi", "-n", "5", "-c", "1099511627776"}, "will not fit: it needs 640.0 TiB"},
+		{[]string{"run", "-m", model, "-p", "Hi", "-n", "5", "-c", "2000000000"}, "1 sequence x 2000000000 positions"},
+		{[]string{"serve", "-m", model, "-c", "1099511627776", "--port", "0"}, "will not fit"},
+		{[]string{"serve", "-m", model, "-c", "100000000000", "--parallel", "100000", "--port", "0"}, "100000 sequences x 1000000 positions"},
+		{[]string{"serve", "-m", model, "-c", "2000000000", "--parallel", "2", "--port", "0"}, "2 sequences x 1000000000 positions"},
 		{[]string{"serve", "-m", model, "-c", "64", "--queue", "1099511627776", "--port", "0"}, "requests is over the limit"},
 		{[]string{"run", "-m", model, "-p", "Hi", "-t", "1099511627776"}, "CPU threads"},
 	} {
