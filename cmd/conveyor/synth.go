@@ -11,12 +11,16 @@ import (
 func synthCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("synth", stderr)
 	var c synth.Config
-	fs.StringVar(&c.Arch, "arch", "llama", "architecture")
+	fs.StringVar(&c.Arch, "arch", "llama", "architecture: llama, qwen3moe")
 	fs.IntVar(&c.Dim, "dim", 0, "embedding width")
 	fs.IntVar(&c.Layers, "layers", 0, "number of blocks")
 	fs.IntVar(&c.Heads, "heads", 0, "attention heads")
 	fs.IntVar(&c.KVHeads, "kv-heads", 0, "key/value heads (0: as many as heads)")
-	fs.IntVar(&c.FFN, "ffn", 0, "feed-forward width")
+	fs.IntVar(&c.HeadDim, "head-dim", 0, "attention head size (0: dim/heads)")
+	fs.IntVar(&c.FFN, "ffn", 0, "feed-forward width (qwen3moe: recorded only; 0: the expert width)")
+	fs.IntVar(&c.Experts, "experts", 0, "experts per layer (0: a dense feed-forward)")
+	fs.IntVar(&c.ExpertsUsed, "experts-used", 0, "experts chosen per token")
+	fs.IntVar(&c.ExpertFFN, "expert-ffn", 0, "width of each expert's feed-forward (llama: --ffn)")
 	fs.IntVar(&c.ContextLength, "context", 2048, "training context length to record")
 	fs.StringVar(&c.VocabFrom, "vocab-from", "", "copy the vocabulary of this GGUF `file`")
 	fs.IntVar(&c.VocabSize, "vocab-size", 0, "make up a vocabulary of this many tokens")

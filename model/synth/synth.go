@@ -15,13 +15,18 @@ import (
 
 // Config is the shape and contents of a synthetic model.
 type Config struct {
-	Arch          string // "llama"
-	Dim           int
-	Layers        int
-	Heads         int
-	KVHeads       int
-	FFN           int
-	ContextLength int // 0: 2048
+	Arch    string // "llama" or "qwen3moe"
+	Dim     int
+	Layers  int
+	Heads   int
+	KVHeads int
+	HeadDim int // 0: Dim/Heads
+	FFN     int // the dense feed-forward width (recorded only, for qwen3moe)
+	// A mixture of experts (qwen3moe; llama with experts is Mixtral's shape):
+	// Experts stacks of ExpertFFN-wide gated feed-forwards per layer, of
+	// which ExpertsUsed are chosen per token by the router ffn_gate_inp.
+	Experts, ExpertsUsed, ExpertFFN int
+	ContextLength                   int // 0: 2048
 	// The vocabulary: copied from the GGUF file VocabFrom (a model or a vocab-only
 	// file, with tokenizer.ggml.model "llama"), or made up with VocabSize tokens.
 	VocabFrom string
@@ -33,17 +38,47 @@ type Config struct {
 }
 
 func (c *Config) check() error {
-	if c.Arch != "llama" {
-		return fmt.Errorf("synth: architecture %q is not supported (llama)", c.Arch)
+	switch c.Arch {
+	case "llama":
+		if c.Experts > 0 {
+			// Mixtral: the experts are as wide as llama.feed_forward_length.
+			if c.ExpertFFN == 0 {
+				c.ExpertFFN = c.FFN
+			}
+			if c.ExpertFFN != c.FFN {
+				return fmt.Errorf("synth: llama's experts are --ffn wide: give --expert-ffn %d or none", c.FFN)
+			}
+		}
+	case "qwen3moe":
+		if c.Experts == 0 {
+			return fmt.Errorf("synth: qwen3moe needs --experts, --experts-used and --expert-ffn")
+		}
+		if c.FFN == 0 {
+			c.FFN = c.ExpertFFN
+		}
+	default:
+		return fmt.Errorf("synth: architecture %q is not supported (llama, qwen3moe)", c.Arch)
 	}
 	if c.Dim <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.FFN <= 0 {
 		return fmt.Errorf("synth: --dim, --layers, --heads and --ffn must be positive")
 	}
+	if c.Experts > 0 && (c.ExpertsUsed <= 0 || c.ExpertsUsed > c.Experts || c.ExpertFFN <= 0) {
+		return fmt.Errorf("synth: %d experts, %d used, %d wide: want 1 <= used <= experts and a positive width", c.Experts, c.ExpertsUsed, c.ExpertFFN)
+	}
+	if c.Experts == 0 && (c.ExpertsUsed != 0 || c.ExpertFFN != 0) {
+		return fmt.Errorf("synth: --experts-used and --expert-ffn need --experts")
+	}
 	if c.KVHeads == 0 {
 		c.KVHeads = c.Heads
 	}
-	if c.Dim%c.Heads != 0 || c.Heads%c.KVHeads != 0 || (c.Dim/c.Heads)%2 != 0 {
-		return fmt.Errorf("synth: dim %d, %d heads, %d KV heads: heads must divide dim into even head sizes, KV heads must divide heads", c.Dim, c.Heads, c.KVHeads)
+	if c.HeadDim == 0 {
+		if c.Dim%c.Heads != 0 {
+			return fmt.Errorf("synth: %d heads do not divide dim %d: give --head-dim", c.Heads, c.Dim)
+		}
+		c.HeadDim = c.Dim / c.Heads
+	}
+	if c.Heads%c.KVHeads != 0 || c.HeadDim%2 != 0 {
+		return fmt.Errorf("synth: %d heads of %d, %d KV heads: heads must be even in size, KV heads must divide heads", c.Heads, c.HeadDim, c.KVHeads)
 	}
 	if (c.VocabFrom == "") == (c.VocabSize == 0) {
 		return fmt.Errorf("synth: give exactly one of --vocab-from and --vocab-size")
@@ -71,73 +106,109 @@ func Build(c Config) (*gguf.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	headDim := c.Dim / c.Heads
+	a := c.Arch
 	kv := []struct {
 		key string
 		val any
 	}{
-		{"general.architecture", "llama"},
-		{"general.name", fmt.Sprintf("synthetic llama %dd %dL", c.Dim, c.Layers)},
+		{"general.architecture", a},
+		{"general.name", fmt.Sprintf("synthetic %s %dd %dL", a, c.Dim, c.Layers)},
 		{"general.file_type", uint32(fileType(c.Type))},
-		{"llama.context_length", uint32(c.ContextLength)},
-		{"llama.embedding_length", uint32(c.Dim)},
-		{"llama.block_count", uint32(c.Layers)},
-		{"llama.feed_forward_length", uint32(c.FFN)},
-		{"llama.attention.head_count", uint32(c.Heads)},
-		{"llama.attention.head_count_kv", uint32(c.KVHeads)},
-		{"llama.rope.dimension_count", uint32(headDim)},
-		{"llama.rope.freq_base", float32(10000)},
-		{"llama.attention.layer_norm_rms_epsilon", float32(1e-5)},
-		{"llama.vocab_size", uint32(vocab)},
+		{a + ".context_length", uint32(c.ContextLength)},
+		{a + ".embedding_length", uint32(c.Dim)},
+		{a + ".block_count", uint32(c.Layers)},
+		{a + ".feed_forward_length", uint32(c.FFN)},
+		{a + ".attention.head_count", uint32(c.Heads)},
+		{a + ".attention.head_count_kv", uint32(c.KVHeads)},
+		{a + ".attention.key_length", uint32(c.HeadDim)},
+		{a + ".attention.value_length", uint32(c.HeadDim)},
+		{a + ".rope.dimension_count", uint32(c.HeadDim)},
+		{a + ".rope.freq_base", float32(10000)},
+		{a + ".attention.layer_norm_rms_epsilon", float32(1e-5)},
+		{a + ".vocab_size", uint32(vocab)},
+	}
+	if c.Experts > 0 {
+		kv = append(kv, []struct {
+			key string
+			val any
+		}{
+			{a + ".expert_count", uint32(c.Experts)},
+			{a + ".expert_used_count", uint32(c.ExpertsUsed)},
+		}...)
+		if a != "llama" {
+			kv = append(kv, struct {
+				key string
+				val any
+			}{a + ".expert_feed_forward_length", uint32(c.ExpertFFN)})
+		}
 	}
 	for _, e := range kv {
 		if err := w.AddKV(e.key, e.val); err != nil {
 			return nil, err
 		}
 	}
-	kvDim := c.KVHeads * headDim
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
 	seed := c.Seed
-	add := func(name string, rows, cols int, norm bool) error {
+	// add writes a tensor of experts (1 for a matrix) stacked matrices of
+	// rows x cols; norms are vectors of cols, and the router stays F32.
+	add := func(name string, experts, rows, cols int, norm, f32 bool) error {
 		seed++
 		typ := c.Type
-		if norm || cols%typ.BlockSize() != 0 {
+		if norm || f32 || cols%typ.BlockSize() != 0 {
 			typ = gguf.TypeF32
 		}
 		dims := []uint64{uint64(cols)}
 		if !norm {
 			dims = append(dims, uint64(rows))
 		}
+		if experts > 1 {
+			dims = append(dims, uint64(experts))
+		}
 		s := seed
 		return w.AddTensorFunc(name, typ, dims, func(out io.Writer) error {
-			return writeRandom(out, typ, rows, cols, norm, s)
+			return writeRandom(out, typ, experts*rows, cols, norm, s)
 		})
 	}
-	if err := add("token_embd.weight", vocab, c.Dim, false); err != nil {
+	if err := add("token_embd.weight", 1, vocab, c.Dim, false, false); err != nil {
 		return nil, err
 	}
-	if err := add("output_norm.weight", 1, c.Dim, true); err != nil {
+	if err := add("output_norm.weight", 1, 1, c.Dim, true, false); err != nil {
 		return nil, err
 	}
-	if err := add("output.weight", vocab, c.Dim, false); err != nil {
+	if err := add("output.weight", 1, vocab, c.Dim, false, false); err != nil {
 		return nil, err
+	}
+	type tensor struct {
+		name                string
+		experts, rows, cols int
+		norm, f32           bool
+	}
+	layer := []tensor{
+		{"attn_norm", 1, 1, c.Dim, true, false},
+		{"attn_q", 1, qDim, c.Dim, false, false},
+		{"attn_k", 1, kvDim, c.Dim, false, false},
+		{"attn_v", 1, kvDim, c.Dim, false, false},
+		{"attn_output", 1, c.Dim, qDim, false, false},
+	}
+	if a == "qwen3moe" {
+		layer = append(layer, tensor{"attn_q_norm", 1, 1, c.HeadDim, true, false}, tensor{"attn_k_norm", 1, 1, c.HeadDim, true, false})
+	}
+	layer = append(layer, tensor{"ffn_norm", 1, 1, c.Dim, true, false})
+	if c.Experts > 0 {
+		layer = append(layer,
+			tensor{"ffn_gate_inp", 1, c.Experts, c.Dim, false, true},
+			tensor{"ffn_gate_exps", c.Experts, c.ExpertFFN, c.Dim, false, false},
+			tensor{"ffn_up_exps", c.Experts, c.ExpertFFN, c.Dim, false, false},
+			tensor{"ffn_down_exps", c.Experts, c.Dim, c.ExpertFFN, false, false})
+	} else {
+		layer = append(layer,
+			tensor{"ffn_gate", 1, c.FFN, c.Dim, false, false},
+			tensor{"ffn_up", 1, c.FFN, c.Dim, false, false},
+			tensor{"ffn_down", 1, c.Dim, c.FFN, false, false})
 	}
 	for l := 0; l < c.Layers; l++ {
-		for _, t := range []struct {
-			name       string
-			rows, cols int
-			norm       bool
-		}{
-			{"attn_norm", 1, c.Dim, true},
-			{"attn_q", c.Dim, c.Dim, false},
-			{"attn_k", kvDim, c.Dim, false},
-			{"attn_v", kvDim, c.Dim, false},
-			{"attn_output", c.Dim, c.Dim, false},
-			{"ffn_norm", 1, c.Dim, true},
-			{"ffn_gate", c.FFN, c.Dim, false},
-			{"ffn_up", c.FFN, c.Dim, false},
-			{"ffn_down", c.Dim, c.FFN, false},
-		} {
-			if err := add(fmt.Sprintf("blk.%d.%s.weight", l, t.name), t.rows, t.cols, t.norm); err != nil {
+		for _, t := range layer {
+			if err := add(fmt.Sprintf("blk.%d.%s.weight", l, t.name), t.experts, t.rows, t.cols, t.norm, t.f32); err != nil {
 				return nil, err
 			}
 		}
