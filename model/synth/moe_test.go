@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -127,5 +128,38 @@ func TestQuantizeQwen3MoE(t *testing.T) {
 				require.Equal(t, []uint64{256, 256, 4}, ti.Dims)
 			}
 		}
+	}
+}
+
+// TestTypeOfAndPool: TypeOf chooses each weight's type (here Q6_K for the
+// down experts, Q4_K elsewhere) and FileType is written; with Pool every
+// row of a quantized tensor is one of Pool distinct rows.
+func TestTypeOfAndPool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pool.gguf")
+	require.NoError(t, synth.Write(path, synth.Config{Arch: "qwen3moe", Dim: 256, Layers: 1, Heads: 2,
+		Experts: 8, ExpertsUsed: 2, ExpertFFN: 256, VocabSize: 300, Type: gguf.TypeQ4_K, Pool: 16, Seed: 9, FileType: 15,
+		TypeOf: func(name string, dims []uint64) gguf.Type {
+			if strings.Contains(name, "ffn_down_exps") {
+				return gguf.TypeQ6_K
+			}
+			return gguf.TypeQ4_K
+		}}))
+	f, err := gguf.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	v, _ := f.Lookup("general.file_type")
+	ft, _ := v.Uint()
+	require.Equal(t, uint64(15), ft)
+	for name, typ := range map[string]gguf.Type{"blk.0.ffn_down_exps.weight": gguf.TypeQ6_K, "blk.0.ffn_up_exps.weight": gguf.TypeQ4_K} {
+		ti, ok := f.Tensor(name)
+		require.True(t, ok)
+		require.Equal(t, typ, ti.Type)
+		data, rowBytes := f.TensorData(ti), typ.RowBytes(256)
+		distinct := map[string]bool{}
+		for r := 0; r < len(data); r += rowBytes {
+			distinct[string(data[r:r+rowBytes])] = true
+		}
+		require.LessOrEqual(t, len(distinct), 16)
+		require.Greater(t, len(distinct), 8)
 	}
 }

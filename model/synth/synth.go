@@ -34,7 +34,19 @@ type Config struct {
 	// Type is the type of the 2-D weights; a tensor whose rows do not divide into
 	// its blocks stays F32, as do the norms.
 	Type gguf.Type
-	Seed uint64
+	// TypeOf, if set, chooses each weight's type in file order instead (a
+	// quantization mix's rules, as conveyor quantize would choose them; dims
+	// as GGUF writes them); rows that do not divide into its blocks stay F32.
+	TypeOf func(name string, dims []uint64) gguf.Type
+	// Pool, if positive, draws each quantized tensor's rows at random from
+	// Pool distinct random rows quantized once, rather than quantizing every
+	// row: a model of billions of weights is written in seconds, with the
+	// same types, sizes and memory traffic (for speed measurements).
+	Pool int
+	// FileType is general.file_type where TypeOf is set (llama.cpp's number
+	// of the mix); otherwise it follows Type.
+	FileType int
+	Seed     uint64
 }
 
 func (c *Config) check() error {
@@ -106,14 +118,17 @@ func Build(c Config) (*gguf.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := c.Arch
+	a, ft := c.Arch, fileType(c.Type)
+	if c.TypeOf != nil {
+		ft = c.FileType
+	}
 	kv := []struct {
 		key string
 		val any
 	}{
 		{"general.architecture", a},
 		{"general.name", fmt.Sprintf("synthetic %s %dd %dL", a, c.Dim, c.Layers)},
-		{"general.file_type", uint32(fileType(c.Type))},
+		{"general.file_type", uint32(ft)},
 		{a + ".context_length", uint32(c.ContextLength)},
 		{a + ".embedding_length", uint32(c.Dim)},
 		{a + ".block_count", uint32(c.Layers)},
@@ -153,10 +168,6 @@ func Build(c Config) (*gguf.Writer, error) {
 	// rows x cols; norms are vectors of cols, and the router stays F32.
 	add := func(name string, experts, rows, cols int, norm, f32 bool) error {
 		seed++
-		typ := c.Type
-		if norm || f32 || cols%typ.BlockSize() != 0 {
-			typ = gguf.TypeF32
-		}
 		dims := []uint64{uint64(cols)}
 		if !norm {
 			dims = append(dims, uint64(rows))
@@ -164,9 +175,22 @@ func Build(c Config) (*gguf.Writer, error) {
 		if experts > 1 {
 			dims = append(dims, uint64(experts))
 		}
-		s := seed
+		typ := c.Type
+		if c.TypeOf != nil && !norm && !f32 {
+			typ = c.TypeOf(name, dims)
+		}
+		if _, err := kernels.FormatOf(typ); err != nil {
+			return fmt.Errorf("synth: %s: type %v cannot be written: %w", name, typ, err)
+		}
+		if norm || f32 || cols%typ.BlockSize() != 0 {
+			typ = gguf.TypeF32
+		}
+		s, pool := seed, 0
+		if !norm && typ != gguf.TypeF32 {
+			pool = c.Pool
+		}
 		return w.AddTensorFunc(name, typ, dims, func(out io.Writer) error {
-			return writeRandom(out, typ, experts*rows, cols, norm, s)
+			return writeRandom(out, typ, experts*rows, cols, norm, pool, s)
 		})
 	}
 	if err := add("token_embd.weight", 1, vocab, c.Dim, false, false); err != nil {
@@ -228,7 +252,10 @@ func Write(path string, c Config) error {
 // writeRandom writes rows of cols values: norms are 1 plus a little noise, other
 // weights normal with standard deviation 1/sqrt(cols), so each output of a
 // matmul over a unit-scale input has unit scale.
-func writeRandom(out io.Writer, typ gguf.Type, rows, cols int, norm bool, seed uint64) error {
+//
+// With pool > 0 (and fewer than rows), pool such rows are made and each row
+// written is one of them, chosen at random.
+func writeRandom(out io.Writer, typ gguf.Type, rows, cols int, norm bool, pool int, seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	format, err := kernels.FormatOf(typ)
 	if err != nil {
@@ -236,7 +263,24 @@ func writeRandom(out io.Writer, typ gguf.Type, rows, cols int, norm bool, seed u
 	}
 	scale := 1 / math.Sqrt(float64(cols))
 	vals := make([]float32, cols)
-	buf := make([]byte, typ.RowBytes(cols))
+	rowBytes := typ.RowBytes(cols)
+	buf := make([]byte, rowBytes)
+	if pool > 0 && pool < rows {
+		made := make([]byte, pool*rowBytes)
+		for r := range pool {
+			for i := range vals {
+				vals[i] = float32(rng.NormFloat64() * scale)
+			}
+			format.Quantize(made[r*rowBytes:(r+1)*rowBytes], vals)
+		}
+		for range rows {
+			r := rng.IntN(pool)
+			if _, err := out.Write(made[r*rowBytes : (r+1)*rowBytes]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for r := 0; r < rows; r++ {
 		for i := range vals {
 			if norm {
