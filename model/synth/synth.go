@@ -135,12 +135,19 @@ func Build(c Config) (*gguf.Writer, error) {
 		{a + ".feed_forward_length", uint32(c.FFN)},
 		{a + ".attention.head_count", uint32(c.Heads)},
 		{a + ".attention.head_count_kv", uint32(c.KVHeads)},
-		{a + ".attention.key_length", uint32(c.HeadDim)},
-		{a + ".attention.value_length", uint32(c.HeadDim)},
 		{a + ".rope.dimension_count", uint32(c.HeadDim)},
 		{a + ".rope.freq_base", float32(10000)},
 		{a + ".attention.layer_norm_rms_epsilon", float32(1e-5)},
 		{a + ".vocab_size", uint32(vocab)},
+	}
+	if a != "llama" || c.HeadDim*c.Heads != c.Dim {
+		kv = append(kv, []struct {
+			key string
+			val any
+		}{
+			{a + ".attention.key_length", uint32(c.HeadDim)},
+			{a + ".attention.value_length", uint32(c.HeadDim)},
+		}...)
 	}
 	if c.Experts > 0 {
 		kv = append(kv, []struct {
