@@ -163,3 +163,29 @@ func TestTypeOfAndPool(t *testing.T) {
 		require.Greater(t, len(distinct), 8)
 	}
 }
+
+// TestDecodeWeightBytesCountsUsedExperts: a decoded token reads
+// experts_used/experts of each expert stack, all of every other weight but
+// the embedding table.
+func TestDecodeWeightBytesCountsUsedExperts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "moe.gguf")
+	require.NoError(t, synth.Write(path, synth.Config{Arch: "qwen3moe", Dim: 256, Layers: 1, Heads: 2,
+		Experts: 8, ExpertsUsed: 2, ExpertFFN: 256, VocabSize: 300, Type: gguf.TypeQ4_K, Seed: 2}))
+	f, err := gguf.Open(path)
+	require.NoError(t, err)
+	var want int64
+	for _, ti := range f.Tensors {
+		switch {
+		case ti.Name == "token_embd.weight":
+		case strings.Contains(ti.Name, "_exps."):
+			want += int64(ti.Bytes()) / 8 * 2
+		default:
+			want += int64(ti.Bytes())
+		}
+	}
+	f.Close()
+	m, err := engine.Load(path, engine.Options{Backend: "cpu", Threads: 1})
+	require.NoError(t, err)
+	defer m.Close()
+	require.Equal(t, want, m.DecodeWeightBytes())
+}
