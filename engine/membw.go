@@ -10,17 +10,25 @@ import (
 // DecodeWeightBytes is how many bytes of weights one decoded token reads:
 // every tensor of the file but the lookup tables a token reads one row of
 // (the token and position embeddings), unless the embedding doubles as the
-// output projection (no output.weight), which reads it whole.
+// output projection (no output.weight), which reads it whole. Of a stack
+// of experts (a 3-D "_exps" tensor) a token reads only the experts it uses:
+// expert_used_count of expert_count.
 func (m *Model) DecodeWeightBytes() int64 {
 	_, tied := m.file.Tensor("output.weight")
 	tied = !tied
+	h := m.arch.Hyper()
+	used, experts := int64(h.ExpertsUsed), int64(h.Experts)
 	var n int64
 	for _, t := range m.file.Tensors {
 		lookup := t.Name == "token_embd.weight" || strings.HasPrefix(t.Name, "position_embd.")
 		if lookup && !(tied && t.Name == "token_embd.weight") {
 			continue
 		}
-		n += int64(t.Bytes())
+		b := int64(t.Bytes())
+		if experts > 0 && len(t.Dims) == 3 && strings.Contains(t.Name, "_exps.") {
+			b = b / int64(experts) * int64(used)
+		}
+		n += b
 	}
 	return n
 }

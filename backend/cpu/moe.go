@@ -78,11 +78,17 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 	}
 	conv, gathered := b.scratch[:x.Rows*aRowBytes], b.scratch[x.Rows*aRowBytes:need]
 	xs := f32s(x)
-	b.pool.parallelFor(x.Rows, 1, func(lo, hi int) {
+	convert := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			kernels.QuantizeActivations(format.DotType, conv[i*aRowBytes:(i+1)*aRowBytes], xs[i*k:(i+1)*k])
 		}
-	})
+	}
+	if x.Rows <= 8 {
+		// A decode step's few rows: cheaper here than a round trip to the pool.
+		convert(0, x.Rows)
+	} else {
+		b.pool.parallelFor(x.Rows, 1, convert)
+	}
 	for g, s := range t.order {
 		src := s
 		if shared {

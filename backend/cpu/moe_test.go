@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -110,4 +111,54 @@ func TestMoESum(t *testing.T) {
 		}
 	}
 	require.Less(t, relErr(t, f32s(dst), want), 1e-6)
+}
+
+// BenchmarkMoEMatMulID is one Qwen3-30B-A3B expert matmul (128 experts of
+// 768 rows of 2048, 8 used per token) for a decode token and a 512-token
+// prefill, beside a dense MatMul over as many weight rows as one token reads
+// (8 experts' worth), as many multiply-adds as the MoE matmul.
+func BenchmarkMoEMatMulID(b *testing.B) {
+	const experts, used, m, k = 128, 8, 768, 2048
+	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		be := New(2)
+		rng := rand.New(rand.NewPCG(1, 2))
+		w := newTensor(b, be, typ, experts*m, k)
+		// One expert's random weights, copied to every expert.
+		wf := make([]float32, m*k)
+		for i := range wf {
+			wf[i] = float32(rng.NormFloat64())
+		}
+		eBytes := m * int(typ.RowBytes(k))
+		kernels.QuantizeRow(typ, raw(w)[:eBytes], wf)
+		for e := 1; e < experts; e++ {
+			copy(raw(w)[e*eBytes:], raw(w)[:eBytes])
+		}
+		for _, n := range []int{1, 512} {
+			ids := newTensor(b, be, gguf.TypeI32, n, used)
+			for i := range n {
+				for j, e := range rng.Perm(experts)[:used] {
+					i32s(ids)[i*used+j] = int32(e)
+				}
+			}
+			x, _ := randomF32(b, be, rng, n, k)
+			dst := newTensor(b, be, gguf.TypeF32, n*used, m)
+			b.Run(fmt.Sprintf("%v/n=%d", typ, n), func(b *testing.B) {
+				for range b.N {
+					be.MatMulID(dst, w, x, ids)
+				}
+			})
+		}
+		dense := w
+		dense.Rows = used * m
+		for _, n := range []int{1, 512} {
+			x, _ := randomF32(b, be, rng, n, k)
+			dst := newTensor(b, be, gguf.TypeF32, n, used*m)
+			b.Run(fmt.Sprintf("%v/dense-n=%d", typ, n), func(b *testing.B) {
+				for range b.N {
+					be.MatMul(dst, dense, x)
+				}
+			})
+		}
+		be.Close()
+	}
 }

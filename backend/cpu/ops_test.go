@@ -18,7 +18,7 @@ import (
 // ‖out−ref‖/‖ref‖: 1e-6 for plain float32 arithmetic over short rows (float32
 // rounding is 6e-8 per operation), looser where the op quantizes by design.
 
-func newTensor(t *testing.T, b *Backend, typ gguf.Type, rows, cols int) backend.Tensor {
+func newTensor(t testing.TB, b *Backend, typ gguf.Type, rows, cols int) backend.Tensor {
 	t.Helper()
 	tt := backend.Tensor{Type: typ, Rows: rows, Cols: cols}
 	buf, err := b.Alloc(tt.Bytes())
@@ -27,7 +27,7 @@ func newTensor(t *testing.T, b *Backend, typ gguf.Type, rows, cols int) backend.
 	return tt
 }
 
-func randomF32(t *testing.T, b *Backend, rng *rand.Rand, rows, cols int) (backend.Tensor, []float32) {
+func randomF32(t testing.TB, b *Backend, rng *rand.Rand, rows, cols int) (backend.Tensor, []float32) {
 	tt := newTensor(t, b, gguf.TypeF32, rows, cols)
 	v := f32s(tt)
 	for i := range v {
