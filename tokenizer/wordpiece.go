@@ -10,8 +10,9 @@ import (
 // WordPiece (tokenizer.ggml.model "bert"), as BERT's uncased tokenizers do it:
 //
 //  1. Normalize: drop NUL, U+FFFD and other control characters; decompose
-//     each character (NFD) and drop the nonspacing marks, which strips the
-//     accents ("Äpfel" → "Apfel"); lower-case.
+//     each character (NFD) and drop the combining marks (Unicode M), which
+//     strips the accents ("Äpfel" → "Apfel"); a Hangul syllable keeps only
+//     its leading consonant, as llama.cpp does; lower-case.
 //  2. Split into words at whitespace; every punctuation character (Unicode P
 //     or ASCII symbol) and every CJK ideograph is a word of its own.
 //  3. Each word becomes the longest vocabulary token that starts it, then the
@@ -36,13 +37,10 @@ func stripAccents(r rune, out []rune) []rune {
 	if r < 0x80 {
 		return append(out, r)
 	}
-	if r >= 0xAC00 && r <= 0xD7A3 { // Hangul syllable → its jamo
-		s := r - 0xAC00
-		out = append(out, 0x1100+s/(21*28), 0x1161+(s%(21*28))/28)
-		if t := s % 28; t != 0 {
-			out = append(out, 0x11A7+t)
-		}
-		return out
+	if r >= 0xAC00 && r <= 0xD7A3 {
+		// A Hangul syllable: llama.cpp keeps the first code point of its
+		// decomposition, the leading consonant (한 → ᄒ).
+		return append(out, 0x1100+(r-0xAC00)/(21*28))
 	}
 	accentOnce.Do(func() {
 		accentMap = make(map[rune][]rune, 2100)
@@ -57,7 +55,9 @@ func stripAccents(r rune, out []rune) []rune {
 	if d, ok := accentMap[r]; ok {
 		return append(out, d...)
 	}
-	if unicode.Is(unicode.Mn, r) {
+	if unicode.Is(unicode.M, r) {
+		// Every combining mark, spacing ones too (Devanagari's vowel signs
+		// ि and ा), as llama.cpp drops them.
 		return out
 	}
 	return append(out, r)

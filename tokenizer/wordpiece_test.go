@@ -43,7 +43,7 @@ func TestWordPieceOllamaCases(t *testing.T) {
 
 func TestWordPieceNormalization(t *testing.T) {
 	require.Equal(t, []string{"▁apfel", "▁cua", "▁viet", "▁ελληνικα", "▁и"}, wpmWordList("Äpfel Cửa\u00a0Việt Ελληνικά\tй"))
-	require.Equal(t, []string{"▁ᄒ" + "ᅡ" + "ᆫ"}, wpmWordList("한"), "Hangul syllables decompose into jamo")
+	require.Equal(t, []string{"▁ᄒ"}, wpmWordList("한"), "a Hangul syllable keeps its leading consonant, as llama.cpp does")
 	require.Equal(t, []string{"▁ab", "▁$", "▁c"}, wpmWordList("a\x00b\u200d$c\xff"), "controls and invalid bytes are dropped; ASCII symbols are words")
 	require.Empty(t, wpmWordList(" \n\t "))
 
@@ -72,16 +72,42 @@ func TestWordPieceDecode(t *testing.T) {
 // Mc, stay), the variation selector of emoji sequences; an enclosing keycap
 // (Me) stays. Hangul syllables become their jamo, with or without a final.
 func TestWordPieceCombiningMarks(t *testing.T) {
+	// Every combining mark (Unicode M) goes, as llama.cpp drops them.
 	// नमस्ते: न म स ्(virama, Mn) त े(vowel sign e, Mn)
 	require.Equal(t, []string{"▁नमसत"}, wpmWordList("नमस्ते"))
-	// हिंदी: ि (Mc) stays, ं (anusvara, Mn) goes, ी (Mc) stays.
-	require.Equal(t, []string{"▁हिदी"}, wpmWordList("हिंदी"))
-	// தமிழ்: ி is Mc, ் (virama) is Mn.
-	require.Equal(t, []string{"▁தமிழ"}, wpmWordList("தமிழ்"))
-	// 1️⃣: digit, U+FE0F (Mn) dropped, U+20E3 (Me) kept; ❤️ loses its selector.
-	require.Equal(t, []string{"▁1\u20e3", "▁❤"}, wpmWordList("1\ufe0f\u20e3 ❤\ufe0f"))
-	// 한국어: syllables with and without a final consonant.
-	require.Equal(t, []string{"▁한국어"}, wpmWordList("한국어"))
+	// हिंदी: ि (Mc), ं (anusvara, Mn) and ी (Mc) all go.
+	require.Equal(t, []string{"▁हद"}, wpmWordList("हिंदी"))
+	// தமிழ்: ி (Mc) and ் (virama, Mn) go.
+	require.Equal(t, []string{"▁தமழ"}, wpmWordList("தமிழ்"))
+	// 1️⃣: digit, U+FE0F (Mn) and U+20E3 (Me) dropped; ❤️ loses its selector.
+	require.Equal(t, []string{"▁1", "▁❤"}, wpmWordList("1\ufe0f\u20e3 ❤\ufe0f"))
+	// 한국어: each syllable keeps its leading consonant, as llama.cpp does.
+	require.Equal(t, []string{"▁\u1112\u1100\u110b"}, wpmWordList("한국어"))
 	// Precomposed and decomposed accents give the same word.
 	require.Equal(t, wpmWordList("Crème brûlée"), wpmWordList("Cre\u0300me bru\u0302le\u0301e"))
+}
+
+// TestWordPieceMatchesLlamaCppScripts: llama.cpp's ids (its tokenizer through
+// the oracle, add_special and parse_special off) for texts in many scripts on
+// the bge vocabulary: Hangul, Devanagari, Tamil, emoji with keycap, selector
+// and skin tone, accents, Cyrillic, Greek, Arabic, Japanese, Thai.
+func TestWordPieceMatchesLlamaCppScripts(t *testing.T) {
+	tok := loadGGUF(t, "tokenizer-tests/llamacpp/ggml-vocab-bert-bge.gguf")
+	for _, tc := range []struct {
+		text string
+		ids  []int32
+	}{
+		{"한국어 문장입니다", []int32{1469, 29991, 29999, 1459, 30000, 29999, 29992, 29993}},
+		{"नमस्ते दुनिया", []int32{1327, 29867, 29874, 29859, 1325, 29863, 29868}},
+		{"தமிழ் மொழி", []int32{100, 100}},
+		{"1️⃣ keycap ❤️ love 👍🏽", []int32{1015, 3145, 17695, 100, 2293, 100}},
+		{"café naïve résumé", []int32{7668, 15743, 13746}},
+		{"Привет мир", []int32{1194, 16856, 10325, 25529, 15290, 22919, 1191, 10325, 16856}},
+		{"ελληνικά", []int32{1159, 29727, 29727, 24824, 16177, 18199, 29726, 14608}},
+		{"مرحبا بالعالم", []int32{1295, 17149, 29820, 29816, 25573, 1271, 25573, 23673, 29830, 25573, 23673, 22192}},
+		{"日本語のテキスト", []int32{1864, 1876, 1950, 1671, 30239, 30227, 30233, 30240}},
+		{"กรุงเทพ", []int32{1409, 29953, 29946, 29959, 29948, 29950}},
+	} {
+		require.Equal(t, tc.ids, tok.Encode(tc.text, false, false), tc.text)
+	}
 }
