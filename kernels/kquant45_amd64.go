@@ -79,8 +79,10 @@ func kq45RowDot(dot func(w *byte, a *byte, nb int) float32, blockBytes int) func
 const (
 	kq45PackedW = 1536
 	kq45PackedA = 1600
-	// kq45PackMin is the fewest activation rows worth packing for.
-	kq45PackMin = 8
+	// kq45PackMin is the fewest activation rows worth packing for: below it
+	// (batched decode of a few streams) packing the weights each call costs
+	// more than the unpacked 4x4 tiles lose.
+	kq45PackMin = 32
 )
 
 // kq45Packer is the batch path: DotTile's activation rows are packed once
