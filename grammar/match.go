@@ -127,8 +127,6 @@ func (a *arena) alloc(pos int32, next *node) *node {
 	return n
 }
 
-func (a *arena) reset() { a.ci, a.i = 0, 0 }
-
 // State is where matching stands: the possible stacks (a nil stack means the
 // text so far is a complete match) and the bytes of a character not yet
 // complete. The zero State is not valid; use Grammar.Start.

@@ -243,7 +243,7 @@ func TestBPEVocabWithoutByteSymbols(t *testing.T) {
 	require.ErrorContains(t, err, "'\\t', '\\n'")
 
 	var all []string
-	for _, r := range []rune(bpeByteChars()) {
+	for _, r := range bpeByteChars() {
 		all = append(all, string(r))
 	}
 	v = &Vocab{Model: "gpt2", Tokens: all, BOS: -1, EOS: -1, UNK: -1, EOT: -1, PAD: -1}
