@@ -102,8 +102,7 @@ func compareBytes(a, b []byte) int {
 	return 0
 }
 
-// intern gives st's id, adding it when new. st's stacks must not live in an
-// arena.
+// intern gives st's id, adding it when new.
 func (m *Masker) intern(st State) int32 {
 	key := m.stateKey(&st)
 	if id, ok := m.ids[string(key)]; ok {
@@ -162,7 +161,7 @@ func (m *Masker) complete(s int32, b byte) int32 {
 
 // stepState matches byte b from state s.
 func (m *Masker) stepState(s int32, b byte) int32 {
-	ns, ok := m.g.step(&m.states[s].st, nil, b, nil)
+	ns, ok := m.g.step(&m.states[s].st, nil, b)
 	if !ok {
 		return -1
 	}

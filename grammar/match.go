@@ -105,28 +105,6 @@ type node struct {
 	next *node
 }
 
-// arena hands out nodes in chunks, reset for each mask computation.
-type arena struct {
-	chunks [][]node
-	ci, i  int
-}
-
-func (a *arena) alloc(pos int32, next *node) *node {
-	if a == nil {
-		return &node{pos, next}
-	}
-	if a.ci == len(a.chunks) {
-		a.chunks = append(a.chunks, make([]node, 4096))
-	}
-	c := a.chunks[a.ci]
-	n := &c[a.i]
-	n.pos, n.next = pos, next
-	if a.i++; a.i == len(c) {
-		a.ci, a.i = a.ci+1, 0
-	}
-	return n
-}
-
 // State is where matching stands: the possible stacks (a nil stack means the
 // text so far is a complete match) and the bytes of a character not yet
 // complete. The zero State is not valid; use Grammar.Start.
@@ -140,14 +118,14 @@ type State struct {
 func (g *Grammar) Start() State {
 	var stacks []*node
 	for _, start := range g.alts[g.root] {
-		stacks = g.expand(stacks, start, nil, nil)
+		stacks = g.expand(stacks, start, nil)
 	}
 	return State{stacks: stacks}
 }
 
 // expand adds to out the normalized stacks for matching from pos with rest
 // below: each has a character element on top, or is nil (a complete match).
-func (g *Grammar) expand(out []*node, pos int32, rest *node, a *arena) []*node {
+func (g *Grammar) expand(out []*node, pos int32, rest *node) []*node {
 	e := &g.elems[pos]
 	switch e.kind {
 	case kChar:
@@ -156,7 +134,7 @@ func (g *Grammar) expand(out []*node, pos int32, rest *node, a *arena) []*node {
 				return out
 			}
 		}
-		return append(out, a.alloc(pos, rest))
+		return append(out, &node{pos, rest})
 	case kEnd:
 		if rest == nil {
 			for _, s := range out {
@@ -166,24 +144,24 @@ func (g *Grammar) expand(out []*node, pos int32, rest *node, a *arena) []*node {
 			}
 			return append(out, nil)
 		}
-		return g.expand(out, rest.pos, rest.next, a)
+		return g.expand(out, rest.pos, rest.next)
 	default:
 		cont := rest
 		if g.elems[pos+1].kind != kEnd { // a reference last in its alternative needs no frame
-			cont = a.alloc(pos+1, rest)
+			cont = &node{pos + 1, rest}
 		}
 		for _, start := range g.alts[e.rule] {
-			out = g.expand(out, start, cont, a)
+			out = g.expand(out, start, cont)
 		}
 		return out
 	}
 }
 
 // advance matches one character against every stack.
-func (g *Grammar) advance(out, stacks []*node, r rune, a *arena) []*node {
+func (g *Grammar) advance(out, stacks []*node, r rune) []*node {
 	for _, s := range stacks {
 		if s != nil && g.elems[s.pos].matches(r) {
-			out = g.expand(out, s.pos+1, s.next, a)
+			out = g.expand(out, s.pos+1, s.next)
 		}
 	}
 	return out
@@ -241,10 +219,10 @@ func prefixRange(part []byte) (lo, hi rune, ok bool) {
 
 // step matches one byte, reusing out's storage; ok is false when the byte
 // cannot follow.
-func (g *Grammar) step(st *State, out []*node, b byte, a *arena) (State, bool) {
+func (g *Grammar) step(st *State, out []*node, b byte) (State, bool) {
 	if st.npart == 0 {
 		if b < 0x80 {
-			out = g.advance(out[:0], st.stacks, rune(b), a)
+			out = g.advance(out[:0], st.stacks, rune(b))
 			return State{stacks: out}, len(out) > 0
 		}
 		if utf8Len(b) == 0 {
@@ -266,7 +244,7 @@ func (g *Grammar) step(st *State, out []*node, b byte, a *arena) (State, bool) {
 	if r == utf8.RuneError && w <= 1 {
 		return State{}, false
 	}
-	out = g.advance(out[:0], st.stacks, r, a)
+	out = g.advance(out[:0], st.stacks, r)
 	return State{stacks: out}, len(out) > 0
 }
 
@@ -274,7 +252,7 @@ func (g *Grammar) step(st *State, out []*node, b byte, a *arena) (State, bool) {
 func (g *Grammar) Accept(st State, text []byte) (State, bool) {
 	for _, b := range text {
 		var ok bool
-		if st, ok = g.step(&st, nil, b, nil); !ok {
+		if st, ok = g.step(&st, nil, b); !ok {
 			return State{}, false
 		}
 	}
