@@ -132,8 +132,9 @@ func kq236X4Of(x1 tileKernel) tileKernel {
 	}
 }
 
-// kq236Dot makes a Format.Dot of a one-row kernel.
-func kq236Dot(k func(w, a *byte, nb int) float32, bytes int) func(w, a []byte, n int) float32 {
+// kRowDot makes a Format.Dot of a one-row K-quant kernel (blocks of bytes
+// bytes against Q8_K activations).
+func kRowDot(k func(w, a *byte, nb int) float32, bytes int) func(w, a []byte, n int) float32 {
 	return func(w, a []byte, n int) float32 {
 		nb := n / qkK
 		if nb == 0 {
@@ -158,6 +159,6 @@ func init() {
 	for _, k := range ks {
 		f := formats[k.t]
 		tileKernels[f] = tiles{k.x4, k.decodeX1()}
-		f.Dot = kq236Dot(k.dot, k.bytes)
+		f.Dot = kRowDot(k.dot, k.bytes)
 	}
 }

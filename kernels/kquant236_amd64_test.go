@@ -256,7 +256,7 @@ func kq236BenchFormat(b *testing.B, typ gguf.Type, variant string) *Format {
 		for _, k := range kquant236AVX2 {
 			if k.t == typ {
 				g := *f
-				g.Dot = kq236Dot(k.dot, k.bytes)
+				g.Dot = kRowDot(k.dot, k.bytes)
 				tileKernels[&g] = tiles{k.x4, k.x1}
 				b.Cleanup(func() { delete(tileKernels, &g) })
 				return &g

@@ -62,18 +62,6 @@ func rowTiles(dot func(w *byte, a *byte, nb int) float32) tiles {
 	return tiles{tile(4), tile(1)}
 }
 
-// kq45RowDot is a Format.Dot made of a one-row dot kernel.
-func kq45RowDot(dot func(w *byte, a *byte, nb int) float32, blockBytes int) func(w, a []byte, n int) float32 {
-	return func(w, a []byte, n int) float32 {
-		nb := n / qkK
-		if nb == 0 {
-			return 0
-		}
-		_, _ = w[nb*blockBytes-1], a[nb*blockQ8_K-1]
-		return dot(unsafe.SliceData(w), unsafe.SliceData(a), nb)
-	}
-}
-
 // Bytes per block of a packed group of 4 weight rows and of 4 activation
 // rows (kquant45_gen.go's pwBlock, paBlock).
 const (
@@ -149,7 +137,7 @@ func init() {
 	// Dot is the one-row AVX2 kernel on every CPU that has it (on AVX-512
 	// too: a 4x1 tile with the row 4 times over does 4 times the work).
 	if hasAVX2 {
-		formats[gguf.TypeQ4_K].Dot = kq45RowDot(dotQ4_KAVX2, blockQ4_K)
-		formats[gguf.TypeQ5_K].Dot = kq45RowDot(dotQ5_KAVX2, blockQ5_K)
+		formats[gguf.TypeQ4_K].Dot = kRowDot(dotQ4_KAVX2, blockQ4_K)
+		formats[gguf.TypeQ5_K].Dot = kRowDot(dotQ5_KAVX2, blockQ5_K)
 	}
 }
