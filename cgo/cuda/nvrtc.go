@@ -1,0 +1,171 @@
+package cuda
+
+/*
+#include <stdlib.h>
+#include "cu.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// NVRTCLibraryEnv names the environment variable that, when set, is the only
+// NVRTC library tried (a file name or path for dlopen).
+const NVRTCLibraryEnv = "CONVEYOR_NVRTC_LIBRARY"
+
+var (
+	nvOnce sync.Once
+	nvErr  error
+	nvName string
+	nvMu   sync.Mutex // NVRTC programs are independent, but keep compiles simple
+)
+
+// nvrtcSonames are tried by name, so dlopen searches the library path.
+var nvrtcSonames = []string{"libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"}
+
+// NVRTCCandidates lists the NVRTC libraries LoadNVRTC tries, in order: the
+// sonames on the library path, then those beside an installed PyTorch (pip's
+// nvidia-cuda-nvrtc package, site-packages/nvidia/cuda_nvrtc/lib) under the
+// Python prefixes in sitePackages.
+func NVRTCCandidates(sitePackages []string) []string {
+	if s := os.Getenv(NVRTCLibraryEnv); s != "" {
+		return []string{s}
+	}
+	out := append([]string(nil), nvrtcSonames...)
+	for _, sp := range sitePackages {
+		libs, _ := filepath.Glob(filepath.Join(sp, "nvidia", "cuda_nvrtc", "lib", "libnvrtc.so*"))
+		sort.Sort(sort.Reverse(sort.StringSlice(libs))) // the newest soname first
+		for _, l := range libs {
+			if !strings.Contains(filepath.Base(l), "builtins") {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// SitePackages lists the Python package folders where pip puts PyTorch's
+// CUDA libraries: under the active virtual environment or conda, the user's
+// and the system's Python prefixes.
+func SitePackages() []string {
+	var prefixes []string
+	for _, env := range []string{"VIRTUAL_ENV", "CONDA_PREFIX"} {
+		if p := os.Getenv(env); p != "" {
+			prefixes = append(prefixes, p)
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		prefixes = append(prefixes, filepath.Join(home, ".local"))
+	}
+	prefixes = append(prefixes, "/usr/local", "/usr", "/opt/conda")
+	var out []string
+	for _, p := range prefixes {
+		for _, kind := range []string{"site-packages", "dist-packages"} {
+			m, _ := filepath.Glob(filepath.Join(p, "lib", "python3*", kind))
+			out = append(out, m...)
+		}
+	}
+	return out
+}
+
+// LoadNVRTC loads the first NVRTC of NVRTCCandidates(SitePackages()), once
+// per process, and says why none can be used.
+func LoadNVRTC() error {
+	nvOnce.Do(func() {
+		cands := NVRTCCandidates(SitePackages())
+		var tried []string
+		for _, name := range cands {
+			cs := C.CString(name)
+			r := C.nv_load(cs)
+			C.free(unsafe.Pointer(cs))
+			if r == 0 {
+				nvName = name
+				return
+			}
+			if r == 2 {
+				tried = append(tried, fmt.Sprintf("%s: %s", name, C.GoString(C.nv_load_error())))
+			}
+		}
+		msg := "no NVRTC library found (tried " + strings.Join(cands, ", ") +
+			"; install the CUDA toolkit's libnvrtc, e.g. Debian's libnvrtc11.2 or pip's nvidia-cuda-nvrtc-cu12)"
+		if len(tried) > 0 {
+			msg += "; unusable: " + strings.Join(tried, "; ")
+		}
+		nvErr = errors.New(msg)
+	})
+	return nvErr
+}
+
+// NVRTCLibrary is the NVRTC library LoadNVRTC loaded.
+func NVRTCLibrary() string { return nvName }
+
+// NVRTCVersion is the loaded NVRTC's version.
+func NVRTCVersion() (major, minor int) {
+	var a, b C.int
+	if C.nv_version(&a, &b) != 0 {
+		return 0, 0
+	}
+	return int(a), int(b)
+}
+
+// SupportedArchs lists the sm numbers NVRTC compiles for, ascending; nil
+// when it cannot say.
+func SupportedArchs() []int {
+	buf := make([]C.int, 64)
+	n := int(C.nv_archs(&buf[0], C.int(len(buf))))
+	if n <= 0 {
+		return nil
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = int(buf[i])
+	}
+	sort.Ints(out)
+	return out
+}
+
+// Compile compiles CUDA C source to PTX with NVRTC options (e.g.
+// "--gpu-architecture=compute_80"); the log is NVRTC's, warnings included.
+func Compile(src, name string, opts []string) (ptx []byte, log string, err error) {
+	if err := LoadNVRTC(); err != nil {
+		return nil, "", err
+	}
+	nvMu.Lock()
+	defer nvMu.Unlock()
+	csrc, cname := C.CString(src), C.CString(name)
+	defer C.free(unsafe.Pointer(csrc))
+	defer C.free(unsafe.Pointer(cname))
+	copts := make([]*C.char, max(len(opts), 1))
+	for i, o := range opts {
+		copts[i] = C.CString(o)
+		defer C.free(unsafe.Pointer(copts[i]))
+	}
+	coptsC := (**C.char)(C.malloc(C.size_t(len(copts)) * C.size_t(unsafe.Sizeof(copts[0]))))
+	defer C.free(unsafe.Pointer(coptsC))
+	copy(unsafe.Slice(coptsC, len(copts)), copts)
+	var out, clog *C.char
+	var n C.size_t
+	r := C.nv_compile(csrc, cname, coptsC, C.int(len(opts)), &out, &n, &clog)
+	if clog != nil {
+		log = strings.TrimSpace(C.GoString(clog))
+		C.free(unsafe.Pointer(clog))
+	}
+	if r != 0 {
+		msg := C.GoString(C.nv_error(r))
+		if log != "" {
+			msg += ":\n" + log
+		}
+		return nil, log, fmt.Errorf("nvrtc: compiling %s: %s", name, msg)
+	}
+	ptx = C.GoBytes(unsafe.Pointer(out), C.int(n))
+	C.free(unsafe.Pointer(out))
+	return ptx, log, nil
+}
