@@ -1,0 +1,45 @@
+package cuda
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	cu "github.com/conveyor-llm/conveyor/cgo/cuda"
+	"github.com/conveyor-llm/conveyor/shaders"
+)
+
+// TestKernelsCompileWithNVRTC compiles every CUDA kernel module with NVRTC
+// for sm_80 and sm_90 and checks the PTX defines each kernel the source
+// declares. It needs only libnvrtc (CI installs Debian's libnvrtc11.2), no
+// GPU; without NVRTC it is skipped with the reason.
+func TestKernelsCompileWithNVRTC(t *testing.T) {
+	if err := cu.LoadNVRTC(); err != nil {
+		t.Skipf("NVRTC unavailable: %v", err)
+	}
+	maj, min := cu.NVRTCVersion()
+	t.Logf("NVRTC %d.%d (%s)", maj, min, cu.NVRTCLibrary())
+	entry := regexp.MustCompile(`\.entry\s+(\w+)\(`)
+	for _, arch := range []int{80, 90} {
+		for _, module := range shaders.CUDAModules() {
+			t.Run(fmt.Sprintf("sm_%d/%s", arch, module), func(t *testing.T) {
+				src, err := shaders.CUDASource(module)
+				require.NoError(t, err)
+				ptx, log, err := cu.Compile(src, module+".cu", options(arch))
+				require.NoError(t, err)
+				require.Empty(t, log, "NVRTC warnings")
+				require.Contains(t, string(ptx), fmt.Sprintf(".target sm_%d", arch))
+				var got []string
+				for _, m := range entry.FindAllStringSubmatch(string(ptx), -1) {
+					got = append(got, m[1])
+				}
+				want, err := shaders.CUDAEntryPoints(module)
+				require.NoError(t, err)
+				require.NotEmpty(t, want)
+				require.ElementsMatch(t, want, got)
+			})
+		}
+	}
+}

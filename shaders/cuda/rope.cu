@@ -1,0 +1,33 @@
+// rope.cu: rotary position embedding in place, one thread per rotated pair
+// of one head of one row (see backend.RoPE for the parameters).
+
+extern "C" __global__ void rope(float *x, const int *pos, const float *factors, int rows, int cols, int headDim,
+	int dims, int neox, float freqBase, float freqScale, float extFactor, float corr0, float corr1, float mscale) {
+	int half = dims / 2, heads = cols / headDim;
+	i64 id = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+	if (id >= (i64)rows * heads * half) return;
+	int i = (int)(id % half);
+	int h = (int)(id / half % heads);
+	int r = (int)(id / half / heads);
+	// theta_i = pos * base^(-2i/dims), as the CPU's running product computes it.
+	float thetaScale = powf(freqBase, -2.0f / (float)dims);
+	float t = (float)pos[r] * powf(thetaScale, (float)i);
+	if (factors) t /= factors[i];
+	float c, s;
+	if (extFactor != 0.0f) {
+		float y = ((float)i - corr0) / fmaxf(0.001f, corr1 - corr0);
+		float mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * extFactor;
+		t = freqScale * t * (1.0f - mix) + t * mix;
+		c = cosf(t) * mscale;
+		s = sinf(t) * mscale;
+	} else {
+		t *= freqScale;
+		c = cosf(t);
+		s = sinf(t);
+	}
+	float *head = x + (i64)r * cols + (i64)h * headDim;
+	int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+	float x0 = head[a], x1 = head[b];
+	head[a] = fmaf(x0, c, -(x1 * s));
+	head[b] = fmaf(x0, s, x1 * c);
+}
