@@ -11,6 +11,19 @@ import (
 // backends_vulkan.go when the binary is built with Vulkan support.
 var gpuOpener func(device int, allowCPUDevice bool) (backend.Backend, string, error)
 
+// cudaOpener opens a CUDA device (index -1: the first) and cudaLister lists
+// them; backends_cuda.go sets both when the binary is built with CUDA support.
+var (
+	cudaOpener func(device int) (backend.Backend, string, error)
+	cudaLister func() ([]Device, error)
+)
+
+// noCUDADriver is CUDA's error on a machine without the NVIDIA driver, which
+// auto passes over in silence (most machines have none).
+type noCUDADriver struct{ error }
+
+func (e noCUDADriver) Unwrap() error { return e.error }
+
 // MaxThreads is the most CPU threads a backend takes.
 const MaxThreads = 4096
 
@@ -18,8 +31,13 @@ const MaxThreads = 4096
 // one, never a CPU-emulated Vulkan device (lavapipe is slower than our CPU
 // backend), and says why in one log line, e.g. "backend: cpu (vulkan:
 // libvulkan.so.1 not found: ...)" on a machine without the Vulkan loader.
-// "cpu" never loads Vulkan.
-func OpenBackend(opts Options) (backend.Backend, error) {
+// "cpu" never loads Vulkan. Where CUDA works (an NVIDIA GPU with its driver
+// and NVRTC), auto prefers it to Vulkan; --device then numbers CUDA devices.
+func OpenBackend(opts Options) (backend.Backend, error) { return openBackend(opts, false) }
+
+// openBackend is OpenBackend; with skipCUDA, auto does not try CUDA (a model
+// the CUDA backend cannot run).
+func openBackend(opts Options, skipCUDA bool) (backend.Backend, error) {
 	logf := opts.Log
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -33,16 +51,27 @@ func OpenBackend(opts Options) (backend.Backend, error) {
 	}
 	switch opts.Backend {
 	case "", "auto":
+		cudaNote := ""
+		if cudaOpener != nil && !skipCUDA {
+			b, why, err := cudaOpener(device)
+			if err == nil {
+				logf("backend: cuda (%s)", why)
+				return b, nil
+			}
+			if _, absent := err.(noCUDADriver); !absent {
+				cudaNote = "; " + err.Error()
+			}
+		}
 		if gpuOpener == nil {
-			logf("backend: cpu (this build has no Vulkan support)")
+			logf("backend: cpu (this build has no Vulkan support%s)", cudaNote)
 			return cpu.New(opts.Threads), nil
 		}
 		b, why, err := gpuOpener(device, false)
 		if err != nil {
-			logf("backend: cpu (%v)", err)
+			logf("backend: cpu (%v%s)", err, cudaNote)
 			return cpu.New(opts.Threads), nil
 		}
-		logf("backend: vulkan (%s)", why)
+		logf("backend: vulkan (%s%s)", why, cudaNote)
 		return b, nil
 	case "cpu":
 		return cpu.New(opts.Threads), nil
@@ -55,13 +84,23 @@ func OpenBackend(opts Options) (backend.Backend, error) {
 			return nil, fmt.Errorf("backend: %w", err) // err starts with "vulkan: "
 		}
 		return b, nil
+	case "cuda":
+		if cudaOpener == nil {
+			return nil, fmt.Errorf("backend: cuda: this build has no CUDA support (built without cgo or with the nocuda tag)")
+		}
+		b, _, err := cudaOpener(device)
+		if err != nil {
+			return nil, fmt.Errorf("backend: %w", err) // err starts with "cuda: "
+		}
+		return b, nil
 	default:
-		return nil, fmt.Errorf("backend: unknown backend %q (auto, cpu, vulkan)", opts.Backend)
+		return nil, fmt.Errorf("backend: unknown backend %q (auto, cpu, vulkan, cuda)", opts.Backend)
 	}
 }
 
-// Device is a Vulkan device as `conveyor devices` lists it.
+// Device is a Vulkan or CUDA device as `conveyor devices` lists it.
 type Device struct {
+	Backend      string `json:"backend"` // vulkan or cuda; Index counts each's devices
 	Index        int    `json:"index"`
 	Name         string `json:"name"`
 	Type         string `json:"type"` // discrete, integrated, virtual, cpu, other
@@ -84,4 +123,13 @@ func Devices() ([]Device, error) {
 		return nil, fmt.Errorf("backend: vulkan: this build has no Vulkan support (built without cgo or with the novulkan tag)")
 	}
 	return deviceLister()
+}
+
+// CUDADevices lists the CUDA devices, numbered as Options.Device takes them
+// with Backend "cuda".
+func CUDADevices() ([]Device, error) {
+	if cudaLister == nil {
+		return nil, fmt.Errorf("backend: cuda: this build has no CUDA support (built without cgo or with the nocuda tag)")
+	}
+	return cudaLister()
 }

@@ -58,7 +58,7 @@ func listVulkanDevices() ([]Device, error) {
 	}
 	out := make([]Device, len(devs))
 	for i, d := range devs {
-		out[i] = Device{Index: d.Index, Name: d.Name, Type: d.Type, MemoryBytes: d.Memory, SubgroupSize: d.SubgroupSize,
+		out[i] = Device{Backend: "vulkan", Index: d.Index, Name: d.Name, Type: d.Type, MemoryBytes: d.Memory, SubgroupSize: d.SubgroupSize,
 			FP16: d.FP16, Int8: d.Int8, MaxBufferRange: d.MaxStorageBufferRange, MaxAllocation: d.MaxMemoryAllocationSize, API: d.APIVersion}
 	}
 	return out, nil

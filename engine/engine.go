@@ -162,6 +162,17 @@ func load(ctx context.Context, f *gguf.File, opts Options) (*Model, error) {
 		return loadPlaced(ctx, f, tok, b, opts, gpuLayers)
 	}
 	arch2, weights, err := model.LoadContext(ctx, f, b, opts.Progress)
+	if err != nil && b.Name() == "cuda" && (opts.Backend == "" || opts.Backend == "auto") && ctx.Err() == nil {
+		// auto chose CUDA for a model it cannot run: the next choice.
+		b.Close()
+		if opts.Log != nil {
+			opts.Log("backend: cuda cannot run this model (%v); choosing again without it", err)
+		}
+		if b, err = openBackend(opts, true); err != nil {
+			return nil, err
+		}
+		arch2, weights, err = model.LoadContext(ctx, f, b, opts.Progress)
+	}
 	if err != nil {
 		b.Close()
 		return nil, err

@@ -435,9 +435,19 @@ func resolveBackend(opts Options) (string, Device, error) {
 	switch opts.Backend {
 	case "cpu":
 		return "cpu", Device{}, nil
-	case "", "auto", "vulkan":
+	case "cuda":
+		d, err := resolveCUDA(opts)
+		if err != nil {
+			return "", Device{}, fmt.Errorf("backend: %w", err)
+		}
+		return "cuda", d, nil
+	case "", "auto":
+		if d, err := resolveCUDA(opts); err == nil {
+			return "cuda", d, nil
+		}
+	case "vulkan":
 	default:
-		return "", Device{}, fmt.Errorf("backend: unknown backend %q (auto, cpu, vulkan)", opts.Backend)
+		return "", Device{}, fmt.Errorf("backend: unknown backend %q (auto, cpu, vulkan, cuda)", opts.Backend)
 	}
 	if deviceLister == nil {
 		if opts.Backend == "vulkan" {
@@ -472,6 +482,27 @@ func resolveBackend(opts Options) (string, Device, error) {
 		}
 	}
 	return "cpu", Device{}, nil
+}
+
+// resolveCUDA is the CUDA device Load would open (auto opens it when CUDA
+// works; the device list alone does not say whether NVRTC is there, which
+// OpenBackend finds out).
+func resolveCUDA(opts Options) (Device, error) {
+	if cudaLister == nil {
+		return Device{}, fmt.Errorf("cuda: this build has no CUDA support")
+	}
+	devs, err := cudaLister()
+	if err != nil {
+		return Device{}, err
+	}
+	i := 0
+	if opts.DeviceSet && opts.Device >= 0 {
+		i = opts.Device
+	}
+	if i >= len(devs) {
+		return Device{}, fmt.Errorf("cuda: no CUDA device %d (there are %d; see `conveyor devices`)", i, len(devs))
+	}
+	return devs[i], nil
 }
 
 // sizeModel binds f's weights on a backend that only counts bytes: the

@@ -32,9 +32,9 @@ type embedFlags struct {
 func registerEmbedFlags(fs *flag.FlagSet) embedFlags {
 	f := embedFlags{
 		path:    fs.String("m", "", "embedding or reranking model `file` (GGUF)"),
-		backend: fs.String("backend", "auto", "backend: auto, cpu or vulkan"),
+		backend: fs.String("backend", "auto", "backend: auto, cpu, vulkan or cuda"),
 		threads: fs.Int("t", 0, "CPU threads (0: one per core)"),
-		device:  fs.Int("device", -1, "Vulkan device number, as `conveyor devices` lists them (-1: the best)"),
+		device:  fs.Int("device", -1, "device number of the backend (Vulkan, or CUDA where auto picks it), as `conveyor devices` lists them (-1: the best)"),
 		asJSON:  fs.Bool("json", false, "print one JSON value per line"),
 	}
 	fs.StringVar(f.path, "model", "", "model `file` (GGUF), same as -m")

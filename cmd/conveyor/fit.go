@@ -24,8 +24,8 @@ func registerFit(fs *flag.FlagSet) *fitFlags {
 	fs.IntVar(&f.ctx, "c", 0, "with --fit: context per sequence (0: the model's, at most 4096)")
 	fs.IntVar(&f.ctx, "ctx-size", 0, "same as -c")
 	fs.IntVar(&f.parallel, "parallel", 1, "with --fit: sequences side by side (serve's --parallel)")
-	fs.StringVar(&f.backend, "backend", "auto", "with --fit: auto, cpu or vulkan")
-	fs.IntVar(&f.device, "device", -1, "with --fit: Vulkan device number (-1: the best)")
+	fs.StringVar(&f.backend, "backend", "auto", "with --fit: auto, cpu, vulkan or cuda")
+	fs.IntVar(&f.device, "device", -1, "with --fit: device number of the backend (-1: the best)")
 	fs.StringVar(&f.cacheType, "cache-type", "f16", "with --fit: KV cache type, f16 or f32")
 	return f
 }

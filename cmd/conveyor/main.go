@@ -4,7 +4,7 @@
 //	conveyor info [MODEL]                                    metadata and tensors
 //	conveyor tokenize [-m MODEL] TEXT                        token ids
 //	conveyor synth --arch llama --dim D ... -o OUT.gguf      a random-weight model
-//	conveyor devices                                         Vulkan devices
+//	conveyor devices                                         Vulkan and CUDA devices
 //	conveyor pull OWNER/REPO[:QUANT]                         a GGUF from Hugging Face
 //	conveyor list, conveyor rm NAME                          the model store
 //
@@ -37,7 +37,7 @@ var commands = map[string]command{
 	"tokenize": {"print the token ids of a text", tokenizeCmd},
 	"synth":    {"write a random-weight model of a real shape", synthCmd},
 	"quantize": {"convert a model's weights to another type", quantizeCmd},
-	"devices":  {"list the Vulkan devices", devicesCmd},
+	"devices":  {"list the Vulkan and CUDA devices", devicesCmd},
 	"bench":    {"measure prompt and generation speed, as llama-bench", benchCmd},
 	"chat":     {"chat with a model in the terminal", chatCmd},
 	"template": {"render a chat template for a conversation, as transformers does", templateCmd},
