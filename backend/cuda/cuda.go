@@ -46,7 +46,7 @@ type Backend struct {
 
 	q8       *buffer // x quantized to Q8_0 for matmuls
 	argmaxes *buffer
-	factors  map[string]*buffer  // RoPE frequency factors, by content
+	factors  map[string]*buffer    // RoPE frequency factors, by content
 	expanded map[expandKey]*buffer // F16 copies of weights of other types
 
 	stats    backend.Counters

@@ -74,7 +74,9 @@ func chooseArch(device int, supported []int) (int, error) {
 
 // options are the NVRTC options for arch.
 func options(arch int) []string {
-	return []string{fmt.Sprintf("--gpu-architecture=compute_%d", arch), "--std=c++14"}
+	// --fmad=false: no multiply-add is fused unless a kernel says fmaf, so
+	// every instantiation of a kernel (decode and prefill tiles) rounds alike.
+	return []string{fmt.Sprintf("--gpu-architecture=compute_%d", arch), "--std=c++14", "--fmad=false"}
 }
 
 // key names module's PTX for this cache's NVRTC, driver and architecture:

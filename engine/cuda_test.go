@@ -1,0 +1,129 @@
+//go:build cgo && !nocuda
+
+package engine
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-llm/conveyor/internal/testdata"
+	"github.com/conveyor-llm/conveyor/model"
+)
+
+// requireCUDA skips a test where the CUDA backend cannot run, saying why.
+func requireCUDA(t *testing.T) {
+	t.Helper()
+	b, err := OpenBackend(Options{Backend: "cuda"})
+	if err != nil {
+		t.Skipf("no CUDA backend here: %v", err)
+	}
+	b.Close()
+}
+
+// Without CUDA, --backend cuda says why in one error, and auto chooses as
+// it did before CUDA existed (silent about CUDA where there is no driver).
+func TestCUDAUnavailableSaysWhy(t *testing.T) {
+	_, err := OpenBackend(Options{Backend: "cuda"})
+	if err == nil {
+		t.Skip("CUDA works here")
+	}
+	require.True(t, strings.HasPrefix(err.Error(), "backend: cuda: "), err.Error())
+	var logged []string
+	b, err2 := OpenBackend(Options{Log: func(f string, a ...any) { logged = append(logged, f) }})
+	require.NoError(t, err2)
+	defer b.Close()
+	require.NotEqual(t, "cuda", b.Name())
+	require.Len(t, logged, 1)
+	_, err = OpenBackend(Options{Backend: "cuda", Device: 99, DeviceSet: true})
+	require.Error(t, err)
+}
+
+// stories260K on CUDA follows the CPU with teacher forcing: the CPU's
+// greedy ids fed back one by one, every step's logits within 1e-2 of the
+// CPU's (largest difference; the F32 model's matmuls sum in another order
+// and the F16 cache's attention accumulates in float32 rather than F16) and
+// the same greedy choice wherever the CPU's top-1 leads by 0.05.
+func TestCUDAStories260KTeacherForcing(t *testing.T) {
+	requireCUDA(t)
+	for _, file := range []string{"models/stories260K.gguf", "models/stories260K-q8_0.gguf"} {
+		t.Run(file, func(t *testing.T) {
+			path := testdata.Path(t, file)
+			cpu, err := Load(path, Options{Backend: "cpu", Threads: 2})
+			require.NoError(t, err)
+			defer cpu.Close()
+			gpu, err := Load(path, Options{Backend: "cuda"})
+			require.NoError(t, err)
+			defer gpu.Close()
+			require.Equal(t, "cuda", gpu.Backend().Name())
+
+			ids := cpu.Tokenizer().Encode("Once upon a time, there was a little", true, true)
+			sc, err := cpu.NewSession(SessionOptions{Context: 256})
+			require.NoError(t, err)
+			defer sc.Close()
+			sg, err := gpu.NewSession(SessionOptions{Context: 256})
+			require.NoError(t, err)
+			defer sg.Close()
+			want, err := sc.prefill(ids, 0)
+			require.NoError(t, err)
+			got, err := sg.prefill(ids, 0)
+			require.NoError(t, err)
+			worst := 0.0
+			for step := range 64 {
+				for i := range want {
+					worst = math.Max(worst, math.Abs(float64(got[i]-want[i])))
+				}
+				require.LessOrEqual(t, worst, 1e-2, "step %d", step)
+				next := argmax(want)
+				if margin(want) >= 0.05 {
+					require.Equal(t, next, argmax(got), "step %d", step)
+				}
+				batch := model.Batch{Tokens: []int32{next}, Pos: []int32{int32(len(ids) + step)}, Seq: []int32{0}, Outputs: []int32{0}}
+				w, err := sc.Forward(batch)
+				require.NoError(t, err)
+				g, err := sg.Forward(batch)
+				require.NoError(t, err)
+				want, got = w[0], g[0]
+			}
+			t.Logf("%s: largest logit difference from the CPU %.4g over 64 steps", file, worst)
+		})
+	}
+}
+
+// margin is the lead of the largest logit over the second.
+func margin(xs []float32) float64 {
+	a, b := math.Inf(-1), math.Inf(-1)
+	for _, x := range xs {
+		v := float64(x)
+		if v > a {
+			a, b = v, a
+		} else if v > b {
+			b = v
+		}
+	}
+	return a - b
+}
+
+// Every architecture the CUDA backend runs matches llama.cpp as the CPU and
+// Vulkan do (arch_test.go); those with Gated DeltaNet layers refuse it.
+func TestCUDAArchitecturesMatchLlamaCpp(t *testing.T) {
+	requireCUDA(t)
+	for _, name := range archNames {
+		t.Run(name, func(t *testing.T) {
+			if strings.HasPrefix(name, "qwen35") || name == "qwen3next" {
+				_, err := Load(testdata.Path(t, "arch/"+name+".gguf"), Options{Backend: "cuda"})
+				require.ErrorContains(t, err, "not implemented on the cuda backend")
+				return
+			}
+			testArchitecture(t, "cuda", name)
+		})
+	}
+}
+
+// Batch invariance holds on CUDA bit for bit, as on the other backends.
+func TestCUDABatchInvariance(t *testing.T) {
+	requireCUDA(t)
+	testBatchInvariance(t, "cuda")
+}
