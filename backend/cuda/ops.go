@@ -258,10 +258,12 @@ func (b *Backend) RoPE(x, pos backend.Tensor, p backend.RoPE) {
 	if p.Mode == backend.RoPENeoX {
 		neox = 1
 	}
+	// As the CPU computes it: float64 pow of the float32 exponent, rounded.
+	thetaScale := float32(math.Pow(float64(p.FreqBase), float64(float32(-2)/float32(p.Dims))))
 	const threads = 256
 	b.launch("rope", "rope", dims(int((pairs+threads-1)/threads), 1, 1), dims(threads, 1, 1),
 		new(cu.Args).Ptr(b.ptr(x)).Ptr(b.ptr(pos)).Ptr(factors).Int(x.Rows).Int(x.Cols).Int(p.HeadDim).Int(p.Dims).
-			Int(neox).F32(p.FreqBase).F32(freqScale).F32(p.ExtFactor).F32(p.CorrDims[0]).F32(p.CorrDims[1]).F32(p.MScale))
+			Int(neox).F32(thetaScale).F32(freqScale).F32(p.ExtFactor).F32(p.CorrDims[0]).F32(p.CorrDims[1]).F32(p.MScale))
 }
 
 // factorsBuffer is a device copy of RoPE frequency factors, one per content.

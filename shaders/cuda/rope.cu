@@ -2,16 +2,17 @@
 // of one head of one row (see backend.RoPE for the parameters).
 
 extern "C" __global__ void rope(float *x, const int *pos, const float *factors, int rows, int cols, int headDim,
-	int dims, int neox, float freqBase, float freqScale, float extFactor, float corr0, float corr1, float mscale) {
+	int dims, int neox, float thetaScale, float freqScale, float extFactor, float corr0, float corr1, float mscale) {
 	int half = dims / 2, heads = cols / headDim;
 	i64 id = (i64)blockIdx.x * blockDim.x + threadIdx.x;
 	if (id >= (i64)rows * heads * half) return;
 	int i = (int)(id % half);
 	int h = (int)(id / half % heads);
 	int r = (int)(id / half / heads);
-	// theta_i = pos * base^(-2i/dims), as the CPU's running product computes it.
-	float thetaScale = powf(freqBase, -2.0f / (float)dims);
-	float t = (float)pos[r] * powf(thetaScale, (float)i);
+	// theta_i = pos * thetaScale^i as the CPU's running product rounds it
+	// (thetaScale = base^(-2/dims), from the host): one multiply per pair.
+	float t = (float)pos[r];
+	for (int j = 0; j < i; j++) t *= thetaScale;
 	if (factors) t /= factors[i];
 	float c, s;
 	if (extFactor != 0.0f) {
