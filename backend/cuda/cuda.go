@@ -29,9 +29,24 @@ import (
 	"github.com/conveyor-llm/conveyor/gguf"
 )
 
+// device is what the backend asks of a CUDA context (a *cu.Context; a fake
+// that runs nothing in host-side tests).
+type device interface {
+	executor
+	Alloc(size uint64) (cu.DevPtr, error)
+	Free(p cu.DevPtr) error
+	Write(dst cu.DevPtr, data []byte) error
+	Read(dst []byte, src cu.DevPtr) error
+	Sync() error
+	LoadModule(ptx []byte) (*cu.Module, error)
+	Function(m *cu.Module, name string) (cu.Function, error)
+	UnloadModule(m *cu.Module)
+	Close()
+}
+
 // Backend computes on one CUDA device.
 type Backend struct {
-	ctx   *cu.Context
+	ctx   device
 	info  cu.DeviceInfo
 	arch  int // the architecture kernels are compiled for
 	cache *kernelCache
@@ -116,13 +131,17 @@ func New(device int) (*Backend, error) {
 		return nil, err
 	}
 	maj, min := cu.NVRTCVersion()
+	cache := &kernelCache{dir: defaultCacheDir(), nvrtc: fmt.Sprintf("%d.%d", maj, min), driver: cu.DriverVersion(),
+		arch: arch, compile: cu.Compile}
+	return newBackend(ctx, info, cache), nil
+}
+
+func newBackend(dev device, info cu.DeviceInfo, cache *kernelCache) *Backend {
 	return &Backend{
-		ctx: ctx, info: info, arch: arch,
-		cache: &kernelCache{dir: defaultCacheDir(), nvrtc: fmt.Sprintf("%d.%d", maj, min), driver: cu.DriverVersion(),
-			arch: arch, compile: cu.Compile},
+		ctx: dev, info: info, arch: cache.arch, cache: cache,
 		modules: map[string]*cu.Module{}, funcs: map[string]cu.Function{}, buffers: map[*buffer]struct{}{},
 		graphs: newGraphCache(), factors: map[string]*buffer{}, expanded: map[expandKey]*buffer{},
-	}, nil
+	}
 }
 
 // Name is "cuda".
@@ -300,6 +319,10 @@ func (b *Backend) function(module, name string) (cu.Function, error) {
 // launch records kernel module.name over grid blocks of block threads.
 func (b *Backend) launch(module, name string, grid, block [3]uint32, a *cu.Args) {
 	if b.err != nil {
+		return
+	}
+	if want, _ := signatureOf(name); a.Signature() != want {
+		b.keep(fmt.Errorf("cuda: %s: parameters packed as (%s), the kernel takes (%s)", name, a.Signature(), want))
 		return
 	}
 	f, err := b.function(module, name)

@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,7 +40,27 @@ func TestKernelsCompileWithNVRTC(t *testing.T) {
 				require.NoError(t, err)
 				require.NotEmpty(t, want)
 				require.ElementsMatch(t, want, got)
+				for _, k := range want {
+					sig, ok := signatureOf(k)
+					require.True(t, ok, "kernel %s has no entry in kernelSignatures", k)
+					require.Equal(t, sig, ptxSignature(t, string(ptx), k), "kernel %s", k)
+				}
 			})
 		}
 	}
 }
+
+// ptxSignature is the types of kernel's parameters as the PTX declares them:
+// ".entry NAME(\n\t.param .u64 NAME_param_0,\n...)" gives "u64,...".
+func ptxSignature(t *testing.T, ptx, kernel string) string {
+	start := strings.Index(ptx, ".entry "+kernel+"(")
+	require.GreaterOrEqual(t, start, 0)
+	end := strings.Index(ptx[start:], ")")
+	var types []string
+	for _, m := range paramDecl.FindAllStringSubmatch(ptx[start:start+end], -1) {
+		types = append(types, m[1])
+	}
+	return strings.Join(types, ",")
+}
+
+var paramDecl = regexp.MustCompile(`\.param\s+\.(\w+)\s+\w+_param_\d+`)

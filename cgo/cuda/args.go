@@ -33,9 +33,31 @@ type Command struct {
 // Args packs kernel parameters as the kernel's C ABI lays them out: each at
 // an offset aligned to its own size, in order. The zero value is empty.
 type Args struct {
-	buf [MaxArgBytes]byte
-	n   int
-	err error
+	buf   [MaxArgBytes]byte
+	n     int
+	err   error
+	kinds [MaxArgBytes / 4]byte // 'u' u64 (pointers too), 'i' u32, 'f' f32
+	nk    int
+}
+
+// Signature is the PTX types of the parameters packed so far, as PTX
+// declares a kernel's: "u64,u32,f32".
+func (a *Args) Signature() string {
+	out := make([]byte, 0, 4*a.nk)
+	for i, k := range a.kinds[:a.nk] {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, map[byte]string{'u': "u64", 'i': "u32", 'f': "f32"}[k]...)
+	}
+	return string(out)
+}
+
+func (a *Args) kind(k byte) {
+	if a.nk < len(a.kinds) {
+		a.kinds[a.nk] = k
+		a.nk++
+	}
 }
 
 func (a *Args) put(size int, v uint64) *Args {
@@ -57,10 +79,10 @@ func (a *Args) put(size int, v uint64) *Args {
 }
 
 // Ptr appends a device pointer (8 bytes, 8-aligned).
-func (a *Args) Ptr(p DevPtr) *Args { return a.put(8, uint64(p)) }
+func (a *Args) Ptr(p DevPtr) *Args { a.kind('u'); return a.put(8, uint64(p)) }
 
 // I32 appends an int (4 bytes).
-func (a *Args) I32(v int32) *Args { return a.put(4, uint64(uint32(v))) }
+func (a *Args) I32(v int32) *Args { a.kind('i'); return a.put(4, uint64(uint32(v))) }
 
 // Int appends v as an int, which must fit 32 bits.
 func (a *Args) Int(v int) *Args {
@@ -68,16 +90,17 @@ func (a *Args) Int(v int) *Args {
 		if a.err == nil {
 			a.err = fmt.Errorf("cuda: kernel parameter %d does not fit an int", v)
 		}
+		a.kind('i')
 		return a
 	}
 	return a.I32(int32(v))
 }
 
 // U64 appends an unsigned long long (8 bytes, 8-aligned).
-func (a *Args) U64(v uint64) *Args { return a.put(8, v) }
+func (a *Args) U64(v uint64) *Args { a.kind('u'); return a.put(8, v) }
 
 // F32 appends a float (4 bytes).
-func (a *Args) F32(v float32) *Args { return a.put(4, uint64(math.Float32bits(v))) }
+func (a *Args) F32(v float32) *Args { a.kind('f'); return a.put(4, uint64(math.Float32bits(v))) }
 
 // Bytes is the packed parameters.
 func (a *Args) Bytes() []byte { return a.buf[:a.n] }
@@ -86,8 +109,8 @@ func (a *Args) Bytes() []byte { return a.buf[:a.n] }
 func (a *Args) Err() error { return a.err }
 
 // Launch is the command that launches fn over grid blocks of block threads
-// with the packed args; the args' size is rounded up to 8 bytes, as the
-// driver expects of a parameter buffer.
+// with the packed args (CU_LAUNCH_PARAM_BUFFER_SIZE is their exact size: the
+// end of the last parameter, as PTX declares the parameter space).
 func Launch(fn Function, grid, block [3]uint32, shmem uint32, a *Args) (Command, error) {
 	if a.err != nil {
 		return Command{}, a.err
@@ -98,8 +121,8 @@ func Launch(fn Function, grid, block [3]uint32, shmem uint32, a *Args) (Command,
 		}
 	}
 	c := Command{Fn: uint64(fn), Kind: KindLaunch, Grid: grid, Block: block, Shmem: shmem}
-	c.ArgSize = uint32((a.n + 7) &^ 7)
-	copy(c.Args[:], a.buf[:c.ArgSize])
+	c.ArgSize = uint32(a.n)
+	copy(c.Args[:], a.buf[:a.n])
 	return c, nil
 }
 

@@ -30,6 +30,7 @@ func TestArgsAlignEachParameterToItsSize(t *testing.T) {
 	require.Equal(t, int32(-3), int32(binary.LittleEndian.Uint32(b[20:])))
 	require.Equal(t, uint64(9), binary.LittleEndian.Uint64(b[24:]))
 	require.NoError(t, a.Err())
+	require.Equal(t, "u32,u64,f32,u32,u64", a.Signature())
 
 	c, err := Launch(1, [3]uint32{2, 1, 1}, [3]uint32{64, 1, 1}, 0, &a)
 	require.NoError(t, err)
