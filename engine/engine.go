@@ -23,11 +23,11 @@ import (
 
 // Options choose where and how a model runs.
 type Options struct {
-	// Backend is "auto" (the default: a GPU if there is one, else the CPU),
-	// "cpu" or "vulkan".
+	// Backend is "auto" (the default: a GPU if there is one, CUDA before
+	// Vulkan, else the CPU), "cpu", "vulkan" or "cuda".
 	Backend string
-	// Device picks a Vulkan device by its number in `conveyor devices`; -1 or
-	// unset (with DeviceSet false) picks the best one.
+	// Device picks a device of the backend by its number in `conveyor
+	// devices`; -1 or unset (with DeviceSet false) picks the best one.
 	Device    int
 	DeviceSet bool
 	// Threads for the CPU backend; 0: one per core.

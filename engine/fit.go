@@ -22,8 +22,8 @@ import (
 // runtime, the binary, the tokenizer) come on top. On Vulkan the weights, KV
 // cache and activations are device-local; the host keeps the process.
 type Fit struct {
-	Backend string // "cpu" or "vulkan"
-	Device  string // the Vulkan device's name, when Backend is "vulkan"
+	Backend string // "cpu", "vulkan" or "cuda"
+	Device  string // the GPU's name, when Backend is "vulkan" or "cuda"
 	// The session counted: positions per sequence, sequences, cache type and
 	// the widest batch.
 	Context, Sequences, BatchSize int

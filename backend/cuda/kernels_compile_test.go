@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +19,9 @@ import (
 // GPU; without NVRTC it is skipped with the reason.
 func TestKernelsCompileWithNVRTC(t *testing.T) {
 	if err := cu.LoadNVRTC(); err != nil {
+		if os.Getenv("CONVEYOR_REQUIRE_NVRTC") == "1" {
+			t.Fatalf("NVRTC unavailable, but CONVEYOR_REQUIRE_NVRTC=1: %v", err)
+		}
 		t.Skipf("NVRTC unavailable: %v", err)
 	}
 	maj, min := cu.NVRTCVersion()
