@@ -112,6 +112,9 @@ type Device struct {
 	MaxBufferRange uint64 `json:"max_storage_buffer_range"`
 	MaxAllocation  uint64 `json:"max_allocation"`
 	API            string `json:"api_version"`
+	// BandwidthGBs is the memory bandwidth the device's clock and bus
+	// promise, GB/s (CUDA devices only).
+	BandwidthGBs float64 `json:"bandwidth_gbs,omitempty"`
 }
 
 // deviceLister is set by backends_vulkan.go in builds with Vulkan support.

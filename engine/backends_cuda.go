@@ -53,7 +53,7 @@ func listCUDADevices() ([]Device, error) {
 		}
 		out[i] = Device{Backend: "cuda", Index: d.Index, Name: d.Name, Type: kind, MemoryBytes: d.Memory,
 			SubgroupSize: 32, FP16: true, Int8: d.Arch() >= 61, MaxAllocation: d.Memory,
-			API: fmt.Sprintf("sm_%d", d.Arch())}
+			API: fmt.Sprintf("sm_%d", d.Arch()), BandwidthGBs: d.BandwidthGBs()}
 	}
 	return out, nil
 }

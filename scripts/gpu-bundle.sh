@@ -2,7 +2,10 @@
 # gpu-bundle.sh builds, here, everything scripts/gpu-check.sh needs on a GPU
 # machine that has no Go toolchain and no network, into gpu-bundle/ (kept out
 # of git through .git/info/exclude):
-#   gpu-bundle/bin/     vulkan.test, vk.test, engine.test (go test -c) and conveyor
+#   gpu-bundle/bin/     vulkan.test, vk.test, engine.test, cudabackend.test, cudadriver.test
+#                       (go test -c) and conveyor
+#   gpu-bundle/nvrtc/   this machine's libnvrtc (Debian's libnvrtc11.2), when it has one:
+#                       the CUDA backend's compiler where the GPU machine has no other
 #   gpu-bundle/root/    libvulkan1 and vulkan-validationlayers, unpacked with dpkg-deb -x
 #                       (the binaries dlopen libvulkan.so.1; gpu-check.sh puts this
 #                       loader first on LD_LIBRARY_PATH, for machines without one)
@@ -25,13 +28,29 @@ flags="-trimpath -ldflags=-s -ldflags=-w"
 go test -c $flags -o "$out/bin/vulkan.test" ./backend/vulkan
 go test -c $flags -o "$out/bin/vk.test" ./cgo/vk
 go test -c $flags -o "$out/bin/engine.test" ./engine
+go test -c $flags -o "$out/bin/cudabackend.test" ./backend/cuda
+go test -c $flags -o "$out/bin/cudadriver.test" ./cgo/cuda
 go build $flags -o "$out/bin/conveyor" ./cmd/conveyor
+
+# NVRTC for the CUDA backend (the GPU machine's PyTorch usually has its own,
+# which gpu-check.sh prefers).
+nvrtc=$(ldconfig -p 2>/dev/null | sed -n 's/.*libnvrtc\.so\.[0-9.]* .*=> \(.*\)/\1/p' | head -n 1)
+if [ -n "$nvrtc" ] && [ -z "${GPU_BUNDLE_NO_NVRTC:-}" ]; then
+	mkdir -p "$out/nvrtc"
+	cp -L "$nvrtc" "$out/nvrtc/"
+	for f in "$(dirname "$nvrtc")"/libnvrtc-builtins.so.*; do
+		[ -f "$f" ] && cp -L "$f" "$out/nvrtc/"
+	done
+fi
 
 # The engine tests' data (a few MB), from CONVEYOR_TESTDATA or ../shared.
 shared=${CONVEYOR_TESTDATA:-../shared}
 mkdir -p "$out/testdata/models"
 cp "$shared"/models/stories260K.gguf "$shared"/models/stories260K-q8_0.gguf "$out/testdata/models/"
 cp -r "$shared/models/expected" "$out/testdata/models/"
+# The vocabulary gpu-check.sh's TinyLlama-shaped model copies.
+mkdir -p "$out/testdata/tokenizer-tests/llamacpp"
+cp "$shared/tokenizer-tests/llamacpp/ggml-vocab-llama-spm.gguf" "$out/testdata/tokenizer-tests/llamacpp/"
 # Three of the architecture models (all nine would not fit the 64 MiB carried):
 # the ones with sliding windows, soft-caps, q/k norms and learned positions.
 mkdir -p "$out/testdata/arch/expected"

@@ -38,7 +38,11 @@
 	X(cuEventRecord, cu_result, (void *, void *)) \
 	X(cuEventSynchronize, cu_result, (void *)) \
 	X(cuEventElapsedTime, cu_result, (float *, void *, void *)) \
-	X(cuEventDestroy_v2, cu_result, (void *)) \
+	X(cuEventDestroy_v2, cu_result, (void *))
+
+// Graphs (CUDA 11.4 drivers and later): without them, commands are launched
+// one by one.
+#define CU_GRAPH_FNS(X) \
 	X(cuStreamBeginCapture_v2, cu_result, (void *, int)) \
 	X(cuStreamEndCapture, cu_result, (void *, void **)) \
 	X(cuGraphInstantiateWithFlags, cu_result, (void **, void *, unsigned long long)) \
@@ -50,6 +54,8 @@
 static struct {
 	void *lib;
 	CU_FNS(CU_FIELD)
+	CU_GRAPH_FNS(CU_FIELD)
+	int graphs; // every graph entry point is there
 	cu_result (*cuGetErrorName)(cu_result, const char **); // optional
 } cu;
 
@@ -77,6 +83,11 @@ int cu_load(const char *name) {
 	}
 	CU_FNS(CU_LOOKUP)
 #undef CU_LOOKUP
+	cu.graphs = 1;
+#define CU_OPTIONAL(f, ret, args) \
+	if (!(cu.f = (ret(*) args)dlsym(lib, #f))) cu.graphs = 0;
+	CU_GRAPH_FNS(CU_OPTIONAL)
+#undef CU_OPTIONAL
 	cu.cuGetErrorName = (cu_result(*)(cu_result, const char **))dlsym(lib, "cuGetErrorName");
 	cu.lib = lib;
 	return 0;
@@ -255,6 +266,10 @@ cu_result cu_submit(cu_ctx *c, const cu_cmd *cmds, uint32_t n) {
 }
 
 cu_result cu_capture(cu_ctx *c, const cu_cmd *cmds, uint32_t n, void **exec) {
+	if (!cu.graphs) {
+		missing = "cuGraphInstantiateWithFlags (a driver before CUDA 11.4)";
+		return CU_ERROR_MISSING_ENTRY;
+	}
 	CURRENT(c);
 	TRY(cu.cuStreamBeginCapture_v2(c->stream, 2 /* CU_STREAM_CAPTURE_MODE_RELAXED */));
 	cu_result r = submit(c, cmds, n);
@@ -267,12 +282,13 @@ cu_result cu_capture(cu_ctx *c, const cu_cmd *cmds, uint32_t n, void **exec) {
 }
 
 cu_result cu_replay(cu_ctx *c, void *exec) {
+	if (!cu.graphs) return CU_ERROR_MISSING_ENTRY;
 	CURRENT(c);
 	return cu.cuGraphLaunch(exec, c->stream);
 }
 
 void cu_graph_free(cu_ctx *c, void *exec) {
-	if (cu.cuCtxSetCurrent(c->ctx) == 0) cu.cuGraphExecDestroy(exec);
+	if (cu.graphs && cu.cuCtxSetCurrent(c->ctx) == 0) cu.cuGraphExecDestroy(exec);
 }
 
 cu_result cu_time(cu_ctx *c, const cu_cmd *cmds, uint32_t n, int reps, float *ms) {

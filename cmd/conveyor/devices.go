@@ -56,9 +56,10 @@ func devicesCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "no CUDA devices")
 	default:
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "#\tname (CUDA)\ttype\tmemory\tarchitecture")
+		fmt.Fprintln(tw, "#\tname (CUDA)\ttype\tmemory\tbandwidth\tarchitecture")
 		for _, d := range cuDevs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", d.Index, d.Name, d.Type, human(float64(d.MemoryBytes), "B"), d.API)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", d.Index, d.Name, d.Type, human(float64(d.MemoryBytes), "B"),
+				human(d.BandwidthGBs*1e9, "B/s"), d.API)
 		}
 		return tw.Flush()
 	}
