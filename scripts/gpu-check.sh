@@ -92,7 +92,7 @@ if [ -z "$nvrtc" ] && [ -d "$B/nvrtc" ]; then
 	export LD_LIBRARY_PATH="$B/nvrtc:$LD_LIBRARY_PATH" # for its builtins
 fi
 if [ -n "$nvrtc" ]; then
-	export CONVEYOR_NVRTC_LIBRARY="$nvrtc"
+	export CONVEYOR_NVRTC_LIBRARY="$nvrtc" LD_LIBRARY_PATH="$(dirname "$nvrtc"):$LD_LIBRARY_PATH"
 	say "gpu-check: NVRTC $nvrtc"
 fi
 export CONVEYOR_CUDA_CACHE=$(mktemp -d) # compile afresh: the check includes NVRTC

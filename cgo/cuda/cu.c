@@ -325,6 +325,8 @@ static char nv_error_buf[512];
 
 const char *nv_load_error(void) { return nv_error_buf; }
 
+int nv_preload(const char *path) { return dlopen(path, RTLD_NOW | RTLD_GLOBAL) != NULL; }
+
 int nv_load(const char *name) {
 	if (nv.lib) return 0;
 	void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);

@@ -83,6 +83,9 @@ func LoadNVRTC() error {
 		cands := NVRTCCandidates(SitePackages())
 		var tried []string
 		for _, name := range cands {
+			if strings.Contains(name, "/") {
+				preloadBuiltins(filepath.Dir(name))
+			}
 			cs := C.CString(name)
 			r := C.nv_load(cs)
 			C.free(unsafe.Pointer(cs))
@@ -102,6 +105,20 @@ func LoadNVRTC() error {
 		nvErr = errors.New(msg)
 	})
 	return nvErr
+}
+
+// preloadBuiltins loads the libnvrtc-builtins beside an NVRTC outside the
+// library path (pip's), which NVRTC would otherwise look for there only.
+func preloadBuiltins(dir string) {
+	libs, _ := filepath.Glob(filepath.Join(dir, "libnvrtc-builtins.so*"))
+	for _, l := range libs {
+		cs := C.CString(l)
+		ok := C.nv_preload(cs)
+		C.free(unsafe.Pointer(cs))
+		if ok == 1 {
+			return
+		}
+	}
 }
 
 // NVRTCLibrary is the NVRTC library LoadNVRTC loaded.
