@@ -27,7 +27,8 @@ type graphCache struct {
 	captureAfter int
 	maxGraphs    int
 	maxSeen      int
-	disabled     bool // a capture failed: submit from now on
+	disabled     bool // a capture failed, or graphs thrash: submit from now on
+	evictions    int
 
 	seen   map[graphKey]int
 	graphs map[graphKey]*graphEntry
@@ -104,6 +105,12 @@ func (c *graphCache) evict(x executor) {
 		}
 		x.FreeGraph(c.graphs[oldest].g)
 		delete(c.graphs, oldest)
+		// More distinct repeating lists than graphs kept (a step split by
+		// host reads, such as MoE routing, layer by layer): capturing
+		// again and again costs more than it saves.
+		if c.evictions++; c.evictions > c.maxGraphs {
+			c.disabled = true
+		}
 	}
 }
 

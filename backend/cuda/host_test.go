@@ -275,3 +275,17 @@ func TestGraphCacheForgetsCountsWhenTooManyListsWereSeen(t *testing.T) {
 	}
 	require.LessOrEqual(t, len(c.seen), 4)
 }
+
+func TestGraphCacheStopsCapturingWhenItThrashes(t *testing.T) {
+	x := &fakeExec{live: map[*cu.Graph]bool{}}
+	c := newGraphCache()
+	c.maxGraphs = 2
+	lists := [][]cu.Command{commands(10, 1), commands(10, 2), commands(10, 3)}
+	for range 10 { // three lists in turn through two graphs: every capture evicts
+		for _, l := range lists {
+			require.NoError(t, c.run(x, l))
+		}
+	}
+	require.True(t, c.disabled)
+	require.LessOrEqual(t, x.captures, 2+c.maxGraphs+1)
+}
