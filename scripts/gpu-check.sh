@@ -195,6 +195,8 @@ bw=$("$B/bin/conveyor" devices --json 2>/dev/null | sed -n 's/.*"backend":"cuda"
 tg=$(num "$cu" 'tg[0-9]*_tok_s')
 if [ -n "$bw" ] && [ -n "$tg" ]; then
 	bytes=$(wc -c <"$model")
+	mb=$(num "$cu" weights_mb_per_token)
+	[ -n "$mb" ] && bytes=$(awk -v m="$mb" 'BEGIN { printf "%.0f", m * 1048576 }')
 	awk -v b="$bytes" -v t="$tg" -v w="$bw" 'BEGIN { printf "cuda decode: %.0f GB/s of a %.0f GB/s ceiling (%.0f%%)\n", b*t/1e9, w, 100*b*t/1e9/w }' | tee -a "$LOG"
 fi
 say "cuda per decoded token: $(pertok "$cu")"
