@@ -22,6 +22,7 @@ package cuda
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/conveyor-llm/conveyor/backend"
@@ -60,6 +61,11 @@ type Backend struct {
 	err    error
 
 	q8       *buffer // x quantized to Q8_0 for matmuls
+	// q8Of is the tensor q8 holds, while q8Valid: matmuls of one x in a row
+	// (q, k and v; gate and up) quantize it once. Any other launch, or a
+	// Write, may change x and ends it.
+	q8Of    backend.Tensor
+	q8Valid bool
 	argmaxes *buffer
 	factors  map[string]*buffer    // RoPE frequency factors, by content
 	expanded map[expandKey]*buffer // F16 copies of weights of other types
@@ -266,6 +272,7 @@ func (b *Backend) Write(t backend.Tensor, data []byte) error {
 		return err
 	}
 	b.dropExpanded(t.Buf.(*buffer))
+	b.q8Valid = false
 	if err := b.ctx.Write(p, data); err != nil {
 		b.keep(err)
 		return err
@@ -337,6 +344,9 @@ func (b *Backend) launch(module, name string, grid, block [3]uint32, a *cu.Args)
 	}
 	if len(b.cmds) == 0 {
 		b.recStart = time.Now()
+	}
+	if !strings.HasPrefix(name, "matvec_") {
+		b.q8Valid = false
 	}
 	b.cmds = append(b.cmds, c)
 	b.stats.Dispatches++

@@ -203,3 +203,26 @@ func TestOtherWeightTypesExpandOnceToF16(t *testing.T) {
 	require.Len(t, b.expanded, 1)
 	require.NoError(t, b.Read(out, make([]byte, out.Bytes())))
 }
+
+// Matmuls of one x in a row quantize it once; anything else in between
+// (here an Add into x) quantizes it again.
+func TestConsecutiveMatMulsQuantizeXOnce(t *testing.T) {
+	b, d := newDryBackend(t)
+	x := dryTensor(t, b, gguf.TypeF32, 1, 256)
+	q, k := dryTensor(t, b, gguf.TypeQ4_0, 64, 256), dryTensor(t, b, gguf.TypeQ8_0, 16, 256)
+	oq, ok := dryTensor(t, b, gguf.TypeF32, 1, 64), dryTensor(t, b, gguf.TypeF32, 1, 16)
+	b.MatMul(oq, q, x)
+	b.MatMul(ok, k, x)
+	b.MatMul(ok, k, x)
+	b.Add(x, x, x)
+	b.MatMul(oq, q, x)
+	b.MatMul(oq, q, x.Slice(0, 1)) // the same view
+	require.NoError(t, b.Read(oq, make([]byte, oq.Bytes())))
+	n := 0
+	for _, c := range d.launched {
+		if d.names[cu.Function(c.Fn)] == "quantize_q8" {
+			n++
+		}
+	}
+	require.Equal(t, 2, n)
+}
