@@ -60,12 +60,12 @@ type Backend struct {
 	graphs *graphCache
 	err    error
 
-	q8       *buffer // x quantized to Q8_0 for matmuls
+	q8 *buffer // x quantized to Q8_0 for matmuls
 	// q8Of is the tensor q8 holds, while q8Valid: matmuls of one x in a row
 	// (q, k and v; gate and up) quantize it once. Any other launch, or a
 	// Write, may change x and ends it.
-	q8Of    backend.Tensor
-	q8Valid bool
+	q8Of     backend.Tensor
+	q8Valid  bool
 	argmaxes *buffer
 	factors  map[string]*buffer    // RoPE frequency factors, by content
 	expanded map[expandKey]*buffer // F16 copies of weights of other types
