@@ -242,12 +242,15 @@ func (b *Backend) flush() error {
 	return b.err
 }
 
-// sync queues the command list and waits for the stream.
+// sync queues the command list and waits for the stream, even after an
+// error (what was queued before it may still run, and memory is freed next).
 func (b *Backend) sync() error {
-	if err := b.flush(); err != nil {
-		return err
+	ferr := b.flush()
+	serr := b.ctx.Sync()
+	if ferr != nil {
+		return ferr
 	}
-	return b.ctx.Sync()
+	return serr
 }
 
 // ptr is the device address of t's first byte, checked against its buffer.
