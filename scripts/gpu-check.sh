@@ -111,7 +111,7 @@ for t in $tests; do
 		res="FAIL: $name tests $extra"; status=1
 	fi
 	cat "$tmp" >>"$LOG"
-	grep -E '^(--- |ok|FAIL|PASS|panic|Vulkan validation)|validation errors|vulkan (error|warning)|largest logit|no CUDA|SKIP' "$tmp" | head -n 60
+	grep -E '^(--- |ok|FAIL|PASS|panic|Vulkan validation)|validation errors|vulkan (error|warning)|largest logit|no CUDA|SKIP|GB/s' "$tmp" | head -n 60
 	say "$res"
 done
 unset CONVEYOR_VK_VALIDATE
