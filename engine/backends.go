@@ -16,6 +16,9 @@ var gpuOpener func(device int, allowCPUDevice bool) (backend.Backend, string, er
 var (
 	cudaOpener func(device int) (backend.Backend, string, error)
 	cudaLister func() ([]Device, error)
+	// cudaReady says why the CUDA backend cannot open here (no driver,
+	// device or NVRTC), or nil.
+	cudaReady func() error
 )
 
 // noCUDADriver is CUDA's error on a machine without the NVIDIA driver, which

@@ -13,6 +13,7 @@ import (
 func init() {
 	cudaOpener = openCUDA
 	cudaLister = listCUDADevices
+	cudaReady = cuda.Available
 }
 
 // openCUDA opens CUDA device (-1: the first). Its errors start with "cuda: "

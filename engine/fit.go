@@ -442,7 +442,7 @@ func resolveBackend(opts Options) (string, Device, error) {
 		}
 		return "cuda", d, nil
 	case "", "auto":
-		if d, err := resolveCUDA(opts); err == nil {
+		if d, err := resolveCUDA(opts); err == nil && cudaReady() == nil {
 			return "cuda", d, nil
 		}
 	case "vulkan":
@@ -484,9 +484,8 @@ func resolveBackend(opts Options) (string, Device, error) {
 	return "cpu", Device{}, nil
 }
 
-// resolveCUDA is the CUDA device Load would open (auto opens it when CUDA
-// works; the device list alone does not say whether NVRTC is there, which
-// OpenBackend finds out).
+// resolveCUDA is the CUDA device Load would open with --backend cuda (auto
+// opens it only where cudaReady, as OpenBackend finds).
 func resolveCUDA(opts Options) (Device, error) {
 	if cudaLister == nil {
 		return Device{}, fmt.Errorf("cuda: this build has no CUDA support")

@@ -20,7 +20,8 @@ import (
 // TestCUDAUnavailableIsExplained builds the conveyor binary and runs it
 // against a stand-in libcuda with one device (cgo/cuda/testdata/fakecuda.c):
 // without NVRTC, --backend cuda fails saying so, auto runs as before and
-// mentions it, and `conveyor devices` lists the CUDA device. The binary must
+// mentions it (the memory estimate too), and `conveyor devices` lists the
+// CUDA device. The binary must
 // not link libcuda or libnvrtc.
 func TestCUDAUnavailableIsExplained(t *testing.T) {
 	cc, err := exec.LookPath("gcc")
@@ -71,6 +72,17 @@ func TestCUDAUnavailableIsExplained(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "Fake GPU")
 	require.Contains(t, stdout, "sm_86")
+
+	// The memory estimate resolves auto as loading would: no CUDA without NVRTC.
+	code, stdout, stderr = run(noNVRTC, "info", "--fit", model)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "backend:  cpu")
+	if cuda.LoadNVRTC() == nil { // with NVRTC, the fake device is CUDA's
+		code, stdout, stderr = run(nil, "info", "--fit", model)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "backend:  cuda")
+		require.Contains(t, stdout, "Fake GPU")
+	}
 
 	code, _, stderr = run(noNVRTC, append(gen, "cuda", "--device", "3")...)
 	require.Equal(t, 1, code, stderr)
