@@ -5,7 +5,7 @@
 #   1. the op-level parity tests of backend/vulkan and cgo/vk, and the engine
 #      tests, with the Khronos validation layer on (CONVEYOR_VK_VALIDATE=1);
 #   2. the CUDA tests (cgo/cuda, backend/cuda, the engine's TestCUDA*), with
-#      NVRTC from PyTorch's pip package where there is one, else the bundle's;
+#      NVRTC the newest the driver reads: PyTorch's pip copy or the bundle's;
 #   3. a TinyLlama-shaped Q4_0 model (`conveyor synth` F16 with the Llama
 #      vocabulary, then `conveyor quantize --pure` to Q4_0), benchmarked with
 #      `conveyor bench` on cpu, vulkan and cuda, beside transformers' fp16
@@ -77,23 +77,15 @@ say "== tests (validation on)"
 archs=$(echo $GPU_ARCHS | tr ' ' '|')
 # name:dir:extra test flags; the engine's architecture tests run for the
 # architectures the bundle carries.
-# NVRTC for the CUDA backend: PyTorch's (pip's nvidia-cuda-nvrtc), else the
-# bundle's Debian libnvrtc 11.8 (PTX it makes runs on any newer driver).
-nvrtc=
-if command -v python3 >/dev/null 2>&1; then
-	for sp in $(python3 -c 'import site, sys; print(" ".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null); do
-		for f in "$sp"/nvidia/cuda_nvrtc/lib/libnvrtc.so.*; do
-			case $f in *builtins* | *'*'*) ;; *) [ -f "$f" ] && nvrtc=$f ;; esac
-		done
-	done
+# NVRTC for the CUDA backend: the backend takes the newest it finds that the
+# driver reads (PyTorch's pip copy is often newer than the driver); the
+# bundle's Debian libnvrtc 11.8, whose PTX any newer driver reads, is one of
+# the candidates. GPU_CHECK_NVRTC names one to use instead.
+if [ -d "$B/nvrtc" ]; then
+	export LD_LIBRARY_PATH="$B/nvrtc:$LD_LIBRARY_PATH"
 fi
-if [ -z "$nvrtc" ] && [ -d "$B/nvrtc" ]; then
-	nvrtc=$(ls "$B"/nvrtc/libnvrtc.so.* 2>/dev/null | grep -v builtins | head -n 1)
-	export LD_LIBRARY_PATH="$B/nvrtc:$LD_LIBRARY_PATH" # for its builtins
-fi
-if [ -n "$nvrtc" ]; then
-	export CONVEYOR_NVRTC_LIBRARY="$nvrtc" LD_LIBRARY_PATH="$(dirname "$nvrtc"):$LD_LIBRARY_PATH"
-	say "gpu-check: NVRTC $nvrtc"
+if [ -n "${GPU_CHECK_NVRTC:-}" ]; then
+	export CONVEYOR_NVRTC_LIBRARY="$GPU_CHECK_NVRTC" LD_LIBRARY_PATH="$(dirname "$GPU_CHECK_NVRTC"):$LD_LIBRARY_PATH"
 fi
 export CONVEYOR_CUDA_CACHE=$(mktemp -d) # compile afresh: the check includes NVRTC
 
@@ -111,7 +103,7 @@ for t in $tests; do
 		res="FAIL: $name tests $extra"; status=1
 	fi
 	cat "$tmp" >>"$LOG"
-	grep -E '^(--- |ok|FAIL|PASS|panic|Vulkan validation)|validation errors|vulkan (error|warning)|largest logit|no CUDA|SKIP|GB/s' "$tmp" | head -n 60
+	grep -E '^(--- |ok|FAIL|PASS|panic|Vulkan validation)|validation errors|vulkan (error|warning)|largest logit|no CUDA|SKIP|GB/s|NVRTC [0-9]' "$tmp" | head -n 60
 	say "$res"
 done
 unset CONVEYOR_VK_VALIDATE

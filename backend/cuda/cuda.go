@@ -314,7 +314,9 @@ func (b *Backend) function(module, name string) (cu.Function, error) {
 			return 0, fmt.Errorf("cuda: kernels %s: %w", module, err)
 		}
 		if mod, err = b.ctx.LoadModule(ptx); err != nil {
-			return 0, fmt.Errorf("cuda: kernels %s (PTX for sm_%d): %w", module, b.arch, err)
+			// CUDA_ERROR_UNSUPPORTED_PTX_VERSION: an NVRTC newer than the driver.
+			return 0, fmt.Errorf("cuda: kernels %s (PTX for sm_%d from NVRTC %s %s, driver CUDA %d.%d; %s names another NVRTC): %w",
+				module, b.arch, b.cache.nvrtc, cu.NVRTCLibrary(), b.cache.driver/1000, b.cache.driver%1000/10, cu.NVRTCLibraryEnv, err)
 		}
 		b.modules[module] = mod
 	}

@@ -325,6 +325,16 @@ static char nv_error_buf[512];
 
 const char *nv_load_error(void) { return nv_error_buf; }
 
+int nv_probe(const char *name, int *major, int *minor) {
+	void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) return 1;
+	int (*version)(int *, int *);
+	*(void **)&version = dlsym(lib, "nvrtcVersion");
+	int r = version && version(major, minor) == 0 ? 0 : 2;
+	dlclose(lib);
+	return r;
+}
+
 int nv_preload(const char *path) { return dlopen(path, RTLD_NOW | RTLD_GLOBAL) != NULL; }
 
 int nv_load(const char *name) {

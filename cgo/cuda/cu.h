@@ -99,6 +99,9 @@ cu_result cu_time(cu_ctx *c, const cu_cmd *cmds, uint32_t n, int reps, float *ms
 
 // NVRTC, loaded separately: a machine may have the driver without it.
 int nv_load(const char *name);
+// nv_probe reads the version of NVRTC library name without keeping it
+// loaded: 0, or 1 when it cannot be loaded, 2 when it is no NVRTC.
+int nv_probe(const char *name, int *major, int *minor);
 // nv_preload loads a library NVRTC itself dlopens by soname (its builtins),
 // so that a copy outside the library path is found: 1 on success.
 int nv_preload(const char *path);

@@ -108,3 +108,13 @@ func TestCompileProducesPTXWithTheEntryPoint(t *testing.T) {
 	require.Contains(t, err.Error(), "bad.cu")
 	require.NotEmpty(t, log)
 }
+
+func TestChooseNVRTCPrefersTheNewestTheDriverReads(t *testing.T) {
+	found := []nvrtcFound{{"a", 12, 8}, {"b", 11, 8}, {"c", 12, 4}, {"d", 12, 2}}
+	require.Equal(t, 2, chooseNVRTC(found, 12040), "12.4 driver: 12.4")
+	require.Equal(t, 0, chooseNVRTC(found, 12080), "12.8 driver: 12.8")
+	require.Equal(t, 1, chooseNVRTC(found, 12000), "12.0 driver: 11.8")
+	require.Equal(t, 1, chooseNVRTC(found, 11040), "all newer: the oldest")
+	require.Equal(t, 0, chooseNVRTC(found, 0), "driver unknown: the first")
+	require.Equal(t, -1, chooseNVRTC(nil, 12040))
+}

@@ -76,35 +76,84 @@ func SitePackages() []string {
 	return out
 }
 
-// LoadNVRTC loads the first NVRTC of NVRTCCandidates(SitePackages()), once
-// per process, and says why none can be used.
+// LoadNVRTC loads an NVRTC of NVRTCCandidates(SitePackages()), once per
+// process, and says why none can be used. Where the driver is loaded, it
+// takes the newest NVRTC no newer than the driver (PTX from a newer one is
+// refused by the driver: CUDA_ERROR_UNSUPPORTED_PTX_VERSION), else the first.
 func LoadNVRTC() error {
 	nvOnce.Do(func() {
 		cands := NVRTCCandidates(SitePackages())
-		var tried []string
+		var found []nvrtcFound
+		var unusable []string
 		for _, name := range cands {
 			if strings.Contains(name, "/") {
 				preloadBuiltins(filepath.Dir(name))
 			}
 			cs := C.CString(name)
-			r := C.nv_load(cs)
+			var maj, min C.int
+			r := C.nv_probe(cs, &maj, &min)
 			C.free(unsafe.Pointer(cs))
-			if r == 0 {
-				nvName = name
-				return
-			}
-			if r == 2 {
-				tried = append(tried, fmt.Sprintf("%s: %s", name, C.GoString(C.nv_load_error())))
+			switch r {
+			case 0:
+				found = append(found, nvrtcFound{name, int(maj), int(min)})
+			case 2:
+				unusable = append(unusable, name+": no nvrtcVersion")
 			}
 		}
-		msg := "no NVRTC library found (tried " + strings.Join(cands, ", ") +
-			"; install the CUDA toolkit's libnvrtc, e.g. Debian's libnvrtc11.2 or pip's nvidia-cuda-nvrtc-cu12)"
-		if len(tried) > 0 {
-			msg += "; unusable: " + strings.Join(tried, "; ")
+		pick := chooseNVRTC(found, driverVersion)
+		if pick < 0 {
+			msg := "no NVRTC library found (tried " + strings.Join(cands, ", ") +
+				"; install the CUDA toolkit's libnvrtc, e.g. Debian's libnvrtc11.2 or pip's nvidia-cuda-nvrtc-cu12)"
+			if len(unusable) > 0 {
+				msg += "; unusable: " + strings.Join(unusable, "; ")
+			}
+			nvErr = errors.New(msg)
+			return
 		}
-		nvErr = errors.New(msg)
+		name := found[pick].name
+		cs := C.CString(name)
+		r := C.nv_load(cs)
+		C.free(unsafe.Pointer(cs))
+		if r != 0 {
+			nvErr = fmt.Errorf("%s cannot be loaded: %s", name, C.GoString(C.nv_load_error()))
+			return
+		}
+		nvName = name
 	})
 	return nvErr
+}
+
+// nvrtcFound is an NVRTC library and its version.
+type nvrtcFound struct {
+	name         string
+	major, minor int
+}
+
+// chooseNVRTC is the index in found of the NVRTC to use with a driver of
+// CUDA version driver (12040 for 12.4; 0 unknown): the newest no newer than
+// the driver, else (all newer) the oldest; with the driver unknown, the
+// first. -1 when found is empty.
+func chooseNVRTC(found []nvrtcFound, driver int) int {
+	if len(found) == 0 {
+		return -1
+	}
+	if driver <= 0 {
+		return 0
+	}
+	version := func(f nvrtcFound) int { return f.major*1000 + f.minor*10 }
+	best, oldest := -1, 0
+	for i, f := range found {
+		if v := version(f); v <= driver && (best < 0 || v > version(found[best])) {
+			best = i
+		}
+		if version(f) < version(found[oldest]) {
+			oldest = i
+		}
+	}
+	if best < 0 {
+		return oldest
+	}
+	return best
 }
 
 // preloadBuiltins loads the libnvrtc-builtins beside an NVRTC outside the
