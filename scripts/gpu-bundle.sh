@@ -32,13 +32,15 @@ go test -c $flags -o "$out/bin/cudabackend.test" ./backend/cuda
 go test -c $flags -o "$out/bin/cudadriver.test" ./cgo/cuda
 go build $flags -o "$out/bin/conveyor" ./cmd/conveyor
 
-# NVRTC for the CUDA backend (the GPU machine's PyTorch usually has its own,
-# which gpu-check.sh prefers).
+# NVRTC for the CUDA backend (the GPU machine's PyTorch usually has its own;
+# the backend takes the newest the driver reads). Only the builtins' soname
+# (libnvrtc-builtins.so.MAJOR.MINOR), which NVRTC opens, is carried.
 nvrtc=$(ldconfig -p 2>/dev/null | sed -n 's/.*libnvrtc\.so\.[0-9.]* .*=> \(.*\)/\1/p' | head -n 1)
 if [ -n "$nvrtc" ] && [ -z "${GPU_BUNDLE_NO_NVRTC:-}" ]; then
 	mkdir -p "$out/nvrtc"
 	cp -L "$nvrtc" "$out/nvrtc/"
 	for f in "$(dirname "$nvrtc")"/libnvrtc-builtins.so.*; do
+		case $f in *.so.*.*.*) continue ;; esac
 		[ -f "$f" ] && cp -L "$f" "$out/nvrtc/"
 	done
 fi
