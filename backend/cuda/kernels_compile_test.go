@@ -14,7 +14,7 @@ import (
 )
 
 // TestKernelsCompileWithNVRTC compiles every CUDA kernel module with NVRTC
-// for sm_80 and sm_90 and checks the PTX defines each kernel the source
+// for sm_75, sm_80 and sm_90 and checks the PTX defines each kernel the source
 // declares. It needs only libnvrtc (CI installs Debian's libnvrtc11.2), no
 // GPU; without NVRTC it is skipped with the reason.
 func TestKernelsCompileWithNVRTC(t *testing.T) {
@@ -27,7 +27,7 @@ func TestKernelsCompileWithNVRTC(t *testing.T) {
 	maj, min := cu.NVRTCVersion()
 	t.Logf("NVRTC %d.%d (%s)", maj, min, cu.NVRTCLibrary())
 	entry := regexp.MustCompile(`\.entry\s+(\w+)\(`)
-	for _, arch := range []int{80, 90} {
+	for _, arch := range []int{75, 80, 90} { // T4, A100, H100
 		for _, module := range shaders.CUDAModules() {
 			t.Run(fmt.Sprintf("sm_%d/%s", arch, module), func(t *testing.T) {
 				src, err := shaders.CUDASource(module)
