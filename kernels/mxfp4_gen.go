@@ -190,48 +190,62 @@ func vnniX4() {
 	p("RET")
 }
 
-// vnniX1: 4 weight rows by 1 activation row (a decode's mat-vec). Z0, Z1
-// the integer lanes of weight rows (0, 1) and (2, 3), one row a half; X8
-// the four accumulators; X17 d_a broadcast, X23 the weight scales.
+// vnniX1: 4 weight rows by 1 activation row (a decode's mat-vec), in ymm
+// registers (on CPUs that split zmm work in two halves, the zmm shuffles
+// and cross-lane sums cost more than they save). Per block: each row's
+// levels + 128 in one ymm (low nibbles in the low half, high in the high),
+// one VPDPBUSD against the activations from −128·Σa, the four rows' lanes
+// added by VPHADDD into four exact sums, one FMA with d_a·2^(e−128).
+//
+// Registers: X0 the accumulators; Y1..Y4 the rows' lanes; Y8..Y11 the
+// levels; Y12 the level table; Y13 the activations, Y14 −128·Σa; X15 the
+// scales; Y5 the 0x80 bytes, Y6 zero, Y7 the 0x0f bytes; K1 the high
+// half's words.
 func vnniX1() {
 	name := "tileMXFP4x1VNNI"
 	prologue(name)
-	p("VPXORD Z8, Z8, Z8")
-	vnniConsts()
-	p("VMOVDQU32 mxfp4IdxCompress<>(SB), Z26")
+	p("VXORPS X0, X0, X0")
+	p("VBROADCASTI32X4 mxfp4Table<>(SB), Y12")
+	p("MOVL $0x80808080, AX")
+	p("VPBROADCASTD AX, Y5")
+	p("VPXORD Y6, Y6, Y6")
+	p("MOVL $0x0f0f0f0f, AX")
+	p("VPBROADCASTD AX, Y7")
+	p("MOVL $0xff00, AX")
+	p("KMOVD AX, K1")
 	loop := name + "_loop"
 	label(loop)
-	weightScales(4, "X23")
-	p("VPBROADCASTW (DI), X24")
-	p("VCVTPH2PS X24, X17")
-	p("VMULPS X17, X23, X23")
-	p("VBROADCASTI64X4 %d(DI), Z13", aQs)
-	correction("Z13", "Z15")
-	for pr := 0; pr < 2; pr++ {
-		w := fmt.Sprintf("Z%d", 9+pr)
-		p("VBROADCASTI32X4 %s, %s", wRow(2*pr, wQs), w)
-		p("VINSERTI32X4 $2, %s, %s, %s", wRow(2*pr+1, wQs), w, w)
-		p("VINSERTI32X4 $3, %s, %s, %s", wRow(2*pr+1, wQs), w, w)
-		levelsOf(w)
+	weightScales(4, "X15")
+	p("VPBROADCASTW (DI), X2")
+	p("VCVTPH2PS X2, X2")
+	p("VMULPS X2, X15, X15")
+	p("VMOVDQU %d(DI), Y13", aQs)
+	p("VPXORD Y14, Y14, Y14")
+	p("VPDPBUSD Y13, Y5, Y14")
+	p("VPSUBD Y14, Y6, Y14")
+	for j := 0; j < 4; j++ {
+		w := fmt.Sprintf("Y%d", 8+j)
+		p("VBROADCASTI32X4 %s, %s", wRow(j, wQs), w)
+		p("VPSRLW $4, %s, K1, %s", w, w)
+		p("VPANDD Y7, %s, %s", w, w)
+		p("VPSHUFB %s, Y12, %s", w, w)
 	}
-	for pr := 0; pr < 2; pr++ {
-		p("VMOVDQA32 Z15, Z%d", pr)
-		p("VPDPBUSD Z13, Z%d, Z%d", 9+pr, pr)
+	for j := 0; j < 4; j++ {
+		acc := fmt.Sprintf("Y%d", 1+j)
+		p("VMOVDQA32 Y14, %s", acc)
+		p("VPDPBUSD Y13, Y%d, %s", 8+j, acc)
 	}
-	p("VSHUFI32X4 $0x88, Z1, Z0, Z19")
-	p("VSHUFI32X4 $0xdd, Z1, Z0, Z20")
-	p("VPADDD Z20, Z19, Z19")
-	p("VPSHUFD $0x4e, Z19, Z20")
-	p("VPADDD Z20, Z19, Z19")
-	p("VPSHUFD $0xb1, Z19, Z20")
-	p("VPADDD Z20, Z19, Z19")
-	p("VPERMD Z19, Z26, Z19")
-	p("VCVTDQ2PS X19, X19")
-	p("VFMADD231PS X23, X19, X8")
+	p("VPHADDD Y2, Y1, Y1")
+	p("VPHADDD Y4, Y3, Y3")
+	p("VPHADDD Y3, Y1, Y1")
+	p("VEXTRACTI128 $1, Y1, X2")
+	p("VPADDD X2, X1, X1")
+	p("VCVTDQ2PS X1, X1")
+	p("VFMADD231PS X15, X1, X0")
 	advance(false)
 	p("JNZ %s", loop)
 	p("MOVQ out+40(FP), DX")
-	p("VMOVUPS X8, (DX)")
+	p("VMOVUPS X0, (DX)")
 	p("VZEROUPPER")
 	p("RET")
 }
@@ -438,7 +452,6 @@ func main() {
 	data("mxfp4Signed", rep(16, func(i int) int { return levels[i] & 0xff }), 1)
 	data("mxfp4IdxMod4", rep(16, func(i int) int { return i % 4 }), 4)
 	data("mxfp4IdxEvenBy4", rep(16, func(i int) int { return 2 * (i / 4) }), 4)
-	data("mxfp4IdxCompress", rep(16, func(i int) int { return 4 * (i % 4) }), 4)
 	data("mxfp4Nibbles", []int{0x0f0f0f0f}, 4)
 	data("mxfp4AVX2Nibbles", rep(32, func(int) int { return 0x0f }), 1)
 	data("mxfp4AVX2Ones", rep(16, func(int) int { return 1 }), 2)
