@@ -56,6 +56,12 @@ func testArchitecture(t *testing.T, backendName, name string) {
 // outputs) of the model arch/NAME.gguf. Files from the oracle's logits.mjs
 // have no margins (they are computed from the top logits) and BOS first.
 func testArchitectureCase(t *testing.T, backendName, name string, raw []byte) {
+	testArchitectureCaseWith(t, backendName, name, raw, nil)
+}
+
+// testArchitectureCaseWith is testArchitectureCase with setup called on the
+// loaded model before the prompt.
+func testArchitectureCaseWith(t *testing.T, backendName, name string, raw []byte, setup func(*Model)) {
 	var want archCase
 	require.NoError(t, json.Unmarshal(raw, &want))
 	oracle := want.Margins == nil
@@ -67,6 +73,9 @@ func testArchitectureCase(t *testing.T, backendName, name string, raw []byte) {
 	m, err := Load(testdata.Path(t, "arch/"+name+".gguf"), Options{Backend: backendName, Threads: 2})
 	require.NoError(t, err)
 	defer m.Close()
+	if setup != nil {
+		setup(m)
+	}
 
 	ids := m.Tokenizer().Encode(want.Prompt, true, true)
 	if bos := m.Tokenizer().BOS(); oracle && bos >= 0 && len(ids) > 0 && ids[0] != bos {

@@ -1,7 +1,7 @@
 // Package kernels holds the tensor types' block formats and the CPU's numeric
 // kernels: conversion between float32 and F16/BF16, the quantizers and
 // dequantizers of ggml's block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, the
-// K-quants Q2_K..Q6_K and Q8_K, IQ4_NL, IQ4_XS), the dot products the CPU
+// K-quants Q2_K..Q6_K and Q8_K, IQ4_NL, IQ4_XS, MXFP4), the dot products the CPU
 // backend's matrix multiplication is built from, packed Q8_0/Q4_0 weights
 // (packed.go) and attention's flash accumulator.
 //

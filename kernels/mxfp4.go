@@ -38,9 +38,12 @@ func dequantizeMXFP4(dst []float32, src []byte) {
 	}
 }
 
-// quantizeMXFP4 picks per block the exponent floor(log2(max|x|)) - 2 (so
-// that the largest value falls near the top level, 6) and for each value
-// the nearest level (the first of equally near ones).
+// quantizeMXFP4 is ggml's quantize_row_mxfp4_ref: per block the exponent
+// floor(log2f(max|x|)) - 2 (so that the largest value falls near the top
+// level, 6; log2 rounded to float32 first, as log2f, which decides blocks
+// whose maximum lies just below a power of two) and for each value the
+// nearest level (the first of equally near ones). A block of zeros, or one
+// too small for any exponent, gets e = 0.
 func quantizeMXFP4(dst []byte, src []float32) {
 	nb := len(src) / qkMXFP4
 	for i := 0; i < nb; i++ {
@@ -49,7 +52,7 @@ func quantizeMXFP4(dst []byte, src []float32) {
 		amax := absMax(x)
 		var e uint8
 		if amax > 0 {
-			e = uint8(math.Floor(math.Log2(float64(amax))) - 2 + 127)
+			e = uint8(max(0, math.Floor(float64(float32(math.Log2(float64(amax)))))-2+127))
 		}
 		d := e8m0Half(e)
 		b[0] = e

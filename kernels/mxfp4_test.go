@@ -73,3 +73,25 @@ func TestMXFP4QuantizeAndDot(t *testing.T) {
 		t.Fatalf("Dot %v, float64 %v", got, want)
 	}
 }
+
+// The exponent is floor(log2f(max|x|)) − 2 with log2 rounded to float32, as
+// ggml's quantize_row_mxfp4_ref: a maximum just below a power of two, whose
+// float32 log2 rounds up to the integer, takes the larger exponent; a block
+// of zeros takes 0.
+func TestMXFP4ExponentAsLog2f(t *testing.T) {
+	cases := []struct {
+		amax float32
+		e    uint8
+	}{
+		{4, 127}, {math.Nextafter32(4, 0), 126}, {math.Nextafter32(1<<20, 0), 145}, {1 << 20, 145}, {0x1p20 * 0.9999, 144}, {1, 125}, {0.75, 124}, {0, 0},
+	}
+	for _, c := range cases {
+		x := make([]float32, 32)
+		x[5] = -c.amax
+		b := make([]byte, blockMXFP4)
+		quantizeMXFP4(b, x)
+		if b[0] != c.e {
+			t.Errorf("max %v: exponent %d, want %d", c.amax, b[0], c.e)
+		}
+	}
+}

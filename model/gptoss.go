@@ -15,8 +15,19 @@ import (
 // clamped SwiGLU (ggml's swiglu_oai).
 type GPTOSS struct {
 	decoder
-	w gptOSSWeights
+	w          gptOSSWeights
+	routerHook RouterHook
 }
+
+// RouterHook sees a MoE layer's router logits (one row per token of the
+// batch, the router bias added) before the experts are chosen, with the
+// tokens' positions, and may rewrite them (Backend.Write) to force a choice.
+// Tests use it to find router near-ties and to follow another engine's
+// choice at one; nil in normal use.
+type RouterHook func(b backend.Backend, layer int, pos, logits backend.Tensor)
+
+// SetRouterHook installs h (nil removes it).
+func (m *GPTOSS) SetRouterHook(h RouterHook) { m.routerHook = h }
 
 // The clamped SwiGLU's constants, fixed in llama.cpp for gpt-oss.
 const (
@@ -89,7 +100,7 @@ func (m *GPTOSS) Forward(s *State, kv *Cache) {
 		m.attention(s, kv, l, xb, xb2, attn, m.layers[l])
 		b.Add(x, x, xb2)
 		b.RMSNorm(xb, x, layer.FFNNorm, h.NormEps)
-		m.moeOAI(s, xb, xb2, layer)
+		m.moeOAI(s, l, xb, xb2, layer)
 		b.Add(x, x, xb2)
 	}
 	m.logits(s, x, w.Output, m.rmsNormed(w.OutputNorm))
@@ -98,7 +109,7 @@ func (m *GPTOSS) Forward(s *State, kv *Cache) {
 // moeOAI is gpt-oss's mixture of experts: router logits plus bias, the top
 // ExpertsUsed softmaxed, each chosen expert
 // down(swiglu_oai(gate·in + bg, up·in + bu)) + bd, their weighted sum.
-func (m *GPTOSS) moeOAI(s *State, in, out backend.Tensor, l *gptOSSLayer) {
+func (m *GPTOSS) moeOAI(s *State, layer int, in, out backend.Tensor, l *gptOSSLayer) {
 	b, h := m.b, m.h
 	slots := s.n * h.ExpertsUsed
 	logits, ids, weights := s.act("moe.logits"), s.act("i32.moe.ids"), s.act("moe.weights")
@@ -117,6 +128,9 @@ func (m *GPTOSS) moeOAI(s *State, in, out backend.Tensor, l *gptOSSLayer) {
 
 	b.MatMul(logits, l.Router, in)
 	b.AddRow(logits, logits, l.RouterBias)
+	if m.routerHook != nil {
+		m.routerHook(b, layer, s.pos.Head(s.n), logits)
+	}
 	b.Route(ids, weights, logits, backend.GatingTopKSoftmax)
 	b.MatMulID(gate, l.GateExps, in, ids)
 	addBias(gate, l.GateBias)

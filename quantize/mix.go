@@ -32,6 +32,8 @@ const (
 	FileTypeIQ4_NL FileType = 25
 	FileTypeIQ4_XS FileType = 30
 	FileTypeBF16   FileType = 32
+	// MXFP4_MOE: expert stacks MXFP4, the other matrices Q8_0 (gpt-oss).
+	FileTypeMXFP4_MOE FileType = 38
 )
 
 type mixInfo struct {
@@ -55,7 +57,12 @@ var mixes = map[FileType]mixInfo{
 	FileTypeQ6_K:   {"Q6_K", gguf.TypeQ6_K},
 	FileTypeIQ4_NL: {"IQ4_NL", gguf.TypeIQ4_NL},
 	FileTypeIQ4_XS: {"IQ4_XS", gguf.TypeIQ4_XS},
+
+	FileTypeMXFP4_MOE: {"MXFP4_MOE", gguf.TypeMXFP4},
 }
+
+// fileTypeAliases are names ParseFileType also accepts.
+var fileTypeAliases = map[string]FileType{"MXFP4": FileTypeMXFP4_MOE}
 
 // String is the mix's llama.cpp name, e.g. "Q4_K_M".
 func (ft FileType) String() string {
@@ -74,6 +81,9 @@ func ParseFileType(name string) (FileType, error) {
 		if strings.EqualFold(m.name, name) {
 			return ft, nil
 		}
+	}
+	if ft, ok := fileTypeAliases[strings.ToUpper(name)]; ok {
+		return ft, nil
 	}
 	return 0, fmt.Errorf("quantize: unknown type %q (one of %s)", name, strings.Join(FileTypeNames(), ", "))
 }
@@ -200,7 +210,7 @@ func (p *Planner) Plan(t gguf.TensorInfo) Choice {
 	}
 	typ := p.FileType.Base()
 	if !p.Pure && isQuantized(typ) {
-		typ = p.rules(t.Name, int(t.Dims[0]), typ)
+		typ = p.rules(t.Name, t.Dims, typ)
 	}
 	c := Choice{Type: typ, Quantize: true}
 	// The row length must divide into the type's blocks.
@@ -263,8 +273,8 @@ func layerOf(name string) int {
 }
 
 // rules is llama_tensor_get_type's choice for the mixes conveyor writes.
-func (p *Planner) rules(name string, nx int, typ gguf.Type) gguf.Type {
-	ft, m := p.FileType, p.Model
+func (p *Planner) rules(name string, dims []uint64, typ gguf.Type) gguf.Type {
+	ft, m, nx := p.FileType, p.Model, int(dims[0])
 	falcon := m.Arch == "falcon"
 	switch {
 	case name == "output.weight" || (!m.HasOutput && name == "token_embd.weight"):
@@ -272,6 +282,12 @@ func (p *Planner) rules(name string, nx int, typ gguf.Type) gguf.Type {
 			typ = gguf.TypeQ8_0
 		} else if typ != gguf.TypeQ8_0 {
 			typ = gguf.TypeQ6_K
+		}
+	case ft == FileTypeMXFP4_MOE:
+		// llama.cpp: a 3-D tensor (an expert stack) MXFP4, the rest Q8_0.
+		typ = gguf.TypeQ8_0
+		if len(dims) > 2 && dims[2] > 1 {
+			typ = gguf.TypeMXFP4
 		}
 	case strings.Contains(name, "attn_v.weight"):
 		i := p.iAttnV

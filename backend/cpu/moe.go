@@ -2,8 +2,10 @@ package cpu
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/kernels"
 )
 
@@ -78,16 +80,12 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 	}
 	conv, gathered := b.scratch[:x.Rows*aRowBytes], b.scratch[x.Rows*aRowBytes:need]
 	xs := f32s(x)
-	convert := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			kernels.QuantizeActivations(format.DotType, conv[i*aRowBytes:(i+1)*aRowBytes], xs[i*k:(i+1)*k])
-		}
-	}
 	if x.Rows <= 8 {
-		// A decode step's few rows: cheaper here than a round trip to the pool.
-		convert(0, x.Rows)
+		// A decode step's few rows: cheaper here than a round trip to the
+		// pool (and no closure to allocate).
+		convertRows(format.DotType, conv, xs, k, 0, x.Rows)
 	} else {
-		b.pool.parallelFor(x.Rows, 1, convert)
+		b.pool.parallelFor(x.Rows, 1, func(lo, hi int) { convertRows(format.DotType, conv, xs, k, lo, hi) })
 	}
 	for g, s := range t.order {
 		src := s
@@ -109,7 +107,14 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 	t.format, t.m, t.k, t.tiles = format, m, k, tiles
 	t.weights, t.wRowBytes = raw(w), int(w.RowBytes())
 	t.act, t.aRowBytes = gathered, aRowBytes
-	b.pool.parallelRange(len(t.active)*tiles, 4, t)
+	// The threads take the units a run of grab at a time, as a decode
+	// MatMul's: one preempted on a busy machine leaves the rest to the
+	// others instead of making them wait, and experts with more tokens
+	// than others do not unbalance a static split.
+	t.units = len(t.active) * tiles
+	t.grab = max(minGrab, t.units/(grabsPerThread*b.pool.size()))
+	t.next.Store(0)
+	b.pool.parallelRange(t.units, 4, t)
 
 	out := f32s(dst)
 	for g, s := range t.order {
@@ -118,8 +123,17 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 	t.weights, t.act = nil, nil
 }
 
+// convertRows converts rows [lo, hi) of xs (k values each) to typ in conv.
+func convertRows(typ gguf.Type, conv []byte, xs []float32, k, lo, hi int) {
+	rb := typ.RowBytes(k)
+	for i := lo; i < hi; i++ {
+		kernels.QuantizeActivations(typ, conv[i*rb:(i+1)*rb], xs[i*k:(i+1)*k])
+	}
+}
+
 // moeTask is MatMulID's dot products: unit u is tile u%tiles of the active
-// expert u/tiles, against all of that expert's gathered rows.
+// expert u/tiles, against all of that expert's gathered rows. The threads
+// take units grab at a time from next, up to units.
 type moeTask struct {
 	order, start, fill, active []int
 	out                        []float32
@@ -127,9 +141,22 @@ type moeTask struct {
 	m, k, tiles                int
 	weights, act               []byte
 	wRowBytes, aRowBytes       int
+	units, grab                int
+	next                       atomic.Int64
 }
 
-func (t *moeTask) run(_, lo, hi int) {
+func (t *moeTask) run(_, _, _ int) {
+	for {
+		u := int(t.next.Add(int64(t.grab))) - t.grab
+		if u >= t.units {
+			return
+		}
+		t.dotUnits(u, min(u+t.grab, t.units))
+	}
+}
+
+// dotUnits computes units [lo, hi).
+func (t *moeTask) dotUnits(lo, hi int) {
 	for u := lo; u < hi; {
 		e := t.active[u/t.tiles]
 		tile := u % t.tiles

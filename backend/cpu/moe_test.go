@@ -21,7 +21,7 @@ func TestMoEMatMulIDIsOneDotPerOutput(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, threads := range []int{1, 3} {
 		b := New(threads)
-		for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL} {
+		for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL, gguf.TypeMXFP4} {
 			f, err := kernels.FormatOf(typ)
 			require.NoError(t, err)
 			k := 256
@@ -71,6 +71,23 @@ func TestMoEMatMulIDIsOneDotPerOutput(t *testing.T) {
 		}
 		b.Close()
 	}
+}
+
+// A decode step's MatMulID (one token, its experts' dots split among the
+// threads) allocates nothing once its scratch has grown.
+func TestMoEMatMulIDDecodeAllocatesNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	b := New(2)
+	defer b.Close()
+	const experts, used, m, k = 16, 4, 64, 256
+	w := newTensor(t, b, gguf.TypeQ4_K, experts*m, k)
+	kernels.QuantizeRow(gguf.TypeQ4_K, raw(w), make([]float32, experts*m*k))
+	ids := newTensor(t, b, gguf.TypeI32, 1, used)
+	copy(i32s(ids), []int32{3, 9, 0, 14})
+	x, _ := randomF32(t, b, rng, 1, k)
+	dst := poisoned(t, b, used, m)
+	b.MatMulID(dst, w, x, ids)
+	require.Zero(t, testing.AllocsPerRun(50, func() { b.MatMulID(dst, w, x, ids) }))
 }
 
 // Route chooses the largest logits and weights them as each gating says.
