@@ -91,7 +91,7 @@ func TestLlama3OllamaCases(t *testing.T) {
 // words is the pre-tokenization of text.
 func words(p *preTokenizer, text string) []string {
 	var out []string
-	p.split(text, func(w string) { out = append(out, w) })
+	p.split(text, func(w string) bool { out = append(out, w); return true })
 	return out
 }
 
