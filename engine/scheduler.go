@@ -16,17 +16,18 @@ const MaxQueue = 1 << 20
 
 // SchedulerOptions size a Scheduler.
 type SchedulerOptions struct {
-	Parallel  int    // sequences decoded together (0: 4)
-	Context   int    // KV cache positions per sequence (0: the model's, at most 4096)
-	BatchSize int    // most tokens in one forward pass (0: the model's DefaultBatchSize)
-	Queue     int    // requests that may wait for a free sequence (0: 256)
-	CacheType string // "f16" (default) or "f32"
 	// ContextShift lets a sequence go on when its context is full, as
 	// SessionOptions.ContextShift does: the first Request.Keep tokens of
 	// the prompt stay (and a BOS token), half of the rest, the oldest, is
 	// dropped, and what remains after the kept tokens is recomputed at its
 	// new positions. Without it generation ends with StopReason "context".
 	ContextShift bool
+
+	Parallel  int    // sequences decoded together (0: 4)
+	Context   int    // KV cache positions per sequence (0: the model's, at most 4096)
+	BatchSize int    // most tokens in one forward pass (0: the model's DefaultBatchSize)
+	Queue     int    // requests that may wait for a free sequence (0: 256)
+	CacheType string // "f16" (default) or "f32"
 }
 
 // ErrQueueFull is returned by Submit when the queue is full; ErrClosed once
