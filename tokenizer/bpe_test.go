@@ -224,6 +224,7 @@ func FuzzEncodeBPE(f *testing.F) {
 						t.Fatalf("Encode(%q) gave id %d outside the vocabulary", s, id)
 					}
 				}
+				requireEncodeLimitAgrees(t, tok, s, parseSpecial, ids)
 				got := tok.Decode(ids)
 				if tok.Vocab().Model == "gpt2" && !parseSpecial && bytesHaveTokens(tok, s) && got != s {
 					t.Fatalf("%s: Decode(Encode(%q)) = %q", tok.Vocab().Pre, s, got)

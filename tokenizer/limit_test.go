@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,6 +41,22 @@ func TestEncodeLimitIsEncodeWithinTheLimit(t *testing.T) {
 	_, err := llama(t).EncodeLimit("x", false, false, -1)
 	require.Error(t, err)
 	require.False(t, errors.Is(err, ErrTooManyTokens))
+}
+
+// requireEncodeLimitAgrees checks EncodeLimit against Encode's ids for s
+// (with BOS and EOS as the vocabulary asks): the same at their count, an
+// error one below.
+func requireEncodeLimitAgrees(t *testing.T, tok *Tokenizer, s string, parseSpecial bool, ids []int32) {
+	t.Helper()
+	got, err := tok.EncodeLimit(s, true, parseSpecial, len(ids))
+	if err != nil || !slices.Equal(got, ids) {
+		t.Fatalf("EncodeLimit(%q, %d) = %v, %v; Encode gives %v", s, len(ids), got, err, ids)
+	}
+	if len(ids) > 0 {
+		if _, err := tok.EncodeLimit(s, true, parseSpecial, len(ids)-1); !errors.Is(err, ErrTooManyTokens) {
+			t.Fatalf("EncodeLimit(%q, %d) of %d tokens: %v", s, len(ids)-1, len(ids), err)
+		}
+	}
 }
 
 // A text far over the limit costs memory in proportion to the limit, not to

@@ -95,6 +95,7 @@ func FuzzEncode(f *testing.F) {
 			t.Fatalf("cutting %q into pieces changed its ids", s)
 		}
 		for _, parseSpecial := range []bool{false, true} {
+			requireEncodeLimitAgrees(t, tok, long, parseSpecial, tok.Encode(long, true, parseSpecial))
 			ids := tok.Encode(s, false, parseSpecial)
 			for _, id := range ids {
 				if id < 0 || int(id) >= tok.VocabSize() {
