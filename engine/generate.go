@@ -42,6 +42,11 @@ type Request struct {
 	// most likely tokens' (logprobs.go).
 	Logprobs    bool
 	TopLogprobs int
+	// Keep is how many tokens at the start of the prompt a context shift
+	// keeps besides a BOS token, as llama-server's n_keep (-1: the whole
+	// prompt; 0: SessionOptions.Keep in Session.Generate, none in a
+	// Scheduler). A chat's system prompt is a natural choice.
+	Keep int
 }
 
 // Token is one generated token and the text it completed (empty while a
@@ -137,8 +142,12 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 		return nil, err
 	}
 	q := s.m.newSequence(req, prompt, s.opts.Context, emit)
-	keep := s.keep(prompt)
-	q.canShift = s.opts.ContextShift && (s.opts.Context-keep)/2 >= 1
+	n := req.Keep
+	if n == 0 {
+		n = s.opts.Keep
+	}
+	keep := s.m.shiftKeep(prompt, n)
+	q.canShift = s.opts.ContextShift && canShift(s.opts.Context, keep)
 
 	// Reuse the cached prefix; recompute at least the last prompt token for its logits.
 	reuse := s.m.reusableState(s.history, prompt)
@@ -196,12 +205,11 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 	}
 }
 
-// keep is how many tokens at the start of the cache a context shift keeps:
-// SessionOptions.Keep of the prompt (-1: all of it), and a BOS token.
-func (s *Session) keep(prompt []int32) int {
-	n := s.opts.Keep
+// shiftKeep is how many tokens at the start of the cache a context shift
+// keeps: n of the prompt (-1: all of it), and a BOS token.
+func (m *Model) shiftKeep(prompt []int32, n int) int {
 	bos := 0
-	if len(prompt) > 0 && prompt[0] == s.m.tok.BOS() {
+	if len(prompt) > 0 && prompt[0] == m.tok.BOS() {
 		bos = 1
 	}
 	if n < 0 || n+bos > len(prompt) {
@@ -209,6 +217,10 @@ func (s *Session) keep(prompt []int32) int {
 	}
 	return n + bos
 }
+
+// canShift reports whether a context shift that keeps keep tokens of a
+// context of ctxLen frees anything.
+func canShift(ctxLen, keep int) bool { return (ctxLen-keep)/2 >= 1 }
 
 // shift makes room in a full cache: it keeps the first keep tokens, drops
 // half of the others, the oldest, and recomputes the rest at their new

@@ -9,8 +9,9 @@ type Metrics struct {
 	PromptTokens    int64 // prompt tokens of placed requests, reused ones included
 	ReusedTokens    int64 // prompt tokens found in the KV cache, not computed
 	GeneratedTokens int64
-	QueueDepth      int // requests waiting for a sequence
-	Active          int // sequences generating
+	ContextShifts   int64 // full sequences shifted (SchedulerOptions.ContextShift)
+	QueueDepth      int   // requests waiting for a sequence
+	Active          int   // sequences generating
 	TTFT            Histogram
 }
 

@@ -16,6 +16,13 @@ const MaxQueue = 1 << 20
 
 // SchedulerOptions size a Scheduler.
 type SchedulerOptions struct {
+	// ContextShift lets a sequence go on when its context is full, as
+	// SessionOptions.ContextShift does: the first Request.Keep tokens of
+	// the prompt stay (and a BOS token), half of the rest, the oldest, is
+	// dropped, and what remains after the kept tokens is recomputed at its
+	// new positions. Without it generation ends with StopReason "context".
+	ContextShift bool
+
 	Parallel  int    // sequences decoded together (0: 4)
 	Context   int    // KV cache positions per sequence (0: the model's, at most 4096)
 	BatchSize int    // most tokens in one forward pass (0: the model's DefaultBatchSize)
@@ -56,7 +63,9 @@ type Scheduler struct {
 	activeCount atomic.Int64 // for Metrics, read from other goroutines
 }
 
-// slot is one sequence of the KV cache: its cached tokens and its job.
+// slot is one sequence of the KV cache: its tokens and its job. While a job
+// runs, the history's first job.next tokens are in the cache and the rest
+// wait for the next forward pass (a chunk of prompt, or the last chosen token).
 type slot struct {
 	history []int32
 	job     *job
@@ -70,8 +79,9 @@ type job struct {
 	req    Request
 	prompt []int32
 	seq    *sequence
-	next   int // prompt tokens already in the cache
-	token  int32
+	next   int  // tokens of the slot's history already in the cache
+	keep   int  // tokens at the start of the history a context shift keeps
+	begun  bool // the prompt is computed (the logits after it were seen)
 	events *eventQueue
 	err    error
 	queued time.Time
@@ -107,6 +117,10 @@ func (m *Model) NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 
 // Context is the number of positions each sequence holds.
 func (s *Scheduler) Context() int { return s.opts.Context }
+
+// ContextShift reports whether a full sequence is shifted rather than ended
+// (SchedulerOptions.ContextShift).
+func (s *Scheduler) ContextShift() bool { return s.opts.ContextShift }
 
 // Submit runs req and returns its result, calling emit (from the caller's
 // goroutine; nil: no callback) for each token. It returns ErrQueueFull at
@@ -294,6 +308,8 @@ func (s *Scheduler) place(j *job) {
 	}
 	j.seq = s.m.newSequence(j.req, j.prompt, s.opts.Context, j.events.push)
 	j.seq.start = j.queued
+	j.keep = s.m.shiftKeep(j.prompt, j.req.Keep)
+	j.seq.canShift = s.opts.ContextShift && canShift(s.opts.Context, j.keep)
 	j.seq.res.Stats.ReusedTokens = bestReuse
 	j.next = bestReuse
 	best.history = append(best.history[:bestReuse], j.prompt[bestReuse:]...)
@@ -325,7 +341,8 @@ func (s *Scheduler) active() int {
 }
 
 // step runs one forward pass over every active sequence: a chunk of prompt
-// for those still prefilling, the last chosen token for those decoding.
+// for those still prefilling (or recomputing after a context shift), the
+// last chosen token for those decoding.
 func (s *Scheduler) step() {
 	var b model.Batch
 	var owners []int // slot of each output row
@@ -341,33 +358,21 @@ func (s *Scheduler) step() {
 			s.release(sl, err)
 			continue
 		}
-		if j.next < len(j.prompt) { // prefilling
-			n := min(len(j.prompt)-j.next, budget)
-			if n == 0 {
-				continue
-			}
-			for k := 0; k < n; k++ {
-				b.Tokens = append(b.Tokens, j.prompt[j.next+k])
-				b.Pos = append(b.Pos, int32(j.next+k))
-				b.Seq = append(b.Seq, int32(i))
-			}
-			j.next += n
-			budget -= n
-			if j.next == len(j.prompt) {
-				b.Outputs = append(b.Outputs, int32(len(b.Tokens)-1))
-				owners = append(owners, i)
-			}
+		n := min(len(sl.history)-j.next, budget)
+		if n == 0 {
 			continue
 		}
-		if budget == 0 {
-			continue
+		for k := j.next; k < j.next+n; k++ {
+			b.Tokens = append(b.Tokens, sl.history[k])
+			b.Pos = append(b.Pos, int32(k))
+			b.Seq = append(b.Seq, int32(i))
 		}
-		b.Tokens = append(b.Tokens, j.token)
-		b.Pos = append(b.Pos, int32(len(sl.history)-1))
-		b.Seq = append(b.Seq, int32(i))
-		b.Outputs = append(b.Outputs, int32(len(b.Tokens)-1))
-		owners = append(owners, i)
-		budget--
+		j.next += n
+		budget -= n
+		if j.next == len(sl.history) {
+			b.Outputs = append(b.Outputs, int32(len(b.Tokens)-1))
+			owners = append(owners, i)
+		}
 	}
 	if len(b.Tokens) == 0 {
 		return
@@ -387,7 +392,8 @@ func (s *Scheduler) step() {
 		}
 		sl := s.slots[i]
 		j := sl.job
-		if j.next == len(j.prompt) && len(j.seq.res.GeneratedIDs) == 0 && j.seq.firstAt.IsZero() {
+		if !j.begun {
+			j.begun = true
 			j.seq.prefilled(out[r], len(j.prompt)-j.seq.res.Stats.ReusedTokens)
 		}
 		next, done, err := j.seq.step(j.ctx, out[r], len(sl.history))
@@ -395,21 +401,44 @@ func (s *Scheduler) step() {
 			s.release(sl, err)
 			continue
 		}
-		j.token = next
+		if len(sl.history) >= s.opts.Context { // j.seq.canShift: no room for next
+			s.shift(sl, next)
+			continue
+		}
 		sl.history = append(sl.history, next)
 	}
 }
 
+// shift makes room in a full sequence, as Session.shift does: it keeps the
+// job's first keep tokens, drops half of the others, the oldest, and leaves
+// the rest, with next after them, to be recomputed at their new positions.
+// (Recomputing costs a prefill of half a context; rotating the cached keys
+// to their new positions would be cheaper but differs by rounding from what
+// the same tokens computed afresh give, and every architecture would need it.)
+func (s *Scheduler) shift(sl *slot, next int32) {
+	j := sl.job
+	discard := (len(sl.history) - j.keep) / 2
+	sl.history = append(sl.history[:j.keep], sl.history[j.keep+discard:]...)
+	sl.history = append(sl.history, next)
+	j.next = j.keep
+	if s.m.recurrent() { // a recurrent state cannot drop tokens: recompute all
+		j.next = 0
+	}
+	j.seq.res.Stats.ContextShifts++
+	s.mu.Lock()
+	s.metrics.ContextShifts++
+	s.mu.Unlock()
+}
+
 // release ends a sequence's job. The tokens it put in the cache stay there for
-// the next request (a prompt cut short by cancellation keeps only what was computed).
+// the next request (a prompt cut short by cancellation keeps only what was
+// computed, a token chosen but not yet computed is dropped).
 func (s *Scheduler) release(sl *slot, err error) {
 	j := sl.job
 	j.err = err
 	sl.job = nil
 	s.activeCount.Add(-1)
-	if j.next < len(j.prompt) {
-		sl.history = sl.history[:j.next]
-	}
+	sl.history = sl.history[:j.next]
 	s.mu.Lock()
 	s.metrics.Completed++
 	s.metrics.GeneratedTokens += int64(len(j.seq.res.GeneratedIDs))

@@ -60,13 +60,16 @@ func (m *Model) promptIDs(req Request, ctxLen int) ([]int32, error) {
 }
 
 // Validate reports a request no generation can run: bad sampling values, a
-// MaxTokens below -1, a negative TopLogits.
+// MaxTokens or Keep below -1, a negative TopLogits.
 func (req Request) Validate() error {
 	if req.MaxTokens < -1 {
 		return fmt.Errorf("engine: MaxTokens must be -1 (no limit), 0 (generate nothing) or more, got %d", req.MaxTokens)
 	}
 	if req.TopLogits < 0 {
 		return fmt.Errorf("engine: TopLogits must not be negative, got %d", req.TopLogits)
+	}
+	if req.Keep < -1 {
+		return fmt.Errorf("engine: Keep must be -1 (the whole prompt), 0 or more, got %d", req.Keep)
 	}
 	if err := req.Sampling.Validate(); err != nil {
 		return err

@@ -28,10 +28,11 @@ type SessionOptions struct {
 	// token), half of the rest, the oldest, is dropped, and the tokens after
 	// the kept ones are recomputed at their new positions (the kept ones stay
 	// in the cache). Without it generation ends with StopReason "context".
-	// The Scheduler does not shift.
+	// (A Scheduler shifts with SchedulerOptions.ContextShift.)
 	ContextShift bool
 	// Keep is how many tokens of the prompt a context shift keeps besides a
-	// BOS token, as llama.cpp's --keep (-1: the whole prompt).
+	// BOS token, as llama.cpp's --keep (-1: the whole prompt), unless the
+	// request gives its own (Request.Keep).
 	Keep int
 }
 

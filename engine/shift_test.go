@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -53,4 +54,77 @@ func TestContextShift(t *testing.T) {
 	defer all.Close()
 	res, _ = generate(t, all, Request{PromptIDs: []int32{1, 2, 3, 4, 5, 6, 7}, MaxTokens: 20, Sampling: DefaultSampling(), IgnoreEOS: true})
 	require.Equal(t, "context", res.StopReason)
+}
+
+// A Scheduler with ContextShift shifts each full sequence as a Session does:
+// requests decoded side by side, with their own Keep, give the tokens each
+// gives alone in a shifting Session; without it they end at a full context.
+func TestSchedulerContextShiftEqualsSession(t *testing.T) {
+	for _, b := range testBackends() {
+		t.Run(b, func(t *testing.T) {
+			m, err := Load(storiesPath(t), Options{Backend: b, Threads: 2})
+			require.NoError(t, err)
+			defer m.Close()
+			testSchedulerContextShift(t, m)
+		})
+	}
+}
+
+func testSchedulerContextShift(t *testing.T, m *Model) {
+	const ctxLen = 48
+	reqs := []Request{
+		{Prompt: "Once upon a time", MaxTokens: 90}, // shifts twice
+		{Prompt: "Lily and Tom", MaxTokens: 60, Keep: 2},
+		{Prompt: "The cat sat on the mat", MaxTokens: 70, Keep: -1},
+		{Prompt: "Tim was", MaxTokens: 20}, // ends before the context is full
+	}
+	alone := make([]*Result, len(reqs))
+	for i := range reqs {
+		reqs[i].Sampling, reqs[i].IgnoreEOS = DefaultSampling(), true
+		s, err := m.NewSession(SessionOptions{Context: ctxLen, ContextShift: true})
+		require.NoError(t, err)
+		alone[i], _ = generate(t, s, reqs[i])
+		s.Close()
+	}
+	require.Equal(t, 2, alone[0].Stats.ContextShifts)
+	require.Positive(t, alone[1].Stats.ContextShifts)
+	require.Positive(t, alone[2].Stats.ContextShifts)
+	require.Zero(t, alone[3].Stats.ContextShifts)
+
+	s := startScheduler(t, m, SchedulerOptions{Parallel: 3, Context: ctxLen, BatchSize: 7, ContextShift: true})
+	results := make([]*Result, len(reqs))
+	var wg sync.WaitGroup
+	rounds := 2 // the second on sequences that hold shifted histories
+	if m.Backend().Name() != "cpu" {
+		rounds = 1 // lavapipe is slow
+	}
+	for round := range rounds {
+		for i, req := range reqs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, text := submit(t, s, req)
+				require.Equal(t, res.Text, text)
+				if round == 0 {
+					results[i] = res
+				}
+				require.Equal(t, alone[i].GeneratedIDs, res.GeneratedIDs, "request %d", i)
+				require.Equal(t, alone[i].Stats.ContextShifts, res.Stats.ContextShifts, "request %d", i)
+				require.Equal(t, "length", res.StopReason)
+			}()
+		}
+	}
+	wg.Wait()
+	var shifts int64
+	for _, res := range results {
+		shifts += int64(rounds * res.Stats.ContextShifts)
+	}
+	require.Equal(t, shifts, s.Metrics().ContextShifts)
+
+	// Without ContextShift, a full sequence ends its request.
+	off := startScheduler(t, m, SchedulerOptions{Parallel: 2, Context: ctxLen})
+	res, _ := submit(t, off, reqs[0])
+	require.Equal(t, "context", res.StopReason)
+	require.Equal(t, alone[0].GeneratedIDs[:len(res.GeneratedIDs)], res.GeneratedIDs)
+	require.Len(t, res.PromptIDs, ctxLen-len(res.GeneratedIDs)+1)
 }

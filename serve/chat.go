@@ -13,8 +13,13 @@ import (
 // (enable_thinking is true unless they say otherwise, as llama-server's); ctx
 // cancels the rendering with its request.
 func (srv *Server) renderChat(ctx context.Context, messages []map[string]any, tools []any, kwargs map[string]any) (string, error) {
+	return srv.render(ctx, messages, tools, kwargs, true)
+}
+
+// render is renderChat with the assistant's turn begun or not.
+func (srv *Server) render(ctx context.Context, messages []map[string]any, tools []any, kwargs map[string]any, addGenerationPrompt bool) (string, error) {
 	tok := srv.m.Tokenizer()
-	in := chat.Input{Messages: messages, Tools: tools, AddGenerationPrompt: true, Date: time.Now(), Context: ctx,
+	in := chat.Input{Messages: messages, Tools: tools, AddGenerationPrompt: addGenerationPrompt, Date: time.Now(), Context: ctx,
 		Vars: map[string]any{"enable_thinking": true}}
 	for k, v := range kwargs {
 		in.Vars[k] = v

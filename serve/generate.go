@@ -65,13 +65,12 @@ func (srv *Server) prepareChat(r *http.Request, body *chatRequest, g *generation
 	for _, t := range body.Tools {
 		tools = append(tools, t)
 	}
-	text, err := srv.renderChat(r.Context(), msgs, tools, body.TemplateKwargs)
-	if err != nil {
-		return badRequest("messages", "rendering the chat template: %v", err)
-	}
-	ids, perr := srv.encodeWithin(text, g.promptParam)
+	text, ids, perr := srv.fitChat(r.Context(), msgs, tools, body.TemplateKwargs)
 	if perr != nil {
 		return perr
+	}
+	if body.NKeep == nil && srv.sched.ContextShift() {
+		g.req.Keep = srv.systemPromptKeep(r.Context(), msgs, tools, body.TemplateKwargs, ids)
 	}
 	g.req.PromptIDs = ids
 	g.answer.start(text)
@@ -128,23 +127,28 @@ func (srv *Server) completions(w http.ResponseWriter, r *http.Request) {
 
 // encode tokenizes a prompt as the engine does (BOS as the vocabulary asks,
 // special tokens parsed), dropping a BOS the text itself began with when the
-// vocabulary adds one too, as a chat template that writes bos_token does.
-func (srv *Server) encode(text string) []int32 {
+// vocabulary adds one too, as a chat template that writes bos_token does. A
+// prompt of more than limit tokens is refused (ok false) as soon as that is
+// seen, so that a huge one costs no more than the limit.
+func (srv *Server) encode(text string, limit int) (ids []int32, ok bool) {
 	tok := srv.m.Tokenizer()
-	ids := tok.Encode(text, true, true)
+	ids, err := tok.EncodeLimit(text, true, true, limit+1) // one more: a doubled BOS goes
+	if err != nil {
+		return nil, false
+	}
 	if bos := tok.BOS(); bos >= 0 && len(ids) >= 2 && ids[0] == bos && ids[1] == bos {
 		ids = ids[1:]
 	}
 	if len(ids) == 0 && tok.BOS() >= 0 {
 		ids = []int32{tok.BOS()}
 	}
-	return ids
+	return ids, len(ids) <= limit
 }
 
 // encodeWithin is encode for a prompt that must fit the context: a text longer
 // than the context could hold even if every token were the vocabulary's
-// longest is refused by its length, before it is tokenized, so that a huge
-// prompt costs no more than its body.
+// longest is refused by its length, before it is tokenized; the rest stops
+// being tokenized once it is over.
 func (srv *Server) encodeWithin(text, param string) ([]int32, *requestError) {
 	limit := srv.sched.Context()
 	if len(text)/srv.maxTokenBytes > limit {
@@ -153,7 +157,13 @@ func (srv *Server) encodeWithin(text, param string) ([]int32, *requestError) {
 		e.code = "context_length_exceeded"
 		return nil, e
 	}
-	return srv.encode(text), nil
+	ids, ok := srv.encode(text, limit)
+	if !ok {
+		e := badRequest(param, "This model's maximum context length is %d tokens, but the prompt is more; shorten it or start the server with a larger -c", limit)
+		e.code = "context_length_exceeded"
+		return nil, e
+	}
+	return ids, nil
 }
 
 // run submits g's choices (n of them, run together) and answers with their
@@ -171,6 +181,11 @@ func (srv *Server) run(w http.ResponseWriter, r *http.Request, g *generation, p 
 	if len(g.req.PromptIDs) == 0 {
 		badRequest(g.promptParam, "the prompt is empty and the vocabulary has no BOS token to start from").write(w)
 		return
+	}
+	if g.req.MaxTokens < 0 && srv.sched.ContextShift() {
+		// A sequence that shifts its context never runs out of room: without
+		// a limit, a model that never ends its answer would go on forever.
+		g.req.MaxTokens = srv.sched.Context()
 	}
 	n := 1
 	if p.N != nil {

@@ -27,6 +27,7 @@ func (srv *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	metric("conveyor_prompt_tokens_total", "counter", "Prompt tokens of started requests, reused ones included.", float64(m.PromptTokens))
 	metric("conveyor_prompt_tokens_reused_total", "counter", "Prompt tokens found in the KV cache and not computed again.", float64(m.ReusedTokens))
 	metric("conveyor_generated_tokens_total", "counter", "Tokens generated.", float64(m.GeneratedTokens))
+	metric("conveyor_context_shifts_total", "counter", "Full sequences shifted: old tokens dropped to go on generating.", float64(m.ContextShifts))
 	metric("conveyor_queue_depth", "gauge", "Requests waiting for a free sequence.", float64(m.QueueDepth))
 	metric("conveyor_active_sequences", "gauge", "Sequences generating now.", float64(m.Active))
 

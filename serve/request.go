@@ -78,6 +78,10 @@ type params struct {
 	Logprobs       any            `json:"logprobs"`
 	// IgnoreEOS goes on past end-of-generation tokens (llama.cpp's extension).
 	IgnoreEOS bool `json:"ignore_eos"`
+	// NKeep is how many prompt tokens a context shift keeps besides BOS
+	// (llama-server's n_keep; -1: all; a chat keeps its system prompt unless
+	// told).
+	NKeep *int `json:"n_keep"`
 }
 
 type streamOptions struct {
@@ -218,6 +222,12 @@ func (p *params) check(modelID string, vocab, defaultMax, capMax int, req *engin
 		req.TopLogprobs = int(tl)
 	default:
 		return badRequest("top_logprobs", "Invalid type for 'top_logprobs': expected an integer")
+	}
+	if k := p.NKeep; k != nil {
+		if *k < -1 {
+			return badRequest("n_keep", "'n_keep' must be -1 (the whole prompt), 0 or more, got %d", *k)
+		}
+		req.Keep = *k
 	}
 	req.MaxTokens = defaultMax
 	for _, m := range []struct {

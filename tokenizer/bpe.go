@@ -230,10 +230,12 @@ func (s *bpeSession) tryAdd(left, right int32) {
 	s.queue.push(spmBigram{score: -float32(v >> 32), left: left, right: right, size: l.n + r.n})
 }
 
-// encodeBPE appends the tokens of a run of text without special tokens.
-func (t *Tokenizer) encodeBPE(text string, s *bpeSession, out []int32) []int32 {
-	t.pre.split(text, func(word string) {
+// encodeBPE appends the tokens of a run of text without special tokens,
+// stopping once out holds more than limit.
+func (t *Tokenizer) encodeBPE(text string, s *bpeSession, out []int32, limit int) []int32 {
+	t.pre.split(text, func(word string) bool {
 		out = s.encodeWord(word, out)
+		return len(out) <= limit
 	})
 	return out
 }

@@ -22,8 +22,9 @@ import (
 // punctuation; \s is the White_Space property (wsClass). A byte that is not
 // valid UTF-8 counts as a character of its own that is none of these.
 
-// stage reports the matches of one pattern in s, left to right, as byte ranges.
-type stage func(s string, match func(start, end int))
+// stage reports the matches of one pattern in s, left to right, as byte
+// ranges, until match returns false.
+type stage func(s string, match func(start, end int) bool)
 
 type preTokenizer struct {
 	name         string
@@ -31,30 +32,32 @@ type preTokenizer struct {
 	ignoreMerges bool // a word that is a token is not merged (Llama 3)
 }
 
-// split calls word for each word of text, in order.
-func (p *preTokenizer) split(text string, word func(string)) {
-	p.run(text, 0, word)
+// split calls word for each word of text, in order, until word returns
+// false; it reports whether it saw every word.
+func (p *preTokenizer) split(text string, word func(string) bool) bool {
+	return p.run(text, 0, word)
 }
 
-func (p *preTokenizer) run(s string, i int, word func(string)) {
+func (p *preTokenizer) run(s string, i int, word func(string) bool) bool {
 	if s == "" {
-		return
+		return true
 	}
 	if i == len(p.stages) {
-		word(s)
-		return
+		return word(s)
 	}
-	last := 0
-	p.stages[i](s, func(a, b int) {
+	last, more := 0, true
+	p.stages[i](s, func(a, b int) bool {
 		if a > last {
-			p.run(s[last:a], i+1, word)
+			more = p.run(s[last:a], i+1, word)
 		}
-		p.run(s[a:b], i+1, word)
+		more = more && p.run(s[a:b], i+1, word)
 		last = b
+		return more
 	})
-	if last < len(s) {
-		p.run(s[last:], i+1, word)
+	if more && last < len(s) {
+		more = p.run(s[last:], i+1, word)
 	}
+	return more
 }
 
 // wsClass is \s: Unicode's White_Space characters.
@@ -169,11 +172,13 @@ func contraction(s string, i int, foldCase bool) int {
 // gpt2Stage is GPT-2's pattern:
 //
 //	's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-func gpt2Stage(s string, match func(int, int)) {
+func gpt2Stage(s string, match func(int, int) bool) {
 	for p := 0; p < len(s); {
 		if s[p] == '\'' {
 			if e := contraction(s, p, false); e > 0 {
-				match(p, e)
+				if !match(p, e) {
+					return
+				}
 				p = e
 				continue
 			}
@@ -182,14 +187,18 @@ func gpt2Stage(s string, match func(int, int)) {
 		if s[p] == ' ' && p+1 < len(s) {
 			if c2, _ := classAt(s, p+1); c2 != clsSpace {
 				e := runOf(s, p+1, c2)
-				match(p, e)
+				if !match(p, e) {
+					return
+				}
 				p = e
 				continue
 			}
 		}
 		if c != clsSpace {
 			e := runOf(s, p+n, c)
-			match(p, e)
+			if !match(p, e) {
+				return
+			}
 			p = e
 			continue
 		}
@@ -198,7 +207,9 @@ func gpt2Stage(s string, match func(int, int)) {
 		if e < len(s) && last > p {
 			e = last
 		}
-		match(p, e)
+		if !match(p, e) {
+			return
+		}
 		p = e
 	}
 }
@@ -210,10 +221,12 @@ func gpt2Stage(s string, match func(int, int)) {
 //
 // (Qwen2 has \p{N} alone, maxDigits 1.)
 func llama3Stage(maxDigits int) stage {
-	return func(s string, match func(int, int)) {
+	return func(s string, match func(int, int) bool) {
 		for p := 0; p < len(s); {
 			e := llama3Match(s, p, maxDigits)
-			match(p, e)
+			if !match(p, e) {
+				return
+			}
 			p = e
 		}
 	}
@@ -264,14 +277,27 @@ func llama3Match(s string, p, maxDigits int) int {
 	return e
 }
 
-// regexpStage is a stage from a Go regexp; `\s` in the pattern stands for wsClass.
+// regexpStage is a stage from a Go regexp; `\s` in the pattern stands for
+// wsClass. It looks for one match at a time (no pattern here looks behind
+// its match or at the text's start), so that a long text costs no list of
+// all its matches and stops when match says so.
 func regexpStage(pattern string) stage {
 	re := regexp.MustCompile(strings.ReplaceAll(pattern, `\s`, wsClass))
-	return func(s string, match func(int, int)) {
-		for _, m := range re.FindAllStringIndex(s, -1) {
-			if m[1] > m[0] {
-				match(m[0], m[1])
+	return func(s string, match func(int, int) bool) {
+		for p := 0; p < len(s); {
+			m := re.FindStringIndex(s[p:])
+			switch {
+			case m == nil:
+				return
+			case m[1] == m[0]: // an empty match: look again a character on
+				_, n := utf8.DecodeRuneInString(s[p+m[0]:])
+				p += m[0] + max(n, 1)
+				continue
 			}
+			if !match(p+m[0], p+m[1]) {
+				return
+			}
+			p += m[1]
 		}
 	}
 }

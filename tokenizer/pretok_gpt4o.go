@@ -16,10 +16,12 @@ import (
 // but a-z and the "lower" class as any letter but A-Z (so a letter outside
 // ASCII is both, and marks are neither), and the alternatives are tried in
 // order, the first that matches winning (ECMAScript backtracking).
-func gpt4oStage(s string, match func(int, int)) {
+func gpt4oStage(s string, match func(int, int) bool) {
 	for p := 0; p < len(s); {
 		e := gpt4oMatch(s, p)
-		match(p, e)
+		if !match(p, e) {
+			return
+		}
 		p = e
 	}
 }

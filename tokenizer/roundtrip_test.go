@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -87,12 +88,14 @@ func FuzzEncode(f *testing.F) {
 	tok := llama(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		// Repeated, so that the text is long enough to be cut.
-		escaped := strings.ReplaceAll(" "+strings.Repeat(s, 1+300/(len(s)+1)), " ", "▁")
+		long := strings.Repeat(s, 1+300/(len(s)+1))
+		escaped := strings.ReplaceAll(" "+long, " ", "▁")
 		onePass := spmSession{t: tok}
-		if !slices.Equal(onePass.encode(escaped, nil), tok.encodeSPM(escaped, nil)) {
+		if !slices.Equal(onePass.encode(escaped, nil), tok.encodeSPM(long, true, nil, math.MaxInt)) {
 			t.Fatalf("cutting %q into pieces changed its ids", s)
 		}
 		for _, parseSpecial := range []bool{false, true} {
+			requireEncodeLimitAgrees(t, tok, long, parseSpecial, tok.Encode(long, true, parseSpecial))
 			ids := tok.Encode(s, false, parseSpecial)
 			for _, id := range ids {
 				if id < 0 || int(id) >= tok.VocabSize() {
@@ -131,6 +134,6 @@ func TestCuttingTextKeepsIdsOfOnePass(t *testing.T) {
 	} {
 		escaped := strings.ReplaceAll(" "+text, " ", "▁")
 		s := spmSession{t: tok}
-		require.Equal(t, s.encode(escaped, nil), tok.encodeSPM(escaped, nil))
+		require.Equal(t, s.encode(escaped, nil), tok.encodeSPM(text, true, nil, math.MaxInt))
 	}
 }

@@ -1,6 +1,9 @@
 package tokenizer
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // The SentencePiece (SPM) segmentation, as llama.cpp's llm_tokenizer_spm does
 // it: the text starts as one symbol per UTF-8 character; the adjacent pair
@@ -94,32 +97,82 @@ type spmSession struct {
 // cache, about ten times faster than one queue over a whole book.
 const spmChunk = 64
 
-// encodeSPM appends the tokens of text (already whitespace-escaped) to out.
+// encodeSPM appends the tokens of text to out, with a space before it when
+// spacePrefix, stopping once out holds more than limit. Spaces are escaped
+// ("▁") a window at a time, so that a long text is never copied whole.
 //
-// The text is cut only between two characters that are not adjacent in any
-// token. No symbol can ever span such a cut, and merges on one side never
-// touch candidates on the other, so each side goes through the same merges in
-// the same order as in one pass over the whole text: the ids are identical.
-func (t *Tokenizer) encodeSPM(text string, out []int32) []int32 {
+// The escaped text is cut only between two characters that are not adjacent
+// in any token. No symbol can ever span such a cut, and merges on one side
+// never touch candidates on the other, so each side goes through the same
+// merges in the same order as in one pass over the whole text: the ids are
+// identical.
+func (t *Tokenizer) encodeSPM(text string, spacePrefix bool, out []int32, limit int) []int32 {
 	var s spmSession
 	s.t = t
-	for len(text) > 0 {
-		n := t.safeCut(text, spmChunk)
-		out = s.encode(text[:n], out)
-		text = text[n:]
+	pending := "" // escaped text not yet segmented
+	if spacePrefix {
+		pending = "▁"
+	}
+	from := spmChunk // where to look for a cut in pending
+	for len(out) <= limit {
+		if len(pending) < 2*spmChunk && len(text) > 0 {
+			pending, text = escapeMore(pending, text, spmWindow)
+			continue
+		}
+		if pending == "" {
+			break
+		}
+		n, found := t.safeCut(pending, from)
+		if !found && len(text) > 0 {
+			// No cut yet: look on from here in a window as long again (the
+			// copies stay linear in the text).
+			from = len(pending)
+			pending, text = escapeMore(pending, text, max(spmWindow, len(pending)))
+			continue
+		}
+		out = s.encode(pending[:n], out)
+		pending, from = pending[n:], spmChunk
 	}
 	return out
 }
 
-// safeCut is the first offset, at least from, where text can be cut (see
-// encodeSPM), or len(text) if there is none.
-func (t *Tokenizer) safeCut(text string, from int) int {
+// spmWindow is how many bytes of text encodeSPM escapes at a time.
+const spmWindow = 4096
+
+// escapeMore appends about n more bytes of text (whole characters) to
+// pending with each space as "▁" (U+2581), returning both what it holds
+// and the text still to escape.
+func escapeMore(pending, text string, n int) (string, string) {
+	n = min(n, len(text))
+	for n < len(text) && !utf8.RuneStart(text[n]) {
+		n++
+	}
+	window := text[:n]
+	var b strings.Builder
+	b.Grow(len(pending) + len(window) + 2*strings.Count(window, " "))
+	b.WriteString(pending)
+	for {
+		i := strings.IndexByte(window, ' ')
+		if i < 0 {
+			b.WriteString(window)
+			break
+		}
+		b.WriteString(window[:i])
+		b.WriteString("▁")
+		window = window[i+1:]
+	}
+	return b.String(), text[n:]
+}
+
+// safeCut is the first offset in text, at least from, where it can be cut
+// (see encodeSPM), or len(text) with found false if there is none.
+func (t *Tokenizer) safeCut(text string, from int) (cut int, found bool) {
 	q := from
 	for q < len(text) && !utf8.RuneStart(text[q]) {
 		q++ // a character never spans a byte that can begin one
 	}
 	if q >= len(text) {
-		return len(text)
+		return len(text), false
 	}
 	_, n := utf8.DecodeLastRuneInString(text[:q])
 	prev := text[q-n : q]
@@ -127,12 +180,12 @@ func (t *Tokenizer) safeCut(text string, from int) int {
 		_, n := utf8.DecodeRuneInString(text[q:])
 		next := text[q : q+n]
 		if _, inside := t.innerPairs[charPair{prev, next}]; !inside {
-			return q
+			return q, true
 		}
 		prev = next
 		q += n
 	}
-	return q
+	return q, false
 }
 
 // charPair is two adjacent characters.

@@ -2,7 +2,9 @@ package tokenizer
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -211,10 +213,40 @@ func (t *Tokenizer) Piece(id int32) []byte {
 // "<|eot_id|>", "[CLS]") becomes their ids; without it that text is tokenized
 // like any other. User-defined tokens are always split out, as llama.cpp does.
 func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
+	out, _ := t.encode(text, addSpecial, parseSpecial, math.MaxInt)
+	return out
+}
+
+// ErrTooManyTokens is what EncodeLimit returns for a text of more tokens
+// than its limit.
+var ErrTooManyTokens = errors.New("tokenizer: more tokens than the limit")
+
+// EncodeLimit is Encode for a text that must be at most limit tokens: it
+// stops as soon as there are more, with ErrTooManyTokens, so that a huge text
+// costs time and memory in proportion to limit, not to its length. Within the
+// limit its ids are Encode's.
+func (t *Tokenizer) EncodeLimit(text string, addSpecial, parseSpecial bool, limit int) ([]int32, error) {
+	if limit < 0 {
+		return nil, fmt.Errorf("tokenizer: EncodeLimit's limit must not be negative, got %d", limit)
+	}
+	out, ok := t.encode(text, addSpecial, parseSpecial, limit)
+	if !ok {
+		return nil, fmt.Errorf("%w: the text is more than %d tokens", ErrTooManyTokens, limit)
+	}
+	return out, nil
+}
+
+// encode is Encode stopping as soon as there are more than limit tokens
+// (ok false).
+func (t *Tokenizer) encode(text string, addSpecial, parseSpecial bool, limit int) (out []int32, ok bool) {
 	v := t.vocab
-	out := make([]int32, 0, len(text)/3+2)
+	out = make([]int32, 0, min(len(text)/3, limit)+2)
 	if addSpecial && v.AddBOS && v.BOS >= 0 {
 		out = append(out, v.BOS)
+	}
+	frags, ok := t.partition(text, parseSpecial, limit-len(out))
+	if !ok {
+		return nil, false
 	}
 	// A space prefix goes before the first run of text and before every run
 	// that follows a special token: each is segmented as a text of its own.
@@ -223,31 +255,27 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 	if t.bpe != nil {
 		bpe = &bpeSession{t: t, m: t.bpe}
 	}
-	for _, f := range t.partition(text, parseSpecial) {
-		if f.id >= 0 {
+	for _, f := range frags {
+		switch {
+		case f.id >= 0:
 			out = append(out, f.id)
 			afterSpecial = true
-			continue
+		case v.Model == "gpt2":
+			out = t.encodeBPE(f.text, bpe, out, limit)
+		case v.Model == "bert":
+			out = t.encodeWPM(f.text, out, limit)
+		default:
+			out = t.encodeSPM(f.text, v.AddSpacePrefix && afterSpecial, out, limit)
+			afterSpecial = false
 		}
-		switch v.Model {
-		case "gpt2":
-			out = t.encodeBPE(f.text, bpe, out)
-			continue
-		case "bert":
-			out = t.encodeWPM(f.text, out)
-			continue
+		if len(out) > limit {
+			return nil, false
 		}
-		s := f.text
-		if v.AddSpacePrefix && afterSpecial {
-			s = " " + s
-		}
-		out = t.encodeSPM(strings.ReplaceAll(s, " ", "▁"), out)
-		afterSpecial = false
 	}
 	if addSpecial && v.AddEOS && v.EOS >= 0 {
 		out = append(out, v.EOS)
 	}
-	return out
+	return out, len(out) <= limit
 }
 
 // fragment is a run of text still to segment (id < 0) or a special token.
@@ -259,11 +287,14 @@ type fragment struct {
 // partition splits the special tokens out of text. Like llama.cpp, it takes
 // the special tokens longest first and splits every text fragment at each
 // occurrence of the one at hand, left to right, before going on to the next.
-func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
+// It gives up (ok false) once there are more than limit special tokens: each
+// is a token of its own.
+func (t *Tokenizer) partition(text string, parseSpecial bool, limit int) (frags []fragment, ok bool) {
 	if text == "" {
-		return nil
+		return nil, true
 	}
-	frags := []fragment{{text: text, id: -1}}
+	specials := 0
+	frags = []fragment{{text: text, id: -1}}
 	var next []fragment
 	for _, id := range t.specials {
 		if !parseSpecial && t.vocab.typeOf(id) != TypeUserDefined {
@@ -287,6 +318,9 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 				}
 				next = append(next, fragment{id: id})
 				rest = rest[i+len(special):]
+				if specials++; specials > limit {
+					return nil, false
+				}
 			}
 			if rest != "" {
 				next = append(next, fragment{text: rest, id: -1})
@@ -294,7 +328,7 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 		}
 		frags, next = next, frags
 	}
-	return frags
+	return frags, true
 }
 
 // Decode is the text of ids: their pieces concatenated, byte tokens giving

@@ -77,18 +77,23 @@ func isBertPunct(r rune) bool {
 	return unicode.IsPunct(r)
 }
 
-// wpmWords calls word for each normalized word of text ("▁" + word).
-func wpmWords(text string, word func(w string)) {
+// wpmWords calls word for each normalized word of text ("▁" + word) until
+// word returns false.
+func wpmWords(text string, word func(w string) bool) {
 	var buf []byte
 	var chars []rune
+	more := true
 	flush := func() {
-		if len(buf) > len("▁") {
-			word(string(buf))
+		if more && len(buf) > len("▁") {
+			more = word(string(buf))
 		}
 		buf = append(buf[:0], "▁"...)
 	}
 	flush()
 	for _, r := range text {
+		if !more {
+			return
+		}
 		if r == 0 || r == utf8.RuneError || (unicode.In(r, unicode.C) && r != '\t' && r != '\n' && r != '\r') {
 			continue
 		}
@@ -111,12 +116,13 @@ func wpmWords(text string, word func(w string)) {
 	flush()
 }
 
-// encodeWPM appends the tokens of a run of text without special tokens.
-func (t *Tokenizer) encodeWPM(text string, out []int32) []int32 {
-	wpmWords(text, func(w string) {
+// encodeWPM appends the tokens of a run of text without special tokens,
+// stopping once out holds more than limit.
+func (t *Tokenizer) encodeWPM(text string, out []int32, limit int) []int32 {
+	wpmWords(text, func(w string) bool {
 		if utf8.RuneCountInString(w)-1 > wpmMaxWordChars {
 			out = t.appendUNK(out)
-			return
+			return len(out) <= limit
 		}
 		start := len(out)
 		for i := 0; i < len(w); {
@@ -129,10 +135,11 @@ func (t *Tokenizer) encodeWPM(text string, out []int32) []int32 {
 			}
 			if j == i {
 				out = t.appendUNK(out[:start])
-				return
+				break
 			}
 			i = j
 		}
+		return len(out) <= limit
 	})
 	return out
 }

@@ -23,7 +23,7 @@ func wpmVocab(tokens ...string) *Vocab {
 
 func wpmWordList(text string) []string {
 	var out []string
-	wpmWords(text, func(w string) { out = append(out, w) })
+	wpmWords(text, func(w string) bool { out = append(out, w); return true })
 	return out
 }
 

@@ -94,9 +94,10 @@ type chatLoop struct {
 	messages       []map[string]any
 	last           *engine.Result
 	turns          int
-	computed       int // prompt tokens computed over the conversation
-	reused         int // prompt tokens reused from the cache
-	shifted        int // turns dropped to fit the context
+	computed       int     // prompt tokens computed over the conversation
+	reused         int     // prompt tokens reused from the cache
+	shifted        int     // turns dropped to fit the context
+	systemIDs      []int32 // the system prompt rendered alone, which a context shift keeps
 }
 
 // dropOldestTurn drops the oldest user turn after the system prompt, with the
@@ -125,6 +126,27 @@ func (c *chatLoop) reset() {
 	}
 	c.s.Reset()
 	c.last, c.turns, c.computed, c.reused, c.shifted = nil, 0, 0, 0, 0
+	c.systemIDs = nil
+	if c.system != "" { // a template that wants a user message too keeps nothing
+		c.systemIDs, _, _ = c.m.ChatPrompt(c.template, c.messages, nil, time.Now())
+	}
+}
+
+// keep is how many tokens of prompt (besides BOS) a context shift keeps:
+// --keep when given, else those the system prompt rendered alone begins
+// with too.
+func (c *chatLoop) keep(prompt []int32) int {
+	if c.opts.Keep != 0 {
+		return c.opts.Keep
+	}
+	n := 0
+	for n < len(prompt) && n < len(c.systemIDs) && prompt[n] == c.systemIDs[n] {
+		n++
+	}
+	if n > 0 && prompt[0] == c.m.Tokenizer().BOS() {
+		n--
+	}
+	return n
 }
 
 func (c *chatLoop) turn(user string) error {
@@ -144,7 +166,7 @@ func (c *chatLoop) turn(user string) error {
 		c.shifted++
 	}
 	req := c.opts.Request()
-	req.Prompt, req.PromptIDs = "", ids
+	req.Prompt, req.PromptIDs, req.Keep = "", ids, c.keep(ids)
 	// Ctrl-C stops this answer, not the chat.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -5,9 +5,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/conveyor-llm/conveyor/chat"
+	"github.com/conveyor-llm/conveyor/engine"
+	"github.com/conveyor-llm/conveyor/engine/runopts"
 	"github.com/conveyor-llm/conveyor/internal/testdata"
 )
 
@@ -46,10 +50,45 @@ func TestChatContextShift(t *testing.T) {
 	require.NotNil(t, m, out)
 	require.Equal(t, "5", m[1], out)
 	require.NotEqual(t, "0", m[2], "no turn was dropped: make the conversation longer\n%s", out)
+	// The last turn, with old turns dropped, still reuses the system prompt
+	// from the cache.
+	last := regexp.MustCompile(`last turn: prompt \d+ tokens, \d+ computed and (\d+) reused`).FindStringSubmatch(out)
+	require.NotNil(t, last, out)
+	reused, _ := strconv.Atoi(last[1])
+	require.GreaterOrEqual(t, reused, len("<|im_start|>system\nTell a story.<|im_end|>\n")/4, "hardly anything reused:\n%s", out)
 
 	stdin = strings.NewReader(turns)
 	code, out, errOut = conveyor(append(args, "--no-context-shift")...)
 	stdin = nil
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, errOut, "prompt too long", out)
+}
+
+// A context shift in the middle of an answer keeps the system prompt (unless
+// --keep says otherwise): its tokens begin every prompt of the conversation.
+func TestChatShiftKeepsTheSystemPrompt(t *testing.T) {
+	m, err := engine.Load(testdata.Path(t, "models/stories260K.gguf"), engine.Options{Backend: "cpu", Threads: 2})
+	require.NoError(t, err)
+	defer m.Close()
+	template, err := chat.Resolve(m.File(), "chatml")
+	require.NoError(t, err)
+	s, err := m.NewSession(engine.SessionOptions{Context: 256})
+	require.NoError(t, err)
+	defer s.Close()
+	c := &chatLoop{m: m, s: s, template: template, system: "Tell a story.", opts: &runopts.Options{}}
+	c.reset()
+	c.messages = append(c.messages, map[string]any{"role": "user", "content": "Once upon a time"})
+	ids, _, err := m.ChatPrompt(template, c.messages, nil, time.Now())
+	require.NoError(t, err)
+	system := len(m.Tokenizer().Encode("<|im_start|>system\nTell a story.<|im_end|>\n", false, true))
+	keep := c.keep(ids)
+	require.GreaterOrEqual(t, keep, system)
+	require.Less(t, keep, system+len(m.Tokenizer().Encode("<|im_start|>user", false, true)), "kept into the user's turn")
+
+	c.opts.Keep = 3
+	require.Equal(t, 3, c.keep(ids))
+	c.system = ""
+	c.opts.Keep = 0
+	c.reset()
+	require.Zero(t, c.keep(ids))
 }

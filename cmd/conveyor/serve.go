@@ -52,6 +52,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(maxTokens, "n-predict", 0, "same as --max-tokens")
 	accessLog := fs.Bool("access-log", true, "log one line per request to stderr (method, path, status, tokens, time; never the prompt)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long the requests in flight may take before their connections are closed")
+	noShift := fs.Bool("no-context-shift", false, "refuse a chat longer than the context and end an answer at a full context, instead of dropping the oldest turns after the system prompt, and the oldest tokens after n_keep (llama.cpp's context shift)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		logf("conveyor serve: /v1/chat/completions is off: %v", err)
 		template = ""
 	}
-	sched, err := m.NewScheduler(engine.SchedulerOptions{Parallel: *parallel, Context: seqCtx, BatchSize: *batch,
+	sched, err := m.NewScheduler(engine.SchedulerOptions{ContextShift: !*noShift, Parallel: *parallel, Context: seqCtx, BatchSize: *batch,
 		Queue: *queue, CacheType: *cacheType})
 	if err != nil {
 		return err
