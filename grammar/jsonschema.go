@@ -1,7 +1,6 @@
 package grammar
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -35,13 +34,11 @@ var unsupported = []string{"allOf", "not", "if", "then", "else", "patternPropert
 // optional ones alike; additionalProperties is false unless the schema says
 // true or gives a schema (objects without properties take any member).
 func SchemaToGBNF(schema []byte) (string, error) {
-	var root any
-	d := json.NewDecoder(bytes.NewReader(schema))
-	d.UseNumber()
-	if err := d.Decode(&root); err != nil {
+	root, order, err := decodeSchema(schema)
+	if err != nil {
 		return "", &SchemaError{Keyword: "$schema", Msg: "not valid JSON: " + err.Error()}
 	}
-	c := &converter{root: root, rules: map[string]string{}, refs: map[string]string{}}
+	c := &converter{root: root, keys: order, rules: map[string]string{}, refs: map[string]string{}}
 	body, err := c.visit(root, "")
 	if err != nil {
 		return "", err
@@ -52,6 +49,7 @@ func SchemaToGBNF(schema []byte) (string, error) {
 
 type converter struct {
 	root  any
+	keys  keyOrder // the key order of the schema's objects
 	rules map[string]string
 	order []string
 	refs  map[string]string // $ref → rule name
@@ -679,10 +677,12 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 	ws := c.use("ws")
 	props, _ := s["properties"].(map[string]any)
 	required := map[string]bool{}
+	var requiredList []string // in the schema's order
 	if r, ok := s["required"].([]any); ok {
 		for _, x := range r {
-			if k, ok := x.(string); ok {
+			if k, ok := x.(string); ok && !required[k] {
 				required[k] = true
+				requiredList = append(requiredList, k)
 			}
 		}
 	}
@@ -704,13 +704,20 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 		add = e
 	}
 	// property order: as written in the schema
-	keys := orderedKeys(s["properties"], props)
-	for k := range required {
-		if _, ok := props[k]; !ok {
+	keys := c.orderedKeys(props)
+	schemas := map[string]any{}
+	for _, k := range keys {
+		schemas[k] = props[k]
+	}
+	for _, k := range requiredList {
+		if _, ok := schemas[k]; !ok {
 			if add == "" {
 				return "", errAt("required", path, "required property %q is not in properties", k)
 			}
-			props[k] = true
+			schemas[k] = true
+			if a, ok := s["additionalProperties"].(map[string]any); ok {
+				schemas[k] = a
+			}
 			keys = append(keys, k)
 		}
 	}
@@ -720,7 +727,7 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 	}
 	var members []member
 	for _, k := range keys {
-		e, err := c.visit(props[k], path+"/properties/"+k)
+		e, err := c.visit(schemas[k], path+"/properties/"+k)
 		if err != nil {
 			return "", err
 		}
@@ -780,9 +787,12 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 	return name, nil
 }
 
-// orderedKeys is the property names, sorted (the decoded schema does not
-// keep the order of its text; JSON objects are unordered anyway).
-func orderedKeys(_ any, props map[string]any) []string {
+// orderedKeys is the property names in the schema's order (sorted for a
+// map the decoder did not make, such as one built by merge).
+func (c *converter) orderedKeys(props map[string]any) []string {
+	if keys := c.keys.of(props); len(keys) == len(props) {
+		return keys
+	}
 	keys := make([]string, 0, len(props))
 	for k := range props {
 		keys = append(keys, k)
