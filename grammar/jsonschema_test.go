@@ -186,3 +186,24 @@ func TestNumberBoundsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestRemaining: the fewest characters that complete the text so far.
+func TestRemaining(t *testing.T) {
+	g := mustParse(t, `root ::= "{" ws ("\"a\"" ws ":" ws v ("," ws v)*)? "}"
+v ::= "[" v? "]" | [0-9]+ | "null"
+ws ::= " "?`)
+	for _, c := range []struct {
+		text string
+		want int
+	}{
+		{"", 2}, {"{", 1}, {"{ ", 1}, {`{"a"`, 3}, {`{"a":`, 2}, {`{"a":[[`, 3}, {`{"a":[[1`, 3}, {`{"a":1,`, 2}, {`{"a":n`, 4}, {"{}", 0},
+	} {
+		st, ok := g.AcceptString(g.Start(), c.text)
+		if !ok {
+			t.Fatalf("%q rejected", c.text)
+		}
+		if got := g.Remaining(st); got != c.want {
+			t.Errorf("Remaining after %q = %d, want %d", c.text, got, c.want)
+		}
+	}
+}
