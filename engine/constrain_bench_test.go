@@ -102,7 +102,15 @@ func BenchmarkGrammar(b *testing.B) {
 				smp := newSampler(Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95, Seed: 1}, 4096)
 				loop(b, func() {
 					copy(work, logits)
-					c.sample(smp, work)
+					c.sample(smp, work, 0)
+				})
+			})
+			// with a token limit far off: each pick also checks the answer can still end
+			b.Run(v.name+"/sample-limited/"+pos.name, func(b *testing.B) {
+				smp := newSampler(Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95, Seed: 1}, 4096)
+				loop(b, func() {
+					copy(work, logits)
+					c.sample(smp, work, 1000)
 				})
 			})
 		}
