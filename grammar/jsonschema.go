@@ -77,19 +77,25 @@ func (c *converter) text() string {
 
 // common rules, added on use.
 var commonRules = map[string]string{
-	"ws":        `| " " | "\n" [ \t]{0,8}`,
-	"char":      `[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})`,
-	"string":    `"\"" char* "\"" ws`,
-	"int":       `"-"? ("0" | [1-9] [0-9]{0,15})`,
-	"integer":   `int ws`,
-	"number":    `int ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})? ws`,
-	"boolean":   `("true" | "false") ws`,
-	"null":      `"null" ws`,
-	"value":     `object | array | string | number | boolean | null`,
-	"object":    `"{" ws (member ("," ws member)*)? "}" ws`,
-	"member":    `string ":" ws value`,
-	"array":     `"[" ws (value ("," ws value)*)? "]" ws`,
-	"date":      `[0-9]{4} "-" ("0" [1-9] | "1" [0-2]) "-" ("0" [1-9] | [12] [0-9] | "3" [01])`,
+	"ws": `| " " | "\n" [ \t]{0,8}`,
+	// an escaped UTF-16 surrogate would count as two characters here and one
+	// to a reader (or be no character at all): astral characters come as UTF-8
+	"char":    `[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" ([0-9a-cA-CeEfF] hex{3} | [dD] [0-7] hex{2}))`,
+	"string":  `"\"" char* "\"" ws`,
+	"int":     `"-"? ("0" | [1-9] [0-9]{0,15})`,
+	"integer": `int ws`,
+	"number":  `int ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})? ws`,
+	"boolean": `("true" | "false") ws`,
+	"null":    `"null" ws`,
+	"value":   `object | array | string | number | boolean | null`,
+	"object":  `"{" ws (member ("," ws member)*)? "}" ws`,
+	"member":  `string ":" ws value`,
+	"array":   `"[" ws (value ("," ws value)*)? "]" ws`,
+	// days that every year has in the month (February 29 left out)
+	"date":      `[0-9]{4} "-" ("0" [13578] "-" day31 | "1" [02] "-" day31 | "0" [469] "-" day30 | "11-" day30 | "02-" day28)`,
+	"day28":     `"0" [1-9] | "1" [0-9] | "2" [0-8]`,
+	"day30":     `"0" [1-9] | [12] [0-9] | "30"`,
+	"day31":     `"0" [1-9] | [12] [0-9] | "3" [01]`,
 	"time":      `([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]{1,6})? ("Z" | [+-] ([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9])`,
 	"date-time": `date "T" time`,
 	"uuid":      `hex{8} "-" hex{4} "-" hex{4} "-" hex{4} "-" hex{12}`,
@@ -100,6 +106,7 @@ var ruleDeps = map[string][]string{
 	"string": {"char", "ws"}, "integer": {"int", "ws"}, "number": {"int", "ws"}, "boolean": {"ws"}, "null": {"ws"},
 	"value": {"object", "array", "string", "number", "boolean", "null"}, "object": {"ws", "member"},
 	"member": {"string", "value"}, "array": {"ws", "value"}, "date-time": {"date", "time"}, "uuid": {"hex"},
+	"char": {"hex"}, "date": {"day28", "day30", "day31"},
 }
 
 // use adds a common rule (and those it needs) and returns its name.

@@ -207,3 +207,21 @@ ws ::= " "?`)
 		}
 	}
 }
+
+func TestFormatsAreValidValues(t *testing.T) {
+	date := schemaGrammar(t, `{"type": "string", "format": "date"}`)
+	for text, want := range map[string]bool{
+		`"2024-01-31"`: true, `"2024-04-30"`: true, `"2024-04-31"`: false, `"2023-02-28"`: true, `"2023-02-29"`: false,
+		`"2023-02-30"`: false, `"2023-11-30"`: true, `"2023-12-31"`: true, `"2023-13-01"`: false, `"2023-00-10"`: false, `"2023-06-00"`: false,
+	} {
+		if date.Match(text) != want {
+			t.Errorf("date Match(%s) = %v, want %v", text, !want, want)
+		}
+	}
+	str := schemaGrammar(t, `{"type": "string", "minLength": 2}`)
+	for text, want := range map[string]bool{`"\u00e9\u00e8"`: true, `"\ud83d\ude00"`: false, `"😀😀"`: true, `"\uDFFF\uE000"`: false, `"\uE000\uFFFF"`: true} {
+		if str.Match(text) != want {
+			t.Errorf("string Match(%s) = %v, want %v", text, !want, want)
+		}
+	}
+}
