@@ -563,8 +563,10 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 	}
 	addRule := ""
 	if add != "" {
+		// an additional member's name is none of the named ones: a reader
+		// would keep one of two members of the same name
 		addRule = c.fresh("additional-kv")
-		c.add(addRule, c.use("string")+` ":" `+ws+" "+add)
+		c.add(addRule, c.keyNotIn(keys)+" "+ws+` ":" `+ws+" "+add)
 	}
 	name := c.fresh("object")
 	// rest(i, first): the members from i on; first: no comma before the next
@@ -611,6 +613,64 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 	}
 	c.add(name, `"{" `+ws+" "+rest(0, true)+` "}" `+ws)
 	return name, nil
+}
+
+// keyNotIn is a JSON string, as an object key, whose value is none of names.
+// Until it leaves every name's path it is written without escapes (an escape
+// could spell a name's character); after that, anything goes.
+func (c *converter) keyNotIn(names []string) string {
+	if len(names) == 0 {
+		return `"\"" ` + c.use("char") + `* "\""`
+	}
+	type trie struct {
+		end  bool
+		kids map[rune]*trie
+		runs []rune // the kids' characters, in the order met
+	}
+	root := &trie{kids: map[rune]*trie{}}
+	for _, name := range names {
+		n := root
+		for _, r := range name {
+			k, ok := n.kids[r]
+			if !ok {
+				k = &trie{kids: map[rune]*trie{}}
+				n.kids[r], n.runs = k, append(n.runs, r)
+			}
+			n = k
+		}
+		n.end = true
+	}
+	char := c.use("char")
+	var rest func(n *trie) string // the rest of the name, from a node of the trie
+	rest = func(n *trie) string {
+		// a character no name continues with here, then anything
+		class := `[^"\\\x7F\x00-\x1F`
+		var alts []string
+		for _, r := range n.runs {
+			class += classEscape(r)
+			if r >= 0x20 && r != '"' && r != '\\' && r != 0x7f {
+				alts = append(alts, lit(string(r))+" "+rest(n.kids[r]))
+			}
+		}
+		alts = append([]string{class + "] " + char + "*"}, alts...)
+		if n.end {
+			return "(" + strings.Join(alts, " | ") + ")"
+		}
+		return "(" + strings.Join(alts, " | ") + ")?"
+	}
+	return `"\"" ` + rest(root) + ` "\""`
+}
+
+// classEscape is r as written inside a GBNF character class.
+func classEscape(r rune) string {
+	switch r {
+	case ']', '[', '\\', '-', '^', '"':
+		return `\` + string(r)
+	}
+	if r < 0x20 || r == 0x7f {
+		return fmt.Sprintf(`\x%02X`, r)
+	}
+	return string(r)
 }
 
 // orderedKeys is the property names in the schema's order (sorted for a

@@ -225,3 +225,26 @@ func TestFormatsAreValidValues(t *testing.T) {
 		}
 	}
 }
+
+// TestAdditionalMembersNameNoProperty: a reader keeps only one of two
+// members of the same name, so an additional member never takes a
+// property's name (nor spells it with escapes).
+func TestAdditionalMembersNameNoProperty(t *testing.T) {
+	g := schemaGrammar(t, `{"type": "object", "properties": {"a": {"type": "integer"}, "ab": {"type": "integer"}, "é\"": {"type": "null"}},
+		"additionalProperties": {"type": "string"}}`)
+	for text, want := range map[string]bool{
+		`{"a": 1, "ab": 2, "b": "x"}`:       true,
+		`{"a": 1, "abc": "x"}`:              true,
+		`{"a": 1, "": "x", "x\u0061": "y"}`: true,
+		`{"a": 1, "é": "x", "éx": "y"}`:     true,
+		`{"a": 1, "a": "x"}`:                false,
+		`{"a": 1, "ab": 2, "ab": "x"}`:      false,
+		`{"\u0061": "x"}`:                   false,
+		`{"é\"": null, "é\"": "x"}`:         false,
+		`{"a": 1, "b": "x", "a": "y"}`:      false,
+	} {
+		if g.Match(text) != want {
+			t.Errorf("Match(%s) = %v, want %v", text, !want, want)
+		}
+	}
+}
