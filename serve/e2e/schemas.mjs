@@ -385,6 +385,15 @@ export const schemas = [
     },
   },
   {
+    name: 'open_record',
+    schema: {
+      type: 'object',
+      properties: { id: { type: 'integer', minimum: 1, maximum: 100 }, label: str({ maxLength: 10 }) },
+      required: ['id'],
+      additionalProperties: { type: 'string', maxLength: 10 },
+    },
+  },
+  {
     name: 'mixed_tuple',
     schema: {
       type: 'array',
