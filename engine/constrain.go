@@ -220,19 +220,28 @@ func (c *constraint) keepFitting(logits []float32, left int) {
 	if left <= 0 {
 		return
 	}
+	m := c.all
+	if c.atHead && c.first != nil {
+		m = c.first
+	}
+	fit, n := m.FittingBits(c.st, left-1)
 	c.fit = append(c.fit[:0], c.set...)
-	kept := 0
-	for i, w := range c.fit {
-		for ; w != 0; w &= w - 1 {
-			id := int32(i*64 + bits.TrailingZeros64(w))
-			if c.fits(id, left) {
-				kept++
-			} else {
-				c.fit[i] &^= 1 << (id & 63)
+	for i := range c.fit {
+		if i < len(fit) {
+			c.fit[i] &= fit[i]
+		} else {
+			c.fit[i] = 0
+		}
+	}
+	if c.st.Complete() { // end of generation, when allowed, fits
+		for _, id := range c.vocab.eog {
+			if int(id) < len(logits) && c.set[id>>6]&(1<<(id&63)) != 0 {
+				c.fit[id>>6] |= 1 << (id & 63)
+				n++
 			}
 		}
 	}
-	if kept == 0 {
+	if n == 0 {
 		return
 	}
 	inf := float32(math.Inf(-1))

@@ -248,3 +248,55 @@ func TestAdditionalMembersNameNoProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestFittingBitsAgreeWithRemaining: the tokens FittingBits keeps are those
+// the grammar accepts and after which Remaining is within the bound, at
+// states along random texts.
+func TestFittingBitsAgreeWithRemaining(t *testing.T) {
+	g := schemaGrammar(t, `{"type": "object", "properties": {"name": {"type": "string", "maxLength": 6}, "n": {"type": "number", "minimum": -2.5, "maximum": 40},
+		"tags": {"type": "array", "items": {"enum": ["ab", "é"]}, "maxItems": 3}}, "required": ["name", "n"]}`)
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"{", "}", "[", "]", `"`, ":", ",", " ", "n", "a", "m", "e", "1", "0", "-", ".", "b", "é", "\xc3", "\xa9", "tags", `"name"`, `": "`, "ab", `"]}`}
+	pieces := make([][]byte, 0, 300)
+	for range 300 {
+		var p string
+		for range 1 + rng.IntN(3) {
+			p += alphabet[rng.IntN(len(alphabet))]
+		}
+		pieces = append(pieces, []byte(p))
+	}
+	m := NewMasker(g, NewVocab(pieces))
+	for walk := range 40 {
+		st := g.Start()
+		for step := 0; step < 30; step++ {
+			for _, within := range []int{0, 1, 3, 8, 30} {
+				got, n := m.FittingBits(st, within)
+				count := 0
+				for id, p := range pieces {
+					after, ok := g.Accept(st, p)
+					want := ok && g.Remaining(after) <= within
+					if has := got[id>>6]&(1<<(id&63)) != 0; has != want {
+						t.Fatalf("walk %d step %d within %d: token %q kept %v, want %v", walk, step, within, p, has, want)
+					}
+					if want {
+						count++
+					}
+				}
+				if n != count {
+					t.Fatalf("count %d, want %d", n, count)
+				}
+			}
+			allowed, n := m.AllowedBits(st)
+			if n == 0 {
+				break
+			}
+			var ids []int
+			for id := range pieces {
+				if allowed[id>>6]&(1<<(id&63)) != 0 {
+					ids = append(ids, id)
+				}
+			}
+			st, _ = g.Accept(st, pieces[ids[rng.IntN(len(ids))]])
+		}
+	}
+}
