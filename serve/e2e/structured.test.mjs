@@ -1,6 +1,6 @@
 // Structured output through the official openai client: every schema in
 // schemas.mjs goes to `conveyor serve` as response_format json_schema, whole
-// and streamed; each answer must parse, validate against its schema (ajv),
+// and streamed (and greedy with a lower limit for a third of them); each answer must parse, validate against its schema (ajv),
 // list the schema's properties in its order, and be the same both ways (same
 // seed). The model is the tiny stories260K: it knows nothing of JSON, so the
 // grammar does all the work, and the token limit forces it to close what it
@@ -70,9 +70,11 @@ describe('schemas', { concurrency: 4 }, () => schemas.forEach(({ name, schema },
     assert.equal(streamed.text, text, 'the stream spells the same answer');
     assert.equal(streamed.finish, res.choices[0].finish_reason);
 
-    // at temperature 0 too, and with the limit close to the shortest answer
-    const greedy = await client.chat.completions.create({ ...params, temperature: 0, max_tokens: 120 });
-    validate(parse(greedy, 'greedy'));
+    // for every third schema, at temperature 0 too, with a lower limit
+    if (i % 3 === 0) {
+      const greedy = await client.chat.completions.create({ ...params, temperature: 0, max_tokens: 120 });
+      validate(parse(greedy, 'greedy'));
+    }
   });
 }));
 
