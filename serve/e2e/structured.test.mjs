@@ -1,8 +1,8 @@
 // Structured output through the official openai client: every schema in
 // schemas.mjs goes to `conveyor serve` as response_format json_schema, whole
-// and streamed (and greedy with a lower limit for a third of them); each answer must parse, validate against its schema (ajv),
-// list the schema's properties in its order, and be the same both ways (same
-// seed). The model is the tiny stories260K: it knows nothing of JSON, so the
+// and streamed (and greedy with a lower limit for a third of them); each
+// answer must parse, validate against its schema (ajv), list the schema's
+// properties in its order, and be the same both ways (same seed). The model is the tiny stories260K: it knows nothing of JSON, so the
 // grammar does all the work, and the token limit forces it to close what it
 // opened. Run by serve's Go test TestOpenAIClient (see openai.test.mjs).
 import { describe, test } from 'node:test';
