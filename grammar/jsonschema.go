@@ -685,4 +685,3 @@ func (c *converter) orderedKeys(props map[string]any) []string {
 	sort.Strings(keys)
 	return keys
 }
-
