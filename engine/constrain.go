@@ -110,6 +110,7 @@ type constraint struct {
 	buf    []float32
 	ids    []int32  // the allowed tokens' ids, for the second draw
 	set    []uint64 // the allowed tokens, after mask
+	fit    []uint64 // scratch for keepFitting
 }
 
 func newConstraint(g *grammar.Grammar, gv *grammarVocab, tok *tokenizer.Tokenizer, ignoreEOS bool) *constraint {
@@ -156,17 +157,40 @@ func (c *constraint) allowed(id int32) bool {
 // second draw looks only at the allowed tokens (the same draw as over the
 // masked logits: the same order, ties broken by id, one random number), unless
 // logit biases or penalties, which name token ids, apply.
-func (c *constraint) sample(smp *sampler, logits []float32) (int32, error) {
+//
+// left is how many tokens the answer may still have, this one included (0:
+// no limit). A token is taken only if the grammar can still be completed in
+// the tokens after it, one character a token, so that a limited answer ends
+// complete (a JSON text closed) rather than cut off.
+func (c *constraint) sample(smp *sampler, logits []float32, left int) (int32, error) {
 	c.buf = append(c.buf[:0], logits...)
-	if id := smp.sample(c.buf); c.allowed(id) {
+	if id := smp.sample(c.buf); c.allowed(id) && c.fits(id, left) {
 		return id, nil
 	}
 	n := c.mask(logits)
 	if n == 0 {
 		return 0, ErrGrammarDeadEnd
 	}
+	// Tokens that do not fit are rare until the end nears: draw, and drop a
+	// token that does not fit; after a few, sort them all out at once.
+	for try := 0; left > 0 && try < 3 && n > 8; try++ {
+		id := c.draw(smp, logits)
+		if c.fits(id, left) {
+			return id, nil
+		}
+		logits[id] = float32(math.Inf(-1))
+		c.set[id>>6] &^= 1 << (id & 63)
+		n--
+	}
+	c.keepFitting(logits, left)
+	return c.draw(smp, logits), nil
+}
+
+// draw samples from logits, where the tokens not in c.set are masked.
+func (c *constraint) draw(smp *sampler, logits []float32) int32 {
 	if len(smp.opts.LogitBias) > 0 || smp.opts.penalized() {
-		return smp.sample(logits), nil
+		c.buf = append(c.buf[:0], logits...) // the sampler changes what it reads
+		return smp.sample(c.buf)
 	}
 	c.buf, c.ids = c.buf[:0], c.ids[:0]
 	for i, w := range c.set {
@@ -176,7 +200,57 @@ func (c *constraint) sample(smp *sampler, logits []float32) (int32, error) {
 			c.ids = append(c.ids, int32(id))
 		}
 	}
-	return c.ids[smp.sample(c.buf)], nil
+	return c.ids[smp.sample(c.buf)]
+}
+
+// fits reports whether, after the allowed token id, the grammar can still
+// be completed within the tokens left.
+func (c *constraint) fits(id int32, left int) bool {
+	if left <= 0 || c.tok.IsEOG(id) {
+		return true
+	}
+	st, ok := c.g.Accept(c.st, c.text(id))
+	return ok && c.g.Remaining(st) <= left-1
+}
+
+// keepFitting drops from c.set (and logits) the tokens that do not fit;
+// when none does, it keeps them all (the answer will be cut off: the
+// vocabulary cannot spell the shortest completion a character a token).
+func (c *constraint) keepFitting(logits []float32, left int) {
+	if left <= 0 {
+		return
+	}
+	m := c.all
+	if c.atHead && c.first != nil {
+		m = c.first
+	}
+	fit, n := m.FittingBits(c.st, left-1)
+	c.fit = append(c.fit[:0], c.set...)
+	for i := range c.fit {
+		if i < len(fit) {
+			c.fit[i] &= fit[i]
+		} else {
+			c.fit[i] = 0
+		}
+	}
+	if c.st.Complete() { // end of generation, when allowed, fits
+		for _, id := range c.vocab.eog {
+			if int(id) < len(logits) && c.set[id>>6]&(1<<(id&63)) != 0 {
+				c.fit[id>>6] |= 1 << (id & 63)
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return
+	}
+	inf := float32(math.Inf(-1))
+	for i, w := range c.set {
+		for drop := w &^ c.fit[i]; drop != 0; drop &= drop - 1 {
+			logits[i*64+bits.TrailingZeros64(drop)] = inf
+		}
+	}
+	copy(c.set, c.fit)
 }
 
 // mask sets the logits of the tokens the grammar rejects to -inf, leaves the

@@ -102,7 +102,25 @@ func BenchmarkGrammar(b *testing.B) {
 				smp := newSampler(Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95, Seed: 1}, 4096)
 				loop(b, func() {
 					copy(work, logits)
-					c.sample(smp, work)
+					c.sample(smp, work, 0)
+				})
+			})
+			// with the token limit at the shortest completion: only tokens that
+			// lead straight to the end fit, so every allowed token is checked
+			b.Run(v.name+"/sample-at-limit/"+pos.name, func(b *testing.B) {
+				smp := newSampler(Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95, Seed: 1}, 4096)
+				left := g.Remaining(st)
+				loop(b, func() {
+					copy(work, logits)
+					c.sample(smp, work, left)
+				})
+			})
+			// with a token limit far off: each pick also checks the answer can still end
+			b.Run(v.name+"/sample-limited/"+pos.name, func(b *testing.B) {
+				smp := newSampler(Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95, Seed: 1}, 4096)
+				loop(b, func() {
+					copy(work, logits)
+					c.sample(smp, work, 1000)
 				})
 			})
 		}

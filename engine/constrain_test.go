@@ -258,6 +258,32 @@ func TestJSONSchemaSampling(t *testing.T) {
 	}
 }
 
+// TestGrammarEndsWithinMaxTokens: with no bias toward closing, a schema's
+// answer still ends complete and valid when MaxTokens leaves little room
+// beyond the shortest valid answer: the sampler keeps the rest completable.
+func TestGrammarEndsWithinMaxTokens(t *testing.T) {
+	m := loadStories(t)
+	s, err := m.NewSession(SessionOptions{})
+	require.NoError(t, err)
+	defer s.Close()
+	for i, schema := range testSchemas {
+		var root any
+		require.NoError(t, json.Unmarshal([]byte(schema), &root))
+		g, err := Request{JSONSchema: schema}.compileGrammar()
+		require.NoError(t, err)
+		shortest := g.Remaining(g.Start())
+		for seed := range uint64(2) {
+			req := Request{Prompt: "Once upon a time", MaxTokens: shortest + 8 + int(seed)*40, JSONSchema: schema,
+				Sampling: Sampling{Temperature: 0.9, Seed: seed + 1, TopP: 1}}
+			res, text := generate(t, s, req)
+			var v any
+			require.NoError(t, json.Unmarshal([]byte(text), &v), "schema %d seed %d (%s, %d tokens): %q", i, seed, res.StopReason, len(res.GeneratedIDs), text)
+			require.NoError(t, validate(v, root, root), "schema %d seed %d: %s", i, seed, text)
+			require.LessOrEqual(t, len(res.GeneratedIDs), req.MaxTokens)
+		}
+	}
+}
+
 // TestExampleGrammarsSampling samples from llama.cpp-style example grammars.
 func TestExampleGrammarsSampling(t *testing.T) {
 	m := loadStories(t)
@@ -351,8 +377,8 @@ func TestFastMaskAgreesWithSlow(t *testing.T) {
 	g, err := grammar.Parse(src)
 	require.NoError(t, err)
 	docs := []string{
-		`{"n": 12.5, "name": "Zoë \"Z\" 東京", "ok": true, "sub": {"s": "a\u00e9b", "x": -42}, "tags": ["x", "日本語", ""]}`,
-		"{\n  \"n\": 0,\n  \"name\": \"\",\n  \"ok\": false,\n  \"sub\": {\"s\": \"ÿ😀\", \"x\": 7},\n  \"tags\": []\n}",
+		`{"name": "Zoë \"Z\" 東京", "tags": ["x", "日本語", ""], "n": 12.5, "ok": true, "sub": {"x": -42, "s": "a\u00e9b"}}`,
+		"{\n  \"name\": \"\",\n  \"tags\": [],\n  \"n\": 0,\n  \"ok\": false,\n  \"sub\": {\"x\": 7, \"s\": \"ÿ😀\"}\n}",
 	}
 	for _, v := range []struct {
 		file      string
@@ -412,7 +438,7 @@ func TestFastMaskAgreesWithSlow(t *testing.T) {
 				check(s.st, s.atHead, fmt.Sprintf("after sampled %q", text))
 				checked++
 			}
-			id, err := s.sample(newSampler(Sampling{Temperature: 1, Seed: uint64(step)}, 4096), logits)
+			id, err := s.sample(newSampler(Sampling{Temperature: 1, Seed: uint64(step)}, 4096), logits, 0)
 			require.NoError(t, err)
 			if tok.IsEOG(id) {
 				break

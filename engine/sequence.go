@@ -141,7 +141,7 @@ func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next
 	}
 	var id int32
 	if q.con != nil {
-		if id, err = q.con.sample(q.smp, logits); err != nil {
+		if id, err = q.con.sample(q.smp, logits, q.tokensLeft(cached)); err != nil {
 			res.StopReason = "grammar"
 			q.finish()
 			return 0, true, err
@@ -151,6 +151,22 @@ func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next
 		id = q.smp.sample(logits)
 	}
 	return q.stepID(ctx, id, cached)
+}
+
+// tokensLeft is how many tokens the answer may still have, this one
+// included, before MaxTokens or a full context ends it; 0 for no limit.
+func (q *sequence) tokensLeft(cached int) int {
+	left := math.MaxInt
+	if q.req.MaxTokens > 0 {
+		left = q.req.MaxTokens - len(q.res.GeneratedIDs)
+	}
+	if !q.canShift {
+		left = min(left, q.ctxLen-cached+1)
+	}
+	if left == math.MaxInt {
+		return 0
+	}
+	return max(left, 1)
 }
 
 // argmaxOnly reports whether the next token is the argmax of the raw logits

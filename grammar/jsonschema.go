@@ -1,11 +1,8 @@
 package grammar
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
-	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,13 +32,11 @@ var unsupported = []string{"allOf", "not", "if", "then", "else", "patternPropert
 // optional ones alike; additionalProperties is false unless the schema says
 // true or gives a schema (objects without properties take any member).
 func SchemaToGBNF(schema []byte) (string, error) {
-	var root any
-	d := json.NewDecoder(bytes.NewReader(schema))
-	d.UseNumber()
-	if err := d.Decode(&root); err != nil {
+	root, order, err := decodeSchema(schema)
+	if err != nil {
 		return "", &SchemaError{Keyword: "$schema", Msg: "not valid JSON: " + err.Error()}
 	}
-	c := &converter{root: root, rules: map[string]string{}, refs: map[string]string{}}
+	c := &converter{root: root, keys: order, rules: map[string]string{}, refs: map[string]string{}}
 	body, err := c.visit(root, "")
 	if err != nil {
 		return "", err
@@ -52,6 +47,7 @@ func SchemaToGBNF(schema []byte) (string, error) {
 
 type converter struct {
 	root  any
+	keys  keyOrder // the key order of the schema's objects
 	rules map[string]string
 	order []string
 	refs  map[string]string // $ref → rule name
@@ -80,19 +76,25 @@ func (c *converter) text() string {
 
 // common rules, added on use.
 var commonRules = map[string]string{
-	"ws":        `| " " | "\n" [ \t]{0,8}`,
-	"char":      `[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})`,
-	"string":    `"\"" char* "\"" ws`,
-	"int":       `"-"? ("0" | [1-9] [0-9]{0,15})`,
-	"integer":   `int ws`,
-	"number":    `int ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})? ws`,
-	"boolean":   `("true" | "false") ws`,
-	"null":      `"null" ws`,
-	"value":     `object | array | string | number | boolean | null`,
-	"object":    `"{" ws (member ("," ws member)*)? "}" ws`,
-	"member":    `string ":" ws value`,
-	"array":     `"[" ws (value ("," ws value)*)? "]" ws`,
-	"date":      `[0-9]{4} "-" ("0" [1-9] | "1" [0-2]) "-" ("0" [1-9] | [12] [0-9] | "3" [01])`,
+	"ws": `| " " | "\n" [ \t]{0,8}`,
+	// an escaped UTF-16 surrogate would count as two characters here and one
+	// to a reader (or be no character at all): astral characters come as UTF-8
+	"char":    `[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" ([0-9a-cA-CeEfF] hex{3} | [dD] [0-7] hex{2}))`,
+	"string":  `"\"" char* "\"" ws`,
+	"int":     `"-"? ("0" | [1-9] [0-9]{0,15})`,
+	"integer": `int ws`,
+	"number":  `int ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})? ws`,
+	"boolean": `("true" | "false") ws`,
+	"null":    `"null" ws`,
+	"value":   `object | array | string | number | boolean | null`,
+	"object":  `"{" ws (member ("," ws member)*)? "}" ws`,
+	"member":  `string ":" ws value`,
+	"array":   `"[" ws (value ("," ws value)*)? "]" ws`,
+	// days that every year has in the month (February 29 left out)
+	"date":      `[0-9]{4} "-" ("0" [13578] "-" day31 | "1" [02] "-" day31 | "0" [469] "-" day30 | "11-" day30 | "02-" day28)`,
+	"day28":     `"0" [1-9] | "1" [0-9] | "2" [0-8]`,
+	"day30":     `"0" [1-9] | [12] [0-9] | "30"`,
+	"day31":     `"0" [1-9] | [12] [0-9] | "3" [01]`,
 	"time":      `([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]{1,6})? ("Z" | [+-] ([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9])`,
 	"date-time": `date "T" time`,
 	"uuid":      `hex{8} "-" hex{4} "-" hex{4} "-" hex{4} "-" hex{12}`,
@@ -103,6 +105,7 @@ var ruleDeps = map[string][]string{
 	"string": {"char", "ws"}, "integer": {"int", "ws"}, "number": {"int", "ws"}, "boolean": {"ws"}, "null": {"ws"},
 	"value": {"object", "array", "string", "number", "boolean", "null"}, "object": {"ws", "member"},
 	"member": {"string", "value"}, "array": {"ws", "value"}, "date-time": {"date", "time"}, "uuid": {"hex"},
+	"char": {"hex"}, "date": {"day28", "day30", "day31"},
 }
 
 // use adds a common rule (and those it needs) and returns its name.
@@ -391,186 +394,6 @@ func (c *converter) str(s map[string]any, path string) (string, error) {
 	return `"\"" char` + rep + ` "\"" ` + c.use("ws"), nil
 }
 
-func (c *converter) number(t string, s map[string]any, path string) (string, error) {
-	lo, hasLo, err := num(s, "minimum", path)
-	if err != nil {
-		return "", err
-	}
-	hi, hasHi, err := num(s, "maximum", path)
-	if err != nil {
-		return "", err
-	}
-	xlo, hasXlo, err := num(s, "exclusiveMinimum", path)
-	if err != nil {
-		return "", err
-	}
-	xhi, hasXhi, err := num(s, "exclusiveMaximum", path)
-	if err != nil {
-		return "", err
-	}
-	if b, _ := s["exclusiveMinimum"].(bool); b && hasLo { // draft 4
-		xlo, hasXlo, hasLo = lo, true, false
-	}
-	if b, _ := s["exclusiveMaximum"].(bool); b && hasHi {
-		xhi, hasXhi, hasHi = hi, true, false
-	}
-	if !hasLo && !hasHi && !hasXlo && !hasXhi {
-		return c.use(t), nil
-	}
-	if t == "integer" {
-		// integer bounds: [ceil(lo), floor(hi)], exclusive ones one step in
-		var l, h int64 = math.MinInt64, math.MaxInt64
-		if hasLo {
-			l = int64(math.Ceil(lo))
-		}
-		if hasXlo {
-			l = max(l, int64(math.Floor(xlo))+1)
-		}
-		if hasHi {
-			h = int64(math.Floor(hi))
-		}
-		if hasXhi {
-			h = min(h, int64(math.Ceil(xhi))-1)
-		}
-		if l > h {
-			return "", errAt("minimum", path, "no integer lies between the bounds")
-		}
-		return "(" + intRange(l, h) + ") " + c.use("ws"), nil
-	}
-	// numbers: integer bounds, with fractions inside the range
-	if hasXlo || hasXhi {
-		kw := "exclusiveMinimum"
-		if !hasXlo {
-			kw = "exclusiveMaximum"
-		}
-		return "", errAt(kw, path, "exclusive bounds are supported for integers only")
-	}
-	if hasLo && (lo != math.Trunc(lo) || lo < 0) || hasHi && (hi != math.Trunc(hi) || hi < 0 && hasLo) {
-		kw := "minimum"
-		if !(hasLo && (lo != math.Trunc(lo) || lo < 0)) {
-			kw = "maximum"
-		}
-		return "", errAt(kw, path, "number bounds must be whole numbers, the minimum 0 or more")
-	}
-	frac := `("." [0-9]{1,16})?`
-	switch {
-	case hasLo && hasHi:
-		if lo > hi {
-			return "", errAt("minimum", path, "minimum is above maximum")
-		}
-		if lo == hi {
-			return "(" + lit(strconv.FormatInt(int64(lo), 10)) + ` ("." "0"{1,3})? ` + c.use("ws") + ")", nil
-		}
-		return "((" + intRange(int64(lo), int64(hi)-1) + ") " + frac + " | " + lit(strconv.FormatInt(int64(hi), 10)) + ` ("." "0"{1,3})?) ` + c.use("ws"), nil
-	case hasLo:
-		return "(" + intRange(int64(lo), math.MaxInt64) + ") " + frac + " " + c.use("ws"), nil
-	}
-	// maximum only: negatives, or 0..hi-1 with fractions, or hi
-	neg := `"-" ([0-9] | [1-9] [0-9]{1,15}) ` + frac
-	if hi < 0 {
-		return "", errAt("maximum", path, "a negative maximum without a minimum is not supported for numbers")
-	}
-	if hi == 0 {
-		return "(" + neg + ` | "0" ("." "0"{1,3})?) ` + c.use("ws"), nil
-	}
-	return "(" + neg + " | (" + intRange(0, int64(hi)-1) + ") " + frac + " | " + lit(strconv.FormatInt(int64(hi), 10)) + ` ("." "0"{1,3})?) ` + c.use("ws"), nil
-}
-
-// intRange is a GBNF expression for the integers in [lo, hi] (MinInt64 and
-// MaxInt64 standing for no bound), written without leading zeros.
-func intRange(lo, hi int64) string {
-	var alts []string
-	if lo < 0 {
-		// negatives: "-" then |x| for x in [max(lo,..), min(hi,-1)]
-		nhi := uint64(0)
-		if lo == math.MinInt64 {
-			nhi = math.MaxUint64
-		} else {
-			nhi = uint64(-lo)
-		}
-		nlo := uint64(1)
-		if hi < -1 {
-			nlo = uint64(-hi)
-		}
-		alts = append(alts, `"-" (`+uintRange(nlo, nhi)+`)`)
-		if hi < 0 {
-			return strings.Join(alts, " | ")
-		}
-		lo = 0
-	}
-	h := uint64(hi)
-	if hi == math.MaxInt64 {
-		h = math.MaxUint64
-	}
-	alts = append(alts, uintRange(uint64(lo), h))
-	return strings.Join(alts, " | ")
-}
-
-// uintRange is the naturals in [lo, hi]; hi MaxUint64 means no bound (then
-// up to 16 digits).
-func uintRange(lo, hi uint64) string {
-	const maxDigits = 16
-	unbounded := hi == math.MaxUint64
-	ls := strconv.FormatUint(lo, 10)
-	var alts []string
-	if unbounded {
-		// numbers with len(ls) digits from lo, then any longer number
-		alts = append(alts, sameLen(ls, strings.Repeat("9", len(ls))))
-		if len(ls) < maxDigits {
-			alts = append(alts, fmt.Sprintf(`[1-9] [0-9]{%d,%d}`, len(ls), maxDigits-1))
-		}
-		return strings.Join(alts, " | ")
-	}
-	hs := strconv.FormatUint(hi, 10)
-	for n := len(ls); n <= len(hs); n++ {
-		a, b := ls, hs
-		if n > len(ls) {
-			a = "1" + strings.Repeat("0", n-1)
-		}
-		if n < len(hs) {
-			b = strings.Repeat("9", n)
-		}
-		alts = append(alts, sameLen(a, b))
-	}
-	return strings.Join(alts, " | ")
-}
-
-// sameLen is the numbers from a to b, both of the same number of digits.
-func sameLen(a, b string) string {
-	if a == "" {
-		return `""`
-	}
-	if a[0] == b[0] {
-		rest := sameLen(a[1:], b[1:])
-		if rest == `""` {
-			return lit(a[:1])
-		}
-		return lit(a[:1]) + " (" + rest + ")"
-	}
-	n := len(a) - 1
-	digits := func(k int) string {
-		if k == 0 {
-			return ""
-		}
-		return fmt.Sprintf(" [0-9]{%d}", k)
-	}
-	var alts []string
-	if strings.Trim(a[1:], "0") == "" {
-		alts = append(alts, fmt.Sprintf("[%c-%c]", a[0], a[0])+digits(n))
-	} else {
-		alts = append(alts, lit(a[:1])+" ("+sameLen(a[1:], strings.Repeat("9", n))+")")
-	}
-	if a[0]+1 <= b[0]-1 {
-		alts = append(alts, fmt.Sprintf("[%c-%c]", a[0]+1, b[0]-1)+digits(n))
-	}
-	if strings.Trim(b[1:], "9") == "" {
-		alts = append(alts, fmt.Sprintf("[%c-%c]", b[0], b[0])+digits(n))
-	} else {
-		alts = append(alts, lit(b[:1])+" ("+sameLen(strings.Repeat("0", n), b[1:])+")")
-	}
-	return strings.Join(alts, " | ")
-}
-
 func (c *converter) array(s map[string]any, path string) (string, error) {
 	lo, _, err := num(s, "minItems", path)
 	if err != nil {
@@ -679,10 +502,12 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 	ws := c.use("ws")
 	props, _ := s["properties"].(map[string]any)
 	required := map[string]bool{}
+	var requiredList []string // in the schema's order
 	if r, ok := s["required"].([]any); ok {
 		for _, x := range r {
-			if k, ok := x.(string); ok {
+			if k, ok := x.(string); ok && !required[k] {
 				required[k] = true
+				requiredList = append(requiredList, k)
 			}
 		}
 	}
@@ -704,13 +529,20 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 		add = e
 	}
 	// property order: as written in the schema
-	keys := orderedKeys(s["properties"], props)
-	for k := range required {
-		if _, ok := props[k]; !ok {
+	keys := c.orderedKeys(props)
+	schemas := map[string]any{}
+	for _, k := range keys {
+		schemas[k] = props[k]
+	}
+	for _, k := range requiredList {
+		if _, ok := schemas[k]; !ok {
 			if add == "" {
 				return "", errAt("required", path, "required property %q is not in properties", k)
 			}
-			props[k] = true
+			schemas[k] = true
+			if a, ok := s["additionalProperties"].(map[string]any); ok {
+				schemas[k] = a
+			}
 			keys = append(keys, k)
 		}
 	}
@@ -720,7 +552,7 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 	}
 	var members []member
 	for _, k := range keys {
-		e, err := c.visit(props[k], path+"/properties/"+k)
+		e, err := c.visit(schemas[k], path+"/properties/"+k)
 		if err != nil {
 			return "", err
 		}
@@ -730,8 +562,10 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 	}
 	addRule := ""
 	if add != "" {
+		// an additional member's name is none of the named ones: a reader
+		// would keep one of two members of the same name
 		addRule = c.fresh("additional-kv")
-		c.add(addRule, c.use("string")+` ":" `+ws+" "+add)
+		c.add(addRule, c.keyNotIn(keys)+" "+ws+` ":" `+ws+" "+add)
 	}
 	name := c.fresh("object")
 	// rest(i, first): the members from i on; first: no comma before the next
@@ -780,162 +614,74 @@ func (c *converter) object(s map[string]any, path string) (string, error) {
 	return name, nil
 }
 
-// orderedKeys is the property names, sorted (the decoded schema does not
-// keep the order of its text; JSON objects are unordered anyway).
-func orderedKeys(_ any, props map[string]any) []string {
+// keyNotIn is a JSON string, as an object key, whose value is none of names.
+// Until it leaves every name's path it is written without escapes (an escape
+// could spell a name's character); after that, anything goes.
+func (c *converter) keyNotIn(names []string) string {
+	if len(names) == 0 {
+		return `"\"" ` + c.use("char") + `* "\""`
+	}
+	type trie struct {
+		end  bool
+		kids map[rune]*trie
+		runs []rune // the kids' characters, in the order met
+	}
+	root := &trie{kids: map[rune]*trie{}}
+	for _, name := range names {
+		n := root
+		for _, r := range name {
+			k, ok := n.kids[r]
+			if !ok {
+				k = &trie{kids: map[rune]*trie{}}
+				n.kids[r], n.runs = k, append(n.runs, r)
+			}
+			n = k
+		}
+		n.end = true
+	}
+	char := c.use("char")
+	var rest func(n *trie) string // the rest of the name, from a node of the trie
+	rest = func(n *trie) string {
+		// a character no name continues with here, then anything
+		class := `[^"\\\x7F\x00-\x1F`
+		var alts []string
+		for _, r := range n.runs {
+			class += classEscape(r)
+			if r >= 0x20 && r != '"' && r != '\\' && r != 0x7f {
+				alts = append(alts, lit(string(r))+" "+rest(n.kids[r]))
+			}
+		}
+		alts = append([]string{class + "] " + char + "*"}, alts...)
+		if n.end {
+			return "(" + strings.Join(alts, " | ") + ")"
+		}
+		return "(" + strings.Join(alts, " | ") + ")?"
+	}
+	return `"\"" ` + rest(root) + ` "\""`
+}
+
+// classEscape is r as written inside a GBNF character class.
+func classEscape(r rune) string {
+	switch r {
+	case ']', '[', '\\', '-', '^', '"':
+		return `\` + string(r)
+	}
+	if r < 0x20 || r == 0x7f {
+		return fmt.Sprintf(`\x%02X`, r)
+	}
+	return string(r)
+}
+
+// orderedKeys is the property names in the schema's order (sorted for a
+// map the decoder did not make, such as one built by merge).
+func (c *converter) orderedKeys(props map[string]any) []string {
+	if keys := c.keys.of(props); len(keys) == len(props) {
+		return keys
+	}
 	keys := make([]string, 0, len(props))
 	for k := range props {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// patternGBNF converts a regular expression (the safe subset: literals,
-// classes, ., groups, alternation, * + ? {m,n}, ^ and $ at the ends) to a
-// GBNF expression over the JSON string's characters.
-func patternGBNF(p string) (string, error) {
-	re, err := syntax.Parse(p, syntax.Perl)
-	if err != nil {
-		return "", err
-	}
-	re = re.Simplify()
-	body, err := reGBNF(re)
-	if err != nil {
-		return "", err
-	}
-	// JSON Schema patterns are not anchored: any text may come around them
-	any := `([^"\\\x7F\x00-\x1F]{0,8})`
-	if !strings.HasPrefix(p, "^") {
-		body = any + " " + body
-	}
-	if !strings.HasSuffix(p, "$") || strings.HasSuffix(p, `\$`) {
-		body = body + " " + any
-	}
-	return body, nil
-}
-
-func reGBNF(re *syntax.Regexp) (string, error) {
-	switch re.Op {
-	case syntax.OpEmptyMatch, syntax.OpBeginText, syntax.OpEndText, syntax.OpBeginLine, syntax.OpEndLine:
-		return `""`, nil
-	case syntax.OpLiteral:
-		var parts []string
-		for _, r := range re.Rune {
-			if re.Flags&syntax.FoldCase != 0 {
-				parts = append(parts, classGBNF([]rune{r, r, toUpper(r), toUpper(r), toLower(r), toLower(r)}))
-			} else {
-				parts = append(parts, charGBNF(r))
-			}
-		}
-		return "(" + strings.Join(parts, " ") + ")", nil
-	case syntax.OpCharClass:
-		return classGBNF(re.Rune), nil
-	case syntax.OpAnyCharNotNL, syntax.OpAnyChar:
-		return `[^"\\\x7F\x00-\x1F]`, nil
-	case syntax.OpCapture:
-		return reGBNF(re.Sub[0])
-	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
-		s, err := reGBNF(re.Sub[0])
-		if err != nil {
-			return "", err
-		}
-		return "(" + s + ")" + map[syntax.Op]string{syntax.OpStar: "*", syntax.OpPlus: "+", syntax.OpQuest: "?"}[re.Op], nil
-	case syntax.OpRepeat:
-		s, err := reGBNF(re.Sub[0])
-		if err != nil {
-			return "", err
-		}
-		if re.Max < 0 {
-			return fmt.Sprintf("(%s){%d,}", s, re.Min), nil
-		}
-		return fmt.Sprintf("(%s){%d,%d}", s, re.Min, re.Max), nil
-	case syntax.OpConcat, syntax.OpAlternate:
-		var parts []string
-		for _, sub := range re.Sub {
-			s, err := reGBNF(sub)
-			if err != nil {
-				return "", err
-			}
-			parts = append(parts, s)
-		}
-		sep := " "
-		if re.Op == syntax.OpAlternate {
-			sep = " | "
-		}
-		return "(" + strings.Join(parts, sep) + ")", nil
-	}
-	return "", fmt.Errorf("the regular expression construct %v is not supported", re.Op)
-}
-
-func toUpper(r rune) rune { return []rune(strings.ToUpper(string(r)))[0] }
-func toLower(r rune) rune { return []rune(strings.ToLower(string(r)))[0] }
-
-// charGBNF is one character of the decoded string as the JSON text spells it.
-func charGBNF(r rune) string {
-	switch r {
-	case '"':
-		return `"\\\""`
-	case '\\':
-		return `"\\\\"`
-	}
-	if r < 0x20 {
-		return lit(fmt.Sprintf(`\u%04x`, r))
-	}
-	return lit(string(r))
-}
-
-// classGBNF is a character class (pairs lo, hi) without the characters JSON
-// strings must escape.
-func classGBNF(ranges []rune) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	esc := func(r rune) string {
-		switch r {
-		case ']', '[', '\\', '-', '^', '"':
-			return `\` + string(r)
-		}
-		if r == 0x7f {
-			return `\x7F`
-		}
-		return string(r)
-	}
-	n := 0
-	for i := 0; i+1 < len(ranges); i += 2 {
-		lo, hi := ranges[i], ranges[i+1]
-		for _, seg := range subtract(lo, hi) {
-			b.WriteString(esc(seg[0]))
-			if seg[1] != seg[0] {
-				b.WriteString("-" + esc(seg[1]))
-			}
-			n++
-		}
-	}
-	b.WriteByte(']')
-	if n == 0 {
-		return `[^\x00-\U0010FFFF]` // matches nothing
-	}
-	return b.String()
-}
-
-// subtract is [lo, hi] without control characters, '"', '\\' and DEL.
-func subtract(lo, hi rune) [][2]rune {
-	segs := [][2]rune{{lo, hi}}
-	for _, cut := range [][2]rune{{0, 0x1f}, {'"', '"'}, {'\\', '\\'}, {0x7f, 0x7f}, {0xD800, 0xDFFF}} {
-		var next [][2]rune
-		for _, s := range segs {
-			if s[1] < cut[0] || s[0] > cut[1] {
-				next = append(next, s)
-				continue
-			}
-			if s[0] < cut[0] {
-				next = append(next, [2]rune{s[0], cut[0] - 1})
-			}
-			if s[1] > cut[1] {
-				next = append(next, [2]rune{cut[1] + 1, s[1]})
-			}
-		}
-		segs = next
-	}
-	return segs
 }

@@ -33,6 +33,7 @@ type Masker struct {
 	words int
 
 	found []uint64 // the walk's output
+	fit   []uint64 // FittingBits' output
 	at    []int32  // the walk's stack
 	count int
 }
@@ -43,6 +44,7 @@ type dstate struct {
 	next *[256]int32 // per byte: 0 not computed, 1 rejected, else the next state's id + 2
 	base int32       // the state of the same stacks with no partial character
 	tops []int32     // of a base state: its stacks' distinct top elements
+	rem  int32       // Grammar.Remaining of st, plus 1 (0: not yet computed)
 }
 
 // classKey names the state a character leads to from a base state: that
@@ -192,11 +194,7 @@ func (m *Masker) next(s int32, b byte) int32 {
 // until the masker's next call, and how many they are. End of generation is
 // not a token here: st.Complete says whether it may come.
 func (m *Masker) AllowedBits(st State) ([]uint64, int) {
-	if len(m.states) > maxStates {
-		m.states, m.lru = m.states[:0], m.lru[:0]
-		clear(m.ids)
-		clear(m.class)
-	}
+	m.bound()
 	id := m.intern(st)
 	for i, e := range m.lru {
 		if e.id == id {
@@ -215,11 +213,45 @@ func (m *Masker) AllowedBits(st State) ([]uint64, int) {
 	}
 	copy(m.lru[1:], m.lru[:len(m.lru)-1])
 	m.found, m.count = e.bits, 0
-	m.walk(id)
+	m.walk(id, -1)
 	e.id, e.count = id, m.count
 	m.lru[0] = e
 	m.found = nil
 	return e.bits, e.count
+}
+
+// bound drops the automaton when it has grown past maxStates.
+func (m *Masker) bound() {
+	if len(m.states) > maxStates {
+		m.states, m.lru = m.states[:0], m.lru[:0]
+		clear(m.ids)
+		clear(m.class)
+	}
+}
+
+// FittingBits is AllowedBits keeping only the tokens after which the text
+// can be complete within at most within more characters (Grammar.Remaining).
+// Its bitset is valid until the masker's next call.
+func (m *Masker) FittingBits(st State, within int) ([]uint64, int) {
+	m.bound()
+	id := m.intern(st)
+	if len(m.fit) != m.words {
+		m.fit = make([]uint64, m.words)
+	}
+	clear(m.fit)
+	m.found, m.count = m.fit, 0
+	m.walk(id, within)
+	m.found = nil
+	return m.fit, m.count
+}
+
+// remaining is Grammar.Remaining of state s, computed once.
+func (m *Masker) remaining(s int32) int {
+	d := &m.states[s]
+	if d.rem == 0 {
+		d.rem = int32(min(m.g.Remaining(d.st), unreachable-1)) + 1
+	}
+	return int(d.rem) - 1
 }
 
 // Allowed sets allow[id] for each token whose bytes can follow st (allow
@@ -235,9 +267,11 @@ func (m *Masker) Allowed(st State, allow []bool) int {
 	return n
 }
 
-// walk marks the tokens that can follow state s, going through the trie in
-// its depth-first order with the state at each depth on a stack.
-func (m *Masker) walk(s int32) {
+// walk marks the tokens that can follow state s (and after which the text
+// can be complete within at most within characters, unless within < 0),
+// going through the trie in its depth-first order with the state at each
+// depth on a stack.
+func (m *Masker) walk(s int32, within int) {
 	nodes, tokens := m.v.nodes, m.v.tokens
 	at := append(m.at[:0], s) // at[d]: the state at depth d of the current path
 	for i := int32(1); i < int32(len(nodes))-1; {
@@ -254,9 +288,11 @@ func (m *Masker) walk(s int32) {
 			i = nd.end
 			continue
 		}
-		for _, tok := range tokens[nd.tok:nodes[i+1].tok] {
-			m.found[tok>>6] |= 1 << (tok & 63)
-			m.count++
+		if within < 0 || nd.tok < nodes[i+1].tok && m.remaining(t) <= within {
+			for _, tok := range tokens[nd.tok:nodes[i+1].tok] {
+				m.found[tok>>6] |= 1 << (tok & 63)
+				m.count++
+			}
 		}
 		at = append(at[:d], t)
 		i++

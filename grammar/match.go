@@ -12,6 +12,8 @@ type Grammar struct {
 	alts  [][]int32 // per rule, the start of each alternative in elems
 	names []string
 	root  int32
+	// minLen: per element, the fewest characters that end its alternative
+	minLen []int32
 }
 
 func compile(rules [][]alt, names []string, root int32) (*Grammar, error) {
@@ -26,6 +28,7 @@ func compile(rules [][]alt, names []string, root int32) (*Grammar, error) {
 	if err := g.checkLeftRecursion(rules); err != nil {
 		return nil, err
 	}
+	g.minLen = g.minLengths()
 	return g, nil
 }
 

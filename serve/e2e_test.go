@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-llm/conveyor/internal/testdata"
 )
 
 // conveyorServe builds cmd/conveyor and starts `conveyor serve` on a free
@@ -56,27 +58,42 @@ func conveyorServe(t *testing.T, args ...string) (*exec.Cmd, string, *strings.Bu
 	return nil, "", nil
 }
 
-// The official openai npm client against `conveyor serve`: serve/e2e/openai.test.mjs.
+// runNodeTest runs one of serve/e2e's node:test files against the server at base.
+func runNodeTest(t *testing.T, node, file, base string, log *strings.Builder, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	test := exec.CommandContext(ctx, node, file)
+	test.Dir = "e2e"
+	test.Env = append(os.Environ(), "OPENAI_BASE_URL="+base+"/v1", "CONVEYOR_MODEL="+modelID, "OPENAI_API_KEY=not-needed")
+	test.Env = append(test.Env, env...)
+	out, err := test.CombinedOutput()
+	require.NoError(t, err, "node e2e/%s:\n%s\nserver log:\n%s", file, out, log.String())
+	require.Contains(t, string(out), "# fail 0", "node e2e/%s:\n%s", file, out)
+	t.Logf("e2e/%s passed in %.1f s", file, time.Since(start).Seconds())
+}
+
+// The official openai npm client against `conveyor serve`: serve/e2e/openai.test.mjs,
+// then structured output (structured.test.mjs) and tool calls as bare JSON
+// (tools.test.mjs; chatml has no tool-call syntax of its own).
 // Then SIGTERM drains the request in flight and the server exits 0.
 func TestOpenAIClient(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node (20 or later) is needed for the end-to-end test with the openai client: %v", err)
 	}
-	if _, err := os.Stat("e2e/node_modules/openai/package.json"); err != nil {
-		t.Fatalf("serve/e2e/node_modules lacks the openai client: run (cd serve/e2e && npm ci --no-audit --no-fund) (%v)", err)
+	for _, pkg := range []string{"openai", "ajv", "ajv-formats"} {
+		if _, err := os.Stat("e2e/node_modules/" + pkg + "/package.json"); err != nil {
+			t.Fatalf("serve/e2e/node_modules lacks %s: run (cd serve/e2e && npm ci --no-audit --no-fund) (%v)", pkg, err)
+		}
 	}
 	cmd, base, log := conveyorServe(t, "-m", storiesPath(t), "--chat-template", "chatml", "--backend", "cpu", "-t", "2",
-		"--parallel", "4", "-c", "512")
+		"--parallel", "4", "-c", "2048") // 512 tokens a sequence: room for the schemas' answers
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	test := exec.CommandContext(ctx, node, "openai.test.mjs")
-	test.Dir = "e2e"
-	test.Env = append(os.Environ(), "OPENAI_BASE_URL="+base+"/v1", "CONVEYOR_MODEL="+modelID, "OPENAI_API_KEY=not-needed")
-	out, err := test.CombinedOutput()
-	require.NoError(t, err, "node e2e/openai.test.mjs:\n%s\nserver log:\n%s", out, log.String())
-	require.Contains(t, string(out), "# fail 0")
+	for _, file := range []string{"openai.test.mjs", "structured.test.mjs", "tools.test.mjs"} {
+		runNodeTest(t, node, file, base, log)
+	}
 
 	// A long stream is in flight when SIGTERM comes: it finishes, then the server exits 0.
 	body := `{"model": "stories260K", "prompt": "Once upon a time", "max_tokens": 400, "ignore_eos": true, "temperature": 0, "stream": true}`
@@ -103,4 +120,17 @@ func TestOpenAIClient(t *testing.T) {
 	}
 	_, err = http.Get(base + "/health")
 	require.Error(t, err, "nothing listens after the drain")
+}
+
+// Tool calls through the openai client with Qwen 3's template: Hermes
+// <tool_call> tags around each call (serve/e2e/tools.test.mjs).
+func TestOpenAIClientToolsHermes(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node (20 or later) is needed for the end-to-end test with the openai client: %v", err)
+	}
+	template := testdata.Path(t, "chat-templates/templates/Qwen-Qwen3-0.6B.jinja")
+	_, base, log := conveyorServe(t, "-m", storiesPath(t), "--chat-template", template, "--backend", "cpu", "-t", "2",
+		"--parallel", "2", "-c", "4096")
+	runNodeTest(t, node, "tools.test.mjs", base, log, "TOOLS_QUICK=1") // the tools fill a long system prompt
 }

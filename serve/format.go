@@ -19,8 +19,9 @@ func (p *params) constrain(req *engine.Request) *requestError {
 	type source struct {
 		param  string
 		gbnf   string
-		schema any
+		schema json.RawMessage
 	}
+	objectSchema := json.RawMessage(`{"type": "object"}`)
 	var srcs []source
 	switch g := p.Grammar.(type) {
 	case nil:
@@ -31,54 +32,52 @@ func (p *params) constrain(req *engine.Request) *requestError {
 	default:
 		return badRequest("grammar", "'grammar' must be a string of GBNF rules")
 	}
-	switch s := p.JSONSchema.(type) {
-	case nil:
-	case map[string]any, bool:
-		srcs = append(srcs, source{param: "json_schema", schema: s})
-	default:
-		return badRequest("json_schema", "'json_schema' must be a JSON Schema object")
+	if !isNull(p.JSONSchema) {
+		if !isSchema(p.JSONSchema) {
+			return badRequest("json_schema", "'json_schema' must be a JSON Schema object")
+		}
+		srcs = append(srcs, source{param: "json_schema", schema: p.JSONSchema})
 	}
-	switch rf := p.ResponseFormat.(type) {
-	case nil:
-	case map[string]any:
-		switch rf["type"] {
+	if !isNull(p.ResponseFormat) {
+		var rf map[string]json.RawMessage
+		if json.Unmarshal(p.ResponseFormat, &rf) != nil {
+			return badRequest("response_format", "Invalid type for 'response_format': expected an object")
+		}
+		var kind string
+		_ = json.Unmarshal(rf["type"], &kind)
+		switch kind {
 		case "text":
 		case "json_object":
-			var schema any = map[string]any{"type": "object"}
-			if s, ok := rf["schema"]; ok {
+			schema := objectSchema
+			if s, ok := rf["schema"]; ok && !isNull(s) {
 				schema = s
 			}
 			srcs = append(srcs, source{param: "response_format", schema: schema})
 		case "json_schema":
-			js, ok := rf["json_schema"].(map[string]any)
-			if !ok {
+			var js map[string]json.RawMessage
+			if json.Unmarshal(rf["json_schema"], &js) != nil || js == nil {
 				return badRequest("response_format", "'response_format' of type json_schema needs a 'json_schema' object")
 			}
 			schema, ok := js["schema"]
-			if !ok {
-				schema = map[string]any{}
+			if !ok || isNull(schema) {
+				schema = json.RawMessage(`{}`)
 			}
 			srcs = append(srcs, source{param: "response_format", schema: schema})
 		default:
 			return badRequest("response_format", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"")
 		}
-	default:
-		return badRequest("response_format", "Invalid type for 'response_format': expected an object")
 	}
-	switch f := p.Format.(type) {
-	case nil:
-	case string:
-		switch f {
-		case "":
-		case "json":
-			srcs = append(srcs, source{param: "format", schema: map[string]any{"type": "object"}})
+	if !isNull(p.Format) {
+		var f string
+		switch {
+		case json.Unmarshal(p.Format, &f) == nil && f == "":
+		case f == "json":
+			srcs = append(srcs, source{param: "format", schema: objectSchema})
+		case isSchema(p.Format) && p.Format[0] == '{':
+			srcs = append(srcs, source{param: "format", schema: p.Format})
 		default:
 			return badRequest("format", "'format' must be \"json\" or a JSON Schema object")
 		}
-	case map[string]any:
-		srcs = append(srcs, source{param: "format", schema: f})
-	default:
-		return badRequest("format", "'format' must be \"json\" or a JSON Schema object")
 	}
 	if len(srcs) == 0 {
 		return nil
@@ -89,11 +88,8 @@ func (p *params) constrain(req *engine.Request) *requestError {
 	s := srcs[0]
 	gbnf := s.gbnf
 	if s.schema != nil {
-		raw, err := json.Marshal(s.schema)
-		if err != nil {
-			return badRequest(s.param, "the schema in '%s' cannot be encoded: %v", s.param, err)
-		}
-		if gbnf, err = grammar.SchemaToGBNF(raw); err != nil {
+		var err error
+		if gbnf, err = grammar.SchemaToGBNF(s.schema); err != nil {
 			var se *grammar.SchemaError
 			if errors.As(err, &se) {
 				return badRequest(s.param, "the JSON Schema in '%s' uses %q, which this server cannot enforce: %v", s.param, se.Keyword, se)
@@ -106,4 +102,23 @@ func (p *params) constrain(req *engine.Request) *requestError {
 	}
 	req.Grammar = gbnf
 	return nil
+}
+
+// isNull reports whether raw is absent or JSON null.
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// isSchema reports whether raw is a JSON object or a boolean, the forms a
+// JSON Schema takes.
+func isSchema(raw json.RawMessage) bool {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	switch v.(type) {
+	case map[string]any, bool:
+		return true
+	}
+	return false
 }

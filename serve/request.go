@@ -62,20 +62,21 @@ type params struct {
 	FrequencyPenalty *float64           `json:"frequency_penalty"`
 	LogitBias        map[string]float64 `json:"logit_bias"`
 	// Fields other servers honour that this one does not: refused, not ignored.
-	Mirostat       any            `json:"mirostat"`
-	TypicalP       any            `json:"typical_p"`
-	Grammar        any            `json:"grammar"`
-	JSONSchema     any            `json:"json_schema"`
-	ResponseFormat any            `json:"response_format"`
-	Format         any            `json:"format"` // ollama's "json" or a schema (format.go)
-	TopLogprobs    any            `json:"top_logprobs"`
-	NProbs         any            `json:"n_probs"`
-	Seed           *int64         `json:"seed"`
-	Stop           stopList       `json:"stop"`
-	N              *int           `json:"n"`
-	Stream         bool           `json:"stream"`
-	StreamOptions  *streamOptions `json:"stream_options"`
-	Logprobs       any            `json:"logprobs"`
+	Mirostat any `json:"mirostat"`
+	TypicalP any `json:"typical_p"`
+	Grammar  any `json:"grammar"`
+	// The schemas stay JSON text: their properties' order is the answer's.
+	JSONSchema     json.RawMessage `json:"json_schema"`
+	ResponseFormat json.RawMessage `json:"response_format"`
+	Format         json.RawMessage `json:"format"` // ollama's "json" or a schema (format.go)
+	TopLogprobs    any             `json:"top_logprobs"`
+	NProbs         any             `json:"n_probs"`
+	Seed           *int64          `json:"seed"`
+	Stop           stopList        `json:"stop"`
+	N              *int            `json:"n"`
+	Stream         bool            `json:"stream"`
+	StreamOptions  *streamOptions  `json:"stream_options"`
+	Logprobs       any             `json:"logprobs"`
 	// IgnoreEOS goes on past end-of-generation tokens (llama.cpp's extension).
 	IgnoreEOS bool `json:"ignore_eos"`
 	// NKeep is how many prompt tokens a context shift keeps besides BOS

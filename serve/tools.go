@@ -25,7 +25,7 @@ type answer struct {
 // toolFunction is one of the request's tools.
 type toolFunction struct {
 	Name       string
-	Parameters any
+	Parameters json.RawMessage // JSON text, to keep the properties' order
 }
 
 // setupAnswer reads tools, tool_choice, parallel_tool_calls and
@@ -46,8 +46,8 @@ func (srv *Server) setupAnswer(body *chatRequest, req *engine.Request) (*answer,
 		var t struct {
 			Type     string `json:"type"`
 			Function *struct {
-				Name       string `json:"name"`
-				Parameters any    `json:"parameters"`
+				Name       string          `json:"name"`
+				Parameters json.RawMessage `json:"parameters"`
 			} `json:"function"`
 		}
 		if json.Unmarshal(raw, &t) != nil || t.Type != "function" || t.Function == nil || t.Function.Name == "" {
@@ -201,13 +201,9 @@ func callGrammar(family toolcall.Family, fns []toolFunction, parallel bool) (str
 	var b strings.Builder
 	var alts []string
 	for i, f := range fns {
-		params := f.Parameters
-		if params == nil {
-			params = map[string]any{"type": "object"}
-		}
-		raw, err := json.Marshal(params)
-		if err != nil {
-			return "", badRequest("tools", "the parameters of %q cannot be encoded: %v", f.Name, err)
+		raw := f.Parameters
+		if isNull(raw) {
+			raw = json.RawMessage(`{"type": "object"}`)
 		}
 		g, err := grammar.SchemaToGBNF(raw)
 		if err != nil {
