@@ -44,9 +44,9 @@ func TestLlamaCppFlagAliases(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-ctk", "q8_0"}, "q8_0 is not supported yet"},
-		{[]string{"-ctv", "q4_0"}, "q4_0 is not supported yet"},
-		{[]string{"--cache-type", "q8_0"}, "q8_0 is not supported yet"},
+		{[]string{"-ctk", "q5_1"}, "q5_1 is not supported yet"},
+		{[]string{"-ctv", "iq4_nl"}, "iq4_nl is not supported yet"},
+		{[]string{"--cache-type", "q9_0"}, "unknown"},
 		{[]string{"-ctk", "f16", "-ctv", "f32"}, "differ"},
 		{[]string{"-fa", "maybe"}, "-fa must be on, off or auto"},
 		{[]string{"-ngl", "-2"}, "-ngl must be -1"},
