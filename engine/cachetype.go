@@ -30,3 +30,33 @@ func parseCacheType(name string, h *model.Hyper) (gguf.Type, error) {
 	}
 	return t, nil
 }
+
+// addRotation gives layer l of kv the rotation matrix of its backend when
+// its caches are stored rotated (model.RotatesCache): one matrix a backend,
+// shared by its layers.
+func (s *Session) addRotation(kv *model.Cache, l int, cacheType gguf.Type, headDim int) error {
+	if !model.RotatesCache(cacheType, headDim) {
+		return nil
+	}
+	b := s.m.backend
+	if s.m.place != nil {
+		b = s.m.place.Layers[l]
+	}
+	for i := 0; i < l; i++ {
+		if s.m.place == nil || s.m.place.Layers[i] == b {
+			kv.Rot = append(kv.Rot, kv.Rot[i])
+			return nil
+		}
+	}
+	rot, err := model.NewRotation(b)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if b != s.m.backend {
+		s.cpuBuffers = append(s.cpuBuffers, rot.Buf)
+	} else {
+		s.buffers = append(s.buffers, rot.Buf)
+	}
+	kv.Rot = append(kv.Rot, rot)
+	return nil
+}

@@ -122,6 +122,10 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 			t.Buf = buf
 			*dst = append(*dst, t)
 		}
+		if err := s.addRotation(kv, l, cacheType, h.HeadDim); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	s.kv = kv
 	if err := s.allocRecurrent(h); err != nil {
