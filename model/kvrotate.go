@@ -36,7 +36,7 @@ func hadamardValues() []float32 {
 	for i := 0; i < rotationBlock; i++ {
 		for j := 0; j < rotationBlock; j++ {
 			v := float32(0.125)
-			if parity(i&j) {
+			if parity(i & j) {
 				v = -v
 			}
 			h[i*rotationBlock+j] = v
