@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 
+	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/model"
 )
@@ -58,5 +59,35 @@ func (s *Session) addRotation(kv *model.Cache, l int, cacheType gguf.Type, headD
 		s.buffers = append(s.buffers, rot.Buf)
 	}
 	kv.Rot = append(kv.Rot, rot)
+	return nil
+}
+
+// kvLimiter is implemented by backends that read a K or V cache through a
+// bounded number of bindings (Vulkan): MaxKVBytes is the largest cache of
+// rows of rowBytes they take.
+type kvLimiter interface {
+	MaxKVBytes(rowBytes int64) int64
+}
+
+// checkKVBindings refuses, before anything is allocated, a cache larger than
+// a layer's backend can read.
+func (m *Model) checkKVBindings(opts SessionOptions, cacheType gguf.Type) error {
+	h := m.arch.Hyper()
+	rowBytes := int64(cacheType.RowBytes(h.KVDim()))
+	bytes := float64(rowBytes) * float64(opts.Sequences) * float64(opts.Context)
+	backends := []backend.Backend{m.backend}
+	if m.place != nil {
+		backends = m.place.Layers
+	}
+	for _, b := range backends {
+		lim, ok := b.(kvLimiter)
+		if !ok {
+			continue
+		}
+		if most := lim.MaxKVBytes(rowBytes); bytes > float64(most) {
+			return fmt.Errorf("engine: a KV cache of %s is %s a layer for its keys (and as much for its values), more than the %s the %s backend's attention reads (%d positions at most): use a smaller context, fewer sequences or a smaller cache type",
+				cacheShape(opts), humanBytes(bytes), humanBytes(float64(most)), b.Name(), most/max(rowBytes, 1))
+		}
+	}
 	return nil
 }

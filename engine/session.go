@@ -100,6 +100,9 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 	if err := m.checkMemory(opts, cacheType); err != nil {
 		return nil, err
 	}
+	if err := m.checkKVBindings(opts, cacheType); err != nil {
+		return nil, err
+	}
 	s := &Session{m: m, opts: opts}
 	kv := &model.Cache{Seqs: opts.Sequences, Context: opts.Context}
 	for l := range h.Layers {

@@ -38,11 +38,14 @@ func gcd(a, b int64) int64 {
 }
 
 // MaxKVBytes is the largest K or V cache, in bytes, that KVWrite and Attend
-// take: maxKVWindows bindings' worth of rows of rowBytes, less the alignment
-// of their windows.
+// take: maxKVWindows bindings' worth of rows of rowBytes, and one allocation
+// (windows do not cross allocations).
 func (b *Backend) MaxKVBytes(rowBytes int64) int64 {
+	if rowBytes <= 0 {
+		return 0
+	}
 	per := b.kvRowsPerWindow(rowBytes)
-	return per * rowBytes * maxKVWindows
+	return min(max(per, 0)*rowBytes*maxKVWindows, b.maxAlloc)
 }
 
 // kvRowsPerWindow is the most rows of rowBytes one window holds: whole rows
