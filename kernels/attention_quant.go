@@ -23,9 +23,9 @@ import (
 // type, one after another, each DotType.RowBytes(hd) bytes), nt keys of kt
 // and values of vt (each hd values, rows kStride and vStride bytes apart),
 // the score scale and soft cap (0: none). scores, ms and vs are scratch of at
-// least heads*nt values, vrow of hd.
+// least heads*nt values, vrows of nt*hd (the values as float32).
 func AttnFlashQuantGroup(out []float32, q8 []byte, heads int, kt gguf.Type, k []byte, kStride int,
-	vt gguf.Type, v []byte, vStride, nt int, scale, softCap float32, scores, ms, vs, vrow []float32) {
+	vt gguf.Type, v []byte, vStride, nt int, scale, softCap float32, scores, ms, vs, vrows []float32) {
 	kf, err := FormatOf(kt)
 	if err != nil {
 		panic(err)
@@ -39,7 +39,7 @@ func AttnFlashQuantGroup(out []float32, q8 []byte, heads int, kt gguf.Type, k []
 	qBytes := kf.DotType.RowBytes(hd)
 	if heads <= 0 || len(out) != heads*hd || hd%kt.BlockSize() != 0 || hd%vt.BlockSize() != 0 || nt <= 0 ||
 		len(q8) < heads*qBytes || len(k) < (nt-1)*kStride+kBytes || len(v) < (nt-1)*vStride+vBytes ||
-		len(scores) < heads*nt || len(ms) < heads*nt || len(vs) < heads*nt || len(vrow) < hd {
+		len(scores) < heads*nt || len(ms) < heads*nt || len(vs) < heads*nt || len(vrows) < nt*hd {
 		panic(fmt.Sprintf("kernels: AttnFlashQuantGroup: %d heads of %d values over %d keys (%v/%v, strides %d/%d) do not fit (out %d, q %d, k %d, v %d)",
 			heads, hd, nt, kt, vt, kStride, vStride, len(out), len(q8), len(k), len(v)))
 	}
@@ -48,22 +48,15 @@ func AttnFlashQuantGroup(out []float32, q8 []byte, heads int, kt gguf.Type, k []
 	for h := 0; h < heads; h++ {
 		qh := q8[h*qBytes : (h+1)*qBytes]
 		sc := scores[h*nt : (h+1)*nt]
-		for t := range sc {
-			sc[t] = kf.Dot(k[t*kStride:t*kStride+kBytes], qh, hd)
-		}
+		quantScores(sc, kf, k, kStride, qh, hd)
 		sums = append(sums, FlashWeights(ms[h*nt:(h+1)*nt], vs[h*nt:(h+1)*nt], sc, scale, softCap))
 	}
-	clear(out)
-	row := vrow[:hd]
-	for t := 0; t < nt; t++ {
-		vf.Dequantize(row, v[t*vStride:t*vStride+vBytes])
-		for h := 0; h < heads; h++ {
-			acc := out[h*hd : (h+1)*hd]
-			if m := ms[h*nt+t]; m != 1 {
-				scaleF32(acc, m)
-			}
-			axpyF32(acc, row, vs[h*nt+t])
-		}
+	rows := vrows[:nt*hd]
+	quantDequantize(vf, rows, v, vStride, nt, hd)
+	for h := 0; h < heads; h++ {
+		acc := out[h*hd : (h+1)*hd]
+		clear(acc)
+		accumulateF32(acc, ms[h*nt:(h+1)*nt], vs[h*nt:(h+1)*nt], rows, hd)
 	}
 	for h, sum := range sums {
 		inv := float32(0)
@@ -73,5 +66,44 @@ func AttnFlashQuantGroup(out []float32, q8 []byte, heads int, kt gguf.Type, k []
 		for d := h * hd; d < (h+1)*hd; d++ {
 			out[d] *= inv
 		}
+	}
+}
+
+// The scores and the values' conversion, chosen at start-up: AVX-512 for
+// Q8_0 and Q4_0, or the Go twins, which define them.
+var (
+	quantScores     = quantScoresGo
+	quantDequantize = quantDequantizeGo
+	accumulateF32   = accumulateF32Go
+)
+
+// quantDequantizeGo converts nt rows of hd values (srcStride bytes apart)
+// to float32 in dst, hd apart.
+func quantDequantizeGo(vf *Format, dst []float32, src []byte, srcStride, nt, hd int) {
+	rowBytes := vf.Type.RowBytes(hd)
+	for t := 0; t < nt; t++ {
+		vf.Dequantize(dst[t*hd:(t+1)*hd], src[t*srcStride:t*srcStride+rowBytes])
+	}
+}
+
+// accumulateF32Go runs the float32 accumulator over len(ms) rows of v
+// (vStride apart): out = out·ms[t] when ms[t] != 1, then out = fma(v[t],
+// vs[t], out).
+func accumulateF32Go(out, ms, vs, v []float32, vStride int) {
+	hd := len(out)
+	for t, m := range ms {
+		if m != 1 {
+			scaleF32Go(out, m)
+		}
+		axpyF32Go(out, v[t*vStride:t*vStride+hd], vs[t])
+	}
+}
+
+// quantScoresGo computes dst[t] = the Format's Dot of key t (k[t*kStride:],
+// hd values) with the query q8.
+func quantScoresGo(dst []float32, kf *Format, k []byte, kStride int, q8 []byte, hd int) {
+	kBytes := kf.Type.RowBytes(hd)
+	for t := range dst {
+		dst[t] = kf.Dot(k[t*kStride:t*kStride+kBytes], q8, hd)
 	}
 }
