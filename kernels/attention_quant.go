@@ -23,9 +23,9 @@ import (
 // type, one after another, each DotType.RowBytes(hd) bytes), nt keys of kt
 // and values of vt (each hd values, rows kStride and vStride bytes apart),
 // the score scale and soft cap (0: none). scores, ms and vs are scratch of at
-// least heads*nt values, vrows of nt*hd (the values as float32).
+// least heads*nt values, vrow of hd.
 func AttnFlashQuantGroup(out []float32, q8 []byte, heads int, kt gguf.Type, k []byte, kStride int,
-	vt gguf.Type, v []byte, vStride, nt int, scale, softCap float32, scores, ms, vs, vrows []float32) {
+	vt gguf.Type, v []byte, vStride, nt int, scale, softCap float32, scores, ms, vs, vrow []float32) {
 	kf, err := FormatOf(kt)
 	if err != nil {
 		panic(err)
@@ -39,7 +39,7 @@ func AttnFlashQuantGroup(out []float32, q8 []byte, heads int, kt gguf.Type, k []
 	qBytes := kf.DotType.RowBytes(hd)
 	if heads <= 0 || len(out) != heads*hd || hd%kt.BlockSize() != 0 || hd%vt.BlockSize() != 0 || nt <= 0 ||
 		len(q8) < heads*qBytes || len(k) < (nt-1)*kStride+kBytes || len(v) < (nt-1)*vStride+vBytes ||
-		len(scores) < heads*nt || len(ms) < heads*nt || len(vs) < heads*nt || len(vrows) < nt*hd {
+		len(scores) < heads*nt || len(ms) < heads*nt || len(vs) < heads*nt || len(vrow) < hd {
 		panic(fmt.Sprintf("kernels: AttnFlashQuantGroup: %d heads of %d values over %d keys (%v/%v, strides %d/%d) do not fit (out %d, q %d, k %d, v %d)",
 			heads, hd, nt, kt, vt, kStride, vStride, len(out), len(q8), len(k), len(v)))
 	}
@@ -51,12 +51,10 @@ func AttnFlashQuantGroup(out []float32, q8 []byte, heads int, kt gguf.Type, k []
 		quantScores(sc, kf, k, kStride, qh, hd)
 		sums = append(sums, FlashWeights(ms[h*nt:(h+1)*nt], vs[h*nt:(h+1)*nt], sc, scale, softCap))
 	}
-	rows := vrows[:nt*hd]
-	quantDequantize(vf, rows, v, vStride, nt, hd)
 	for h := 0; h < heads; h++ {
 		acc := out[h*hd : (h+1)*hd]
 		clear(acc)
-		accumulateF32(acc, ms[h*nt:(h+1)*nt], vs[h*nt:(h+1)*nt], rows, hd)
+		accumulateQuant(vf, acc, ms[h*nt:(h+1)*nt], vs[h*nt:(h+1)*nt], v, vStride, vrow[:hd])
 	}
 	for h, sum := range sums {
 		inv := float32(0)
@@ -73,31 +71,8 @@ func AttnFlashQuantGroup(out []float32, q8 []byte, heads int, kt gguf.Type, k []
 // Q8_0 and Q4_0, or the Go twins, which define them.
 var (
 	quantScores     = quantScoresGo
-	quantDequantize = quantDequantizeGo
-	accumulateF32   = accumulateF32Go
+	accumulateQuant = accumulateQuantGo
 )
-
-// quantDequantizeGo converts nt rows of hd values (srcStride bytes apart)
-// to float32 in dst, hd apart.
-func quantDequantizeGo(vf *Format, dst []float32, src []byte, srcStride, nt, hd int) {
-	rowBytes := vf.Type.RowBytes(hd)
-	for t := 0; t < nt; t++ {
-		vf.Dequantize(dst[t*hd:(t+1)*hd], src[t*srcStride:t*srcStride+rowBytes])
-	}
-}
-
-// accumulateF32Go runs the float32 accumulator over len(ms) rows of v
-// (vStride apart): out = out·ms[t] when ms[t] != 1, then out = fma(v[t],
-// vs[t], out).
-func accumulateF32Go(out, ms, vs, v []float32, vStride int) {
-	hd := len(out)
-	for t, m := range ms {
-		if m != 1 {
-			scaleF32Go(out, m)
-		}
-		axpyF32Go(out, v[t*vStride:t*vStride+hd], vs[t])
-	}
-}
 
 // quantScoresGo computes dst[t] = the Format's Dot of key t (k[t*kStride:],
 // hd values) with the query q8.
@@ -108,25 +83,23 @@ func quantScoresGo(dst []float32, kf *Format, k []byte, kStride int, q8 []byte, 
 	}
 }
 
-// The float32 accumulator's two steps (ggml_vec_mad_f32 and
-// ggml_vec_scale_f32), chosen at start-up: an AVX-512 version or the Go
-// twins, which define them.
-var (
-	axpyF32  = axpyF32Go
-	scaleF32 = scaleF32Go
-)
-
-// axpyF32Go computes acc[i] = fma(x[i], w, acc[i]), one rounding each.
-func axpyF32Go(acc, x []float32, w float32) {
-	x = x[:len(acc)]
-	for i, v := range x {
-		acc[i] = fma32(v, w, acc[i])
-	}
-}
-
-// scaleF32Go computes acc[i] *= m.
-func scaleF32Go(acc []float32, m float32) {
-	for i := range acc {
-		acc[i] *= m
+// accumulateQuantGo runs the float32 accumulator over len(ms) value rows of
+// vf (hd = len(out) values, vStride bytes apart), each converted to float32
+// in row first: out = out·ms[t] when ms[t] != 1 (ggml_vec_scale_f32), then
+// out = fma(v[t], vs[t], out) (ggml_vec_mad_f32).
+func accumulateQuantGo(vf *Format, out, ms, vs []float32, v []byte, vStride int, row []float32) {
+	hd := len(out)
+	rowBytes := vf.Type.RowBytes(hd)
+	row = row[:hd]
+	for t, m := range ms {
+		vf.Dequantize(row, v[t*vStride:t*vStride+rowBytes])
+		if m != 1 {
+			for d := range out {
+				out[d] *= m
+			}
+		}
+		for d, x := range row {
+			out[d] = fma32(x, vs[t], out[d])
+		}
 	}
 }

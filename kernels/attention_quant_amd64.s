@@ -1,48 +1,5 @@
 #include "textflag.h"
 
-// func axpyF32AVX512(acc, x *float32, n int, w float32)
-// acc[i] = fma(x[i], w, acc[i]) for n values, n a multiple of 16.
-TEXT ·axpyF32AVX512(SB), NOSPLIT, $0-28
-	MOVQ         acc+0(FP), DI
-	MOVQ         x+8(FP), SI
-	MOVQ         n+16(FP), CX
-	VBROADCASTSS w+24(FP), Z0
-	SHRQ         $4, CX
-	JZ           axpydone
-
-axpyloop:
-	VMOVUPS     (SI), Z1
-	VFMADD213PS (DI), Z0, Z1
-	VMOVUPS     Z1, (DI)
-	ADDQ        $64, SI
-	ADDQ        $64, DI
-	DECQ        CX
-	JNZ         axpyloop
-
-axpydone:
-	VZEROUPPER
-	RET
-
-// func scaleF32AVX512(acc *float32, n int, m float32)
-// acc[i] *= m for n values, n a multiple of 16.
-TEXT ·scaleF32AVX512(SB), NOSPLIT, $0-20
-	MOVQ         acc+0(FP), DI
-	MOVQ         n+8(FP), CX
-	VBROADCASTSS m+16(FP), Z0
-	SHRQ         $4, CX
-	JZ           scaledone
-
-scaleloop:
-	VMULPS  (DI), Z0, Z1
-	VMOVUPS Z1, (DI)
-	ADDQ    $64, DI
-	DECQ    CX
-	JNZ     scaleloop
-
-scaledone:
-	VZEROUPPER
-	RET
-
 // Block dots of one Q8_0 query against nt keys (kernels' Format.Dot: per
 // block the exact integer sum of products, then acc = fma(d_k*d_q, sum,
 // acc) block after block). Each block's 32 products go to 16 int32 lanes
@@ -158,129 +115,110 @@ q4block:
 	VZEROUPPER
 	RET
 
-// func dequantizeQ8_0AVX512(dst *float32, src *byte, nb int)
-// y = float(q) * d, 32 values a block.
-TEXT ·dequantizeQ8_0AVX512(SB), NOSPLIT, $0-24
+// func accumulateQ8_0AVX512(out, ms, vs *float32, v *byte, vStride, nt, nb int)
+// accumulateF32 over Q8_0 value rows converted on the fly: per row t,
+// out = fma(float(q)*d, vs[t], out*ms[t]) (out*1 is out, bit for bit, so
+// the product is taken whatever ms[t] is).
+TEXT ·accumulateQ8_0AVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ nb+16(FP), CX
+	MOVQ ms+8(FP), R8
+	MOVQ vs+16(FP), R9
+	MOVQ v+24(FP), SI
+	MOVQ vStride+32(FP), R10
+	MOVQ nt+40(FP), CX
+	MOVQ nb+48(FP), R11
 
-dq8block:
-	MOVWQZX      (SI), AX
+aq8row:
+	VBROADCASTSS (R9), Z0
+	VBROADCASTSS (R8), Z1
+	MOVQ         DI, BX
+	MOVQ         SI, DX
+	MOVQ         R11, R12
+
+aq8block:
+	MOVWQZX      (DX), AX
 	VMOVQ        AX, X5
 	VCVTPH2PS    X5, X5
 	VBROADCASTSS X5, Z5
-	VPMOVSXBD    2(SI), Z1
-	VPMOVSXBD    18(SI), Z2
-	VCVTDQ2PS    Z1, Z1
+	VPMOVSXBD    2(DX), Z2
+	VPMOVSXBD    18(DX), Z3
 	VCVTDQ2PS    Z2, Z2
-	VMULPS       Z5, Z1, Z1
+	VCVTDQ2PS    Z3, Z3
 	VMULPS       Z5, Z2, Z2
-	VMOVUPS      Z1, (DI)
-	VMOVUPS      Z2, 64(DI)
-	ADDQ         $34, SI
-	ADDQ         $128, DI
-	DECQ         CX
-	JNZ          dq8block
+	VMULPS       Z5, Z3, Z3
+	VMULPS       (BX), Z1, Z6
+	VMULPS       64(BX), Z1, Z7
+	VFMADD213PS  Z6, Z0, Z2
+	VFMADD213PS  Z7, Z0, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         $34, DX
+	ADDQ         $128, BX
+	DECQ         R12
+	JNZ          aq8block
+
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ R10, SI
+	DECQ CX
+	JNZ  aq8row
 	VZEROUPPER
 	RET
 
-// func dequantizeQ4_0AVX512(dst *float32, src *byte, nb int)
-// y[j] = float(lo_j - 8) * d, y[j+16] = float(hi_j - 8) * d.
-TEXT ·dequantizeQ4_0AVX512(SB), NOSPLIT, $0-24
+// func accumulateQ4_0AVX512(out, ms, vs *float32, v *byte, vStride, nt, nb int)
+// As accumulateQ8_0AVX512 with Q4_0 values: float(nibble-8)*d.
+TEXT ·accumulateQ4_0AVX512(SB), NOSPLIT, $0-56
 	MOVQ         dst+0(FP), DI
-	MOVQ         src+8(FP), SI
-	MOVQ         nb+16(FP), CX
+	MOVQ         ms+8(FP), R8
+	MOVQ         vs+16(FP), R9
+	MOVQ         v+24(FP), SI
+	MOVQ         vStride+32(FP), R10
+	MOVQ         nt+40(FP), CX
+	MOVQ         nb+48(FP), R11
 	MOVL         $0x0f0f0f0f, AX
 	VPBROADCASTD AX, X7
 	MOVL         $8, AX
 	VPBROADCASTD AX, Z8
 
-dq4block:
-	MOVWQZX      (SI), AX
-	VMOVQ        AX, X5
-	VCVTPH2PS    X5, X5
-	VBROADCASTSS X5, Z5
-	VMOVDQU      2(SI), X1
-	VPAND        X7, X1, X2
-	VPSRLW       $4, X1, X1
-	VPAND        X7, X1, X1
-	VPMOVZXBD    X2, Z2
-	VPMOVZXBD    X1, Z1
-	VPSUBD       Z8, Z2, Z2
-	VPSUBD       Z8, Z1, Z1
-	VCVTDQ2PS    Z2, Z2
-	VCVTDQ2PS    Z1, Z1
-	VMULPS       Z5, Z2, Z2
-	VMULPS       Z5, Z1, Z1
-	VMOVUPS      Z2, (DI)
-	VMOVUPS      Z1, 64(DI)
-	ADDQ         $18, SI
-	ADDQ         $128, DI
-	DECQ         CX
-	JNZ          dq4block
-	VZEROUPPER
-	RET
-
-// func accumulateF32AVX512(out, ms, vs, v *float32, vStride, nt, hd int)
-// For each of nt rows of v (vStride floats apart): out = out*ms[t] when
-// ms[t] != 1, then out = fma(v[t], vs[t], out); hd a multiple of 16.
-TEXT ·accumulateF32AVX512(SB), NOSPLIT, $0-56
-	MOVQ         out+0(FP), DI
-	MOVQ         ms+8(FP), R8
-	MOVQ         vs+16(FP), R9
-	MOVQ         v+24(FP), SI
-	MOVQ         vStride+32(FP), R10
-	SHLQ         $2, R10
-	MOVQ         nt+40(FP), CX
-	MOVQ         hd+48(FP), R11
-	SHRQ         $4, R11
-	MOVL         $0x3f800000, AX
-	VMOVD        AX, X9
-
-accrow:
+aq4row:
 	VBROADCASTSS (R9), Z0
-	VMOVSS       (R8), X1
-	VUCOMISS     X9, X1
-	JNE          accscale
-	JP           accscale
-
-	// ms == 1: only the fma
-	MOVQ DI, BX
-	MOVQ SI, DX
-	MOVQ R11, R12
-
-accfma:
-	VMOVUPS     (DX), Z2
-	VFMADD213PS (BX), Z0, Z2
-	VMOVUPS     Z2, (BX)
-	ADDQ        $64, BX
-	ADDQ        $64, DX
-	DECQ        R12
-	JNZ         accfma
-	JMP         accnext
-
-accscale:
-	VBROADCASTSS X1, Z1
+	VBROADCASTSS (R8), Z1
 	MOVQ         DI, BX
 	MOVQ         SI, DX
 	MOVQ         R11, R12
 
-accscalefma:
-	VMULPS      (BX), Z1, Z3
-	VMOVUPS     (DX), Z2
-	VFMADD213PS Z3, Z0, Z2
-	VMOVUPS     Z2, (BX)
-	ADDQ        $64, BX
-	ADDQ        $64, DX
-	DECQ        R12
-	JNZ         accscalefma
+aq4block:
+	MOVWQZX      (DX), AX
+	VMOVQ        AX, X5
+	VCVTPH2PS    X5, X5
+	VBROADCASTSS X5, Z5
+	VMOVDQU      2(DX), X4
+	VPAND        X7, X4, X2
+	VPSRLW       $4, X4, X4
+	VPAND        X7, X4, X4
+	VPMOVZXBD    X2, Z2
+	VPMOVZXBD    X4, Z3
+	VPSUBD       Z8, Z2, Z2
+	VPSUBD       Z8, Z3, Z3
+	VCVTDQ2PS    Z2, Z2
+	VCVTDQ2PS    Z3, Z3
+	VMULPS       Z5, Z2, Z2
+	VMULPS       Z5, Z3, Z3
+	VMULPS       (BX), Z1, Z6
+	VMULPS       64(BX), Z1, Z9
+	VFMADD213PS  Z6, Z0, Z2
+	VFMADD213PS  Z9, Z0, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         $18, DX
+	ADDQ         $128, BX
+	DECQ         R12
+	JNZ          aq4block
 
-accnext:
 	ADDQ $4, R8
 	ADDQ $4, R9
 	ADDQ R10, SI
 	DECQ CX
-	JNZ  accrow
+	JNZ  aq4row
 	VZEROUPPER
 	RET

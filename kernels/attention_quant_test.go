@@ -8,29 +8,6 @@ import (
 	"github.com/conveyor-llm/conveyor/gguf"
 )
 
-// axpyF32 and scaleF32 (AVX-512 where the machine has it) give their Go
-// twins' bits at lengths around the 16-value vectors.
-func TestAxpyScaleMatchTwins(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{1, 15, 16, 17, 32, 96, 131} {
-		x, acc := make([]float32, n), make([]float32, n)
-		for i := range x {
-			x[i], acc[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64()*5)
-		}
-		w := float32(rng.Float64())
-		got, want := append([]float32(nil), acc...), append([]float32(nil), acc...)
-		axpyF32(got, x, w)
-		axpyF32Go(want, x, w)
-		scaleF32(got, w)
-		scaleF32Go(want, w)
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("n %d, value %d: %v, the twin %v", n, i, got[i], want[i])
-			}
-		}
-	}
-}
-
 // randomBlocks is n blocks of typ with random quants (every byte value) and
 // random finite scales.
 func randomBlocks(rng *rand.Rand, typ gguf.Type, n int) []byte {
@@ -45,9 +22,9 @@ func randomBlocks(rng *rand.Rand, typ gguf.Type, n int) []byte {
 	return b
 }
 
-// The quantized cache's scores and conversions (AVX-512 where the machine
-// has it) give the Go twins' bits (Format.Dot and Dequantize), for heads of
-// 1 to 5 blocks and keys at a stride past their head.
+// The quantized cache's scores (AVX-512 where the machine has it) give the
+// Go twin's bits (Format.Dot), for heads of 1 to 5 blocks and keys at a
+// stride past their head.
 func TestQuantAttnKernelsMatchTwins(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, typ := range []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ4_0} {
@@ -65,42 +42,35 @@ func TestQuantAttnKernelsMatchTwins(t *testing.T) {
 					t.Fatalf("%v scores, %d blocks, key %d: %v, the twin %v", typ, nb, i, got[i], want[i])
 				}
 			}
-			row, ref := make([]float32, nt*hd), make([]float32, nt*hd)
-			quantDequantize(f, row, k, stride, nt, hd)
-			quantDequantizeGo(f, ref, k, stride, nt, hd)
-			for i := range ref {
-				if math.Float32bits(row[i]) != math.Float32bits(ref[i]) {
-					t.Fatalf("%v dequantize, %d blocks, value %d: %v, the twin %v", typ, nb, i, row[i], ref[i])
-				}
-			}
 		}
 	}
 }
 
-// accumulateF32 (AVX-512 where the machine has it) gives its Go twin's bits,
-// new maxima (ms != 1) and NaN factors included.
-func TestAccumulateF32MatchesTwin(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	for _, hd := range []int{16, 64, 96, 40} {
-		nt, stride := 9, hd+16
-		v := make([]float32, nt*stride)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		ms, vs := make([]float32, nt), make([]float32, nt)
-		for i := range ms {
-			ms[i], vs[i] = 1, float32(rng.Float64())
-			if rng.IntN(3) == 0 {
-				ms[i] = float32(rng.Float64())
+// accumulateQuant (AVX-512 where the machine has it, converting in
+// registers) gives its Go twin's bits for Q8_0 and Q4_0 values.
+func TestAccumulateQuantMatchesTwin(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, typ := range []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ4_0} {
+		f, _ := FormatOf(typ)
+		for _, nb := range []int{1, 2, 3, 4} {
+			hd, nt := 32*nb, 11
+			stride := typ.RowBytes(hd) + 10
+			v := randomBlocks(rng, typ, (nt*stride)/typ.RowBytes(32)+1)
+			ms, vs := make([]float32, nt), make([]float32, nt)
+			for i := range ms {
+				ms[i], vs[i] = 1, float32(rng.Float64())
+				if rng.IntN(3) == 0 {
+					ms[i] = float32(rng.Float64())
+				}
 			}
-		}
-		ms[0], ms[5] = 0, float32(math.NaN())
-		got, want := make([]float32, hd), make([]float32, hd)
-		accumulateF32(got, ms, vs, v, stride)
-		accumulateF32Go(want, ms, vs, v, stride)
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("hd %d, value %d: %v, the twin %v", hd, i, got[i], want[i])
+			ms[0] = 0
+			got, want := make([]float32, hd), make([]float32, hd)
+			accumulateQuant(f, got, ms, vs, v, stride, make([]float32, hd))
+			accumulateQuantGo(f, want, ms, vs, v, stride, make([]float32, hd))
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%v, %d blocks, value %d: %v, the twin %v", typ, nb, i, got[i], want[i])
+				}
 			}
 		}
 	}

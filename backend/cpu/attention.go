@@ -285,5 +285,5 @@ func (a *attendTask) runQuant(w *workerScratch, i, kvh, first, nt int) {
 	values, vStride := a.v.quantBytes(first, nt, kvh)
 	scores, ms, vs := grow(&w.weights, group*nt), grow(&w.ms, group*nt), grow(&w.vs, group*nt)
 	kernels.AttnFlashQuantGroup(a.out[lo:hi], q8, group, a.k.typ, keys, kStride, a.v.typ, values, vStride, nt,
-		p.Scale, p.SoftCap, scores, ms, vs, grow(&w.values, nt*hd))
+		p.Scale, p.SoftCap, scores, ms, vs, grow(&w.qh, hd))
 }
