@@ -21,7 +21,9 @@ type SessionOptions struct {
 	BatchSize int
 	// CacheType is the KV cache's element type: "f16" (the default, as in
 	// llama.cpp), "f32", or the block quantizations "q8_0" and "q4_0"
-	// (keys and values alike; the model's KV width a multiple of 32).
+	// (keys and values alike; the model's KV width a multiple of 32),
+	// stored Hadamard-rotated when the heads are whole 64s, as llama.cpp
+	// stores them (model.RotatesCache).
 	CacheType string
 	// ContextShift lets Session.Generate go on when the context is full, as
 	// llama.cpp's context shift: the first Keep tokens stay (and the BOS
