@@ -10,6 +10,10 @@ import (
 	"github.com/conveyor-llm/conveyor/backend/vulkan"
 )
 
+// vulkanTestOptions are the options of the Vulkan backends Load opens: zero,
+// but for tests that lower the device's limits.
+var vulkanTestOptions vulkan.Options
+
 func init() {
 	gpuOpener = openVulkan
 	deviceLister = listVulkanDevices
@@ -43,7 +47,7 @@ func openVulkan(device int, allowCPU bool) (backend.Backend, string, error) {
 			return nil, "", fmt.Errorf("vulkan: no GPU among the Vulkan devices (%s is CPU-emulated and slower than the CPU backend)", devs[0].Name)
 		}
 	}
-	b, err := vulkan.New(device)
+	b, err := vulkan.NewWithOptions(device, vulkanTestOptions)
 	if err != nil {
 		return nil, "", err
 	}

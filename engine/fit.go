@@ -207,9 +207,9 @@ func (o SessionOptions) normalized(h *model.Hyper, defaultBatch int) (SessionOpt
 	if o.CacheType == "" {
 		o.CacheType = "f16"
 	}
-	cacheType, err := gguf.ParseType(o.CacheType)
-	if err != nil || (cacheType != gguf.TypeF16 && cacheType != gguf.TypeF32) {
-		return o, 0, fmt.Errorf("engine: KV cache type %q is not supported (f16, f32)", o.CacheType)
+	cacheType, err := parseCacheType(o.CacheType, h)
+	if err != nil {
+		return o, 0, err
 	}
 	if o.BatchSize > o.Context*o.Sequences {
 		o.BatchSize = o.Context * o.Sequences

@@ -27,7 +27,7 @@ type SchedulerOptions struct {
 	Context   int    // KV cache positions per sequence (0: the model's, at most 4096)
 	BatchSize int    // most tokens in one forward pass (0: the model's DefaultBatchSize)
 	Queue     int    // requests that may wait for a free sequence (0: 256)
-	CacheType string // "f16" (default) or "f32"
+	CacheType string // "f16" (default), "f32", "q8_0" or "q4_0"
 }
 
 // ErrQueueFull is returned by Submit when the queue is full; ErrClosed once

@@ -6,7 +6,6 @@ import (
 	"unsafe"
 
 	"github.com/conveyor-llm/conveyor/backend"
-	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/model"
 )
 
@@ -21,7 +20,10 @@ type SessionOptions struct {
 	// backend's default, DefaultBatchSize).
 	BatchSize int
 	// CacheType is the KV cache's element type: "f16" (the default, as in
-	// llama.cpp) or "f32".
+	// llama.cpp), "f32", or the block quantizations "q8_0" and "q4_0"
+	// (keys and values alike; the model's KV width a multiple of 32),
+	// stored Hadamard-rotated when the heads are whole 64s, as llama.cpp
+	// stores them (model.RotatesCache).
 	CacheType string
 	// ContextShift lets Session.Generate go on when the context is full, as
 	// llama.cpp's context shift: the first Keep tokens stay (and the BOS
@@ -87,9 +89,9 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 	if opts.CacheType == "" {
 		opts.CacheType = "f16"
 	}
-	cacheType, err := gguf.ParseType(opts.CacheType)
-	if err != nil || (cacheType != gguf.TypeF16 && cacheType != gguf.TypeF32) {
-		return nil, fmt.Errorf("engine: KV cache type %q is not supported (f16, f32)", opts.CacheType)
+	cacheType, err := parseCacheType(opts.CacheType, h)
+	if err != nil {
+		return nil, err
 	}
 	if rows := float64(opts.Sequences) * float64(opts.Context); rows > maxCacheRows {
 		return nil, fmt.Errorf("engine: a KV cache of %s is %.0f positions, more than the %d one cache can index",
@@ -99,6 +101,9 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 		opts.BatchSize = opts.Context * opts.Sequences // as llama.cpp, no batch wider than the cache
 	}
 	if err := m.checkMemory(opts, cacheType); err != nil {
+		return nil, err
+	}
+	if err := m.checkKVBindings(opts, cacheType); err != nil {
 		return nil, err
 	}
 	s := &Session{m: m, opts: opts}
@@ -122,6 +127,10 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 			}
 			t.Buf = buf
 			*dst = append(*dst, t)
+		}
+		if err := s.addRotation(kv, l, cacheType, h.HeadDim); err != nil {
+			s.Close()
+			return nil, err
 		}
 	}
 	s.kv = kv

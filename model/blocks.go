@@ -154,9 +154,7 @@ func (d *decoder) attention(s *State, kv *Cache, l int, in, out backend.Tensor, 
 		b.Scale(q, q, scale)
 		scale = 1
 	}
-	b.KVWrite(kv.K[l], k, s.cacheRows.Head(s.n))
-	b.KVWrite(kv.V[l], v, s.cacheRows.Head(s.n))
-	b.Attend(att, q, kv.K[l], kv.V[l], pos, s.seq.Head(s.n), backend.Attention{
+	att = storeAndAttend(b, s, kv, l, q, k, v, att, backend.Attention{
 		Heads: h.Heads, KVHeads: h.KVHeads, HeadDim: h.HeadDim, Context: kv.Context,
 		Scale: scale, SoftCap: a.softCap, Window: a.window, Sinks: w.Sinks,
 	})

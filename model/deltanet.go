@@ -195,9 +195,7 @@ func (d *decoder) gatedAttention(r backend.Recurrent, s *State, kv *Cache, l int
 	b.RMSNorm(kn, kn, w.KNorm, h.NormEps)
 	b.RoPE(q, pos, h.RoPE)
 	b.RoPE(k, pos, h.RoPE)
-	b.KVWrite(kv.K[l], k, s.cacheRows.Head(s.n))
-	b.KVWrite(kv.V[l], v, s.cacheRows.Head(s.n))
-	b.Attend(att, q, kv.K[l], kv.V[l], pos, s.seq.Head(s.n), backend.Attention{
+	att = storeAndAttend(b, s, kv, l, q, k, v, att, backend.Attention{
 		Heads: h.Heads, KVHeads: h.KVHeads, HeadDim: h.HeadDim, Context: kv.Context, Scale: h.AttnScale,
 	})
 	r.SigmoidMul(att, att, gate)

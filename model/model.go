@@ -30,6 +30,10 @@ type Cache struct {
 	// layers, one row per sequence (zero Tensors on other layers): the
 	// convolution's last inputs and the delta-rule state (see deltanet.go).
 	Conv, Rec []backend.Tensor
+	// Rot, per layer, is the rotation matrix (NewRotation) of a layer whose
+	// caches are stored rotated (RotatesCache); a zero Tensor or a short
+	// slice means none.
+	Rot []backend.Tensor
 }
 
 // loader builds one architecture from a file.

@@ -38,8 +38,8 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 	}
 	mustShape("Attend", dst, q.Rows, width)
 	hd := p.HeadDim
-	if hd%kCache.Type.BlockSize() != 0 || hd%vCache.Type.BlockSize() != 0 {
-		panic(fmt.Sprintf("cpu: Attend: head dim %d does not divide into %v / %v blocks", hd, kCache.Type, vCache.Type))
+	if kvWidth%kCache.Type.BlockSize() != 0 || kvWidth%vCache.Type.BlockSize() != 0 {
+		panic(fmt.Sprintf("cpu: Attend: rows of %d values do not divide into %v / %v blocks", kvWidth, kCache.Type, vCache.Type))
 	}
 	for i := range positions {
 		n := int(positions[i]) + 1
@@ -59,6 +59,7 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 		mustShape("Attend sinks", p.Sinks, 1, p.Heads)
 		t.sinks = f32s(p.Sinks)
 	}
+	t.quant = quantFlash(kCache.Type, vCache.Type, hd) && t.sinks == nil
 	b.pool.parallelRange(q.Rows*p.KVHeads, 1, t)
 	*t = attendTask{}
 }
@@ -66,16 +67,21 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 // cacheRows reads one KV head of a cache's rows as float32.
 type cacheRows struct {
 	format             *kernels.Format
+	typ                gguf.Type
 	raw                []byte
 	f32                []float32 // the cache itself when it is F32
 	f16                bool
+	subBlock           bool // heads smaller than (or across) the type's blocks
 	rowBytes, cols     int
 	headBytes, headDim int
 }
 
 func newCacheRows(c backend.Tensor, hd int) cacheRows {
-	r := cacheRows{format: mustFormat(c.Type), raw: raw(c), rowBytes: int(c.RowBytes()), cols: c.Cols,
-		headBytes: c.Type.RowBytes(hd), headDim: hd}
+	r := cacheRows{format: mustFormat(c.Type), typ: c.Type, raw: raw(c), rowBytes: int(c.RowBytes()), cols: c.Cols,
+		headDim: hd, subBlock: hd%c.Type.BlockSize() != 0}
+	if !r.subBlock {
+		r.headBytes = c.Type.RowBytes(hd)
+	}
 	if c.Type == gguf.TypeF32 {
 		r.f32 = asF32(r.raw)
 	}
@@ -84,8 +90,9 @@ func newCacheRows(c backend.Tensor, hd int) cacheRows {
 }
 
 // head returns rows first..first+n-1 of KV head h as float32 and their
-// stride, converted into buf unless the cache is F32.
-func (c *cacheRows) head(buf *[]float32, first, n, h int) ([]float32, int) {
+// stride, converted into buf unless the cache is F32 (spare is scratch for
+// heads smaller than a block).
+func (c *cacheRows) head(buf, spare *[]float32, first, n, h int) ([]float32, int) {
 	hd := c.headDim
 	if c.f32 != nil {
 		return c.f32[first*c.cols+h*hd : (first+n-1)*c.cols+(h+1)*hd], c.cols
@@ -95,11 +102,40 @@ func (c *cacheRows) head(buf *[]float32, first, n, h int) ([]float32, int) {
 		kernels.F16RowsToF32(rows, c.raw[first*c.rowBytes+h*c.headBytes:], n, hd, c.rowBytes)
 		return rows, hd
 	}
+	if c.subBlock {
+		// The head shares blocks with its neighbours: the blocks holding it
+		// are dequantized and its values taken out.
+		bs := c.typ.BlockSize()
+		lo, hi := h*hd/bs*bs, ((h+1)*hd+bs-1)/bs*bs
+		whole := grow(spare, hi-lo)
+		for t := 0; t < n; t++ {
+			off := (first+t)*c.rowBytes + c.typ.RowBytes(lo)
+			c.format.Dequantize(whole, c.raw[off:off+c.typ.RowBytes(hi-lo)])
+			copy(rows[t*hd:(t+1)*hd], whole[h*hd-lo:])
+		}
+		return rows, hd
+	}
 	for t := 0; t < n; t++ {
 		off := (first+t)*c.rowBytes + h*c.headBytes
 		c.format.Dequantize(rows[t*hd:(t+1)*hd], c.raw[off:off+c.headBytes])
 	}
 	return rows, hd
+}
+
+// quantBytes returns rows first..first+n-1 of KV head h of a block-quantized
+// cache as they are, and their stride in bytes.
+func (c *cacheRows) quantBytes(first, n, h int) ([]byte, int) {
+	off := first*c.rowBytes + h*c.headBytes
+	return c.raw[off : off+(n-1)*c.rowBytes+c.headBytes], c.rowBytes
+}
+
+// quantFlash reports whether Attend takes llama.cpp's flash attention for
+// quantized caches (kernels.AttnFlashQuantGroup): Q8_0 or Q4_0 keys and
+// values with heads of whole blocks. Heads smaller than a block (stories260K's
+// 8 values) are dequantized and take the F32 cache's path.
+func quantFlash(k, v gguf.Type, hd int) bool {
+	quant := func(t gguf.Type) bool { return t == gguf.TypeQ8_0 || t == gguf.TypeQ4_0 }
+	return quant(k) && quant(v) && hd%k.BlockSize() == 0 && hd%v.BlockSize() == 0
 }
 
 // f16Head returns rows first..first+n-1 of KV head h of an F16 cache as
@@ -116,6 +152,7 @@ type attendTask struct {
 	qs, out   []float32
 	k, v      cacheRows
 	flash     bool      // F16 cache: flash attention with an F16 accumulator
+	quant     bool      // quantized cache: flash attention with an F32 accumulator (quantFlash)
 	sinks     []float32 // per query head, or nil
 	work      []workerScratch
 }
@@ -136,12 +173,16 @@ func (a *attendTask) run(worker, lo, hi int) {
 			first = max(0, n-p.Window)
 		}
 		nt := n - first
+		if a.quant {
+			a.runQuant(w, i, kvh, base+first, nt)
+			continue
+		}
 		if a.flash {
 			if a.sinks != nil {
 				// gpt-oss's sinks: per query head, over the head converted
 				// to float32 (kernels.AttnFlashF16Sink).
-				keys, kStride := a.k.head(&w.keys, base+first, nt, kvh)
-				values, vStride := a.v.head(&w.values, base+first, nt, kvh)
+				keys, kStride := a.k.head(&w.keys, &w.block, base+first, nt, kvh)
+				values, vStride := a.v.head(&w.values, &w.block, base+first, nt, kvh)
 				scores, ms, vs := grow(&w.weights, nt), grow(&w.ms, nt), grow(&w.vs, nt)
 				qh := grow(&w.qh, hd)
 				for h := kvh * group; h < (kvh+1)*group; h++ {
@@ -167,8 +208,8 @@ func (a *attendTask) run(worker, lo, hi int) {
 				p.Scale, p.SoftCap, scores, ms, vs)
 			continue
 		}
-		keys, kStride := a.k.head(&w.keys, base+first, nt, kvh)
-		values, vStride := a.v.head(&w.values, base+first, nt, kvh)
+		keys, kStride := a.k.head(&w.keys, &w.block, base+first, nt, kvh)
+		values, vStride := a.v.head(&w.values, &w.block, base+first, nt, kvh)
 		dots := grow(&w.dots, nt*kernels.ScoreLanes)
 		scores := grow(&w.weights, nt)
 		for h0 := kvh * group; h0 < (kvh+1)*group; h0 += kernels.ScoreLanes {
@@ -222,4 +263,27 @@ func (a *attendTask) softmax(scores, dots []float32, j, h int) {
 	for t := range scores {
 		scores[t] *= inv
 	}
+}
+
+// runQuant is query row i's attention for the query heads of KV head kvh over
+// nt quantized cache rows from first: the heads' queries quantized to the
+// keys' dot type, then kernels.AttnFlashQuantGroup.
+func (a *attendTask) runQuant(w *workerScratch, i, kvh, first, nt int) {
+	p, hd := a.p, a.p.HeadDim
+	group := p.Heads / p.KVHeads
+	lo, hi := i*p.Heads*hd+kvh*group*hd, i*p.Heads*hd+(kvh+1)*group*hd
+	dot := mustFormat(a.k.typ).DotType
+	qBytes := dot.RowBytes(hd)
+	if cap(w.row) < group*qBytes {
+		w.row = make([]byte, group*qBytes)
+	}
+	q8 := w.row[:group*qBytes]
+	for h := 0; h < group; h++ {
+		kernels.QuantizeActivations(dot, q8[h*qBytes:(h+1)*qBytes], a.qs[lo+h*hd:lo+(h+1)*hd])
+	}
+	keys, kStride := a.k.quantBytes(first, nt, kvh)
+	values, vStride := a.v.quantBytes(first, nt, kvh)
+	scores, ms, vs := grow(&w.weights, group*nt), grow(&w.ms, group*nt), grow(&w.vs, group*nt)
+	kernels.AttnFlashQuantGroup(a.out[lo:hi], q8, group, a.k.typ, keys, kStride, a.v.typ, values, vStride, nt,
+		p.Scale, p.SoftCap, scores, ms, vs, grow(&w.qh, hd))
 }

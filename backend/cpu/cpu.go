@@ -45,6 +45,7 @@ type workerScratch struct {
 	cos, sin                   []float32
 	keys, values, qT, dots, qh []float32
 	weights, ms, vs            []float32
+	block                      []float32 // a quantized cache's blocks around a head
 	packed                     kernels.PackedScratch
 	row                        []byte
 }

@@ -345,69 +345,6 @@ func (b *Backend) RoPE(x, pos backend.Tensor, p backend.RoPE) {
 	b.dispatch(b.pipeline("rope"), []view{xv, pv, fv}, []int{0}, pc, gx, gy)
 }
 
-// KVWrite copies src row i into cache row rows[i] as F32 or F16.
-func (b *Backend) KVWrite(cache, src, rows backend.Tensor) {
-	mustType("KVWrite", cache, gguf.TypeF32, gguf.TypeF16)
-	mustType("KVWrite", src, gguf.TypeF32)
-	mustType("KVWrite", rows, gguf.TypeI32)
-	if rows.Rows != 1 {
-		panic(fmt.Sprintf("vulkan: KVWrite: rows %v must be one row", rows))
-	}
-	mustShape("KVWrite", src, rows.Cols, cache.Cols)
-	if cache.Type == gguf.TypeF16 && cache.Cols%2 != 0 {
-		panic(fmt.Sprintf("vulkan: KVWrite: F16 cache %v needs an even number of columns", cache))
-	}
-	n := rows.Cols
-	if n == 0 {
-		return
-	}
-	cv, sv, rv := b.bind(cache), b.bind(src), b.bind(rows)
-	typ, words := uint32(0), cache.Cols
-	if cache.Type == gguf.TypeF16 {
-		typ, words = 1, cache.Cols/2
-	}
-	pc := push{}.u(sv.words(), rv.words(), cv.words(), uint32(cache.Cols), uint32(n), uint32(cache.Rows))
-	b.dispatch(b.pipeline("kv_write", typ), []view{sv, rv, cv}, []int{2}, pc, ceil(words, 256), uint32(n))
-}
-
-// Attend computes causal attention over the KV cache, over the last p.Window
-// positions when that is set, with scores soft-capped when p.SoftCap is.
-func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p backend.Attention) {
-	mustType("Attend", dst, gguf.TypeF32)
-	mustType("Attend", q, gguf.TypeF32)
-	mustType("Attend", kCache, gguf.TypeF32, gguf.TypeF16)
-	mustType("Attend", vCache, kCache.Type)
-	mustType("Attend", pos, gguf.TypeI32)
-	mustType("Attend", seq, gguf.TypeI32)
-	width, kvWidth := p.Heads*p.HeadDim, p.KVHeads*p.HeadDim
-	if pos.Cols != q.Rows || seq.Cols != q.Rows || q.Cols != width || kCache.Cols != kvWidth ||
-		vCache.Cols != kvWidth || kCache.Rows != vCache.Rows || p.KVHeads == 0 || p.Heads%p.KVHeads != 0 ||
-		p.HeadDim > 512 || (kCache.Type == gguf.TypeF16 && kvWidth%2 != 0) {
-		panic(fmt.Sprintf("vulkan: Attend: q %v, k %v, v %v, pos %v, %+v", q, kCache, vCache, pos, p))
-	}
-	mustShape("Attend", dst, q.Rows, width)
-	if q.Rows == 0 {
-		return
-	}
-	qv, kv, vv := b.bind(q), b.bind(kCache), b.bind(vCache)
-	pv, sv, dv := b.bind(pos), b.bind(seq), b.bind(dst)
-	typ := uint32(0)
-	if kCache.Type == gguf.TypeF16 {
-		typ = 1
-	}
-	kv2, has := pv, uint32(0) // the sinks (any bound buffer when there are none)
-	if p.Sinks.Buf != nil {
-		mustType("Attend sinks", p.Sinks, gguf.TypeF32)
-		mustShape("Attend sinks", p.Sinks, 1, p.Heads)
-		kv2, has = b.bind(p.Sinks), 1
-	}
-	pc := push{}.u(qv.words(), kv.words(), vv.words(), pv.words(), sv.words(), dv.words(), uint32(p.Heads),
-		uint32(p.KVHeads), uint32(p.HeadDim), uint32(p.Context), uint32(kCache.Rows)).f(p.Scale).f(max(p.SoftCap, 0)).
-		u(uint32(min(max(p.Window, 0), p.Context))). // a window of Context or more is all of it
-		u(kv2.words(), has)
-	b.dispatch(b.pipeline("attention", typ), []view{qv, kv, vv, pv, sv, dv, kv2}, []int{5}, pc, uint32(p.Heads), uint32(q.Rows))
-}
-
 // String describes the backend.
 func (b *Backend) String() string {
 	var s strings.Builder

@@ -70,9 +70,9 @@ var shaderLayouts = map[string][2]int{
 	"elementwise": {3, 24},
 	"layer_norm":  {4, 28},
 	"rope":        {3, 60},
-	"kv_write":    {3, 24},
+	"kv_write":    {3, 28},
 	"argmax":      {2, 16},
-	"attention":   {7, 64},
+	"attention":   {5 + 2*maxKVWindows, 68},
 }
 
 // pipeline returns the pipeline for a shader with spec constants, creating

@@ -27,6 +27,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	device := fs.Int("device", -1, "device number of the backend, as `conveyor devices` lists them (-1: the best)")
 	asJSON := fs.Bool("json", false, "print one JSON object on one line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs (after the -d context) to `file` (go tool pprof)")
+	cacheType := fs.String("cache-type", "f16", "KV cache type: f16, f32, q8_0 or q4_0")
+	accel := runopts.RegisterAccel(fs)
 	memBW := fs.Bool("membw", true, "after the runs, measure the machine's streaming read bandwidth on the same threads and report decode's share of it")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -38,14 +40,17 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if *prompt < 0 || *gen < 0 || *ubatch < 0 || *depth < 0 || *reps <= 0 {
 		return fmt.Errorf("%w: -p, -n, -d and -ub must not be negative, -r must be positive", errUsage)
 	}
-	m, err := loadInterruptibly(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0, Threads: *threads,
+	if err := accel.Resolve(cacheType, backendName); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	m, err := loadInterruptibly(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0, Threads: *threads, GPULayers: accel.EngineLayers(),
 		Progress: runopts.LoadProgress(stderr), Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}, stderr)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	profiling := false
-	opts := engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch, Depth: *depth}
+	opts := engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch, Depth: *depth, CacheType: *cacheType}
 	var profErr error
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

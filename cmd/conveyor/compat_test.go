@@ -36,6 +36,15 @@ func TestLlamaCppFlagAliases(t *testing.T) {
 	require.Equal(t, want["generated_ids"], got["generated_ids"])
 	require.Equal(t, want["prompt_ids"], got["prompt_ids"])
 
+	// -ctk/-ctv q8_0 and q4_0 (and --cache-type) quantize the cache: the
+	// same prompt, a generation of the asked length.
+	for _, args := range [][]string{{"-ctk", "q8_0", "-ctv", "q8_0"}, {"--cache-type-k", "q4_0"}, {"--cache-type", "q8_0"}} {
+		out := runJSONOut(t, append([]string{"run", "-m", model, "-p", "Once upon a time", "-n", "6", "--temp", "0",
+			"--backend", "cpu", "--json"}, args...)...)
+		require.Equal(t, want["prompt_ids"], out["prompt_ids"], "%v", args)
+		require.Len(t, out["generated_ids"], 6, "%v", args)
+	}
+
 	// -ngl 0 runs on the CPU; -ngl -1 is all layers.
 	runJSONOut(t, "run", "-m", model, "-p", "Hi", "-n", "1", "-ngl", "0", "--json")
 	runJSONOut(t, "run", "-m", model, "-p", "Hi", "-n", "1", "-ngl", "-1", "--backend", "cpu", "--json")
@@ -44,9 +53,9 @@ func TestLlamaCppFlagAliases(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-ctk", "q8_0"}, "q8_0 is not supported yet"},
-		{[]string{"-ctv", "q4_0"}, "q4_0 is not supported yet"},
-		{[]string{"--cache-type", "q8_0"}, "q8_0 is not supported yet"},
+		{[]string{"-ctk", "q5_1"}, "q5_1 is not supported yet"},
+		{[]string{"-ctv", "iq4_nl"}, "iq4_nl is not supported yet"},
+		{[]string{"--cache-type", "q9_0"}, "unknown"},
 		{[]string{"-ctk", "f16", "-ctv", "f32"}, "differ"},
 		{[]string{"-fa", "maybe"}, "-fa must be on, off or auto"},
 		{[]string{"-ngl", "-2"}, "-ngl must be -1"},

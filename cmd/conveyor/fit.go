@@ -26,7 +26,7 @@ func registerFit(fs *flag.FlagSet) *fitFlags {
 	fs.IntVar(&f.parallel, "parallel", 1, "with --fit: sequences side by side (serve's --parallel)")
 	fs.StringVar(&f.backend, "backend", "auto", "with --fit: auto, cpu, vulkan or cuda")
 	fs.IntVar(&f.device, "device", -1, "with --fit: device number of the backend (-1: the best)")
-	fs.StringVar(&f.cacheType, "cache-type", "f16", "with --fit: KV cache type, f16 or f32")
+	fs.StringVar(&f.cacheType, "cache-type", "f16", "with --fit: KV cache type, f16, f32, q8_0 or q4_0")
 	return f
 }
 

@@ -25,8 +25,15 @@ func TestInfoFit(t *testing.T) {
 	require.Contains(t, out, "engine: the model will not fit: it needs")
 	require.Contains(t, out, "would fit")
 
-	code, _, _ = conveyor("info", "--fit", "--cache-type", "q4_0", model)
+	code, _, _ = conveyor("info", "--fit", "--cache-type", "q5_1", model)
 	require.Equal(t, 2, code)
+
+	// A q8_0 cache is 34 bytes per 32 values, q4_0 18, against f16's 64.
+	for _, typ := range []string{"q8_0", "q4_0"} {
+		code, out, errOut = conveyor("info", "--fit", "-c", "256", "--cache-type", typ, "--backend", "cpu", model)
+		require.Equal(t, 0, code, errOut)
+		require.Contains(t, out, "positions, "+typ+" cache")
+	}
 }
 
 func TestRunRefusesAContextTooLarge(t *testing.T) {

@@ -37,7 +37,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(threads, "threads", 0, "same as -t")
 	backendName := fs.String("backend", "auto", "backend: auto, cpu, vulkan or cuda")
 	device := fs.Int("device", -1, "device number of the backend (Vulkan, or CUDA where auto picks it), as `conveyor devices` lists them (-1: the best)")
-	cacheType := fs.String("cache-type", "f16", "KV cache type: f16 or f32")
+	cacheType := fs.String("cache-type", "f16", "KV cache type: f16, f32, q8_0 or q4_0")
 	accel := runopts.RegisterAccel(fs)
 	timeout := fs.Duration("timeout", 10*time.Minute, "longest wait for each write of an answer to a client that stops reading")
 	readTimeout := fs.Duration("read-timeout", time.Minute, "longest time to read one request, body included")

@@ -25,16 +25,16 @@ func RegisterAccel(fs *flag.FlagSet) *Accel {
 		fs.StringVar(&a.FlashAttn, name, "auto", "flash attention, as llama.cpp's -fa: on, off or auto (accepted; attention is computed the same way)")
 	}
 	for _, name := range []string{"ctk", "cache-type-k"} {
-		fs.StringVar(&a.CacheK, name, "", "KV cache type of the keys, as llama.cpp's -ctk: f16 or f32 (the same as the values')")
+		fs.StringVar(&a.CacheK, name, "", "KV cache type of the keys, as llama.cpp's -ctk: f16, f32, q8_0 or q4_0 (the same as the values')")
 	}
 	for _, name := range []string{"ctv", "cache-type-v"} {
-		fs.StringVar(&a.CacheV, name, "", "KV cache type of the values, as llama.cpp's -ctv: f16 or f32 (the same as the keys')")
+		fs.StringVar(&a.CacheV, name, "", "KV cache type of the values, as llama.cpp's -ctv: f16, f32, q8_0 or q4_0 (the same as the keys'; no flash attention needed, unlike llama.cpp)")
 	}
 	return a
 }
 
 // CacheTypes are the KV cache types the engine has.
-var CacheTypes = []string{"f16", "f32"}
+var CacheTypes = []string{"f16", "f32", "q8_0", "q4_0"}
 
 // Resolve checks the flags and folds -ctk/-ctv into *cacheType (the
 // --cache-type flag) and -ngl 0 into *backend ("auto" becomes "cpu").
@@ -75,10 +75,10 @@ func CheckCacheType(t string) error {
 		}
 	}
 	switch strings.ToLower(t) {
-	case "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "bf16":
-		return fmt.Errorf("KV cache type %s is not supported yet: use f16 or f32", t)
+	case "q4_1", "q5_0", "q5_1", "iq4_nl", "bf16":
+		return fmt.Errorf("KV cache type %s is not supported yet: use f16, f32, q8_0 or q4_0", t)
 	}
-	return fmt.Errorf("KV cache type %q is unknown: use f16 or f32", t)
+	return fmt.Errorf("KV cache type %q is unknown: use f16, f32, q8_0 or q4_0", t)
 }
 
 // EngineLayers is -ngl as engine.Options.GPULayers takes it: 0 (as many as
