@@ -130,6 +130,7 @@ func (b *Backend) quantize(x backend.Tensor, mode uint32) (view, uint32, uint32,
 	if b.quant == nil || b.quant.Size < bytes {
 		if b.quant != nil {
 			b.deferred = append(b.deferred, b.quant)
+			b.memoryReleased()
 		}
 		size := bytes
 		if b.quant != nil {

@@ -22,6 +22,7 @@ package vulkan
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/conveyor-llm/conveyor/backend"
@@ -39,7 +40,14 @@ type Options struct {
 	// NoSubgroups makes matmuls reduce through shared memory even where the
 	// device has subgroup arithmetic.
 	NoSubgroups bool
+	// NoReplay makes Replay record its ops afresh every time (the fallback
+	// path, and the reference replay is tested against).
+	NoReplay bool
 }
+
+// NoReplayEnv names the environment variable that, set to 1, turns replay
+// off (Options.NoReplay): every step is recorded afresh, as a fallback.
+const NoReplayEnv = "CONVEYOR_VK_NO_REPLAY"
 
 // Backend computes on one Vulkan device.
 type Backend struct {
@@ -73,12 +81,14 @@ type Backend struct {
 	stats    backend.Counters // work counts (Counters)
 	recStart time.Time        // first command since the last submit, or zero
 	argmaxes *buffer          // ArgMax's results on the device
+	replay   replayState      // recorded graphs (replay.go)
 }
 
 var (
 	_ backend.Backend  = (*Backend)(nil)
 	_ backend.Counting = (*Backend)(nil)
 	_ backend.ArgMaxer = (*Backend)(nil)
+	_ backend.Replayer = (*Backend)(nil)
 )
 
 const (
@@ -131,6 +141,7 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 	if o.MaxAlloc > 0 && o.MaxAlloc < b.maxAlloc {
 		b.maxAlloc = o.MaxAlloc
 	}
+	b.replay.disabled = o.NoReplay || os.Getenv(NoReplayEnv) == "1"
 	b.maxRange &^= 255
 	b.maxAlloc &^= 255
 	return b, nil
@@ -180,6 +191,7 @@ func (b *Backend) Alloc(size int64) (backend.Buffer, error) {
 }
 
 func (b *Backend) freeChunks(m *buffer) {
+	b.memoryReleased()
 	for _, c := range m.chunks {
 		b.noteWrite(span{c.Handle, 0, c.Size})
 		b.dev.FreeBuffer(c)
@@ -206,6 +218,7 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	err := b.sync()
+	b.dropGraphs()
 	for m := range b.buffers {
 		b.freeChunks(m)
 	}
