@@ -22,6 +22,9 @@
 layout(constant_id = 0) const uint TYPE = 0;
 layout(constant_id = 1) const uint ROWS = 2;
 layout(constant_id = 2) const uint NCOLS = 8;
+// ADD 1: the residual add in the epilogue, R += D as Add(x, x, d) computes it
+// (the fused MatMul, Add of matmulAdd in ops.go).
+layout(constant_id = 3) const uint ADD = 0;
 #define WG 64u
 layout(local_size_x = 64) in;
 
@@ -29,6 +32,7 @@ layout(std430, binding = 0) readonly buffer Wb { uint W[]; };
 layout(std430, binding = 1) readonly buffer Xb { float X[]; };
 layout(std430, binding = 2) readonly buffer Qb { uint XQ[]; };
 layout(std430, binding = 3) writeonly buffer Db { float D[]; };
+layout(std430, binding = 4) buffer Rb { float R[]; };
 
 layout(push_constant) uniform P {
 	uint wBase;    // byte offset of weight row 0 within W
@@ -39,12 +43,22 @@ layout(push_constant) uniform P {
 	uint xOff;     // words, float weights only
 	uint qsOff, dOff, sOff; // words, quantized weights only
 	uint dstOff;   // words: D index of output (0, 0)
-	uint dstStride; // words between rows of D
+	uint dstStride; // words between rows of D (and R)
+	uint rOff;      // words: R index of output (0, 0), when ADD
 } p;
 
 #include "decode.glsl"
 
 shared float red[ROWS * NCOLS * WG];
+
+// store writes output i (row-major index within the dispatch's outputs).
+void store(uint i, float v) {
+	D[p.dstOff + i] = v;
+	if (ADD != 0u) {
+		precise float s = R[p.rOff + i] + v;
+		R[p.rOff + i] = s;
+	}
+}
 
 void main() {
 	uint tid = gl_LocalInvocationID.x;
@@ -195,7 +209,7 @@ void main() {
 				precise float a = v + red[i * WG + g];
 				v = a;
 			}
-			D[p.dstOff + (c0 + c) * p.dstStride + r0 + r] = v;
+			store((c0 + c) * p.dstStride + r0 + r, v);
 		}
 	}
 #else
@@ -219,7 +233,7 @@ void main() {
 	for (uint i = tid; i < ROWS * NCOLS; i += WG) {
 		uint r = i / NCOLS, c = i % NCOLS;
 		if (r < nr && c < nc) {
-			D[p.dstOff + (c0 + c) * p.dstStride + r0 + r] = red[i * WG];
+			store((c0 + c) * p.dstStride + r0 + r, red[i * WG]);
 		}
 	}
 #endif

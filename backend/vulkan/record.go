@@ -61,16 +61,16 @@ func (t *tracker) barrier(reads, writes []span) bool {
 // pipeKey names a pipeline: a shader and its specialization constants.
 type pipeKey struct {
 	name string
-	spec [3]uint32
+	spec [4]uint32
 }
 
 // shaderLayouts gives each shader's number of bindings and push-constant bytes.
 var shaderLayouts = map[string][2]int{
 	"get_rows":    {3, 32},
 	"quantize":    {2, 24},
-	"matmul":      {4, 44},
-	"matmul_sg":   {4, 44},
-	"rms_norm":    {3, 24},
+	"matmul":      {5, 48},
+	"matmul_sg":   {5, 48},
+	"rms_norm":    {4, 36},
 	"elementwise": {3, 24},
 	"layer_norm":  {4, 28},
 	"rope":        {3, 60},
@@ -186,6 +186,7 @@ func (b *Backend) flush() {
 	b.recording()
 	s, err := b.dev.Submit(&b.cmds, b.replay.chain...)
 	b.cmds.Reset()
+	b.resetFusion()
 	b.replay.chain = b.replay.chain[:0]
 	b.stats.Submits++
 	b.stats.RecordNanos += int64(time.Since(b.recStart))

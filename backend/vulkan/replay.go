@@ -120,6 +120,7 @@ func (b *Backend) endCapture() {
 		return
 	}
 	b.cmds.Reset()
+	b.resetFusion()
 	g := &graph{
 		g: vg, epoch: c.epoch,
 		dispatches: b.stats.Dispatches - c.dispatches, barriers: b.stats.Barriers - c.barriers,
@@ -176,6 +177,7 @@ func (b *Backend) cut() {
 		return
 	}
 	b.cmds.Reset()
+	b.resetFusion()
 	b.replay.chain = append(b.replay.chain, st)
 }
 

@@ -43,11 +43,18 @@ type Options struct {
 	// NoReplay makes Replay record its ops afresh every time (the fallback
 	// path, and the reference replay is tested against).
 	NoReplay bool
+	// NoFusion records every op as its own dispatch (fuse.go), as the
+	// reference fused dispatches are tested against.
+	NoFusion bool
 }
 
 // NoReplayEnv names the environment variable that, set to 1, turns replay
 // off (Options.NoReplay): every step is recorded afresh, as a fallback.
 const NoReplayEnv = "CONVEYOR_VK_NO_REPLAY"
+
+// NoFusionEnv names the environment variable that, set to 1, turns fusion
+// off (Options.NoFusion).
+const NoFusionEnv = "CONVEYOR_VK_NO_FUSION"
 
 // Backend computes on one Vulkan device.
 type Backend struct {
@@ -82,6 +89,8 @@ type Backend struct {
 	recStart time.Time        // first command since the last submit, or zero
 	argmaxes *buffer          // ArgMax's results on the device
 	replay   replayState      // recorded graphs (replay.go)
+	fuse     fuseState        // dispatches later ops may fuse with (fuse.go)
+	noFusion bool
 }
 
 var (
@@ -141,6 +150,7 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 	if o.MaxAlloc > 0 && o.MaxAlloc < b.maxAlloc {
 		b.maxAlloc = o.MaxAlloc
 	}
+	b.noFusion = o.NoFusion || os.Getenv(NoFusionEnv) == "1"
 	b.replay.disabled = o.NoReplay || os.Getenv(NoReplayEnv) == "1"
 	b.maxRange &^= 255
 	b.maxAlloc &^= 255

@@ -115,6 +115,28 @@ func (c *Commands) Dispatch(p *Pipeline, binds []Binding, push []byte, x, y, z u
 	cmd.groups = [3]C.uint32_t{C.uint32_t(x), C.uint32_t(y), C.uint32_t(z)}
 }
 
+// AmendDispatch replaces the pipeline, bindings and push constants of
+// dispatch i, keeping its workgroups and barrier (a fused op takes over the
+// dispatch of the op it absorbs).
+func (c *Commands) AmendDispatch(i int, p *Pipeline, binds []Binding, push []byte) {
+	if i < 0 || i >= len(c.cmds) || c.cmds[i].kind != C.CV_CMD_DISPATCH || len(binds) != p.Bindings || len(push) > p.PushSize {
+		panic(fmt.Sprintf("vk: amending command %d of %d with %d bindings and %d push bytes", i, len(c.cmds), len(binds), len(push)))
+	}
+	cmd := &c.cmds[i]
+	cmd.pipeline = C.uint64_t(p.handle)
+	cmd.layout = C.uint64_t(p.layout)
+	cmd.nbind = C.uint32_t(len(binds))
+	for j, b := range binds {
+		cmd.buf[j] = C.uint64_t(b.Buffer)
+		cmd.off[j] = C.uint64_t(b.Offset)
+		cmd._range[j] = C.uint64_t(b.Range)
+	}
+	cmd.push_size = C.uint32_t(p.PushSize)
+	for j, v := range push {
+		cmd.push[j] = C.uint8_t(v)
+	}
+}
+
 // Copy records a buffer-to-buffer copy of size bytes.
 func (c *Commands) Copy(src uint64, srcOff uint64, dst uint64, dstOff uint64, size uint64, barrier bool) {
 	cmd := c.add(C.CV_CMD_COPY, barrier)
