@@ -16,13 +16,120 @@ import (
 //
 //   - MatMul then Add(x, x, that matmul's dst): the matmul's epilogue adds
 //     its outputs into x too (the residual add).
+//   - RoPE(k) then KVWrite(cache, k): the rotation stores each pair in the
+//     cache too (shaders/rope_kv.comp), so the cache write needs no stage of
+//     its own. Any dispatch since the rotation in its stage may come between.
 //   - RMSNorm then a MatMul of its output with quantized weights: the norm
 //     quantizes the rows it writes (shaders/rms_norm.comp's QUANT).
+//   - SwiGLU then a MatMul of its output with quantized weights: one
+//     dispatch computes and quantizes it (shaders/swiglu_quant.comp).
 
 // fuseState is what the last dispatches offer to fuse with.
 type fuseState struct {
 	matmul *matmulRecord
 	norm   *normRecord
+	ropes  []ropeRecord // in the current stage
+	swiglu *swigluRecord
+}
+
+// swigluRecord is an elementwise SwiGLU dispatch.
+type swigluRecord struct {
+	cmd        int
+	views      []view // gate, up, dst
+	rows, cols int
+}
+
+func (b *Backend) noteSwiGLU(views []view, rows, cols int) {
+	if b.cmds.Len() == 0 {
+		return
+	}
+	b.fuse.swiglu = &swigluRecord{cmd: b.cmds.Len() - 1, views: views, rows: rows, cols: cols}
+}
+
+// quantizeInSwiGLU replaces the SwiGLU just recorded by one that also
+// quantizes its output (n x k, the matmul's x) into qv.
+func (b *Backend) quantizeInSwiGLU(xv, qv view, mode uint32, n, k int, qs, ds, ss uint32) bool {
+	sw := b.fuse.swiglu
+	if sw == nil || !b.fusable(sw.cmd) {
+		return false
+	}
+	out := sw.views[2].span
+	// The output may alias an input only exactly (each invocation reads its
+	// block before writing it).
+	for _, in := range sw.views[:2] {
+		if out.overlaps(in.span) && out != in.span {
+			return false
+		}
+	}
+	if out != xv.span || sw.rows != n || sw.cols != k || b.segmentTouches(qv.bound) {
+		return false
+	}
+	bs := 32
+	if mode == quantQ8_K {
+		bs = 256
+	}
+	views := []view{sw.views[0], sw.views[1], sw.views[2], qv}
+	pc := push{}.u(sw.views[0].words(), sw.views[1].words(), sw.views[2].words(), uint32(k), uint32(n), qs, ds, ss)
+	gx, gy := grid(int(ceil(n*k/bs, 64)))
+	b.cmds.AmendDispatchGroups(sw.cmd, b.pipeline("swiglu_quant", mode), bindings(views), pc, gx, gy)
+	b.hz.writes = append(b.hz.writes, qv.bound)
+	b.fuse.swiglu = nil
+	return true
+}
+
+// ropeRecord is a RoPE dispatch.
+type ropeRecord struct {
+	cmd      int
+	barriers int64 // b.stats.Barriers when recorded: its stage
+	views    []view
+	pc       push
+	x        backend.Tensor
+	p        backend.RoPE
+}
+
+func (b *Backend) noteRoPE(views []view, pc push, x backend.Tensor, p backend.RoPE) {
+	if b.cmds.Len() == 0 {
+		return
+	}
+	if len(b.fuse.ropes) > 0 && b.fuse.ropes[0].barriers != b.stats.Barriers {
+		b.fuse.ropes = b.fuse.ropes[:0]
+	}
+	b.fuse.ropes = append(b.fuse.ropes, ropeRecord{cmd: b.cmds.Len() - 1, barriers: b.stats.Barriers, views: views, pc: pc, x: x, p: p})
+}
+
+// kvWriteInRoPE has a RoPE of src in the current stage store the rotated
+// rows in the cache too: src rows i go to cache rows rows[i].
+func (b *Backend) kvWriteInRoPE(cache backend.Tensor, cv, sv, rv view) bool {
+	if b.noFusion {
+		return false
+	}
+	for i, r := range b.fuse.ropes {
+		if r.barriers != b.stats.Barriers || r.cmd >= b.cmds.Len() || r.views[0].span != sv.span {
+			continue
+		}
+		typ := uint32(0)
+		if cache.Type == gguf.TypeF16 {
+			typ = 1
+			if r.p.Mode != backend.RoPENormal {
+				return false
+			}
+		}
+		// Every value must rotate, and nothing else in the stage may touch
+		// the cache or write the rows: the cache write moves up to the RoPE.
+		if r.p.Dims != r.p.HeadDim || r.x.Cols != cache.Cols || r.x.Rows != int(rv.bytes/4) ||
+			b.segmentTouches(cv.bound) || anyOverlap(b.hz.writes, rv.bound) {
+			return false
+		}
+		views := []view{r.views[0], r.views[1], r.views[2], rv, cv}
+		pc := r.pc.u(rv.words(), cv.words(), uint32(cache.Rows))
+		b.cmds.AmendDispatch(r.cmd, b.pipeline("rope_kv", typ), bindings(views), pc)
+		b.hz.reads = append(b.hz.reads, rv.bound)
+		b.hz.writes = append(b.hz.writes, cv.bound)
+		b.noteWrite(cv.span)
+		b.fuse.ropes = append(b.fuse.ropes[:i], b.fuse.ropes[i+1:]...)
+		return true
+	}
+	return false
 }
 
 // normRecord is an RMSNorm dispatch.
@@ -48,12 +155,12 @@ func (b *Backend) quantizeInNorm(xv, qv view, mode uint32, n, k int, qs, ds, ss 
 		return false
 	}
 	out := nr.views[2].span
-	if out != xv.span || nr.rows != n || nr.cols != k || out.overlaps(nr.views[0].span) || b.segmentTouches(qv.span) {
+	if out != xv.span || nr.rows != n || nr.cols != k || out.overlaps(nr.views[0].span) || b.segmentTouches(qv.bound) {
 		return false
 	}
 	views := []view{nr.views[0], nr.views[1], nr.views[2], qv}
 	b.cmds.AmendDispatch(nr.cmd, b.pipeline("rms_norm", mode+1), bindings(views), nr.pc.u(qs, ds, ss))
-	b.hz.writes = append(b.hz.writes, qv.span)
+	b.hz.writes = append(b.hz.writes, qv.bound)
 	b.fuse.norm = nil
 	return true
 }
@@ -82,7 +189,7 @@ func (b *Backend) fusable(cmd int) bool {
 }
 
 // resetFusion forgets the fusable dispatches: b.cmds was emptied.
-func (b *Backend) resetFusion() { b.fuse = fuseState{} }
+func (b *Backend) resetFusion() { b.fuse = fuseState{ropes: b.fuse.ropes[:0]} }
 
 func (b *Backend) noteMatMul(views []view, pc push, typ gguf.Type, n, m int) {
 	if b.cmds.Len() == 0 { // flushed already
@@ -121,13 +228,13 @@ func (b *Backend) addIntoMatMul(dst, x, y backend.Tensor) bool {
 		return false
 	}
 	// The matmul's stage must not touch x otherwise: it now writes it.
-	if b.segmentTouches(residual.span) {
+	if b.segmentTouches(residual.bound) {
 		return false
 	}
 	views := append(append([]view(nil), mm.views[:4]...), residual)
 	b.cmds.AmendDispatch(mm.cmd, b.pipeline(b.matmul, uint32(mm.typ), mmRows, mmCols, 1), bindings(views), mm.pc.u(residual.words()))
-	b.hz.reads = append(b.hz.reads, residual.span)
-	b.hz.writes = append(b.hz.writes, residual.span)
+	b.hz.reads = append(b.hz.reads, residual.bound)
+	b.hz.writes = append(b.hz.writes, residual.bound)
 	b.noteWrite(residual.span)
 	b.fuse.matmul = nil
 	return true

@@ -145,6 +145,7 @@ func (b *Backend) quantize(x backend.Tensor, mode uint32) (view, uint32, uint32,
 	qv := view{
 		bind:  vk.Binding{Buffer: b.quant.Handle, Offset: 0, Range: uint64(bytes)},
 		span:  span{b.quant.Handle, 0, bytes},
+		bound: span{b.quant.Handle, 0, bytes},
 		bytes: bytes,
 	}
 	xv := b.bind(x)
@@ -153,7 +154,7 @@ func (b *Backend) quantize(x backend.Tensor, mode uint32) (view, uint32, uint32,
 	if b.quantValid && b.quantKey == key {
 		return qv, qs, ds, ss
 	}
-	if !b.quantizeInNorm(xv, qv, mode, n, k, qs, ds, ss) {
+	if !b.quantizeInNorm(xv, qv, mode, n, k, qs, ds, ss) && !b.quantizeInSwiGLU(xv, qv, mode, n, k, qs, ds, ss) {
 		gx, gy := grid(int(ceil(nb, 64)))
 		b.dispatch(b.pipeline("quantize", mode), []view{xv, qv}, []int{1}, push{}.u(xv.words(), uint32(k), uint32(n), qs, ds, ss), gx, gy)
 	}
@@ -253,6 +254,9 @@ func (b *Backend) elementwise(op string, mode uint32, dst, x, y backend.Tensor, 
 	gx, gy := grid(int(ceil(count, 256)))
 	pc := push{}.u(xv.words(), yv.words(), dv.words(), uint32(count), uint32(dst.Cols)).f(f)
 	b.dispatch(b.pipeline("elementwise", mode), []view{xv, yv, dv}, []int{2}, pc, gx, gy)
+	if mode == ewSwiGLU {
+		b.noteSwiGLU([]view{xv, yv, dv}, dst.Rows, dst.Cols)
+	}
 }
 
 // Add computes dst = a + b, in the epilogue of the matmul just recorded
@@ -359,6 +363,7 @@ func (b *Backend) RoPE(x, pos backend.Tensor, p backend.RoPE) {
 	pc := push{}.u(xv.words(), pv.words(), fv.words(), has, uint32(x.Rows), uint32(x.Cols), uint32(p.HeadDim),
 		uint32(p.Dims), uint32(p.Mode)).f(thetaScale).f(freqScale).f(p.ExtFactor).f(p.CorrDims[0]).f(p.CorrDims[1]).f(p.MScale)
 	b.dispatch(b.pipeline("rope"), []view{xv, pv, fv}, []int{0}, pc, gx, gy)
+	b.noteRoPE([]view{xv, pv, fv}, pc, x, p)
 }
 
 // KVWrite copies src row i into cache row rows[i] as F32 or F16.
@@ -378,6 +383,9 @@ func (b *Backend) KVWrite(cache, src, rows backend.Tensor) {
 		return
 	}
 	cv, sv, rv := b.bind(cache), b.bind(src), b.bind(rows)
+	if b.kvWriteInRoPE(cache, cv, sv, rv) {
+		return
+	}
 	typ, words := uint32(0), cache.Cols
 	if cache.Type == gguf.TypeF16 {
 		typ, words = 1, cache.Cols/2

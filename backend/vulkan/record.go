@@ -66,17 +66,19 @@ type pipeKey struct {
 
 // shaderLayouts gives each shader's number of bindings and push-constant bytes.
 var shaderLayouts = map[string][2]int{
-	"get_rows":    {3, 32},
-	"quantize":    {2, 24},
-	"matmul":      {5, 48},
-	"matmul_sg":   {5, 48},
-	"rms_norm":    {4, 36},
-	"elementwise": {3, 24},
-	"layer_norm":  {4, 28},
-	"rope":        {3, 60},
-	"kv_write":    {3, 24},
-	"argmax":      {2, 16},
-	"attention":   {7, 64},
+	"get_rows":     {3, 32},
+	"quantize":     {2, 24},
+	"matmul":       {5, 48},
+	"matmul_sg":    {5, 48},
+	"rms_norm":     {4, 36},
+	"elementwise":  {3, 24},
+	"layer_norm":   {4, 28},
+	"rope":         {3, 60},
+	"rope_kv":      {5, 72},
+	"swiglu_quant": {4, 32},
+	"kv_write":     {3, 24},
+	"argmax":       {2, 16},
+	"attention":    {7, 64},
 }
 
 // pipeline returns the pipeline for a shader with spec constants, creating
@@ -126,10 +128,10 @@ func (b *Backend) dispatch(p *vk.Pipeline, views []view, writes []int, pc push, 
 			isWrite = isWrite || w == i
 		}
 		if isWrite {
-			ws = append(ws, v.span)
+			ws = append(ws, v.bound)
 			b.noteWrite(v.span)
 		} else {
-			rs = append(rs, v.span)
+			rs = append(rs, v.bound)
 		}
 	}
 	b.recording()

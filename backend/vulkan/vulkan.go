@@ -269,9 +269,12 @@ func (b *Backend) where(t backend.Tensor, n int64) (*vk.Buffer, int64) {
 // view is a tensor range as a shader binding plus the byte offset of the
 // range's start inside the binding.
 type view struct {
-	bind  vk.Binding
-	skip  int64 // bytes from the binding's start to the data
-	span  span
+	bind vk.Binding
+	skip int64 // bytes from the binding's start to the data
+	span span
+	// bound is the whole bound range, which the barrier tracker uses: the
+	// validation layer takes a shader to touch all of it.
+	bound span
 	bytes int64
 }
 
@@ -298,6 +301,7 @@ func (b *Backend) bindRange(t backend.Tensor, rel, n int64) view {
 		bind:  vk.Binding{Buffer: c.Handle, Offset: uint64(start), Range: uint64(rng)},
 		skip:  skip,
 		span:  span{c.Handle, off, off + n},
+		bound: span{c.Handle, start, start + rng},
 		bytes: n,
 	}
 }

@@ -119,6 +119,12 @@ func (c *Commands) Dispatch(p *Pipeline, binds []Binding, push []byte, x, y, z u
 // dispatch i, keeping its workgroups and barrier (a fused op takes over the
 // dispatch of the op it absorbs).
 func (c *Commands) AmendDispatch(i int, p *Pipeline, binds []Binding, push []byte) {
+	c.AmendDispatchGroups(i, p, binds, push, 0, 0)
+}
+
+// AmendDispatchGroups is AmendDispatch with x by y workgroups (0, 0: as
+// before).
+func (c *Commands) AmendDispatchGroups(i int, p *Pipeline, binds []Binding, push []byte, x, y uint32) {
 	if i < 0 || i >= len(c.cmds) || c.cmds[i].kind != C.CV_CMD_DISPATCH || len(binds) != p.Bindings || len(push) > p.PushSize {
 		panic(fmt.Sprintf("vk: amending command %d of %d with %d bindings and %d push bytes", i, len(c.cmds), len(binds), len(push)))
 	}
@@ -134,6 +140,9 @@ func (c *Commands) AmendDispatch(i int, p *Pipeline, binds []Binding, push []byt
 	cmd.push_size = C.uint32_t(p.PushSize)
 	for j, v := range push {
 		cmd.push[j] = C.uint8_t(v)
+	}
+	if x > 0 && y > 0 {
+		cmd.groups = [3]C.uint32_t{C.uint32_t(x), C.uint32_t(y), 1}
 	}
 }
 
