@@ -12,9 +12,10 @@ import (
 	"github.com/conveyor-llm/conveyor/internal/testdata"
 )
 
-// Decoding with recorded steps replayed gives the logits that recording every
-// step afresh (CONVEYOR_VK_NO_REPLAY=1) gives, bit for bit, through prefill
-// chunks, single-token decodes and a two-sequence batch.
+// Decoding with recorded steps replayed and fused dispatches gives the
+// logits that recording every op afresh, each its own dispatch
+// (CONVEYOR_VK_NO_REPLAY=1, CONVEYOR_VK_NO_FUSION=1), gives, bit for bit,
+// through prefill chunks, single-token decodes and a two-sequence batch.
 func TestReplayedDecodeMatchesFreshVulkan(t *testing.T) {
 	models := map[string]string{
 		"stories260K":      testdata.Path(t, "models/stories260K.gguf"),
@@ -45,8 +46,9 @@ func TestReplayedDecodeMatchesFreshVulkan(t *testing.T) {
 // decodeLogits prefills a prompt in two chunks, then decodes greedily,
 // alternating one sequence and two; it returns every step's logits, the last
 // argmax, and last of all the number of steps the backend kept for replay.
-func decodeLogits(t *testing.T, path, noReplay string) [][]float32 {
-	t.Setenv(vulkan.NoReplayEnv, noReplay)
+func decodeLogits(t *testing.T, path, plain string) [][]float32 {
+	t.Setenv(vulkan.NoReplayEnv, plain)
+	t.Setenv(vulkan.NoFusionEnv, plain)
 	m, err := Load(path, Options{Backend: "vulkan"})
 	require.NoError(t, err)
 	defer m.Close()
