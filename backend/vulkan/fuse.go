@@ -1,6 +1,8 @@
 package vulkan
 
 import (
+	"fmt"
+
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/cgo/vk"
 	"github.com/conveyor-llm/conveyor/gguf"
@@ -16,6 +18,10 @@ import (
 //
 //   - MatMul then Add(x, x, that matmul's dst): the matmul's epilogue adds
 //     its outputs into x too (the residual add).
+//   - MatMul, Add(x, x, ·) fused as above, then RMSNorm(xb, x) for a decode
+//     batch: the matmul's last workgroup to finish normalizes x's rows
+//     (and, when a quantized matmul of xb follows, quantizes them), so the
+//     norm and the quantize need no stage of their own.
 //   - RoPE(k) then KVWrite(cache, k): the rotation stores each pair in the
 //     cache too (shaders/rope_kv.comp), so the cache write needs no stage of
 //     its own. Any dispatch since the rotation in its stage may come between.
@@ -132,12 +138,13 @@ func (b *Backend) kvWriteInRoPE(cache backend.Tensor, cv, sv, rv view) bool {
 	return false
 }
 
-// normRecord is an RMSNorm dispatch.
+// normRecord is an RMSNorm dispatch, or a matmul's fused norm (matmul set).
 type normRecord struct {
 	cmd        int
-	views      []view // x, w, dst, dst
+	views      []view // x, w, dst, dst; a matmul's nine
 	pc         push
 	rows, cols int
+	matmul     *matmulRecord
 }
 
 func (b *Backend) noteNorm(views []view, pc push, rows, cols int) {
@@ -153,6 +160,20 @@ func (b *Backend) quantizeInNorm(xv, qv view, mode uint32, n, k int, qs, ds, ss 
 	nr := b.fuse.norm
 	if nr == nil || !b.fusable(nr.cmd) {
 		return false
+	}
+	if mm := nr.matmul; mm != nil {
+		// The last workgroup writes the quants after every workgroup read
+		// the matmul's own (they may share the scratch): only those may
+		// overlap, and the matmul is alone in its stage.
+		if nr.views[6].span != xv.span || nr.rows != n || nr.cols != k || qv.bound.overlaps(nr.views[6].bound) {
+			return false
+		}
+		views := append([]view(nil), nr.views...)
+		views[8] = qv
+		b.cmds.AmendDispatch(nr.cmd, b.pipeline(b.matmul, uint32(mm.typ), mmRows, mmCols, 3+mode), bindings(views), nr.pc.u(qs, ds, ss, 0))
+		b.hz.writes = append(b.hz.writes, qv.bound)
+		b.fuse.norm = nil
+		return true
 	}
 	out := nr.views[2].span
 	if out != xv.span || nr.rows != n || nr.cols != k || out.overlaps(nr.views[0].span) || b.segmentTouches(qv.bound) {
@@ -180,7 +201,13 @@ type matmulRecord struct {
 	pc    push
 	typ   gguf.Type
 	n, m  int
+	alone bool // the first command of its stage
+	// residual is the Add's x once the add is fused (pc then has its offset).
+	residual *view
 }
+
+// maxNormRows bounds the rows a matmul's last workgroup normalizes.
+const maxNormRows = 4
 
 // fusable reports whether the dispatch recorded as command cmd is still the
 // last one recorded (nothing came after it, no submit in between).
@@ -191,11 +218,11 @@ func (b *Backend) fusable(cmd int) bool {
 // resetFusion forgets the fusable dispatches: b.cmds was emptied.
 func (b *Backend) resetFusion() { b.fuse = fuseState{ropes: b.fuse.ropes[:0]} }
 
-func (b *Backend) noteMatMul(views []view, pc push, typ gguf.Type, n, m int) {
+func (b *Backend) noteMatMul(views []view, pc push, typ gguf.Type, n, m int, alone bool) {
 	if b.cmds.Len() == 0 { // flushed already
 		return
 	}
-	b.fuse.matmul = &matmulRecord{cmd: b.cmds.Len() - 1, views: views, pc: pc, typ: typ, n: n, m: m}
+	b.fuse.matmul = &matmulRecord{cmd: b.cmds.Len() - 1, views: views, pc: pc, typ: typ, n: n, m: m, alone: alone}
 }
 
 // segmentTouches reports whether the commands since the last barrier read or
@@ -208,7 +235,7 @@ func (b *Backend) segmentTouches(s span) bool {
 // recorded when that wrote x or y and dst is the other operand (x += Wo·a).
 func (b *Backend) addIntoMatMul(dst, x, y backend.Tensor) bool {
 	mm := b.fuse.matmul
-	if mm == nil || !b.fusable(mm.cmd) {
+	if mm == nil || mm.residual != nil || !b.fusable(mm.cmd) {
 		return false
 	}
 	for _, t := range []backend.Tensor{dst, x, y} {
@@ -231,11 +258,64 @@ func (b *Backend) addIntoMatMul(dst, x, y backend.Tensor) bool {
 	if b.segmentTouches(residual.bound) {
 		return false
 	}
-	views := append(append([]view(nil), mm.views[:4]...), residual)
-	b.cmds.AmendDispatch(mm.cmd, b.pipeline(b.matmul, uint32(mm.typ), mmRows, mmCols, 1), bindings(views), mm.pc.u(residual.words()))
+	views := append([]view(nil), mm.views...)
+	views[4] = residual
+	mm.views, mm.pc, mm.residual = views, mm.pc.u(residual.words()), &residual
+	b.cmds.AmendDispatch(mm.cmd, b.pipeline(b.matmul, uint32(mm.typ), mmRows, mmCols, 1), bindings(views), mm.pc)
 	b.hz.reads = append(b.hz.reads, residual.bound)
 	b.hz.writes = append(b.hz.writes, residual.bound)
 	b.noteWrite(residual.span)
+	return true
+}
+
+// normIntoMatMul has the matmul just recorded, its residual add fused, also
+// compute RMSNorm(dst, x, w) where x is that residual (x += Wo·a; xb =
+// rmsnorm(x)), in the workgroup that finishes last.
+func (b *Backend) normIntoMatMul(xv, wv, dv view, rows, cols int, eps float32) bool {
+	mm := b.fuse.matmul
+	if mm == nil || mm.residual == nil || !mm.alone || !b.fusable(mm.cmd) || rows > maxNormRows {
+		return false
+	}
+	if mm.residual.span != xv.span || rows != mm.n || cols != mm.m || b.counters == nil {
+		return false
+	}
+	// The norm's output must not alias what the matmul reads or writes.
+	for _, v := range mm.views[:5] {
+		if dv.bound.overlaps(v.bound) {
+			return false
+		}
+	}
+	cnt := b.counterView()
+	views := append([]view(nil), mm.views...)
+	views[5], views[6], views[7] = wv, dv, cnt
+	pc := append(push(nil), mm.pc...).u(wv.words(), dv.words()).f(eps)
+	b.cmds.AmendDispatch(mm.cmd, b.pipeline(b.matmul, uint32(mm.typ), mmRows, mmCols, 2), bindings(views), pc)
+	b.hz.reads = append(b.hz.reads, wv.bound)
+	b.hz.writes = append(b.hz.writes, dv.bound, cnt.bound)
+	b.noteWrite(dv.span)
+	b.fuse.norm = &normRecord{cmd: mm.cmd, views: views, pc: pc, rows: rows, cols: cols, matmul: mm}
 	b.fuse.matmul = nil
 	return true
+}
+
+// counterView is the word of device memory, zero between dispatches, that
+// the fused norm's workgroups count themselves in (made by newCounters).
+func (b *Backend) counterView() view {
+	return b.bind(backend.Tensor{Buf: b.counters, Type: gguf.TypeI32, Rows: 1, Cols: 1})
+}
+
+// newCounters makes the fused norm's counter and records zeroing it, before
+// any dispatch that uses it.
+func (b *Backend) newCounters() error {
+	m, err := b.Alloc(256)
+	if err != nil {
+		return fmt.Errorf("vulkan: the fused norm's counter: %w", err)
+	}
+	b.counters = m.(*buffer)
+	c := b.counters.chunks[0]
+	b.recording()
+	bar := b.hz.barrier(nil, []span{{c.Handle, 0, 256}})
+	b.count(bar)
+	b.cmds.Fill(c.Handle, 0, 256, 0, bar)
+	return nil
 }

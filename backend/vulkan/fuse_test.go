@@ -215,3 +215,32 @@ func TestFuseSwiGLUQuantize(t *testing.T) {
 		})
 	}
 }
+
+// The output projection, the residual add and the next RMSNorm (and its
+// quantize, for quantized weights) in one dispatch, for decode batches; a
+// larger batch fuses only the add. Tolerance 1e-5 for every output: the
+// matmul's, then an exact add and a norm of it.
+func TestFuseMatMulAddNorm(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, c := range []struct {
+		wo, wq gguf.Type
+		n, m   int
+	}{{gguf.TypeQ8_0, gguf.TypeQ8_0, 1, 288}, {gguf.TypeF16, gguf.TypeQ4_1, 3, 288}, {gguf.TypeQ4_0, gguf.TypeQ4_K, 1, 512},
+		{gguf.TypeF32, gguf.TypeF32, 4, 96}, {gguf.TypeQ8_0, gguf.TypeQ8_0, 5, 288}} {
+		const k, mq = 64, 33
+		f := &fusedChain{e: e}
+		a, wo := f.randomInput(gguf.TypeF32, c.n, k), f.randomInput(c.wo, c.m, k)
+		x, nw := f.randomInput(gguf.TypeF32, c.n, c.m), f.randomInput(gguf.TypeF32, 1, c.m)
+		wq := f.randomInput(c.wq, mq, c.m)
+		f.output(x, 1e-5)
+		o := f.output(e.alloc(gguf.TypeF32, c.n, c.m), 1e-5)
+		h := f.output(e.alloc(gguf.TypeF32, c.n, c.m), 1e-5)
+		q := f.output(e.alloc(gguf.TypeF32, c.n, mq), 1e-5)
+		f.run(fmt.Sprintf("MatMul+Add+RMSNorm %v/%v n=%d", c.wo, c.wq, c.n), func(b backend.Backend, s func(pair) backend.Tensor) {
+			b.MatMul(s(o), s(wo), s(a))
+			b.Add(s(x), s(x), s(o))
+			b.RMSNorm(s(h), s(x), s(nw), 1e-5)
+			b.MatMul(s(q), s(wq), s(h))
+		})
+	}
+}

@@ -196,10 +196,12 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 		}
 		pc := push{}.u(uint32(wv.skip), uint32(rowBytes), uint32(hi-lo), uint32(k), uint32(n), xw, qs, ds, ss,
 			dv.words()+uint32(lo), uint32(m))
-		views := []view{wv, xv, xv, dv, dv}
+		// Bindings 4 to 8 are the fused epilogue's (fuse.go); unused, dst.
+		views := []view{wv, xv, xv, dv, dv, dv, dv, dv, dv}
+		barriers := b.stats.Barriers
 		b.dispatch(p, views, []int{3}, pc, ceil(hi-lo, mmRows), ceil(n, mmCols))
 		if lo == 0 && hi == m {
-			b.noteMatMul(views, pc, w.Type, n, m)
+			b.noteMatMul(views, pc, w.Type, n, m, b.stats.Barriers > barriers)
 		}
 	}
 }
@@ -215,6 +217,9 @@ func (b *Backend) RMSNorm(dst, x, w backend.Tensor, eps float32) {
 		return
 	}
 	xv, wv, dv := b.bind(x), b.bind(w), b.bind(dst)
+	if b.normIntoMatMul(xv, wv, dv, x.Rows, x.Cols, eps) {
+		return
+	}
 	gx, gy := grid(x.Rows)
 	pc := push{}.u(xv.words(), wv.words(), dv.words(), uint32(x.Cols), uint32(x.Rows)).f(eps)
 	views := []view{xv, wv, dv, dv} // binding 3, the quants, only when fused

@@ -68,8 +68,8 @@ type pipeKey struct {
 var shaderLayouts = map[string][2]int{
 	"get_rows":     {3, 32},
 	"quantize":     {2, 24},
-	"matmul":       {5, 48},
-	"matmul_sg":    {5, 48},
+	"matmul":       {9, 76},
+	"matmul_sg":    {9, 76},
 	"rms_norm":     {4, 36},
 	"elementwise":  {3, 24},
 	"layer_norm":   {4, 28},

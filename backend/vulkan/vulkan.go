@@ -90,6 +90,7 @@ type Backend struct {
 	argmaxes *buffer          // ArgMax's results on the device
 	replay   replayState      // recorded graphs (replay.go)
 	fuse     fuseState        // dispatches later ops may fuse with (fuse.go)
+	counters *buffer          // the fused norm's workgroup counter (fuse.go)
 	noFusion bool
 }
 
@@ -154,6 +155,10 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 	b.replay.disabled = o.NoReplay || os.Getenv(NoReplayEnv) == "1"
 	b.maxRange &^= 255
 	b.maxAlloc &^= 255
+	if err := b.newCounters(); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
