@@ -8,6 +8,15 @@
 // memory one read); the list is recorded and submitted in one cgo call when
 // Read needs results or when it grows long. Only Read waits.
 //
+// A decode step is recorded once and replayed (replay.go, backend.Replayer):
+// its command buffer is submitted again each token after the writes of the
+// token's inputs, with no Go code of the model run and nothing recorded.
+// Ops that consume the dispatch just recorded take it over where one shader
+// can compute both (fuse.go): residual adds, RMSNorms and activation
+// quantizes in matmul epilogues, RoPE with the KV write, SwiGLU with the
+// quantize; a Llama layer decodes in 8 dependent stages (7 with float
+// weights) instead of 16.
+//
 // A Buffer is one or more device-local VkBuffers of at most
 // maxMemoryAllocationSize bytes; a tensor must lie inside one of them. Shaders
 // see a tensor through a binding of at most maxStorageBufferRange bytes: MatMul
