@@ -113,12 +113,17 @@ func (b *Backend) kvWriteInRoPE(cache backend.Tensor, cv, sv, rv view) bool {
 		if r.barriers != b.stats.Barriers || r.cmd >= b.cmds.Len() || r.views[0].span != sv.span {
 			continue
 		}
-		typ := uint32(0)
-		if cache.Type == gguf.TypeF16 {
+		var typ uint32
+		switch cache.Type {
+		case gguf.TypeF32:
+			typ = 0
+		case gguf.TypeF16:
 			typ = 1
 			if r.p.Mode != backend.RoPENormal {
 				return false
 			}
+		default: // rope_kv.comp writes F32 and F16 caches only
+			return false
 		}
 		// Every value must rotate, and nothing else in the stage may touch
 		// the cache or write the rows: the cache write moves up to the RoPE.
