@@ -263,3 +263,17 @@ type ArgMaxer interface {
 	// returns them, waiting for every op recorded before it.
 	ArgMax(x Tensor, dst []int32) error
 }
+
+// Replayer is implemented by backends that can record a sequence of ops once
+// and run the same commands again without recording them anew (a decode
+// step, token after token).
+type Replayer interface {
+	// Replay runs the ops that record issues. The first call with a key
+	// records them (and runs them); later calls with an equal key may run
+	// the recorded commands without calling record. So record must issue the
+	// same ops on the same tensors every time, what changes between calls
+	// being only the contents of tensors (written with Write before Replay).
+	// Where its ops cannot be kept (record writes or reads), record is
+	// called every time.
+	Replay(key any, record func())
+}

@@ -191,7 +191,7 @@ func (s *Session) Forward(batch model.Batch) ([][]float32, error) {
 	if err := s.state.SetBatch(batch, s.kv); err != nil {
 		return nil, err
 	}
-	s.m.arch.Forward(s.state, s.kv)
+	s.forward()
 	logits := s.state.Logits.Slice(0, s.state.Outputs())
 	if need := int(logits.Bytes()); cap(s.raw) < need {
 		s.raw = make([]byte, need)
@@ -209,6 +209,27 @@ func (s *Session) Forward(batch model.Batch) ([][]float32, error) {
 		s.rows = append(s.rows, all[i*logits.Cols:(i+1)*logits.Cols])
 	}
 	return s.rows, nil
+}
+
+// stepShape is what a recorded forward pass depends on besides the contents
+// of its inputs: a backend that replays (backend.Replayer) records one per shape.
+type stepShape struct {
+	state           *model.State
+	kv              *model.Cache
+	tokens, outputs int
+}
+
+// forward runs the model on the batch SetBatch uploaded: replayed where the
+// backend records once and replays (not a split model, whose parts copy
+// through the host).
+func (s *Session) forward() {
+	r, ok := s.m.backend.(backend.Replayer)
+	if !ok || s.m.place != nil {
+		s.m.arch.Forward(s.state, s.kv)
+		return
+	}
+	key := stepShape{s.state, s.kv, s.state.Tokens(), s.state.Outputs()}
+	r.Replay(key, func() { s.m.arch.Forward(s.state, s.kv) })
 }
 
 // forwardArgmax is Forward returning only the argmax of each output row:
@@ -241,7 +262,7 @@ func (s *Session) forwardArgmax(batch model.Batch) ([]int32, error) {
 	if err := s.state.SetBatch(batch, s.kv); err != nil {
 		return nil, err
 	}
-	s.m.arch.Forward(s.state, s.kv)
+	s.forward()
 	logits := s.state.Logits.Slice(0, s.state.Outputs())
 	s.ids = append(s.ids[:0], make([]int32, logits.Rows)...)
 	if err := am.ArgMax(logits, s.ids); err != nil {

@@ -334,6 +334,9 @@ func (s *State) int32Bytes(v []int32) []byte {
 	return s.staging
 }
 
+// Tokens is the number of tokens in the current batch.
+func (s *State) Tokens() int { return s.n }
+
 // Outputs is the number of logit rows the current batch asked for.
 func (s *State) Outputs() int { return s.outputs }
 

@@ -22,6 +22,13 @@
 layout(constant_id = 0) const uint TYPE = 0;
 layout(constant_id = 1) const uint ROWS = 2;
 layout(constant_id = 2) const uint NCOLS = 8;
+// ADD 1: the residual add in the epilogue, R += D as Add(x, x, d) computes it
+// (fuse.go's addIntoMatMul). ADD 2: then the RMSNorm of R's rows into ND, as
+// rms_norm.comp computes it, by the workgroup that finishes last (a counter
+// in CNT says which); ADD 3, 4, 5: and quantized as quantize.comp's mode
+// ADD-3 into Q (fuse.go's normIntoMatMul; decode batches only: one workgroup
+// normalizes every row).
+layout(constant_id = 3) const uint ADD = 0;
 #define WG 64u
 layout(local_size_x = 64) in;
 
@@ -29,6 +36,13 @@ layout(std430, binding = 0) readonly buffer Wb { uint W[]; };
 layout(std430, binding = 1) readonly buffer Xb { float X[]; };
 layout(std430, binding = 2) readonly buffer Qb { uint XQ[]; };
 layout(std430, binding = 3) writeonly buffer Db { float D[]; };
+layout(std430, binding = 4) coherent buffer Rb { float R[]; };
+layout(std430, binding = 5) readonly buffer NWb { float NW[]; };
+layout(std430, binding = 6) writeonly buffer NDb { float ND[]; };
+layout(std430, binding = 7) coherent buffer Cb { uint CNT[]; };
+// The quantized norm may go where X's quants came from: the last workgroup
+// writes it once every workgroup has read them.
+layout(std430, binding = 8) writeonly buffer QOut { uint Q[]; };
 
 layout(push_constant) uniform P {
 	uint wBase;    // byte offset of weight row 0 within W
@@ -39,12 +53,101 @@ layout(push_constant) uniform P {
 	uint xOff;     // words, float weights only
 	uint qsOff, dOff, sOff; // words, quantized weights only
 	uint dstOff;   // words: D index of output (0, 0)
-	uint dstStride; // words between rows of D
+	uint dstStride; // words between rows of D (and R)
+	uint rOff;      // words: R index of output (0, 0), when ADD
+	uint nwOff, ndOff; // words, ADD >= 2: the norm's weight and output
+	float eps;
+	uint nqsOff, nqdOff, nqsumOff; // words of Q, ADD >= 3
+	uint slot;      // the counter in CNT
 } p;
 
 #include "decode.glsl"
 
 shared float red[ROWS * NCOLS * WG];
+shared bool lastGroup;
+float gScale;
+uint gRowBase;
+
+// qx is the normalized value of R row (gRowBase), column col.
+float qx(uint row, uint col) {
+	precise float y = R[gRowBase + col] * gScale;
+	precise float z = y * NW[p.nwOff + col];
+	return z;
+}
+
+#include "quant_block.glsl"
+
+// normRows is the RMSNorm (and quantize) of R's n rows of m, after every
+// workgroup's residual add; the sum of squares is rms_norm.comp's: 256
+// strided partial sums, then the same tree.
+void normRows(uint tid) {
+	for (uint c = 0u; c < p.n; c++) {
+		uint base = p.rOff + c * p.dstStride;
+		for (uint lane = tid; lane < 256u; lane += WG) {
+			float sum = 0.0;
+			for (uint i = lane; i < p.m; i += 256u) {
+				float v = R[base + i];
+				sum += v * v;
+			}
+			red[lane] = sum;
+		}
+		barrier();
+		for (uint s = 128u; s > 0u; s >>= 1) {
+			for (uint lane = tid; lane < s; lane += WG) {
+				red[lane] += red[lane + s];
+			}
+			barrier();
+		}
+		float mean = red[0] / float(p.m);
+		float scale = 1.0 / sqrt(mean + p.eps);
+		barrier();
+		for (uint i = tid; i < p.m; i += WG) {
+			precise float y = R[base + i] * scale;
+			ND[p.ndOff + c * p.m + i] = y * NW[p.nwOff + i];
+		}
+		if (ADD >= 3u) {
+			gScale = scale;
+			gRowBase = base;
+			uint bs = ADD == 5u ? 256u : 32u;
+			uint nb = p.m / bs;
+			for (uint b = tid; b < nb; b += WG) {
+				if (ADD == 5u) {
+					quantBlockK(c, b * 256u, c * nb + b, p.nqsOff, p.nqdOff, p.nqsumOff);
+				} else {
+					quantBlock32(ADD - 3u, c, b * 32u, c * nb + b, p.nqsOff, p.nqdOff, p.nqsumOff);
+				}
+			}
+		}
+	}
+}
+
+// finish runs normRows in the workgroup that finishes last.
+void finish(uint tid) {
+	memoryBarrierBuffer();
+	barrier();
+	if (tid == 0u) {
+		uint total = gl_NumWorkGroups.x * gl_NumWorkGroups.y;
+		lastGroup = atomicAdd(CNT[p.slot], 1u) == total - 1u;
+	}
+	barrier();
+	if (!lastGroup) {
+		return;
+	}
+	memoryBarrierBuffer();
+	if (tid == 0u) {
+		CNT[p.slot] = 0u; // for the next dispatch, after a barrier
+	}
+	normRows(tid);
+}
+
+// store writes output i (row-major index within the dispatch's outputs).
+void store(uint i, float v) {
+	D[p.dstOff + i] = v;
+	if (ADD != 0u) {
+		precise float s = R[p.rOff + i] + v;
+		R[p.rOff + i] = s;
+	}
+}
 
 void main() {
 	uint tid = gl_LocalInvocationID.x;
@@ -195,7 +298,7 @@ void main() {
 				precise float a = v + red[i * WG + g];
 				v = a;
 			}
-			D[p.dstOff + (c0 + c) * p.dstStride + r0 + r] = v;
+			store((c0 + c) * p.dstStride + r0 + r, v);
 		}
 	}
 #else
@@ -219,8 +322,11 @@ void main() {
 	for (uint i = tid; i < ROWS * NCOLS; i += WG) {
 		uint r = i / NCOLS, c = i % NCOLS;
 		if (r < nr && c < nc) {
-			D[p.dstOff + (c0 + c) * p.dstStride + r0 + r] = red[i * WG];
+			store((c0 + c) * p.dstStride + r0 + r, red[i * WG]);
 		}
 	}
 #endif
+	if (ADD >= 2u) {
+		finish(tid);
+	}
 }

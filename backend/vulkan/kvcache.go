@@ -109,6 +109,9 @@ func (b *Backend) KVWrite(cache, src, rows backend.Tensor) {
 		units = cache.Cols / 32
 	}
 	win := b.kvWindows("KVWrite", cache)
+	if len(win.views) == 1 && b.kvWriteInRoPE(cache, win.views[0], sv, rv) {
+		return
+	}
 	for w, cv := range win.views {
 		lo := w * win.rowsPerWin
 		hi := lo + int(cv.bytes/cache.RowBytes())

@@ -130,6 +130,7 @@ func (b *Backend) quantize(x backend.Tensor, mode uint32) (view, uint32, uint32,
 	if b.quant == nil || b.quant.Size < bytes {
 		if b.quant != nil {
 			b.deferred = append(b.deferred, b.quant)
+			b.memoryReleased()
 		}
 		size := bytes
 		if b.quant != nil {
@@ -144,6 +145,7 @@ func (b *Backend) quantize(x backend.Tensor, mode uint32) (view, uint32, uint32,
 	qv := view{
 		bind:  vk.Binding{Buffer: b.quant.Handle, Offset: 0, Range: uint64(bytes)},
 		span:  span{b.quant.Handle, 0, bytes},
+		bound: span{b.quant.Handle, 0, bytes},
 		bytes: bytes,
 	}
 	xv := b.bind(x)
@@ -152,8 +154,10 @@ func (b *Backend) quantize(x backend.Tensor, mode uint32) (view, uint32, uint32,
 	if b.quantValid && b.quantKey == key {
 		return qv, qs, ds, ss
 	}
-	gx, gy := grid(int(ceil(nb, 64)))
-	b.dispatch(b.pipeline("quantize", mode), []view{xv, qv}, []int{1}, push{}.u(xv.words(), uint32(k), uint32(n), qs, ds, ss), gx, gy)
+	if !b.quantizeInNorm(xv, qv, mode, n, k, qs, ds, ss) && !b.quantizeInSwiGLU(xv, qv, mode, n, k, qs, ds, ss) {
+		gx, gy := grid(int(ceil(nb, 64)))
+		b.dispatch(b.pipeline("quantize", mode), []view{xv, qv}, []int{1}, push{}.u(xv.words(), uint32(k), uint32(n), qs, ds, ss), gx, gy)
+	}
 	b.quantKey, b.quantValid = key, true
 	return qv, qs, ds, ss
 }
@@ -181,7 +185,8 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 	}
 	rowBytes := w.RowBytes()
 	per := min(b.rowsPerWindow("MatMul", rowBytes), 65535*mmRows)
-	p := b.pipeline(b.matmul, uint32(w.Type), mmRows, mmCols)
+	p := b.pipeline(b.matmul, uint32(w.Type), mmRows, mmCols, 0)
+	b.fuse.matmul = nil
 	for lo := 0; lo < m; lo += per {
 		hi := min(m, lo+per)
 		wv := b.bindRange(w, int64(lo)*rowBytes, int64(hi-lo)*rowBytes)
@@ -191,7 +196,13 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 		}
 		pc := push{}.u(uint32(wv.skip), uint32(rowBytes), uint32(hi-lo), uint32(k), uint32(n), xw, qs, ds, ss,
 			dv.words()+uint32(lo), uint32(m))
-		b.dispatch(p, []view{wv, xv, xv, dv}, []int{3}, pc, ceil(hi-lo, mmRows), ceil(n, mmCols))
+		// Bindings 4 to 8 are the fused epilogue's (fuse.go); unused, dst.
+		views := []view{wv, xv, xv, dv, dv, dv, dv, dv, dv}
+		barriers := b.stats.Barriers
+		b.dispatch(p, views, []int{3}, pc, ceil(hi-lo, mmRows), ceil(n, mmCols))
+		if lo == 0 && hi == m {
+			b.noteMatMul(views, pc, w.Type, n, m, b.stats.Barriers > barriers)
+		}
 	}
 }
 
@@ -206,9 +217,14 @@ func (b *Backend) RMSNorm(dst, x, w backend.Tensor, eps float32) {
 		return
 	}
 	xv, wv, dv := b.bind(x), b.bind(w), b.bind(dst)
+	if b.normIntoMatMul(xv, wv, dv, x.Rows, x.Cols, eps) {
+		return
+	}
 	gx, gy := grid(x.Rows)
 	pc := push{}.u(xv.words(), wv.words(), dv.words(), uint32(x.Cols), uint32(x.Rows)).f(eps)
-	b.dispatch(b.pipeline("rms_norm"), []view{xv, wv, dv}, []int{2}, pc, gx, gy)
+	views := []view{xv, wv, dv, dv} // binding 3, the quants, only when fused
+	b.dispatch(b.pipeline("rms_norm", 0), views, []int{2}, pc, gx, gy)
+	b.noteNorm(views, pc, x.Rows, x.Cols)
 }
 
 // Modes of the elementwise shader.
@@ -243,10 +259,19 @@ func (b *Backend) elementwise(op string, mode uint32, dst, x, y backend.Tensor, 
 	gx, gy := grid(int(ceil(count, 256)))
 	pc := push{}.u(xv.words(), yv.words(), dv.words(), uint32(count), uint32(dst.Cols)).f(f)
 	b.dispatch(b.pipeline("elementwise", mode), []view{xv, yv, dv}, []int{2}, pc, gx, gy)
+	if mode == ewSwiGLU {
+		b.noteSwiGLU([]view{xv, yv, dv}, dst.Rows, dst.Cols)
+	}
 }
 
-// Add computes dst = a + b.
-func (b *Backend) Add(dst, x, y backend.Tensor) { b.elementwise("Add", ewAdd, dst, x, y, 0) }
+// Add computes dst = a + b, in the epilogue of the matmul just recorded
+// when that computed a or b (fuse.go).
+func (b *Backend) Add(dst, x, y backend.Tensor) {
+	if b.addIntoMatMul(dst, x, y) {
+		return
+	}
+	b.elementwise("Add", ewAdd, dst, x, y, 0)
+}
 
 // SwiGLU computes dst = silu(gate) * up.
 func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) {
@@ -343,6 +368,7 @@ func (b *Backend) RoPE(x, pos backend.Tensor, p backend.RoPE) {
 	pc := push{}.u(xv.words(), pv.words(), fv.words(), has, uint32(x.Rows), uint32(x.Cols), uint32(p.HeadDim),
 		uint32(p.Dims), uint32(p.Mode)).f(thetaScale).f(freqScale).f(p.ExtFactor).f(p.CorrDims[0]).f(p.CorrDims[1]).f(p.MScale)
 	b.dispatch(b.pipeline("rope"), []view{xv, pv, fv}, []int{0}, pc, gx, gy)
+	b.noteRoPE([]view{xv, pv, fv}, pc, x, p)
 }
 
 // String describes the backend.

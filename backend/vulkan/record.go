@@ -24,6 +24,9 @@ func (s span) overlaps(t span) bool { return s.h == t.h && s.lo < t.hi && t.lo <
 // first scope covers earlier command buffers on the queue too).
 type tracker struct {
 	reads, writes []span
+	// forceNext puts a barrier before the next command whatever it touches
+	// (the start of a graph, which must not depend on what ran before it).
+	forceNext bool
 }
 
 func anyOverlap(list []span, s span) bool {
@@ -39,7 +42,8 @@ func anyOverlap(list []span, s span) bool {
 // for earlier ones (read after write, write after write or after read), and
 // records them.
 func (t *tracker) barrier(reads, writes []span) bool {
-	need := false
+	need := t.forceNext
+	t.forceNext = false
 	for _, r := range reads {
 		need = need || anyOverlap(t.writes, r)
 	}
@@ -57,22 +61,24 @@ func (t *tracker) barrier(reads, writes []span) bool {
 // pipeKey names a pipeline: a shader and its specialization constants.
 type pipeKey struct {
 	name string
-	spec [3]uint32
+	spec [4]uint32
 }
 
 // shaderLayouts gives each shader's number of bindings and push-constant bytes.
 var shaderLayouts = map[string][2]int{
-	"get_rows":    {3, 32},
-	"quantize":    {2, 24},
-	"matmul":      {4, 44},
-	"matmul_sg":   {4, 44},
-	"rms_norm":    {3, 24},
-	"elementwise": {3, 24},
-	"layer_norm":  {4, 28},
-	"rope":        {3, 60},
-	"kv_write":    {3, 28},
-	"argmax":      {2, 16},
-	"attention":   {5 + 2*maxKVWindows, 68},
+	"get_rows":     {3, 32},
+	"quantize":     {2, 24},
+	"matmul":       {9, 76},
+	"matmul_sg":    {9, 76},
+	"rms_norm":     {4, 36},
+	"elementwise":  {3, 24},
+	"layer_norm":   {4, 28},
+	"rope":         {3, 60},
+	"rope_kv":      {5, 72},
+	"swiglu_quant": {4, 32},
+	"kv_write":     {3, 28},
+	"argmax":       {2, 16},
+	"attention":    {5 + 2*maxKVWindows, 68},
 }
 
 // pipeline returns the pipeline for a shader with spec constants, creating
@@ -122,10 +128,10 @@ func (b *Backend) dispatch(p *vk.Pipeline, views []view, writes []int, pc push, 
 			isWrite = isWrite || w == i
 		}
 		if isWrite {
-			ws = append(ws, v.span)
+			ws = append(ws, v.bound)
 			b.noteWrite(v.span)
 		} else {
-			rs = append(rs, v.span)
+			rs = append(rs, v.bound)
 		}
 	}
 	b.recording()
@@ -145,7 +151,11 @@ func grid(groups int) (uint32, uint32) {
 }
 
 func (b *Backend) maybeFlush() {
-	if b.cmds.Len() >= flushAfter {
+	limit := flushAfter
+	if b.replay.capture != nil {
+		limit = maxGraphCommands // a graph is one command buffer
+	}
+	if b.cmds.Len() >= limit {
 		b.flush()
 	}
 }
@@ -168,14 +178,18 @@ func (b *Backend) count(barrier bool) {
 // Counters reports the work recorded since the backend was made.
 func (b *Backend) Counters() backend.Counters { return b.stats }
 
-// flush submits the recorded commands without waiting.
+// flush submits the recorded commands, after the command buffers queued
+// by replay, without waiting. It ends a capture in progress.
 func (b *Backend) flush() {
-	if b.cmds.Len() == 0 {
+	b.abandonCapture()
+	if b.cmds.Len() == 0 && len(b.replay.chain) == 0 {
 		return
 	}
 	b.recording()
-	s, err := b.dev.Submit(&b.cmds)
+	s, err := b.dev.Submit(&b.cmds, b.replay.chain...)
 	b.cmds.Reset()
+	b.resetFusion()
+	b.replay.chain = b.replay.chain[:0]
 	b.stats.Submits++
 	b.stats.RecordNanos += int64(time.Since(b.recStart))
 	b.recStart = time.Time{}
@@ -199,7 +213,9 @@ func (b *Backend) sync() error {
 		}
 	}
 	b.pending = b.pending[:0]
+	b.landed()
 	for _, d := range b.deferred {
+		b.memoryReleased()
 		b.dev.FreeBuffer(d)
 	}
 	b.deferred = b.deferred[:0]
@@ -275,6 +291,7 @@ func (b *Backend) Write(t backend.Tensor, data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
+	b.abandonCapture() // a graph replays commands, not the data they copy
 	// Through the staging arena a piece at a time: a large upload (a model's
 	// weights) needs no staging memory of its size, only waits when the arena
 	// fills.

@@ -8,6 +8,15 @@
 // memory one read); the list is recorded and submitted in one cgo call when
 // Read needs results or when it grows long. Only Read waits.
 //
+// A decode step is recorded once and replayed (replay.go, backend.Replayer):
+// its command buffer is submitted again each token after the writes of the
+// token's inputs, with no Go code of the model run and nothing recorded.
+// Ops that consume the dispatch just recorded take it over where one shader
+// can compute both (fuse.go): residual adds, RMSNorms and activation
+// quantizes in matmul epilogues, RoPE with the KV write, SwiGLU with the
+// quantize; a Llama layer decodes in 8 dependent stages (7 with float
+// weights) instead of 16.
+//
 // A Buffer is one or more device-local VkBuffers of at most
 // maxMemoryAllocationSize bytes; a tensor must lie inside one of them. Shaders
 // see a tensor through a binding of at most maxStorageBufferRange bytes: MatMul
@@ -22,6 +31,7 @@ package vulkan
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/conveyor-llm/conveyor/backend"
@@ -39,7 +49,21 @@ type Options struct {
 	// NoSubgroups makes matmuls reduce through shared memory even where the
 	// device has subgroup arithmetic.
 	NoSubgroups bool
+	// NoReplay makes Replay record its ops afresh every time (the fallback
+	// path, and the reference replay is tested against).
+	NoReplay bool
+	// NoFusion records every op as its own dispatch (fuse.go), as the
+	// reference fused dispatches are tested against.
+	NoFusion bool
 }
+
+// NoReplayEnv names the environment variable that, set to 1, turns replay
+// off (Options.NoReplay): every step is recorded afresh, as a fallback.
+const NoReplayEnv = "CONVEYOR_VK_NO_REPLAY"
+
+// NoFusionEnv names the environment variable that, set to 1, turns fusion
+// off (Options.NoFusion).
+const NoFusionEnv = "CONVEYOR_VK_NO_FUSION"
 
 // Backend computes on one Vulkan device.
 type Backend struct {
@@ -73,12 +97,17 @@ type Backend struct {
 	stats    backend.Counters // work counts (Counters)
 	recStart time.Time        // first command since the last submit, or zero
 	argmaxes *buffer          // ArgMax's results on the device
+	replay   replayState      // recorded graphs (replay.go)
+	fuse     fuseState        // dispatches later ops may fuse with (fuse.go)
+	counters *buffer          // the fused norm's workgroup counter (fuse.go)
+	noFusion bool
 }
 
 var (
 	_ backend.Backend  = (*Backend)(nil)
 	_ backend.Counting = (*Backend)(nil)
 	_ backend.ArgMaxer = (*Backend)(nil)
+	_ backend.Replayer = (*Backend)(nil)
 )
 
 const (
@@ -131,8 +160,14 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 	if o.MaxAlloc > 0 && o.MaxAlloc < b.maxAlloc {
 		b.maxAlloc = o.MaxAlloc
 	}
+	b.noFusion = o.NoFusion || os.Getenv(NoFusionEnv) == "1"
+	b.replay.disabled = o.NoReplay || os.Getenv(NoReplayEnv) == "1"
 	b.maxRange &^= 255
 	b.maxAlloc &^= 255
+	if err := b.newCounters(); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -180,6 +215,7 @@ func (b *Backend) Alloc(size int64) (backend.Buffer, error) {
 }
 
 func (b *Backend) freeChunks(m *buffer) {
+	b.memoryReleased()
 	for _, c := range m.chunks {
 		b.noteWrite(span{c.Handle, 0, c.Size})
 		b.dev.FreeBuffer(c)
@@ -206,6 +242,7 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	err := b.sync()
+	b.dropGraphs()
 	for m := range b.buffers {
 		b.freeChunks(m)
 	}
@@ -246,9 +283,12 @@ func (b *Backend) where(t backend.Tensor, n int64) (*vk.Buffer, int64) {
 // view is a tensor range as a shader binding plus the byte offset of the
 // range's start inside the binding.
 type view struct {
-	bind  vk.Binding
-	skip  int64 // bytes from the binding's start to the data
-	span  span
+	bind vk.Binding
+	skip int64 // bytes from the binding's start to the data
+	span span
+	// bound is the whole bound range, which the barrier tracker uses: the
+	// validation layer takes a shader to touch all of it.
+	bound span
 	bytes int64
 }
 
@@ -275,6 +315,7 @@ func (b *Backend) bindRange(t backend.Tensor, rel, n int64) view {
 		bind:  vk.Binding{Buffer: c.Handle, Offset: uint64(start), Range: uint64(rng)},
 		skip:  skip,
 		span:  span{c.Handle, off, off + n},
+		bound: span{c.Handle, start, start + rng},
 		bytes: n,
 	}
 }

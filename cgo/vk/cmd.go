@@ -115,6 +115,37 @@ func (c *Commands) Dispatch(p *Pipeline, binds []Binding, push []byte, x, y, z u
 	cmd.groups = [3]C.uint32_t{C.uint32_t(x), C.uint32_t(y), C.uint32_t(z)}
 }
 
+// AmendDispatch replaces the pipeline, bindings and push constants of
+// dispatch i, keeping its workgroups and barrier (a fused op takes over the
+// dispatch of the op it absorbs).
+func (c *Commands) AmendDispatch(i int, p *Pipeline, binds []Binding, push []byte) {
+	c.AmendDispatchGroups(i, p, binds, push, 0, 0)
+}
+
+// AmendDispatchGroups is AmendDispatch with x by y workgroups (0, 0: as
+// before).
+func (c *Commands) AmendDispatchGroups(i int, p *Pipeline, binds []Binding, push []byte, x, y uint32) {
+	if i < 0 || i >= len(c.cmds) || c.cmds[i].kind != C.CV_CMD_DISPATCH || len(binds) != p.Bindings || len(push) > p.PushSize {
+		panic(fmt.Sprintf("vk: amending command %d of %d with %d bindings and %d push bytes", i, len(c.cmds), len(binds), len(push)))
+	}
+	cmd := &c.cmds[i]
+	cmd.pipeline = C.uint64_t(p.handle)
+	cmd.layout = C.uint64_t(p.layout)
+	cmd.nbind = C.uint32_t(len(binds))
+	for j, b := range binds {
+		cmd.buf[j] = C.uint64_t(b.Buffer)
+		cmd.off[j] = C.uint64_t(b.Offset)
+		cmd._range[j] = C.uint64_t(b.Range)
+	}
+	cmd.push_size = C.uint32_t(p.PushSize)
+	for j, v := range push {
+		cmd.push[j] = C.uint8_t(v)
+	}
+	if x > 0 && y > 0 {
+		cmd.groups = [3]C.uint32_t{C.uint32_t(x), C.uint32_t(y), 1}
+	}
+}
+
 // Copy records a buffer-to-buffer copy of size bytes.
 func (c *Commands) Copy(src uint64, srcOff uint64, dst uint64, dstOff uint64, size uint64, barrier bool) {
 	cmd := c.add(C.CV_CMD_COPY, barrier)
@@ -146,34 +177,108 @@ func (c *Commands) ResetQueries(q *QueryPool, first, count uint32) {
 	cmd.groups[0], cmd.groups[1] = C.uint32_t(first), C.uint32_t(count)
 }
 
-// Submission is a submitted command buffer and its fence.
+// Submission is submitted command buffers and their fence.
 type Submission struct {
 	cb    C.VkCommandBuffer
 	fence C.VkFence
+	// once are earlier one-time command buffers of the same submission.
+	once []C.VkCommandBuffer
 }
 
 // Submit records every command of c into a new command buffer, ends it with a
-// barrier that makes all writes visible to the host, and submits it. It does
-// not wait and does not reset c.
-func (d *Device) Submit(c *Commands) (*Submission, error) {
+// barrier that makes all writes visible to the host, and submits it after the
+// command buffers of before, in order, in one queue submission. It does not
+// wait and does not reset c. The one-time steps of before are released when
+// the submission is waited for, or on error.
+func (d *Device) Submit(c *Commands, before ...Step) (*Submission, error) {
 	s := &Submission{}
+	for _, st := range before {
+		if st.once {
+			s.once = append(s.once, st.cb)
+		}
+	}
 	var p *C.cv_cmd
 	if len(c.cmds) > 0 {
 		p = &c.cmds[0] // Go memory without Go pointers inside: fine to pass
 	}
-	if err := check("submit", C.cv_submit(d.c, p, C.uint32_t(len(c.cmds)), &s.cb, &s.fence)); err != nil {
+	if err := check("record commands", C.cv_record(d.c, p, C.uint32_t(len(c.cmds)), 0, 1, &s.cb)); err != nil {
+		d.release(s.once)
+		return nil, err
+	}
+	cbs := make([]C.VkCommandBuffer, 0, len(before)+1)
+	for _, st := range before {
+		cbs = append(cbs, st.cb)
+	}
+	cbs = append(cbs, s.cb)
+	if err := check("vkQueueSubmit", C.cv_submit_cbs(d.c, &cbs[0], C.uint32_t(len(cbs)), &s.fence)); err != nil {
+		d.release(append(s.once, s.cb))
 		return nil, err
 	}
 	return s, nil
 }
 
-// Wait waits for s to complete and releases its command buffer and fence.
+func (d *Device) release(cbs []C.VkCommandBuffer) {
+	for _, cb := range cbs {
+		C.cv_release_cb(d.c, cb, 1)
+	}
+}
+
+// Step is a recorded command buffer waiting to be submitted before a
+// Submit's own: a one-time one (RecordOnce) or a Graph's.
+type Step struct {
+	cb   C.VkCommandBuffer
+	once bool
+}
+
+// RecordOnce records c into a one-time command buffer, to be submitted by a
+// later Submit (which releases it). It does not reset c.
+func (d *Device) RecordOnce(c *Commands) (Step, error) {
+	if len(c.cmds) == 0 {
+		return Step{}, fmt.Errorf("vk: recording no commands")
+	}
+	st := Step{once: true}
+	err := check("record commands", C.cv_record(d.c, &c.cmds[0], C.uint32_t(len(c.cmds)), 0, 0, &st.cb))
+	return st, err
+}
+
+// Graph is commands recorded once into a command buffer that is submitted
+// again and again (as a Step of Submit). It must not be in flight twice at
+// once, and the buffers and pipelines it uses must outlive it.
+type Graph struct {
+	cb C.VkCommandBuffer
+}
+
+// RecordGraph records c into a reusable command buffer. It does not reset c.
+func (d *Device) RecordGraph(c *Commands) (*Graph, error) {
+	if len(c.cmds) == 0 {
+		return nil, fmt.Errorf("vk: recording an empty graph")
+	}
+	g := &Graph{}
+	if err := check("record graph", C.cv_record(d.c, &c.cmds[0], C.uint32_t(len(c.cmds)), 1, 0, &g.cb)); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Step is the graph as a step of Submit.
+func (g *Graph) Step() Step { return Step{cb: g.cb} }
+
+// FreeGraph releases g's command buffer; it must not be in flight.
+func (d *Device) FreeGraph(g *Graph) {
+	if g != nil && g.cb != nil {
+		C.cv_release_cb(d.c, g.cb, 0)
+		g.cb = nil
+	}
+}
+
+// Wait waits for s to complete and releases its one-time command buffers and fence.
 func (d *Device) Wait(s *Submission) error {
 	if s == nil || (s.cb == nil && s.fence == 0) {
 		return nil
 	}
 	err := check("vkWaitForFences", C.cv_wait(d.c, s.cb, s.fence))
-	s.cb, s.fence = nil, 0
+	d.release(s.once)
+	s.cb, s.fence, s.once = nil, 0, nil
 	return err
 }
 

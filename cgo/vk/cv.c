@@ -509,15 +509,14 @@ static void record(cv_device *d, VkCommandBuffer cb, const cv_cmd *c) {
 	}
 }
 
-// A submission's command buffer and fence come from the spares of finished
-// ones when there are any (the pool resets a command buffer when it is begun
-// again), and go back there in cv_wait.
-VkResult cv_submit(cv_device *d, const cv_cmd *cmds, uint32_t n, VkCommandBuffer *cbp, VkFence *fence) {
+// A one-time command buffer and a submission's fence come from the spares of
+// finished ones when there are any (the pool resets a command buffer when it
+// is begun again), and go back there in cv_wait or cv_release_cb.
+VkResult cv_record(cv_device *d, const cv_cmd *cmds, uint32_t n, int reusable, int host, VkCommandBuffer *cbp) {
 	*cbp = NULL;
-	*fence = VK_NULL_HANDLE;
 	VkCommandBuffer cb;
 	VkResult r;
-	if (d->nspare_cb > 0) {
+	if (!reusable && d->nspare_cb > 0) {
 		cb = d->spare_cb[--d->nspare_cb];
 	} else {
 		VkCommandBufferAllocateInfo ai = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
@@ -528,34 +527,60 @@ VkResult cv_submit(cv_device *d, const cv_cmd *cmds, uint32_t n, VkCommandBuffer
 		if (r != VK_SUCCESS) return r;
 	}
 	VkCommandBufferBeginInfo bi = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-	bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+	bi.flags = reusable ? 0 : VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
 	r = d->fn.vkBeginCommandBuffer(cb, &bi);
 	if (r != VK_SUCCESS) goto fail;
 	for (uint32_t i = 0; i < n; i++) record(d, cb, &cmds[i]);
 	// Make every write visible to the host (Read maps staging memory after the fence).
-	barrier(d, cb, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+	if (host) barrier(d, cb, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
 	r = d->fn.vkEndCommandBuffer(cb);
 	if (r != VK_SUCCESS) goto fail;
+	*cbp = cb;
+	return VK_SUCCESS;
+fail:
+	d->fn.vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
+	return r;
+}
+
+VkResult cv_submit_cbs(cv_device *d, const VkCommandBuffer *cbs, uint32_t n, VkFence *fence) {
+	*fence = VK_NULL_HANDLE;
+	VkResult r;
 	if (d->nspare_fence > 0) {
 		*fence = d->spare_fence[--d->nspare_fence];
 	} else {
 		VkFenceCreateInfo fci = {VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
 		r = d->fn.vkCreateFence(d->device, &fci, NULL, fence);
-		if (r != VK_SUCCESS) goto fail;
+		if (r != VK_SUCCESS) return r;
 	}
 	VkSubmitInfo si = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
-	si.commandBufferCount = 1;
-	si.pCommandBuffers = &cb;
+	si.commandBufferCount = n;
+	si.pCommandBuffers = cbs;
 	r = d->fn.vkQueueSubmit(d->queue, 1, &si, *fence);
 	if (r != VK_SUCCESS) {
 		d->fn.vkDestroyFence(d->device, *fence, NULL);
 		*fence = VK_NULL_HANDLE;
-		goto fail;
 	}
-	*cbp = cb;
-	return VK_SUCCESS;
-fail:
-	d->fn.vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
+	return r;
+}
+
+void cv_release_cb(cv_device *d, VkCommandBuffer cb, int spare) {
+	if (!cb) return;
+	if (spare && d->nspare_cb < CV_SPARE) {
+		d->spare_cb[d->nspare_cb++] = cb;
+	} else {
+		d->fn.vkFreeCommandBuffers(d->device, d->pool, 1, &cb);
+	}
+}
+
+VkResult cv_submit(cv_device *d, const cv_cmd *cmds, uint32_t n, VkCommandBuffer *cbp, VkFence *fence) {
+	*fence = VK_NULL_HANDLE;
+	VkResult r = cv_record(d, cmds, n, 0, 1, cbp);
+	if (r != VK_SUCCESS) return r;
+	r = cv_submit_cbs(d, cbp, 1, fence);
+	if (r != VK_SUCCESS) {
+		d->fn.vkFreeCommandBuffers(d->device, d->pool, 1, cbp);
+		*cbp = NULL;
+	}
 	return r;
 }
 

@@ -161,5 +161,14 @@ VkResult cv_query_results(cv_device *d, VkQueryPool pool, uint32_t first, uint32
 // new fence; cv_wait waits for that fence and frees both.
 VkResult cv_submit(cv_device *d, const cv_cmd *cmds, uint32_t n, VkCommandBuffer *cb, VkFence *fence);
 VkResult cv_wait(cv_device *d, VkCommandBuffer cb, VkFence fence);
+// cv_record records cmds[0..n) into a command buffer: one-time (from the
+// spares) or reusable (submitted again and again, freed with cv_release_cb),
+// ending with a barrier that makes writes visible to the host when host is
+// nonzero. cv_submit_cbs submits cbs[0..n) in order with a new fence.
+VkResult cv_record(cv_device *d, const cv_cmd *cmds, uint32_t n, int reusable, int host, VkCommandBuffer *cb);
+VkResult cv_submit_cbs(cv_device *d, const VkCommandBuffer *cbs, uint32_t n, VkFence *fence);
+// cv_release_cb returns a finished command buffer to the spares (spare
+// nonzero: a one-time one) or frees it.
+void cv_release_cb(cv_device *d, VkCommandBuffer cb, int spare);
 
 #endif
