@@ -28,6 +28,12 @@ func tileQ5_Kx4AVX512(w *byte, wstride int, a *byte, astride int, nb int, out *f
 func tileQ5_Kx1AVX512(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int)
 
 //go:noescape
+func tileQ4_Kx4PackedAAVX512(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)
+
+//go:noescape
+func tileQ5_Kx4PackedAAVX512(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)
+
+//go:noescape
 func prepQ4_KW4AVX512(dst *byte, w *byte, wstride int, nb int)
 
 //go:noescape
@@ -67,17 +73,20 @@ func rowTiles(dot func(w *byte, a *byte, nb int) float32) tiles {
 const (
 	kq45PackedW = 1536
 	kq45PackedA = 1600
-	// kq45PackMin is the fewest activation rows worth packing for: below it
-	// (batched decode of a few streams) packing the weights each call costs
-	// more than the unpacked 4x4 tiles lose.
+	// kq45PackMin is the fewest activation rows worth packing the weights
+	// for: below it (batched decode of a few streams) packing them each call
+	// costs more than laying them out in registers (x4a) loses.
 	kq45PackMin = 32
 )
 
 // kq45Packer is the batch path: DotTile's activation rows are packed once
-// per call and each group of 4 weight rows once per call, so that the 4x4
-// kernel finds its levels, scales and factors laid out for it.
+// per call and, from kq45PackMin activation rows on, each group of 4 weight
+// rows once per call, so that the 4x4 kernel finds its levels, scales and
+// factors laid out for it. Below that (batched decode of a few streams) the
+// x4a kernel lays each weight line out in registers as it reads it.
 type kq45Packer struct {
 	prepW func(dst *byte, w *byte, wstride int, nb int)
+	x4a   func(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)
 	x1    tileKernel
 }
 
@@ -86,10 +95,14 @@ var kq45PackPool sync.Pool
 func (p kq45Packer) dotTile(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na int, n int) int {
 	nb := n / qkK
 	nw4, na4 := nw&^3, na&^3
-	if nb == 0 || nw4 == 0 || na4 < kq45PackMin {
+	if nb == 0 || nw4 == 0 || na4 == 0 {
 		return 0
 	}
-	wLen, aLen := nb*kq45PackedW, nb*kq45PackedA
+	packW := na4 >= kq45PackMin
+	wLen, aLen := 0, nb*kq45PackedA
+	if packW {
+		wLen = nb * kq45PackedW
+	}
 	need := wLen + na4/4*aLen + 64
 	bufp, _ := kq45PackPool.Get().(*[]byte)
 	if bufp == nil || cap(*bufp) < need {
@@ -104,9 +117,15 @@ func (p kq45Packer) dotTile(dst []float32, dstStride int, w []byte, wStride, nw 
 	}
 	for j := 0; j < nw4; j += 4 {
 		wj := &w[j*wStride]
-		p.prepW(&wp[0], wj, wStride, nb)
-		for i := 0; i < na4; i += 4 {
-			tileKPackedx4AVX512(&wp[0], &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
+		if packW {
+			p.prepW(&wp[0], wj, wStride, nb)
+			for i := 0; i < na4; i += 4 {
+				tileKPackedx4AVX512(&wp[0], &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
+			}
+		} else {
+			for i := 0; i < na4; i += 4 {
+				p.x4a(wj, wStride, &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
+			}
 		}
 		for i := na4; i < na; i++ {
 			p.x1(wj, wStride, &a[i*aStride], aStride, nb, &dst[i*dstStride+j], dstStride)
@@ -125,8 +144,8 @@ func init() {
 	case hasAVX512VNNI && hasAVX512:
 		kq45Kernels[gguf.TypeQ4_K] = tiles{tileQ4_Kx4AVX512, tileQ4_Kx1AVX512}
 		kq45Kernels[gguf.TypeQ5_K] = tiles{tileQ5_Kx4AVX512, tileQ5_Kx1AVX512}
-		batchTilers[formats[gguf.TypeQ4_K]] = kq45Packer{prepQ4_KW4AVX512, tileQ4_Kx1AVX512}.dotTile
-		batchTilers[formats[gguf.TypeQ5_K]] = kq45Packer{prepQ5_KW4AVX512, tileQ5_Kx1AVX512}.dotTile
+		batchTilers[formats[gguf.TypeQ4_K]] = kq45Packer{prepQ4_KW4AVX512, tileQ4_Kx4PackedAAVX512, tileQ4_Kx1AVX512}.dotTile
+		batchTilers[formats[gguf.TypeQ5_K]] = kq45Packer{prepQ5_KW4AVX512, tileQ5_Kx4PackedAAVX512, tileQ5_Kx1AVX512}.dotTile
 	case hasAVX2:
 		kq45Kernels[gguf.TypeQ4_K] = rowTiles(dotQ4_KAVX2)
 		kq45Kernels[gguf.TypeQ5_K] = rowTiles(dotQ5_KAVX2)

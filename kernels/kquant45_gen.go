@@ -666,6 +666,119 @@ func genPackedX4() {
 	emit("RET")
 }
 
+// genX4PackedA writes tileKIND_x4PackedAAVX512(w *byte, wstride int, a
+// *byte, nb int, out *float32, ostride int): 4 raw weight rows against one
+// packed group of 4 activation rows (prepQ8_KA4AVX512's layout), the
+// weights brought into the packed layout in registers as they are read.
+// The batch of a few decode streams has too few activation rows to repay
+// packing the weights in memory (genPrepW), yet VPDPBUSD over whole-block
+// lanes halves the multiplies of the 4x4 tile.
+func genX4PackedA(kd kind) {
+	fn := "tile" + kd.name + "x4PackedAAVX512"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $256-48\n", fn)
+	emit("MOVQ w+0(FP), SI")
+	emit("MOVQ wstride+8(FP), BX")
+	emit("MOVQ a+16(FP), DI")
+	emit("MOVQ nb+24(FP), CX")
+	emit("LEAQ (BX)(BX*2), R10")
+	emit("VMOVDQU32 ·kq45ShiftQ(SB), Z17")
+	emit("VPBROADCASTB ·kq45Nib(SB), Z18")
+	for k := 0; k < 4; k++ {
+		emit("VMOVDQU64 ·kq45IdxQ+%d(SB), Z%d", 64*k, 19+k)
+	}
+	emit("VMOVDQU32 ·kq45IdxHalf(SB), Z23")
+	emit("VPXORD Z16, Z16, Z16")
+	emit("TESTQ CX, CX")
+	emit("JZ %s_done", fn)
+	label(fn + "_loop")
+	// Row j's scale and min words at 32j(SP); its scales as dwords, s_(l/2)
+	// in lane l, in Z(25+j); the mins for the packed tile's VPDPWSSD at
+	// 128(SP) (m_j[s] in both words of 16s+4j).
+	for j := 0; j < 4; j++ {
+		decodeScalesTo(j, 32*j, false)
+	}
+	for j := 0; j < 4; j++ {
+		emit("VPMOVZXWD %d(SP), Z%d", 32*j, 25+j)
+		emit("VPERMD Z%d, Z23, Z%d", 25+j, 25+j)
+	}
+	emit("VMOVDQU64 0(SP), Z29")
+	for h := 0; h < 2; h++ {
+		emit("VMOVDQU64 ·kq45IdxM+%d(SB), Z24", 64*h)
+		emit("VPERMI2W 64(SP), Z29, Z24")
+		emit("VMOVDQU64 Z24, %d(SP)", 128+64*h)
+	}
+	for s := 0; s < 16; s++ {
+		emit("VPXORD Z%d, Z%d, Z%d", s, s, s)
+	}
+	for j := 0; j < 4; j++ {
+		r := wRow[j]
+		for k := 0; k < 4; k++ {
+			// Line k of row j: qwords 4h+k of qs, low then high nibbles.
+			emit("VMOVDQU64 %s, Z24", at(kd.qsOffs, r))
+			emit("VPERMT2Q %s, Z%d, Z24", at(kd.qsOffs+64, r), 19+k)
+			emit("VPSRLVW Z17, Z24, Z24")
+			emit("VPANDD Z18, Z24, Z24")
+			if kd.qhOffs != 0 {
+				emit("VPBROADCASTQ %s, Z29", at(kd.qhOffs+8*k, r))
+				emit("VPTESTMB ·kq45HighBitQ(SB), Z29, K1")
+				emit("VPADDB ·kq45Sixteen(SB), Z24, K1, Z24")
+			}
+			for i := 0; i < 4; i++ {
+				emit("VPDPBUSD %d(DI), Z24, Z%d", paQuants+64*(4*k+i), slotOf(i, j))
+			}
+		}
+	}
+	for j := 0; j < 4; j++ {
+		for i := 0; i < 4; i++ {
+			emit("VPMULLD Z%d, Z%d, Z%d", 25+j, slotOf(i, j), slotOf(i, j))
+		}
+	}
+	for s := 0; s < 8; s++ {
+		emit("VSHUFI64X2 $0x44, Z%d, Z%d, Z24", s+8, s)
+		emit("VSHUFI64X2 $0xee, Z%d, Z%d, Z25", s+8, s)
+		emit("VPADDD Z25, Z24, Z%d", s)
+	}
+	treeFromA([8]int{0, 1, 2, 3, 4, 5, 6, 7}, 24, 25)
+	for s := 0; s < 8; s++ {
+		emit("VBROADCASTI32X4 %d(SP), Z25", 128+16*s)
+		if s == 0 {
+			emit("VPMADDWD %d(DI), Z25, Z8", paBsums+64*s)
+		} else {
+			emit("VPDPWSSD %d(DI), Z25, Z8", paBsums+64*s)
+		}
+	}
+	emit("VCVTPH2PS X31, Y31")
+	emit("VMOVUPS %d(DI), Z26", paDA)
+	emit("VMOVDQU32 ·kq45IdxD(SB), Z24")
+	emit("VPERMPS Z31, Z24, Z25")
+	emit("VMULPS Z25, Z26, Z25")
+	emit("VMOVDQU32 ·kq45IdxDmin(SB), Z24")
+	emit("VPERMPS Z31, Z24, Z24")
+	emit("VMULPS Z24, Z26, Z24")
+	emit("VCVTDQ2PS Z0, Z0")
+	emit("VCVTDQ2PS Z8, Z8")
+	emit("VFMADD231PS Z25, Z0, Z16")
+	emit("VFNMADD231PS Z24, Z8, Z16")
+	emit("ADDQ $%d, SI", kd.blockSize)
+	emit("ADDQ $%d, DI", paBlock)
+	emit("DECQ CX")
+	emit("JNZ %s_loop", fn)
+	label(fn + "_done")
+	emit("MOVQ out+32(FP), AX")
+	emit("MOVQ ostride+40(FP), R8")
+	emit("SHLQ $2, R8")
+	for i := 0; i < 4; i++ {
+		emit("VEXTRACTF32X4 $%d, Z16, X24", i)
+		emit("VMOVUPS X24, (AX)")
+		if i < 3 {
+			emit("ADDQ R8, AX")
+		}
+	}
+	emit("VZEROUPPER")
+	emit("RET")
+}
+
 // slotOf is the accumulator whose sum lands in lane 4i+j.
 func slotOf(i, j int) int {
 	for p, s := range slotOfLane {
@@ -811,6 +924,7 @@ func main() {
 		genX4(kd)
 		genX1(kd)
 		genPrepW(kd)
+		genX4PackedA(kd)
 		genDotAVX2(kd)
 	}
 	genPrepA()
