@@ -74,16 +74,18 @@ const (
 	kq45PackedW = 1536
 	kq45PackedA = 1600
 	// kq45PackMin is the fewest activation rows worth packing the weights
-	// for: below it (batched decode of a few streams) packing them each call
-	// costs more than laying them out in registers (x4a) loses.
-	kq45PackMin = 32
+	// for: below it (batched decode of 4 to 7 streams) packing them each
+	// call costs more than laying them out in registers (x4a) loses; from 8
+	// on the packed tile's speed repays it (8 rows of a 2048x768 matrix:
+	// ~86 GMAC/cpu-s packed, ~74 with x4a, ~65 with the unpacked tiles).
+	kq45PackMin = 8
 )
 
 // kq45Packer is the batch path: DotTile's activation rows are packed once
 // per call and, from kq45PackMin activation rows on, each group of 4 weight
 // rows once per call, so that the 4x4 kernel finds its levels, scales and
-// factors laid out for it. Below that (batched decode of a few streams) the
-// x4a kernel lays each weight line out in registers as it reads it.
+// factors laid out for it. Below that (batched decode of 4 to 7 streams)
+// the x4a kernel lays each weight line out in registers as it reads it.
 type kq45Packer struct {
 	prepW func(dst *byte, w *byte, wstride int, nb int)
 	x4a   func(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)

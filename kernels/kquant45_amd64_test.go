@@ -119,7 +119,7 @@ func TestKQ45PackedMatchesTwin(t *testing.T) {
 			twin := kq45Twins[typ]
 			rng := rand.New(rand.NewPCG(9, uint64(typ)))
 			size := typ.BlockBytes()
-			nas := []int{1, 3, 4, 5, 8, 11, 17, kq45PackMin - 1, kq45PackMin, kq45PackMin + 5}
+			nas := []int{1, 3, 4, 5, 7, kq45PackMin, 11, 17, 32, 37}
 			for iter := 0; iter < 120; iter++ {
 				nb := 1 + iter%9
 				extreme := iter%4 == 3
@@ -216,16 +216,20 @@ func BenchmarkTileKQ45(b *testing.B) {
 				b.ReportMetric(float64(n*nw*na)*float64(b.N)/(threadCPU()-cpu0)/1e9, "GMAC/cpu-s")
 			})
 		}
-		for _, packed := range []bool{true, false} {
-			name := "streams8"
-			if !packed {
-				name = "streams8-unpacked"
+		for _, c := range []struct {
+			na     int
+			packed bool
+		}{{4, true}, {8, true}, {8, false}} {
+			name := fmt.Sprintf("streams%d", c.na)
+			if !c.packed {
+				name += "-unpacked"
 			}
+			packed, na := c.packed, c.na
 			b.Run(fmt.Sprintf("%s/%s", v.name, name), func(b *testing.B) {
-				// DotTile as batched decode of 8 streams calls it: a
-				// 2048x768 matrix (the 110M shape's FFN gate) against 8
-				// activation rows (unpacked: the 4x4 tiles, twice over).
-				const n, nw, na = 768, 2048, 8
+				// DotTile as batched decode of a few streams calls it: a
+				// 2048x768 matrix (the 110M shape's FFN gate) against na
+				// activation rows (unpacked: the 4x4 tiles).
+				const n, nw = 768, 2048
 				if v.name[:6] != "AVX512" {
 					b.Skip("DotTile runs the machine's kernels: benchmarked once")
 				}

@@ -674,6 +674,7 @@ func genPackedX4() {
 // packing the weights in memory (genPrepW), yet VPDPBUSD over whole-block
 // lanes halves the multiplies of the 4x4 tile.
 func genX4PackedA(kd kind) {
+	nextRow := [4]string{"(R13)", "(R13)(BX*1)", "(R13)(BX*2)", "(R13)(R10*1)"}
 	fn := "tile" + kd.name + "x4PackedAAVX512"
 	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)\n", fn)
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $256-48\n", fn)
@@ -682,6 +683,7 @@ func genX4PackedA(kd kind) {
 	emit("MOVQ a+16(FP), DI")
 	emit("MOVQ nb+24(FP), CX")
 	emit("LEAQ (BX)(BX*2), R10")
+	emit("LEAQ (SI)(BX*4), R13")
 	emit("VMOVDQU32 ·kq45ShiftQ(SB), Z17")
 	emit("VPBROADCASTB ·kq45Nib(SB), Z18")
 	for k := 0; k < 4; k++ {
@@ -692,6 +694,14 @@ func genX4PackedA(kd kind) {
 	emit("TESTQ CX, CX")
 	emit("JZ %s_done", fn)
 	label(fn + "_loop")
+	// The next tile's weights (4 rows on), into L2 while this tile's are
+	// read: a batch streams each weight row from memory once.
+	for j := 0; j < 4; j++ {
+		for off := 0; off < kd.blockSize; off += 64 {
+			emit("PREFETCHT1 %s", at(off, nextRow[j]))
+		}
+		emit("PREFETCHT1 %s", at(kd.blockSize-1, nextRow[j]))
+	}
 	// Row j's scale and min words at 32j(SP); its scales as dwords, s_(l/2)
 	// in lane l, in Z(25+j); the mins for the packed tile's VPDPWSSD at
 	// 128(SP) (m_j[s] in both words of 16s+4j).
@@ -761,6 +771,7 @@ func genX4PackedA(kd kind) {
 	emit("VFMADD231PS Z25, Z0, Z16")
 	emit("VFNMADD231PS Z24, Z8, Z16")
 	emit("ADDQ $%d, SI", kd.blockSize)
+	emit("ADDQ $%d, R13", kd.blockSize)
 	emit("ADDQ $%d, DI", paBlock)
 	emit("DECQ CX")
 	emit("JNZ %s_loop", fn)
