@@ -467,13 +467,13 @@ func genX1(kd kind) {
 
 // Packed layouts (the batch path, kquant45_amd64.go): weights and
 // activations are re-laid out once per DotTile call so that each 64-byte
-// line k of a block holds, in dword lane l, four values of sub-block l/2
-// (128-bit lane h: values 64h+8k..+7, then 64h+32+8k..+7). VPDPBUSD then
-// sums a whole block per sub-block in the same lanes, and one VPMULLD by
-// the scales finishes isum's lanes: half the multiplies of the tile above.
+// line k of a block holds, in dword lane L = 4c+m, four values of
+// sub-block kq45Sub(L) (values 16(c%2)+4k..+3 of it; inLaneLines). VPDPBUSD
+// then sums a whole block per sub-block in the same lanes, and one VPMULLD
+// by the scales finishes isum's lanes: half the multiplies of the tile above.
 const (
 	pwLevels = 0    // (4k+j)*64: row j's levels of line k
-	pwScales = 1024 // 64j: row j's scale s_(l/2) in dword l
+	pwScales = 1024 // 64j: row j's scale s_kq45Sub(L) in dword L
 	pwMins   = 1280 // 16s+4j: m_j[s] in both words
 	pwD      = 1408 // lane p = 4i+j: d_j
 	pwDmin   = 1472 // lane p: dmin_j
@@ -483,6 +483,45 @@ const (
 	paDA     = 1536 // 16i: row i's d, 4 times
 	paBlock  = 1600
 )
+
+// inLaneLines leaves the 4 packed lines of weight row r's block in
+// Z24..Z27 (temps Z19..Z22, Z29; Z18 the nibble mask): each 128-bit lane c
+// of the low (A, C) and high (B, D) nibbles of qs's two halves holds 16
+// values of one sub-block, and a dword transpose within the lanes makes
+// line k of dword k of A, B, C, D, so that dword L = 4c + m of every line
+// holds sub-block kq45Sub(L): no lane-crossing permutes.
+func inLaneLines(kd kind, r string) {
+	emit("VMOVDQU64 %s, Z24", at(kd.qsOffs, r))
+	emit("VMOVDQU64 %s, Z25", at(kd.qsOffs+64, r))
+	emit("VPSRLW $4, Z24, Z26")
+	emit("VPSRLW $4, Z25, Z27")
+	for z := 24; z < 28; z++ {
+		emit("VPANDD Z18, Z%d, Z%d", z, z)
+	}
+	if kd.qhOffs != 0 {
+		emit("VBROADCASTI64X4 %s, Z29", at(kd.qhOffs, r))
+		for x, z := range []int{24, 26, 25, 27} {
+			emit("VPTESTMB ·kq45HighBitL+%d(SB), Z29, K1", 64*x)
+			emit("VPADDB ·kq45Sixteen(SB), Z%d, K1, Z%d", z, z)
+		}
+	}
+	emit("VPUNPCKLDQ Z26, Z24, Z19")
+	emit("VPUNPCKHDQ Z26, Z24, Z20")
+	emit("VPUNPCKLDQ Z27, Z25, Z21")
+	emit("VPUNPCKHDQ Z27, Z25, Z22")
+	emit("VPUNPCKLQDQ Z21, Z19, Z24")
+	emit("VPUNPCKHQDQ Z21, Z19, Z25")
+	emit("VPUNPCKLQDQ Z22, Z20, Z26")
+	emit("VPUNPCKHQDQ Z22, Z20, Z27")
+}
+
+// kq45Sub is the sub-block of dword lane L = 4c + m of a packed line
+// (inLaneLines): qs half m/2's 128-bit lane c holds pair 2(m/2) + c/2, its
+// low nibbles (m even) the pair's first sub-block, its high ones the second.
+func kq45Sub(l int) int {
+	c, m := l/4, l%4
+	return 2*(2*(m/2)+c/2) + m%2
+}
 
 // genPrepW writes prepKIND_W4AVX512(dst, w *byte, wstride, nb int): 4 weight
 // rows of nb blocks into the packed layout.
@@ -495,30 +534,16 @@ func genPrepW(kd kind) {
 	emit("MOVQ wstride+16(FP), BX")
 	emit("MOVQ nb+24(FP), CX")
 	emit("LEAQ (BX)(BX*2), R10")
-	emit("VMOVDQU32 ·kq45ShiftQ(SB), Z17")
 	emit("VPBROADCASTB ·kq45Nib(SB), Z18")
-	for k := 0; k < 4; k++ {
-		emit("VMOVDQU64 ·kq45IdxQ+%d(SB), Z%d", 64*k, 19+k)
-	}
-	emit("VMOVDQU32 ·kq45IdxHalf(SB), Z23")
+	emit("VMOVDQU32 ·kq45IdxSub(SB), Z23")
 	emit("TESTQ CX, CX")
 	emit("JZ %s_done", fn)
 	label(fn + "_loop")
 	for j := 0; j < 4; j++ {
 		decodeScalesTo(j, 32*j, false)
-		r := wRow[j]
-		emit("VMOVDQU64 %s, Z25", at(kd.qsOffs, r))
+		inLaneLines(kd, wRow[j])
 		for k := 0; k < 4; k++ {
-			emit("VMOVDQA64 Z%d, Z24", 19+k)
-			emit("VPERMI2Q %s, Z25, Z24", at(kd.qsOffs+64, r))
-			emit("VPSRLVW Z17, Z24, Z24")
-			emit("VPANDD Z18, Z24, Z24")
-			if kd.qhOffs != 0 {
-				emit("VPBROADCASTQ %s, Z29", at(kd.qhOffs+8*k, r))
-				emit("VPTESTMB ·kq45HighBitQ(SB), Z29, K1")
-				emit("VPADDB ·kq45Sixteen(SB), Z24, K1, Z24")
-			}
-			emit("VMOVDQU64 Z24, %d(DI)", pwLevels+64*(4*k+j))
+			emit("VMOVDQU64 Z%d, %d(DI)", 24+k, pwLevels+64*(4*k+j))
 		}
 		emit("VPMOVZXWD %d(SP), Z26", 32*j)
 		emit("VPERMD Z26, Z23, Z26")
@@ -557,25 +582,27 @@ func genPrepA() {
 	emit("MOVQ astride+16(FP), DX")
 	emit("MOVQ nb+24(FP), CX")
 	emit("LEAQ (DX)(DX*2), R11")
-	emit("VMOVDQU64 ·kq45IdxPairQ(SB), Z20")
+	for k := 0; k < 4; k++ {
+		emit("VMOVDQU32 ·kq45GatherA+%d(SB), Z%d", 64*k, 16+k)
+	}
+	// K1: the lanes whose sub-block is in values 128..255.
+	emit("MOVW $0xcccc, AX")
+	emit("KMOVW AX, K1")
 	emit("TESTQ CX, CX")
 	emit("JZ %s_done", fn)
 	label(fn + "_loop")
 	for i := 0; i < 4; i++ {
 		r := aRow[i]
 		for h := 0; h < 4; h++ {
-			emit("VPERMQ %s, Z20, Z%d", at(q8KQs+64*h, r), 24+h)
+			emit("VMOVDQU64 %s, Z%d", at(q8KQs+64*h, r), 24+h)
 		}
-		emit("VSHUFI64X2 $0x44, Z25, Z24, Z28")
-		emit("VSHUFI64X2 $0xee, Z25, Z24, Z29")
-		emit("VSHUFI64X2 $0x44, Z27, Z26, Z30")
-		emit("VSHUFI64X2 $0xee, Z27, Z26, Z31")
-		emit("VSHUFI64X2 $0x88, Z30, Z28, Z24")
-		emit("VSHUFI64X2 $0xdd, Z30, Z28, Z25")
-		emit("VSHUFI64X2 $0x88, Z31, Z29, Z26")
-		emit("VSHUFI64X2 $0xdd, Z31, Z29, Z27")
 		for k := 0; k < 4; k++ {
-			emit("VMOVDQU64 Z%d, %d(SI)", 24+k, paQuants+64*(4*k+i))
+			emit("VMOVDQA64 Z%d, Z28", 16+k)
+			emit("VPERMI2D Z25, Z24, Z28")
+			emit("VMOVDQA64 Z%d, Z29", 16+k)
+			emit("VPERMI2D Z27, Z26, Z29")
+			emit("VMOVDQA32 Z29, K1, Z28")
+			emit("VMOVDQU64 Z28, %d(SI)", paQuants+64*(4*k+i))
 		}
 		for s := 0; s < 8; s++ {
 			emit("VPBROADCASTD %s, X24", at(q8KBsums+4*s, r))
@@ -677,19 +704,15 @@ func genX4PackedA(kd kind) {
 	nextRow := [4]string{"(R13)", "(R13)(BX*1)", "(R13)(BX*2)", "(R13)(R10*1)"}
 	fn := "tile" + kd.name + "x4PackedAAVX512"
 	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)\n", fn)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $256-48\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $512-48\n", fn)
 	emit("MOVQ w+0(FP), SI")
 	emit("MOVQ wstride+8(FP), BX")
 	emit("MOVQ a+16(FP), DI")
 	emit("MOVQ nb+24(FP), CX")
 	emit("LEAQ (BX)(BX*2), R10")
 	emit("LEAQ (SI)(BX*4), R13")
-	emit("VMOVDQU32 ·kq45ShiftQ(SB), Z17")
 	emit("VPBROADCASTB ·kq45Nib(SB), Z18")
-	for k := 0; k < 4; k++ {
-		emit("VMOVDQU64 ·kq45IdxQ+%d(SB), Z%d", 64*k, 19+k)
-	}
-	emit("VMOVDQU32 ·kq45IdxHalf(SB), Z23")
+	emit("VMOVDQU32 ·kq45IdxSub(SB), Z23")
 	emit("VPXORD Z16, Z16, Z16")
 	emit("TESTQ CX, CX")
 	emit("JZ %s_done", fn)
@@ -702,15 +725,16 @@ func genX4PackedA(kd kind) {
 		}
 		emit("PREFETCHT1 %s", at(kd.blockSize-1, nextRow[j]))
 	}
-	// Row j's scale and min words at 32j(SP); its scales as dwords, s_(l/2)
-	// in lane l, in Z(25+j); the mins for the packed tile's VPDPWSSD at
-	// 128(SP) (m_j[s] in both words of 16s+4j).
+	// Row j's scale and min words at 32j(SP); its scales as dwords, that
+	// of sub-block kq45Sub(L) in lane L, at 256+64j(SP); the mins for the
+	// VPDPWSSD at 128(SP) (m_j[s] in both words of 16s+4j).
 	for j := 0; j < 4; j++ {
 		decodeScalesTo(j, 32*j, false)
 	}
 	for j := 0; j < 4; j++ {
-		emit("VPMOVZXWD %d(SP), Z%d", 32*j, 25+j)
-		emit("VPERMD Z%d, Z23, Z%d", 25+j, 25+j)
+		emit("VPMOVZXWD %d(SP), Z25", 32*j)
+		emit("VPERMD Z25, Z23, Z25")
+		emit("VMOVDQU64 Z25, %d(SP)", 256+64*j)
 	}
 	emit("VMOVDQU64 0(SP), Z29")
 	for h := 0; h < 2; h++ {
@@ -722,26 +746,16 @@ func genX4PackedA(kd kind) {
 		emit("VPXORD Z%d, Z%d, Z%d", s, s, s)
 	}
 	for j := 0; j < 4; j++ {
-		r := wRow[j]
+		inLaneLines(kd, wRow[j])
 		for k := 0; k < 4; k++ {
-			// Line k of row j: qwords 4h+k of qs, low then high nibbles.
-			emit("VMOVDQU64 %s, Z24", at(kd.qsOffs, r))
-			emit("VPERMT2Q %s, Z%d, Z24", at(kd.qsOffs+64, r), 19+k)
-			emit("VPSRLVW Z17, Z24, Z24")
-			emit("VPANDD Z18, Z24, Z24")
-			if kd.qhOffs != 0 {
-				emit("VPBROADCASTQ %s, Z29", at(kd.qhOffs+8*k, r))
-				emit("VPTESTMB ·kq45HighBitQ(SB), Z29, K1")
-				emit("VPADDB ·kq45Sixteen(SB), Z24, K1, Z24")
-			}
 			for i := 0; i < 4; i++ {
-				emit("VPDPBUSD %d(DI), Z24, Z%d", paQuants+64*(4*k+i), slotOf(i, j))
+				emit("VPDPBUSD %d(DI), Z%d, Z%d", paQuants+64*(4*k+i), 24+k, slotOf(i, j))
 			}
 		}
 	}
 	for j := 0; j < 4; j++ {
 		for i := 0; i < 4; i++ {
-			emit("VPMULLD Z%d, Z%d, Z%d", 25+j, slotOf(i, j), slotOf(i, j))
+			emit("VPMULLD %d(SP), Z%d, Z%d", 256+64*j, slotOf(i, j), slotOf(i, j))
 		}
 	}
 	for s := 0; s < 8; s++ {
@@ -1004,28 +1018,27 @@ func main() {
 	data("kq45IdxDmin", dwords(dmin))
 	data("kq45IdxX1", dwords([]uint32{0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0}))
 	data("kq45IdxX1Scales", dwords([]uint32{0, 2, 4, 6, 1, 3, 5, 7}))
-	var shiftQ []uint16
-	for w := 0; w < 32; w++ {
-		shiftQ = append(shiftQ, map[bool]uint16{false: 0, true: 4}[w%8 >= 4])
+	var sub, gather []uint32
+	var hbL []byte
+	for l := 0; l < 16; l++ {
+		sub = append(sub, uint32(kq45Sub(l)))
 	}
-	data("kq45ShiftQ", words(shiftQ))
-	var idxQ []byte
 	for k := 0; k < 4; k++ {
-		for q := 0; q < 8; q++ {
-			idxQ = append(idxQ, u64(uint64(4*(q/2)+k))...)
+		for l := 0; l < 16; l++ {
+			// Values 16(c%2)+4k..+3 of sub-block kq45Sub(l): natural dword
+			// 8·sub + 4(c%2) + k, of the first 128 values or (K1's lanes)
+			// the last, mod 32.
+			gather = append(gather, uint32(8*kq45Sub(l)+4*(l/4%2)+k)%32)
 		}
 	}
-	data("kq45IdxQ", idxQ)
-	var hbq []byte
-	for l := 0; l < 64; l++ {
-		hbq = append(hbq, byte(1)<<(2*(l/16)+l%16/8))
+	for x := 0; x < 4; x++ { // A, B, C, D: lane c holds sub-block kq45Sub(4c+x)
+		for b := 0; b < 64; b++ {
+			hbL = append(hbL, byte(1)<<kq45Sub(4*(b/16)+x))
+		}
 	}
-	data("kq45HighBitQ", hbq)
-	var half []uint32
-	for l := 0; l < 16; l++ {
-		half = append(half, uint32(l/2))
-	}
-	data("kq45IdxHalf", dwords(half))
+	data("kq45IdxSub", dwords(sub))
+	data("kq45GatherA", dwords(gather))
+	data("kq45HighBitL", hbL)
 	var idxM []uint16
 	for w := 0; w < 64; w++ {
 		q := w / 2
@@ -1033,11 +1046,6 @@ func main() {
 		idxM = append(idxM, uint16(16*j+8+s))
 	}
 	data("kq45IdxM", words(idxM))
-	var pairQ []byte
-	for _, q := range []int{0, 4, 1, 5, 2, 6, 3, 7} {
-		pairQ = append(pairQ, u64(uint64(q))...)
-	}
-	data("kq45IdxPairQ", pairQ)
 	var a2min, a2sc, a2bit []byte
 	for l := 0; l < 32; l++ {
 		w := l % 16 / 2
