@@ -534,11 +534,20 @@ func genPrepW(kd kind) {
 	emit("MOVQ wstride+16(FP), BX")
 	emit("MOVQ nb+24(FP), CX")
 	emit("LEAQ (BX)(BX*2), R10")
+	emit("LEAQ (SI)(BX*4), R13")
 	emit("VPBROADCASTB ·kq45Nib(SB), Z18")
 	emit("VMOVDQU32 ·kq45IdxSub(SB), Z23")
 	emit("TESTQ CX, CX")
 	emit("JZ %s_done", fn)
 	label(fn + "_loop")
+	// The next group's weights (4 rows on), into L2 while this group's are
+	// packed: a batch streams each weight row from memory once.
+	for _, row := range []string{"(R13)", "(R13)(BX*1)", "(R13)(BX*2)", "(R13)(R10*1)"} {
+		for off := 0; off < kd.blockSize; off += 64 {
+			emit("PREFETCHT1 %s", at(off, row))
+		}
+		emit("PREFETCHT1 %s", at(kd.blockSize-1, row))
+	}
 	for j := 0; j < 4; j++ {
 		decodeScalesTo(j, 32*j, false)
 		inLaneLines(kd, wRow[j])
@@ -563,6 +572,7 @@ func genPrepW(kd kind) {
 	emit("VPERMPS Z31, Z24, Z25")
 	emit("VMOVUPS Z25, %d(DI)", pwDmin)
 	emit("ADDQ $%d, SI", kd.blockSize)
+	emit("ADDQ $%d, R13", kd.blockSize)
 	emit("ADDQ $%d, DI", pwBlock)
 	emit("DECQ CX")
 	emit("JNZ %s_loop", fn)

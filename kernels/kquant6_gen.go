@@ -162,9 +162,18 @@ func genPrepW() {
 	p("VMOVDQU32 kq6_rotLo<>(SB), Z16")
 	p("VMOVDQU32 kq6_rotHi<>(SB), Z17")
 	p("VMOVDQU32 kq6_sub<>(SB), Z31")
+	p("LEAQ (SI)(BX*4), R13")
 	p("TESTQ CX, CX")
 	p("JZ %s_done", fn)
 	label(fn + "_loop")
+	// The next group's weights (4 rows on), into L2 while this group's
+	// are packed: a batch streams each weight row from memory once.
+	for _, row := range []string{"(R13)", "(R13)(BX*1)", "(R13)(BX*2)", "(R13)(R10*1)"} {
+		for off := 0; off < q6Block; off += 64 {
+			p("PREFETCHT1 %s", at(off, row))
+		}
+		p("PREFETCHT1 %s", at(q6Block-1, row))
+	}
 	for r := 0; r < 4; r++ {
 		w := wRow[r]
 		p("VMOVDQU64 %s, Z24", at(0, w))
@@ -206,6 +215,7 @@ func genPrepW() {
 	p("VSHUFF32X4 $0, Z1, Z1, Z1")
 	p("VMOVUPS Z1, %d(DI)", pwD)
 	p("ADDQ $%d, SI", q6Block)
+	p("ADDQ $%d, R13", q6Block)
 	p("ADDQ $%d, DI", pwBlock)
 	p("DECQ CX")
 	p("JNZ %s_loop", fn)
