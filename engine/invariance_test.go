@@ -59,6 +59,11 @@ func testBatchInvariance(t *testing.T, backendName string) {
 		"synth-f16":         synthModel(t, gguf.TypeF16),
 		"synth-q8_0-packed": packedSynthModel(t, gguf.TypeQ8_0),
 		"synth-q4_0-packed": packedSynthModel(t, gguf.TypeQ4_0),
+		// K-quants at rows of 256 values: the batch paths of 4 to 7 and
+		// of 8 or more activation rows, and the one-row tiles.
+		"synth-q4_k": packedSynthModel(t, gguf.TypeQ4_K),
+		"synth-q5_k": packedSynthModel(t, gguf.TypeQ5_K),
+		"synth-q6_k": packedSynthModel(t, gguf.TypeQ6_K),
 	}
 	for name, path := range models {
 		t.Run(name, func(t *testing.T) { checkBatchInvariance(t, backendName, path) })

@@ -127,8 +127,8 @@ func (q *sequence) step(ctx context.Context, logits []float32, cached int) (next
 		return 0, true, q.end("length")
 	}
 	if req.IgnoreEOS {
-		for id := range logits {
-			if tok.IsEOG(int32(id)) {
+		for _, id := range tok.EOGs() {
+			if id >= 0 && int(id) < len(logits) {
 				logits[id] = float32(math.Inf(-1))
 			}
 		}

@@ -103,24 +103,27 @@ func TestKQ45KernelsMatchTwin(t *testing.T) {
 
 // TestKQ45PackedMatchesTwin runs the packed batch path (the tiler itself,
 // packing included) on raw blocks, random and extreme, with rows left over
-// on both sides, and compares every output's bits with the twin.
+// on both sides, and compares every output's bits with the twin: batches
+// of a few decode streams (weights laid out in registers) and from
+// kq45PackMin rows on (weights packed in memory).
 func TestKQ45PackedMatchesTwin(t *testing.T) {
 	if !(hasAVX512VNNI && hasAVX512) {
 		t.Skip("CPU lacks the instructions")
 	}
 	packers := map[gguf.Type]kq45Packer{
-		gguf.TypeQ4_K: {prepQ4_KW4AVX512, tileQ4_Kx1AVX512},
-		gguf.TypeQ5_K: {prepQ5_KW4AVX512, tileQ5_Kx1AVX512},
+		gguf.TypeQ4_K: {prepQ4_KW4AVX512, tileQ4_Kx4PackedAAVX512, tileQ4_Kx1AVX512},
+		gguf.TypeQ5_K: {prepQ5_KW4AVX512, tileQ5_Kx4PackedAAVX512, tileQ5_Kx1AVX512},
 	}
 	for typ, p := range packers {
 		t.Run(typ.String(), func(t *testing.T) {
 			twin := kq45Twins[typ]
 			rng := rand.New(rand.NewPCG(9, uint64(typ)))
 			size := typ.BlockBytes()
-			for iter := 0; iter < 60; iter++ {
+			nas := []int{1, 3, 4, 5, 7, kq45PackMin, 11, 17, 32, 37}
+			for iter := 0; iter < 120; iter++ {
 				nb := 1 + iter%9
 				extreme := iter%4 == 3
-				nw, na := 4+rng.IntN(9), kq45PackMin+rng.IntN(9)
+				nw, na := 4+rng.IntN(9), nas[iter%len(nas)]
 				wStride, aStride := nb*size+rng.IntN(2)*16, nb*blockQ8_K+rng.IntN(2)*8
 				w := randKWeights(rng, typ, nw*wStride/size+1, extreme)
 				a := randQ8KActs(rng, na*aStride/blockQ8_K+1, extreme)
@@ -128,7 +131,12 @@ func TestKQ45PackedMatchesTwin(t *testing.T) {
 				dst := make([]float32, na*dStride)
 				poisonFloats(dst)
 				done := p.dotTile(dst, dStride, w, wStride, nw, a, aStride, na, nb*qkK)
-				if done != nw&^3 {
+				if want := nw &^ 3; na < 4 {
+					if done != 0 {
+						t.Fatalf("did %d rows of a %d-row batch (leaves them to the tiles)", done, na)
+					}
+					continue
+				} else if done != want {
 					t.Fatalf("did %d of %d rows", done, nw)
 				}
 				for i := 0; i < na; i++ {
@@ -188,6 +196,40 @@ func BenchmarkTileKQ45(b *testing.B) {
 				// 112 activation rows (packing included; unpacked: without
 				// the batch tiler).
 				const n, nw, na = 2048, 256, 112
+				if v.name[:6] != "AVX512" {
+					b.Skip("DotTile runs the machine's kernels: benchmarked once")
+				}
+				f := mustFormat(b, v.typ)
+				if bt := batchTilers[f]; !packed && bt != nil {
+					delete(batchTilers, f)
+					defer func() { batchTilers[f] = bt }()
+				}
+				rng := rand.New(rand.NewPCG(1, 2))
+				wRow, aRow := v.typ.RowBytes(n), f.DotType.RowBytes(n)
+				w := normalScales(randKWeights(rng, v.typ, nw*n/qkK, false), v.typ.BlockBytes())
+				a := randQ8KActs(rng, na*n/qkK, false)
+				dst := make([]float32, nw*na)
+				cpu0 := threadCPU()
+				for b.Loop() {
+					f.DotTile(dst, nw, w, wRow, nw, a, aRow, na, n)
+				}
+				b.ReportMetric(float64(n*nw*na)*float64(b.N)/(threadCPU()-cpu0)/1e9, "GMAC/cpu-s")
+			})
+		}
+		for _, c := range []struct {
+			na     int
+			packed bool
+		}{{4, true}, {8, true}, {8, false}} {
+			name := fmt.Sprintf("streams%d", c.na)
+			if !c.packed {
+				name += "-unpacked"
+			}
+			packed, na := c.packed, c.na
+			b.Run(fmt.Sprintf("%s/%s", v.name, name), func(b *testing.B) {
+				// DotTile as batched decode of a few streams calls it: a
+				// 2048x768 matrix (the 110M shape's FFN gate) against na
+				// activation rows (unpacked: the 4x4 tiles).
+				const n, nw = 768, 2048
 				if v.name[:6] != "AVX512" {
 					b.Skip("DotTile runs the machine's kernels: benchmarked once")
 				}

@@ -467,13 +467,13 @@ func genX1(kd kind) {
 
 // Packed layouts (the batch path, kquant45_amd64.go): weights and
 // activations are re-laid out once per DotTile call so that each 64-byte
-// line k of a block holds, in dword lane l, four values of sub-block l/2
-// (128-bit lane h: values 64h+8k..+7, then 64h+32+8k..+7). VPDPBUSD then
-// sums a whole block per sub-block in the same lanes, and one VPMULLD by
-// the scales finishes isum's lanes: half the multiplies of the tile above.
+// line k of a block holds, in dword lane L = 4c+m, four values of
+// sub-block kq45Sub(L) (values 16(c%2)+4k..+3 of it; inLaneLines). VPDPBUSD
+// then sums a whole block per sub-block in the same lanes, and one VPMULLD
+// by the scales finishes isum's lanes: half the multiplies of the tile above.
 const (
 	pwLevels = 0    // (4k+j)*64: row j's levels of line k
-	pwScales = 1024 // 64j: row j's scale s_(l/2) in dword l
+	pwScales = 1024 // 64j: row j's scale s_kq45Sub(L) in dword L
 	pwMins   = 1280 // 16s+4j: m_j[s] in both words
 	pwD      = 1408 // lane p = 4i+j: d_j
 	pwDmin   = 1472 // lane p: dmin_j
@@ -483,6 +483,45 @@ const (
 	paDA     = 1536 // 16i: row i's d, 4 times
 	paBlock  = 1600
 )
+
+// inLaneLines leaves the 4 packed lines of weight row r's block in
+// Z24..Z27 (temps Z19..Z22, Z29; Z18 the nibble mask): each 128-bit lane c
+// of the low (A, C) and high (B, D) nibbles of qs's two halves holds 16
+// values of one sub-block, and a dword transpose within the lanes makes
+// line k of dword k of A, B, C, D, so that dword L = 4c + m of every line
+// holds sub-block kq45Sub(L): no lane-crossing permutes.
+func inLaneLines(kd kind, r string) {
+	emit("VMOVDQU64 %s, Z24", at(kd.qsOffs, r))
+	emit("VMOVDQU64 %s, Z25", at(kd.qsOffs+64, r))
+	emit("VPSRLW $4, Z24, Z26")
+	emit("VPSRLW $4, Z25, Z27")
+	for z := 24; z < 28; z++ {
+		emit("VPANDD Z18, Z%d, Z%d", z, z)
+	}
+	if kd.qhOffs != 0 {
+		emit("VBROADCASTI64X4 %s, Z29", at(kd.qhOffs, r))
+		for x, z := range []int{24, 26, 25, 27} {
+			emit("VPTESTMB ·kq45HighBitL+%d(SB), Z29, K1", 64*x)
+			emit("VPADDB ·kq45Sixteen(SB), Z%d, K1, Z%d", z, z)
+		}
+	}
+	emit("VPUNPCKLDQ Z26, Z24, Z19")
+	emit("VPUNPCKHDQ Z26, Z24, Z20")
+	emit("VPUNPCKLDQ Z27, Z25, Z21")
+	emit("VPUNPCKHDQ Z27, Z25, Z22")
+	emit("VPUNPCKLQDQ Z21, Z19, Z24")
+	emit("VPUNPCKHQDQ Z21, Z19, Z25")
+	emit("VPUNPCKLQDQ Z22, Z20, Z26")
+	emit("VPUNPCKHQDQ Z22, Z20, Z27")
+}
+
+// kq45Sub is the sub-block of dword lane L = 4c + m of a packed line
+// (inLaneLines): qs half m/2's 128-bit lane c holds pair 2(m/2) + c/2, its
+// low nibbles (m even) the pair's first sub-block, its high ones the second.
+func kq45Sub(l int) int {
+	c, m := l/4, l%4
+	return 2*(2*(m/2)+c/2) + m%2
+}
 
 // genPrepW writes prepKIND_W4AVX512(dst, w *byte, wstride, nb int): 4 weight
 // rows of nb blocks into the packed layout.
@@ -495,30 +534,25 @@ func genPrepW(kd kind) {
 	emit("MOVQ wstride+16(FP), BX")
 	emit("MOVQ nb+24(FP), CX")
 	emit("LEAQ (BX)(BX*2), R10")
-	emit("VMOVDQU32 ·kq45ShiftQ(SB), Z17")
+	emit("LEAQ (SI)(BX*4), R13")
 	emit("VPBROADCASTB ·kq45Nib(SB), Z18")
-	for k := 0; k < 4; k++ {
-		emit("VMOVDQU64 ·kq45IdxQ+%d(SB), Z%d", 64*k, 19+k)
-	}
-	emit("VMOVDQU32 ·kq45IdxHalf(SB), Z23")
+	emit("VMOVDQU32 ·kq45IdxSub(SB), Z23")
 	emit("TESTQ CX, CX")
 	emit("JZ %s_done", fn)
 	label(fn + "_loop")
+	// The next group's weights (4 rows on), into L2 while this group's are
+	// packed: a batch streams each weight row from memory once.
+	for _, row := range []string{"(R13)", "(R13)(BX*1)", "(R13)(BX*2)", "(R13)(R10*1)"} {
+		for off := 0; off < kd.blockSize; off += 64 {
+			emit("PREFETCHT1 %s", at(off, row))
+		}
+		emit("PREFETCHT1 %s", at(kd.blockSize-1, row))
+	}
 	for j := 0; j < 4; j++ {
 		decodeScalesTo(j, 32*j, false)
-		r := wRow[j]
-		emit("VMOVDQU64 %s, Z25", at(kd.qsOffs, r))
+		inLaneLines(kd, wRow[j])
 		for k := 0; k < 4; k++ {
-			emit("VMOVDQA64 Z%d, Z24", 19+k)
-			emit("VPERMI2Q %s, Z25, Z24", at(kd.qsOffs+64, r))
-			emit("VPSRLVW Z17, Z24, Z24")
-			emit("VPANDD Z18, Z24, Z24")
-			if kd.qhOffs != 0 {
-				emit("VPBROADCASTQ %s, Z29", at(kd.qhOffs+8*k, r))
-				emit("VPTESTMB ·kq45HighBitQ(SB), Z29, K1")
-				emit("VPADDB ·kq45Sixteen(SB), Z24, K1, Z24")
-			}
-			emit("VMOVDQU64 Z24, %d(DI)", pwLevels+64*(4*k+j))
+			emit("VMOVDQU64 Z%d, %d(DI)", 24+k, pwLevels+64*(4*k+j))
 		}
 		emit("VPMOVZXWD %d(SP), Z26", 32*j)
 		emit("VPERMD Z26, Z23, Z26")
@@ -538,6 +572,7 @@ func genPrepW(kd kind) {
 	emit("VPERMPS Z31, Z24, Z25")
 	emit("VMOVUPS Z25, %d(DI)", pwDmin)
 	emit("ADDQ $%d, SI", kd.blockSize)
+	emit("ADDQ $%d, R13", kd.blockSize)
 	emit("ADDQ $%d, DI", pwBlock)
 	emit("DECQ CX")
 	emit("JNZ %s_loop", fn)
@@ -557,25 +592,27 @@ func genPrepA() {
 	emit("MOVQ astride+16(FP), DX")
 	emit("MOVQ nb+24(FP), CX")
 	emit("LEAQ (DX)(DX*2), R11")
-	emit("VMOVDQU64 ·kq45IdxPairQ(SB), Z20")
+	for k := 0; k < 4; k++ {
+		emit("VMOVDQU32 ·kq45GatherA+%d(SB), Z%d", 64*k, 16+k)
+	}
+	// K1: the lanes whose sub-block is in values 128..255.
+	emit("MOVW $0xcccc, AX")
+	emit("KMOVW AX, K1")
 	emit("TESTQ CX, CX")
 	emit("JZ %s_done", fn)
 	label(fn + "_loop")
 	for i := 0; i < 4; i++ {
 		r := aRow[i]
 		for h := 0; h < 4; h++ {
-			emit("VPERMQ %s, Z20, Z%d", at(q8KQs+64*h, r), 24+h)
+			emit("VMOVDQU64 %s, Z%d", at(q8KQs+64*h, r), 24+h)
 		}
-		emit("VSHUFI64X2 $0x44, Z25, Z24, Z28")
-		emit("VSHUFI64X2 $0xee, Z25, Z24, Z29")
-		emit("VSHUFI64X2 $0x44, Z27, Z26, Z30")
-		emit("VSHUFI64X2 $0xee, Z27, Z26, Z31")
-		emit("VSHUFI64X2 $0x88, Z30, Z28, Z24")
-		emit("VSHUFI64X2 $0xdd, Z30, Z28, Z25")
-		emit("VSHUFI64X2 $0x88, Z31, Z29, Z26")
-		emit("VSHUFI64X2 $0xdd, Z31, Z29, Z27")
 		for k := 0; k < 4; k++ {
-			emit("VMOVDQU64 Z%d, %d(SI)", 24+k, paQuants+64*(4*k+i))
+			emit("VMOVDQA64 Z%d, Z28", 16+k)
+			emit("VPERMI2D Z25, Z24, Z28")
+			emit("VMOVDQA64 Z%d, Z29", 16+k)
+			emit("VPERMI2D Z27, Z26, Z29")
+			emit("VMOVDQA32 Z29, K1, Z28")
+			emit("VMOVDQU64 Z28, %d(SI)", paQuants+64*(4*k+i))
 		}
 		for s := 0; s < 8; s++ {
 			emit("VPBROADCASTD %s, X24", at(q8KBsums+4*s, r))
@@ -654,6 +691,117 @@ func genPackedX4() {
 	label(fn + "_done")
 	emit("MOVQ out+24(FP), AX")
 	emit("MOVQ ostride+32(FP), R8")
+	emit("SHLQ $2, R8")
+	for i := 0; i < 4; i++ {
+		emit("VEXTRACTF32X4 $%d, Z16, X24", i)
+		emit("VMOVUPS X24, (AX)")
+		if i < 3 {
+			emit("ADDQ R8, AX")
+		}
+	}
+	emit("VZEROUPPER")
+	emit("RET")
+}
+
+// genX4PackedA writes tileKIND_x4PackedAAVX512(w *byte, wstride int, a
+// *byte, nb int, out *float32, ostride int): 4 raw weight rows against one
+// packed group of 4 activation rows (prepQ8_KA4AVX512's layout), the
+// weights brought into the packed layout in registers as they are read.
+// The batch of a few decode streams has too few activation rows to repay
+// packing the weights in memory (genPrepW), yet VPDPBUSD over whole-block
+// lanes halves the multiplies of the 4x4 tile.
+func genX4PackedA(kd kind) {
+	nextRow := [4]string{"(R13)", "(R13)(BX*1)", "(R13)(BX*2)", "(R13)(R10*1)"}
+	fn := "tile" + kd.name + "x4PackedAAVX512"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $512-48\n", fn)
+	emit("MOVQ w+0(FP), SI")
+	emit("MOVQ wstride+8(FP), BX")
+	emit("MOVQ a+16(FP), DI")
+	emit("MOVQ nb+24(FP), CX")
+	emit("LEAQ (BX)(BX*2), R10")
+	emit("LEAQ (SI)(BX*4), R13")
+	emit("VPBROADCASTB ·kq45Nib(SB), Z18")
+	emit("VMOVDQU32 ·kq45IdxSub(SB), Z23")
+	emit("VPXORD Z16, Z16, Z16")
+	emit("TESTQ CX, CX")
+	emit("JZ %s_done", fn)
+	label(fn + "_loop")
+	// The next tile's weights (4 rows on), into L2 while this tile's are
+	// read: a batch streams each weight row from memory once.
+	for j := 0; j < 4; j++ {
+		for off := 0; off < kd.blockSize; off += 64 {
+			emit("PREFETCHT1 %s", at(off, nextRow[j]))
+		}
+		emit("PREFETCHT1 %s", at(kd.blockSize-1, nextRow[j]))
+	}
+	// Row j's scale and min words at 32j(SP); its scales as dwords, that
+	// of sub-block kq45Sub(L) in lane L, at 256+64j(SP); the mins for the
+	// VPDPWSSD at 128(SP) (m_j[s] in both words of 16s+4j).
+	for j := 0; j < 4; j++ {
+		decodeScalesTo(j, 32*j, false)
+	}
+	for j := 0; j < 4; j++ {
+		emit("VPMOVZXWD %d(SP), Z25", 32*j)
+		emit("VPERMD Z25, Z23, Z25")
+		emit("VMOVDQU64 Z25, %d(SP)", 256+64*j)
+	}
+	emit("VMOVDQU64 0(SP), Z29")
+	for h := 0; h < 2; h++ {
+		emit("VMOVDQU64 ·kq45IdxM+%d(SB), Z24", 64*h)
+		emit("VPERMI2W 64(SP), Z29, Z24")
+		emit("VMOVDQU64 Z24, %d(SP)", 128+64*h)
+	}
+	for s := 0; s < 16; s++ {
+		emit("VPXORD Z%d, Z%d, Z%d", s, s, s)
+	}
+	for j := 0; j < 4; j++ {
+		inLaneLines(kd, wRow[j])
+		for k := 0; k < 4; k++ {
+			for i := 0; i < 4; i++ {
+				emit("VPDPBUSD %d(DI), Z%d, Z%d", paQuants+64*(4*k+i), 24+k, slotOf(i, j))
+			}
+		}
+	}
+	for j := 0; j < 4; j++ {
+		for i := 0; i < 4; i++ {
+			emit("VPMULLD %d(SP), Z%d, Z%d", 256+64*j, slotOf(i, j), slotOf(i, j))
+		}
+	}
+	for s := 0; s < 8; s++ {
+		emit("VSHUFI64X2 $0x44, Z%d, Z%d, Z24", s+8, s)
+		emit("VSHUFI64X2 $0xee, Z%d, Z%d, Z25", s+8, s)
+		emit("VPADDD Z25, Z24, Z%d", s)
+	}
+	treeFromA([8]int{0, 1, 2, 3, 4, 5, 6, 7}, 24, 25)
+	for s := 0; s < 8; s++ {
+		emit("VBROADCASTI32X4 %d(SP), Z25", 128+16*s)
+		if s == 0 {
+			emit("VPMADDWD %d(DI), Z25, Z8", paBsums+64*s)
+		} else {
+			emit("VPDPWSSD %d(DI), Z25, Z8", paBsums+64*s)
+		}
+	}
+	emit("VCVTPH2PS X31, Y31")
+	emit("VMOVUPS %d(DI), Z26", paDA)
+	emit("VMOVDQU32 ·kq45IdxD(SB), Z24")
+	emit("VPERMPS Z31, Z24, Z25")
+	emit("VMULPS Z25, Z26, Z25")
+	emit("VMOVDQU32 ·kq45IdxDmin(SB), Z24")
+	emit("VPERMPS Z31, Z24, Z24")
+	emit("VMULPS Z24, Z26, Z24")
+	emit("VCVTDQ2PS Z0, Z0")
+	emit("VCVTDQ2PS Z8, Z8")
+	emit("VFMADD231PS Z25, Z0, Z16")
+	emit("VFNMADD231PS Z24, Z8, Z16")
+	emit("ADDQ $%d, SI", kd.blockSize)
+	emit("ADDQ $%d, R13", kd.blockSize)
+	emit("ADDQ $%d, DI", paBlock)
+	emit("DECQ CX")
+	emit("JNZ %s_loop", fn)
+	label(fn + "_done")
+	emit("MOVQ out+32(FP), AX")
+	emit("MOVQ ostride+40(FP), R8")
 	emit("SHLQ $2, R8")
 	for i := 0; i < 4; i++ {
 		emit("VEXTRACTF32X4 $%d, Z16, X24", i)
@@ -811,6 +959,7 @@ func main() {
 		genX4(kd)
 		genX1(kd)
 		genPrepW(kd)
+		genX4PackedA(kd)
 		genDotAVX2(kd)
 	}
 	genPrepA()
@@ -879,28 +1028,27 @@ func main() {
 	data("kq45IdxDmin", dwords(dmin))
 	data("kq45IdxX1", dwords([]uint32{0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0}))
 	data("kq45IdxX1Scales", dwords([]uint32{0, 2, 4, 6, 1, 3, 5, 7}))
-	var shiftQ []uint16
-	for w := 0; w < 32; w++ {
-		shiftQ = append(shiftQ, map[bool]uint16{false: 0, true: 4}[w%8 >= 4])
+	var sub, gather []uint32
+	var hbL []byte
+	for l := 0; l < 16; l++ {
+		sub = append(sub, uint32(kq45Sub(l)))
 	}
-	data("kq45ShiftQ", words(shiftQ))
-	var idxQ []byte
 	for k := 0; k < 4; k++ {
-		for q := 0; q < 8; q++ {
-			idxQ = append(idxQ, u64(uint64(4*(q/2)+k))...)
+		for l := 0; l < 16; l++ {
+			// Values 16(c%2)+4k..+3 of sub-block kq45Sub(l): natural dword
+			// 8·sub + 4(c%2) + k, of the first 128 values or (K1's lanes)
+			// the last, mod 32.
+			gather = append(gather, uint32(8*kq45Sub(l)+4*(l/4%2)+k)%32)
 		}
 	}
-	data("kq45IdxQ", idxQ)
-	var hbq []byte
-	for l := 0; l < 64; l++ {
-		hbq = append(hbq, byte(1)<<(2*(l/16)+l%16/8))
+	for x := 0; x < 4; x++ { // A, B, C, D: lane c holds sub-block kq45Sub(4c+x)
+		for b := 0; b < 64; b++ {
+			hbL = append(hbL, byte(1)<<kq45Sub(4*(b/16)+x))
+		}
 	}
-	data("kq45HighBitQ", hbq)
-	var half []uint32
-	for l := 0; l < 16; l++ {
-		half = append(half, uint32(l/2))
-	}
-	data("kq45IdxHalf", dwords(half))
+	data("kq45IdxSub", dwords(sub))
+	data("kq45GatherA", dwords(gather))
+	data("kq45HighBitL", hbL)
 	var idxM []uint16
 	for w := 0; w < 64; w++ {
 		q := w / 2
@@ -908,11 +1056,6 @@ func main() {
 		idxM = append(idxM, uint16(16*j+8+s))
 	}
 	data("kq45IdxM", words(idxM))
-	var pairQ []byte
-	for _, q := range []int{0, 4, 1, 5, 2, 6, 3, 7} {
-		pairQ = append(pairQ, u64(uint64(q))...)
-	}
-	data("kq45IdxPairQ", pairQ)
 	var a2min, a2sc, a2bit []byte
 	for l := 0; l < 32; l++ {
 		w := l % 16 / 2

@@ -162,6 +162,13 @@ func TestSpecialIdsAndEndOfGeneration(t *testing.T) {
 	require.False(t, tok.IsEOG(1))
 	require.True(t, tok.IsEOG(tok.ids["<|end|>"]), "an end-of-turn token is found by its text, as llama.cpp does")
 	require.False(t, tok.IsEOG(tok.ids["a"]))
+	var eogs []int32
+	for id := range int32(len(v.Tokens)) {
+		if tok.IsEOG(id) {
+			eogs = append(eogs, id)
+		}
+	}
+	require.Equal(t, eogs, tok.EOGs(), "EOGs lists exactly the ids IsEOG reports, in order")
 
 	v.EOS = v.BOS // GPT-2 style: one token begins and ends a text
 	require.True(t, mustNew(t, v).IsEOG(1))

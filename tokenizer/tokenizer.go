@@ -188,6 +188,17 @@ func (t *Tokenizer) EOS() int32 { return t.vocab.EOS }
 // stories models end a story with BOS and go on), unless it is also EOS.
 func (t *Tokenizer) IsEOG(id int32) bool { return t.eog[id] }
 
+// EOGs are the ids IsEOG reports, in ascending order (a few: a caller that
+// masks them out of the logits visits these, not the vocabulary).
+func (t *Tokenizer) EOGs() []int32 {
+	ids := make([]int32, 0, len(t.eog))
+	for id := range t.eog {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // Token is the raw vocabulary string of id ("▁Hello", "<0x0A>", "<s>"), or ""
 // for an id outside the vocabulary.
 func (t *Tokenizer) Token(id int32) string {

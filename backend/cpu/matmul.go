@@ -43,11 +43,12 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 	// w, computing that part for every row of x.
 	t.dots = true
 	groups := (m + tileRows - 1) / tileRows
-	if n < tileRows {
-		// Decode: the threads take the groups a run of grab at a time, so
-		// that one preempted on a busy machine leaves its part to the
-		// others instead of making them wait for it (each run is still a
-		// long stretch of w, streamed in order).
+	if n <= decodeRows {
+		// Decode, of one stream or a batch of a few: the threads take the
+		// groups a run of grab at a time, so that one preempted on a busy
+		// machine leaves its part to the others instead of making them
+		// wait for it (each run is still a long stretch of w, streamed in
+		// order).
 		t.groups = groups
 		t.grab = max(minGrab, groups/(grabsPerThread*b.pool.size()))
 	}
@@ -65,6 +66,9 @@ const (
 	// grabsPerThread runs a thread, of at least minGrab groups.
 	grabsPerThread = 8
 	minGrab        = 4
+	// decodeRows is the most rows of x a MatMul shares out as decode: a
+	// batch of streams has as little work per weight row as one stream.
+	decodeRows = 16
 )
 
 // matmulTask is one MatMul: first the activation rows are converted (ranges
