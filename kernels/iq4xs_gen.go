@@ -1,0 +1,259 @@
+//go:build ignore
+
+// iq4xs_gen writes iq4xs_amd64.s, the IQ4_XS batch kernel (AVX-512 VNNI,
+// against activations packed by packIQ4_XSActs) and the AVX2 one-row dot:
+//
+//	go run iq4xs_gen.go
+//
+// Both form the twin's exact integer isum = Σ_j s_j·Σ level·a per 256-value
+// block and then its float steps, sum += float32(d_w·d_a)·float32(isum).
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+var out bytes.Buffer
+
+func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
+func label(l string)               { fmt.Fprintf(&out, "%s:\n", l) }
+
+const (
+	wBlock  = 136 // IQ4_XS block bytes
+	wQs     = 8   // offset of the 128 nibble bytes
+	q8Block = 292 // Q8_K block bytes
+	q8Qs    = 4
+	// A packed block of 4 activation rows (iq4xs_amd64.go's iq4XSPackedA):
+	// row i's values at paRow·i (4 registers), its corrections after them,
+	// the four d_a at paD.
+	paBlock = 1344
+	paRow   = 320
+	paCorr  = 256
+	paD     = 1280
+)
+
+// wRow addresses weight row r (0..3) at byte offset off (SI, stride R8,
+// R11 = SI+R8).
+func wRow(r, off int) string {
+	switch r {
+	case 0:
+		return fmt.Sprintf("%d(SI)", off)
+	case 1:
+		return fmt.Sprintf("%d(SI)(R8*1)", off)
+	case 2:
+		return fmt.Sprintf("%d(SI)(R8*2)", off)
+	}
+	return fmt.Sprintf("%d(R11)(R8*2)", off)
+}
+
+// Register use of the 4x4 kernel: Z0..Z15 the accumulators of pair (weight
+// row j, activation row i) at 4j+i; Z16..Z19 row j's levels as unsigned
+// bytes (then the rows' scales); Z20..Z23 scratch; Z24 the running sums,
+// lane 4j+i; Z25 0x0f bytes; Z26, Z27 the scale shifts; Z28 the levels
+// table (+128); Z29 lane 4j+i's d_w index; Z30 the output transpose.
+//
+// Lane layout: a weight row's 128 nibble bytes, as two 64-byte halves
+// (sub-blocks 0..3 and 4..7, one per 128-bit chunk), are interleaved by
+// quadwords (VPUNPCKLQDQ, VPUNPCKHQDQ), so that dwords 4m, 4m+1 of every
+// register belong to sub-block m and 4m+2, 4m+3 to sub-block m+4; the
+// packed activations follow the same order, so the scale multiply is one
+// VPMULLD a block after a first folding step.
+func tile4() {
+	name := "tileIQ4_XSPackedx4VNNI"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVQ w+0(FP), SI")
+	p("MOVQ wstride+8(FP), R8")
+	p("MOVQ a+16(FP), DI")
+	p("MOVQ nb+24(FP), CX")
+	p("LEAQ (SI)(R8*1), R11")
+	p("MOVL $0x0f0f0f0f, AX")
+	p("VPBROADCASTD AX, Z25")
+	p("VMOVDQU32 iq4xsShiftL<>(SB), Z26")
+	p("VMOVDQU32 iq4xsShiftH<>(SB), Z27")
+	p("VMOVDQU32 iq4xsTable<>(SB), Z28")
+	p("VMOVDQU32 iq4xsIdxDw<>(SB), Z29")
+	p("VMOVDQU32 iq4xsIdxT<>(SB), Z30")
+	p("VPXORD Z24, Z24, Z24")
+	loop := name + "_loop"
+	label(loop)
+	for j := 0; j < 4; j++ {
+		p("VMOVDQU64 %s, Z20", wRow(j, wQs))
+		p("VMOVDQU64 %s, Z21", wRow(j, wQs+64))
+		p("VPUNPCKLQDQ Z21, Z20, Z22")
+		p("VPUNPCKHQDQ Z21, Z20, Z23")
+		p("VPANDD Z25, Z22, Z16")
+		p("VPANDD Z25, Z23, Z17")
+		p("VPSRLW $4, Z22, Z22")
+		p("VPSRLW $4, Z23, Z23")
+		p("VPANDD Z25, Z22, Z18")
+		p("VPANDD Z25, Z23, Z19")
+		for v := 0; v < 4; v++ {
+			p("VPSHUFB Z%d, Z28, Z%d", 16+v, 16+v)
+		}
+		for i := 0; i < 4; i++ {
+			acc := 4*j + i
+			p("VMOVDQU32 %d(DI), Z%d", paRow*i+paCorr, acc)
+			for v := 0; v < 4; v++ {
+				p("VPDPBUSD %d(DI), Z%d, Z%d", paRow*i+64*v, 16+v, acc)
+			}
+		}
+	}
+	// The rows' scales, lane by lane in the accumulators' folded order.
+	for j := 0; j < 4; j++ {
+		s := fmt.Sprintf("Z%d", 16+j)
+		p("VPBROADCASTD %s, %s", wRow(j, 4), s)
+		p("VPSRLVD Z26, %s, %s", s, s)
+		p("VPANDD.BCST iq4xsDword15<>(SB), %s, %s", s, s)
+		p("VPBROADCASTD %s, Z20", wRow(j, 2))
+		p("VPSRLVD Z27, Z20, Z20")
+		p("VPANDD.BCST iq4xsDword3<>(SB), Z20, Z20")
+		p("VPSLLD $4, Z20, Z20")
+		p("VPORD Z20, %s, %s", s, s)
+		p("VPSUBD.BCST iq4xsDword32<>(SB), %s, %s", s, s)
+	}
+	// Fold 1: pairs (j, 2q) and (j, 2q+1) into one register, per chunk m
+	// [(j,2q) sub-block m, (j,2q) m+4, (j,2q+1) m, (j,2q+1) m+4]; scale.
+	for j := 0; j < 4; j++ {
+		for q := 0; q < 2; q++ {
+			a, b := 4*j+2*q, 4*j+2*q+1
+			p("VSHUFPS $0x88, Z%d, Z%d, Z20", b, a)
+			p("VSHUFPS $0xdd, Z%d, Z%d, Z21", b, a)
+			p("VPADDD Z21, Z20, Z%d", a)
+			p("VPMULLD Z%d, Z%d, Z%d", 16+j, a, a)
+		}
+	}
+	// Fold 2: row j's four pairs, per chunk m dword i.
+	for j := 0; j < 4; j++ {
+		a, b := 4*j, 4*j+2
+		p("VSHUFPS $0x88, Z%d, Z%d, Z20", b, a)
+		p("VSHUFPS $0xdd, Z%d, Z%d, Z21", b, a)
+		p("VPADDD Z21, Z20, Z%d", a)
+	}
+	// Folds 3 and 4: across the chunks, to lane 4j+i.
+	for j := 0; j < 4; j += 2 {
+		a, b := 4*j, 4*j+4
+		p("VSHUFI32X4 $0x44, Z%d, Z%d, Z20", b, a)
+		p("VSHUFI32X4 $0xee, Z%d, Z%d, Z21", b, a)
+		p("VPADDD Z21, Z20, Z%d", a)
+	}
+	p("VSHUFI32X4 $0x88, Z8, Z0, Z20")
+	p("VSHUFI32X4 $0xdd, Z8, Z0, Z21")
+	p("VPADDD Z21, Z20, Z20")
+	p("VCVTDQ2PS Z20, Z20")
+	// d_w·d_a by lane, then the twin's multiply and add.
+	p("VMOVD %s, X21", wRow(0, 0))
+	p("VPINSRD $1, %s, X21, X21", wRow(1, 0))
+	p("VPINSRD $2, %s, X21, X21", wRow(2, 0))
+	p("VPINSRD $3, %s, X21, X21", wRow(3, 0))
+	p("VCVTPH2PS X21, Y21")
+	p("VPERMPS Z21, Z29, Z21")
+	p("VBROADCASTF32X4 %d(DI), Z22", paD)
+	p("VMULPS Z22, Z21, Z21")
+	p("VMULPS Z20, Z21, Z21")
+	p("VADDPS Z21, Z24, Z24")
+	p("ADDQ $%d, SI", wBlock)
+	p("ADDQ $%d, R11", wBlock)
+	p("ADDQ $%d, DI", paBlock)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("VPERMPS Z24, Z30, Z24")
+	p("MOVQ out+32(FP), DX")
+	p("MOVQ ostride+40(FP), R10")
+	p("SHLQ $2, R10")
+	p("LEAQ (DX)(R10*1), R13")
+	p("VMOVUPS X24, (DX)")
+	p("VEXTRACTF32X4 $1, Z24, (DX)(R10*1)")
+	p("VEXTRACTF32X4 $2, Z24, (DX)(R10*2)")
+	p("VEXTRACTF32X4 $3, Z24, (R13)(R10*2)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// packRow writes one Q8_K activation row's nb blocks into its slot of
+// packed 4-row blocks (dst and dd offset to the row's values and d). Register
+// v's chunk m is quadwords 4m+v and 16+4m+v of the row's 32 (one
+// VPERMT2Q per source half, then VPUNPCKLQDQ); the corrections are
+// −128·Σa over each dword's four values, which fold 1 sums to the
+// sub-block's.
+func packRow() {
+	name := "packIQ4_XSRowVNNI"
+	fmt.Fprintf(&out, "\n// func %s(dst *byte, dd *byte, a *byte, nb int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+	p("MOVQ dst+0(FP), SI")
+	p("MOVQ dd+8(FP), DX")
+	p("MOVQ a+16(FP), DI")
+	p("MOVQ nb+24(FP), CX")
+	for v := 0; v < 4; v++ {
+		p("VMOVDQU64 iq4xsPackIdx<>+%d(SB), Z%d", 64*v, 10+v)
+	}
+	p("MOVL $0x80808080, AX")
+	p("VPBROADCASTD AX, Z14")
+	p("VPXORD Z15, Z15, Z15")
+	loop := name + "_loop"
+	label(loop)
+	for c := 0; c < 4; c++ {
+		p("VMOVDQU64 %d(DI), Z%d", q8Qs+64*c, c)
+	}
+	p("VPXORD Z16, Z16, Z16")
+	for v := 0; v < 4; v++ {
+		p("VMOVDQA64 Z0, Z4")
+		p("VPERMT2Q Z1, Z%d, Z4", 10+v)
+		p("VMOVDQA64 Z2, Z5")
+		p("VPERMT2Q Z3, Z%d, Z5", 10+v)
+		p("VPUNPCKLQDQ Z5, Z4, Z6")
+		p("VMOVDQU64 Z6, %d(SI)", 64*v)
+		p("VPDPBUSD Z6, Z14, Z16")
+	}
+	p("VPSUBD Z16, Z15, Z16")
+	p("VMOVDQU64 Z16, %d(SI)", paCorr)
+	p("MOVL (DI), AX")
+	p("MOVL AX, (DX)")
+	p("ADDQ $%d, SI", paBlock)
+	p("ADDQ $%d, DX", paBlock)
+	p("ADDQ $%d, DI", q8Block)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("VZEROUPPER")
+	p("RET")
+}
+
+func data(name string, vals []int, size int) {
+	for i, v := range vals {
+		fmt.Fprintf(&out, "DATA %s<>+%d(SB)/%d, $%d\n", name, i*size, size, v)
+	}
+	fmt.Fprintf(&out, "GLOBL %s<>(SB), RODATA|NOPTR, $%d\n\n", name, len(vals)*size)
+}
+
+func rep(n int, f func(i int) int) []int {
+	v := make([]int, n)
+	for i := range v {
+		v[i] = f(i)
+	}
+	return v
+}
+
+var levels = []int{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
+
+func main() {
+	out.WriteString("// Code generated by iq4xs_gen.go; DO NOT EDIT.\n\n//go:build amd64\n\n#include \"textflag.h\"\n\n")
+	// Sub-block of folded lane L: m = L/4, plus 4 in the odd lanes.
+	sub := func(l int) int { return l/4 + 4*(l%2) }
+	data("iq4xsShiftL", rep(16, func(l int) int { return 4 * sub(l) }), 4)
+	data("iq4xsShiftH", rep(16, func(l int) int { return 2 * sub(l) }), 4)
+	data("iq4xsTable", rep(64, func(i int) int { return levels[i%16] + 128 }), 1)
+	data("iq4xsIdxDw", rep(16, func(l int) int { return 2 * (l / 4) }), 4)
+	data("iq4xsIdxT", rep(16, func(l int) int { return 4*(l%4) + l/4 }), 4)
+	data("iq4xsDword15", []int{15}, 4)
+	data("iq4xsDword3", []int{3}, 4)
+	data("iq4xsDword32", []int{32}, 4)
+	data("iq4xsPackIdx", rep(32, func(i int) int { v, k := i/8, i%8; return v + 4*(k/2) }), 8)
+	tile4()
+	packRow()
+	if err := os.WriteFile("iq4xs_amd64.s", out.Bytes(), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
