@@ -95,6 +95,125 @@ func TestIQ4_XSPackActs(t *testing.T) {
 	}
 }
 
+// iq4XSVariant is one way DotTile and Dot can run IQ4_XS, and whether this
+// machine can run it.
+type iq4XSVariant struct {
+	name  string
+	ok    bool
+	batch batchTiler // nil: none
+	tiles *tiles     // nil: none
+	dot   func(w, a []byte, n int) float32
+}
+
+func iq4XSVariants() []iq4XSVariant {
+	vnni := iq4XSVNNI
+	avx2 := rowTiles(dotIQ4_XSAVX2)
+	return []iq4XSVariant{
+		{"AVX512-packed", hasSmallqVNNI, iq4XSDotTile, &vnni, rowDot(gguf.TypeIQ4_XS, vnni.x1)},
+		{"AVX512-tiles", hasSmallqVNNI, nil, &vnni, rowDot(gguf.TypeIQ4_XS, vnni.x1)},
+		{"AVX2", hasAVX2, nil, &avx2, kRowDot(dotIQ4_XSAVX2, blockIQ4_XS)},
+		{"Go", true, nil, nil, dotIQ4_XS},
+	}
+}
+
+// use makes v the IQ4_XS format's kernels until the returned func restores
+// them.
+func (v iq4XSVariant) use() (restore func()) {
+	f := formats[gguf.TypeIQ4_XS]
+	bt, hasBT := batchTilers[f]
+	tk, hasTK := tileKernels[f]
+	dot := f.Dot
+	delete(batchTilers, f)
+	delete(tileKernels, f)
+	if v.batch != nil {
+		batchTilers[f] = v.batch
+	}
+	if v.tiles != nil {
+		tileKernels[f] = *v.tiles
+	}
+	f.Dot = v.dot
+	return func() {
+		delete(batchTilers, f)
+		delete(tileKernels, f)
+		if hasBT {
+			batchTilers[f] = bt
+		}
+		if hasTK {
+			tileKernels[f] = tk
+		}
+		f.Dot = dot
+	}
+}
+
+// TestIQ4_XSVariantsDotTile forces each IQ4_XS variant this CPU can run
+// and checks DotTile and Dot against dotIQ4_XS bit for bit at awkward
+// shapes (weight rows not a multiple of 4, one row, batches of 1, 5 and
+// 17), on random and extreme blocks.
+func TestIQ4_XSVariantsDotTile(t *testing.T) {
+	typ := gguf.TypeIQ4_XS
+	f := formats[typ]
+	for _, v := range iq4XSVariants() {
+		t.Run(v.name, func(t *testing.T) {
+			if !v.ok {
+				t.Skip("this CPU cannot run it")
+			}
+			defer v.use()()
+			rng := rand.New(rand.NewPCG(31, 7))
+			for iter := 0; iter < 60; iter++ {
+				n := qkK * (1 + rng.IntN(9))
+				nw := []int{1, 3, 4, 5, 7, 8, 11}[iter%7]
+				na := []int{1, 17, 4, 5, 2, 8}[iter%6]
+				mode := iter % 4
+				wRow, aRow := typ.RowBytes(n), f.DotType.RowBytes(n)
+				wStride, aStride, dStride := wRow+rng.IntN(2)*3, aRow+rng.IntN(2)*9, nw+rng.IntN(3)
+				w := smallqRows(rng, typ, nw, n, wStride, mode)
+				a := smallqRows(rng, f.DotType, na, n, aStride, mode)
+				dst := make([]float32, na*dStride)
+				poisonFloats(dst)
+				f.DotTile(dst, dStride, w, wStride, nw, a, aStride, na, n)
+				for i := 0; i < na; i++ {
+					for j := 0; j < dStride; j++ {
+						got := dst[i*dStride+j]
+						if j >= nw {
+							if !math.IsNaN(float64(got)) {
+								t.Fatalf("wrote outside the tile at (%d, %d)", i, j)
+							}
+							continue
+						}
+						wj, ai := w[j*wStride:j*wStride+wRow], a[i*aStride:i*aStride+aRow]
+						want := dotIQ4_XS(wj, ai, n)
+						if math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("mode %d n=%d %dx%d: (%d, %d) = %g, want %g", mode, n, nw, na, i, j, got, want)
+						}
+						if d := f.Dot(wj, ai, n); math.Float32bits(d) != math.Float32bits(want) {
+							t.Fatalf("Dot mode %d n=%d: %g, want %g", mode, n, d, want)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestIQ4_XSVNNITiles checks the VNNI tiles on the standard layouts (called
+// directly).
+func TestIQ4_XSVNNITiles(t *testing.T) {
+	if !hasSmallqVNNI {
+		t.Skip("no AVX-512 VNNI")
+	}
+	checkSmallqTiles(t, gguf.TypeIQ4_XS, iq4XSVNNI)
+}
+
+// TestIQ4_XSAVX2 checks the AVX2 kernel as tiles and as a single-row dot
+// (called directly, whatever this machine registers).
+func TestIQ4_XSAVX2(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2")
+	}
+	checkSmallqTiles(t, gguf.TypeIQ4_XS, rowTiles(dotIQ4_XSAVX2))
+	checkSmallqDot(t, gguf.TypeIQ4_XS, kRowDot(dotIQ4_XSAVX2, blockIQ4_XS))
+}
+
 // BenchmarkTileIQ4_XSPacked compares DotTile's IQ4_XS paths on 64 weight
 // rows × 64 activation rows of 2048 values: "packed" the batch tiler
 // (activations packed each call, as MatMul runs it), "tiles" the 4x4 tile
@@ -168,4 +287,62 @@ func BenchmarkIQ4_XSPackedKernel(b *testing.B) {
 			pack()
 		}
 	})
+}
+
+// BenchmarkDotIQ4_XSVariants times each variant's single-row Dot over 512
+// rows of 2048 values (GB of weights per CPU second).
+func BenchmarkDotIQ4_XSVariants(b *testing.B) {
+	typ := gguf.TypeIQ4_XS
+	const n, rows = 2048, 512
+	rng := rand.New(rand.NewPCG(1, 2))
+	wRow, aRow := typ.RowBytes(n), gguf.TypeQ8_K.RowBytes(n)
+	w := smallqRows(rng, typ, rows, n, wRow, 0)
+	a := smallqRows(rng, gguf.TypeQ8_K, 1, n, aRow, 0)
+	for _, v := range iq4XSVariants() {
+		if !v.ok || v.batch != nil {
+			continue
+		}
+		b.Run(v.name, func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var sink float32
+			cpu0 := smallqThreadCPU()
+			for range b.N {
+				for j := 0; j < rows; j++ {
+					sink += v.dot(w[j*wRow:(j+1)*wRow], a, n)
+				}
+			}
+			b.ReportMetric(float64(b.N)*float64(len(w))/(smallqThreadCPU()-cpu0)/1e9, "GB/cpu-s")
+			_ = sink
+		})
+	}
+}
+
+// BenchmarkDecodeIQ4_XSVariants times DotTile against one activation row
+// (decode) over a 5632 × 2048 matrix for each variant (GB of weights per CPU
+// second).
+func BenchmarkDecodeIQ4_XSVariants(b *testing.B) {
+	typ := gguf.TypeIQ4_XS
+	f := formats[typ]
+	const n, rows = 2048, 5632
+	rng := rand.New(rand.NewPCG(1, 2))
+	wRow, aRow := typ.RowBytes(n), gguf.TypeQ8_K.RowBytes(n)
+	w := smallqRows(rng, typ, rows, n, wRow, 0)
+	a := smallqRows(rng, gguf.TypeQ8_K, 1, n, aRow, 0)
+	dst := make([]float32, rows)
+	for _, v := range iq4XSVariants() {
+		if !v.ok || v.batch != nil {
+			continue
+		}
+		b.Run(v.name, func(b *testing.B) {
+			defer v.use()()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu0 := smallqThreadCPU()
+			for range b.N {
+				f.DotTile(dst, rows, w, wRow, rows, a, aRow, 1, n)
+			}
+			b.ReportMetric(float64(b.N)*float64(len(w))/(smallqThreadCPU()-cpu0)/1e9, "GB/cpu-s")
+		})
+	}
 }

@@ -220,6 +220,82 @@ func packRow() {
 	p("RET")
 }
 
+// dotAVX2 is one weight row against one activation row in AVX2, exact for
+// every input: per sub-block the levels and activations widened to words,
+// multiplied (|level·a| ≤ 127·128 fits a word, and so does the sum of two),
+// the low and high halves' products added, and VPMADDWD with the scale
+// broadcast as words gives its 8 dword sums; the block's sum is reduced and
+// run through the twin's float steps in scalar.
+func dotAVX2() {
+	name := "dotIQ4_XSAVX2"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, a *byte, nb int) float32\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $32-28\n", name)
+	p("MOVQ w+0(FP), SI")
+	p("MOVQ a+8(FP), DI")
+	p("MOVQ nb+16(FP), CX")
+	p("MOVL $0x0f0f0f0f, AX")
+	p("VMOVD AX, X15")
+	p("VPBROADCASTD X15, X15")
+	p("VMOVDQU iq4xsSigned<>(SB), X14")
+	p("VMOVDQU iq4xsShiftL8<>(SB), Y13")
+	p("VMOVDQU iq4xsShiftH8<>(SB), Y12")
+	p("VXORPS X11, X11, X11")
+	loop := name + "_loop"
+	label(loop)
+	p("VPBROADCASTD 4(SI), Y0")
+	p("VPSRLVD Y13, Y0, Y0")
+	p("VPBROADCASTD iq4xsDword15<>(SB), Y1")
+	p("VPAND Y1, Y0, Y0")
+	p("VPBROADCASTD 2(SI), Y2")
+	p("VPSRLVD Y12, Y2, Y2")
+	p("VPBROADCASTD iq4xsDword3<>(SB), Y1")
+	p("VPAND Y1, Y2, Y2")
+	p("VPSLLD $4, Y2, Y2")
+	p("VPOR Y2, Y0, Y0")
+	p("VPBROADCASTD iq4xsDword32<>(SB), Y1")
+	p("VPSUBD Y1, Y0, Y0")
+	p("VMOVDQU Y0, (SP)")
+	p("VPXOR Y1, Y1, Y1")
+	for j := 0; j < 8; j++ {
+		p("VMOVDQU %d(SI), X2", wQs+16*j)
+		p("VPSRLW $4, X2, X3")
+		p("VPAND X15, X2, X2")
+		p("VPAND X15, X3, X3")
+		p("VPSHUFB X2, X14, X2")
+		p("VPSHUFB X3, X14, X3")
+		p("VPMOVSXBW X2, Y2")
+		p("VPMOVSXBW X3, Y3")
+		p("VPMOVSXBW %d(DI), Y4", q8Qs+32*j)
+		p("VPMOVSXBW %d(DI), Y5", q8Qs+32*j+16)
+		p("VPMULLW Y4, Y2, Y2")
+		p("VPMULLW Y5, Y3, Y3")
+		p("VPADDW Y3, Y2, Y2")
+		p("VPBROADCASTW %d(SP), Y6", 4*j)
+		p("VPMADDWD Y6, Y2, Y2")
+		p("VPADDD Y2, Y1, Y1")
+	}
+	p("VEXTRACTI128 $1, Y1, X2")
+	p("VPADDD X2, X1, X1")
+	p("VPSHUFD $0x4e, X1, X2")
+	p("VPADDD X2, X1, X1")
+	p("VPSHUFD $0xb1, X1, X2")
+	p("VPADDD X2, X1, X1")
+	p("VCVTDQ2PS X1, X1")
+	p("MOVWLZX (SI), AX")
+	p("VMOVD AX, X2")
+	p("VCVTPH2PS X2, X2")
+	p("VMULSS (DI), X2, X2")
+	p("VMULSS X1, X2, X2")
+	p("VADDSS X2, X11, X11")
+	p("ADDQ $%d, SI", wBlock)
+	p("ADDQ $%d, DI", q8Block)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("VMOVSS X11, ret+24(FP)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
 func data(name string, vals []int, size int) {
 	for i, v := range vals {
 		fmt.Fprintf(&out, "DATA %s<>+%d(SB)/%d, $%d\n", name, i*size, size, v)
@@ -250,7 +326,11 @@ func main() {
 	data("iq4xsDword3", []int{3}, 4)
 	data("iq4xsDword32", []int{32}, 4)
 	data("iq4xsPackIdx", rep(32, func(i int) int { v, k := i/8, i%8; return v + 4*(k/2) }), 8)
+	data("iq4xsSigned", rep(16, func(i int) int { return levels[i] & 0xff }), 1)
+	data("iq4xsShiftL8", rep(8, func(j int) int { return 4 * j }), 4)
+	data("iq4xsShiftH8", rep(8, func(j int) int { return 2 * j }), 4)
 	tile4()
+	dotAVX2()
 	packRow()
 	if err := os.WriteFile("iq4xs_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
