@@ -26,6 +26,12 @@ import (
 func tileIQ4_XSPackedx4VNNI(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)
 
 //go:noescape
+func tileIQ4_XSPackedWx4VNNI(w *byte, _ int, a *byte, nb int, out *float32, ostride int)
+
+//go:noescape
+func prepIQ4_XSW4VNNI(dst *byte, w *byte, wstride int, nb int)
+
+//go:noescape
 func packIQ4_XSRowVNNI(dst *byte, dd *byte, a *byte, nb int)
 
 //go:noescape
@@ -33,12 +39,17 @@ func dotIQ4_XSAVX2(w *byte, a *byte, nb int) float32
 
 // Bytes per block of a packed group of 4 activation rows: each row's 256
 // values in the kernel's order (4 registers of 64 bytes) and its 16
-// correction dwords, then the 4 d_a, padded to a cache line.
+// correction dwords, then the 4 d_a, padded to a cache line. A packed group
+// of 4 weight rows has the same shape: each row's levels (+128) in that
+// order and its 16 scales by lane, then d_w by lane 4j+i.
 const (
 	iq4XSPackedA    = 1344
 	iq4XSPackedRow  = 320
 	iq4XSPackedCorr = 256
 	iq4XSPackedD    = 1280
+	// iq4XSPackWMin is the fewest activation rows the weights are unpacked
+	// for once per call (below it each 4x4 tile unpacks its own).
+	iq4XSPackWMin = 8
 )
 
 // packIQ4_XSActsVNNI is packIQ4_XSActs in assembly, with the corrections
@@ -89,8 +100,10 @@ func packIQ4_XSActs(dst, a []byte, astride, nb int) {
 var iq4XSPackPool sync.Pool
 
 // iq4XSDotTile is IQ4_XS's batch tiler: the weight rows in groups of 4
-// against the activation rows packed in groups of 4, the last na%4 rows
-// through the 4x1 tile kernel.
+// (unpacked once per call when there are iq4XSPackWMin activation rows or
+// more, so each 4x4 tile finds levels, scales and d_w ready) against the
+// activation rows packed in groups of 4, the last na%4 rows through the 4x1
+// tile kernel.
 func iq4XSDotTile(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na int, n int) int {
 	nb := n / qkK
 	nw4, na4 := nw&^3, na&^3
@@ -98,27 +111,44 @@ func iq4XSDotTile(dst []float32, dstStride int, w []byte, wStride, nw int, a []b
 		return 0
 	}
 	aLen := nb * iq4XSPackedA
-	need := na4 / 4 * aLen
+	packW := na4 >= iq4XSPackWMin
+	need := (na4/4 + 1) * aLen
 	bufp, _ := iq4XSPackPool.Get().(*[]byte)
 	if bufp == nil || cap(*bufp) < need {
 		b := make([]byte, need)
 		bufp = &b
 	}
-	ap := (*bufp)[:need]
+	wp, ap := (*bufp)[:aLen], (*bufp)[aLen:need]
 	for i := 0; i < na4; i += 4 {
 		packIQ4_XSActsVNNI(ap[i/4*aLen:], a[i*aStride:], aStride, nb)
 	}
 	for j := 0; j < nw4; j += 4 {
-		wj := &w[j*wStride]
-		for i := 0; i < na4; i += 4 {
-			tileIQ4_XSPackedx4VNNI(wj, wStride, &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
+		wj, k, ws := &w[j*wStride], tileIQ4_XSPackedx4VNNI, wStride
+		if packW {
+			prepIQ4_XSW4VNNI(&wp[0], wj, wStride, nb)
+			wj, k = &wp[0], tileIQ4_XSPackedWx4VNNI
 		}
+		for i := 0; i < na4; i += 4 {
+			k(wj, ws, &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
+		}
+		wj = &w[j*wStride]
 		for i := na4; i < na; i++ {
 			tileIQ4_XSx1VNNI(wj, wStride, &a[i*aStride], aStride, nb, &dst[i*dstStride+j], dstStride)
 		}
 	}
 	iq4XSPackPool.Put(bufp)
 	return nw4
+}
+
+// iq4XSPackedWTile runs the 4x4 kernel on 4 weight rows packed here and 4
+// already packed activation rows (for tests and benchmarks).
+func iq4XSPackedWTile(dst []float32, dstStride int, w []byte, wStride int, packed []byte, nb int) {
+	_ = w[3*wStride+nb*blockIQ4_XS-1]
+	_ = packed[nb*iq4XSPackedA-1]
+	_ = dst[3*dstStride+3]
+	wp := make([]byte, nb*iq4XSPackedA)
+	prepIQ4_XSW4VNNI(&wp[0], &w[0], wStride, nb)
+	tileIQ4_XSPackedWx4VNNI(&wp[0], 0, &packed[0], nb, &dst[0], dstStride)
 }
 
 // iq4XSPackedTile runs the 4x4 packed kernel on 4 weight rows and 4

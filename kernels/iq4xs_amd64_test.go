@@ -11,7 +11,8 @@ import (
 	"github.com/conveyor-llm/conveyor/gguf"
 )
 
-// TestIQ4_XSPackedTile checks the packed 4x4 kernel (called directly) against
+// TestIQ4_XSPackedTile checks the packed 4x4 kernels (called directly, on
+// standard and on packed weights) against
 // dotIQ4_XS bit for bit: random and extreme blocks (levels ±127 against
 // activations −128 and 127, the largest scales), 1 to 9 blocks, odd strides.
 func TestIQ4_XSPackedTile(t *testing.T) {
@@ -33,22 +34,24 @@ func TestIQ4_XSPackedTile(t *testing.T) {
 			packed[i] = byte(rng.Uint32()) // the packer must write every byte the kernel reads
 		}
 		packIQ4_XSActs(packed, a, aStride, nb)
-		out := make([]float32, 4*oStride)
-		poisonFloats(out)
-		iq4XSPackedTile(out, oStride, w, wStride, packed, nb)
-		for i := 0; i < 4; i++ {
-			for j := 0; j < oStride; j++ {
-				got := out[i*oStride+j]
-				if j >= 4 {
-					if !math.IsNaN(float64(got)) {
-						t.Fatalf("wrote outside the tile at (%d, %d)", i, j)
+		for _, tile := range []func([]float32, int, []byte, int, []byte, int){iq4XSPackedTile, iq4XSPackedWTile} {
+			out := make([]float32, 4*oStride)
+			poisonFloats(out)
+			tile(out, oStride, w, wStride, packed, nb)
+			for i := 0; i < 4; i++ {
+				for j := 0; j < oStride; j++ {
+					got := out[i*oStride+j]
+					if j >= 4 {
+						if !math.IsNaN(float64(got)) {
+							t.Fatalf("wrote outside the tile at (%d, %d)", i, j)
+						}
+						continue
 					}
-					continue
-				}
-				want := dotIQ4_XS(w[j*wStride:j*wStride+wRow], a[i*aStride:i*aStride+aRow], n)
-				if math.Float32bits(got) != math.Float32bits(want) {
-					t.Fatalf("mode %d nb=%d: (%d, %d) = %g (%#x), want %g (%#x)",
-						mode, nb, i, j, got, math.Float32bits(got), want, math.Float32bits(want))
+					want := dotIQ4_XS(w[j*wStride:j*wStride+wRow], a[i*aStride:i*aStride+aRow], n)
+					if math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("mode %d nb=%d: (%d, %d) = %g (%#x), want %g (%#x)",
+							mode, nb, i, j, got, math.Float32bits(got), want, math.Float32bits(want))
+					}
 				}
 			}
 		}
@@ -269,6 +272,10 @@ func BenchmarkIQ4_XSPackedKernel(b *testing.B) {
 	}
 	pack()
 	dst := make([]float32, rows*rows)
+	wp := make([]byte, rows/4*nb*iq4XSPackedA)
+	for j := 0; j < rows; j += 4 {
+		prepIQ4_XSW4VNNI(&wp[j/4*nb*iq4XSPackedA], &w[j*wRow], wRow, nb)
+	}
 	b.Run("kernel", func(b *testing.B) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
@@ -277,6 +284,19 @@ func BenchmarkIQ4_XSPackedKernel(b *testing.B) {
 			for j := 0; j < rows; j += 4 {
 				for i := 0; i < rows; i += 4 {
 					iq4XSPackedTile(dst[i*rows+j:], rows, w[j*wRow:], wRow, packed[i/4*nb*iq4XSPackedA:], nb)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.N)*rows*rows*n/(smallqThreadCPU()-cpu0)/1e9, "GMAC/cpu-s")
+	})
+	b.Run("kernel-packedW", func(b *testing.B) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		cpu0 := smallqThreadCPU()
+		for range b.N {
+			for j := 0; j < rows; j += 4 {
+				for i := 0; i < rows; i += 4 {
+					tileIQ4_XSPackedWx4VNNI(&wp[j/4*nb*iq4XSPackedA], 0, &packed[i/4*nb*iq4XSPackedA], nb, &dst[i*rows+j], rows)
 				}
 			}
 		}

@@ -48,11 +48,11 @@ func wRow(r, off int) string {
 	return fmt.Sprintf("%d(R11)(R8*2)", off)
 }
 
-// Register use of the 4x4 kernel: Z0..Z15 the accumulators of pair (weight
-// row j, activation row i) at 4j+i; Z16..Z19 row j's levels as unsigned
-// bytes (then the rows' scales); Z20..Z23 scratch; Z24 the running sums,
-// lane 4j+i; Z25 0x0f bytes; Z26, Z27 the scale shifts; Z28 the levels
-// table (+128); Z29 lane 4j+i's d_w index; Z30 the output transpose.
+// Register use of the 4x4 kernels: Z0..Z15 the accumulators of pair
+// (weight row j, activation row i) at 4j+i; Z16..Z19 row j's levels as
+// unsigned bytes (then the rows' scales); Z20..Z23 scratch; Z24 the running
+// sums, lane 4j+i; Z25 0x0f bytes; Z26, Z27 the scale shifts; Z28 the
+// levels table (+128); Z29 lane 4j+i's d_w index; Z30 the output transpose.
 //
 // Lane layout: a weight row's 128 nibble bytes, as two 64-byte halves
 // (sub-blocks 0..3 and 4..7, one per 128-bit chunk), are interleaved by
@@ -60,59 +60,131 @@ func wRow(r, off int) string {
 // register belong to sub-block m and 4m+2, 4m+3 to sub-block m+4; the
 // packed activations follow the same order, so the scale multiply is one
 // VPMULLD a block after a first folding step.
-func tile4() {
-	name := "tileIQ4_XSPackedx4VNNI"
-	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)\n", name)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
-	p("MOVQ w+0(FP), SI")
-	p("MOVQ wstride+8(FP), R8")
-	p("MOVQ a+16(FP), DI")
-	p("MOVQ nb+24(FP), CX")
-	p("LEAQ (SI)(R8*1), R11")
+//
+// A packed block of 4 weight rows (prepW) holds each row's 4 registers of
+// levels and its scale vector (paRow bytes a row, as the activations) and
+// the d_w vector by lane 4j+i at paD: the same paBlock bytes.
+
+func wConsts() {
 	p("MOVL $0x0f0f0f0f, AX")
 	p("VPBROADCASTD AX, Z25")
 	p("VMOVDQU32 iq4xsShiftL<>(SB), Z26")
 	p("VMOVDQU32 iq4xsShiftH<>(SB), Z27")
 	p("VMOVDQU32 iq4xsTable<>(SB), Z28")
 	p("VMOVDQU32 iq4xsIdxDw<>(SB), Z29")
-	p("VMOVDQU32 iq4xsIdxT<>(SB), Z30")
-	p("VPXORD Z24, Z24, Z24")
+}
+
+// decodeLevels sets Z16..Z19 to weight row j's levels (+128) in the lane
+// layout, register v holding values 8v..8v+7 of each sub-block.
+func decodeLevels(j int) {
+	p("VMOVDQU64 %s, Z20", wRow(j, wQs))
+	p("VMOVDQU64 %s, Z21", wRow(j, wQs+64))
+	p("VPUNPCKLQDQ Z21, Z20, Z22")
+	p("VPUNPCKHQDQ Z21, Z20, Z23")
+	p("VPANDD Z25, Z22, Z16")
+	p("VPANDD Z25, Z23, Z17")
+	p("VPSRLW $4, Z22, Z22")
+	p("VPSRLW $4, Z23, Z23")
+	p("VPANDD Z25, Z22, Z18")
+	p("VPANDD Z25, Z23, Z19")
+	for v := 0; v < 4; v++ {
+		p("VPSHUFB Z%d, Z28, Z%d", 16+v, 16+v)
+	}
+}
+
+// decodeScales sets s to weight row j's scales, lane by lane in the
+// accumulators' folded order (lane l: sub-block l/4, plus 4 in odd lanes).
+func decodeScales(j int, s string) {
+	p("VPBROADCASTD %s, %s", wRow(j, 4), s)
+	p("VPSRLVD Z26, %s, %s", s, s)
+	p("VPANDD.BCST iq4xsDword15<>(SB), %s, %s", s, s)
+	p("VPBROADCASTD %s, Z20", wRow(j, 2))
+	p("VPSRLVD Z27, Z20, Z20")
+	p("VPANDD.BCST iq4xsDword3<>(SB), Z20, Z20")
+	p("VPSLLD $4, Z20, Z20")
+	p("VPORD Z20, %s, %s", s, s)
+	p("VPSUBD.BCST iq4xsDword32<>(SB), %s, %s", s, s)
+}
+
+// decodeDw sets z to the four rows' d_w by lane 4j+i.
+func decodeDw(z, x, y string) {
+	p("VMOVD %s, %s", wRow(0, 0), x)
+	p("VPINSRD $1, %s, %s, %s", wRow(1, 0), x, x)
+	p("VPINSRD $2, %s, %s, %s", wRow(2, 0), x, x)
+	p("VPINSRD $3, %s, %s, %s", wRow(3, 0), x, x)
+	p("VCVTPH2PS %s, %s", x, y)
+	p("VPERMPS %s, Z29, %s", z, z)
+}
+
+// tile4 writes the 4x4 kernel against packed activations, on the weights'
+// standard layout or (packedW) on weights packed by prepW.
+func tile4(packedW bool) {
+	name, wArgs := "tileIQ4_XSPackedx4VNNI", "w *byte, wstride int"
+	if packedW {
+		name, wArgs = "tileIQ4_XSPackedWx4VNNI", "w *byte, _ int"
+	}
+	fmt.Fprintf(&out, "\n// func %s(%s, a *byte, nb int, out *float32, ostride int)\n", name, wArgs)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVQ w+0(FP), SI")
+	p("MOVQ a+16(FP), DI")
+	p("MOVQ nb+24(FP), CX")
+	if !packedW {
+		p("MOVQ wstride+8(FP), R8")
+		p("LEAQ (SI)(R8*1), R11")
+		wConsts()
+	}
+	sum := "Z24"
+	if packedW {
+		sum = "Z30"
+	} else {
+		p("VMOVDQU32 iq4xsIdxT<>(SB), Z30")
+	}
+	p("VPXORD %s, %s, %s", sum, sum, sum)
 	loop := name + "_loop"
 	label(loop)
-	for j := 0; j < 4; j++ {
-		p("VMOVDQU64 %s, Z20", wRow(j, wQs))
-		p("VMOVDQU64 %s, Z21", wRow(j, wQs+64))
-		p("VPUNPCKLQDQ Z21, Z20, Z22")
-		p("VPUNPCKHQDQ Z21, Z20, Z23")
-		p("VPANDD Z25, Z22, Z16")
-		p("VPANDD Z25, Z23, Z17")
-		p("VPSRLW $4, Z22, Z22")
-		p("VPSRLW $4, Z23, Z23")
-		p("VPANDD Z25, Z22, Z18")
-		p("VPANDD Z25, Z23, Z19")
-		for v := 0; v < 4; v++ {
-			p("VPSHUFB Z%d, Z28, Z%d", 16+v, 16+v)
+	if packedW {
+		// Two activation rows at a time in Z16..Z23 and their corrections
+		// in Z28, Z29; each weight row's levels loaded into Z24..Z27 once
+		// per two activation rows.
+		for h := 0; h < 2; h++ {
+			for r := 0; r < 2; r++ {
+				i := 2*h + r
+				for v := 0; v < 4; v++ {
+					p("VMOVDQU64 %d(DI), Z%d", paRow*i+64*v, 16+4*r+v)
+				}
+				p("VMOVDQU64 %d(DI), Z%d", paRow*i+paCorr, 28+r)
+			}
+			for j := 0; j < 4; j++ {
+				for v := 0; v < 4; v++ {
+					p("VMOVDQU64 %d(SI), Z%d", paRow*j+64*v, 24+v)
+				}
+				for r := 0; r < 2; r++ {
+					acc := 4*j + 2*h + r
+					p("VMOVDQA64 Z%d, Z%d", 28+r, acc)
+					for v := 0; v < 4; v++ {
+						p("VPDPBUSD Z%d, Z%d, Z%d", 16+4*r+v, 24+v, acc)
+					}
+				}
+			}
 		}
-		for i := 0; i < 4; i++ {
-			acc := 4*j + i
-			p("VMOVDQU32 %d(DI), Z%d", paRow*i+paCorr, acc)
-			for v := 0; v < 4; v++ {
-				p("VPDPBUSD %d(DI), Z%d, Z%d", paRow*i+64*v, 16+v, acc)
+	} else {
+		for j := 0; j < 4; j++ {
+			decodeLevels(j)
+			for i := 0; i < 4; i++ {
+				acc := 4*j + i
+				p("VMOVDQU32 %d(DI), Z%d", paRow*i+paCorr, acc)
+				for v := 0; v < 4; v++ {
+					p("VPDPBUSD %d(DI), Z%d, Z%d", paRow*i+64*v, 16+v, acc)
+				}
 			}
 		}
 	}
-	// The rows' scales, lane by lane in the accumulators' folded order.
-	for j := 0; j < 4; j++ {
-		s := fmt.Sprintf("Z%d", 16+j)
-		p("VPBROADCASTD %s, %s", wRow(j, 4), s)
-		p("VPSRLVD Z26, %s, %s", s, s)
-		p("VPANDD.BCST iq4xsDword15<>(SB), %s, %s", s, s)
-		p("VPBROADCASTD %s, Z20", wRow(j, 2))
-		p("VPSRLVD Z27, Z20, Z20")
-		p("VPANDD.BCST iq4xsDword3<>(SB), Z20, Z20")
-		p("VPSLLD $4, Z20, Z20")
-		p("VPORD Z20, %s, %s", s, s)
-		p("VPSUBD.BCST iq4xsDword32<>(SB), %s, %s", s, s)
+	scale := func(j int) string { return fmt.Sprintf("%d(SI)", paRow*j+paCorr) }
+	if !packedW {
+		for j := 0; j < 4; j++ {
+			decodeScales(j, fmt.Sprintf("Z%d", 16+j))
+		}
+		scale = func(j int) string { return fmt.Sprintf("Z%d", 16+j) }
 	}
 	// Fold 1: pairs (j, 2q) and (j, 2q+1) into one register, per chunk m
 	// [(j,2q) sub-block m, (j,2q) m+4, (j,2q+1) m, (j,2q+1) m+4]; scale.
@@ -122,7 +194,7 @@ func tile4() {
 			p("VSHUFPS $0x88, Z%d, Z%d, Z20", b, a)
 			p("VSHUFPS $0xdd, Z%d, Z%d, Z21", b, a)
 			p("VPADDD Z21, Z20, Z%d", a)
-			p("VPMULLD Z%d, Z%d, Z%d", 16+j, a, a)
+			p("VPMULLD %s, Z%d, Z%d", scale(j), a, a)
 		}
 	}
 	// Fold 2: row j's four pairs, per chunk m dword i.
@@ -144,22 +216,30 @@ func tile4() {
 	p("VPADDD Z21, Z20, Z20")
 	p("VCVTDQ2PS Z20, Z20")
 	// d_w·d_a by lane, then the twin's multiply and add.
-	p("VMOVD %s, X21", wRow(0, 0))
-	p("VPINSRD $1, %s, X21, X21", wRow(1, 0))
-	p("VPINSRD $2, %s, X21, X21", wRow(2, 0))
-	p("VPINSRD $3, %s, X21, X21", wRow(3, 0))
-	p("VCVTPH2PS X21, Y21")
-	p("VPERMPS Z21, Z29, Z21")
+	if packedW {
+		p("VMOVUPS %d(SI), Z21", paD)
+	} else {
+		decodeDw("Z21", "X21", "Y21")
+	}
 	p("VBROADCASTF32X4 %d(DI), Z22", paD)
 	p("VMULPS Z22, Z21, Z21")
 	p("VMULPS Z20, Z21, Z21")
-	p("VADDPS Z21, Z24, Z24")
-	p("ADDQ $%d, SI", wBlock)
-	p("ADDQ $%d, R11", wBlock)
+	p("VADDPS Z21, %s, %s", sum, sum)
+	if packedW {
+		p("ADDQ $%d, SI", paBlock)
+	} else {
+		p("ADDQ $%d, SI", wBlock)
+		p("ADDQ $%d, R11", wBlock)
+	}
 	p("ADDQ $%d, DI", paBlock)
 	p("DECQ CX")
 	p("JNZ %s", loop)
-	p("VPERMPS Z24, Z30, Z24")
+	if packedW {
+		p("VMOVDQU32 iq4xsIdxT<>(SB), Z21")
+		p("VPERMPS Z30, Z21, Z24")
+	} else {
+		p("VPERMPS Z24, Z30, Z24")
+	}
 	p("MOVQ out+32(FP), DX")
 	p("MOVQ ostride+40(FP), R10")
 	p("SHLQ $2, R10")
@@ -168,6 +248,38 @@ func tile4() {
 	p("VEXTRACTF32X4 $1, Z24, (DX)(R10*1)")
 	p("VEXTRACTF32X4 $2, Z24, (DX)(R10*2)")
 	p("VEXTRACTF32X4 $3, Z24, (R13)(R10*2)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// prepW packs nb blocks of 4 weight rows for tileIQ4_XSPackedWx4VNNI.
+func prepW() {
+	name := "prepIQ4_XSW4VNNI"
+	fmt.Fprintf(&out, "\n// func %s(dst *byte, w *byte, wstride int, nb int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+	p("MOVQ dst+0(FP), DX")
+	p("MOVQ w+8(FP), SI")
+	p("MOVQ wstride+16(FP), R8")
+	p("MOVQ nb+24(FP), CX")
+	p("LEAQ (SI)(R8*1), R11")
+	wConsts()
+	loop := name + "_loop"
+	label(loop)
+	for j := 0; j < 4; j++ {
+		decodeLevels(j)
+		for v := 0; v < 4; v++ {
+			p("VMOVDQU64 Z%d, %d(DX)", 16+v, paRow*j+64*v)
+		}
+		decodeScales(j, "Z21")
+		p("VMOVDQU64 Z21, %d(DX)", paRow*j+paCorr)
+	}
+	decodeDw("Z21", "X21", "Y21")
+	p("VMOVUPS Z21, %d(DX)", paD)
+	p("ADDQ $%d, SI", wBlock)
+	p("ADDQ $%d, R11", wBlock)
+	p("ADDQ $%d, DX", paBlock)
+	p("DECQ CX")
+	p("JNZ %s", loop)
 	p("VZEROUPPER")
 	p("RET")
 }
@@ -329,7 +441,9 @@ func main() {
 	data("iq4xsSigned", rep(16, func(i int) int { return levels[i] & 0xff }), 1)
 	data("iq4xsShiftL8", rep(8, func(j int) int { return 4 * j }), 4)
 	data("iq4xsShiftH8", rep(8, func(j int) int { return 2 * j }), 4)
-	tile4()
+	tile4(false)
+	tile4(true)
+	prepW()
 	dotAVX2()
 	packRow()
 	if err := os.WriteFile("iq4xs_amd64.s", out.Bytes(), 0o644); err != nil {
