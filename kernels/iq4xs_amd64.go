@@ -17,8 +17,11 @@ import (
 // each (weight row, activation row) pair's levels·a per lane over the whole
 // block with VPDPBUSD, starting from the packed −128·Σa corrections (the
 // levels are stored +128), and applies the eight 6-bit scales with one
-// VPMULLD per two pairs, instead of one per pair and sub-block. The integer
-// isum is exact, so every output is dotIQ4_XS's bits. The AVX2 one-row dot
+// VPMULLD per two pairs, instead of one per pair and sub-block. With 8
+// activation rows or more, each group of 4 weight rows is unpacked once per
+// call too (levels, scales by lane, d_w), and the kernel keeps two
+// activation rows in registers at a time: it was bound by its loads. The
+// integer isum is exact, so every output is dotIQ4_XS's bits. The AVX2 one-row dot
 // (Format.Dot everywhere; the tiles where AVX-512 VNNI is missing) is exact
 // too, in 16-bit products.
 
