@@ -262,10 +262,18 @@ func prepW() {
 	p("MOVQ wstride+16(FP), R8")
 	p("MOVQ nb+24(FP), CX")
 	p("LEAQ (SI)(R8*1), R11")
+	// R13, R14: rows 0 and 1 of the next group, fetched into cache while
+	// the kernels work on this one.
+	p("LEAQ (SI)(R8*4), R13")
+	p("LEAQ (R11)(R8*4), R14")
 	wConsts()
 	loop := name + "_loop"
 	label(loop)
 	for j := 0; j < 4; j++ {
+		base := [4]string{"(R13)", "(R14)", "(R13)(R8*2)", "(R14)(R8*2)"}[j]
+		for _, off := range []int{0, 64, 128, wBlock - 1} {
+			p("PREFETCHT0 %d%s", off, base)
+		}
 		decodeLevels(j)
 		for v := 0; v < 4; v++ {
 			p("VMOVDQU64 Z%d, %d(DX)", 16+v, paRow*j+64*v)
@@ -277,6 +285,8 @@ func prepW() {
 	p("VMOVUPS Z21, %d(DX)", paD)
 	p("ADDQ $%d, SI", wBlock)
 	p("ADDQ $%d, R11", wBlock)
+	p("ADDQ $%d, R13", wBlock)
+	p("ADDQ $%d, R14", wBlock)
 	p("ADDQ $%d, DX", paBlock)
 	p("DECQ CX")
 	p("JNZ %s", loop)
