@@ -3,6 +3,7 @@ package kernels
 import (
 	"encoding/binary"
 	"sync"
+	"unsafe"
 
 	"github.com/conveyor-llm/conveyor/gguf"
 )
@@ -39,6 +40,22 @@ func packIQ4_XSRowVNNI(dst *byte, dd *byte, a *byte, nb int)
 
 //go:noescape
 func dotIQ4_XSAVX2(w *byte, a *byte, nb int) float32
+
+//go:noescape
+func dotIQ4_XSx4AVX2(w *byte, a *byte, astride int, nb int, out *float32, ostride int)
+
+// iq4XSAVX2 are the AVX2 tiles: the 4x4 one weight row at a time against
+// the 4 activation rows (the levels widened once for the four), the 4x1 the
+// one-row dot.
+var iq4XSAVX2 = tiles{
+	x4: func(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int) {
+		for j := 0; j < 4; j++ {
+			dotIQ4_XSx4AVX2((*byte)(unsafe.Add(unsafe.Pointer(w), j*wstride)), a, astride, nb,
+				(*float32)(unsafe.Add(unsafe.Pointer(out), 4*j)), ostride)
+		}
+	},
+	x1: rowTiles(dotIQ4_XSAVX2).x1,
+}
 
 // Bytes per block of a packed group of 4 activation rows: each row's 256
 // values in the kernel's order (4 registers of 64 bytes) and its 16
@@ -175,7 +192,7 @@ func init() {
 		tileKernels[f] = iq4XSVNNI
 		batchTilers[f] = iq4XSDotTile
 	case hasAVX2:
-		tileKernels[f] = rowTiles(dotIQ4_XSAVX2)
+		tileKernels[f] = iq4XSAVX2
 	}
 	// Dot is the one-row AVX2 kernel wherever it runs (on AVX-512 too: a
 	// 4x1 tile with the row 4 times over does 4 times the work; measured

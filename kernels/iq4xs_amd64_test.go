@@ -110,7 +110,7 @@ type iq4XSVariant struct {
 
 func iq4XSVariants() []iq4XSVariant {
 	vnni := iq4XSVNNI
-	avx2 := rowTiles(dotIQ4_XSAVX2)
+	avx2 := iq4XSAVX2
 	return []iq4XSVariant{
 		{"AVX512-packed", hasSmallqVNNI, iq4XSDotTile, &vnni, rowDot(gguf.TypeIQ4_XS, vnni.x1)},
 		{"AVX512-tiles", hasSmallqVNNI, nil, &vnni, rowDot(gguf.TypeIQ4_XS, vnni.x1)},
@@ -213,7 +213,7 @@ func TestIQ4_XSAVX2(t *testing.T) {
 	if !hasAVX2 {
 		t.Skip("no AVX2")
 	}
-	checkSmallqTiles(t, gguf.TypeIQ4_XS, rowTiles(dotIQ4_XSAVX2))
+	checkSmallqTiles(t, gguf.TypeIQ4_XS, iq4XSAVX2)
 	checkSmallqDot(t, gguf.TypeIQ4_XS, kRowDot(dotIQ4_XSAVX2, blockIQ4_XS))
 }
 
@@ -363,6 +363,34 @@ func BenchmarkDecodeIQ4_XSVariants(b *testing.B) {
 				f.DotTile(dst, rows, w, wRow, rows, a, aRow, 1, n)
 			}
 			b.ReportMetric(float64(b.N)*float64(len(w))/(smallqThreadCPU()-cpu0)/1e9, "GB/cpu-s")
+		})
+	}
+}
+
+// BenchmarkTileIQ4_XSVariants times DotTile on 64 weight rows × 64
+// activation rows of 2048 values for each variant this CPU can run.
+func BenchmarkTileIQ4_XSVariants(b *testing.B) {
+	typ := gguf.TypeIQ4_XS
+	f := formats[typ]
+	const n, rows = 2048, 64
+	rng := rand.New(rand.NewPCG(1, 2))
+	wRow, aRow := typ.RowBytes(n), gguf.TypeQ8_K.RowBytes(n)
+	w := smallqRows(rng, typ, rows, n, wRow, 0)
+	a := smallqRows(rng, gguf.TypeQ8_K, rows, n, aRow, 0)
+	dst := make([]float32, rows*rows)
+	for _, v := range append(iq4XSVariants(), iq4XSVariant{"AVX2-rows", hasAVX2, nil, &tiles{rowTiles(dotIQ4_XSAVX2).x4, rowTiles(dotIQ4_XSAVX2).x1}, kRowDot(dotIQ4_XSAVX2, blockIQ4_XS)}) {
+		if !v.ok {
+			continue
+		}
+		b.Run(v.name, func(b *testing.B) {
+			defer v.use()()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu0 := smallqThreadCPU()
+			for range b.N {
+				f.DotTile(dst, rows, w, wRow, rows, a, aRow, rows, n)
+			}
+			b.ReportMetric(float64(b.N)*rows*rows*n/(smallqThreadCPU()-cpu0)/1e9, "GMAC/cpu-s")
 		})
 	}
 }

@@ -418,6 +418,110 @@ func dotAVX2() {
 	p("RET")
 }
 
+// aRow addresses activation row r (0..3) at byte offset off (DI, stride
+// R9, R12 = DI+R9).
+func aRow(r, off int) string {
+	switch r {
+	case 0:
+		return fmt.Sprintf("%d(DI)", off)
+	case 1:
+		return fmt.Sprintf("%d(DI)(R9*1)", off)
+	case 2:
+		return fmt.Sprintf("%d(DI)(R9*2)", off)
+	}
+	return fmt.Sprintf("%d(R12)(R9*2)", off)
+}
+
+// dotx4AVX2 is dotAVX2 for one weight row against 4 activation rows, each
+// sub-block's levels widened once for the four: out[i*ostride] is row i's
+// dot. The four block sums are reduced together (VPHADDD) and the float
+// steps run on four lanes, each lane's as the twin's.
+func dotx4AVX2() {
+	name := "dotIQ4_XSx4AVX2"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, a *byte, astride int, nb int, out *float32, ostride int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $32-48\n", name)
+	p("MOVQ w+0(FP), SI")
+	p("MOVQ a+8(FP), DI")
+	p("MOVQ astride+16(FP), R9")
+	p("MOVQ nb+24(FP), CX")
+	p("LEAQ (DI)(R9*1), R12")
+	p("MOVL $0x0f0f0f0f, AX")
+	p("VMOVD AX, X15")
+	p("VPBROADCASTD X15, X15")
+	p("VMOVDQU iq4xsSigned<>(SB), X14")
+	p("VXORPS X12, X12, X12")
+	loop := name + "_loop"
+	label(loop)
+	p("VPBROADCASTD 4(SI), Y4")
+	p("VPSRLVD iq4xsShiftL8<>(SB), Y4, Y4")
+	p("VPBROADCASTD iq4xsDword15<>(SB), Y5")
+	p("VPAND Y5, Y4, Y4")
+	p("VPBROADCASTD 2(SI), Y6")
+	p("VPSRLVD iq4xsShiftH8<>(SB), Y6, Y6")
+	p("VPBROADCASTD iq4xsDword3<>(SB), Y5")
+	p("VPAND Y5, Y6, Y6")
+	p("VPSLLD $4, Y6, Y6")
+	p("VPOR Y6, Y4, Y4")
+	p("VPBROADCASTD iq4xsDword32<>(SB), Y5")
+	p("VPSUBD Y5, Y4, Y4")
+	p("VMOVDQU Y4, (SP)")
+	for i := 0; i < 4; i++ {
+		p("VPXOR Y%d, Y%d, Y%d", i, i, i)
+	}
+	for j := 0; j < 8; j++ {
+		p("VMOVDQU %d(SI), X4", wQs+16*j)
+		p("VPSRLW $4, X4, X5")
+		p("VPAND X15, X4, X4")
+		p("VPAND X15, X5, X5")
+		p("VPSHUFB X4, X14, X4")
+		p("VPSHUFB X5, X14, X5")
+		p("VPMOVSXBW X4, Y4")
+		p("VPMOVSXBW X5, Y5")
+		p("VPBROADCASTW %d(SP), Y6", 4*j)
+		for i := 0; i < 4; i++ {
+			p("VPMOVSXBW %s, Y7", aRow(i, q8Qs+32*j))
+			p("VPMOVSXBW %s, Y8", aRow(i, q8Qs+32*j+16))
+			p("VPMULLW Y4, Y7, Y7")
+			p("VPMULLW Y5, Y8, Y8")
+			p("VPADDW Y8, Y7, Y7")
+			p("VPMADDWD Y6, Y7, Y7")
+			p("VPADDD Y7, Y%d, Y%d", i, i)
+		}
+	}
+	p("VPHADDD Y1, Y0, Y0")
+	p("VPHADDD Y3, Y2, Y2")
+	p("VPHADDD Y2, Y0, Y0")
+	p("VEXTRACTI128 $1, Y0, X1")
+	p("VPADDD X1, X0, X0")
+	p("VCVTDQ2PS X0, X0")
+	p("VMOVSS %s, X1", aRow(0, 0))
+	p("VPINSRD $1, %s, X1, X1", aRow(1, 0))
+	p("VPINSRD $2, %s, X1, X1", aRow(2, 0))
+	p("VPINSRD $3, %s, X1, X1", aRow(3, 0))
+	p("MOVWLZX (SI), AX")
+	p("VMOVD AX, X2")
+	p("VCVTPH2PS X2, X2")
+	p("VBROADCASTSS X2, X2")
+	p("VMULPS X1, X2, X2")
+	p("VMULPS X0, X2, X2")
+	p("VADDPS X2, X12, X12")
+	p("ADDQ $%d, SI", wBlock)
+	p("ADDQ $%d, DI", q8Block)
+	p("ADDQ $%d, R12", q8Block)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("MOVQ out+32(FP), DX")
+	p("MOVQ ostride+40(FP), R10")
+	p("SHLQ $2, R10")
+	p("LEAQ (DX)(R10*2), R13")
+	p("VMOVSS X12, (DX)")
+	p("VEXTRACTPS $1, X12, (DX)(R10*1)")
+	p("VEXTRACTPS $2, X12, (R13)")
+	p("VEXTRACTPS $3, X12, (R13)(R10*1)")
+	p("VZEROUPPER")
+	p("RET")
+}
+
 func data(name string, vals []int, size int) {
 	for i, v := range vals {
 		fmt.Fprintf(&out, "DATA %s<>+%d(SB)/%d, $%d\n", name, i*size, size, v)
@@ -455,6 +559,7 @@ func main() {
 	tile4(true)
 	prepW()
 	dotAVX2()
+	dotx4AVX2()
 	packRow()
 	if err := os.WriteFile("iq4xs_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
