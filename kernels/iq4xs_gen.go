@@ -1,7 +1,9 @@
 //go:build ignore
 
-// iq4xs_gen writes iq4xs_amd64.s, the IQ4_XS batch kernel (AVX-512 VNNI,
-// against activations packed by packIQ4_XSActs) and the AVX2 one-row dot:
+// iq4xs_gen writes iq4xs_amd64.s, the IQ4_XS batch path's kernels (AVX-512
+// VNNI: the activation and weight packers and the 4x4 tiles against packed
+// activations) and the AVX2 dots (one weight row against one activation row
+// or four):
 //
 //	go run iq4xs_gen.go
 //
