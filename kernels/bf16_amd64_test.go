@@ -39,12 +39,23 @@ func TestBF16RowsMatchTwins(t *testing.T) {
 	}
 }
 
-// The BF16 dot gives its twin's bits for every length (full and partial
-// 64-value chunks).
+// bf16Dots are the BF16 row dots: AVX-512, AVX2 and the twin.
+var bf16Dots = []lanesDotVariant{{"AVX512", dotBF16Fast, hasBF16Kernels}, {"AVX2", dotBF16AVX2Row, hasAVX2}, {"twin", dotBF16, true}}
+
+// The BF16 dots give the twin's bits for every length (full and partial
+// 64-value chunks), on random bits and on finite values.
 func TestDotBF16MatchesTwin(t *testing.T) {
-	if !hasBF16Kernels {
-		t.Skip("no AVX-512 BW")
+	for _, v := range bf16Dots[:2] {
+		t.Run(v.name, func(t *testing.T) {
+			if !v.ok {
+				t.Skip("this CPU cannot run it")
+			}
+			checkDotBF16(t, v.dot)
+		})
 	}
+}
+
+func checkDotBF16(t *testing.T, dot func(w, a []byte, n int) float32) {
 	rng := rand.New(rand.NewPCG(33, 34))
 	for n := 0; n <= 300; n++ {
 		for rep := 0; rep < 3; rep++ {
@@ -56,7 +67,7 @@ func TestDotBF16MatchesTwin(t *testing.T) {
 				quantizeBF16(w, randFloats(rng, n, -4, 4))
 				quantizeBF16(a, randFloats(rng, n, -4, 4))
 			}
-			want, got := dotBF16(w, a, n), dotBF16Fast(w, a, n)
+			want, got := dotBF16(w, a, n), dot(w, a, n)
 			if !sameFloat(got, want) {
 				t.Fatalf("n %d: %g (%x), twin %g (%x)", n, got, math.Float32bits(got), want, math.Float32bits(want))
 			}
@@ -120,14 +131,10 @@ func TestBF16TileKernelsMatchTwins(t *testing.T) {
 // BenchmarkDotBF16Kernels times one BF16 row dot (decoding's matmul) on cached
 // data, assembly and twin, reporting multiply-adds as 2 FLOPs.
 func BenchmarkDotBF16Kernels(b *testing.B) {
-	for _, v := range []struct {
-		name string
-		dot  func(w, a []byte, n int) float32
-		ok   bool
-	}{{"asm", dotBF16Fast, hasBF16Kernels}, {"twin", dotBF16, true}} {
+	for _, v := range bf16Dots {
 		b.Run(v.name, func(b *testing.B) {
 			if !v.ok {
-				b.Skip("no AVX-512 BW")
+				b.Skip("this CPU cannot run it")
 			}
 			const n = 2048
 			rng := rand.New(rand.NewPCG(1, 2))

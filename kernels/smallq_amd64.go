@@ -139,13 +139,13 @@ var smallqDotAVX2 = map[gguf.Type]tileKernel{
 var hasSmallqVNNI = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ &&
 	cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI && cpu.X86.HasF16C
 
-// smallqVNNI are the tile kernels by type.
+// smallqVNNI are the tile kernels by type (IQ4_XS's are set up in
+// iq4xs_amd64.go, with its batch path).
 var smallqVNNI = map[gguf.Type]tiles{
 	gguf.TypeQ4_1:   {tileQ4_1x4VNNI, tileQ4_1x1VNNI},
 	gguf.TypeQ5_0:   {tileQ5_0x4VNNI, tileQ5_0x1VNNI},
 	gguf.TypeQ5_1:   {tileQ5_1x4VNNI, tileQ5_1x1VNNI},
 	gguf.TypeIQ4_NL: {tileIQ4_NLx4VNNI, tileIQ4_NLx1VNNI},
-	gguf.TypeIQ4_XS: {tileIQ4_XSx4VNNI, tileIQ4_XSx1VNNI},
 }
 
 // oneDot makes a single-row Dot of a 1x1 kernel.
