@@ -28,7 +28,7 @@ func fuzzDecode(t *testing.T, body []byte, v any) *requestError {
 
 var fuzzSeeds = []string{
 	`{}`, `null`, `[]`, `"x"`, `{"model":"m","messages":[{"role":"user","content":"Hi"}]}`,
-	`{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"assistant","content":null,"tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","content":"1"}]}`,
+	`{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"assistant","content":null,"tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"1"}]}`,
 	`{"messages":[{"role":"user","content":"x"}],"temperature":0,"top_p":0,"top_k":-1,"min_p":2,"seed":-5,"stop":["a",""],"max_tokens":0,"logit_bias":{"1":100,"-1":5,"x":1}}`,
 	`{"messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true},"n":2,"logprobs":true,"response_format":{"type":"json_object"}}`,
 	`{"prompt":"Once upon a time","max_tokens":16,"echo":true,"suffix":"x"}`,

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"strings"
@@ -162,5 +163,21 @@ func TestHostileTemplateFailsOnlyItsRequest(t *testing.T) {
 		requireAPIError(t, out, "invalid_request_error", "messages", "")
 		status, _, out = s.post(t, "/v1/completions", completionBody("Hi", map[string]any{"max_tokens": 1}))
 		require.Equal(t, http.StatusOK, status, "%s", out)
+	}
+}
+
+// A tool result without the id of the call it answers is refused, as OpenAI
+// refuses it, instead of reaching the template unpaired.
+func TestToolMessageNeedsToolCallID(t *testing.T) {
+	for _, msg := range []string{
+		`{"role": "tool", "content": "sunny"}`,
+		`{"role": "tool", "tool_call_id": "", "content": "sunny"}`,
+		`{"role": "tool", "tool_call_id": 7, "content": "sunny"}`,
+	} {
+		var raw []map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(`[{"role": "user", "content": "Hi"}, `+msg+`]`), &raw))
+		_, rerr := chatMessages(raw)
+		require.NotNil(t, rerr, msg)
+		require.Contains(t, rerr.Error(), "messages[1].tool_call_id")
 	}
 }

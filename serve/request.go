@@ -389,6 +389,13 @@ func chatMessages(raw []map[string]json.RawMessage) ([]map[string]any, *requestE
 		if role == "developer" {
 			role = "system"
 		}
+		if role == "tool" {
+			// OpenAI's API requires it: the template pairs a result with its call by it.
+			var id string
+			if json.Unmarshal(m["tool_call_id"], &id) != nil || id == "" {
+				return nil, badRequest(param+".tool_call_id", "Missing parameter '%s.tool_call_id': a tool message answers the call with that id", param)
+			}
+		}
 		out := map[string]any{"role": role}
 		for k, v := range m {
 			if k != "role" && k != "content" {
