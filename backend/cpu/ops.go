@@ -200,18 +200,13 @@ func yarnTheta(t, freqScale float32, i int, p backend.RoPE) float32 {
 // rotated span apart (NeoX). Dimensions past the rotated ones are left as they are.
 // Each output is one fused multiply-add of a rounded product, as llama.cpp's
 // x86 build computes x0·cos − x1·sin and x0·sin + x1·cos (its compiler fuses
-// them so).
+// them so); the kernels do it in vector FMA instructions where the CPU has them.
 func rotate(head, cos, sin []float32, mode backend.RoPEMode) {
-	half := len(cos)
-	for i := 0; i < half; i++ {
-		a, c := 2*i, 2*i+1
-		if mode == backend.RoPENeoX {
-			a, c = i, i+half
-		}
-		x0, x1 := head[a], head[c]
-		head[a] = kernels.FMA32(x0, cos[i], -float32(x1*sin[i]))
-		head[c] = kernels.FMA32(x0, sin[i], float32(x1*cos[i]))
+	if mode == backend.RoPENeoX {
+		kernels.RotateHalves(head, cos, sin)
+		return
 	}
+	kernels.RotatePairs(head, cos, sin)
 }
 
 // KVWrite copies src row i into cache row rows[i], converting to the cache's type.

@@ -1,0 +1,5 @@
+//go:build !amd64
+
+package kernels
+
+func rotateVariants() []rotateVariant { return nil }
