@@ -42,7 +42,6 @@ type Backend struct {
 
 // workerScratch is one worker's scratch memory, grown as ops need it.
 type workerScratch struct {
-	cos, sin                   []float32
 	keys, values, qT, dots, qh []float32
 	weights, ms, vs            []float32
 	block                      []float32 // a quantized cache's blocks around a head

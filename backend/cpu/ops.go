@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/gguf"
@@ -127,16 +128,24 @@ func (t *gatedTask) run(_, lo, hi int) {
 
 // RoPE rotates each head of each row of x by its row's position. The angles are
 // built as ggml builds them, in float32: theta starts at pos*FreqScale and is
-// multiplied by FreqBase^(-2/Dims) for each successive pair.
+// multiplied by FreqBase^(-2/Dims) for each successive pair. They are computed
+// once per row for all its heads, and kept for the next call: a model rotates
+// its queries and keys at the same positions in every layer, so only the first
+// of those calls computes them.
 func (b *Backend) RoPE(x, pos backend.Tensor, p backend.RoPE) {
 	positions := i32s(pos)
 	if x.Rows != len(positions) || p.HeadDim <= 0 || x.Cols%p.HeadDim != 0 || p.Dims > p.HeadDim || p.Dims%2 != 0 {
 		panic(fmt.Sprintf("cpu: RoPE: x %v, %d positions, head dim %d, rotated dims %d", x, len(positions), p.HeadDim, p.Dims))
 	}
 	t := &b.tasks.rope
-	*t = ropeTask{data: f32s(x), positions: positions, cols: x.Cols, p: p, work: b.work}
+	fill := !t.angles.holds(positions, p)
+	if fill {
+		t.angles.reset(positions, p)
+	}
+	t.data, t.positions, t.cols, t.p, t.fill = f32s(x), positions, x.Cols, p, fill
 	b.pool.parallelRange(x.Rows, 1, t)
-	*t = ropeTask{}
+	t.angles.valid = true
+	t.data, t.positions, t.p = nil, nil, backend.RoPE{}
 }
 
 type ropeTask struct {
@@ -144,20 +153,64 @@ type ropeTask struct {
 	positions []int32
 	cols      int
 	p         backend.RoPE
-	work      []workerScratch
+	// fill says this call computes the angles of its rows into angles; else
+	// angles holds them from an earlier call with the same positions.
+	fill   bool
+	angles ropeAngleTable
 }
 
-func (t *ropeTask) run(worker, lo, hi int) {
+func (t *ropeTask) run(_, lo, hi int) {
 	p := t.p
-	w := &t.work[worker]
-	cos, sin := grow(&w.cos, p.Dims/2), grow(&w.sin, p.Dims/2)
+	half := p.Dims / 2
 	for r := lo; r < hi; r++ {
-		ropeAngles(cos, sin, t.positions[r], p)
+		cos, sin := t.angles.cos[r*half:(r+1)*half], t.angles.sin[r*half:(r+1)*half]
+		if t.fill {
+			ropeAngles(cos, sin, t.positions[r], p)
+		}
 		for h := 0; h < t.cols/p.HeadDim; h++ {
 			head := t.data[r*t.cols+h*p.HeadDim : r*t.cols+(h+1)*p.HeadDim]
 			rotate(head, cos, sin, p.Mode)
 		}
 	}
+}
+
+// ropeAngleTable is the cosines and sines of a RoPE call's rows, Dims/2 a
+// row, with what they were computed from. Float parameters are compared by
+// their bits, so a table is reused only where recomputing it would give the
+// same bits.
+type ropeAngleTable struct {
+	valid     bool // set once a call has filled the table completely
+	key       ropeAngleKey
+	factors   []float32
+	positions []int32
+	cos, sin  []float32
+}
+
+// ropeAngleKey is what of backend.RoPE the angles depend on, Factors aside.
+type ropeAngleKey struct {
+	dims                                                 int
+	freqBase, freqScale, extFactor, corr0, corr1, mScale uint32
+}
+
+func angleKeyOf(p backend.RoPE) ropeAngleKey {
+	f := math.Float32bits
+	return ropeAngleKey{p.Dims, f(p.FreqBase), f(p.FreqScale), f(p.ExtFactor), f(p.CorrDims[0]), f(p.CorrDims[1]), f(p.MScale)}
+}
+
+// holds says whether the table has the angles of these positions under p.
+func (a *ropeAngleTable) holds(positions []int32, p backend.RoPE) bool {
+	return a.valid && a.key == angleKeyOf(p) && slices.Equal(a.positions, positions) &&
+		slices.EqualFunc(a.factors, p.Factors, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
+}
+
+// reset sizes the table for positions under p, to be filled.
+func (a *ropeAngleTable) reset(positions []int32, p backend.RoPE) {
+	a.valid = false
+	a.key = angleKeyOf(p)
+	a.factors = append(a.factors[:0], p.Factors...)
+	a.positions = append(a.positions[:0], positions...)
+	n := len(positions) * (p.Dims / 2)
+	a.cos, a.sin = grow(&a.cos, n), grow(&a.sin, n)
 }
 
 // ropeAngles fills the cosine and sine of each rotated pair's angle at position pos.

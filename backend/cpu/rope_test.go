@@ -64,6 +64,57 @@ func TestRoPEKeepsReferenceBits(t *testing.T) {
 	}
 }
 
+// TestRoPEAngleTableReuse makes calls in a row on one backend, some at the
+// same positions and parameters as the call before (angles reused), some
+// changing one position, one factor (in the same slice) or one parameter
+// (angles recomputed), each checked bit for bit against the reference.
+func TestRoPEAngleTableReuse(t *testing.T) {
+	b := New(2)
+	defer b.Close()
+	rng := rand.New(rand.NewPCG(43, 44))
+	factors := []float32{1, 1, 2, 2, 4, 4, 8, 8}
+	base := backend.RoPE{Mode: backend.RoPENormal, HeadDim: 16, Dims: 16, FreqBase: 10000, FreqScale: 1, Factors: factors}
+	yarn := base
+	yarn.Factors, yarn.ExtFactor, yarn.MScale, yarn.CorrDims = nil, 1, 1, [2]float32{1, 6}
+	yarnM := yarn
+	yarnM.MScale = math.Nextafter32(1, 2)
+	pos := []int32{5, 6, 7, 8}
+	pos2 := []int32{5, 6, 9, 8}
+	steps := []struct {
+		pos   []int32
+		p     backend.RoPE
+		setup func()
+	}{
+		{pos, base, nil}, {pos, base, nil}, {pos2, base, nil}, {pos2, base, nil},
+		{pos2, base, func() { factors[3] = 3 }},
+		{pos2, yarn, nil}, {pos2, yarnM, nil}, {pos2, yarnM, nil}, {pos, yarnM, nil},
+		{pos, func() backend.RoPE { p := yarnM; p.Mode = backend.RoPENeoX; return p }(), nil},
+		{pos, func() backend.RoPE { p := yarnM; p.Dims = 8; return p }(), nil},
+		{[]int32{5, 6, 7}, yarnM, nil},
+	}
+	for i, st := range steps {
+		if st.setup != nil {
+			st.setup()
+		}
+		const heads = 3
+		x, xs := randomF32(t, b, rng, len(st.pos), heads*st.p.HeadDim)
+		b.RoPE(x, ints(t, b, st.pos...), st.p)
+		cos, sin := make([]float32, st.p.Dims/2), make([]float32, st.p.Dims/2)
+		for r, ps := range st.pos {
+			ropeAngles(cos, sin, ps, st.p)
+			for h := 0; h < heads; h++ {
+				at := (r*heads + h) * st.p.HeadDim
+				rotateReference(xs[at:at+st.p.HeadDim], cos, sin, st.p.Mode)
+			}
+		}
+		for j, got := range f32s(x) {
+			if math.Float32bits(got) != math.Float32bits(xs[j]) {
+				t.Fatalf("call %d (%v, %+v): value %d is %g, reference %g", i, st.pos, st.p, j, got, xs[j])
+			}
+		}
+	}
+}
+
 // BenchmarkRoPE rotates a 64-token prefill's queries of a 110M-shape model:
 // 64 rows of 768, heads of 64, on one thread.
 func BenchmarkRoPE(b *testing.B) {
