@@ -116,26 +116,38 @@ func TestRoPEAngleTableReuse(t *testing.T) {
 }
 
 // BenchmarkRoPE rotates a 64-token prefill's queries of a 110M-shape model:
-// 64 rows of 768, heads of 64, on one thread.
+// 64 rows of 768, heads of 64, on one thread. "fresh" moves the positions
+// every call, so the angles are computed each time (a layer's first RoPE);
+// "reused" keeps them, as the other RoPE calls of a forward pass do.
 func BenchmarkRoPE(b *testing.B) {
 	for _, mode := range []struct {
 		name string
 		mode backend.RoPEMode
 	}{{"normal", backend.RoPENormal}, {"neox", backend.RoPENeoX}} {
-		b.Run(mode.name, func(b *testing.B) {
-			be := New(1)
-			defer be.Close()
-			rng := rand.New(rand.NewPCG(1, 2))
-			x, _ := randomF32(b, be, rng, 64, 768)
-			pos := newTensor(b, be, gguf.TypeI32, 1, 64)
-			for i := range i32s(pos) {
-				i32s(pos)[i] = int32(i)
+		for _, fresh := range []bool{true, false} {
+			name := mode.name + "/reused"
+			if fresh {
+				name = mode.name + "/fresh"
 			}
-			p := backend.RoPE{Mode: mode.mode, HeadDim: 64, Dims: 64, FreqBase: 10000, FreqScale: 1}
-			b.SetBytes(64 * 768 * 4)
-			for i := 0; i < b.N; i++ {
-				be.RoPE(x, pos, p)
-			}
-		})
+			b.Run(name, func(b *testing.B) {
+				be := New(1)
+				defer be.Close()
+				rng := rand.New(rand.NewPCG(1, 2))
+				x, _ := randomF32(b, be, rng, 64, 768)
+				pos := newTensor(b, be, gguf.TypeI32, 1, 64)
+				ps := i32s(pos)
+				for i := range ps {
+					ps[i] = int32(i)
+				}
+				p := backend.RoPE{Mode: mode.mode, HeadDim: 64, Dims: 64, FreqBase: 10000, FreqScale: 1}
+				b.SetBytes(64 * 768 * 4)
+				for i := 0; i < b.N; i++ {
+					if fresh {
+						ps[0] = int32(i & 1)
+					}
+					be.RoPE(x, pos, p)
+				}
+			})
+		}
 	}
 }
