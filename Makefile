@@ -23,12 +23,12 @@ run:
 # validation layer on (lavapipe where there is no GPU), the race detector, and
 # short fuzzing of the parsers.
 test: vet shaders-check
-	CONVEYOR_VK_VALIDATE=1 $(GO) test -count=1 ./...
+	CONVEYOR_VK_VALIDATE=1 $(GO) test -count=1 -timeout 25m ./...
 	$(MAKE) test-race
 	$(MAKE) fuzz FUZZTIME=20s
 
 test-race:
-	CONVEYOR_VK_VALIDATE=1 $(GO) test -count=1 -race ./backend/... ./engine/... ./model/... ./cgo/...
+	CONVEYOR_VK_VALIDATE=1 $(GO) test -count=1 -timeout 25m -race ./backend/... ./engine/... ./model/... ./cgo/...
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
