@@ -48,6 +48,9 @@ func prepQ8_KA4AVX512(dst *byte, a *byte, astride int, nb int)
 func tileKPackedx4AVX512(w *byte, a *byte, nb int, out *float32, ostride int)
 
 //go:noescape
+func tileQ4_KPackedx4AVX512(w *byte, a *byte, nb int, out *float32, ostride int)
+
+//go:noescape
 func dotQ4_KAVX2(w *byte, a *byte, nb int) float32
 
 //go:noescape
@@ -90,8 +93,12 @@ const (
 // the x4a kernel lays each weight line out in registers as it reads it.
 type kq45Packer struct {
 	prepW func(dst *byte, w *byte, wstride int, nb int)
-	x4a   func(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)
-	x1    tileKernel
+	// packed is the 4x4 tile of packed weights and activations
+	// (tileQ4_KPackedx4AVX512 for Q4_K: its shorter reduction packs the
+	// sums into words, which Q5_K's could overflow).
+	packed func(w *byte, a *byte, nb int, out *float32, ostride int)
+	x4a    func(w *byte, wstride int, a *byte, nb int, out *float32, ostride int)
+	x1     tileKernel
 }
 
 var kq45PackPool sync.Pool
@@ -124,7 +131,7 @@ func (p kq45Packer) dotTile(dst []float32, dstStride int, w []byte, wStride, nw 
 		if packW {
 			p.prepW(&wp[0], wj, wStride, nb)
 			for i := 0; i < na4; i += 4 {
-				tileKPackedx4AVX512(&wp[0], &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
+				p.packed(&wp[0], &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
 			}
 		} else {
 			for i := 0; i < na4; i += 4 {
@@ -148,8 +155,8 @@ func init() {
 	case hasAVX512VNNI && hasAVX512:
 		kq45Kernels[gguf.TypeQ4_K] = tiles{tileQ4_Kx4AVX512, tileQ4_Kx1AVX512}
 		kq45Kernels[gguf.TypeQ5_K] = tiles{tileQ5_Kx4AVX512, tileQ5_Kx1AVX512}
-		batchTilers[formats[gguf.TypeQ4_K]] = kq45Packer{prepQ4_KW4AVX512, tileQ4_Kx4PackedAAVX512, tileQ4_Kx1AVX512}.dotTile
-		batchTilers[formats[gguf.TypeQ5_K]] = kq45Packer{prepQ5_KW4AVX512, tileQ5_Kx4PackedAAVX512, tileQ5_Kx1AVX512}.dotTile
+		batchTilers[formats[gguf.TypeQ4_K]] = kq45Packer{prepQ4_KW4AVX512, tileQ4_KPackedx4AVX512, tileQ4_Kx4PackedAAVX512, tileQ4_Kx1AVX512}.dotTile
+		batchTilers[formats[gguf.TypeQ5_K]] = kq45Packer{prepQ5_KW4AVX512, tileKPackedx4AVX512, tileQ5_Kx4PackedAAVX512, tileQ5_Kx1AVX512}.dotTile
 	case hasAVX2:
 		kq45Kernels[gguf.TypeQ4_K] = rowTiles(dotQ4_KAVX2)
 		kq45Kernels[gguf.TypeQ5_K] = rowTiles(dotQ5_KAVX2)

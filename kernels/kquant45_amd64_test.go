@@ -111,8 +111,8 @@ func TestKQ45PackedMatchesTwin(t *testing.T) {
 		t.Skip("CPU lacks the instructions")
 	}
 	packers := map[gguf.Type]kq45Packer{
-		gguf.TypeQ4_K: {prepQ4_KW4AVX512, tileQ4_Kx4PackedAAVX512, tileQ4_Kx1AVX512},
-		gguf.TypeQ5_K: {prepQ5_KW4AVX512, tileQ5_Kx4PackedAAVX512, tileQ5_Kx1AVX512},
+		gguf.TypeQ4_K: {prepQ4_KW4AVX512, tileQ4_KPackedx4AVX512, tileQ4_Kx4PackedAAVX512, tileQ4_Kx1AVX512},
+		gguf.TypeQ5_K: {prepQ5_KW4AVX512, tileKPackedx4AVX512, tileQ5_Kx4PackedAAVX512, tileQ5_Kx1AVX512},
 	}
 	for typ, p := range packers {
 		t.Run(typ.String(), func(t *testing.T) {
