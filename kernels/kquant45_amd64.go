@@ -105,30 +105,68 @@ var kq45PackPool sync.Pool
 
 func (p kq45Packer) dotTile(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na int, n int) int {
 	nb := n / qkK
-	nw4, na4 := nw&^3, na&^3
-	if nb == 0 || nw4 == 0 || na4 == 0 {
+	if nb == 0 || nw&^3 == 0 || na&^3 == 0 {
 		return 0
 	}
-	packW := na4 >= kq45PackMin
-	wLen, aLen := 0, nb*kq45PackedA
-	if packW {
-		wLen = nb * kq45PackedW
+	aLen := na &^ 3 / 4 * nb * kq45PackedA
+	bufp, buf := poolBuf(&kq45PackPool, p.weightBytes(na, nb)+aLen)
+	ap := buf[len(buf)-aLen:]
+	kq45PackA(ap, a, aStride, na, nb)
+	p.tiles(dst, dstStride, w, wStride, nw, a, aStride, na, nb, ap, buf[:len(buf)-aLen])
+	kq45PackPool.Put(bufp)
+	return nw &^ 3
+}
+
+// weightBytes is the room for a group of 4 packed weight rows: none where
+// na activation rows are too few to pack them.
+func (p kq45Packer) weightBytes(na, nb int) int {
+	if na&^3 >= kq45PackMin {
+		return nb * kq45PackedW
 	}
-	need := wLen + na4/4*aLen + 64
-	bufp, _ := kq45PackPool.Get().(*[]byte)
-	if bufp == nil || cap(*bufp) < need {
-		b := make([]byte, need)
-		bufp = &b
+	return 0
+}
+
+// packA is the actPacker's pack: the groups of 4 activation rows, packed.
+func (p kq45Packer) packA(buf *[]byte, a []byte, aStride, na, n int) []byte {
+	nb := n / qkK
+	if nb == 0 || na&^3 == 0 {
+		return nil
 	}
-	buf := (*bufp)[:need]
-	off := int(-uintptr(unsafe.Pointer(&buf[0])) & 63)
-	wp, ap := buf[off:off+wLen], buf[off+wLen:need-64+off]
-	for i := 0; i < na4; i += 4 {
+	ap := alignedBuf(buf, na&^3/4*nb*kq45PackedA)
+	kq45PackA(ap, a, aStride, na, nb)
+	return ap
+}
+
+// dotTilePackedA is the actPacker's tile: dotTile with the activations
+// packed by packA.
+func (p kq45Packer) dotTilePackedA(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na, n int, ap []byte) int {
+	nb := n / qkK
+	if nb == 0 || nw&^3 == 0 || na&^3 == 0 {
+		return 0
+	}
+	bufp, wp := poolBuf(&kq45PackPool, p.weightBytes(na, nb))
+	p.tiles(dst, dstStride, w, wStride, nw, a, aStride, na, nb, ap, wp)
+	kq45PackPool.Put(bufp)
+	return nw &^ 3
+}
+
+// kq45PackA packs the groups of 4 of the na activation rows into ap.
+func kq45PackA(ap []byte, a []byte, aStride, na, nb int) {
+	aLen := nb * kq45PackedA
+	for i := 0; i < na&^3; i += 4 {
 		prepQ8_KA4AVX512(&ap[i/4*aLen], &a[i*aStride], aStride, nb)
 	}
+}
+
+// tiles computes the outputs of the first nw&^3 weight rows, with the
+// activations packed in ap and room for a packed weight group in wp (empty
+// where the weights are not packed).
+func (p kq45Packer) tiles(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na, nb int, ap, wp []byte) {
+	aLen := nb * kq45PackedA
+	nw4, na4 := nw&^3, na&^3
 	for j := 0; j < nw4; j += 4 {
 		wj := &w[j*wStride]
-		if packW {
+		if len(wp) > 0 {
 			p.prepW(&wp[0], wj, wStride, nb)
 			for i := 0; i < na4; i += 4 {
 				p.packed(&wp[0], &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
@@ -142,8 +180,6 @@ func (p kq45Packer) dotTile(dst []float32, dstStride int, w []byte, wStride, nw 
 			p.x1(wj, wStride, &a[i*aStride], aStride, nb, &dst[i*dstStride+j], dstStride)
 		}
 	}
-	kq45PackPool.Put(bufp)
-	return nw4
 }
 
 // kq45Kernels are the kernels this machine runs for Q4_K and Q5_K (none
@@ -155,8 +191,13 @@ func init() {
 	case hasAVX512VNNI && hasAVX512:
 		kq45Kernels[gguf.TypeQ4_K] = tiles{tileQ4_Kx4AVX512, tileQ4_Kx1AVX512}
 		kq45Kernels[gguf.TypeQ5_K] = tiles{tileQ5_Kx4AVX512, tileQ5_Kx1AVX512}
-		batchTilers[formats[gguf.TypeQ4_K]] = kq45Packer{prepQ4_KW4AVX512, tileQ4_KPackedx4AVX512, tileQ4_Kx4PackedAAVX512, tileQ4_Kx1AVX512}.dotTile
-		batchTilers[formats[gguf.TypeQ5_K]] = kq45Packer{prepQ5_KW4AVX512, tileKPackedx4AVX512, tileQ5_Kx4PackedAAVX512, tileQ5_Kx1AVX512}.dotTile
+		for typ, p := range map[gguf.Type]kq45Packer{
+			gguf.TypeQ4_K: {prepQ4_KW4AVX512, tileQ4_KPackedx4AVX512, tileQ4_Kx4PackedAAVX512, tileQ4_Kx1AVX512},
+			gguf.TypeQ5_K: {prepQ5_KW4AVX512, tileKPackedx4AVX512, tileQ5_Kx4PackedAAVX512, tileQ5_Kx1AVX512},
+		} {
+			batchTilers[formats[typ]] = p.dotTile
+			actPackers[formats[typ]] = actPacker{p.packA, p.dotTilePackedA}
+		}
 	case hasAVX2:
 		kq45Kernels[gguf.TypeQ4_K] = rowTiles(dotQ4_KAVX2)
 		kq45Kernels[gguf.TypeQ5_K] = rowTiles(dotQ5_KAVX2)

@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"sync"
-	"unsafe"
 
 	"github.com/conveyor-llm/conveyor/gguf"
 )
@@ -44,35 +43,65 @@ var kq6PackPool sync.Pool
 func kq6DotTile(x1 tileKernel) batchTiler {
 	return func(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na int, n int) int {
 		nb := n / qkK
-		nw4, na4 := nw&^3, na&^3
-		if nb == 0 || nw4 == 0 || na4 < kq6PackMin {
+		if nb == 0 || nw&^3 == 0 || na&^3 < kq6PackMin {
 			return 0
 		}
-		wLen, aLen := nb*kq6PackedW, nb*kq6PackedA
-		need := wLen + na4/4*aLen + 64
-		bufp, _ := kq6PackPool.Get().(*[]byte)
-		if bufp == nil || cap(*bufp) < need {
-			b := make([]byte, need)
-			bufp = &b
-		}
-		buf := (*bufp)[:need]
-		off := int(-uintptr(unsafe.Pointer(&buf[0])) & 63)
-		wp, ap := buf[off:off+wLen], buf[off+wLen:off+wLen+na4/4*aLen]
-		for i := 0; i < na4; i += 4 {
-			prepQ8_KA4Q6AVX512(&ap[i/4*aLen], &a[i*aStride], aStride, nb)
-		}
-		for j := 0; j < nw4; j += 4 {
-			wj := &w[j*wStride]
-			prepQ6_KW4AVX512(&wp[0], wj, wStride, nb)
-			for i := 0; i < na4; i += 4 {
-				tileQ6_KPackedx4AVX512(&wp[0], &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
-			}
-			for i := na4; i < na; i++ {
-				x1(wj, wStride, &a[i*aStride], aStride, nb, &dst[i*dstStride+j], dstStride)
-			}
-		}
+		aLen := na &^ 3 / 4 * nb * kq6PackedA
+		bufp, buf := poolBuf(&kq6PackPool, nb*kq6PackedW+aLen)
+		ap := buf[len(buf)-aLen:]
+		kq6PackA(ap, a, aStride, na, nb)
+		kq6Tiles(x1, dst, dstStride, w, wStride, nw, a, aStride, na, nb, ap, buf[:len(buf)-aLen])
 		kq6PackPool.Put(bufp)
-		return nw4
+		return nw &^ 3
+	}
+}
+
+// kq6ActPacker is kq6DotTile split for PackActs and DotTilePacked.
+func kq6ActPacker(x1 tileKernel) actPacker {
+	pack := func(buf *[]byte, a []byte, aStride, na, n int) []byte {
+		nb := n / qkK
+		if nb == 0 || na&^3 < kq6PackMin {
+			return nil
+		}
+		ap := alignedBuf(buf, na&^3/4*nb*kq6PackedA)
+		kq6PackA(ap, a, aStride, na, nb)
+		return ap
+	}
+	tile := func(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na, n int, ap []byte) int {
+		nb := n / qkK
+		if nb == 0 || nw&^3 == 0 || na&^3 < kq6PackMin {
+			return 0
+		}
+		bufp, wp := poolBuf(&kq6PackPool, nb*kq6PackedW)
+		kq6Tiles(x1, dst, dstStride, w, wStride, nw, a, aStride, na, nb, ap, wp)
+		kq6PackPool.Put(bufp)
+		return nw &^ 3
+	}
+	return actPacker{pack, tile}
+}
+
+// kq6PackA packs the groups of 4 of the na activation rows into ap.
+func kq6PackA(ap []byte, a []byte, aStride, na, nb int) {
+	aLen := nb * kq6PackedA
+	for i := 0; i < na&^3; i += 4 {
+		prepQ8_KA4Q6AVX512(&ap[i/4*aLen], &a[i*aStride], aStride, nb)
+	}
+}
+
+// kq6Tiles computes the outputs of the first nw&^3 weight rows, with the
+// activations packed in ap and room for a packed weight group in wp.
+func kq6Tiles(x1 tileKernel, dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na, nb int, ap, wp []byte) {
+	aLen := nb * kq6PackedA
+	nw4, na4 := nw&^3, na&^3
+	for j := 0; j < nw4; j += 4 {
+		wj := &w[j*wStride]
+		prepQ6_KW4AVX512(&wp[0], wj, wStride, nb)
+		for i := 0; i < na4; i += 4 {
+			tileQ6_KPackedx4AVX512(&wp[0], &ap[i/4*aLen], nb, &dst[i*dstStride+j], dstStride)
+		}
+		for i := na4; i < na; i++ {
+			x1(wj, wStride, &a[i*aStride], aStride, nb, &dst[i*dstStride+j], dstStride)
+		}
 	}
 }
 
@@ -83,6 +112,7 @@ func init() {
 	for _, k := range kquant236AVX512 {
 		if k.t == gguf.TypeQ6_K {
 			batchTilers[formats[k.t]] = kq6DotTile(k.decodeX1())
+			actPackers[formats[k.t]] = kq6ActPacker(k.decodeX1())
 		}
 	}
 }

@@ -37,8 +37,15 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 		format: format, n: n, m: m, k: k,
 		xs: f32s(x), act: b.scratch[:n*aRowBytes], aRowBytes: aRowBytes,
 		weights: raw(w), wRowBytes: int(w.RowBytes()), out: f32s(dst),
+		packedActs: t.packedActs,
 	}
 	b.pool.parallelRange(n, 1, t)
+	if n <= t.actBlock() {
+		// All of x meets each weight tile at once: lay its rows out for
+		// the tile kernels once here, not in each DotTile call.
+		format.PackActs(&t.packedActs, t.act, aRowBytes, n, k)
+		t.usePacked = true
+	}
 	// Split by groups of 4 weight rows so each thread streams its own part of
 	// w, computing that part for every row of x.
 	t.dots = true
@@ -53,7 +60,7 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 		t.grab = max(minGrab, groups/(grabsPerThread*b.pool.size()))
 	}
 	b.pool.parallelRange(groups, 4, t)
-	*t = matmulTask{}
+	*t = matmulTask{packedActs: t.packedActs}
 }
 
 const (
@@ -88,6 +95,16 @@ type matmulTask struct {
 	// to groups, in place of its own range (decode).
 	grab, groups int
 	next         atomic.Int64
+	// usePacked is whether packedActs holds all of act, packed once for
+	// every dotGroups (its buffer is kept from one MatMul to the next).
+	usePacked  bool
+	packedActs kernels.PackedActs
+}
+
+// actBlock is the most activation rows a weight tile meets at once, so that
+// they stay in cache while the weights stream past.
+func (t *matmulTask) actBlock() int {
+	return max(tileRows, actBlockBytes/max(t.aRowBytes, 1)/tileRows*tileRows)
 }
 
 func (t *matmulTask) run(_, lo, hi int) {
@@ -113,7 +130,11 @@ func (t *matmulTask) run(_, lo, hi int) {
 // dotGroups computes the outputs of weight row groups [lo, hi).
 func (t *matmulTask) dotGroups(lo, hi int) {
 	j0, j1 := lo*tileRows, min(hi*tileRows, t.m)
-	block := max(tileRows, actBlockBytes/max(t.aRowBytes, 1)/tileRows*tileRows)
+	if t.usePacked {
+		t.format.DotTilePacked(t.out[j0:], t.m, t.weights[j0*t.wRowBytes:], t.wRowBytes, j1-j0, &t.packedActs)
+		return
+	}
+	block := t.actBlock()
 	for i0 := 0; i0 < t.n; i0 += block {
 		na := min(block, t.n-i0)
 		t.format.DotTile(t.out[i0*t.m+j0:], t.m, t.weights[j0*t.wRowBytes:], t.wRowBytes, j1-j0,
