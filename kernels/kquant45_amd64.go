@@ -87,8 +87,9 @@ const (
 )
 
 // kq45Packer is the batch path: DotTile's activation rows are packed once
-// per call and, from kq45PackMin activation rows on, each group of 4 weight
-// rows once per call, so that the 4x4 kernel finds its levels, scales and
+// per call (once per MatMul through PackActs and DotTilePacked) and, from
+// kq45PackMin activation rows on, each group of 4 weight rows once per
+// call, so that the 4x4 kernel finds its levels, scales and
 // factors laid out for it. Below that (batched decode of 4 to 7 streams)
 // the x4a kernel lays each weight line out in registers as it reads it.
 type kq45Packer struct {
