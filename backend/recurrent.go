@@ -26,7 +26,8 @@ type Recurrent interface {
 	// state M: M = exp(g) M; M += beta (v - M k) kᵀ; o = Scale M q.
 	// beta and alpha are n x ValueHeads (or beta n x 2*ValueHeads when
 	// p.GroupedBA, alpha unused); dtBias and a 1 x ValueHeads; state seqs x
-	// ValueHeads*ValueDim*KeyDim (F32); pos and seq as SSMConv's.
+	// p.StateSize() (F32, laid out as the backend chooses); pos and seq as
+	// SSMConv's.
 	DeltaNet(dst, qkv, beta, alpha, dtBias, a, state, pos, seq Tensor, p DeltaNet)
 	// SplitHalves splits each row of x (rows x 2c) into its first half, a
 	// row of a (rows x c), and its second half, a row of b.
@@ -55,8 +56,19 @@ func (p DeltaNet) ConvChannels() int {
 	return 2*p.KeyHeads*p.KeyDim + p.ValueHeads*p.ValueDim
 }
 
-// StateSize is the delta-rule state of one sequence, in values.
-func (p DeltaNet) StateSize() int { return p.ValueHeads * p.ValueDim * p.KeyDim }
+// DeltaNetChunk is the chunk length of the chunkwise delta rule: chunks
+// start at positions that are multiples of it, whatever the batches.
+const DeltaNetChunk = 64
+
+// StateSize is the delta-rule state of one sequence, in values: per value
+// head room for its ValueDim x KeyDim matrix (ValueDim rounded up to 8, for
+// the CPU's blocked layout) and for the rows of an unfinished chunk (per
+// token k, the new value and the cumulative log decay). A backend that runs
+// the recurrence uses only the first ValueHeads*ValueDim*KeyDim values.
+func (p DeltaNet) StateSize() int {
+	dv8 := (p.ValueDim + 7) / 8 * 8
+	return p.ValueHeads * (dv8*p.KeyDim + DeltaNetChunk*(p.KeyDim+p.ValueDim+1))
+}
 
 // KeyHead is the key head value head j reads.
 func (p DeltaNet) KeyHead(j int) int {

@@ -8,10 +8,11 @@ import (
 )
 
 // The Gated DeltaNet ops (backend.Recurrent). Each sequence's tokens are
-// taken in batch order, one at a time, with the same arithmetic whatever the
-// batch: a token's result is the same alone, beside other sequences, or with
-// its prompt split into chunks. Work is split across (sequence, channel) or
-// (sequence, value head), never within one token's reduction.
+// taken in batch order with the same arithmetic whatever the batch: a token's
+// result is the same alone, beside other sequences, or with its prompt split
+// into chunks. Work is split across (sequence, channel) or (sequence, value
+// head), never within one token's reduction. DeltaNet runs chunkwise
+// (deltanet_chunk.go) unless DeltaNetByToken selects the recurrence here.
 
 var _ backend.Recurrent = (*Backend)(nil)
 
@@ -50,10 +51,19 @@ func (b *Backend) SSMConv(dst, x, w, state, pos, seq backend.Tensor) {
 // recurrentTasks are the ops' loops, kept on the Backend so that starting
 // one allocates nothing, and each worker's scratch.
 type recurrentTasks struct {
-	conv convTask
-	dn   deltaNetTask
-	work [][]float32
+	conv    convTask
+	dn      deltaNetTask
+	chunk   chunkTask
+	work    [][]float32
+	tokens  [][]int
+	byToken bool // DeltaNet runs the recurrence token by token
 }
+
+// DeltaNetByToken selects how DeltaNet runs: token by token through the
+// recurrence, the state being each value head's matrix alone (the layout the
+// Vulkan shader shares), or (false, the default) chunkwise. A state is only
+// valid for the form that wrote it.
+func (b *Backend) DeltaNetByToken(on bool) { b.recurrent.byToken = on }
 
 type convTask struct {
 	in, out, w, state []float32
@@ -130,15 +140,26 @@ func (b *Backend) DeltaNet(dst, qkv, beta, alpha, dtBias, a, state, pos, seq bac
 	r := &b.recurrent
 	if len(r.work) < len(b.work) {
 		r.work = make([][]float32, len(b.work))
+		r.tokens = make([][]int, len(b.work))
+	}
+	if !r.byToken {
+		t := &r.chunk
+		*t = chunkTask{in: in, out: out, beta: bt, alpha: al, dt: dt, a: av, state: st, stride: state.Cols,
+			pos: positions, seq: seqs, n: n, p: p, work: r.work, tokens: r.tokens}
+		b.pool.parallelRange(state.Rows*hv, 1, t)
+		*t = chunkTask{}
+		return
 	}
 	t := &r.dn
-	*t = deltaNetTask{in: in, out: out, beta: bt, alpha: al, dt: dt, a: av, state: st, pos: positions, seq: seqs, n: n, p: p, work: r.work}
+	*t = deltaNetTask{in: in, out: out, beta: bt, alpha: al, dt: dt, a: av, state: st, stride: state.Cols,
+		pos: positions, seq: seqs, n: n, p: p, work: r.work}
 	b.pool.parallelRange(state.Rows*hv, 1, t)
 	*t = deltaNetTask{}
 }
 
 type deltaNetTask struct {
 	in, out, beta, alpha, dt, a, state []float32
+	stride                             int // of the state's rows
 	pos, seq                           []int32
 	n                                  int
 	p                                  backend.DeltaNet
@@ -150,12 +171,12 @@ type deltaNetTask struct {
 func (t *deltaNetTask) run(worker, lo, hi int) {
 	p := t.p
 	hk, hv, dk, dv := p.KeyHeads, p.ValueHeads, p.KeyDim, p.ValueDim
-	cols, per := p.ConvChannels(), hv/hk
+	cols := p.ConvChannels()
 	scratch := grow(&t.work[worker], 2*dk+dv)
 	q, kk, mk := scratch[:dk], scratch[dk:2*dk], scratch[2*dk:]
 	for u := lo; u < hi; u++ {
 		s, j := u/hv, u%hv
-		m := t.state[(s*hv+j)*dv*dk : (s*hv+j+1)*dv*dk] // dv rows of dk
+		m := t.state[s*t.stride+j*dv*dk : s*t.stride+(j+1)*dv*dk] // dv rows of dk
 		kh := p.KeyHead(j)
 		for tk := 0; tk < t.n; tk++ {
 			if int(t.seq[tk]) != s {
@@ -168,15 +189,8 @@ func (t *deltaNetTask) run(worker, lo, hi int) {
 			l2Normalize(q, row[kh*dk:(kh+1)*dk], p.Eps)
 			l2Normalize(kk, row[(hk+kh)*dk:(hk+kh+1)*dk], p.Eps)
 			v := row[2*hk*dk+j*dv : 2*hk*dk+(j+1)*dv]
-			var bl, alog float32
-			if p.GroupedBA {
-				g := t.beta[tk*2*hv+(j/per)*2*per:]
-				bl, alog = g[j%per], g[per+j%per]
-			} else {
-				bl, alog = t.beta[tk*hv+j], t.alpha[tk*hv+j]
-			}
-			bb := sigmoidF32(bl)
-			decay := float32(math.Exp(float64(softplusF32(alog+t.dt[j]) * t.a[j])))
+			bb, g := deltaNetGates(p, t.beta, t.alpha, t.dt, t.a, tk, j)
+			decay := float32(math.Exp(float64(g)))
 			for i := range m {
 				m[i] *= decay
 			}
@@ -200,6 +214,21 @@ func (t *deltaNetTask) run(worker, lo, hi int) {
 			}
 		}
 	}
+}
+
+// deltaNetGates are token tk's beta = sigmoid(beta logit) and log decay
+// g = softplus(alpha logit + dtBias) * a for value head j.
+func deltaNetGates(p backend.DeltaNet, beta, alpha, dt, a []float32, tk, j int) (bb, g float32) {
+	hv := p.ValueHeads
+	var bl, alog float32
+	if p.GroupedBA {
+		per := hv / p.KeyHeads
+		ba := beta[tk*2*hv+(j/per)*2*per:]
+		bl, alog = ba[j%per], ba[per+j%per]
+	} else {
+		bl, alog = beta[tk*hv+j], alpha[tk*hv+j]
+	}
+	return sigmoidF32(bl), softplusF32(alog+dt[j]) * a[j]
 }
 
 // l2Normalize writes x / sqrt(sum(x²) + eps) into dst.
