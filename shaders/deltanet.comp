@@ -27,6 +27,7 @@ layout(push_constant) uniform P {
 	uint xOff, gOff, sOff, pOff, qOff, dOff;
 	uint n, hk, hv, dk, dv;
 	float eps, scale;
+	uint sStride; // of the state's rows: the matrices come first
 } p;
 
 shared float sq[MAXDK];
@@ -40,7 +41,7 @@ void main() {
 	uint per = hv / hk;
 	uint kh = TILED != 0u ? j % hk : j / per;
 	uint cols = 2u * hk * dk + hv * dv;
-	uint state = p.sOff + (s * hv + j) * dv * dk;
+	uint state = p.sOff + s * p.sStride + j * dv * dk;
 	for (uint t = 0u; t < p.n; t++) {
 		if (uint(SEQ[p.qOff + t]) != s) {
 			continue; // uniform across the workgroup

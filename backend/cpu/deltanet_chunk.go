@@ -53,27 +53,24 @@ type chunkHead struct {
 
 const chunkLen = backend.DeltaNetChunk
 
-func (t *chunkTask) head(worker, s, j int) *chunkHead {
+// head points h at value head j of sequence s and at worker's scratch.
+func (t *chunkTask) head(h *chunkHead, worker, s, j int) {
 	p := t.p
 	dk, dv := p.KeyDim, p.ValueDim
 	dv8 := (dv + 7) / 8 * 8
 	per := p.StateSize() / p.ValueHeads
 	st := t.state[s*t.stride+j*per : s*t.stride+(j+1)*per]
-	h := &chunkHead{dk: dk, dv: dv, dv8: dv8, blocks: dv8 / 8}
-	h.m0, st = st[:dv8*dk], st[dv8*dk:]
-	h.k, st = st[:chunkLen*dk], st[chunkLen*dk:]
-	h.d, h.g = st[:chunkLen*dv], st[chunkLen*dv:chunkLen*dv+chunkLen]
-	sizes := []int{chunkLen * dk, chunkLen * dv8, chunkLen * dv8, chunkLen,
-		chunkLen * 8, dk * 8, chunkLen, dv, dk * chunkLen, chunkLen * 8, dk * 8}
-	total := 0
-	for _, n := range sizes {
-		total += n
+	*h = chunkHead{dk: dk, dv: dv, dv8: dv8, blocks: dv8 / 8}
+	take := func(buf *[]float32, n int) []float32 {
+		v := (*buf)[:n:n]
+		*buf = (*buf)[n:]
+		return v
 	}
-	buf := grow(&t.work[worker], total)
-	for i, dst := range []*[]float32{&h.q, &h.mk, &h.mq, &h.beta, &h.dots, &h.lanes, &h.coef, &h.sum, &h.kT, &h.w, &h.upd} {
-		*dst, buf = buf[:sizes[i]], buf[sizes[i]:]
-	}
-	return h
+	h.m0, h.k, h.d, h.g = take(&st, dv8*dk), take(&st, chunkLen*dk), take(&st, chunkLen*dv), take(&st, chunkLen)
+	buf := grow(&t.work[worker], chunkLen*(dk+2*dv8+1+8+1+dk+8)+dk*16+dv)
+	h.q, h.mk, h.mq, h.beta = take(&buf, chunkLen*dk), take(&buf, chunkLen*dv8), take(&buf, chunkLen*dv8), take(&buf, chunkLen)
+	h.dots, h.lanes, h.coef, h.sum = take(&buf, chunkLen*8), take(&buf, dk*8), take(&buf, chunkLen), take(&buf, dv)
+	h.kT, h.w, h.upd = take(&buf, dk*chunkLen), take(&buf, chunkLen*8), take(&buf, dk*8)
 }
 
 // run computes value heads (of sequences) [lo, hi): each over the batch's
@@ -81,7 +78,8 @@ func (t *chunkTask) head(worker, s, j int) *chunkHead {
 func (t *chunkTask) run(worker, lo, hi int) {
 	for u := lo; u < hi; u++ {
 		s, j := u/t.p.ValueHeads, u%t.p.ValueHeads
-		h := t.head(worker, s, j)
+		var h chunkHead
+		t.head(&h, worker, s, j)
 		toks := t.tokens[worker][:0]
 		for tk := 0; tk < t.n; tk++ {
 			if int(t.seq[tk]) == s {
@@ -94,7 +92,7 @@ func (t *chunkTask) run(worker, lo, hi int) {
 			for e < len(toks) && t.pos[toks[e]] == t.pos[toks[e-1]]+1 && t.pos[toks[e]]%chunkLen != 0 {
 				e++
 			}
-			t.runChunk(h, j, toks[i:e])
+			t.runChunk(&h, j, toks[i:e])
 			i = e
 		}
 	}

@@ -7,8 +7,9 @@ import (
 	"github.com/conveyor-llm/conveyor/gguf"
 )
 
-// The Gated DeltaNet ops (backend.Recurrent) of the hybrid models. As on the
-// CPU, each sequence's tokens are taken in batch order, one at a time, by the
+// The Gated DeltaNet ops (backend.Recurrent) of the hybrid models. As the
+// CPU's recurrence (cpu.Backend.DeltaNetByToken; the CPU's default is
+// chunkwise), each sequence's tokens are taken in batch order, one at a time, by the
 // invocation (SSMConv: one per sequence and channel) or workgroup (DeltaNet:
 // one per sequence and value head) that owns that part of the state, so a
 // token's result does not depend on the rest of the batch or on how its
@@ -18,7 +19,7 @@ var _ backend.Recurrent = (*Backend)(nil)
 
 func init() {
 	shaderLayouts["ssm_conv"] = [2]int{6, 40}
-	shaderLayouts["deltanet"] = [2]int{6, 52}
+	shaderLayouts["deltanet"] = [2]int{6, 56}
 	shaderLayouts["deltanet_gates"] = [2]int{5, 32}
 	shaderLayouts["recurrent_ew"] = [2]int{3, 24}
 }
@@ -104,7 +105,7 @@ func (b *Backend) DeltaNet(dst, qkv, beta, alpha, dtBias, a, state, pos, seq bac
 
 	xv, sv, pv, qv, ov := b.bind(qkv), b.bind(state), b.bind(pos), b.bind(seq), b.bind(dst)
 	pc = push{}.u(xv.words(), gv.words(), sv.words(), pv.words(), qv.words(), ov.words(),
-		uint32(n), uint32(hk), uint32(hv), uint32(dk), uint32(dv)).f(p.Eps).f(p.Scale)
+		uint32(n), uint32(hk), uint32(hv), uint32(dk), uint32(dv)).f(p.Eps).f(p.Scale).u(uint32(state.Cols))
 	tiled := uint32(0)
 	if p.Tiled {
 		tiled = 1

@@ -25,7 +25,8 @@ func recurrentBatch(e *env, n, seqs int) (pos, seq pair) {
 	return e.i32(ps), e.i32(ss)
 }
 
-// SSMConv and DeltaNet agree with the CPU on fresh random inputs and states,
+// SSMConv and DeltaNet agree with the CPU (DeltaNet with the CPU's
+// recurrence, whose state layout the shader shares) on fresh random inputs and states,
 // over batches that interleave sequences (one starting at position 0, the
 // others continuing), called twice so the second call continues the state
 // the first left: outputs (poisoned first) and states within
@@ -56,6 +57,7 @@ func TestRecurrentMatchesCPU(t *testing.T) {
 			}
 		}
 	}
+	e.cpu.DeltaNetByToken(true)
 	for _, c := range []struct {
 		p       backend.DeltaNet
 		n, seqs int
