@@ -47,6 +47,7 @@ type chunkHead struct {
 	// scratch
 	q, mk, mq, beta     []float32 // per token of a run: q, M0·k, M0·q, beta
 	dots, lanes, coef   []float32
+	decay               []float32 // exp(G_t - G_i)
 	sum, kT, w, upd     []float32
 	dk, dv, dv8, blocks int
 }
@@ -67,9 +68,10 @@ func (t *chunkTask) head(h *chunkHead, worker, s, j int) {
 		return v
 	}
 	h.m0, h.k, h.d, h.g = take(&st, dv8*dk), take(&st, chunkLen*dk), take(&st, chunkLen*dv), take(&st, chunkLen)
-	buf := grow(&t.work[worker], chunkLen*(dk+2*dv8+1+8+1+dk+8)+dk*16+dv)
+	buf := grow(&t.work[worker], chunkLen*(dk+2*dv8+1+8+2+dk+8)+dk*16+dv)
 	h.q, h.mk, h.mq, h.beta = take(&buf, chunkLen*dk), take(&buf, chunkLen*dv8), take(&buf, chunkLen*dv8), take(&buf, chunkLen)
 	h.dots, h.lanes, h.coef, h.sum = take(&buf, chunkLen*8), take(&buf, dk*8), take(&buf, chunkLen), take(&buf, dv)
+	h.decay = take(&buf, chunkLen)
 	h.kT, h.w, h.upd = take(&buf, dk*chunkLen), take(&buf, chunkLen*8), take(&buf, dk*8)
 }
 
@@ -111,9 +113,9 @@ func (t *chunkTask) runChunk(h *chunkHead, j int, toks []int) {
 	off, cnt := first%chunkLen, len(toks)
 	for m, tk := range toks {
 		row := t.in[tk*cols : (tk+1)*cols]
-		l2Normalize(h.q[m*dk:(m+1)*dk], row[kh*dk:(kh+1)*dk], p.Eps)
+		l2NormalizeLanes(h.q[m*dk:(m+1)*dk], row[kh*dk:(kh+1)*dk], p.Eps)
 		r := off + m
-		l2Normalize(h.k[r*dk:(r+1)*dk], row[(hk+kh)*dk:(hk+kh+1)*dk], p.Eps)
+		l2NormalizeLanes(h.k[r*dk:(r+1)*dk], row[(hk+kh)*dk:(hk+kh+1)*dk], p.Eps)
 		bb, g := deltaNetGates(p, t.beta, t.alpha, t.dt, t.a, tk, j)
 		h.beta[m] = bb
 		if r > 0 {
@@ -160,7 +162,8 @@ func (t *chunkTask) runChunk(h *chunkHead, j int, toks []int) {
 			r, l := off+m, 2*(m-g0)
 			eG := expF32(h.g[r])
 			for i := 0; i < r; i++ {
-				h.coef[i] = expF32(h.g[r]-h.g[i]) * h.dots[i*8+l]
+				h.decay[i] = expF32(h.g[r] - h.g[i])
+				h.coef[i] = h.decay[i] * h.dots[i*8+l]
 			}
 			kernels.AttnWeightedSum(h.sum, h.coef, h.d, dv, r)
 			v := t.in[toks[m]*cols+2*hk*dk+j*dv:]
@@ -170,7 +173,7 @@ func (t *chunkTask) runChunk(h *chunkHead, j int, toks []int) {
 				d[c] = bb * ((v[c] - eG*mkm[c]) - h.sum[c])
 			}
 			for i := 0; i < r; i++ {
-				h.coef[i] = expF32(h.g[r]-h.g[i]) * h.dots[i*8+l+1]
+				h.coef[i] = h.decay[i] * h.dots[i*8+l+1]
 			}
 			h.coef[r] = h.dots[r*8+l+1]
 			kernels.AttnWeightedSum(h.sum, h.coef, h.d, dv, r+1)
@@ -211,6 +214,30 @@ func (h *chunkHead) advance() {
 		for x := range blk {
 			blk[x] = eG*blk[x] + h.upd[x]
 		}
+	}
+}
+
+// l2NormalizeLanes is l2Normalize with the squares summed in 8 lanes (value
+// i in lane i%8, the lanes then summed in order), which pipelines.
+func l2NormalizeLanes(dst, x []float32, eps float32) {
+	var lanes [8]float32
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		v := x[i : i+8 : i+8]
+		for l := range lanes {
+			lanes[l] += v[l] * v[l]
+		}
+	}
+	for ; i < len(x); i++ {
+		lanes[i%8] += x[i] * x[i]
+	}
+	var sum float32
+	for _, s := range lanes {
+		sum += s
+	}
+	scale := 1 / float32(math.Sqrt(float64(sum+eps)))
+	for i, v := range x {
+		dst[i] = v * scale
 	}
 }
 

@@ -208,3 +208,52 @@ func TestDeltaNetChunkwiseBatchInvariant(t *testing.T) {
 		require.Equal(t, f32s(one)[:st], f32s(single), "%+v: state after token by token", shape)
 	}
 }
+
+// BenchmarkDeltaNet is the op at a Qwen 3.5's sizes (16 key, 32 value heads
+// of 128) on one thread: a 512-token prefill from position 0, and decoding
+// one token at a time after it, token by token against chunkwise.
+func BenchmarkDeltaNet(b *testing.B) {
+	p := backend.DeltaNet{KeyHeads: 16, ValueHeads: 32, KeyDim: 128, ValueDim: 128, Tiled: true, Eps: 1e-6}
+	p.Scale = 1 / float32(math.Sqrt(128))
+	const n = 512
+	for _, byToken := range []bool{true, false} {
+		name := "chunkwise"
+		if byToken {
+			name = "bytoken"
+		}
+		be := New(1)
+		be.DeltaNetByToken(byToken)
+		x := newDeltaNetInputs(b, be, p, n, 1)
+		hv, cols := p.ValueHeads, p.ConvChannels()
+		state := f32Tensor(b, be, 1, p.StateSize(), nil)
+		out := f32Tensor(b, be, n, hv*p.ValueDim, nil)
+		qkv, beta := f32Tensor(b, be, n, cols, x.qkv), f32Tensor(b, be, n, hv, x.beta)
+		alpha := f32Tensor(b, be, n, hv, x.alpha)
+		pos := make([]int32, n)
+		for i := range pos {
+			pos[i] = int32(i)
+		}
+		posT, seqT := i32Tensor(b, be, pos), i32Tensor(b, be, make([]int32, n))
+		b.Run("prefill512/"+name, func(b *testing.B) {
+			start := processCPU()
+			for b.Loop() {
+				be.DeltaNet(out, qkv, beta, alpha, x.dtT, x.aT, state, posT, seqT, p)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*hv), "ns/token/head")
+			b.ReportMetric(float64(processCPU()-start)/float64(b.N*n*hv), "cpu-ns/token/head")
+		})
+		b.Run("decode/"+name, func(b *testing.B) {
+			be.DeltaNet(out, qkv, beta, alpha, x.dtT, x.aT, state, posT, seqT, p)
+			one := func(t backend.Tensor) backend.Tensor { return t.Slice(0, 1) }
+			pos1, seq1 := i32Tensor(b, be, []int32{0}), i32Tensor(b, be, []int32{0})
+			i, start := 0, processCPU()
+			for b.Loop() {
+				i32s(pos1)[0] = int32(n + i)
+				be.DeltaNet(one(out), one(qkv), one(beta), one(alpha), x.dtT, x.aT, state, pos1, seq1, p)
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*hv), "ns/token/head")
+			b.ReportMetric(float64(processCPU()-start)/float64(b.N*hv), "cpu-ns/token/head")
+		})
+	}
+}
