@@ -58,7 +58,7 @@ func (p DeltaNet) ConvChannels() int {
 
 // DeltaNetChunk is the chunk length of the chunkwise delta rule: chunks
 // start at positions that are multiples of it, whatever the batches.
-const DeltaNetChunk = 64
+const DeltaNetChunk = 16
 
 // StateSize is the delta-rule state of one sequence, in values: per value
 // head room for its ValueDim x KeyDim matrix (ValueDim rounded up to 8, for
