@@ -94,11 +94,7 @@ func (t *chunkTask) run(worker, lo, hi int) {
 			for e < len(toks) && t.pos[toks[e]] == t.pos[toks[e-1]]+1 && t.pos[toks[e]]%chunkLen != 0 {
 				e++
 			}
-			if recurrenceVec {
-				t.runVec(&h, j, toks[i:e])
-			} else {
-				t.runChunk(&h, j, toks[i:e])
-			}
+			t.runChunk(&h, j, toks[i:e])
 			i = e
 		}
 	}

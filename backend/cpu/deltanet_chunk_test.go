@@ -216,10 +216,11 @@ func BenchmarkDeltaNet(b *testing.B) {
 	p := backend.DeltaNet{KeyHeads: 16, ValueHeads: 32, KeyDim: 128, ValueDim: 128, Tiled: true, Eps: 1e-6}
 	p.Scale = 1 / float32(math.Sqrt(128))
 	const n = 512
-	for _, mode := range []string{"bytoken", "chunkwise", "vec"} {
-		name, byToken := mode, mode == "bytoken"
-		recurrenceVec = mode == "vec"
-
+	for _, byToken := range []bool{true, false} {
+		name := "chunkwise"
+		if byToken {
+			name = "bytoken"
+		}
 		be := New(1)
 		be.DeltaNetByToken(byToken)
 		x := newDeltaNetInputs(b, be, p, n, 1)
