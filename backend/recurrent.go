@@ -6,12 +6,16 @@ package backend
 //
 // The state is kept per sequence, next to the KV cache: a short-convolution
 // state (the last ConvKernel-1 inputs) and a delta-rule state (one ValueDim x
-// KeyDim matrix per value head). Unlike a KV cache it summarises the whole
-// history, so it cannot be cut at an arbitrary position: a token at position 0
-// starts its sequence from a zero state, and every other token continues the
-// state its sequence's previous token left. Tokens of one sequence are taken
-// in batch order, one at a time, so a token's result does not depend on what
-// else is in the batch or on how its prompt was split into batches.
+// KeyDim matrix per value head, and room for the rows of an unfinished chunk).
+// Unlike a KV cache it summarises the whole history, so it cannot be cut at
+// an arbitrary position: a token at position 0 starts its sequence from a
+// zero state, and every other token continues the state its sequence's
+// previous token left (a sequence's positions are consecutive). A token's
+// result does not depend on what else is in the batch or on how its prompt
+// was split into batches: the recurrence takes a sequence's tokens one at a
+// time; the chunkwise form computes each token by the chunk formula from the
+// state at the last position that is a multiple of DeltaNetChunk and the
+// rows since then, which the state keeps.
 type Recurrent interface {
 	// SSMConv computes dst = silu(causal depthwise convolution of x) per
 	// sequence: x and dst n x C (F32), w C x K (F32, tap K-1 meets the

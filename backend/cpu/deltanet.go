@@ -132,6 +132,11 @@ func (b *Backend) DeltaNet(dst, qkv, beta, alpha, dtBias, a, state, pos, seq bac
 	if len(positions) != n || len(seqs) != n {
 		panic(fmt.Sprintf("cpu: DeltaNet: %d tokens, %d positions, %d sequences", n, len(positions), len(seqs)))
 	}
+	for i, ps := range positions {
+		if ps < 0 {
+			panic(fmt.Sprintf("cpu: DeltaNet: token %d at position %d", i, ps))
+		}
+	}
 	in, out, bt, dt, av, st := f32s(qkv), f32s(dst), f32s(beta), f32s(dtBias), f32s(a), f32s(state)
 	var al []float32
 	if !p.GroupedBA {
