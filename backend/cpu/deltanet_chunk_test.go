@@ -130,10 +130,13 @@ func to64(v []float32) []float64 {
 	return out
 }
 
-// deltaNetShapes are the arch test models' head shapes and a Qwen 3.5's.
+// deltaNetShapes are awkward small shapes (a value dim not a multiple of
+// 8), the arch test models' (qwen35 tiled, qwen3next grouped) and a Qwen
+// 3.5's.
 var deltaNetShapes = []backend.DeltaNet{
-	{KeyHeads: 2, ValueHeads: 4, KeyDim: 16, ValueDim: 8, Tiled: true},
 	{KeyHeads: 2, ValueHeads: 4, KeyDim: 16, ValueDim: 12, GroupedBA: true},
+	{KeyHeads: 2, ValueHeads: 4, KeyDim: 32, ValueDim: 32, Tiled: true},
+	{KeyHeads: 2, ValueHeads: 4, KeyDim: 32, ValueDim: 32, GroupedBA: true},
 	{KeyHeads: 16, ValueHeads: 32, KeyDim: 128, ValueDim: 128, Tiled: true},
 }
 
@@ -177,7 +180,7 @@ func TestDeltaNetChunkwiseMatchesRecurrence(t *testing.T) {
 // in calls split at positions that are not chunk boundaries (beside another
 // sequence's tokens), and one token per call.
 func TestDeltaNetChunkwiseBatchInvariant(t *testing.T) {
-	shapes := deltaNetShapes[:2]
+	shapes := deltaNetShapes[:3]
 	shapes = append(shapes, backend.DeltaNet{KeyHeads: 1, ValueHeads: 2, KeyDim: 128, ValueDim: 128})
 	const n = 3*chunk + 5
 	for _, shape := range shapes {
