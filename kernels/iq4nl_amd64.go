@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"os"
 	"sync"
 
 	"github.com/conveyor-llm/conveyor/gguf"
@@ -37,7 +36,7 @@ func tileIQ4_NLPacked4x4VNNI(w *byte, wstride int, a *byte, nb int, out *float32
 func tileIQ4_NLPacked8x4VNNI(w *byte, wstride int, a *byte, nb int, out *float32, ostride int, acc int)
 
 //go:noescape
-func tileIQ4_NLPacked12x4VNNI(w *byte, wstride int, a *byte, nb int, out *float32, ostride int, acc int)
+func tileIQ4_NLPacked8x8VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int, acc int)
 
 // Bytes per block of 32 values of a packed group of 4 rows.
 const (
@@ -50,16 +49,13 @@ const (
 	// iq4NLSpan is the most blocks a weight group is packed for at a
 	// time: iq4NLWGroups such groups take 20 KiB.
 	iq4NLSpan = 16
-	// iq4NLWGroups is how many groups of 4 weight rows a kernel call
-	// takes against one group of activation rows.
-
+	// iq4NLWGroups is how many groups of 4 weight rows are decoded at a
+	// time, for the 8x8 kernel (or 8x4, for a last group of 4 activation
+	// rows).
+	iq4NLWGroups = 2
 )
 
 var iq4NLPackPool sync.Pool
-
-// iq4NLWGroups is how many groups of 4 weight rows a kernel call takes
-// against one group of activation rows.
-var iq4NLWGroups = envG()
 
 // iq4NLPackA packs the groups of 4 of the na activation rows (Q8_0, aStride
 // apart, nb blocks) into ap.
@@ -73,9 +69,10 @@ func iq4NLPackA(ap []byte, a []byte, aStride, na, nb int) {
 }
 
 // iq4NLDotTile is the batch tiler: the activation rows packed, then the
-// weight rows iq4NLWGroups groups of 4 at a time, decoded once per call,
-// against every packed group of activation rows; the last na%4 activation
-// rows go through the 4x1 tile kernel on the standard layouts.
+// weight rows 8 at a time (4 for the last ones), decoded once per call span
+// by span, against every packed group of activation rows, two groups at a
+// time; the last na%4 activation rows go through the 4x1 tile kernel on the
+// standard layouts.
 func iq4NLDotTile(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na int, n int) int {
 	nb := n / qkIQ4_NL
 	if nb == 0 || nw&^3 == 0 || na&^3 < iq4NLPackMin {
@@ -136,18 +133,21 @@ func iq4NLTiles(dst []float32, dstStride int, w []byte, wStride, nw int, a []byt
 	for j := 0; j < nw4; {
 		g := min(iq4NLWGroups, (nw4-j)/4)
 		k := tileIQ4_NLPacked4x4VNNI
-		switch g {
-		case 2:
+		if g == 2 {
 			k = tileIQ4_NLPacked8x4VNNI
-		case 3:
-			k = tileIQ4_NLPacked12x4VNNI
 		}
 		for b0 := 0; b0 < nb; b0 += span {
 			sb := min(span, nb-b0)
 			for q := 0; q < g; q++ {
 				prepIQ4_NLW4VNNI(&wp[q*gLen], &w[(j+4*q)*wStride+b0*blockIQ4_NL], wStride, sb)
 			}
-			for i := 0; i < na4; i += 4 {
+			i := 0
+			if g == 2 {
+				for ; i+8 <= na4; i += 8 {
+					tileIQ4_NLPacked8x8VNNI(&wp[0], gLen, &ap[i/4*aLen+b0*iq4NLPackedA], aLen, sb, &dst[i*dstStride+j], dstStride, b0)
+				}
+			}
+			for ; i < na4; i += 4 {
 				k(&wp[0], gLen, &ap[i/4*aLen+b0*iq4NLPackedA], sb, &dst[i*dstStride+j], dstStride, b0)
 			}
 		}
@@ -167,14 +167,4 @@ func init() {
 		batchTilers[f] = iq4NLDotTile
 		actPackers[f] = actPacker{iq4NLPackActs, iq4NLDotTilePackedA}
 	}
-}
-
-func envG() int {
-	switch os.Getenv("IQ4NL_G") {
-	case "1":
-		return 1
-	case "3":
-		return 3
-	}
-	return 2
 }

@@ -166,15 +166,17 @@ func packA() {
 	p("RET")
 }
 
-// tile writes the kernel of g groups of 4 packed weight rows (wstride
-// apart) by one group of 4 packed activation rows. Z0..Z7 hold the
-// activation chunks (broadcast to the 4 128-bit lanes), Z8 the d_a; group
-// q's integer sums are Z(10+4q) and Z(11+4q) (two chains, added before the
-// conversion), its scales Z(12+4q), its accumulators Z(13+4q), lane 4j+i.
-// Per block: isum exact, one FMA of it with d_w·d_a (exact: fp16 products),
-// as dotIQ4_NL.
+// tile writes the kernel of g (1 or 2) groups of 4 packed weight rows
+// (wstride apart) by one group of 4 packed activation rows, over nb blocks,
+// starting from the accumulators in out where acc is not 0. Z0..Z7 hold
+// the activation chunks (broadcast to the 4 128-bit lanes), Z8 the d_a;
+// group q's integer sums are Z(10+4q) (and Z(11+4q), a second chain where
+// g is 1, added before the conversion), its scales Z(12+4q), its
+// accumulators Z(13+4q), lane 4j+i. Per block: isum exact, one FMA of it
+// with d_w·d_a (exact: fp16 products), as dotIQ4_NL.
 func tile(g int) {
 	name := fmt.Sprintf("tileIQ4_NLPacked%dx4VNNI", 4*g)
+	split := g == 1
 	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, nb int, out *float32, ostride int, acc int)\n", name)
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
 	p("MOVQ w+0(FP), SI")
@@ -182,13 +184,10 @@ func tile(g int) {
 	p("MOVQ a+16(FP), DI")
 	p("MOVQ nb+24(FP), CX")
 	grp := func(q, off int) string {
-		switch q {
-		case 0:
+		if q == 0 {
 			return fmt.Sprintf("%d(SI)", off)
-		case 1:
-			return fmt.Sprintf("%d(SI)(R8*1)", off)
 		}
-		return fmt.Sprintf("%d(SI)(R8*2)", off)
+		return fmt.Sprintf("%d(SI)(R8*1)", off)
 	}
 	p("MOVQ out+32(FP), DX")
 	p("MOVQ ostride+40(FP), R10")
@@ -221,16 +220,24 @@ func tile(g int) {
 	p("VBROADCASTF32X4 128(DI), Z8")
 	for q := 0; q < g; q++ {
 		p("VMOVDQU32 %s, Z%d", grp(q, 512), 10+4*q)
-		p("VPXORD Z%d, Z%d, Z%d", 11+4*q, 11+4*q, 11+4*q)
+		if split {
+			p("VPXORD Z%d, Z%d, Z%d", 11+4*q, 11+4*q, 11+4*q)
+		}
 	}
 	for k := 0; k < 8; k++ {
 		for q := 0; q < g; q++ {
-			p("VPDPBUSD %s, Z%d, Z%d", grp(q, 64*k), k, 10+4*q+k%2)
+			c := 10 + 4*q
+			if split {
+				c += k % 2
+			}
+			p("VPDPBUSD %s, Z%d, Z%d", grp(q, 64*k), k, c)
 		}
 	}
 	for q := 0; q < g; q++ {
 		s, t, f := 10+4*q, 11+4*q, 12+4*q
-		p("VPADDD Z%d, Z%d, Z%d", t, s, s)
+		if split {
+			p("VPADDD Z%d, Z%d, Z%d", t, s, s)
+		}
 		p("VCVTDQ2PS Z%d, Z%d", s, s)
 		p("VMULPS %s, Z8, Z%d", grp(q, 576), f)
 		p("VFMADD231PS Z%d, Z%d, Z%d", f, s, 13+4*q)
@@ -261,11 +268,115 @@ func main() {
 	data("iq4nlIdxT", rep(16, func(l int) int { return 4*(l%4) + l/4 }), 4)
 	prepW()
 	packA()
-	for g := 1; g <= 3; g++ {
+	for g := 1; g <= 2; g++ {
 		tile(g)
 	}
+	tile8x8()
 	if err := os.WriteFile("iq4nl_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// tile8x8 writes the kernel of 2 groups of 4 packed weight rows (wstride
+// apart) by 2 groups of 4 packed activation rows (astride apart): each
+// weight chunk is loaded once for the two. Z0..Z7 and Z16..Z23 hold the
+// activation chunks, Z8 and Z24 the d_a; Z10..Z13 the integer sums of
+// (weight group q, activation group r) at 10+2q+r, Z26..Z29 their
+// accumulators; Z9, Z25 the weight chunks, Z14 d_w, Z15 the scales.
+func tile8x8() {
+	name := "tileIQ4_NLPacked8x8VNNI"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int, acc int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	p("MOVQ w+0(FP), SI")
+	p("MOVQ wstride+8(FP), R8")
+	p("MOVQ a+16(FP), DI")
+	p("MOVQ astride+24(FP), R9")
+	p("MOVQ nb+32(FP), CX")
+	p("MOVQ out+40(FP), DX")
+	p("MOVQ ostride+48(FP), R10")
+	p("SHLQ $2, R10")
+	p("LEAQ (DX)(R10*2), R13")
+	p("LEAQ (DX)(R10*4), BX")
+	p("LEAQ (BX)(R10*2), R12")
+	p("VMOVDQU32 iq4nlIdxT<>(SB), Z31")
+	grp := func(q, off int) string {
+		if q == 0 {
+			return fmt.Sprintf("%d(SI)", off)
+		}
+		return fmt.Sprintf("%d(SI)(R8*1)", off)
+	}
+	act := func(r, off int) string {
+		if r == 0 {
+			return fmt.Sprintf("%d(DI)", off)
+		}
+		return fmt.Sprintf("%d(DI)(R9*1)", off)
+	}
+	// rows r: the output rows of activation group r (base, base+ostride,
+	// base+2·ostride, base+3·ostride).
+	rows := [2][4]string{{"(DX)", "(DX)(R10*1)", "(R13)", "(R13)(R10*1)"}, {"(BX)", "(BX)(R10*1)", "(R12)", "(R12)(R10*1)"}}
+	p("MOVQ acc+56(FP), AX")
+	p("TESTQ AX, AX")
+	p("JNZ %s_load", name)
+	for z := 26; z < 30; z++ {
+		p("VPXORD Z%d, Z%d, Z%d", z, z, z)
+	}
+	p("JMP %s_loop", name)
+	label(name + "_load")
+	for q := 0; q < 2; q++ {
+		for r := 0; r < 2; r++ {
+			f := 26 + 2*q + r
+			p("VMOVUPS %d%s, X%d", 16*q, rows[r][0], f)
+			for i := 1; i < 4; i++ {
+				p("VINSERTF32X4 $%d, %d%s, Z%d, Z%d", i, 16*q, rows[r][i], f, f)
+			}
+			p("VPERMPS Z%d, Z31, Z%d", f, f)
+		}
+	}
+	loop := name + "_loop"
+	label(loop)
+	for r := 0; r < 2; r++ {
+		for k := 0; k < 8; k++ {
+			p("VBROADCASTI32X4 %s, Z%d", act(r, 16*k), k+16*r)
+		}
+		p("VBROADCASTF32X4 %s, Z%d", act(r, 128), 8+16*r)
+	}
+	for q := 0; q < 2; q++ {
+		p("VMOVDQU32 %s, Z%d", grp(q, 512), 10+2*q)
+		p("VMOVDQA32 Z%d, Z%d", 10+2*q, 11+2*q)
+	}
+	for k := 0; k < 8; k++ {
+		for q := 0; q < 2; q++ {
+			wz := 9 + 16*q
+			p("VMOVDQU32 %s, Z%d", grp(q, 64*k), wz)
+			for r := 0; r < 2; r++ {
+				p("VPDPBUSD Z%d, Z%d, Z%d", wz, k+16*r, 10+2*q+r)
+			}
+		}
+	}
+	for q := 0; q < 2; q++ {
+		p("VMOVUPS %s, Z14", grp(q, 576))
+		for r := 0; r < 2; r++ {
+			s := 10 + 2*q + r
+			p("VCVTDQ2PS Z%d, Z%d", s, s)
+			p("VMULPS Z14, Z%d, Z15", 8+16*r)
+			p("VFMADD231PS Z15, Z%d, Z%d", s, 26+2*q+r)
+		}
+	}
+	p("ADDQ $%d, SI", packedW)
+	p("ADDQ $%d, DI", packedA)
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	for q := 0; q < 2; q++ {
+		for r := 0; r < 2; r++ {
+			f := 26 + 2*q + r
+			p("VPERMPS Z%d, Z31, Z%d", f, f)
+			p("VMOVUPS X%d, %d%s", f, 16*q, rows[r][0])
+			for i := 1; i < 4; i++ {
+				p("VEXTRACTF32X4 $%d, Z%d, %d%s", i, f, 16*q, rows[r][i])
+			}
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
 }
