@@ -88,7 +88,7 @@ func TestIQ4_NLVariantsDotTile(t *testing.T) {
 			defer v.use()()
 			rng := rand.New(rand.NewPCG(37, 5))
 			for iter := 0; iter < 84; iter++ {
-				n := qkIQ4_NL * (1 + rng.IntN(30))
+				n := qkIQ4_NL * (1 + rng.IntN(70))
 				nw := []int{1, 3, 4, 5, 7, 8, 11, 12, 13, 20, 24}[iter%11]
 				na := []int{1, 17, 8, 9, 2, 12, 16}[iter%7]
 				mode := iter % 4
