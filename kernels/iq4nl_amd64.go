@@ -38,10 +38,18 @@ func tileIQ4_NLPacked8x4VNNI(w *byte, wstride int, a *byte, nb int, out *float32
 //go:noescape
 func tileIQ4_NLPacked8x8VNNI(w *byte, wstride int, a *byte, astride int, nb int, out *float32, ostride int, acc int)
 
+//go:noescape
+func prepIQ4_NLW4AVX2(dst *byte, w *byte, wstride int, nb int)
+
+//go:noescape
+func tileIQ4_NLPackedWx4AVX2(w *byte, a *byte, astride int, nb int, out *float32, ostride int)
+
 // Bytes per block of 32 values of a packed group of 4 rows.
 const (
 	iq4NLPackedW = 640
 	iq4NLPackedA = 144
+	// iq4NLPackedWAVX2 is the AVX2 layout's: the 4 rows' levels, then d_w.
+	iq4NLPackedWAVX2 = 144
 	// iq4NLPackMin is the fewest activation rows the batch path takes:
 	// below it (decode, small batches) the weights would be decoded for
 	// too few tiles to repay it.
@@ -161,10 +169,40 @@ func iq4NLTiles(dst []float32, dstStride int, w []byte, wStride, nw int, a []byt
 	}
 }
 
+// iq4NLDotTileAVX2 is the batch tiler where AVX-512 VNNI is missing: each
+// group of 4 weight rows decoded once per call, then the AVX2 4x4 kernel
+// against the activation rows in place, the last na%4 through the 4x1
+// tile kernel on the standard layouts.
+func iq4NLDotTileAVX2(dst []float32, dstStride int, w []byte, wStride, nw int, a []byte, aStride, na int, n int) int {
+	nb := n / qkIQ4_NL
+	nw4, na4 := nw&^3, na&^3
+	if nb == 0 || nw4 == 0 || na4 < iq4NLPackMin {
+		return 0
+	}
+	_ = w[(nw4-1)*wStride+nb*blockIQ4_NL-1]
+	_ = a[(na-1)*aStride+nb*blockQ8_0-1]
+	_ = dst[(na-1)*dstStride+nw4-1]
+	bufp, wp := poolBuf(&iq4NLPackPool, nb*iq4NLPackedWAVX2)
+	for j := 0; j < nw4; j += 4 {
+		prepIQ4_NLW4AVX2(&wp[0], &w[j*wStride], wStride, nb)
+		for i := 0; i < na4; i += 4 {
+			tileIQ4_NLPackedWx4AVX2(&wp[0], &a[i*aStride], aStride, nb, &dst[i*dstStride+j], dstStride)
+		}
+		for i := na4; i < na; i++ {
+			tileIQ4_NLx1AVX2(&w[j*wStride], wStride, &a[i*aStride], aStride, nb, &dst[i*dstStride+j], dstStride)
+		}
+	}
+	iq4NLPackPool.Put(bufp)
+	return nw4
+}
+
 func init() {
-	if hasSmallqVNNI {
-		f := formats[gguf.TypeIQ4_NL]
+	f := formats[gguf.TypeIQ4_NL]
+	switch {
+	case hasSmallqVNNI:
 		batchTilers[f] = iq4NLDotTile
 		actPackers[f] = actPacker{iq4NLPackActs, iq4NLDotTilePackedA}
+	case hasSmallqAVX2:
+		batchTilers[f] = iq4NLDotTileAVX2
 	}
 }

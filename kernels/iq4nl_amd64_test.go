@@ -29,6 +29,7 @@ func iq4NLVariants() []iq4NLVariant {
 	return []iq4NLVariant{
 		{"AVX512-packed", hasSmallqVNNI, iq4NLDotTile, &packer, &vnni, oneDot(typ, dotIQ4_NLVNNI)},
 		{"AVX512-tiles", hasSmallqVNNI, nil, nil, &vnni, oneDot(typ, dotIQ4_NLVNNI)},
+		{"AVX2-packed", hasSmallqAVX2, iq4NLDotTileAVX2, nil, &avx2, oneDot(typ, dotIQ4_NLAVX2)},
 		{"AVX2", hasSmallqAVX2, nil, nil, &avx2, oneDot(typ, dotIQ4_NLAVX2)},
 		{"Go", true, nil, nil, nil, dotIQ4_NL},
 	}
@@ -132,43 +133,41 @@ func TestIQ4_NLVariantsDotTile(t *testing.T) {
 	}
 }
 
-// BenchmarkTileIQ4_NLPacked compares DotTile's IQ4_NL paths on 64 weight
-// rows × 64 activation rows of 2048 values, with IQ4_XS's batch path on the
-// same shape for scale: "packed" the batch tiler (activations packed each
-// call, as MatMul runs it), "tiles" the 4x4 tile kernels it replaces.
-var iq4NLBenchN = envInt("IQ4NL_BENCH_N", 2048)
-
-func BenchmarkTileIQ4_NLPacked(b *testing.B) {
-	if !hasSmallqVNNI {
-		b.Skip("no AVX-512 VNNI")
-	}
+// BenchmarkTileIQ4_NLVariants times DotTile on 64 weight rows × 64
+// activation rows (IQ4_NL_BENCH_N values, 2048 by default) for each IQ4_NL
+// variant this CPU can run but Go ("-packed" the batch paths, activations
+// packed each call as MatMul runs them; "AVX512-tiles" the 4x4 tiles they
+// replace), and IQ4_XS's batch path on the same shape for scale.
+func BenchmarkTileIQ4_NLVariants(b *testing.B) {
 	const rows = 64
-	n := iq4NLBenchN
-	for _, c := range []struct {
-		name  string
-		typ   gguf.Type
-		tiles bool
-	}{{"IQ4_NL-packed", gguf.TypeIQ4_NL, false}, {"IQ4_NL-tiles", gguf.TypeIQ4_NL, true}, {"IQ4_XS-packed", gguf.TypeIQ4_XS, false}} {
-		f := formats[c.typ]
+	n := envInt("IQ4_NL_BENCH_N", 2048)
+	run := func(b *testing.B, typ gguf.Type) {
+		f := formats[typ]
 		rng := rand.New(rand.NewPCG(1, 2))
-		w := smallqRows(rng, c.typ, rows, n, c.typ.RowBytes(n), 0)
-		a := smallqRows(rng, f.DotType, rows, n, f.DotType.RowBytes(n), 0)
+		wRow, aRow := typ.RowBytes(n), f.DotType.RowBytes(n)
+		w := smallqRows(rng, typ, rows, n, wRow, 0)
+		a := smallqRows(rng, f.DotType, rows, n, aRow, 0)
 		dst := make([]float32, rows*rows)
-		b.Run(c.name, func(b *testing.B) {
-			if c.tiles {
-				bt := batchTilers[f]
-				delete(batchTilers, f)
-				defer func() { batchTilers[f] = bt }()
-			}
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			b.ResetTimer()
-			cpu0 := smallqThreadCPU()
-			for range b.N {
-				f.DotTile(dst, rows, w, c.typ.RowBytes(n), rows, a, f.DotType.RowBytes(n), rows, n)
-			}
-			b.ReportMetric(float64(b.N)*rows*rows*float64(n)/(smallqThreadCPU()-cpu0)/1e9, "GMAC/cpu-s")
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		b.ResetTimer()
+		cpu0 := smallqThreadCPU()
+		for range b.N {
+			f.DotTile(dst, rows, w, wRow, rows, a, aRow, rows, n)
+		}
+		b.ReportMetric(float64(b.N)*rows*rows*float64(n)/(smallqThreadCPU()-cpu0)/1e9, "GMAC/cpu-s")
+	}
+	for _, v := range iq4NLVariants() {
+		if !v.ok || v.name == "Go" {
+			continue
+		}
+		b.Run("IQ4_NL-"+v.name, func(b *testing.B) {
+			defer v.use()()
+			run(b, gguf.TypeIQ4_NL)
 		})
+	}
+	if hasSmallqVNNI {
+		b.Run("IQ4_XS-AVX512-packed", func(b *testing.B) { run(b, gguf.TypeIQ4_XS) })
 	}
 }
 

@@ -272,6 +272,10 @@ func main() {
 		tile(g)
 	}
 	tile8x8()
+	data("iq4nlNibbles", rep(16, func(int) int { return 0x0f }), 1)
+	data("iq4nlOnes16", rep(16, func(int) int { return 1 }), 2)
+	prepWAVX2()
+	tileAVX2()
 	if err := os.WriteFile("iq4nl_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -376,6 +380,132 @@ func tile8x8() {
 				p("VEXTRACTF32X4 $%d, Z%d, %d%s", i, f, 16*q, rows[r][i])
 			}
 		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// AVX2 (for CPUs without AVX-512 VNNI): each group of 4 weight rows is
+// decoded once per call into 144 bytes a block, the 4 rows' 32 levels in
+// value order (signed), then their d_w as floats; the kernel is the 4x4
+// tile of smallq_gen.go's avx2IQ4NL with those loads in place of the
+// decoding.
+const packedWAVX2 = 144
+
+// prepWAVX2 writes prepIQ4_NLW4AVX2: 4 IQ4_NL weight rows (wstride apart)
+// into the AVX2 packed layout, nb blocks.
+func prepWAVX2() {
+	fmt.Fprintf(&out, "\n// func prepIQ4_NLW4AVX2(dst *byte, w *byte, wstride int, nb int)\n")
+	fmt.Fprintf(&out, "TEXT ·prepIQ4_NLW4AVX2(SB), NOSPLIT, $0-32\n")
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ w+8(FP), SI")
+	p("MOVQ wstride+16(FP), R8")
+	p("MOVQ nb+24(FP), CX")
+	p("LEAQ (SI)(R8*1), R11")
+	p("VMOVDQU iq4nlNibbles<>(SB), X15")
+	p("VMOVDQU iq4nlLevels<>(SB), X14")
+	label("prepIQ4_NLW4AVX2_loop")
+	for j := 0; j < 4; j++ {
+		p("VMOVDQU %s, X0", rowAddr(j, 2, "SI", "R8", "R11"))
+		p("VPSRLW $4, X0, X1")
+		p("VPAND X15, X0, X0")
+		p("VPAND X15, X1, X1")
+		p("VPSHUFB X0, X14, X0")
+		p("VPSHUFB X1, X14, X1")
+		p("VMOVDQU X0, %d(DI)", 32*j)
+		p("VMOVDQU X1, %d(DI)", 32*j+16)
+	}
+	scales4(2, 2)
+	p("VMOVUPS X2, 128(DI)")
+	p("ADDQ $18, SI")
+	p("ADDQ $18, R11")
+	p("ADDQ $%d, DI", packedWAVX2)
+	p("DECQ CX")
+	p("JNZ prepIQ4_NLW4AVX2_loop")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// tileAVX2 writes tileIQ4_NLPackedWx4AVX2: a packed group of 4 weight rows
+// by 4 Q8_0 activation rows (astride apart), two a pass. VPMADDUBSW takes
+// |a| against the levels signed as a (VPSIGNB), so no pair of products
+// passes 2·128·127 < 32768; VPMADDWD by ones gives lanes of four products,
+// the lanes of each pair are added (VPHADDD) into one exact sum per block,
+// and the pass's 8 sums (lane 4i+j) take one FMA with d_w·d_a, as
+// dotIQ4_NL.
+//
+// Registers: Y0 the pass's accumulators; Y1..Y7, Y12 the pairs' sums;
+// Y8..Y11 the weight levels; Y13, Y14 |a| of the pass's rows; Y15 the
+// scales.
+func tileAVX2() {
+	name := "tileIQ4_NLPackedWx4AVX2"
+	fmt.Fprintf(&out, "\n// func %s(w *byte, a *byte, astride int, nb int, out *float32, ostride int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVQ astride+16(FP), R9")
+	p("MOVQ out+32(FP), DX")
+	p("MOVQ ostride+40(FP), R10")
+	p("SHLQ $2, R10")
+	aRow := func(i, off int) string {
+		if i == 0 {
+			return fmt.Sprintf("%d(DI)", off)
+		}
+		return fmt.Sprintf("%d(DI)(R9*1)", off)
+	}
+	for pass := 0; pass < 2; pass++ {
+		p("MOVQ w+0(FP), SI")
+		p("MOVQ a+8(FP), DI")
+		if pass > 0 {
+			p("LEAQ (DI)(R9*2), DI")
+		}
+		p("MOVQ nb+24(FP), CX")
+		p("VXORPS Y0, Y0, Y0")
+		loop := fmt.Sprintf("%s_loop%d", name, pass)
+		label(loop)
+		// Scales into Y15: lane 4i+j d_w[j]·d_a[i].
+		p("VMOVUPS 128(SI), X1")
+		p("VMOVD %s, X2", aRow(0, 0))
+		p("VPINSRD $1, %s, X2, X2", aRow(1, 0))
+		p("VCVTPH2PS X2, X2")
+		p("VSHUFPS $0x00, X2, X2, X3")
+		p("VMULPS X3, X1, X15")
+		p("VSHUFPS $0xaa, X2, X2, X3")
+		p("VMULPS X3, X1, X3")
+		p("VINSERTF128 $1, X3, Y15, Y15")
+		for j := 0; j < 4; j++ {
+			p("VMOVDQU %d(SI), Y%d", 32*j, 8+j)
+		}
+		for i := 0; i < 2; i++ {
+			p("VPABSB %s, Y%d", aRow(i, 2), 13+i)
+		}
+		sum := func(k int) string { return []string{"Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "Y12"}[k] }
+		for i := 0; i < 2; i++ {
+			for j := 0; j < 4; j++ {
+				k := 4*i + j
+				p("VPSIGNB %s, Y%d, %s", aRow(i, 2), 8+j, sum(k))
+				p("VPMADDUBSW %s, Y%d, %s", sum(k), 13+i, sum(k))
+				p("VPMADDWD iq4nlOnes16<>(SB), %s, %s", sum(k), sum(k))
+			}
+		}
+		p("VPHADDD Y2, Y1, Y1")
+		p("VPHADDD Y4, Y3, Y3")
+		p("VPHADDD Y6, Y5, Y5")
+		p("VPHADDD Y12, Y7, Y7")
+		p("VPHADDD Y3, Y1, Y1")
+		p("VPHADDD Y7, Y5, Y5")
+		p("VPERM2I128 $0x20, Y5, Y1, Y2")
+		p("VPERM2I128 $0x31, Y5, Y1, Y3")
+		p("VPADDD Y3, Y2, Y1")
+		p("VCVTDQ2PS Y1, Y1")
+		p("VFMADD231PS Y15, Y1, Y0")
+		p("ADDQ $%d, SI", packedWAVX2)
+		p("ADDQ $34, DI")
+		p("DECQ CX")
+		p("JNZ %s", loop)
+		if pass > 0 {
+			p("LEAQ (DX)(R10*2), DX")
+		}
+		p("VMOVUPS X0, (DX)")
+		p("VEXTRACTF128 $1, Y0, (DX)(R10*1)")
 	}
 	p("VZEROUPPER")
 	p("RET")
