@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -133,7 +134,7 @@ func TestIQ4_NLVariantsDotTile(t *testing.T) {
 	}
 }
 
-// BenchmarkTileIQ4_NLVariants times DotTile on 64 weight rows × 64
+// BenchmarkTileIQ4_NLVariants times DotTile on 64 weight rows × 64 and × 8
 // activation rows (IQ4_NL_BENCH_N values, 2048 by default) for each IQ4_NL
 // variant this CPU can run but Go ("-packed" the batch paths, activations
 // packed each call as MatMul runs them; "AVX512-tiles" the 4x4 tiles they
@@ -141,33 +142,35 @@ func TestIQ4_NLVariantsDotTile(t *testing.T) {
 func BenchmarkTileIQ4_NLVariants(b *testing.B) {
 	const rows = 64
 	n := envInt("IQ4_NL_BENCH_N", 2048)
-	run := func(b *testing.B, typ gguf.Type) {
+	run := func(b *testing.B, typ gguf.Type, na int) {
 		f := formats[typ]
 		rng := rand.New(rand.NewPCG(1, 2))
 		wRow, aRow := typ.RowBytes(n), f.DotType.RowBytes(n)
 		w := smallqRows(rng, typ, rows, n, wRow, 0)
-		a := smallqRows(rng, f.DotType, rows, n, aRow, 0)
-		dst := make([]float32, rows*rows)
+		a := smallqRows(rng, f.DotType, na, n, aRow, 0)
+		dst := make([]float32, na*rows)
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		b.ResetTimer()
 		cpu0 := smallqThreadCPU()
 		for range b.N {
-			f.DotTile(dst, rows, w, wRow, rows, a, aRow, rows, n)
+			f.DotTile(dst, rows, w, wRow, rows, a, aRow, na, n)
 		}
-		b.ReportMetric(float64(b.N)*rows*rows*float64(n)/(smallqThreadCPU()-cpu0)/1e9, "GMAC/cpu-s")
+		b.ReportMetric(float64(b.N)*rows*float64(na*n)/(smallqThreadCPU()-cpu0)/1e9, "GMAC/cpu-s")
 	}
-	for _, v := range iq4NLVariants() {
-		if !v.ok || v.name == "Go" {
-			continue
+	for _, na := range []int{64, 8} {
+		for _, v := range iq4NLVariants() {
+			if !v.ok || v.name == "Go" {
+				continue
+			}
+			b.Run(fmt.Sprintf("na%d/IQ4_NL-%s", na, v.name), func(b *testing.B) {
+				defer v.use()()
+				run(b, gguf.TypeIQ4_NL, na)
+			})
 		}
-		b.Run("IQ4_NL-"+v.name, func(b *testing.B) {
-			defer v.use()()
-			run(b, gguf.TypeIQ4_NL)
-		})
-	}
-	if hasSmallqVNNI {
-		b.Run("IQ4_XS-AVX512-packed", func(b *testing.B) { run(b, gguf.TypeIQ4_XS) })
+		if hasSmallqVNNI {
+			b.Run(fmt.Sprintf("na%d/IQ4_XS-AVX512-packed", na), func(b *testing.B) { run(b, gguf.TypeIQ4_XS, na) })
+		}
 	}
 }
 
