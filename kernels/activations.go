@@ -20,7 +20,7 @@ var quantizeQ8KActivations = quantizeQ8_K
 func QuantizeActivations(t gguf.Type, dst []byte, src []float32) {
 	switch t {
 	case gguf.TypeQ8_0:
-		quantizeQ8_0Activations(dst, src)
+		quantizeQ8_0Fast(dst, src)
 	case gguf.TypeQ8_K:
 		// llama.cpp's x86 quantize_row_q8_K calls the reference quantizer
 		// (quantize_row_q8_K_ref, built without FMA), so activations and
@@ -30,6 +30,10 @@ func QuantizeActivations(t gguf.Type, dst []byte, src []float32) {
 		QuantizeRow(t, dst, src)
 	}
 }
+
+// quantizeQ8_0Fast is quantizeQ8_0Activations or an assembly version of
+// it, bit for bit (set up at start-up).
+var quantizeQ8_0Fast = quantizeQ8_0Activations
 
 func quantizeQ8_0Activations(dst []byte, src []float32) {
 	nb := len(src) / qk8_0
