@@ -40,6 +40,7 @@ type moeScratch struct {
 	key      moeGroupKey
 	valid    bool    // lists, tiles and act hold key's grouping
 	idx      *buffer // the host fallback's gather and scatter rows
+	hostOnly bool    // tests: always the host fallback
 	host     []byte
 }
 
@@ -93,7 +94,7 @@ func (b *Backend) Route(ids, weights, logits backend.Tensor, g backend.Gating) {
 	if n == 0 {
 		return
 	}
-	if used > maxRouteUsed {
+	if b.moe.hostOnly || used > maxRouteUsed {
 		b.routeHost(ids, weights, logits, g)
 		return
 	}
@@ -120,7 +121,7 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 	}
 	experts, slots := w.Rows/m, n*used
 	tiles := (slots+mmCols-1)/mmCols + min(experts, slots)
-	if w.Bytes()+b.align+8 > b.maxRange || experts > maxRouteExperts || m > 65535*mmRows || tiles > 65535 {
+	if b.moe.hostOnly || w.Bytes()+b.align+8 > b.maxRange || experts > maxRouteExperts || m > 65535*mmRows || tiles > 65535 {
 		b.moe.valid = false
 		b.matMulIDHost(dst, w, x, ids)
 		return
