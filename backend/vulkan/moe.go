@@ -120,7 +120,7 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 		return
 	}
 	experts, slots := w.Rows/m, n*used
-	tiles := (slots+mmCols-1)/mmCols + min(experts, slots)
+	tiles := moeTiles(slots, experts)
 	if b.moe.hostOnly || w.Bytes()+b.align+8 > b.maxRange || experts > maxRouteExperts || m > 65535*mmRows || tiles > 65535 {
 		b.moe.valid = false
 		b.matMulIDHost(dst, w, x, ids)
@@ -154,6 +154,13 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 	b.dispatch(b.pipeline(name, uint32(w.Type), mmRows, mmCols, 0), views, []int{3}, pc, ceil(m, mmRows), uint32(tiles))
 	lt := backend.Tensor{Buf: b.moe.lists, Type: gguf.TypeI32, Rows: 1, Cols: 2 * slots}
 	b.GetRows(dst, out, lt.Columns(slots, 2*slots))
+}
+
+// moeTiles bounds the tiles of slots grouped by expert: each of at most
+// min(experts, slots) experts chosen leaves one tile at most mmCols-1 rows
+// short, and no tile is empty.
+func moeTiles(slots, experts int) int {
+	return min(slots, (slots+min(experts, slots)*(mmCols-1))/mmCols)
 }
 
 // moeGroup groups the slots of ids by expert (moe_group.comp, into the
