@@ -43,6 +43,11 @@ layout(std430, binding = 7) coherent buffer Cb { uint CNT[]; };
 // The quantized norm may go where X's quants came from: the last workgroup
 // writes it once every workgroup has read them.
 layout(std430, binding = 8) writeonly buffer QOut { uint Q[]; };
+#ifdef EXPERT_TILES
+// matmul_id (MatMulID, moe.go): workgroup row y is tile y of moe_group.comp,
+// X rows of one expert: (expert, first row, rows); W is the stack of experts.
+layout(std430, binding = 9) readonly buffer Tb { uint TILES[]; };
+#endif
 
 layout(push_constant) uniform P {
 	uint wBase;    // byte offset of weight row 0 within W
@@ -155,6 +160,16 @@ void main() {
 	uint c0 = gl_WorkGroupID.y * NCOLS;
 	uint nr = min(ROWS, p.m - r0);
 	uint nc = min(NCOLS, p.n - c0);
+	uint wBase = p.wBase;
+#ifdef EXPERT_TILES
+	uint tile = 3u * gl_WorkGroupID.y;
+	if (TILES[tile + 2u] == 0u) {
+		return;
+	}
+	wBase += TILES[tile] * p.m * p.rowBytes;
+	c0 = TILES[tile + 1u];
+	nc = TILES[tile + 2u];
+#endif
 	float acc[ROWS * NCOLS];
 	for (uint i = 0u; i < ROWS * NCOLS; i++) {
 		acc[i] = 0.0;
@@ -172,7 +187,7 @@ void main() {
 				if (r >= nr) {
 					break;
 				}
-				uint off = p.wBase + (r0 + r) * p.rowBytes + b * bb;
+				uint off = wBase + (r0 + r) * p.rowBytes + b * bb;
 				int isum[NCOLS], msum[NCOLS];
 				for (uint c = 0u; c < NCOLS; c++) {
 					isum[c] = 0;
@@ -224,7 +239,7 @@ void main() {
 				if (r >= nr) {
 					break;
 				}
-				uint off = p.wBase + (r0 + r) * p.rowBytes + b * bb;
+				uint off = wBase + (r0 + r) * p.rowBytes + b * bb;
 				int wq[32];
 				loadQuants(off, wq);
 				float dw = blockScale(off);
@@ -259,7 +274,7 @@ void main() {
 				if (r >= nr) {
 					break;
 				}
-				float wv = dequant(p.wBase + (r0 + r) * p.rowBytes, e);
+				float wv = dequant(wBase + (r0 + r) * p.rowBytes, e);
 				for (uint c = 0u; c < NCOLS; c++) {
 					if (c >= nc) {
 						break;

@@ -1,28 +1,46 @@
 package vulkan
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/gguf"
 )
 
-// Mixture of experts. Routing happens on the host: Route reads the router
-// logits back, chooses with backend.RouteRow (the CPU backend's choice, bit
-// for bit) and writes the ids and weights; MatMulID reads the ids back,
-// gathers each expert's input rows (GetRows over the F32 activations), runs
-// the ordinary matmul shader on each chosen expert's slice of the stack for
-// all of its rows at once, and puts the outputs back in slot order with a
-// second GetRows. Each output is the matmul shader's, so batch invariance
-// holds as for MatMul. The price is a wait for the device at each Route and
-// MatMulID (a device-side grouping would remove it).
+// Mixture of experts, on the device: nothing is read back inside a forward
+// pass, so a MoE step is recorded once and replayed like any other.
+//
+// Route runs route.comp, one workgroup per token: the same experts as
+// backend.RouteRow (the CPU's choice, ties to the lower id), weights equal to
+// the CPU's up to rounding (exp and the softmax sum in float32).
+//
+// MatMulID runs moe_group.comp, which groups the slots (token i's j-th
+// expert) by expert and cuts each expert's rows into tiles of at most mmCols;
+// get_rows gathers the inputs in grouped order; matmul_id, the matmul shader
+// whose workgroup row y takes tile y's expert and rows from the table, reads
+// each selected expert's weights once for all of its rows in one dispatch
+// over all experts; a second get_rows puts the outputs back in slot order.
+// Each output is the matmul shader's dot product, whatever the batch, so
+// batch invariance holds as for MatMul. The shared input of the gate and up
+// products is grouped and gathered once (moeGroupKey).
+//
+// An expert stack too large for one binding (or more than maxRouteExperts
+// experts) falls back to grouping on the host (moe_host.go).
+
+const (
+	maxRouteExperts = 1024 // moe_group.comp's shared arrays
+	maxRouteUsed    = 64   // route.comp's shared list
+)
 
 // moeScratch is MatMulID's device scratch, grown as needed.
 type moeScratch struct {
-	idx      *buffer // I32: gather rows, then scatter rows
+	lists    *buffer // I32: gather rows, then scatter rows
+	tiles    *buffer // matmul_id's tile table
 	act, out *buffer // F32: gathered inputs, grouped outputs
+	key      moeGroupKey
+	valid    bool    // lists, tiles and act hold key's grouping
+	idx      *buffer // the host fallback's gather and scatter rows
+	hostOnly bool    // tests: always the host fallback
 	host     []byte
 }
 
@@ -34,6 +52,7 @@ func (b *Backend) moeBuf(buf **buffer, size int64) *buffer {
 	if *buf != nil {
 		b.Free(*buf)
 	}
+	b.moe.valid = false
 	nb, err := b.Alloc(max(size, 2*sizeOf(*buf)))
 	if err != nil {
 		panic(fmt.Sprintf("vulkan: MoE scratch of %d bytes: %v", size, err))
@@ -49,48 +68,44 @@ func sizeOf(m *buffer) int64 {
 	return m.size
 }
 
-func (b *Backend) readHost(t backend.Tensor) []byte {
-	if need := int(t.Bytes()); cap(b.moe.host) < need {
-		b.moe.host = make([]byte, need)
-	}
-	data := b.moe.host[:t.Bytes()]
-	if err := b.Read(t, data); err != nil {
-		panic(fmt.Sprintf("vulkan: reading %v: %v", t, err))
-	}
-	return data
+// moeGroupKey names what MatMulID's scratch holds: the grouping of ids and
+// the inputs x gathered in grouped order, while no op has written either.
+type moeGroupKey struct {
+	ids, x, act          span
+	slots, used, experts int
+	shared               bool
 }
 
-// Route chooses each token's experts on the host (backend.RouteRow).
+// Route chooses each token's experts and their weights on the device
+// (route.comp).
 func (b *Backend) Route(ids, weights, logits backend.Tensor, g backend.Gating) {
 	mustType("Route", ids, gguf.TypeI32)
 	mustType("Route", weights, gguf.TypeF32)
 	mustType("Route", logits, gguf.TypeF32)
-	n, k, e := ids.Rows, ids.Cols, logits.Cols
-	mustShape("Route weights", weights, n, k)
-	mustShape("Route logits", logits, n, e)
-	raw := b.readHost(logits)
-	l := make([]float32, n*e)
-	for i := range l {
-		l[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	n, used, experts := ids.Rows, ids.Cols, logits.Cols
+	mustShape("Route weights", weights, n, used)
+	mustShape("Route logits", logits, n, experts)
+	if used == 0 || used > experts {
+		panic(fmt.Sprintf("vulkan: Route: %d experts of %d", used, experts))
 	}
-	id, w := make([]int32, n*k), make([]float32, n*k)
-	for i := range n {
-		backend.RouteRow(id[i*k:(i+1)*k], w[i*k:(i+1)*k], l[i*e:(i+1)*e], g)
+	if g != backend.GatingSoftmax && g != backend.GatingTopKSoftmax {
+		panic(fmt.Sprintf("vulkan: Route: unknown gating %d", g))
 	}
-	ib, wb := make([]byte, 4*n*k), make([]byte, 4*n*k)
-	for i := range id {
-		binary.LittleEndian.PutUint32(ib[4*i:], uint32(id[i]))
-		binary.LittleEndian.PutUint32(wb[4*i:], math.Float32bits(w[i]))
+	if n == 0 {
+		return
 	}
-	if err := b.Write(ids, ib); err != nil {
-		panic(err)
+	if b.moe.hostOnly || used > maxRouteUsed {
+		b.routeHost(ids, weights, logits, g)
+		return
 	}
-	if err := b.Write(weights, wb); err != nil {
-		panic(err)
-	}
+	lv, iv, wv := b.bind(logits), b.bind(ids), b.bind(weights)
+	gx, gy := grid(n)
+	pc := push{}.u(lv.words(), iv.words(), wv.words(), uint32(n), uint32(experts), uint32(used))
+	b.dispatch(b.pipeline("route", uint32(g)), []view{lv, iv, wv}, []int{1, 2}, pc, gx, gy)
 }
 
-// MatMulID computes MatMul for each token's chosen experts (see above).
+// MatMulID computes MatMul for each token's chosen experts, grouped by
+// expert on the device (see above).
 func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 	mustType("MatMulID", dst, gguf.TypeF32)
 	mustType("MatMulID", x, gguf.TypeF32)
@@ -105,49 +120,94 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 		return
 	}
 	experts, slots := w.Rows/m, n*used
-	raw := b.readHost(ids)
-	idx := make([]int32, slots)
-	start := make([]int, experts+1)
-	for s := range idx {
-		idx[s] = int32(binary.LittleEndian.Uint32(raw[4*s:]))
-		if idx[s] < 0 || int(idx[s]) >= experts {
-			panic(fmt.Sprintf("vulkan: MatMulID: expert %d of %d", idx[s], experts))
-		}
-		start[idx[s]+1]++
+	tiles := moeTiles(slots, experts)
+	if b.moe.hostOnly || w.Bytes()+b.align+8 > b.maxRange || experts > maxRouteExperts || m > 65535*mmRows || tiles > 65535 {
+		b.moe.valid = false
+		b.matMulIDHost(dst, w, x, ids)
+		return
 	}
-	for e := range experts {
-		start[e+1] += start[e]
-	}
-	// gather[g] is the x row of grouped slot g; scatter[s] the grouped row of slot s.
-	fill := append([]int(nil), start[:experts]...)
-	lists := make([]byte, 8*slots)
-	for s, e := range idx {
-		g := fill[e]
-		fill[e]++
-		src := s
-		if x.Rows == n && used > 1 {
-			src = s / used
-		}
-		binary.LittleEndian.PutUint32(lists[4*g:], uint32(src))
-		binary.LittleEndian.PutUint32(lists[4*(slots+s):], uint32(g))
-	}
-	ib := b.moeBuf(&b.moe.idx, int64(len(lists)))
-	ab := b.moeBuf(&b.moe.act, int64(slots*k*4))
+	act := b.moeGroup(x, ids, slots, used, experts, tiles)
 	ob := b.moeBuf(&b.moe.out, int64(slots*m*4))
-	lt := backend.Tensor{Buf: ib, Type: gguf.TypeI32, Rows: 1, Cols: 2 * slots}
-	if err := b.Write(lt, lists); err != nil {
-		panic(err)
-	}
-	gather, scatter := lt.Columns(0, slots), lt.Columns(slots, 2*slots)
-	act := backend.Tensor{Buf: ab, Type: gguf.TypeF32, Rows: slots, Cols: k}
 	out := backend.Tensor{Buf: ob, Type: gguf.TypeF32, Rows: slots, Cols: m}
-	b.GetRows(act, x, gather)
-	for e := range experts {
-		if start[e+1] > start[e] {
-			b.MatMul(out.Slice(start[e], start[e+1]), w.Slice(e*m, (e+1)*m), act.Slice(start[e], start[e+1]))
-		}
+	tv := b.bind(backend.Tensor{Buf: b.moe.tiles, Type: gguf.TypeI32, Rows: 1, Cols: 3 * tiles})
+	if tv.skip != 0 {
+		panic("vulkan: MatMulID: tile table not at the start of its binding")
 	}
-	b.GetRows(dst, out, scatter)
+	ov, xv := b.bind(out), b.bind(act)
+	var qs, ds, ss uint32
+	if isQuant(w.Type) {
+		xv, qs, ds, ss = b.quantize(act, quantMode(w.Type))
+	}
+	xw := uint32(0)
+	if !isQuant(w.Type) {
+		xw = xv.words()
+	}
+	wv := b.bind(w)
+	pc := push{}.u(uint32(wv.skip), uint32(w.RowBytes()), uint32(m), uint32(k), uint32(slots), xw, qs, ds, ss,
+		ov.words(), uint32(m))
+	name := "matmul_id"
+	if b.matmul == "matmul_sg" {
+		name = "matmul_id_sg"
+	}
+	b.fuse.matmul = nil
+	views := []view{wv, xv, xv, ov, ov, ov, ov, ov, ov, tv}
+	b.dispatch(b.pipeline(name, uint32(w.Type), mmRows, mmCols, 0), views, []int{3}, pc, ceil(m, mmRows), uint32(tiles))
+	lt := backend.Tensor{Buf: b.moe.lists, Type: gguf.TypeI32, Rows: 1, Cols: 2 * slots}
+	b.GetRows(dst, out, lt.Columns(slots, 2*slots))
+}
+
+// moeTiles bounds the tiles of slots grouped by expert: each of at most
+// min(experts, slots) experts chosen leaves one tile at most mmCols-1 rows
+// short, and no tile is empty.
+func moeTiles(slots, experts int) int {
+	return min(slots, (slots+min(experts, slots)*(mmCols-1))/mmCols)
+}
+
+// moeGroup groups the slots of ids by expert (moe_group.comp, into the
+// lists and the tile table) and gathers x's rows in grouped order; it
+// returns the gathered rows. Both are kept while neither ids nor x is
+// written (the gate and up products share them).
+func (b *Backend) moeGroup(x, ids backend.Tensor, slots, used, experts, tiles int) backend.Tensor {
+	k := x.Cols
+	shared := x.Rows != slots
+	ab := b.moeBuf(&b.moe.act, int64(slots*k*4))
+	act := backend.Tensor{Buf: ab, Type: gguf.TypeF32, Rows: slots, Cols: k}
+	key := moeGroupKey{ids: b.bind(ids).span, x: b.bind(x).span, act: b.bind(act).span,
+		slots: slots, used: used, experts: experts, shared: shared}
+	if b.moe.valid && b.moe.key == key {
+		return act
+	}
+	lb := b.moeBuf(&b.moe.lists, int64(8*slots))
+	tb := b.moeBuf(&b.moe.tiles, int64(12*tiles))
+	lt := backend.Tensor{Buf: lb, Type: gguf.TypeI32, Rows: 1, Cols: 2 * slots}
+	tt := backend.Tensor{Buf: tb, Type: gguf.TypeI32, Rows: 1, Cols: 3 * tiles}
+	iv, lv, tv := b.bind(ids), b.bind(lt), b.bind(tt)
+	sharedInput := uint32(0)
+	if shared {
+		sharedInput = 1
+	}
+	pc := push{}.u(iv.words(), lv.words(), tv.words(), uint32(slots), uint32(used), uint32(experts), sharedInput,
+		mmCols, uint32(tiles))
+	b.dispatch(b.pipeline("moe_group"), []view{iv, lv, tv}, []int{1, 2}, pc, 1, 1)
+	b.GetRows(act, x, lt.Columns(0, slots))
+	b.moe.key, b.moe.valid = key, true
+	return act
+}
+
+// moeWritten forgets the kept grouping when s overlaps what it was made from.
+func (b *Backend) moeWritten(s span) {
+	k := &b.moe.key
+	if b.moe.valid && (k.ids.overlaps(s) || k.x.overlaps(s) || k.act.overlaps(s)) {
+		b.moe.valid = false
+	}
+}
+
+func init() {
+	shaderLayouts["moe_sum"] = [2]int{3, 24}
+	shaderLayouts["route"] = [2]int{3, 24}
+	shaderLayouts["moe_group"] = [2]int{3, 36}
+	shaderLayouts["matmul_id"] = [2]int{10, 76}
+	shaderLayouts["matmul_id_sg"] = [2]int{10, 76}
 }
 
 // MoESum computes dst row i = sum_j weights[i][j] * x row i*used+j.
@@ -166,5 +226,3 @@ func (b *Backend) MoESum(dst, x, weights backend.Tensor) {
 	pc := push{}.u(xv.words(), wv.words(), dv.words(), uint32(n), uint32(used), uint32(d))
 	b.dispatch(b.pipeline("moe_sum"), []view{xv, wv, dv}, []int{2}, pc, gx, gy)
 }
-
-func init() { shaderLayouts["moe_sum"] = [2]int{3, 24} }

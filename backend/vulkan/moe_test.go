@@ -27,7 +27,7 @@ func TestMoEMatchesCPU(t *testing.T) {
 				if string(gi) != string(ci) {
 					t.Fatalf("%v: Route chose other experts", shape)
 				}
-				e.check("Route weights", weights, 0)
+				e.check("Route weights", weights, 1e-6)
 			}
 			w := e.weight(typ, experts*m, k)
 			x := e.f32(n, k, 1)

@@ -100,8 +100,10 @@ type quantKey struct {
 	mode       uint32
 }
 
-// noteWrite invalidates the quantized activations when their source is written.
+// noteWrite invalidates the quantized activations (and MatMulID's grouping)
+// when their source is written.
 func (b *Backend) noteWrite(s span) {
+	b.moeWritten(s)
 	if b.quantValid && b.quantKey.x.overlaps(s) {
 		b.quantValid = false
 	}

@@ -79,6 +79,7 @@ func (b *Backend) Replay(key any, record func()) {
 	r.capture = &capture{key: key, epoch: r.epoch, dispatches: b.stats.Dispatches, barriers: b.stats.Barriers}
 	b.hz.forceNext = true // the graph must wait for whatever ran before it
 	b.quantValid = false  // and must not rely on activations quantized before it
+	b.moe.valid = false   // nor on MatMulID's grouping
 	record()
 	b.endCapture()
 }
@@ -153,6 +154,7 @@ func (b *Backend) runGraph(g *graph) {
 	b.hz.writes = append(b.hz.writes[:0], g.writes...)
 	b.hz.forceNext = false
 	b.quantKey, b.quantValid = g.quantKey, g.quantValid
+	b.moe.valid = false
 	b.queueGraph(g)
 }
 
