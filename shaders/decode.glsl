@@ -1,6 +1,14 @@
-// decode.glsl: reading weights of any type from the word buffer W, which the
-// including shader declares, together with the specialization constant TYPE.
-// Offsets are in bytes; rows of quantized types need not be 4-byte aligned.
+// decode.glsl: reading weights of any type from the word buffer W (and its
+// 16-byte view W4), which the including shader declares, together with the
+// specialization constants TYPE and PACKED. Offsets are in bytes; rows of
+// quantized types need not be 4-byte aligned.
+//
+// PACKED 0: rows in ggml's layout (blocks of quants with their scales).
+// PACKED 1 and 2, for the 32-value block types: each row repacked at upload
+// into planes (backend/vulkan/pack.go): the blocks' quants (16 bytes a block,
+// 32 for Q8_0, each block's bytes as in ggml), then Q5's high bits (4 bytes a
+// block), the scales d (2 bytes, MXFP4's exponent 1), the mins m (2 bytes).
+// PACKED 2: every row starts 16-byte aligned, so quants load as uvec4.
 
 // The non-linear 4-bit types (numbered as gguf.Type, beside common.glsl's):
 // their 4-bit indexes pick one of 16 levels (kernels/iq4_nl.go).
@@ -26,12 +34,22 @@ uint wU32(uint off) {
 
 float wF16(uint off) { return f16tof32(wU16(off)); }
 
+// load16 reads the 16 bytes at off: one 128-bit load when rows are aligned.
+uvec4 load16(uint off) {
+	if (PACKED == 2u) {
+		return W4[off >> 4];
+	}
+	return uvec4(wU32(off), wU32(off + 4u), wU32(off + 8u), wU32(off + 12u));
+}
+
+// e8m0 is MXFP4's halved E8M0 scale 2^(e-128).
+float e8m0(uint e) { return uintBitsToFloat(e < 2u ? (0x00200000u << e) : ((e - 1u) << 23)); }
+
 // blockScale is the scale d of the 32-value block at byte offset off: its
 // F16 d, or MXFP4's halved E8M0 scale 2^(e-128).
 float blockScale(uint off) {
 	if (TYPE == T_MXFP4) {
-		uint e = wU8(off);
-		return uintBitsToFloat(e < 2u ? (0x00200000u << e) : ((e - 1u) << 23));
+		return e8m0(wU8(off));
 	}
 	return wF16(off);
 }
@@ -58,66 +76,102 @@ uint blockBytes() {
 	}
 }
 
-// quant returns value j (0..31) of the block at byte offset off as its integer
-// quant, already offset (q-8 for Q4_0, q-16 for Q5_0) or looked up (IQ4_NL's
-// level); scale and min are separate.
-int quant(uint off, uint j) {
-	uint lo = j & 15u;
-	uint sh = j < 16u ? 0u : 4u;
-	switch (TYPE) {
-	case T_Q4_0: return int((wU8(off + 2u + lo) >> sh) & 15u) - 8;
-	case T_IQ4_NL: return IQ4_LEVELS[(wU8(off + 2u + lo) >> sh) & 15u];
-	case T_MXFP4: return MXFP4_LEVELS[(wU8(off + 1u + lo) >> sh) & 15u];
-	case T_Q4_1: return int((wU8(off + 4u + lo) >> sh) & 15u);
-	case T_Q5_0: {
-		uint qh = wU32(off + 2u);
-		return int(((wU8(off + 6u + lo) >> sh) & 15u) | (((qh >> j) & 1u) << 4)) - 16;
+bool hasQh() { return TYPE == T_Q5_0 || TYPE == T_Q5_1; }
+
+// blockBias is what is subtracted from a 32-value block's stored quants:
+// Q4_0's 8, Q5_0's 16.
+int blockBias() { return TYPE == T_Q4_0 ? 8 : TYPE == T_Q5_0 ? 16 : 0; }
+
+// Plane offsets of a packed row at byte row with nb blocks.
+uint qhPlane(uint row, uint nb) { return row + nb * (TYPE == T_Q8_0 ? 32u : 16u); }
+uint dPlane(uint row, uint nb) { return qhPlane(row, nb) + (hasQh() ? 4u * nb : 0u); }
+uint mPlane(uint row, uint nb) { return dPlane(row, nb) + 2u * nb; }
+
+// spread4 moves bits 0..3 of h to bit 4 of bytes 0..3 (Q5's fifth bit).
+uint spread4(uint h) {
+	return ((h & 1u) | ((h & 2u) << 7) | ((h & 4u) << 14) | ((h & 8u) << 21)) << 4;
+}
+
+// levels4 maps four 4-bit indexes (one a byte) to IQ4_NL's or MXFP4's levels.
+uint levels4(uint v) {
+	uint r = 0u;
+	for (uint t = 0u; t < 4u; t++) {
+		uint i = (v >> (8u * t)) & 15u;
+		int l = TYPE == T_MXFP4 ? MXFP4_LEVELS[i] : IQ4_LEVELS[i];
+		r |= (uint(l) & 0xffu) << (8u * t);
 	}
-	case T_Q5_1: {
-		uint qh = wU32(off + 4u);
-		return int(((wU8(off + 8u + lo) >> sh) & 15u) | (((qh >> j) & 1u) << 4));
+	return r;
+}
+
+// blockQuants reads block b of the row at byte row (nb blocks) as 8 words
+// of 4 signed bytes, quant j in byte j%4 of word j/4, before blockBias is
+// subtracted (IQ4_NL and MXFP4: their levels).
+void blockQuants(uint row, uint nb, uint b, out uint q[8]) {
+	uint off = row + b * blockBytes();
+	if (TYPE == T_Q8_0) {
+		if (PACKED != 0u) {
+			uvec4 a = load16(row + 32u * b), c = load16(row + 32u * b + 16u);
+			q = uint[8](a.x, a.y, a.z, a.w, c.x, c.y, c.z, c.w);
+		} else {
+			for (uint i = 0u; i < 8u; i++) {
+				q[i] = wU32(off + 2u + 4u * i);
+			}
+		}
+		return;
 	}
-	default: // Q8_0
-		return int(wU8(off + 2u + j) << 24) >> 24;
+	uvec4 w;
+	uint qh = 0u;
+	if (PACKED != 0u) {
+		w = load16(row + 16u * b);
+		if (hasQh()) {
+			qh = wU32(qhPlane(row, nb) + 4u * b);
+		}
+	} else {
+		uint qs = TYPE == T_MXFP4 ? 1u : TYPE == T_Q4_1 ? 4u : TYPE == T_Q5_0 ? 6u : TYPE == T_Q5_1 ? 8u : 2u;
+		w = uvec4(wU32(off + qs), wU32(off + qs + 4u), wU32(off + qs + 8u), wU32(off + qs + 12u));
+		if (hasQh()) {
+			qh = wU32(off + (TYPE == T_Q5_0 ? 2u : 4u));
+		}
+	}
+	for (uint i = 0u; i < 4u; i++) {
+		uint lo = w[i] & 0x0f0f0f0fu, hi = (w[i] >> 4) & 0x0f0f0f0fu;
+		if (hasQh()) {
+			lo |= spread4((qh >> (4u * i)) & 15u);
+			hi |= spread4((qh >> (16u + 4u * i)) & 15u);
+		}
+		if (TYPE == T_IQ4_NL || TYPE == T_MXFP4) {
+			lo = levels4(lo);
+			hi = levels4(hi);
+		}
+		q[i] = lo;
+		q[i + 4u] = hi;
 	}
 }
 
-// loadQuants reads all 32 quants of the block at byte offset off, as quant
-// does, with one 32-bit load per four bytes.
-void loadQuants(uint off, out int q[32]) {
-	if (TYPE == T_Q8_0) {
-		for (uint i = 0u; i < 8u; i++) {
-			int w = int(wU32(off + 2u + 4u * i));
-			for (uint t = 0u; t < 4u; t++) {
-				q[4u * i + t] = bitfieldExtract(w, int(8u * t), 8);
-			}
-		}
-		return;
+// blockD and blockM are block b's scale and (Q4_1, Q5_1) min.
+float blockD(uint row, uint nb, uint b) {
+	if (PACKED == 0u) {
+		return blockScale(row + b * blockBytes());
 	}
-	if (TYPE == T_IQ4_NL || TYPE == T_MXFP4) {
-		uint qs = TYPE == T_MXFP4 ? 1u : 2u;
-		for (uint i = 0u; i < 4u; i++) {
-			uint w = wU32(off + qs + 4u * i);
-			for (uint t = 0u; t < 4u; t++) {
-				uint b = w >> (8u * t);
-				q[4u * i + t] = TYPE == T_MXFP4 ? MXFP4_LEVELS[b & 15u] : IQ4_LEVELS[b & 15u];
-				q[4u * i + t + 16u] = TYPE == T_MXFP4 ? MXFP4_LEVELS[(b >> 4) & 15u] : IQ4_LEVELS[(b >> 4) & 15u];
-			}
-		}
-		return;
+	if (TYPE == T_MXFP4) {
+		return e8m0(wU8(dPlane(row, nb) + b));
 	}
-	uint qsOff = TYPE == T_Q4_0 ? 2u : TYPE == T_Q4_1 ? 4u : TYPE == T_Q5_0 ? 6u : 8u;
-	uint qh = TYPE == T_Q5_0 ? wU32(off + 2u) : TYPE == T_Q5_1 ? wU32(off + 4u) : 0u;
-	int bias = TYPE == T_Q4_0 ? 8 : TYPE == T_Q5_0 ? 16 : 0;
-	for (uint i = 0u; i < 4u; i++) {
-		uint w = wU32(off + qsOff + 4u * i);
-		for (uint t = 0u; t < 4u; t++) {
-			uint j = 4u * i + t;
-			uint b = w >> (8u * t);
-			q[j] = int((b & 15u) | (((qh >> j) & 1u) << 4)) - bias;
-			q[j + 16u] = int(((b >> 4) & 15u) | (((qh >> (j + 16u)) & 1u) << 4)) - bias;
-		}
+	return wF16(dPlane(row, nb) + 2u * b);
+}
+
+float blockM(uint row, uint nb, uint b) {
+	if (PACKED == 0u) {
+		return wF16(row + b * blockBytes() + 2u);
 	}
+	return wF16(mPlane(row, nb) + 2u * b);
+}
+
+// quant is value j (0..31) of block b as its integer quant, the bias
+// subtracted; scale and min are separate.
+int quant(uint row, uint nb, uint b, uint j) {
+	uint q[8];
+	blockQuants(row, nb, b, q);
+	return bitfieldExtract(int(q[j >> 2]), int(8u * (j & 3u)), 8) - blockBias();
 }
 
 bool hasMin() { return TYPE == T_Q4_1 || TYPE == T_Q5_1; }
@@ -216,16 +270,17 @@ int kQuant(uint off, KGroup q, uint i) {
 	return kLevel(q, v);
 }
 
-// kLoadGroup reads group q's 16 quants, as kQuant does, four bytes a load.
-void kLoadGroup(uint off, KGroup q, out int w[16]) {
+// kGroupWords reads group q's 16 quants as 4 words of 4 signed bytes, quant
+// i in byte i%4 of word i/4, before q.bias is subtracted (IQ4_XS: levels).
+// The fields are masked a byte at a time: no carry crosses a byte.
+void kGroupWords(uint off, KGroup q, out uint w[4]) {
+	uint lm = q.lm * 0x01010101u, hm = q.hm * 0x01010101u;
 	for (uint i = 0u; i < 4u; i++) {
-		uint lw = wU32(off + q.lo + 4u * i);
-		uint hw = q.hm != 0u ? wU32(off + q.hi + 4u * i) : 0u;
-		for (uint t = 0u; t < 4u; t++) {
-			uint sh = 8u * t;
-			uint v = ((lw >> (sh + q.ls)) & q.lm) + (((hw >> (sh + q.hs)) & q.hm) << q.hsh);
-			w[4u * i + t] = kLevel(q, v);
+		uint v = (wU32(off + q.lo + 4u * i) >> q.ls) & lm;
+		if (q.hm != 0u) {
+			v += ((wU32(off + q.hi + 4u * i) >> q.hs) & hm) << q.hsh;
 		}
+		w[i] = TYPE == T_IQ4_XS ? levels4(v) : v;
 	}
 }
 
@@ -289,8 +344,9 @@ float dequantK(uint off, uint v) {
 	return y;
 }
 
-// dequant is element e of the row at byte offset row, as the CPU's Dequantize computes it.
-float dequant(uint row, uint e) {
+// dequant is element e of the row at byte row (cols values), as the CPU's
+// Dequantize computes it.
+float dequant(uint row, uint cols, uint e) {
 	switch (TYPE) {
 	case T_F32: return uintBitsToFloat(W[(row >> 2) + e]);
 	case T_F16: return wF16(row + 2u * e);
@@ -302,11 +358,11 @@ float dequant(uint row, uint e) {
 	case T_Q6_K:
 	case T_IQ4_XS: return dequantK(row + (e >> 8u) * blockBytes(), e & 255u);
 	default: {
-		uint off = row + (e >> 5) * blockBytes();
-		float d = blockScale(off);
-		precise float v = float(quant(off, e & 31u)) * d;
+		uint nb = cols / 32u, b = e >> 5;
+		float d = blockD(row, nb, b);
+		precise float v = float(quant(row, nb, b, e & 31u)) * d;
 		if (hasMin()) {
-			v = v + wF16(off + 2u);
+			v = v + blockM(row, nb, b);
 		}
 		return v;
 	}

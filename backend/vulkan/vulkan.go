@@ -49,6 +49,9 @@ type Options struct {
 	// NoSubgroups makes matmuls reduce through shared memory even where the
 	// device has subgroup arithmetic.
 	NoSubgroups bool
+	// NoIntegerDot makes matmuls compute packed 4x8-bit dot products with
+	// shifts and multiplies even where the device has them.
+	NoIntegerDot bool
 	// NoReplay makes Replay record its ops afresh every time (the fallback
 	// path, and the reference replay is tested against).
 	NoReplay bool
@@ -72,7 +75,9 @@ type Backend struct {
 	info DeviceInfo
 
 	maxRange, maxAlloc, align int64
-	matmul                    string // "matmul_sg" with subgroup reductions, else "matmul"
+	// matmul is the matmul shader: "matmul", with "_sg" for subgroup
+	// reductions, "_dot" for the device's integer dot products.
+	matmul string
 
 	pipes   map[pipeKey]*vk.Pipeline
 	buffers map[*buffer]struct{}
@@ -152,7 +157,10 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 	}
 	b.matmul = "matmul"
 	if p.SubgroupArithmetic && !o.NoSubgroups {
-		b.matmul = "matmul_sg"
+		b.matmul += "_sg"
+	}
+	if p.IntegerDot && !o.NoIntegerDot {
+		b.matmul += "_dot"
 	}
 	if o.MaxBindRange > 0 && o.MaxBindRange < b.maxRange {
 		b.maxRange = o.MaxBindRange
@@ -191,6 +199,7 @@ type buffer struct {
 	size   int64
 	chunk  int64 // bytes per chunk (all but the last)
 	chunks []*vk.Buffer
+	packed []packedRange // weights stored repacked (pack.go)
 }
 
 func (m *buffer) Size() int64 { return m.size }
