@@ -78,9 +78,20 @@ uint blockBytes() {
 
 bool hasQh() { return TYPE == T_Q5_0 || TYPE == T_Q5_1; }
 
-// blockBias is what is subtracted from a 32-value block's stored quants:
-// Q4_0's 8, Q5_0's 16.
-int blockBias() { return TYPE == T_Q4_0 ? 8 : TYPE == T_Q5_0 ? 16 : 0; }
+// unbias subtracts Q4_0's 8 (Q5_0's 16) from four unsigned 4-bit (5-bit)
+// quants a byte: flipping the top bit and extending it as a sign gives
+// int8(v - bias) in every byte, with no carry between bytes.
+uint unbias(uint v) {
+	if (TYPE == T_Q4_0) {
+		uint t = v ^ 0x08080808u;
+		return t | ((t & 0x08080808u) * 0x1eu);
+	}
+	if (TYPE == T_Q5_0) {
+		uint t = v ^ 0x10101010u;
+		return t | ((t & 0x10101010u) * 0x0fu);
+	}
+	return v;
+}
 
 // Plane offsets of a packed row at byte row with nb blocks.
 uint qhPlane(uint row, uint nb) { return row + nb * (TYPE == T_Q8_0 ? 32u : 16u); }
@@ -104,8 +115,8 @@ uint levels4(uint v) {
 }
 
 // blockQuants reads block b of the row at byte row (nb blocks) as 8 words
-// of 4 signed bytes, quant j in byte j%4 of word j/4, before blockBias is
-// subtracted (IQ4_NL and MXFP4: their levels).
+// of 4 signed bytes, quant j in byte j%4 of word j/4: its integer quants
+// (Q4_0's q-8, Q5_0's q-16; IQ4_NL's and MXFP4's levels).
 void blockQuants(uint row, uint nb, uint b, out uint q[8]) {
 	uint off = row + b * blockBytes();
 	if (TYPE == T_Q8_0) {
@@ -143,6 +154,8 @@ void blockQuants(uint row, uint nb, uint b, out uint q[8]) {
 			lo = levels4(lo);
 			hi = levels4(hi);
 		}
+		lo = unbias(lo);
+		hi = unbias(hi);
 		q[i] = lo;
 		q[i + 4u] = hi;
 	}
@@ -166,12 +179,12 @@ float blockM(uint row, uint nb, uint b) {
 	return wF16(mPlane(row, nb) + 2u * b);
 }
 
-// quant is value j (0..31) of block b as its integer quant, the bias
-// subtracted; scale and min are separate.
+// quant is value j (0..31) of block b as its integer quant; scale and min
+// are separate.
 int quant(uint row, uint nb, uint b, uint j) {
 	uint q[8];
 	blockQuants(row, nb, b, q);
-	return bitfieldExtract(int(q[j >> 2]), int(8u * (j & 3u)), 8) - blockBias();
+	return bitfieldExtract(int(q[j >> 2]), int(8u * (j & 3u)), 8);
 }
 
 bool hasMin() { return TYPE == T_Q4_1 || TYPE == T_Q5_1; }

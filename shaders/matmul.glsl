@@ -15,9 +15,10 @@
 // blocks, Q8_K for the K-quants and IQ4_XS): an exact integer sum per block
 // (for the K-quants, per 32-value sub-block) of packed 4x8-bit dot products
 // (dot4: the device's own with INTDOT), then (d_w*d_x)*isum (+ m_w*s_x, or
-// - (dmin*d_x)*msum) in float. A stored bias (Q4_0's 8) comes off the
-// integer sum as bias*sum(x). Float weights (F32/F16/BF16) are dotted with
-// X rounded to the weight's type, products summed in F32.
+// - (dmin*d_x)*msum) in float. A K-quant's stored bias (Q6_K's 32) comes off
+// the integer sum as bias*sum(x), from Q8_K's sums. Float weights
+// (F32/F16/BF16) are dotted with X rounded to the weight's type, products
+// summed in F32.
 #include "common.glsl"
 
 layout(constant_id = 0) const uint TYPE = 0;
@@ -231,7 +232,6 @@ void main() {
 		}
 	} else if (isQuant()) {
 		uint nb = p.k / 32u, xq4 = p.qsOff >> 2;
-		int bias = blockBias();
 		for (uint b = tid; b < nb; b += WG) {
 			for (uint r = 0u; r < ROWS; r++) {
 				if (r >= nr) {
@@ -250,10 +250,6 @@ void main() {
 					uint blk = (c0 + c) * nb + b;
 					uvec4 xa = XQ4[xq4 + 2u * blk], xb = XQ4[xq4 + 2u * blk + 1u];
 					int isum = dot16(wa, xa) + dot16(wb, xb);
-					if (bias != 0) {
-						const uvec4 ones = uvec4(0x01010101u);
-						isum -= bias * (dot16(xa, ones) + dot16(xb, ones));
-					}
 					float dx = uintBitsToFloat(XQ[p.dOff + blk]);
 					precise float dd = dw * dx;
 					precise float v = dd * float(isum);
