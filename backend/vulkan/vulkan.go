@@ -25,8 +25,10 @@
 //
 // Arithmetic follows backend/cpu: matmuls convert x to the weight format's dot
 // type (Q8_0, Q8_1 or Q8_K blocks for quantized weights, rounded to F16/BF16 for those)
-// and sum exact integer products per block, so greedy outputs agree; every
-// output's reduction order depends only on k, never on the batch size.
+// and sum exact integer products per block (per 32-value sub-block for the
+// K-quants), so greedy outputs agree; every output's reduction order depends
+// only on k, never on the batch size. Weights written with WriteWeight are
+// repacked into aligned planes (pack.go).
 package vulkan
 
 import (
