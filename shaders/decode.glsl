@@ -202,6 +202,35 @@ bool isK() { return (TYPE >= T_Q2_K && TYPE <= T_Q6_K) || TYPE == T_IQ4_XS; }
 // kHasMin: value = d*s*q - dmin*m (Q2_K, Q4_K, Q5_K) rather than d*s*q.
 bool kHasMin() { return TYPE == T_Q2_K || TYPE == T_Q4_K || TYPE == T_Q5_K; }
 
+// A K block's quant fields are bytes [kQa, kQa+kQsz) of it; packed rows
+// (PACKED != 0) hold every block's quant fields, then every block's other
+// bytes (backend/vulkan/pack.go's kLayout).
+uint kQa() { return TYPE == T_Q3_K || TYPE == T_Q6_K ? 0u : TYPE == T_IQ4_XS ? 8u : 16u; }
+uint kQsz() {
+	switch (TYPE) {
+	case T_Q2_K: return 64u;
+	case T_Q3_K: return 96u;
+	case T_Q5_K: return 160u;
+	case T_Q6_K: return 192u;
+	default: return 128u;
+	}
+}
+
+// kBases locates block b of the row at byte row (nb blocks): quant byte rel
+// of the block (as ggml numbers them) is at qb + rel, its other byte rel at
+// kMeta(mb, rel).
+void kBases(uint row, uint nb, uint b, out uint qb, out uint mb) {
+	if (PACKED == 0u) {
+		qb = row + b * blockBytes();
+		mb = qb;
+		return;
+	}
+	qb = row + b * kQsz() - kQa(); // wraps below zero, as uint; qb + rel does not
+	mb = row + nb * kQsz() + b * (blockBytes() - kQsz());
+}
+
+uint kMeta(uint mb, uint rel) { return mb + (PACKED != 0u && rel >= kQa() ? rel - kQsz() : rel); }
+
 // KGroup locates group g's quants in a block: quant i is
 //   ((byte[lo+i] >> ls) & lm) + (((byte[hi+i] >> hs) & hm) << hsh) - bias
 // (hm = 0: no high bits).
@@ -274,11 +303,11 @@ KGroup kGroup(uint g) {
 // IQ4_XS the level v indexes.
 int kLevel(KGroup q, uint v) { return TYPE == T_IQ4_XS ? IQ4_LEVELS[v] : int(v) - q.bias; }
 
-// kQuant is quant i of group q of the block at byte offset off.
-int kQuant(uint off, KGroup q, uint i) {
-	uint v = (wU8(off + q.lo + i) >> q.ls) & q.lm;
+// kQuant is quant i of group q of the block whose quant bytes are at qb.
+int kQuant(uint qb, KGroup q, uint i) {
+	uint v = (wU8(qb + q.lo + i) >> q.ls) & q.lm;
 	if (q.hm != 0u) {
-		v += ((wU8(off + q.hi + i) >> q.hs) & q.hm) << q.hsh;
+		v += ((wU8(qb + q.hi + i) >> q.hs) & q.hm) << q.hsh;
 	}
 	return kLevel(q, v);
 }
@@ -286,68 +315,71 @@ int kQuant(uint off, KGroup q, uint i) {
 // kGroupWords reads group q's 16 quants as 4 words of 4 signed bytes, quant
 // i in byte i%4 of word i/4, before q.bias is subtracted (IQ4_XS: levels).
 // The fields are masked a byte at a time: no carry crosses a byte.
-void kGroupWords(uint off, KGroup q, out uint w[4]) {
+void kGroupWords(uint qb, KGroup q, out uint w[4]) {
 	uint lm = q.lm * 0x01010101u, hm = q.hm * 0x01010101u;
+	uvec4 lw = load16(qb + q.lo), hw = q.hm != 0u ? load16(qb + q.hi) : uvec4(0u);
 	for (uint i = 0u; i < 4u; i++) {
-		uint v = (wU32(off + q.lo + 4u * i) >> q.ls) & lm;
+		uint v = (lw[i] >> q.ls) & lm;
 		if (q.hm != 0u) {
-			v += ((wU32(off + q.hi + 4u * i) >> q.hs) & hm) << q.hsh;
+			v += ((hw[i] >> q.hs) & hm) << q.hsh;
 		}
 		w[i] = TYPE == T_IQ4_XS ? levels4(v) : v;
 	}
 }
 
 // kScaleMin is group g's integer scale and min (min 0 without kHasMin).
-ivec2 kScaleMin(uint off, uint g) {
+ivec2 kScaleMin(uint mb, uint g) {
 	switch (TYPE) {
 	case T_Q2_K: { // scales[16] at 0: low nibble scale, high nibble min
-		uint b = wU8(off + g);
+		uint b = wU8(kMeta(mb, g));
 		return ivec2(int(b & 15u), int(b >> 4u));
 	}
 	case T_Q3_K: { // scales[12] at 96: 6-bit scales biased by 32
-		uint lo = g < 8u ? wU8(off + 96u + g) & 15u : wU8(off + 88u + g) >> 4u;
-		uint hi = (wU8(off + 104u + (g & 3u)) >> (2u * (g >> 2u))) & 3u;
+		uint lo = g < 8u ? wU8(kMeta(mb, 96u + g)) & 15u : wU8(kMeta(mb, 88u + g)) >> 4u;
+		uint hi = (wU8(kMeta(mb, 104u + (g & 3u))) >> (2u * (g >> 2u))) & 3u;
 		return ivec2(int(lo | (hi << 4u)) - 32, 0);
 	}
 	case T_Q4_K:
 	case T_Q5_K: { // scales[12] at 4: 6-bit scale and min of sub-block g/2
-		uint j = g >> 1u, s = off + 4u;
+		uint j = g >> 1u;
 		if (j < 4u) {
-			return ivec2(int(wU8(s + j) & 63u), int(wU8(s + j + 4u) & 63u));
+			return ivec2(int(wU8(kMeta(mb, 4u + j)) & 63u), int(wU8(kMeta(mb, 8u + j)) & 63u));
 		}
-		uint b = wU8(s + j + 4u);
-		return ivec2(int((b & 15u) | ((wU8(s + j - 4u) >> 6u) << 4u)), int((b >> 4u) | ((wU8(s + j) >> 6u) << 4u)));
+		uint b = wU8(kMeta(mb, 8u + j));
+		return ivec2(int((b & 15u) | ((wU8(kMeta(mb, j)) >> 6u) << 4u)), int((b >> 4u) | ((wU8(kMeta(mb, 4u + j)) >> 6u) << 4u)));
 	}
 	case T_IQ4_XS: { // scales_h at 2, scales_l[4] at 4: sub-block j = g/2's 6-bit
 		// scale (low nibble j%2 of scales_l[j/2], high bits 2j of scales_h), biased by 32
 		uint j = g >> 1u;
-		uint lo = (wU8(off + 4u + (j >> 1u)) >> (4u * (j & 1u))) & 15u;
-		uint hi = (wU16(off + 2u) >> (2u * j)) & 3u;
+		uint lo = (wU8(kMeta(mb, 4u + (j >> 1u))) >> (4u * (j & 1u))) & 15u;
+		uint hi = (wU16(kMeta(mb, 2u)) >> (2u * j)) & 3u;
 		return ivec2(int(lo | (hi << 4u)) - 32, 0);
 	}
 	default: // Q6_K: int8 scales[16] at 192
-		return ivec2(int(wU8(off + 192u + g) << 24u) >> 24u, 0);
+		return ivec2(int(wU8(kMeta(mb, 192u + g)) << 24u) >> 24u, 0);
 	}
 }
 
 // kScales is the block's super-block scale d and, with kHasMin, dmin.
-vec2 kScales(uint off) {
+vec2 kScales(uint mb) {
 	switch (TYPE) {
-	case T_Q2_K: return vec2(wF16(off + 80u), wF16(off + 82u));
-	case T_Q3_K: return vec2(wF16(off + 108u), 0.0);
-	case T_Q6_K: return vec2(wF16(off + 208u), 0.0);
-	case T_IQ4_XS: return vec2(wF16(off), 0.0);
-	default: return vec2(wF16(off), wF16(off + 2u));
+	case T_Q2_K: return vec2(wF16(kMeta(mb, 80u)), wF16(kMeta(mb, 82u)));
+	case T_Q3_K: return vec2(wF16(kMeta(mb, 108u)), 0.0);
+	case T_Q6_K: return vec2(wF16(kMeta(mb, 208u)), 0.0);
+	case T_IQ4_XS: return vec2(wF16(kMeta(mb, 0u)), 0.0);
+	default: return vec2(wF16(kMeta(mb, 0u)), wF16(kMeta(mb, 2u)));
 	}
 }
 
-// dequantK is value v (0..255) of the K block at byte offset off, as the CPU's
-// Dequantize computes it: (d*s)*q, minus dmin*m.
-float dequantK(uint off, uint v) {
+// dequantK is value v (0..255) of block b of the K row at byte row (nb
+// blocks), as the CPU's Dequantize computes it: (d*s)*q, minus dmin*m.
+float dequantK(uint row, uint nb, uint b, uint v) {
+	uint qb, mb;
+	kBases(row, nb, b, qb, mb);
 	uint g = v >> 4u;
-	int q = kQuant(off, kGroup(g), v & 15u);
-	ivec2 sm = kScaleMin(off, g);
-	vec2 dd = kScales(off);
+	int q = kQuant(qb, kGroup(g), v & 15u);
+	ivec2 sm = kScaleMin(mb, g);
+	vec2 dd = kScales(mb);
 	precise float dl = dd.x * float(sm.x);
 	precise float y = dl * float(q);
 	if (kHasMin()) {
@@ -369,7 +401,7 @@ float dequant(uint row, uint cols, uint e) {
 	case T_Q4_K:
 	case T_Q5_K:
 	case T_Q6_K:
-	case T_IQ4_XS: return dequantK(row + (e >> 8u) * blockBytes(), e & 255u);
+	case T_IQ4_XS: return dequantK(row, cols / 256u, e >> 8u, e & 255u);
 	default: {
 		uint nb = cols / 32u, b = e >> 5;
 		float d = blockD(row, nb, b);

@@ -192,20 +192,21 @@ void main() {
 		// a 32-value sub-block (groups g0, g0+1 of 16) a step: the exact
 		// integer sums isum = sum_g s_g*sum_i q_i*a_i and msum = sum_g m_g*bsum_g,
 		// then (d_x*d)*isum - (d_x*dmin)*msum in float.
-		uint nb = p.k / 256u, bb = blockBytes(), xq4 = p.qsOff >> 2;
+		uint nb = p.k / 256u, xq4 = p.qsOff >> 2;
 		for (uint u = tid; u < p.k / 32u; u += WG) {
 			uint b = u >> 3u, g0 = 2u * (u & 7u);
 			for (uint r = 0u; r < ROWS; r++) {
 				if (r >= nr) {
 					break;
 				}
-				uint off = p.wBase + (r0 + r) * p.rowBytes + b * bb;
+				uint qb, mb;
+				kBases(p.wBase + (r0 + r) * p.rowBytes, nb, b, qb, mb);
 				KGroup q0 = kGroup(g0), q1 = kGroup(g0 + 1u);
 				uint w0[4], w1[4];
-				kGroupWords(off, q0, w0);
-				kGroupWords(off, q1, w1);
-				ivec2 sm0 = kScaleMin(off, g0), sm1 = kScaleMin(off, g0 + 1u);
-				vec2 dd = kScales(off);
+				kGroupWords(qb, q0, w0);
+				kGroupWords(qb, q1, w1);
+				ivec2 sm0 = kScaleMin(mb, g0), sm1 = kScaleMin(mb, g0 + 1u);
+				vec2 dd = kScales(mb);
 				for (uint c = 0u; c < NCOLS; c++) {
 					if (c >= nc) {
 						break;

@@ -137,7 +137,11 @@ func (e *env) copyRow(dst pair, c int, src pair) {
 func TestPackedWeightsReadAndOverwrite(t *testing.T) {
 	e := newEnv(t, Options{})
 	for typ := range packedLayouts {
-		w := e.weight(typ, 9, 96)
+		k := 96
+		if typ.BlockSize() == 256 {
+			k = 512
+		}
+		w := e.weight(typ, 9, k)
 		got, want := e.read(w)
 		if string(got) != string(want) {
 			t.Errorf("%v: packed weight reads back changed", typ)
@@ -148,19 +152,19 @@ func TestPackedWeightsReadAndOverwrite(t *testing.T) {
 		if _, ok := packedOf(w.g.Slice(3, 7)); !ok {
 			t.Errorf("%v: rows 3..7 of a packed weight are not seen as packed", typ)
 		}
-		_, raw := e.weightData(typ, 9, 96)
+		_, raw := e.weightData(typ, 9, k)
 		e.write(w, raw)
 		if _, ok := packedOf(w.g); ok {
 			t.Errorf("%v: still packed after a plain Write", typ)
 		}
-		x := e.f32(3, 96, 1)
+		x := e.f32(3, k, 1)
 		dst := e.alloc(gguf.TypeF32, 3, 9)
 		e.poison(dst)
 		e.vk.MatMul(dst.g, w.g, x.g)
 		e.cpu.MatMul(dst.c, w.c, x.c)
 		e.check(fmt.Sprintf("MatMul %v after a plain Write", typ), dst, matmulTol)
 		ids := e.i32([]int32{8, 0, 4})
-		rows := e.alloc(gguf.TypeF32, 3, 96)
+		rows := e.alloc(gguf.TypeF32, 3, k)
 		e.poison(rows)
 		e.vk.GetRows(rows.g, w.g, ids.g)
 		e.cpu.GetRows(rows.c, w.c, ids.c)
@@ -172,7 +176,8 @@ func TestPackedWeightsReadAndOverwrite(t *testing.T) {
 func TestGetRowsPacked(t *testing.T) {
 	e := newEnv(t, Options{})
 	for typ := range packedLayouts {
-		for _, cols := range []int{96, 256} { // rows of 3 blocks, and of 8 (16-byte multiples)
+		for _, blocks := range []int{3, 8} { // rows of 3 blocks, and of 8 (16-byte multiples)
+			cols := blocks * typ.BlockSize()
 			table := e.weight(typ, 21, cols)
 			ids := e.i32([]int32{20, 0, 7, 7, 13})
 			dst := e.alloc(gguf.TypeF32, 5, cols)
@@ -194,7 +199,7 @@ func TestMatMulPackedAlignment(t *testing.T) {
 			off    int64
 			layout uint32
 		}{{64, 2}, {68, 1}} {
-			m, k, n := 11, 512, 3
+			m, k, n := 11, 16*typ.BlockSize(), 3 // 16 blocks: rows of 16-byte multiples
 			_, raw := e.weightData(typ, m, k)
 			w := e.allocAt(typ, m, k, c.off)
 			if err := e.vk.WriteWeight(w.g, raw); err != nil {

@@ -8,66 +8,84 @@ import (
 )
 
 // Weights written with WriteWeight are repacked on the host, a row at a
-// time, so the matmul shader reads a block's quants with one or two 128-bit
-// loads instead of unaligned bytes: a row of nb 32-value blocks becomes
-// planes, in the row's own bytes (the size is unchanged):
+// time, so the matmul shader reads quants with 128-bit loads instead of
+// unaligned bytes: a row of nb blocks becomes planes, in the row's own bytes
+// (the size is unchanged), each plane holding the same bytes of every block.
+// For the 32-value block types:
 //
 //	quants  16 bytes a block (Q8_0 32), each block's bytes as in ggml
 //	qh      4 bytes a block (Q5_0, Q5_1: the fifth bits)
 //	d       2 bytes a block (F16; MXFP4 1, its E8M0 exponent)
 //	m       2 bytes a block (Q4_1, Q5_1: the F16 min)
 //
-// Rows stay whole and in place, so windows of rows, MoE experts' slices and
-// GetRows work as before; the shaders learn the layout from the PACKED
-// specialization constant (decode.glsl). The K-quants, IQ4_XS and float
-// types are stored as given.
+// For the K-quants and IQ4_XS: the quant fields (contiguous in every such
+// block, a multiple of 16 bytes), then the rest (scales, d, dmin) in ggml's
+// order. Rows stay whole and in place, so windows of rows, MoE experts'
+// slices and GetRows work as before; the shaders learn the layout from the
+// PACKED specialization constant (decode.glsl). Float types are stored as given.
 
-// packedLayout describes a packable type's planes: bytes a block of quants,
-// of high bits, of scale and of min, at their offsets in the ggml block.
-type packedLayout struct {
-	qs, qsAt int
-	qh, qhAt int
-	d, dAt   int
-	m, mAt   int
+// byteRange is bytes [from, to) of a block.
+type byteRange struct{ from, to int }
+
+// packedLayout lists a type's planes, each the block byte ranges it holds.
+type packedLayout [][]byteRange
+
+func plane(rs ...int) []byteRange {
+	var p []byteRange
+	for i := 0; i < len(rs); i += 2 {
+		p = append(p, byteRange{rs[i], rs[i+1]})
+	}
+	return p
+}
+
+// kLayout is a K-quant's: the quants [qa, qb) of its bb-byte block, then the rest.
+func kLayout(qa, qb, bb int) packedLayout {
+	return packedLayout{plane(qa, qb), plane(0, qa, qb, bb)}
 }
 
 var packedLayouts = map[gguf.Type]packedLayout{
-	gguf.TypeQ4_0:   {qs: 16, qsAt: 2, d: 2},
-	gguf.TypeIQ4_NL: {qs: 16, qsAt: 2, d: 2},
-	gguf.TypeQ4_1:   {qs: 16, qsAt: 4, d: 2, m: 2, mAt: 2},
-	gguf.TypeQ5_0:   {qs: 16, qsAt: 6, qh: 4, qhAt: 2, d: 2},
-	gguf.TypeQ5_1:   {qs: 16, qsAt: 8, qh: 4, qhAt: 4, d: 2, m: 2, mAt: 2},
-	gguf.TypeQ8_0:   {qs: 32, qsAt: 2, d: 2},
-	gguf.TypeMXFP4:  {qs: 16, qsAt: 1, d: 1},
+	gguf.TypeQ4_0:   {plane(2, 18), plane(0, 2)},
+	gguf.TypeIQ4_NL: {plane(2, 18), plane(0, 2)},
+	gguf.TypeQ4_1:   {plane(4, 20), plane(0, 2), plane(2, 4)},
+	gguf.TypeQ5_0:   {plane(6, 22), plane(2, 6), plane(0, 2)},
+	gguf.TypeQ5_1:   {plane(8, 24), plane(4, 8), plane(0, 2), plane(2, 4)},
+	gguf.TypeQ8_0:   {plane(2, 34), plane(0, 2)},
+	gguf.TypeMXFP4:  {plane(1, 17), plane(0, 1)},
+	gguf.TypeQ2_K:   kLayout(16, 80, 84),
+	gguf.TypeQ3_K:   kLayout(0, 96, 110),
+	gguf.TypeQ4_K:   kLayout(16, 144, 144),
+	gguf.TypeQ5_K:   kLayout(16, 176, 176),
+	gguf.TypeQ6_K:   kLayout(0, 192, 210),
+	gguf.TypeIQ4_XS: kLayout(8, 136, 136),
 }
 
-// packRow writes the ggml row src (nb blocks of layout l) as planes into dst.
-func (l packedLayout) packRow(dst, src []byte, nb int) {
-	bb := l.qs + l.qh + l.d + l.m
-	qh := nb * l.qs
-	d := qh + nb*l.qh
-	m := d + nb*l.d
-	for b := range nb {
-		blk := src[b*bb : (b+1)*bb]
-		copy(dst[b*l.qs:], blk[l.qsAt:l.qsAt+l.qs])
-		copy(dst[qh+b*l.qh:], blk[l.qhAt:l.qhAt+l.qh])
-		copy(dst[d+b*l.d:], blk[l.dAt:l.dAt+l.d])
-		copy(dst[m+b*l.m:], blk[l.mAt:l.mAt+l.m])
+// moveRow copies between a ggml row and its planes (nb blocks): toPlanes
+// packs ggml into planes, else planes back into ggml.
+func (l packedLayout) moveRow(planes, ggml []byte, nb int, toPlanes bool) {
+	bb, at := 0, 0
+	for _, p := range l {
+		for _, r := range p {
+			bb += r.to - r.from
+		}
 	}
-}
-
-// unpackRow is packRow's inverse.
-func (l packedLayout) unpackRow(dst, src []byte, nb int) {
-	bb := l.qs + l.qh + l.d + l.m
-	qh := nb * l.qs
-	d := qh + nb*l.qh
-	m := d + nb*l.d
-	for b := range nb {
-		blk := dst[b*bb : (b+1)*bb]
-		copy(blk[l.qsAt:l.qsAt+l.qs], src[b*l.qs:])
-		copy(blk[l.qhAt:l.qhAt+l.qh], src[qh+b*l.qh:])
-		copy(blk[l.dAt:l.dAt+l.d], src[d+b*l.d:])
-		copy(blk[l.mAt:l.mAt+l.m], src[m+b*l.m:])
+	for _, p := range l {
+		size := 0
+		for _, r := range p {
+			size += r.to - r.from
+		}
+		for b := range nb {
+			o := at + b*size
+			for _, r := range p {
+				g := ggml[b*bb+r.from : b*bb+r.to]
+				if toPlanes {
+					copy(planes[o:], g)
+				} else {
+					copy(g, planes[o:])
+				}
+				o += r.to - r.from
+			}
+		}
+		at += nb * size
 	}
 }
 
@@ -90,10 +108,10 @@ func (b *Backend) WriteWeight(t backend.Tensor, data []byte) error {
 		return err
 	}
 	rb := int(t.RowBytes())
-	nb := t.Cols / 32
+	nb := t.Cols / t.Type.BlockSize()
 	packed := make([]byte, len(data))
 	for r := range t.Rows {
-		l.packRow(packed[r*rb:(r+1)*rb], data[r*rb:(r+1)*rb], nb)
+		l.moveRow(packed[r*rb:(r+1)*rb], data[r*rb:(r+1)*rb], nb, true)
 	}
 	if err := b.Write(t, packed); err != nil {
 		return err
@@ -148,8 +166,8 @@ func unpackRead(t backend.Tensor, dst []byte) error {
 				return fmt.Errorf("vulkan: reading %v: it cuts a row of a packed %v weight", t, p.typ)
 			default:
 				at := row - lo
-				src := append([]byte(nil), dst[at:at+rb]...)
-				l.unpackRow(dst[at:at+rb], src, p.cols/32)
+				planes := append([]byte(nil), dst[at:at+rb]...)
+				l.moveRow(planes, dst[at:at+rb], p.cols/p.typ.BlockSize(), false)
 			}
 		}
 	}
