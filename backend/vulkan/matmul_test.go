@@ -2,6 +2,7 @@ package vulkan
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/conveyor-llm/conveyor/backend"
@@ -237,4 +238,19 @@ func (e *env) allocAt(typ gguf.Type, rows, cols int, off int64) pair {
 		g: backend.Tensor{Buf: gb, Offset: off, Type: typ, Rows: rows, Cols: cols},
 		c: backend.Tensor{Buf: cb, Offset: off, Type: typ, Rows: rows, Cols: cols},
 	}
+}
+
+// A packed weight read in another shape would be misread: it is refused,
+// naming the packing.
+func TestPackedWeightOtherShapeRefused(t *testing.T) {
+	e := newEnv(t, Options{})
+	w := e.weight(gguf.TypeQ4_0, 9, 96)
+	x := e.f32(1, 32, 1)
+	dst := e.alloc(gguf.TypeF32, 1, 27)
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "packed") {
+			t.Fatalf("MatMul on a reshaped packed weight: %v", r)
+		}
+	}()
+	e.vk.MatMul(dst.g, w.g.Reshape(27, 32), x.g)
 }

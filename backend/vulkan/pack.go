@@ -140,10 +140,14 @@ func packedOf(t backend.Tensor) (packedRange, bool) {
 		return packedRange{}, false
 	}
 	for _, p := range m.packed {
-		if t.Offset >= p.off && t.Offset+t.Bytes() <= p.end && t.Type == p.typ && t.Cols == p.cols &&
-			(t.Offset-p.off)%t.RowBytes() == 0 {
-			return p, true
+		if t.Bytes() == 0 || t.Offset >= p.end || t.Offset+t.Bytes() <= p.off {
+			continue
 		}
+		if t.Offset < p.off || t.Offset+t.Bytes() > p.end || t.Type != p.typ || t.Cols != p.cols ||
+			(t.Offset-p.off)%t.RowBytes() != 0 {
+			panic(fmt.Sprintf("vulkan: %v at byte %d overlaps a weight stored packed as rows of %d %v values at %d", t, t.Offset, p.cols, p.typ, p.off))
+		}
+		return p, true
 	}
 	return packedRange{}, false
 }
