@@ -225,6 +225,22 @@ const (
 	GatingTopKSoftmax
 )
 
+// WeightWriter is implemented by backends that store weights in a layout
+// of their own (the Vulkan backend repacks quantized rows into aligned
+// planes): WriteWeight is Write for a tensor that only MatMul, MatMulID and
+// GetRows read. Read still returns what was written.
+type WeightWriter interface {
+	WriteWeight(t Tensor, data []byte) error
+}
+
+// WriteWeight writes the weight t with b's WriteWeight, or Write.
+func WriteWeight(b Backend, t Tensor, data []byte) error {
+	if w, ok := b.(WeightWriter); ok {
+		return w.WriteWeight(t, data)
+	}
+	return b.Write(t, data)
+}
+
 // HostMapper is implemented by backends that can compute on host memory in place:
 // the CPU backend uses a memory-mapped model file's weights without copying them.
 type HostMapper interface {

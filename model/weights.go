@@ -146,7 +146,7 @@ func (l *weightLoader) tensor(prefix, names, shape string, optional bool, layer 
 		}
 		l.ownedBy[b] = append(l.ownedBy[b], buf)
 		t.Buf = buf
-		if err := b.Write(t, data); err != nil {
+		if err := backend.WriteWeight(b, t, data); err != nil {
 			return backend.Tensor{}, fmt.Errorf("model: tensor %q on %s: %w", info.Name, b.Name(), err)
 		}
 	} else if l.mapped != nil {
@@ -158,7 +158,7 @@ func (l *weightLoader) tensor(prefix, names, shape string, optional bool, layer 
 		}
 		l.owned = append(l.owned, buf)
 		t.Buf = buf
-		if err := l.b.Write(t, data); err != nil {
+		if err := backend.WriteWeight(l.b, t, data); err != nil {
 			return backend.Tensor{}, fmt.Errorf("model: tensor %q: %w", info.Name, err)
 		}
 	}

@@ -1,6 +1,14 @@
-// decode.glsl: reading weights of any type from the word buffer W, which the
-// including shader declares, together with the specialization constant TYPE.
-// Offsets are in bytes; rows of quantized types need not be 4-byte aligned.
+// decode.glsl: reading weights of any type from the word buffer W (and its
+// 16-byte view W4), which the including shader declares, together with the
+// specialization constants TYPE and PACKED. Offsets are in bytes; rows of
+// quantized types need not be 4-byte aligned.
+//
+// PACKED 0: rows in ggml's layout (blocks of quants with their scales).
+// PACKED 1 and 2, for the 32-value block types: each row repacked at upload
+// into planes (backend/vulkan/pack.go): the blocks' quants (16 bytes a block,
+// 32 for Q8_0, each block's bytes as in ggml), then Q5's high bits (4 bytes a
+// block), the scales d (2 bytes, MXFP4's exponent 1), the mins m (2 bytes).
+// PACKED 2: every row starts 16-byte aligned, so quants load as uvec4.
 
 // The non-linear 4-bit types (numbered as gguf.Type, beside common.glsl's):
 // their 4-bit indexes pick one of 16 levels (kernels/iq4_nl.go).
@@ -26,12 +34,22 @@ uint wU32(uint off) {
 
 float wF16(uint off) { return f16tof32(wU16(off)); }
 
+// load16 reads the 16 bytes at off: one 128-bit load when rows are aligned.
+uvec4 load16(uint off) {
+	if (PACKED == 2u) {
+		return W4[off >> 4];
+	}
+	return uvec4(wU32(off), wU32(off + 4u), wU32(off + 8u), wU32(off + 12u));
+}
+
+// e8m0 is MXFP4's halved E8M0 scale 2^(e-128).
+float e8m0(uint e) { return uintBitsToFloat(e < 2u ? (0x00200000u << e) : ((e - 1u) << 23)); }
+
 // blockScale is the scale d of the 32-value block at byte offset off: its
 // F16 d, or MXFP4's halved E8M0 scale 2^(e-128).
 float blockScale(uint off) {
 	if (TYPE == T_MXFP4) {
-		uint e = wU8(off);
-		return uintBitsToFloat(e < 2u ? (0x00200000u << e) : ((e - 1u) << 23));
+		return e8m0(wU8(off));
 	}
 	return wF16(off);
 }
@@ -58,66 +76,115 @@ uint blockBytes() {
 	}
 }
 
-// quant returns value j (0..31) of the block at byte offset off as its integer
-// quant, already offset (q-8 for Q4_0, q-16 for Q5_0) or looked up (IQ4_NL's
-// level); scale and min are separate.
-int quant(uint off, uint j) {
-	uint lo = j & 15u;
-	uint sh = j < 16u ? 0u : 4u;
-	switch (TYPE) {
-	case T_Q4_0: return int((wU8(off + 2u + lo) >> sh) & 15u) - 8;
-	case T_IQ4_NL: return IQ4_LEVELS[(wU8(off + 2u + lo) >> sh) & 15u];
-	case T_MXFP4: return MXFP4_LEVELS[(wU8(off + 1u + lo) >> sh) & 15u];
-	case T_Q4_1: return int((wU8(off + 4u + lo) >> sh) & 15u);
-	case T_Q5_0: {
-		uint qh = wU32(off + 2u);
-		return int(((wU8(off + 6u + lo) >> sh) & 15u) | (((qh >> j) & 1u) << 4)) - 16;
+bool hasQh() { return TYPE == T_Q5_0 || TYPE == T_Q5_1; }
+
+// unbias subtracts Q4_0's 8 (Q5_0's 16) from four unsigned 4-bit (5-bit)
+// quants a byte: flipping the top bit and extending it as a sign gives
+// int8(v - bias) in every byte, with no carry between bytes.
+uint unbias(uint v) {
+	if (TYPE == T_Q4_0) {
+		uint t = v ^ 0x08080808u;
+		return t | ((t & 0x08080808u) * 0x1eu);
 	}
-	case T_Q5_1: {
-		uint qh = wU32(off + 4u);
-		return int(((wU8(off + 8u + lo) >> sh) & 15u) | (((qh >> j) & 1u) << 4));
+	if (TYPE == T_Q5_0) {
+		uint t = v ^ 0x10101010u;
+		return t | ((t & 0x10101010u) * 0x0fu);
 	}
-	default: // Q8_0
-		return int(wU8(off + 2u + j) << 24) >> 24;
+	return v;
+}
+
+// Plane offsets of a packed row at byte row with nb blocks.
+uint qhPlane(uint row, uint nb) { return row + nb * (TYPE == T_Q8_0 ? 32u : 16u); }
+uint dPlane(uint row, uint nb) { return qhPlane(row, nb) + (hasQh() ? 4u * nb : 0u); }
+uint mPlane(uint row, uint nb) { return dPlane(row, nb) + 2u * nb; }
+
+// spread4 moves bits 0..3 of h to bit 4 of bytes 0..3 (Q5's fifth bit).
+uint spread4(uint h) {
+	return ((h & 1u) | ((h & 2u) << 7) | ((h & 4u) << 14) | ((h & 8u) << 21)) << 4;
+}
+
+// levels4 maps four 4-bit indexes (one a byte) to IQ4_NL's or MXFP4's levels.
+uint levels4(uint v) {
+	uint r = 0u;
+	for (uint t = 0u; t < 4u; t++) {
+		uint i = (v >> (8u * t)) & 15u;
+		int l = TYPE == T_MXFP4 ? MXFP4_LEVELS[i] : IQ4_LEVELS[i];
+		r |= (uint(l) & 0xffu) << (8u * t);
+	}
+	return r;
+}
+
+// blockQuants reads block b of the row at byte row (nb blocks) as 8 words
+// of 4 signed bytes, quant j in byte j%4 of word j/4: its integer quants
+// (Q4_0's q-8, Q5_0's q-16; IQ4_NL's and MXFP4's levels).
+void blockQuants(uint row, uint nb, uint b, out uint q[8]) {
+	uint off = row + b * blockBytes();
+	if (TYPE == T_Q8_0) {
+		if (PACKED != 0u) {
+			uvec4 a = load16(row + 32u * b), c = load16(row + 32u * b + 16u);
+			q = uint[8](a.x, a.y, a.z, a.w, c.x, c.y, c.z, c.w);
+		} else {
+			for (uint i = 0u; i < 8u; i++) {
+				q[i] = wU32(off + 2u + 4u * i);
+			}
+		}
+		return;
+	}
+	uvec4 w;
+	uint qh = 0u;
+	if (PACKED != 0u) {
+		w = load16(row + 16u * b);
+		if (hasQh()) {
+			qh = wU32(qhPlane(row, nb) + 4u * b);
+		}
+	} else {
+		uint qs = TYPE == T_MXFP4 ? 1u : TYPE == T_Q4_1 ? 4u : TYPE == T_Q5_0 ? 6u : TYPE == T_Q5_1 ? 8u : 2u;
+		w = uvec4(wU32(off + qs), wU32(off + qs + 4u), wU32(off + qs + 8u), wU32(off + qs + 12u));
+		if (hasQh()) {
+			qh = wU32(off + (TYPE == T_Q5_0 ? 2u : 4u));
+		}
+	}
+	for (uint i = 0u; i < 4u; i++) {
+		uint lo = w[i] & 0x0f0f0f0fu, hi = (w[i] >> 4) & 0x0f0f0f0fu;
+		if (hasQh()) {
+			lo |= spread4((qh >> (4u * i)) & 15u);
+			hi |= spread4((qh >> (16u + 4u * i)) & 15u);
+		}
+		if (TYPE == T_IQ4_NL || TYPE == T_MXFP4) {
+			lo = levels4(lo);
+			hi = levels4(hi);
+		}
+		lo = unbias(lo);
+		hi = unbias(hi);
+		q[i] = lo;
+		q[i + 4u] = hi;
 	}
 }
 
-// loadQuants reads all 32 quants of the block at byte offset off, as quant
-// does, with one 32-bit load per four bytes.
-void loadQuants(uint off, out int q[32]) {
-	if (TYPE == T_Q8_0) {
-		for (uint i = 0u; i < 8u; i++) {
-			int w = int(wU32(off + 2u + 4u * i));
-			for (uint t = 0u; t < 4u; t++) {
-				q[4u * i + t] = bitfieldExtract(w, int(8u * t), 8);
-			}
-		}
-		return;
+// blockD and blockM are block b's scale and (Q4_1, Q5_1) min.
+float blockD(uint row, uint nb, uint b) {
+	if (PACKED == 0u) {
+		return blockScale(row + b * blockBytes());
 	}
-	if (TYPE == T_IQ4_NL || TYPE == T_MXFP4) {
-		uint qs = TYPE == T_MXFP4 ? 1u : 2u;
-		for (uint i = 0u; i < 4u; i++) {
-			uint w = wU32(off + qs + 4u * i);
-			for (uint t = 0u; t < 4u; t++) {
-				uint b = w >> (8u * t);
-				q[4u * i + t] = TYPE == T_MXFP4 ? MXFP4_LEVELS[b & 15u] : IQ4_LEVELS[b & 15u];
-				q[4u * i + t + 16u] = TYPE == T_MXFP4 ? MXFP4_LEVELS[(b >> 4) & 15u] : IQ4_LEVELS[(b >> 4) & 15u];
-			}
-		}
-		return;
+	if (TYPE == T_MXFP4) {
+		return e8m0(wU8(dPlane(row, nb) + b));
 	}
-	uint qsOff = TYPE == T_Q4_0 ? 2u : TYPE == T_Q4_1 ? 4u : TYPE == T_Q5_0 ? 6u : 8u;
-	uint qh = TYPE == T_Q5_0 ? wU32(off + 2u) : TYPE == T_Q5_1 ? wU32(off + 4u) : 0u;
-	int bias = TYPE == T_Q4_0 ? 8 : TYPE == T_Q5_0 ? 16 : 0;
-	for (uint i = 0u; i < 4u; i++) {
-		uint w = wU32(off + qsOff + 4u * i);
-		for (uint t = 0u; t < 4u; t++) {
-			uint j = 4u * i + t;
-			uint b = w >> (8u * t);
-			q[j] = int((b & 15u) | (((qh >> j) & 1u) << 4)) - bias;
-			q[j + 16u] = int(((b >> 4) & 15u) | (((qh >> (j + 16u)) & 1u) << 4)) - bias;
-		}
+	return wF16(dPlane(row, nb) + 2u * b);
+}
+
+float blockM(uint row, uint nb, uint b) {
+	if (PACKED == 0u) {
+		return wF16(row + b * blockBytes() + 2u);
 	}
+	return wF16(mPlane(row, nb) + 2u * b);
+}
+
+// quant is value j (0..31) of block b as its integer quant; scale and min
+// are separate.
+int quant(uint row, uint nb, uint b, uint j) {
+	uint q[8];
+	blockQuants(row, nb, b, q);
+	return bitfieldExtract(int(q[j >> 2]), int(8u * (j & 3u)), 8);
 }
 
 bool hasMin() { return TYPE == T_Q4_1 || TYPE == T_Q5_1; }
@@ -134,6 +201,35 @@ bool isK() { return (TYPE >= T_Q2_K && TYPE <= T_Q6_K) || TYPE == T_IQ4_XS; }
 
 // kHasMin: value = d*s*q - dmin*m (Q2_K, Q4_K, Q5_K) rather than d*s*q.
 bool kHasMin() { return TYPE == T_Q2_K || TYPE == T_Q4_K || TYPE == T_Q5_K; }
+
+// A K block's quant fields are bytes [kQa, kQa+kQsz) of it; packed rows
+// (PACKED != 0) hold every block's quant fields, then every block's other
+// bytes (backend/vulkan/pack.go's kLayout).
+uint kQa() { return TYPE == T_Q3_K || TYPE == T_Q6_K ? 0u : TYPE == T_IQ4_XS ? 8u : 16u; }
+uint kQsz() {
+	switch (TYPE) {
+	case T_Q2_K: return 64u;
+	case T_Q3_K: return 96u;
+	case T_Q5_K: return 160u;
+	case T_Q6_K: return 192u;
+	default: return 128u;
+	}
+}
+
+// kBases locates block b of the row at byte row (nb blocks): quant byte rel
+// of the block (as ggml numbers them) is at qb + rel, its other byte rel at
+// kMeta(mb, rel).
+void kBases(uint row, uint nb, uint b, out uint qb, out uint mb) {
+	if (PACKED == 0u) {
+		qb = row + b * blockBytes();
+		mb = qb;
+		return;
+	}
+	qb = row + b * kQsz() - kQa(); // wraps below zero, as uint; qb + rel does not
+	mb = row + nb * kQsz() + b * (blockBytes() - kQsz());
+}
+
+uint kMeta(uint mb, uint rel) { return mb + (PACKED != 0u && rel >= kQa() ? rel - kQsz() : rel); }
 
 // KGroup locates group g's quants in a block: quant i is
 //   ((byte[lo+i] >> ls) & lm) + (((byte[hi+i] >> hs) & hm) << hsh) - bias
@@ -207,79 +303,83 @@ KGroup kGroup(uint g) {
 // IQ4_XS the level v indexes.
 int kLevel(KGroup q, uint v) { return TYPE == T_IQ4_XS ? IQ4_LEVELS[v] : int(v) - q.bias; }
 
-// kQuant is quant i of group q of the block at byte offset off.
-int kQuant(uint off, KGroup q, uint i) {
-	uint v = (wU8(off + q.lo + i) >> q.ls) & q.lm;
+// kQuant is quant i of group q of the block whose quant bytes are at qb.
+int kQuant(uint qb, KGroup q, uint i) {
+	uint v = (wU8(qb + q.lo + i) >> q.ls) & q.lm;
 	if (q.hm != 0u) {
-		v += ((wU8(off + q.hi + i) >> q.hs) & q.hm) << q.hsh;
+		v += ((wU8(qb + q.hi + i) >> q.hs) & q.hm) << q.hsh;
 	}
 	return kLevel(q, v);
 }
 
-// kLoadGroup reads group q's 16 quants, as kQuant does, four bytes a load.
-void kLoadGroup(uint off, KGroup q, out int w[16]) {
+// kGroupWords reads group q's 16 quants as 4 words of 4 signed bytes, quant
+// i in byte i%4 of word i/4, before q.bias is subtracted (IQ4_XS: levels).
+// The fields are masked a byte at a time: no carry crosses a byte.
+void kGroupWords(uint qb, KGroup q, out uint w[4]) {
+	uint lm = q.lm * 0x01010101u, hm = q.hm * 0x01010101u;
+	uvec4 lw = load16(qb + q.lo), hw = q.hm != 0u ? load16(qb + q.hi) : uvec4(0u);
 	for (uint i = 0u; i < 4u; i++) {
-		uint lw = wU32(off + q.lo + 4u * i);
-		uint hw = q.hm != 0u ? wU32(off + q.hi + 4u * i) : 0u;
-		for (uint t = 0u; t < 4u; t++) {
-			uint sh = 8u * t;
-			uint v = ((lw >> (sh + q.ls)) & q.lm) + (((hw >> (sh + q.hs)) & q.hm) << q.hsh);
-			w[4u * i + t] = kLevel(q, v);
+		uint v = (lw[i] >> q.ls) & lm;
+		if (q.hm != 0u) {
+			v += ((hw[i] >> q.hs) & hm) << q.hsh;
 		}
+		w[i] = TYPE == T_IQ4_XS ? levels4(v) : v;
 	}
 }
 
 // kScaleMin is group g's integer scale and min (min 0 without kHasMin).
-ivec2 kScaleMin(uint off, uint g) {
+ivec2 kScaleMin(uint mb, uint g) {
 	switch (TYPE) {
 	case T_Q2_K: { // scales[16] at 0: low nibble scale, high nibble min
-		uint b = wU8(off + g);
+		uint b = wU8(kMeta(mb, g));
 		return ivec2(int(b & 15u), int(b >> 4u));
 	}
 	case T_Q3_K: { // scales[12] at 96: 6-bit scales biased by 32
-		uint lo = g < 8u ? wU8(off + 96u + g) & 15u : wU8(off + 88u + g) >> 4u;
-		uint hi = (wU8(off + 104u + (g & 3u)) >> (2u * (g >> 2u))) & 3u;
+		uint lo = g < 8u ? wU8(kMeta(mb, 96u + g)) & 15u : wU8(kMeta(mb, 88u + g)) >> 4u;
+		uint hi = (wU8(kMeta(mb, 104u + (g & 3u))) >> (2u * (g >> 2u))) & 3u;
 		return ivec2(int(lo | (hi << 4u)) - 32, 0);
 	}
 	case T_Q4_K:
 	case T_Q5_K: { // scales[12] at 4: 6-bit scale and min of sub-block g/2
-		uint j = g >> 1u, s = off + 4u;
+		uint j = g >> 1u;
 		if (j < 4u) {
-			return ivec2(int(wU8(s + j) & 63u), int(wU8(s + j + 4u) & 63u));
+			return ivec2(int(wU8(kMeta(mb, 4u + j)) & 63u), int(wU8(kMeta(mb, 8u + j)) & 63u));
 		}
-		uint b = wU8(s + j + 4u);
-		return ivec2(int((b & 15u) | ((wU8(s + j - 4u) >> 6u) << 4u)), int((b >> 4u) | ((wU8(s + j) >> 6u) << 4u)));
+		uint b = wU8(kMeta(mb, 8u + j));
+		return ivec2(int((b & 15u) | ((wU8(kMeta(mb, j)) >> 6u) << 4u)), int((b >> 4u) | ((wU8(kMeta(mb, 4u + j)) >> 6u) << 4u)));
 	}
 	case T_IQ4_XS: { // scales_h at 2, scales_l[4] at 4: sub-block j = g/2's 6-bit
 		// scale (low nibble j%2 of scales_l[j/2], high bits 2j of scales_h), biased by 32
 		uint j = g >> 1u;
-		uint lo = (wU8(off + 4u + (j >> 1u)) >> (4u * (j & 1u))) & 15u;
-		uint hi = (wU16(off + 2u) >> (2u * j)) & 3u;
+		uint lo = (wU8(kMeta(mb, 4u + (j >> 1u))) >> (4u * (j & 1u))) & 15u;
+		uint hi = (wU16(kMeta(mb, 2u)) >> (2u * j)) & 3u;
 		return ivec2(int(lo | (hi << 4u)) - 32, 0);
 	}
 	default: // Q6_K: int8 scales[16] at 192
-		return ivec2(int(wU8(off + 192u + g) << 24u) >> 24u, 0);
+		return ivec2(int(wU8(kMeta(mb, 192u + g)) << 24u) >> 24u, 0);
 	}
 }
 
 // kScales is the block's super-block scale d and, with kHasMin, dmin.
-vec2 kScales(uint off) {
+vec2 kScales(uint mb) {
 	switch (TYPE) {
-	case T_Q2_K: return vec2(wF16(off + 80u), wF16(off + 82u));
-	case T_Q3_K: return vec2(wF16(off + 108u), 0.0);
-	case T_Q6_K: return vec2(wF16(off + 208u), 0.0);
-	case T_IQ4_XS: return vec2(wF16(off), 0.0);
-	default: return vec2(wF16(off), wF16(off + 2u));
+	case T_Q2_K: return vec2(wF16(kMeta(mb, 80u)), wF16(kMeta(mb, 82u)));
+	case T_Q3_K: return vec2(wF16(kMeta(mb, 108u)), 0.0);
+	case T_Q6_K: return vec2(wF16(kMeta(mb, 208u)), 0.0);
+	case T_IQ4_XS: return vec2(wF16(kMeta(mb, 0u)), 0.0);
+	default: return vec2(wF16(kMeta(mb, 0u)), wF16(kMeta(mb, 2u)));
 	}
 }
 
-// dequantK is value v (0..255) of the K block at byte offset off, as the CPU's
-// Dequantize computes it: (d*s)*q, minus dmin*m.
-float dequantK(uint off, uint v) {
+// dequantK is value v (0..255) of block b of the K row at byte row (nb
+// blocks), as the CPU's Dequantize computes it: (d*s)*q, minus dmin*m.
+float dequantK(uint row, uint nb, uint b, uint v) {
+	uint qb, mb;
+	kBases(row, nb, b, qb, mb);
 	uint g = v >> 4u;
-	int q = kQuant(off, kGroup(g), v & 15u);
-	ivec2 sm = kScaleMin(off, g);
-	vec2 dd = kScales(off);
+	int q = kQuant(qb, kGroup(g), v & 15u);
+	ivec2 sm = kScaleMin(mb, g);
+	vec2 dd = kScales(mb);
 	precise float dl = dd.x * float(sm.x);
 	precise float y = dl * float(q);
 	if (kHasMin()) {
@@ -289,8 +389,9 @@ float dequantK(uint off, uint v) {
 	return y;
 }
 
-// dequant is element e of the row at byte offset row, as the CPU's Dequantize computes it.
-float dequant(uint row, uint e) {
+// dequant is element e of the row at byte row (cols values), as the CPU's
+// Dequantize computes it.
+float dequant(uint row, uint cols, uint e) {
 	switch (TYPE) {
 	case T_F32: return uintBitsToFloat(W[(row >> 2) + e]);
 	case T_F16: return wF16(row + 2u * e);
@@ -300,13 +401,13 @@ float dequant(uint row, uint e) {
 	case T_Q4_K:
 	case T_Q5_K:
 	case T_Q6_K:
-	case T_IQ4_XS: return dequantK(row + (e >> 8u) * blockBytes(), e & 255u);
+	case T_IQ4_XS: return dequantK(row, cols / 256u, e >> 8u, e & 255u);
 	default: {
-		uint off = row + (e >> 5) * blockBytes();
-		float d = blockScale(off);
-		precise float v = float(quant(off, e & 31u)) * d;
+		uint nb = cols / 32u, b = e >> 5;
+		float d = blockD(row, nb, b);
+		precise float v = float(quant(row, nb, b, e & 31u)) * d;
 		if (hasMin()) {
-			v = v + wF16(off + 2u);
+			v = v + blockM(row, nb, b);
 		}
 		return v;
 	}

@@ -5,9 +5,11 @@
 #include "common.glsl"
 
 layout(constant_id = 0) const uint TYPE = 0;
+layout(constant_id = 1) const uint PACKED = 0; // decode.glsl
 layout(local_size_x = 256) in;
 
 layout(std430, binding = 0) readonly buffer Wb { uint W[]; };
+layout(std430, binding = 0) readonly buffer W4b { uvec4 W4[]; };
 layout(std430, binding = 1) readonly buffer Ib { int ids[]; };
 layout(std430, binding = 2) writeonly buffer Db { float D[]; };
 
@@ -34,5 +36,5 @@ void main() {
 		return;
 	}
 	uint row = p.wBase + uint(id - int(p.rowLo)) * p.rowBytes;
-	D[p.dstOff + i * p.cols + e] = dequant(row, e);
+	D[p.dstOff + i * p.cols + e] = dequant(row, p.cols, e);
 }

@@ -12,11 +12,13 @@
 // or on its neighbours.
 //
 // Quantized weights are dotted with X quantized by quantize.comp (Q8_0 or Q8_1
-// blocks, Q8_K for the K-quants and IQ4_XS): an exact integer sum per block,
-// then (d_w*d_x)*isum (+ m_w*s_x, or - (dmin*d_x)*msum) in float, the terms
-// the CPU backend sums (for the K-quants with FMAs, in llama.cpp's AMX order).
-// Float weights (F32/F16/BF16) are dotted with
-// X rounded to the weight's type, products summed in F32.
+// blocks, Q8_K for the K-quants and IQ4_XS): an exact integer sum per block
+// (for the K-quants, per 32-value sub-block) of packed 4x8-bit dot products
+// (dot4: the device's own with INTDOT), then (d_w*d_x)*isum (+ m_w*s_x, or
+// - (dmin*d_x)*msum) in float. A K-quant's stored bias (Q6_K's 32) comes off
+// the integer sum as bias*sum(x), from Q8_K's sums. Float weights
+// (F32/F16/BF16) are dotted with X rounded to the weight's type, products
+// summed in F32.
 #include "common.glsl"
 
 layout(constant_id = 0) const uint TYPE = 0;
@@ -29,12 +31,17 @@ layout(constant_id = 2) const uint NCOLS = 8;
 // ADD-3 into Q (fuse.go's normIntoMatMul; decode batches only: one workgroup
 // normalizes every row).
 layout(constant_id = 3) const uint ADD = 0;
+// PACKED: the weights' layout (decode.glsl).
+layout(constant_id = 4) const uint PACKED = 0;
 #define WG 64u
 layout(local_size_x = 64) in;
 
 layout(std430, binding = 0) readonly buffer Wb { uint W[]; };
+layout(std430, binding = 0) readonly buffer W4b { uvec4 W4[]; };
 layout(std430, binding = 1) readonly buffer Xb { float X[]; };
 layout(std430, binding = 2) readonly buffer Qb { uint XQ[]; };
+// X's quants in 16-byte units (qsOff is a multiple of 4 words).
+layout(std430, binding = 2) readonly buffer Q4b { uvec4 XQ4[]; };
 layout(std430, binding = 3) writeonly buffer Db { float D[]; };
 layout(std430, binding = 4) coherent buffer Rb { float R[]; };
 layout(std430, binding = 5) readonly buffer NWb { float NW[]; };
@@ -67,6 +74,26 @@ layout(push_constant) uniform P {
 } p;
 
 #include "decode.glsl"
+
+#if INTDOT
+// OpSDot of SPV_KHR_integer_dot_product on 4x8-bit packed words (capabilities
+// DotProduct, DotProductInput4x8BitPacked; the literal 0 is
+// PackedVectorFormat4x8Bit): this glslang lacks GL_EXT_integer_dot_product.
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
+int sdotPacked(uint a, uint b, spirv_literal int format);
+int dot4(uint a, uint b) { return sdotPacked(a, b, 0); }
+#else
+// dot4 is the dot product of two words read as 4 signed bytes each.
+int dot4(uint a, uint b) {
+	int s = 0;
+	for (int t = 0; t < 32; t += 8) {
+		s += bitfieldExtract(int(a), t, 8) * bitfieldExtract(int(b), t, 8);
+	}
+	return s;
+}
+#endif
+
+int dot16(uvec4 a, uvec4 b) { return dot4(a.x, b.x) + dot4(a.y, b.y) + dot4(a.z, b.z) + dot4(a.w, b.w); }
 
 shared float red[ROWS * NCOLS * WG];
 shared bool lastGroup;
@@ -176,54 +203,42 @@ void main() {
 	}
 
 	if (isK()) {
-		// K-quants and IQ4_XS against Q8_K activations (quantize.comp mode 2):
-		// per block, per row of X, the exact integer sums isum = sum_g s_g*sum_i q_i*a_i and
-		// msum = sum_g m_g*bsum_g over the 16 groups of 16, then
-		// (d_x*d)*isum - (d_x*dmin)*msum in float, as the CPU's Dot.
-		uint nb = p.k / 256u;
-		uint bb = blockBytes();
-		for (uint b = tid; b < nb; b += WG) {
+		// K-quants and IQ4_XS against Q8_K activations (quantize.comp mode 2),
+		// a 32-value sub-block (groups g0, g0+1 of 16) a step: the exact
+		// integer sums isum = sum_g s_g*sum_i q_i*a_i and msum = sum_g m_g*bsum_g,
+		// then (d_x*d)*isum - (d_x*dmin)*msum in float.
+		uint nb = p.k / 256u, xq4 = p.qsOff >> 2;
+		for (uint u = tid; u < p.k / 32u; u += WG) {
+			uint b = u >> 3u, g0 = 2u * (u & 7u);
 			for (uint r = 0u; r < ROWS; r++) {
 				if (r >= nr) {
 					break;
 				}
-				uint off = wBase + (r0 + r) * p.rowBytes + b * bb;
-				int isum[NCOLS], msum[NCOLS];
-				for (uint c = 0u; c < NCOLS; c++) {
-					isum[c] = 0;
-					msum[c] = 0;
-				}
-				for (uint g = 0u; g < 16u; g++) {
-					int wq[16];
-					kLoadGroup(off, kGroup(g), wq);
-					ivec2 sm = kScaleMin(off, g);
-					for (uint c = 0u; c < NCOLS; c++) {
-						if (c >= nc) {
-							break;
-						}
-						uint blk = (c0 + c) * nb + b;
-						int s = 0;
-						for (uint w = 0u; w < 4u; w++) {
-							int xw = int(XQ[p.qsOff + blk * 64u + 4u * g + w]);
-							for (uint t = 0u; t < 4u; t++) {
-								s += wq[4u * w + t] * bitfieldExtract(xw, int(8u * t), 8);
-							}
-						}
-						isum[c] += sm.x * s;
-						msum[c] += sm.y * int(XQ[p.sOff + blk * 16u + g]);
-					}
-				}
-				vec2 dd = kScales(off);
+				uint qb, mb;
+				kBases(wBase + (r0 + r) * p.rowBytes, nb, b, qb, mb);
+				KGroup q0 = kGroup(g0), q1 = kGroup(g0 + 1u);
+				uint w0[4], w1[4];
+				kGroupWords(qb, q0, w0);
+				kGroupWords(qb, q1, w1);
+				ivec2 sm0 = kScaleMin(mb, g0), sm1 = kScaleMin(mb, g0 + 1u);
+				vec2 dd = kScales(mb);
 				for (uint c = 0u; c < NCOLS; c++) {
 					if (c >= nc) {
 						break;
 					}
-					float dx = uintBitsToFloat(XQ[p.dOff + (c0 + c) * nb + b]);
+					uint blk = (c0 + c) * nb + b;
+					uvec4 xa = XQ4[xq4 + blk * 16u + 2u * (u & 7u)], xb = XQ4[xq4 + blk * 16u + 2u * (u & 7u) + 1u];
+					int bs0 = int(XQ[p.sOff + blk * 16u + g0]), bs1 = int(XQ[p.sOff + blk * 16u + g0 + 1u]);
+					int s0 = dot16(uvec4(w0[0], w0[1], w0[2], w0[3]), xa) - q0.bias * bs0;
+					int s1 = dot16(uvec4(w1[0], w1[1], w1[2], w1[3]), xb) - q1.bias * bs1;
+					int isum = sm0.x * s0 + sm1.x * s1;
+					float dx = uintBitsToFloat(XQ[p.dOff + blk]);
 					precise float d1 = dx * dd.x;
-					precise float v = d1 * float(isum[c]);
+					precise float v = d1 * float(isum);
 					if (kHasMin()) {
+						int msum = sm0.y * bs0 + sm1.y * bs1;
 						precise float d2 = dx * dd.y;
-						precise float t2 = d2 * float(msum[c]);
+						precise float t2 = d2 * float(msum);
 						v = v - t2;
 					}
 					precise float a = acc[r * NCOLS + c] + v;
@@ -232,30 +247,25 @@ void main() {
 			}
 		}
 	} else if (isQuant()) {
-		uint nb = p.k / 32u;
-		uint bb = blockBytes();
+		uint nb = p.k / 32u, xq4 = p.qsOff >> 2;
 		for (uint b = tid; b < nb; b += WG) {
 			for (uint r = 0u; r < ROWS; r++) {
 				if (r >= nr) {
 					break;
 				}
-				uint off = wBase + (r0 + r) * p.rowBytes + b * bb;
-				int wq[32];
-				loadQuants(off, wq);
-				float dw = blockScale(off);
-				float mw = hasMin() ? wF16(off + 2u) : 0.0;
+				uint row = wBase + (r0 + r) * p.rowBytes;
+				uint q[8];
+				blockQuants(row, nb, b, q);
+				uvec4 wa = uvec4(q[0], q[1], q[2], q[3]), wb = uvec4(q[4], q[5], q[6], q[7]);
+				float dw = blockD(row, nb, b);
+				float mw = hasMin() ? blockM(row, nb, b) : 0.0;
 				for (uint c = 0u; c < NCOLS; c++) {
 					if (c >= nc) {
 						break;
 					}
 					uint blk = (c0 + c) * nb + b;
-					int isum = 0;
-					for (uint w = 0u; w < 8u; w++) {
-						int xw = int(XQ[p.qsOff + blk * 8u + w]);
-						for (uint t = 0u; t < 4u; t++) {
-							isum += wq[4u * w + t] * bitfieldExtract(xw, int(8u * t), 8);
-						}
-					}
+					uvec4 xa = XQ4[xq4 + 2u * blk], xb = XQ4[xq4 + 2u * blk + 1u];
+					int isum = dot16(wa, xa) + dot16(wb, xb);
 					float dx = uintBitsToFloat(XQ[p.dOff + blk]);
 					precise float dd = dw * dx;
 					precise float v = dd * float(isum);
@@ -274,7 +284,7 @@ void main() {
 				if (r >= nr) {
 					break;
 				}
-				float wv = dequant(wBase + (r0 + r) * p.rowBytes, e);
+				float wv = dequant(wBase + (r0 + r) * p.rowBytes, p.k, e);
 				for (uint c = 0u; c < NCOLS; c++) {
 					if (c >= nc) {
 						break;

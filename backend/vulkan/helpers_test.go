@@ -127,16 +127,34 @@ func (e *env) i32(xs []int32) pair {
 	return p
 }
 
-// weight makes a random tensor of any weight type, quantized from normal values.
+// weight makes a random tensor of any weight type, quantized from normal
+// values, written as a model's weights are (WriteWeight: repacked).
 func (e *env) weight(typ gguf.Type, rows, cols int) pair {
+	p, raw := e.weightData(typ, rows, cols)
+	if err := e.vk.WriteWeight(p.g, raw); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.cpu.Write(p.c, raw); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// rawWeight is weight written with Write: in ggml's layout.
+func (e *env) rawWeight(typ gguf.Type, rows, cols int) pair {
+	p, raw := e.weightData(typ, rows, cols)
+	e.write(p, raw)
+	return p
+}
+
+func (e *env) weightData(typ gguf.Type, rows, cols int) (pair, []byte) {
 	p := e.alloc(typ, rows, cols)
 	raw := make([]byte, int64(typ.RowBytes(cols))*int64(rows))
 	rb := typ.RowBytes(cols)
 	for r := 0; r < rows; r++ {
 		kernels.QuantizeRow(typ, raw[r*rb:(r+1)*rb], e.randn(cols, 0.5))
 	}
-	e.write(p, raw)
-	return p
+	return p, raw
 }
 
 // poison fills an F32 tensor with NaN on both backends.

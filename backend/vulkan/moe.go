@@ -2,6 +2,7 @@ package vulkan
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/gguf"
@@ -145,13 +146,10 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 	wv := b.bind(w)
 	pc := push{}.u(uint32(wv.skip), uint32(w.RowBytes()), uint32(m), uint32(k), uint32(slots), xw, qs, ds, ss,
 		ov.words(), uint32(m))
-	name := "matmul_id"
-	if b.matmul == "matmul_sg" {
-		name = "matmul_id_sg"
-	}
+	name := strings.Replace(b.matmul, "matmul", "matmul_id", 1)
 	b.fuse.matmul = nil
 	views := []view{wv, xv, xv, ov, ov, ov, ov, ov, ov, tv}
-	b.dispatch(b.pipeline(name, uint32(w.Type), mmRows, mmCols, 0), views, []int{3}, pc, ceil(m, mmRows), uint32(tiles))
+	b.dispatch(b.pipeline(name, uint32(w.Type), mmRows, mmCols, 0, weightLayout(w, wv)), views, []int{3}, pc, ceil(m, mmRows), uint32(tiles))
 	lt := backend.Tensor{Buf: b.moe.lists, Type: gguf.TypeI32, Rows: 1, Cols: 2 * slots}
 	b.GetRows(dst, out, lt.Columns(slots, 2*slots))
 }
@@ -208,6 +206,8 @@ func init() {
 	shaderLayouts["moe_group"] = [2]int{3, 36}
 	shaderLayouts["matmul_id"] = [2]int{10, 76}
 	shaderLayouts["matmul_id_sg"] = [2]int{10, 76}
+	shaderLayouts["matmul_id_dot"] = [2]int{10, 76}
+	shaderLayouts["matmul_id_sg_dot"] = [2]int{10, 76}
 }
 
 // MoESum computes dst row i = sum_j weights[i][j] * x row i*used+j.

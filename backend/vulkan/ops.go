@@ -11,10 +11,13 @@ import (
 	"github.com/conveyor-llm/conveyor/gguf"
 )
 
-// Matmul tiling: a workgroup computes mmRows weight rows for mmCols rows of x.
+// Matmul tiling: a workgroup computes mmRows weight rows for mmCols rows of
+// x, or for decode (one row of x) mmRowsDecode rows. Every variant sums an
+// output in the same order (matmul.glsl), so the choice never changes bits.
 const (
-	mmRows = 2
-	mmCols = 8
+	mmRows       = 2
+	mmCols       = 8
+	mmRowsDecode = 4
 )
 
 // weightTypes are the types GetRows and MatMul read.
@@ -83,10 +86,10 @@ func (b *Backend) GetRows(dst, table, ids backend.Tensor) {
 	rowBytes := table.RowBytes()
 	per := b.rowsPerWindow("GetRows", rowBytes)
 	iv, dv := b.bind(ids), b.bind(dst)
-	p := b.pipeline("get_rows", uint32(table.Type))
 	for lo := 0; lo < table.Rows; lo += per {
 		hi := min(table.Rows, lo+per)
 		wv := b.bindRange(table, int64(lo)*rowBytes, int64(hi-lo)*rowBytes)
+		p := b.pipeline("get_rows", uint32(table.Type), weightLayout(table, wv))
 		pc := push{}.u(uint32(wv.skip), uint32(rowBytes), uint32(table.Cols), uint32(n), iv.words(), dv.words(),
 			uint32(lo), uint32(hi))
 		b.dispatch(p, []view{wv, iv, dv}, []int{2}, pc, ceil(table.Cols, 256), uint32(n))
@@ -179,6 +182,10 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 	if n > 65535*mmCols {
 		panic(fmt.Sprintf("vulkan: MatMul: %d rows of x", n))
 	}
+	rows, cols := mmRows, mmCols
+	if n == 1 {
+		rows, cols = mmRowsDecode, 1
+	}
 	dv := b.bind(dst)
 	xv := b.bind(x)
 	var qs, ds, ss uint32
@@ -186,12 +193,13 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 		xv, qs, ds, ss = b.quantize(x, quantMode(w.Type))
 	}
 	rowBytes := w.RowBytes()
-	per := min(b.rowsPerWindow("MatMul", rowBytes), 65535*mmRows)
-	p := b.pipeline(b.matmul, uint32(w.Type), mmRows, mmCols, 0)
+	per := min(b.rowsPerWindow("MatMul", rowBytes), 65535*rows)
 	b.fuse.matmul = nil
 	for lo := 0; lo < m; lo += per {
 		hi := min(m, lo+per)
 		wv := b.bindRange(w, int64(lo)*rowBytes, int64(hi-lo)*rowBytes)
+		spec := [5]uint32{uint32(w.Type), uint32(rows), uint32(cols), 0, weightLayout(w, wv)}
+		p := b.pipeline(b.matmul, spec[:]...)
 		xw := uint32(0)
 		if !isQuant(w.Type) {
 			xw = xv.words()
@@ -201,9 +209,9 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 		// Bindings 4 to 8 are the fused epilogue's (fuse.go); unused, dst.
 		views := []view{wv, xv, xv, dv, dv, dv, dv, dv, dv}
 		barriers := b.stats.Barriers
-		b.dispatch(p, views, []int{3}, pc, ceil(hi-lo, mmRows), ceil(n, mmCols))
+		b.dispatch(p, views, []int{3}, pc, ceil(hi-lo, rows), ceil(n, cols))
 		if lo == 0 && hi == m {
-			b.noteMatMul(views, pc, w.Type, n, m, b.stats.Barriers > barriers)
+			b.noteMatMul(views, pc, spec, n, m, b.stats.Barriers > barriers)
 		}
 	}
 }

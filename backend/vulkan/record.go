@@ -61,24 +61,26 @@ func (t *tracker) barrier(reads, writes []span) bool {
 // pipeKey names a pipeline: a shader and its specialization constants.
 type pipeKey struct {
 	name string
-	spec [4]uint32
+	spec [6]uint32
 }
 
 // shaderLayouts gives each shader's number of bindings and push-constant bytes.
 var shaderLayouts = map[string][2]int{
-	"get_rows":     {3, 32},
-	"quantize":     {2, 24},
-	"matmul":       {9, 76},
-	"matmul_sg":    {9, 76},
-	"rms_norm":     {4, 36},
-	"elementwise":  {3, 24},
-	"layer_norm":   {4, 28},
-	"rope":         {3, 60},
-	"rope_kv":      {5, 72},
-	"swiglu_quant": {4, 32},
-	"kv_write":     {3, 28},
-	"argmax":       {2, 16},
-	"attention":    {5 + 2*maxKVWindows, 68},
+	"get_rows":      {3, 32},
+	"quantize":      {2, 24},
+	"matmul":        {9, 76},
+	"matmul_sg":     {9, 76},
+	"matmul_dot":    {9, 76},
+	"matmul_sg_dot": {9, 76},
+	"rms_norm":      {4, 36},
+	"elementwise":   {3, 24},
+	"layer_norm":    {4, 28},
+	"rope":          {3, 60},
+	"rope_kv":       {5, 72},
+	"swiglu_quant":  {4, 32},
+	"kv_write":      {3, 28},
+	"argmax":        {2, 16},
+	"attention":     {5 + 2*maxKVWindows, 68},
 }
 
 // pipeline returns the pipeline for a shader with spec constants, creating
@@ -292,6 +294,7 @@ func (b *Backend) Write(t backend.Tensor, data []byte) error {
 		return nil
 	}
 	b.abandonCapture() // a graph replays commands, not the data they copy
+	t.Buf.(*buffer).forgetPacked(t.Offset, t.Offset+t.Bytes())
 	// Through the staging arena a piece at a time: a large upload (a model's
 	// weights) needs no staging memory of its size, only waits when the arena
 	// fills.
@@ -351,5 +354,5 @@ func (b *Backend) Read(t backend.Tensor, dst []byte) error {
 	}
 	copy(dst, st.Bytes()[soff:soff+int64(len(dst))])
 	b.stats.ReadbackBytes += int64(len(dst))
-	return nil
+	return unpackRead(t, dst)
 }

@@ -25,8 +25,10 @@
 //
 // Arithmetic follows backend/cpu: matmuls convert x to the weight format's dot
 // type (Q8_0, Q8_1 or Q8_K blocks for quantized weights, rounded to F16/BF16 for those)
-// and sum exact integer products per block, so greedy outputs agree; every
-// output's reduction order depends only on k, never on the batch size.
+// and sum exact integer products per block (per 32-value sub-block for the
+// K-quants), so greedy outputs agree; every output's reduction order depends
+// only on k, never on the batch size. Weights written with WriteWeight are
+// repacked into aligned planes (pack.go).
 package vulkan
 
 import (
@@ -49,6 +51,9 @@ type Options struct {
 	// NoSubgroups makes matmuls reduce through shared memory even where the
 	// device has subgroup arithmetic.
 	NoSubgroups bool
+	// NoIntegerDot makes matmuls compute packed 4x8-bit dot products with
+	// shifts and multiplies even where the device has them.
+	NoIntegerDot bool
 	// NoReplay makes Replay record its ops afresh every time (the fallback
 	// path, and the reference replay is tested against).
 	NoReplay bool
@@ -72,7 +77,9 @@ type Backend struct {
 	info DeviceInfo
 
 	maxRange, maxAlloc, align int64
-	matmul                    string // "matmul_sg" with subgroup reductions, else "matmul"
+	// matmul is the matmul shader: "matmul", with "_sg" for subgroup
+	// reductions, "_dot" for the device's integer dot products.
+	matmul string
 
 	pipes   map[pipeKey]*vk.Pipeline
 	buffers map[*buffer]struct{}
@@ -152,7 +159,10 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 	}
 	b.matmul = "matmul"
 	if p.SubgroupArithmetic && !o.NoSubgroups {
-		b.matmul = "matmul_sg"
+		b.matmul += "_sg"
+	}
+	if p.IntegerDot && !o.NoIntegerDot {
+		b.matmul += "_dot"
 	}
 	if o.MaxBindRange > 0 && o.MaxBindRange < b.maxRange {
 		b.maxRange = o.MaxBindRange
@@ -191,6 +201,7 @@ type buffer struct {
 	size   int64
 	chunk  int64 // bytes per chunk (all but the last)
 	chunks []*vk.Buffer
+	packed []packedRange // weights stored repacked (pack.go)
 }
 
 func (m *buffer) Size() int64 { return m.size }

@@ -188,6 +188,12 @@ static int has_device_ext(const cv_instance_fns *fn, VkPhysicalDevice pd, const 
 	return found;
 }
 
+// int_dot_available: the integer dot product feature comes with its
+// extension (the instance asks for Vulkan 1.2, where it is not core).
+static int int_dot_available(const cv_instance_fns *fn, VkPhysicalDevice pd) {
+	return has_device_ext(fn, pd, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+}
+
 void cv_properties(cv_instance *in, VkPhysicalDevice pd, cv_props *p) {
 	const cv_instance_fns *fn = &in->fn;
 	memset(p, 0, sizeof *p);
@@ -233,9 +239,13 @@ void cv_properties(cv_instance *in, VkPhysicalDevice pd, cv_props *p) {
 	VkPhysicalDevice8BitStorageFeatures s8 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
 	f16.pNext = &s16;
 	s16.pNext = &s8;
+	VkPhysicalDeviceShaderIntegerDotProductFeatures dot = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+	int has_dot = int_dot_available(fn, pd);
+	if (has_dot) s8.pNext = &dot;
 	VkPhysicalDeviceFeatures2 feats = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
 	feats.pNext = &f16;
 	fn->vkGetPhysicalDeviceFeatures2(pd, &feats);
+	p->int_dot = has_dot && dot.shaderIntegerDotProduct;
 	p->fp16 = f16.shaderFloat16;
 	p->int8 = f16.shaderInt8;
 	p->storage16 = s16.storageBuffer16BitAccess;
@@ -269,11 +279,27 @@ VkResult cv_create_device(cv_instance *in, VkPhysicalDevice pd, cv_device *d) {
 	qci.queueFamilyIndex = d->family;
 	qci.queueCount = 1;
 	qci.pQueuePriorities = &prio;
-	const char *exts[2] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME};
+	const char *exts[3] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
+	uint32_t next = 1;
+	if (d->memory_budget) exts[next++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
 	VkDeviceCreateInfo dci = {VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
 	dci.queueCreateInfoCount = 1;
 	dci.pQueueCreateInfos = &qci;
-	dci.enabledExtensionCount = d->memory_budget ? 2 : 1;
+	// The matmul shaders' packed 4x8-bit dot products, where the device has them.
+	VkPhysicalDeviceProperties base;
+	ifn->vkGetPhysicalDeviceProperties(pd, &base);
+	VkPhysicalDeviceShaderIntegerDotProductFeatures dot = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+	VkPhysicalDeviceFeatures2 feats = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+	if (VK_API_VERSION_MINOR(base.apiVersion) >= 2 && int_dot_available(ifn, pd)) {
+		feats.pNext = &dot;
+		ifn->vkGetPhysicalDeviceFeatures2(pd, &feats);
+		if (dot.shaderIntegerDotProduct) {
+			memset(&feats.features, 0, sizeof feats.features);
+			dci.pNext = &feats;
+			exts[next++] = VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME;
+		}
+	}
+	dci.enabledExtensionCount = next;
 	dci.ppEnabledExtensionNames = exts;
 	VkResult r = ifn->vkCreateDevice(pd, &dci, NULL, &d->device);
 	if (r != VK_SUCCESS) return r;

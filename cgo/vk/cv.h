@@ -111,6 +111,7 @@ typedef struct {
 	uint64_t heap_size[VK_MAX_MEMORY_HEAPS];
 	uint32_t heap_flags[VK_MAX_MEMORY_HEAPS];
 	uint32_t push_descriptor, memory_budget;
+	uint32_t int_dot; // shaderIntegerDotProduct (Vulkan 1.3 or VK_KHR_shader_integer_dot_product)
 } cv_props;
 
 #define CV_SPARE 8

@@ -227,6 +227,7 @@ type Properties struct {
 	TimestampPeriod                 float32 // nanoseconds per timestamp tick
 	Heaps                           []Heap
 	PushDescriptor, MemoryBudget    bool
+	IntegerDot                      bool // shaderIntegerDotProduct (packed 4x8-bit dot products)
 }
 
 // APIString is the API version as "major.minor.patch".
@@ -299,6 +300,7 @@ func convProps(p *C.cv_props) Properties {
 		MaxPushConstantsSize:            uint32(p.max_push),
 		TimestampPeriod:                 float32(p.timestamp_period),
 		PushDescriptor:                  p.push_descriptor != 0,
+		IntegerDot:                      p.int_dot != 0,
 		MemoryBudget:                    p.memory_budget != 0,
 	}
 	for i := range 3 {
