@@ -175,7 +175,7 @@ func (b *Backend) quantizeInNorm(xv, qv view, mode uint32, n, k int, qs, ds, ss 
 		}
 		views := append([]view(nil), nr.views...)
 		views[8] = qv
-		b.cmds.AmendDispatch(nr.cmd, b.pipeline(b.matmul, uint32(mm.typ), mmRows, mmCols, 3+mode), bindings(views), nr.pc.u(qs, ds, ss, 0))
+		b.cmds.AmendDispatch(nr.cmd, b.pipeline(b.matmul, uint32(mm.typ), mm.tile.rows, mm.tile.cols, 3+mode), bindings(views), nr.pc.u(qs, ds, ss, 0))
 		b.hz.writes = append(b.hz.writes, qv.bound)
 		b.fuse.norm = nil
 		return true
@@ -205,6 +205,7 @@ type matmulRecord struct {
 	views []view
 	pc    push
 	typ   gguf.Type
+	tile  mmTile
 	n, m  int
 	alone bool // the first command of its stage
 	// residual is the Add's x once the add is fused (pc then has its offset).
@@ -223,11 +224,11 @@ func (b *Backend) fusable(cmd int) bool {
 // resetFusion forgets the fusable dispatches: b.cmds was emptied.
 func (b *Backend) resetFusion() { b.fuse = fuseState{ropes: b.fuse.ropes[:0]} }
 
-func (b *Backend) noteMatMul(views []view, pc push, typ gguf.Type, n, m int, alone bool) {
+func (b *Backend) noteMatMul(views []view, pc push, typ gguf.Type, tile mmTile, n, m int, alone bool) {
 	if b.cmds.Len() == 0 { // flushed already
 		return
 	}
-	b.fuse.matmul = &matmulRecord{cmd: b.cmds.Len() - 1, views: views, pc: pc, typ: typ, n: n, m: m, alone: alone}
+	b.fuse.matmul = &matmulRecord{cmd: b.cmds.Len() - 1, views: views, pc: pc, typ: typ, tile: tile, n: n, m: m, alone: alone}
 }
 
 // segmentTouches reports whether the commands since the last barrier read or
@@ -266,7 +267,7 @@ func (b *Backend) addIntoMatMul(dst, x, y backend.Tensor) bool {
 	views := append([]view(nil), mm.views...)
 	views[4] = residual
 	mm.views, mm.pc, mm.residual = views, mm.pc.u(residual.words()), &residual
-	b.cmds.AmendDispatch(mm.cmd, b.pipeline(b.matmul, uint32(mm.typ), mmRows, mmCols, 1), bindings(views), mm.pc)
+	b.cmds.AmendDispatch(mm.cmd, b.pipeline(b.matmul, uint32(mm.typ), mm.tile.rows, mm.tile.cols, 1), bindings(views), mm.pc)
 	b.hz.reads = append(b.hz.reads, residual.bound)
 	b.hz.writes = append(b.hz.writes, residual.bound)
 	b.noteWrite(residual.span)
@@ -294,7 +295,7 @@ func (b *Backend) normIntoMatMul(xv, wv, dv view, rows, cols int, eps float32) b
 	views := append([]view(nil), mm.views...)
 	views[5], views[6], views[7] = wv, dv, cnt
 	pc := append(push(nil), mm.pc...).u(wv.words(), dv.words()).f(eps)
-	b.cmds.AmendDispatch(mm.cmd, b.pipeline(b.matmul, uint32(mm.typ), mmRows, mmCols, 2), bindings(views), pc)
+	b.cmds.AmendDispatch(mm.cmd, b.pipeline(b.matmul, uint32(mm.typ), mm.tile.rows, mm.tile.cols, 2), bindings(views), pc)
 	b.hz.reads = append(b.hz.reads, wv.bound)
 	b.hz.writes = append(b.hz.writes, dv.bound, cnt.bound)
 	b.noteWrite(dv.span)
