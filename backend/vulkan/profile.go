@@ -16,7 +16,7 @@ import (
 // device work per shader: every dispatch is submitted alone and waited for,
 // and the wall time and the process's CPU time (lavapipe runs shaders on
 // threads of this process) it took are summed per shader, weight type and
-// batch kind (one row or several). The table goes to stderr when the backend
+// grid (see profileLabel). The table goes to stderr when the backend
 // closes. A development tool: it turns replay and fusion off and serializes
 // the device, so totals are above a normal run's.
 const ProfileEnv = "CONVEYOR_VK_PROFILE"
@@ -44,7 +44,9 @@ func cpuTime() time.Duration {
 }
 
 // profileLabel names a dispatch: shader, weight type for matmul and
-// get_rows, and whether it works on one row (decode) or several.
+// get_rows, and "(batch)" when its grid has more than one row of workgroups
+// (a matmul with more rows of x than one tile, attention or KV writes of
+// several tokens: prefill, where decode dispatches have one).
 func (b *Backend) profileLabel(p *vk.Pipeline, y uint32) string {
 	k := b.prof.names[p]
 	s := k.name

@@ -98,3 +98,27 @@ func BenchmarkMatMulTiles(b *testing.B) {
 		}
 	}
 }
+
+// TestProfileCountsDispatches: with CONVEYOR_VK_PROFILE=1 every dispatch is
+// charged to its shader, and results are unchanged.
+func TestProfileCountsDispatches(t *testing.T) {
+	t.Setenv(ProfileEnv, "1")
+	e := newEnv(t, Options{})
+	w := e.weight(gguf.TypeQ4_0, 37, 256)
+	x := e.f32(3, 256, 1)
+	dst := e.alloc(gguf.TypeF32, 3, 37)
+	e.poison(dst)
+	e.vk.MatMul(dst.g, w.g, x.g)
+	e.cpu.MatMul(dst.c, w.c, x.c)
+	e.check("profiled MatMul", dst, matmulTol)
+	var names []string
+	for l, r := range e.vk.prof.rows {
+		if r.count == 0 {
+			t.Errorf("%s: no dispatch counted", l)
+		}
+		names = append(names, l)
+	}
+	if len(names) != 2 { // quantize and the matmul
+		t.Errorf("profiled shaders %v, want quantize and %s", names, e.vk.matmul)
+	}
+}
