@@ -17,8 +17,13 @@ import (
 // changes speed, not results (TestMatMulTilesBitIdentical).
 type mmTile struct{ rows, cols uint32 }
 
-// mmTileGPU is the tile on GPUs: many small workgroups.
-var mmTileGPU = mmTile{2, 8}
+// The tile on GPUs: many small workgroups.
+const (
+	mmRows = 2
+	mmCols = 8
+)
+
+var mmTileGPU = mmTile{mmRows, mmCols}
 
 // matmulTile picks the tile for n rows of x. On a CPU device (lavapipe) a
 // workgroup runs on one core, its fixed costs (the 64 invocations, the
