@@ -100,6 +100,9 @@ func (b *Backend) pipeline(name string, spec ...uint32) *vk.Pipeline {
 		panic(fmt.Sprintf("vulkan: pipeline %s%v: %v", name, spec, err))
 	}
 	b.pipes[k] = p
+	if b.prof.on {
+		b.prof.names[p] = k
+	}
 	return p
 }
 
@@ -141,6 +144,10 @@ func (b *Backend) dispatch(p *vk.Pipeline, views []view, writes []int, pc push, 
 	b.count(bar)
 	b.stats.Dispatches++
 	b.cmds.Dispatch(p, binds, pc, x, y, 1, bar)
+	if b.prof.on {
+		b.profiled(b.profileLabel(p, y))
+		return
+	}
 	b.maybeFlush()
 }
 

@@ -108,6 +108,8 @@ type Backend struct {
 	fuse     fuseState        // dispatches later ops may fuse with (fuse.go)
 	counters *buffer          // the fused norm's workgroup counter (fuse.go)
 	noFusion bool
+	tile     mmTile  // when set, every matmul's tile (tests)
+	prof     profile // per-shader times, with CONVEYOR_VK_PROFILE=1 (profile.go)
 }
 
 var (
@@ -119,8 +121,12 @@ var (
 
 const (
 	stagingSize = 32 << 20
-	flushAfter  = 512 // commands
-	writePiece  = 8 << 20
+	// flushAfter bounds the commands recorded before a submit outside a
+	// capture: a prefill (about 15 dispatches a layer) goes to the device
+	// in chunks, so the device starts on the first layers while the host
+	// records the rest.
+	flushAfter = 64 // commands
+	writePiece = 8 << 20
 )
 
 // New opens Vulkan device index device (see Devices), or the best one for -1.
@@ -172,6 +178,10 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 	}
 	b.noFusion = o.NoFusion || os.Getenv(NoFusionEnv) == "1"
 	b.replay.disabled = o.NoReplay || os.Getenv(NoReplayEnv) == "1"
+	if os.Getenv(ProfileEnv) == "1" {
+		b.prof = profile{on: true, names: map[*vk.Pipeline]pipeKey{}, rows: map[string]*profileRow{}}
+		b.noFusion, b.replay.disabled = true, true
+	}
 	b.maxRange &^= 255
 	b.maxAlloc &^= 255
 	if err := b.newCounters(); err != nil {
@@ -253,6 +263,7 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	err := b.sync()
+	b.printProfile()
 	b.dropGraphs()
 	for m := range b.buffers {
 		b.freeChunks(m)
