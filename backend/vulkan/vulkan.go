@@ -46,7 +46,7 @@ type Options struct {
 	MaxBindRange int64
 	// MaxAlloc, when positive, lowers the largest VkBuffer allocation.
 	MaxAlloc int64
-	// NoSubgroups makes matmuls reduce through shared memory even where the
+	// NoSubgroups makes matmuls and attention reduce through shared memory even where the
 	// device has subgroup arithmetic.
 	NoSubgroups bool
 	// NoReplay makes Replay record its ops afresh every time (the fallback
@@ -73,6 +73,7 @@ type Backend struct {
 
 	maxRange, maxAlloc, align int64
 	matmul                    string // "matmul_sg" with subgroup reductions, else "matmul"
+	attention                 string // "attention_sg" with subgroup reductions, else "attention"
 
 	pipes   map[pipeKey]*vk.Pipeline
 	buffers map[*buffer]struct{}
@@ -93,6 +94,7 @@ type Backend struct {
 	factors    map[string]*buffer // RoPE frequency factors, by content
 	moe        moeScratch         // MatMulID's scratch (moe.go)
 	gates      *buffer            // DeltaNet's per-token beta and decay (deltanet.go)
+	attnPart   *buffer            // Attend's split partials (attention.go)
 
 	stats    backend.Counters // work counts (Counters)
 	recStart time.Time        // first command since the last submit, or zero
@@ -150,9 +152,9 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 		buffers:  map[*buffer]struct{}{},
 		factors:  map[string]*buffer{},
 	}
-	b.matmul = "matmul"
+	b.matmul, b.attention = "matmul", "attention"
 	if p.SubgroupArithmetic && !o.NoSubgroups {
-		b.matmul = "matmul_sg"
+		b.matmul, b.attention = "matmul_sg", "attention_sg"
 	}
 	if o.MaxBindRange > 0 && o.MaxBindRange < b.maxRange {
 		b.maxRange = o.MaxBindRange
