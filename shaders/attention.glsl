@@ -13,6 +13,11 @@
 // sequence (the split boundaries, the tiles within a split, the reduction
 // trees), never on the batch's other rows or size: batch invariance.
 //
+// Within a split keys go in tiles of 64: each thread scores one, the tile's
+// maximum and sum come from reductions, and each thread accumulates its own
+// output dims over the tile's keys in order. An F16 cache instead follows
+// the CPU's F16 flash attention key by key (tileF16).
+//
 // Scores: q·k in dimension order with fma, scaled, soft-capped
 // (cap*tanh(s/cap)) when cap > 0. With an F16 cache q is rounded to F16, as
 // the CPU does. With QUANTQ (a quantized cache, heads of whole blocks, no
@@ -66,6 +71,11 @@ shared float qs[GMAX * HD];     // the queries (or their Q8_0 quants, as floats)
 shared float qd[GMAX * QBLK];   // and their blocks' scales
 shared float ws[GMAX * WG];     // a tile's weights, per head
 shared float red[GMAX * WG];    // reductions
+shared float msS[GMAX * WG], vsS[GMAX * WG]; // F16 cache: each key's factors
+
+// Each thread's online softmax: per head the maximum and sum, and its dims
+// of the unnormalized output.
+float m[GMAX], l[GMAX], acc[GMAX * DPT];
 
 uint kWord(uint win, uint i) {
 	switch (win) {
@@ -198,6 +208,29 @@ void scores(uint row, uint kvh, out float s[GMAX]) {
 				s[g] = fma(sc, dot[g], s[g]);
 			}
 		}
+	} else if (KVTYPE == T_F16 && HD < 64u) {
+		// Heads under 64 dims: the CPU (ggml_vec_dot_f16's tail) sums the
+		// products exactly in float-float; so do we (exact products by fma).
+		float lo[GMAX];
+		for (uint g = 0u; g < GH; g++) {
+			lo[g] = 0.0;
+		}
+		for (uint d = 0u; d < HD; d++) {
+			float k = kvAt(true, win, at, kvh * HD + d);
+			for (uint g = 0u; g < GH; g++) {
+				precise float pr = qs[g * HD + d] * k;
+				precise float pe = fma(qs[g * HD + d], k, -pr);
+				precise float sum = s[g] + pr;
+				precise float bb = sum - s[g];
+				precise float se = (s[g] - (sum - bb)) + (pr - bb);
+				s[g] = sum;
+				lo[g] = lo[g] + (se + pe);
+			}
+		}
+		for (uint g = 0u; g < GH; g++) {
+			precise float r = s[g] + lo[g];
+			s[g] = r;
+		}
 	} else {
 		for (uint d = 0u; d < HD; d++) {
 			float k = kvAt(true, win, at, kvh * HD + d);
@@ -295,6 +328,74 @@ void groupSum(inout float v[GMAX], uint tid) {
 	barrier();
 }
 
+// roundF16Fast is roundF16: in the F16 normal range the float32 rounds to 11
+// significant bits, nearest even, by integer arithmetic on its bits;
+// elsewhere the full conversion.
+float roundF16Fast(float f) {
+	float a = abs(f);
+	if (a >= 6.103515625e-05 && a < 65504.0) { // 2^-14
+		uint u = floatBitsToUint(f);
+		return uintBitsToFloat((u + 0xfffu + ((u >> 13) & 1u)) & ~0x1fffu);
+	}
+	return roundF16(f);
+}
+
+// tileF16 is a tile of keys over an F16 cache, with the online softmax of
+// the CPU's F16 flash attention (llama.cpp's): key by key, a new maximum
+// scales the accumulator and the sum by e^(old-new), any other key joins
+// with weight e^(s-max), and the accumulator is rounded to F16 after every
+// step. So a split of a sequence follows the CPU's arithmetic, with the
+// device's exp; the F16 roundings are the CPU's but where an exp differs.
+// Thread t finds key t's running maximum and factors; then every thread
+// walks the keys in order for its own dims.
+void tileF16(uint tid, uint nk, uint kvh, uint row0, float s[GMAX]) {
+	for (uint g = 0u; g < GH; g++) {
+		ws[g * WG + tid] = s[g];
+	}
+	barrier();
+	if (tid < nk) {
+		for (uint g = 0u; g < GH; g++) {
+			float mp = m[g];
+			for (uint j = 0u; j < tid; j++) {
+				mp = max(mp, ws[g * WG + j]);
+			}
+			float sc = ws[g * WG + tid];
+			float ms = 1.0, vs = 1.0;
+			if (sc > mp) {
+				ms = mp == uintBitsToFloat(0xff800000u) ? 0.0 : exp(mp - sc);
+			} else {
+				vs = exp(sc - mp);
+			}
+			msS[g * WG + tid] = ms;
+			vsS[g * WG + tid] = vs;
+		}
+	}
+	barrier();
+	for (uint j = 0u; j < nk; j++) {
+		uint win, at;
+		rowAt(false, row0 + j, win, at);
+		float v[DPT];
+		for (uint r = 0u; r < DPT; r++) {
+			uint d = tid + r * WG;
+			v[r] = d < HD ? kvAt(false, win, at, kvh * HD + d) : 0.0;
+		}
+		for (uint g = 0u; g < GH; g++) {
+			float ms = msS[g * WG + j], vs = vsS[g * WG + j];
+			precise float sum = l[g] * ms + vs;
+			l[g] = sum;
+			m[g] = max(m[g], ws[g * WG + j]);
+			for (uint r = 0u; r < DPT; r++) {
+				float a = acc[g * DPT + r];
+				if (ms != 1.0) {
+					a = roundF16Fast(a * ms);
+				}
+				acc[g * DPT + r] = roundF16Fast(fma(v[r], vs, a));
+			}
+		}
+	}
+	barrier(); // ws, msS and vsS are rewritten by the next tile
+}
+
 void main() {
 	uint tid = gl_LocalInvocationID.x;
 	uint split = gl_WorkGroupID.x % p.nSplits;
@@ -332,7 +433,6 @@ void main() {
 	}
 
 	const float NEG_INF = uintBitsToFloat(0xff800000u);
-	float m[GMAX], l[GMAX], acc[GMAX * DPT];
 	for (uint g = 0u; g < GMAX; g++) {
 		m[g] = NEG_INF;
 		l[g] = 0.0;
@@ -349,6 +449,10 @@ void main() {
 			for (uint g = 0u; g < GMAX; g++) {
 				s[g] = NEG_INF;
 			}
+		}
+		if (KVTYPE == T_F16) {
+			tileF16(tid, nk, kvh, base + t0, s);
+			continue;
 		}
 		tm = s;
 		groupMax(tm, tid);

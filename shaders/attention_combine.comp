@@ -2,7 +2,7 @@
 // attention_combine: attention's second pass. One workgroup per (head h,
 // query row i) folds the row's splits' partials (maximum m, sum l,
 // unnormalized output o; attention.glsl) in split order, then head h's sink
-// (gpt-oss) when there are sinks, and writes o/l:
+// (gpt-oss) when there are sinks, and writes o·(1/l):
 //   M' = max(M, m_s), L' = L·e^(M-M') + l_s·e^(m_s-M'), O' likewise.
 // The number of splits is the row's own (its visible positions / SPLIT), so
 // the result never depends on the batch.
@@ -60,6 +60,7 @@ void main() {
 		sinkScale = exp(M - mn);
 		L = fma(L, sinkScale, exp(sink - mn));
 	}
+	float inv = 1.0 / L; // then o·inv, as the CPU
 	for (uint d = tid; d < hd; d += WG) {
 		float Mo = PART[rec], o = PART[rec + 2u + d];
 		for (uint s = 1u; s < splits; s++) {
@@ -69,6 +70,8 @@ void main() {
 			o = fma(PART[r + 2u + d], exp(ms - mn), o * exp(Mo - mn));
 			Mo = mn;
 		}
-		D[d0 + d] = o * sinkScale / L;
+		precise float a = o * sinkScale;
+		precise float r = a * inv;
+		D[d0 + d] = r;
 	}
 }
