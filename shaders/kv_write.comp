@@ -12,10 +12,7 @@
 // block are merged with atomicAnd and atomicOr (disjoint bytes, so any
 // order gives the same word); the others are stored.
 #include "common.glsl"
-// exp32 is not used here; attention_math.glsl wants its table named.
-#define EXP_TABLE_HI(j) 0.0
-#define EXP_TABLE_LO(j) 0.0
-#include "attention_math.glsl"
+#include "div_rn.glsl"
 
 layout(constant_id = 0) const uint TYPE = 0;
 layout(local_size_x = 256) in;

@@ -66,21 +66,23 @@ type pipeKey struct {
 
 // shaderLayouts gives each shader's number of bindings and push-constant bytes.
 var shaderLayouts = map[string][2]int{
-	"get_rows":      {3, 32},
-	"quantize":      {2, 24},
-	"matmul":        {9, 76},
-	"matmul_sg":     {9, 76},
-	"matmul_dot":    {9, 76},
-	"matmul_sg_dot": {9, 76},
-	"rms_norm":      {4, 36},
-	"elementwise":   {3, 24},
-	"layer_norm":    {4, 28},
-	"rope":          {3, 60},
-	"rope_kv":       {5, 72},
-	"swiglu_quant":  {4, 32},
-	"kv_write":      {3, 28},
-	"argmax":        {2, 16},
-	"attention":     {5 + 2*maxKVWindows, 68},
+	"get_rows":          {3, 32},
+	"quantize":          {2, 24},
+	"matmul":            {9, 76},
+	"matmul_sg":         {9, 76},
+	"matmul_dot":        {9, 76},
+	"matmul_sg_dot":     {9, 76},
+	"rms_norm":          {4, 36},
+	"elementwise":       {3, 24},
+	"layer_norm":        {4, 28},
+	"rope":              {3, 60},
+	"rope_kv":           {5, 72},
+	"swiglu_quant":      {4, 32},
+	"kv_write":          {3, 28},
+	"argmax":            {2, 16},
+	"attention":         {4 + 2*maxKVWindows, 60},
+	"attention_sg":      {4 + 2*maxKVWindows, 60},
+	"attention_combine": {5, 48},
 }
 
 // pipeline returns the pipeline for a shader with spec constants, creating

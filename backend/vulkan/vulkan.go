@@ -48,7 +48,7 @@ type Options struct {
 	MaxBindRange int64
 	// MaxAlloc, when positive, lowers the largest VkBuffer allocation.
 	MaxAlloc int64
-	// NoSubgroups makes matmuls reduce through shared memory even where the
+	// NoSubgroups makes matmuls and attention reduce through shared memory even where the
 	// device has subgroup arithmetic.
 	NoSubgroups bool
 	// NoIntegerDot makes matmuls compute packed 4x8-bit dot products with
@@ -80,6 +80,8 @@ type Backend struct {
 	// matmul is the matmul shader: "matmul", with "_sg" for subgroup
 	// reductions, "_dot" for the device's integer dot products.
 	matmul string
+	// attention is "attention_sg" with subgroup reductions, else "attention".
+	attention string
 
 	pipes   map[pipeKey]*vk.Pipeline
 	buffers map[*buffer]struct{}
@@ -100,6 +102,7 @@ type Backend struct {
 	factors    map[string]*buffer // RoPE frequency factors, by content
 	moe        moeScratch         // MatMulID's scratch (moe.go)
 	gates      *buffer            // DeltaNet's per-token beta and decay (deltanet.go)
+	attnPart   *buffer            // Attend's split partials (attention.go)
 
 	stats    backend.Counters // work counts (Counters)
 	recStart time.Time        // first command since the last submit, or zero
@@ -163,9 +166,9 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 		buffers:  map[*buffer]struct{}{},
 		factors:  map[string]*buffer{},
 	}
-	b.matmul = "matmul"
+	b.matmul, b.attention = "matmul", "attention"
 	if p.SubgroupArithmetic && !o.NoSubgroups {
-		b.matmul += "_sg"
+		b.matmul, b.attention = "matmul_sg", "attention_sg"
 	}
 	if p.IntegerDot && !o.NoIntegerDot {
 		b.matmul += "_dot"
