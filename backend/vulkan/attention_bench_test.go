@@ -24,8 +24,8 @@ func BenchmarkAttend(b *testing.B) {
 				defer e.vk.Close()
 				c := attnCase{typ: gguf.TypeF16, heads: shape.heads, kvHeads: shape.kvHeads, hd: 64, context: 2048}
 				p := c.params()
-				k := e.weight(gguf.TypeF16, c.context, c.kvHeads*c.hd)
-				v := e.weight(gguf.TypeF16, c.context, c.kvHeads*c.hd)
+				k := e.rawWeight(gguf.TypeF16, c.context, c.kvHeads*c.hd)
+				v := e.rawWeight(gguf.TypeF16, c.context, c.kvHeads*c.hd)
 				pos := make([]int32, rows)
 				seq := make([]int32, rows)
 				for i := range pos {

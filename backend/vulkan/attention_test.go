@@ -96,7 +96,7 @@ func (e *env) attendVsCPU(c attnCase) {
 	e.t.Helper()
 	p := c.params()
 	kvw := c.kvHeads * c.hd
-	k, v := e.weight(c.typ, 2*c.context, kvw), e.weight(c.typ, 2*c.context, kvw)
+	k, v := e.rawWeight(c.typ, 2*c.context, kvw), e.rawWeight(c.typ, 2*c.context, kvw)
 	n := len(c.positions)
 	pos, seq := e.i32(c.positions), e.i32(c.seqs)
 	q := e.f32(n, c.heads*c.hd, 1)
@@ -155,7 +155,7 @@ func (e *env) attendInvariant(c attnCase, what string) {
 	const n = 300
 	p := c.params()
 	width := c.heads * c.hd
-	k, v := e.weight(c.typ, 2*c.context, c.kvHeads*c.hd), e.weight(c.typ, 2*c.context, c.kvHeads*c.hd)
+	k, v := e.rawWeight(c.typ, 2*c.context, c.kvHeads*c.hd), e.rawWeight(c.typ, 2*c.context, c.kvHeads*c.hd)
 	qs := e.randn(n*width, 1)
 	// attend returns the outputs of the rows (position, sequence) with the
 	// queries of sequence 0 at those positions (random ones for sequence 1).

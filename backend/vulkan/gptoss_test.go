@@ -55,8 +55,8 @@ func TestAttendSinks(t *testing.T) {
 				p := backend.Attention{Heads: 4, KVHeads: 2, HeadDim: 64, Context: 100, Window: window}
 				p.Scale = float32(1 / math.Sqrt(float64(p.HeadDim)))
 				seqs := 2
-				k := e.weight(typ, seqs*p.Context, p.KVHeads*p.HeadDim)
-				v := e.weight(typ, seqs*p.Context, p.KVHeads*p.HeadDim)
+				k := e.rawWeight(typ, seqs*p.Context, p.KVHeads*p.HeadDim)
+				v := e.rawWeight(typ, seqs*p.Context, p.KVHeads*p.HeadDim)
 				sinks := e.f32(1, p.Heads, sinkScale)
 				p.Sinks = sinks.g
 				pos := e.i32([]int32{0, 1, 63, 64, 99, 5, 12})
