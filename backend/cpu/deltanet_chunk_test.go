@@ -15,13 +15,12 @@ const chunk = backend.DeltaNetChunk
 
 // deltaNetInputs are one sequence's random DeltaNet inputs.
 type deltaNetInputs struct {
-	p                         backend.DeltaNet
-	n, betaW                  int
-	qkv, beta, alpha, dt, a   []float32
-	dtT, aT                   backend.Tensor
-	be                        *Backend
-	tb                        testing.TB
-	rowsQKV, rowsBeta, rowsAl []float32 // scratch for batches
+	p                       backend.DeltaNet
+	n, betaW                int
+	qkv, beta, alpha, dt, a []float32
+	dtT, aT                 backend.Tensor
+	be                      *Backend
+	tb                      testing.TB
 }
 
 func newDeltaNetInputs(tb testing.TB, be *Backend, p backend.DeltaNet, n int, seed uint64) *deltaNetInputs {

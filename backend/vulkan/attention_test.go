@@ -8,7 +8,6 @@ import (
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/gguf"
-	"github.com/conveyor-llm/conveyor/kernels"
 )
 
 // attnCase is one Attend configuration over random caches.
@@ -30,30 +29,6 @@ func (c attnCase) String() string {
 func (c attnCase) params() backend.Attention {
 	return backend.Attention{Heads: c.heads, KVHeads: c.kvHeads, HeadDim: c.hd, Context: c.context,
 		Scale: float32(1 / math.Sqrt(float64(c.hd))), SoftCap: c.softCap, Window: c.window}
-}
-
-// asF32 is an F16 cache's values as an F32 cache, on the CPU only.
-func (e *env) asF32(p pair) backend.Tensor {
-	raw := make([]byte, p.c.Bytes())
-	if err := e.cpu.Read(p.c, raw); err != nil {
-		e.t.Fatal(err)
-	}
-	xs := make([]float32, p.c.Rows*p.c.Cols)
-	kernels.DequantizeRow(p.c.Type, xs, raw)
-	return e.cpuTensor(p.c.Rows, p.c.Cols, xs)
-}
-
-func (e *env) cpuTensor(rows, cols int, xs []float32) backend.Tensor {
-	t := backend.Tensor{Type: gguf.TypeF32, Rows: rows, Cols: cols}
-	buf, err := e.cpu.Alloc(t.Bytes())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	t.Buf = buf
-	if err := e.cpu.Write(t, f32bytes(xs)); err != nil {
-		e.t.Fatal(err)
-	}
-	return t
 }
 
 // Attend agrees with the CPU within 1e-5 (‖gpu−cpu‖/‖cpu‖) on random
@@ -115,14 +90,6 @@ func (e *env) attendVsCPU(c attnCase) {
 		_, ref := e.read(dst)
 		e.t.Logf("%v: relative error %.3g", c, relErr(got, floats(ref)))
 	}
-}
-
-func (e *env) cpuRead(t backend.Tensor) []float32 {
-	raw := make([]byte, t.Bytes())
-	if err := e.cpu.Read(t, raw); err != nil {
-		e.t.Fatal(err)
-	}
-	return floats(raw)
 }
 
 // A sequence's attention is the same bits alone, beside other sequences, in
