@@ -16,8 +16,7 @@ import (
 //	else:   vs = e^(s-M)
 //	acc = f16(fma(v, vs, acc));  S = S·ms + vs
 //
-// and finally acc·(1/S). Exp32 stands in for expf. The CPU and the attention
-// shader compute these bits exactly (see attention_math.go).
+// and finally acc·(1/S). Exp32 stands in for expf (see attention_math.go).
 
 // AttnFlashF16 computes one query head's attention output into out (len =
 // head dim) from q (its F16-rounded query, same length), nt keys and values
@@ -187,57 +186,6 @@ func attnAccumulateF16(out, ms, vs, v []float32, vStride int) {
 			out[d] = roundF16(fma32(x, w, out[d]))
 		}
 	}
-}
-
-// flashTiny is the weight below which a key's contribution cannot move an F16
-// accumulator: |v|·vs < 2^16·2^-60 is far below half an F16 step of any
-// nonzero value, so fma and rounding give the accumulator back, and a zero
-// one takes the sign of the sum (flashTinyAdd). The CPU's FMA gets there by
-// itself; the shader, whose exact product must stay in the normal range,
-// takes the shortcut (flashFMAShader is its arithmetic).
-const flashTiny = 0x1p-60
-
-// flashTinyAdd is f16(fma(x, w, acc)) for a weight w below flashTiny: acc
-// itself, or when acc is zero a zero with the IEEE sign of acc + x·w.
-func flashTinyAdd(acc, x float32) float32 {
-	if acc != 0 {
-		return acc
-	}
-	neg := math.Signbit(float64(x)) && (x != 0 || math.Signbit(float64(acc)))
-	if neg {
-		return float32(math.Copysign(0, -1))
-	}
-	return 0
-}
-
-// flashFMAShader is f16(fma(x, w, acc)) as the attention shader computes it:
-// the tiny-weight shortcut, else fmaSplit with x, an F16 value, split into
-// itself and 0 (w is split once per key), rounded by roundF16Bits. It equals
-// roundF16(fma32(x, w, acc)) for F16 x and acc and 0 <= w <= 1
-// (TestFlashFMAShader).
-func flashFMAShader(x, w, acc float32) float32 {
-	if w < flashTiny {
-		return flashTinyAdd(acc, x)
-	}
-	if x == 0 || acc-acc != 0 {
-		return roundF16Bits(acc + float32(x*w))
-	}
-	wh, wl := split(w)
-	p := float32(x * w)
-	e := (float32(x*wh) - p) + float32(x*wl)
-	th, tl := twoSum(acc, p)
-	return roundF16Bits(th + addRoundOdd(tl, e))
-}
-
-// roundF16Bits is roundF16 as the shader computes it: in the F16 normal range
-// the float32's bits rounded to 11 significant bits, nearest even; elsewhere
-// the conversion.
-func roundF16Bits(x float32) float32 {
-	if a := math.Abs(float64(x)); a >= 0x1p-14 && a < 65504 {
-		u := math.Float32bits(x)
-		return math.Float32frombits((u + 0xfff + (u>>13)&1) &^ 0x1fff)
-	}
-	return roundF16(x)
 }
 
 // roundF16 is x rounded to the nearest F16 value.

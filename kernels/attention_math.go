@@ -2,16 +2,13 @@ package kernels
 
 import "math"
 
-// The arithmetic of flash attention's softmax that the CPU and the attention
-// shader (shaders/attention.comp) must compute to the same bits. A shader
-// can count on float32 add, subtract and multiply being correctly rounded
-// (Vulkan requires it) but not on fma() being fused, nor on exp, tanh or
-// division being exact; so everything here is built from those three
-// operations (never fused: every product that meets an addition is
-// converted to float32 first, which Go does not fuse), exact products by
-// Dekker's splitting, and integer bit manipulation. The shader has a line-
-// for-line copy of each function; TestAttendF16BitIdentical (backend/vulkan)
-// holds them to the same bits.
+// The CPU's float32 exp and tanh (expf and tanhf as C gives them), built
+// from correctly rounded add, subtract and multiply (never fused: every
+// product that meets an addition is converted to float32 first, which Go
+// does not fuse), exact products by Dekker's splitting, and integer bit
+// manipulation, so that they give the same bits on every machine. (The
+// Vulkan attention shader once had a line-for-line copy; since the parity
+// policy of issue 17 it uses the device's exp and fma.)
 
 // twoSum returns s = a+b rounded and the exact error e = a+b-s (Knuth).
 func twoSum(a, b float32) (s, e float32) {
@@ -39,42 +36,13 @@ func twoProd(a, b float32) (p, e float32) {
 	return p, e
 }
 
-// addRoundOdd is a+b rounded to odd: exact sums are kept, inexact ones go to
-// the neighbour of a+b's two float32 neighbours whose last bit is 1.
-func addRoundOdd(a, b float32) float32 {
-	s, e := twoSum(a, b)
-	if bits := math.Float32bits(s); e != 0 && bits&1 == 0 {
-		if (e > 0) == (s > 0) {
-			bits++
-		} else {
-			bits--
-		}
-		s = math.Float32frombits(bits)
-	}
-	return s
-}
-
-// fmaSplit is a*b+c rounded once, from non-fused operations (Boldo and
-// Melquiond's emulation: the exact product, a TwoSum with c, the low parts
-// added with rounding to odd, then one rounding to nearest). It equals fma32
-// wherever a*b's parts stay in the normal range; the shader computes its
-// FMAs this way, the CPU with fma32 or the FMA instructions.
-func fmaSplit(a, b, c float32) float32 {
-	if a == 0 || b == 0 || c-c != 0 { // a zero product or c infinite (or NaN):
-		return c + float32(a*b) // IEEE's signed zeros and infinities
-	}
-	ph, pl := twoProd(a, b)
-	th, tl := twoSum(c, ph)
-	return th + addRoundOdd(tl, pl)
-}
-
 // FMA32 is x*y+z rounded once to float32, as the FMA instructions give it.
 func FMA32(x, y, z float32) float32 { return fma32(x, y, z) }
 
 // expBase[i] is 2^(2^i/64) as a float32 pair hi+lo (hi rounded to nearest,
 // lo the rest rounded), the factors expTable is built from. The bits are
-// written out so that the shader, which has the same numbers, cannot drift
-// from the CPU (TestExpBase checks them against math.Exp2).
+// written out so that they cannot drift between machines (TestExpBase
+// checks them against math.Exp2).
 var expBase = [6][2]uint32{
 	{0x3f8164d2, 0xb1c43fd0}, // 2^(1/64)
 	{0x3f82cd87, 0xb34ea7a9}, // 2^(2/64)
@@ -122,7 +90,7 @@ const (
 // Exp32 is e^x rounded to float32 (as C's expf gives it, to about 2^-44 of
 // the exact value before rounding, so the rounding goes the same way in all
 // but about one case in 2^20), built from float32 add, subtract and multiply
-// only, so that the attention shader computes the same bits. Results below
+// only, so that every machine computes the same bits. Results below
 // 2^-125 (x < -86.6) are 0: in the softmax they weigh nothing next to the
 // maximum's 1. x = k*ln2/64 + r, |r| <= ln2/128, with 2^(k/64) from expTable
 // and e^r from its Taylor series to r^5; the sums that decide the last bits
