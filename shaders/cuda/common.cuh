@@ -11,6 +11,27 @@ typedef long long i64;
 #define WARP 32
 #define QK 32 // values per Q8_0/Q4_0 block
 
+#ifdef CONVEYOR_CUDA_EMU
+// The emulator (cgo/cuda/emu) compiles these files as host C++: the same
+// conversions in plain arithmetic, rounding to nearest even as cvt.rn does.
+__device__ __forceinline__ float h2f(u16 h) {
+	u32 sign = (u32)(h & 0x8000) << 16, e = h >> 10 & 31, m = h & 0x3ff;
+	if (e == 31) return __int_as_float(sign | 0x7f800000 | m << 13); // Inf, NaN
+	if (e) return __int_as_float(sign | (e + 112) << 23 | m << 13);
+	return __int_as_float(sign | __float_as_int((float)m * 5.9604644775390625e-8f)); // m * 2^-24
+}
+
+__device__ __forceinline__ u16 f2h(float f) {
+	u32 x = __float_as_int(f), sign = x >> 16 & 0x8000, a = x & 0x7fffffff;
+	if (a > 0x7f800000) return sign | 0x7e00 | (a >> 13 & 0x3ff); // NaN, quiet
+	if (a >= 0x477ff000) return sign | 0x7c00;                     // 65520 and up: Inf
+	if (a >= 0x38800000) {                                         // a normal half
+		u32 r = a - 0x38000000;                                    // rebias the exponent
+		return sign | (r + 0xfff + (r >> 13 & 1)) >> 13;
+	}
+	return sign | (u16)rintf(__int_as_float(a) * 16777216.0f); // a subnormal: units of 2^-24
+}
+#else
 __device__ __forceinline__ float h2f(u16 h) {
 	float f;
 	asm("{ .reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t; }" : "=f"(f) : "h"(h));
@@ -22,6 +43,7 @@ __device__ __forceinline__ u16 f2h(float f) {
 	asm("{ .reg .b16 t; cvt.rn.f16.f32 t, %1; mov.b16 %0, t; }" : "=h"(h) : "f"(f));
 	return h;
 }
+#endif
 
 // f16round is f rounded to the nearest half, as the CPU rounds activations
 // for F16 weights.
@@ -29,7 +51,7 @@ __device__ __forceinline__ float f16round(float f) { return h2f(f2h(f)); }
 
 // dp4a: c + the sum of the four products of a's and b's signed bytes.
 __device__ __forceinline__ int dp4a(int a, int b, int c) {
-#if __CUDA_ARCH__ >= 610
+#if __CUDA_ARCH__ >= 610 && !defined(CONVEYOR_CUDA_EMU)
 	int r;
 	asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(c));
 	return r;
