@@ -16,7 +16,9 @@ import (
 func TestMatVecBandwidth(t *testing.T) {
 	e := newEnv(t)
 	ctx, ok := e.gpu.ctx.(*cu.Context)
-	require.True(t, ok)
+	if !ok {
+		t.Skip("the emulated device has no timings to give")
+	}
 	ceiling := e.gpu.info.BandwidthGBs()
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeF16} {
 		for _, s := range []struct{ m, k int }{{5632, 2048}, {2048, 5632}, {2048, 2048}, {32000, 2048}} {

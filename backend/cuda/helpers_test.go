@@ -183,3 +183,25 @@ func (e *env) check(what string, p pair, tol float64) []float32 {
 	}
 	return got
 }
+
+// asF16 is w (of any weight type) dequantized and rounded to F16, as the
+// backend expands the types its kernels do not read.
+func (e *env) asF16(w pair) pair {
+	e.t.Helper()
+	raw := make([]byte, w.c.Bytes())
+	if err := e.cpu.Read(w.c, raw); err != nil {
+		e.t.Fatal(err)
+	}
+	rb := int(w.c.RowBytes())
+	vals := make([]float32, w.c.Cols)
+	f16 := make([]byte, 0, 2*w.c.Rows*w.c.Cols)
+	for r := range w.c.Rows {
+		kernels.DequantizeRow(w.c.Type, vals, raw[r*rb:(r+1)*rb])
+		for _, v := range vals {
+			f16 = binary.LittleEndian.AppendUint16(f16, kernels.F32ToF16(v))
+		}
+	}
+	p := e.alloc(gguf.TypeF16, w.c.Rows, w.c.Cols)
+	e.write(p, f16)
+	return p
+}

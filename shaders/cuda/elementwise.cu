@@ -13,9 +13,14 @@ enum {
 	EW_MUL = 8,        // a * b
 };
 
+// gelu is the tanh form as the CPU computes it (ggml's table over halves):
+// 0 below -10, x above 10, else gelu of x rounded to F16, rounded to F16.
 __device__ __forceinline__ float gelu(float x) {
+	if (x <= -10.0f) return 0.0f;
+	if (x >= 10.0f) return x;
 	const float c = 0.7978845608028654f; // sqrt(2/pi)
-	return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+	float h = f16round(x);
+	return f16round(0.5f * h * (1.0f + tanhf(c * h * (1.0f + 0.044715f * h * h))));
 }
 
 extern "C" __global__ void elementwise(float *dst, const float *a, const float *b, i64 n, int cols, int op, float s, float t) {

@@ -1,6 +1,6 @@
 // emu.cuh: what CUDA C needs to compile with the host's C++ compiler and run
 // on the CPU, prepended to a kernel module (common.cuh then NAME.cu) by
-// package emu. Each block's threads run as fibers (ucontext) on the calling
+// package emu. Each block's threads run as fibers on the calling
 // OS thread, switched only where a thread must wait for others: at
 // __syncthreads (the block's live threads) and at warp shuffles (the warp's
 // 32 lanes, which must all be live: the kernels shuffle warp-uniformly). A
@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <type_traits>
+#if !defined(__x86_64__)
 #include <ucontext.h>
+#endif
 
 #define __global__
 #define __device__
@@ -29,8 +31,53 @@ struct emu_uint3 {
 	unsigned x, y, z;
 };
 
+// emu_ctx is a fiber's saved state. On x86-64 a switch saves the
+// callee-saved registers on the fiber's own stack and swaps stack pointers
+// (no system call, unlike swapcontext, which also saves the signal mask);
+// elsewhere it is a ucontext.
+#if defined(__x86_64__)
+typedef void *emu_ctx;
+extern "C" void emu_switch(emu_ctx *save, emu_ctx to);
+__asm__(".text\n"
+	".hidden emu_switch\n"
+	".type emu_switch, @function\n"
+	"emu_switch:\n"
+	"\tpushq %rbp\n\tpushq %rbx\n\tpushq %r12\n\tpushq %r13\n\tpushq %r14\n\tpushq %r15\n"
+	"\tsubq $8, %rsp\n\tstmxcsr (%rsp)\n\tfnstcw 4(%rsp)\n"
+	"\tmovq %rsp, (%rdi)\n\tmovq %rsi, %rsp\n"
+	"\tldmxcsr (%rsp)\n\tfldcw 4(%rsp)\n\taddq $8, %rsp\n"
+	"\tpopq %r15\n\tpopq %r14\n\tpopq %r13\n\tpopq %r12\n\tpopq %rbx\n\tpopq %rbp\n"
+	"\tret\n"
+	".size emu_switch, .-emu_switch\n");
+
+// emu_ctx_init makes a fiber that starts in entry (which never returns)
+// with the stack [stack, stack+size): a frame emu_switch pops.
+static void emu_ctx_init(emu_ctx *c, char *stack, size_t size, void (*entry)()) {
+	uint64_t *top = (uint64_t *)(((uintptr_t)(stack + size) & ~(uintptr_t)15) - 16);
+	top[0] = (uint64_t)(uintptr_t)entry; // returned to: rsp+8 is then 16-aligned + 8, as after a call
+	uint64_t *sp = top - 7;              // rbp, rbx, r12..r15 (zero), and the control words
+	memset(sp, 0, 7 * sizeof *sp);
+	uint32_t mxcsr = 0x1f80;             // the defaults: round to nearest, exceptions masked
+	uint16_t fpucw = 0x37f;
+	memcpy(sp, &mxcsr, 4);
+	memcpy((char *)sp + 4, &fpucw, 2);
+	*c = sp;
+}
+static inline void emu_swap(emu_ctx *save, emu_ctx *to) { emu_switch(save, *to); }
+#else
+typedef ucontext_t emu_ctx;
+static void emu_ctx_init(emu_ctx *c, char *stack, size_t size, void (*entry)()) {
+	getcontext(c);
+	c->uc_stack.ss_sp = stack;
+	c->uc_stack.ss_size = size;
+	c->uc_link = 0;
+	makecontext(c, entry, 0);
+}
+static inline void emu_swap(emu_ctx *save, emu_ctx *to) { swapcontext(save, to); }
+#endif
+
 struct emu_thread {
-	ucontext_t ctx;
+	emu_ctx ctx;
 	emu_uint3 tid;
 	int warp, lane;
 	bool done;
@@ -44,7 +91,7 @@ struct emu_block {
 	emu_uint3 blockIdx, blockDim, gridDim;
 	int threads;
 	emu_thread *cur;
-	ucontext_t sched;
+	emu_ctx sched;
 	char error[256];
 	// __syncthreads
 	int live, arrived;
@@ -67,7 +114,7 @@ static void emu_fail(const char *msg) {
 	if (!b->error[0]) snprintf(b->error, sizeof b->error, "%s (block %u,%u,%u thread %u)", msg, b->blockIdx.x,
 		b->blockIdx.y, b->blockIdx.z, b->cur->tid.x);
 	b->cur->done = true;
-	swapcontext(&b->cur->ctx, &b->sched);
+	emu_swap(&b->cur->ctx, &b->sched);
 }
 
 // emu_arrive counts the current thread in at a barrier of live threads and
@@ -81,7 +128,7 @@ static void emu_arrive(int *arrived, const int *live, unsigned *gen) {
 	emu_thread *t = emu_b->cur;
 	t->waitGen = gen;
 	t->waitVal = *gen;
-	swapcontext(&t->ctx, &emu_b->sched);
+	emu_swap(&t->ctx, &emu_b->sched);
 }
 
 // emu_release lets a barrier's waiters go when a thread's exit leaves them
@@ -138,7 +185,7 @@ static void emu_start() {
 	b->warpLive[t->warp]--;
 	emu_release(&b->arrived, &b->live, &b->gen);
 	emu_release(&b->warpArrived[t->warp], &b->warpLive[t->warp], &b->warpGen[t->warp]);
-	swapcontext(&t->ctx, &b->sched);
+	emu_swap(&t->ctx, &b->sched);
 }
 
 // emu_run runs kernel(ctx) over grid blocks of block threads; it returns
@@ -179,11 +226,7 @@ static const char *emu_run(const unsigned grid[3], const unsigned block[3], void
 					t->lane = (int)i % 32;
 					t->done = false;
 					t->waitGen = 0;
-					getcontext(&t->ctx);
-					t->ctx.uc_stack.ss_sp = b->stacks + (size_t)i * EMU_STACK;
-					t->ctx.uc_stack.ss_size = EMU_STACK;
-					t->ctx.uc_link = 0;
-					makecontext(&t->ctx, emu_start, 0);
+					emu_ctx_init(&t->ctx, b->stacks + (size_t)i * EMU_STACK, EMU_STACK, emu_start);
 				}
 				for (int left = (int)n; left > 0 && !b->error[0];) {
 					bool ran = false;
@@ -197,7 +240,7 @@ static const char *emu_run(const unsigned grid[3], const unsigned block[3], void
 						}
 						t->waitGen = 0;
 						b->cur = t;
-						swapcontext(&b->sched, &t->ctx);
+						emu_swap(&b->sched, &t->ctx);
 						ran = true;
 						if (!t->done) left++;
 					}
