@@ -13,12 +13,14 @@ import (
 	"github.com/conveyor-llm/conveyor/model"
 )
 
-// requireCUDA skips a test where the CUDA backend cannot run, saying why.
+// requireCUDA runs a test on the CUDA backend: the device's, else the
+// emulator's (useEmulatedCUDA), else it skips saying why.
 func requireCUDA(t *testing.T) {
 	t.Helper()
 	b, err := OpenBackend(Options{Backend: "cuda"})
 	if err != nil {
-		t.Skipf("no CUDA backend here: %v", err)
+		useEmulatedCUDA(t, err)
+		return
 	}
 	b.Close()
 }

@@ -4,19 +4,18 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"testing"
 
 	cu "github.com/conveyor-llm/conveyor/cgo/cuda"
 	"github.com/conveyor-llm/conveyor/cgo/cuda/emu"
 	"github.com/conveyor-llm/conveyor/shaders"
 )
 
-// emuDevice is a device whose kernels really run: the CUDA sources compiled
-// for the CPU by package emu (the host C++ compiler behind a header that
-// makes CUDA's built-ins C++), launched block by block with each block's
-// threads as fibers. Where no GPU is lent (CI) the parity tests run the
-// kernels' own arithmetic and synchronisation this way; it says nothing of
-// speed, and little of memory ordering across warps.
+// emuDevice is a device whose kernels really run, on the CPU: the CUDA
+// sources compiled by package cgo/cuda/emu (the host C++ compiler behind a
+// header that makes CUDA's built-ins C++), launched block by block with
+// each block's threads as fibers. Where no GPU is lent (CI) the parity
+// tests run the kernels' own arithmetic and synchronisation this way; it
+// says nothing of speed, and little of memory ordering across warps.
 type emuDevice struct {
 	mem     *emu.Memory
 	modules map[*cu.Module]*emu.Module
@@ -29,14 +28,17 @@ type emuFunc struct {
 	name string
 }
 
-// emuEnv names the environment variable that, set to "off", keeps the
-// parity tests from falling back to the emulator (they then skip without a GPU).
-const emuEnv = "CONVEYOR_CUDA_EMU"
+// EmulatorEnv names the environment variable that, set to "off", makes
+// NewEmulated refuse (tests that fall back to it then skip without a GPU).
+const EmulatorEnv = "CONVEYOR_CUDA_EMU"
 
-// newEmuBackend is a Backend on an emulated device, or why there is none.
-func newEmuBackend() (*Backend, error) {
-	if os.Getenv(emuEnv) == "off" {
-		return nil, fmt.Errorf("%s=off", emuEnv)
+// NewEmulated is a Backend whose kernels run on the CPU, for tests where no
+// GPU is lent: slow, and no measure of a GPU's speed, but the same kernel
+// sources, parameter packing, scratch and graphs as on a device. It needs a
+// C++ compiler (g++, or the one CXX names); the error says why it cannot run.
+func NewEmulated() (*Backend, error) {
+	if os.Getenv(EmulatorEnv) == "off" {
+		return nil, fmt.Errorf("cuda: emulator: %s=off", EmulatorEnv)
 	}
 	if err := emu.Available(); err != nil {
 		return nil, err
@@ -152,14 +154,3 @@ func (d *emuDevice) Replay(g *cu.Graph) error {
 }
 
 func (d *emuDevice) FreeGraph(g *cu.Graph) { delete(d.graphs, g) }
-
-// emuOrSkip makes the tests that need kernels run on the emulator when
-// there is no GPU, and says so.
-func emuOrSkip(t *testing.T, gpuErr error) *Backend {
-	t.Helper()
-	b, err := newEmuBackend()
-	if err != nil {
-		t.Skipf("no CUDA backend here (%v) and no emulator (%v)", gpuErr, err)
-	}
-	return b
-}
