@@ -85,7 +85,7 @@ struct emu_thread {
 	unsigned waitVal;
 };
 
-enum { EMU_MAX_THREADS = 1024, EMU_WARPS = EMU_MAX_THREADS / 32, EMU_STACK = 64 << 10 };
+enum { EMU_MAX_THREADS = 1024, EMU_WARPS = EMU_MAX_THREADS / 32, EMU_STACK = 16 << 10 };
 
 struct emu_block {
 	emu_uint3 blockIdx, blockDim, gridDim;
@@ -226,7 +226,9 @@ static const char *emu_run(const unsigned grid[3], const unsigned block[3], void
 					t->lane = (int)i % 32;
 					t->done = false;
 					t->waitGen = 0;
-					emu_ctx_init(&t->ctx, b->stacks + (size_t)i * EMU_STACK, EMU_STACK, emu_start);
+					// Stacks start at staggered cache lines: tops EMU_STACK apart would
+					// share cache sets and evict one another at every switch.
+					emu_ctx_init(&t->ctx, b->stacks + (size_t)i * EMU_STACK, EMU_STACK - (i % 61) * 64, emu_start);
 				}
 				for (int left = (int)n; left > 0 && !b->error[0];) {
 					bool ran = false;
