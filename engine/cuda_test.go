@@ -44,15 +44,27 @@ func TestCUDAUnavailableSaysWhy(t *testing.T) {
 }
 
 // stories260K on CUDA follows the CPU with teacher forcing: the CPU's
-// greedy ids fed back one by one, every step's logits within 1e-2 of the
-// CPU's (largest difference; the F32 model's matmuls sum in another order
-// and the F16 cache's attention accumulates in float32 rather than F16) and
-// the same greedy choice wherever the CPU's top-1 leads by 0.05.
+// greedy ids fed back one by one, every step's logits within tol of the
+// CPU's (largest difference) and the same greedy choice wherever the CPU's
+// top-1 leads by 0.05. With an F32 cache the only differences are the order
+// of float sums (F32 matmuls) and the device's exp: 1e-4 (8.6e-6 measured
+// on the emulator). An F16 cache rounds keys, values and the attention
+// accumulator to F16, so a last-bit difference upstream now and then flips
+// a rounding, and the flips add up over the steps: 3e-2, the Vulkan
+// tolerance (the F32 model measured 0.019 on the emulator, Vulkan 0.004;
+// the Q8_0 model, whose matmuls are exact integer sums, 2e-6).
 func TestCUDAStories260KTeacherForcing(t *testing.T) {
 	requireCUDA(t)
-	for _, file := range []string{"models/stories260K.gguf", "models/stories260K-q8_0.gguf"} {
-		t.Run(file, func(t *testing.T) {
-			path := testdata.Path(t, file)
+	for _, c := range []struct {
+		file, cache string
+		tol         float64
+	}{
+		{"models/stories260K.gguf", "f32", 1e-4},
+		{"models/stories260K.gguf", "f16", 3e-2},
+		{"models/stories260K-q8_0.gguf", "f16", 3e-2},
+	} {
+		t.Run(c.file+"/"+c.cache, func(t *testing.T) {
+			path := testdata.Path(t, c.file)
 			cpu, err := Load(path, Options{Backend: "cpu", Threads: 2})
 			require.NoError(t, err)
 			defer cpu.Close()
@@ -62,10 +74,10 @@ func TestCUDAStories260KTeacherForcing(t *testing.T) {
 			require.Equal(t, "cuda", gpu.Backend().Name())
 
 			ids := cpu.Tokenizer().Encode("Once upon a time, there was a little", true, true)
-			sc, err := cpu.NewSession(SessionOptions{Context: 256})
+			sc, err := cpu.NewSession(SessionOptions{Context: 256, CacheType: c.cache})
 			require.NoError(t, err)
 			defer sc.Close()
-			sg, err := gpu.NewSession(SessionOptions{Context: 256})
+			sg, err := gpu.NewSession(SessionOptions{Context: 256, CacheType: c.cache})
 			require.NoError(t, err)
 			defer sg.Close()
 			want, err := sc.prefill(ids, 0)
@@ -77,7 +89,7 @@ func TestCUDAStories260KTeacherForcing(t *testing.T) {
 				for i := range want {
 					worst = math.Max(worst, math.Abs(float64(got[i]-want[i])))
 				}
-				require.LessOrEqual(t, worst, 1e-2, "step %d", step)
+				require.LessOrEqual(t, worst, c.tol, "step %d", step)
 				next := argmax(want)
 				if margin(want) >= 0.05 {
 					require.Equal(t, next, argmax(got), "step %d", step)
@@ -89,7 +101,7 @@ func TestCUDAStories260KTeacherForcing(t *testing.T) {
 				require.NoError(t, err)
 				want, got = w[0], g[0]
 			}
-			t.Logf("%s: largest logit difference from the CPU %.4g over 64 steps", file, worst)
+			t.Logf("%s, %s cache: largest logit difference from the CPU %.4g over 64 steps", c.file, c.cache, worst)
 		})
 	}
 }

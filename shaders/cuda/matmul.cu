@@ -2,9 +2,10 @@
 // are expanded to F16 once by the backend). One warp computes one output
 // column (a weight row) for NR rows of x, so a weight row is read once per
 // NR activation rows: NR is 1 for decode and 8 for prefill, a tile of 8 x
-// rows by 4 weight rows per block. Lane l takes blocks (or values) l, l+32,
-// ... and the warp sums its lanes' partials in a fixed butterfly, so every
-// output's reduction order depends on k alone, never on NR or n.
+// rows by 4 weight rows per block. Lane l takes blocks l, l+32, ... (or,
+// for F16 and F32, values in the CPU's 64-lane order) and the warp sums its
+// lanes' partials in a fixed butterfly, so every output's reduction order
+// depends on k alone, never on NR or n.
 //
 // Quantized weights meet x quantized to Q8_0 (quantize_q8: int8 quants and
 // one float scale per 32 values, the scale rounded to F16 as the CPU's Q8_0
@@ -28,9 +29,12 @@ extern "C" __global__ void quantize_q8(const float *x, i8 *qs, float *ds, int bl
 
 // The weight formats: each gives lane-partial dot products for one weight
 // row against one activation row.
+// Quantized formats: lane l sums blocks l, l+32, ... (exact integer dots,
+// each added with one fused multiply-add); the lanes go through warpSum.
 struct Q4_0 {
 	static const int bytes = 18;
-	__device__ static float dot(const u8 *w, const int *xq, const float *xd, const float *x, int k, int lane) {
+	__device__ static float reduce(float a, float b) { return warpSum(a); }
+	__device__ static float dot(const u8 *w, const int *xq, const float *xd, const float *x, int k, int lane, float &b) {
 		float acc = 0.0f;
 		for (int b = lane; b < k / QK; b += WARP) {
 			const u8 *wb = w + (i64)b * bytes;
@@ -54,7 +58,8 @@ struct Q4_0 {
 
 struct Q8_0 {
 	static const int bytes = 34;
-	__device__ static float dot(const u8 *w, const int *xq, const float *xd, const float *x, int k, int lane) {
+	__device__ static float reduce(float a, float b) { return warpSum(a); }
+	__device__ static float dot(const u8 *w, const int *xq, const float *xd, const float *x, int k, int lane, float &b) {
 		float acc = 0.0f;
 		for (int b = lane; b < k / QK; b += WARP) {
 			const u8 *wb = w + (i64)b * bytes;
@@ -68,21 +73,40 @@ struct Q8_0 {
 	}
 };
 
+// Float formats sum as the CPU does (kernels' dotF16 and dotF32, ggml's
+// AVX-512 order): 64 lanes, lane l taking values l, l+64, ... with one fused
+// multiply-add each (warp lane l holds lanes l and l+32: a and b), then
+// lanes64 adds them up.
+__device__ __forceinline__ float lanes64(float a, float b) {
+	// (l + l+16) + (l+32 + l+48), then halves 8, 4, 2 and 1 apart.
+	float v = (a + __shfl_xor_sync(0xffffffffu, a, 16)) + (b + __shfl_xor_sync(0xffffffffu, b, 16));
+	for (int o = 8; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+	return v;
+}
+
 struct F16 {
-	__device__ static float dot(const u8 *w, const int *xq, const float *xd, const float *x, int k, int lane) {
+	__device__ static float reduce(float a, float b) { return lanes64(a, b); }
+	__device__ static float dot(const u8 *w, const int *xq, const float *xd, const float *x, int k, int lane, float &b) {
 		const u16 *h = (const u16 *)w;
-		float acc = 0.0f;
-		for (int i = lane; i < k; i += WARP) acc = fmaf(h2f(h[i]), f16round(x[i]), acc);
-		return acc;
+		float a = 0.0f;
+		for (int i = lane; i < k; i += 64) {
+			a = fmaf(h2f(h[i]), f16round(x[i]), a);
+			if (i + 32 < k) b = fmaf(h2f(h[i + 32]), f16round(x[i + 32]), b);
+		}
+		return a;
 	}
 };
 
 struct F32 {
-	__device__ static float dot(const u8 *w, const int *xq, const float *xd, const float *x, int k, int lane) {
+	__device__ static float reduce(float a, float b) { return lanes64(a, b); }
+	__device__ static float dot(const u8 *w, const int *xq, const float *xd, const float *x, int k, int lane, float &b) {
 		const float *f = (const float *)w;
-		float acc = 0.0f;
-		for (int i = lane; i < k; i += WARP) acc = fmaf(f[i], x[i], acc);
-		return acc;
+		float a = 0.0f;
+		for (int i = lane; i < k; i += 64) {
+			a = fmaf(f[i], x[i], a);
+			if (i + 32 < k) b = fmaf(f[i + 32], x[i + 32], b);
+		}
+		return a;
 	}
 };
 
@@ -98,10 +122,10 @@ __device__ void matvec(const u8 *w, i64 wstride, const float *x, const i8 *xq, c
 	if (j >= m) return;
 	int r0 = blockIdx.y * NR;
 	int nb = k / QK;
-	float acc[NR];
+	float acc[NR], acc2[NR];
 #pragma unroll
 	for (int r = 0; r < NR; r++) {
-		acc[r] = 0.0f;
+		acc[r] = acc2[r] = 0.0f;
 		int row = r0 + r;
 		if (row < n) {
 			i64 wrow = j;
@@ -111,12 +135,12 @@ __device__ void matvec(const u8 *w, i64 wstride, const float *x, const i8 *xq, c
 				xrow = row / xdiv;
 			}
 			acc[r] = W::dot(w + wrow * wstride, (const int *)(xq + (i64)xrow * nb * QK), xd + (i64)xrow * nb,
-				x + (i64)xrow * k, k, lane);
+				x + (i64)xrow * k, k, lane, acc2[r]);
 		}
 	}
 #pragma unroll
 	for (int r = 0; r < NR; r++) {
-		float s = warpSum(acc[r]);
+		float s = W::reduce(acc[r], acc2[r]);
 		if (lane == 0 && r0 + r < n) dst[(i64)(r0 + r) * m + j] = s;
 	}
 }
