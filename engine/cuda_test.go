@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/internal/testdata"
 	"github.com/conveyor-llm/conveyor/model"
 )
@@ -131,6 +132,7 @@ func TestCUDAArchitecturesMatchLlamaCpp(t *testing.T) {
 				require.ErrorContains(t, err, "not implemented on the cuda backend")
 				return
 			}
+			emulatedOnly(t, name, "llama3", "gemma2", "gpt-oss")
 			testArchitecture(t, "cuda", name)
 		})
 	}
@@ -139,5 +141,15 @@ func TestCUDAArchitecturesMatchLlamaCpp(t *testing.T) {
 // Batch invariance holds on CUDA bit for bit, as on the other backends.
 func TestCUDABatchInvariance(t *testing.T) {
 	requireCUDA(t)
+	if emulatedSubset() {
+		for name, path := range map[string]string{
+			"stories260K-q8_0": testdata.Path(t, "models/stories260K-q8_0.gguf"),
+			"synth-q4_0":       synthModel(t, gguf.TypeQ4_0),
+			"synth-f16":        synthModel(t, gguf.TypeF16),
+		} {
+			t.Run(name, func(t *testing.T) { checkBatchInvariance(t, "cuda", path) })
+		}
+		return
+	}
 	testBatchInvariance(t, "cuda")
 }

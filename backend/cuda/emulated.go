@@ -29,7 +29,9 @@ type emuFunc struct {
 }
 
 // EmulatorEnv names the environment variable that, set to "off", makes
-// NewEmulated refuse (tests that fall back to it then skip without a GPU).
+// NewEmulated refuse (tests that fall back to it then skip without a GPU);
+// the engine's CUDA tests run every case on it when set to "all" (by
+// default a few that reach every kernel).
 const EmulatorEnv = "CONVEYOR_CUDA_EMU"
 
 // NewEmulated is a Backend whose kernels run on the CPU, for tests where no
