@@ -181,6 +181,9 @@ static void emu_start() {
 	emu_block *b = emu_b;
 	emu_thread *t = b->cur;
 	t->done = true;
+	if (b->warpArrived[t->warp] > 0 && !b->error[0])
+		snprintf(b->error, sizeof b->error, "emu: thread %u returned while its warp waits at a shuffle (block %u,%u,%u)",
+			t->tid.x, b->blockIdx.x, b->blockIdx.y, b->blockIdx.z);
 	b->live--;
 	b->warpLive[t->warp]--;
 	emu_release(&b->arrived, &b->live, &b->gen);

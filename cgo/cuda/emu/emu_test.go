@@ -35,6 +35,11 @@ extern "C" __global__ void reverse(int *data, i64 n) {
 	__syncthreads(); // only the first 64 threads are left
 }
 
+extern "C" __global__ void early(float *out) {
+	if (threadIdx.x == 5) return;
+	out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
+}
+
 extern "C" __global__ void divergent(int *out) {
 	if (threadIdx.x == 0) __syncthreads();
 	else __shfl_xor_sync(0xffffffffu, 1, 1);
@@ -46,7 +51,7 @@ func compileTest(t *testing.T) (*Module, *Memory) {
 	if err := Available(); err != nil {
 		t.Skip(err)
 	}
-	m, err := Compile(testKernels, []Kernel{{"butterfly", "u64,u32"}, {"reverse", "u64,u64"}, {"divergent", "u64"}})
+	m, err := Compile(testKernels, []Kernel{{"butterfly", "u64,u32"}, {"reverse", "u64,u64"}, {"divergent", "u64"}, {"early", "u64"}})
 	require.NoError(t, err)
 	mem := NewMemory()
 	t.Cleanup(mem.FreeAll)
@@ -112,6 +117,14 @@ func TestDivergentBarriersAreReported(t *testing.T) {
 	require.ErrorContains(t, err, "deadlock")
 	// The module still runs launches after one failed.
 	require.NoError(t, m.Launch("butterfly", [3]uint32{1, 1, 1}, [3]uint32{32, 1, 1}, args(p, 1)))
+}
+
+func TestALaneLeavingAShuffleIsReported(t *testing.T) {
+	m, mem := compileTest(t)
+	p, err := mem.Alloc(4 * 32)
+	require.NoError(t, err)
+	err = m.Launch("early", [3]uint32{1, 1, 1}, [3]uint32{32, 1, 1}, args(p))
+	require.ErrorContains(t, err, "returned while its warp waits at a shuffle")
 }
 
 func TestMemoryChecksBounds(t *testing.T) {
