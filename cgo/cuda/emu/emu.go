@@ -90,7 +90,7 @@ func Compile(src string, kernels []Kernel) (*Module, error) {
 	}
 	full := gen.String()
 	sum := sha256.Sum256([]byte(compiler() + "\x00" + strings.Join(flags, " ") + "\x00" + full))
-	dir := filepath.Join(os.TempDir(), "conveyor-cuda-emu")
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("conveyor-cuda-emu-%d", os.Getuid())) // one per user: each writes its own
 	so := filepath.Join(dir, hex.EncodeToString(sum[:])[:32]+".so")
 
 	compileMu.Lock()
