@@ -5,9 +5,15 @@
 // __syncthreads (the block's live threads) and at warp shuffles (the warp's
 // 32 lanes, which must all be live: the kernels shuffle warp-uniformly). A
 // thread that returns no longer counts at either barrier, as on the GPU.
+// Threads waiting at barriers the others never reach (divergent
+// __syncthreads, a shuffle beside a __syncthreads), a partial warp at a
+// shuffle and a lane that returns while its warp waits at one are errors.
 //
 // Shared memory is a static thread_local variable: one OS thread runs one
-// block at a time, so the block's fibers see one copy.
+// block at a time, so the block's fibers see one copy. It starts as zeros
+// and keeps the last block's values, so a read of shared memory never
+// written goes unnoticed; threads run in order between barriers, so a race
+// that a GPU's interleaving would expose may not show either.
 #define CONVEYOR_CUDA_EMU 1
 
 #include <math.h>
