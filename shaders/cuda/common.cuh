@@ -71,18 +71,6 @@ __device__ __forceinline__ float warpMax(float v) {
 	return v;
 }
 
-// blockSum sums v over the block (blockDim.x a multiple of 32, at most 1024);
-// every thread gets the sum. scratch holds 32 floats.
-__device__ float blockSum(float v, float *scratch) {
-	int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP, warps = blockDim.x / WARP;
-	v = warpSum(v);
-	__syncthreads();
-	if (lane == 0) scratch[warp] = v;
-	__syncthreads();
-	v = lane < warps ? scratch[lane] : 0.0f;
-	return warpSum(v);
-}
-
 // load16 reads a little-endian u16 at a 2-byte aligned address.
 __device__ __forceinline__ u32 load16(const u8 *p) { return *(const u16 *)p; }
 
