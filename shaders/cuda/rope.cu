@@ -19,12 +19,13 @@ extern "C" __global__ void rope(float *x, const int *pos, const float *factors, 
 		float y = ((float)i - corr0) / fmaxf(0.001f, corr1 - corr0);
 		float mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * extFactor;
 		t = freqScale * t * (1.0f - mix) + t * mix;
-		c = cosf(t) * mscale;
-		s = sinf(t) * mscale;
+		c = (float)cos((double)t) * mscale;
+		s = (float)sin((double)t) * mscale;
 	} else {
 		t *= freqScale;
-		c = cosf(t);
-		s = sinf(t);
+		// In float64, rounded, as the CPU takes them (so nearly always its bits).
+		c = (float)cos((double)t);
+		s = (float)sin((double)t);
 	}
 	float *head = x + (i64)r * cols + (i64)h * headDim;
 	int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
