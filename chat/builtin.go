@@ -23,9 +23,39 @@ const contentText = `{%- macro text(content) -%}
 // builtins are templates for the common prompt formats, for models whose GGUF
 // carries none (--chat-template NAME).
 var builtins = map[string]string{
+	// chatml with tools as the chatml models that call tools (Qwen 2.5 and
+	// 3, Hermes) render them: the tools listed in the system turn, an
+	// assistant's calls as <tool_call> JSON after its content, and tool
+	// results as <tool_response> blocks in one user turn (Qwen 3's text,
+	// without its default system prompt or reasoning).
 	"chatml": contentText + `
+{%- if tools -%}
+{{ '<|im_start|>system\n' }}
+{%- if messages and messages[0].role == 'system' -%}{{ text(messages[0].content) + '\n\n' }}{%- endif -%}
+{{ '# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>' }}
+{%- for tool in tools -%}{{ '\n' }}{{ tool | tojson }}{%- endfor -%}
+{{ '\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n' }}
+{%- endif -%}
 {%- for message in messages -%}
+{%- if message.role == 'system' and loop.first and tools -%}
+{%- elif message.role == 'assistant' and message.tool_calls -%}
+{%- set content = text(message.content) -%}
+{{ '<|im_start|>assistant\n' + content }}
+{%- for call in message.tool_calls -%}
+{%- if content or not loop.first -%}{{ '\n' }}{%- endif -%}
+{%- set fn = call.function if call.function is defined else call -%}
+{{ '<tool_call>\n{"name": "' + fn.name + '", "arguments": ' }}
+{%- if fn.arguments is string -%}{{ fn.arguments }}{%- else -%}{{ fn.arguments | tojson }}{%- endif -%}
+{{ '}\n</tool_call>' }}
+{%- endfor -%}
+{{ '<|im_end|>\n' }}
+{%- elif message.role == 'tool' -%}
+{%- if loop.first or messages[loop.index0 - 1].role != 'tool' -%}{{ '<|im_start|>user' }}{%- endif -%}
+{{ '\n<tool_response>\n' + text(message.content) + '\n</tool_response>' }}
+{%- if loop.last or messages[loop.index0 + 1].role != 'tool' -%}{{ '<|im_end|>\n' }}{%- endif -%}
+{%- else -%}
 {{ '<|im_start|>' + message.role + '\n' + text(message.content) + '<|im_end|>\n' }}
+{%- endif -%}
 {%- endfor -%}
 {%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}`,
 

@@ -27,8 +27,9 @@ type BenchOptions struct {
 	// llama.cpp's n_ubatch (0: the model's DefaultBatchSize); a longer
 	// prompt is computed in pieces of UBatch, each after the one before.
 	UBatch int
-	// CacheType is the KV cache's type (SessionOptions.CacheType).
-	CacheType string
+	// CacheType is the KV cache's type (SessionOptions.CacheType), and
+	// KeyCacheType and ValueCacheType the keys' and the values' apart.
+	CacheType, KeyCacheType, ValueCacheType string
 }
 
 // BenchResult holds the median rates; zero where a part was not asked for.
@@ -75,7 +76,8 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 	if o.Depth > 0 {
 		batch = max(batch, min(ub, o.Depth)) // the context goes in whole ubatches
 	}
-	s, err := m.NewSession(SessionOptions{Context: ctx, BatchSize: batch, CacheType: o.CacheType})
+	s, err := m.NewSession(SessionOptions{Context: ctx, BatchSize: batch, CacheType: o.CacheType,
+		KeyCacheType: o.KeyCacheType, ValueCacheType: o.ValueCacheType})
 	if err != nil {
 		return BenchResult{}, err
 	}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/gguf"
@@ -32,11 +34,101 @@ func parseCacheType(name string, h *model.Hyper) (gguf.Type, error) {
 	return t, nil
 }
 
+// kvCacheTypes are a session's cache types: the keys' and the values'.
+type kvCacheTypes struct{ k, v gguf.Type }
+
+// String is the type, or both when they differ: "keys q8_0, values f16".
+func (t kvCacheTypes) String() string {
+	k, v := strings.ToLower(t.k.String()), strings.ToLower(t.v.String())
+	if k == v {
+		return k
+	}
+	return fmt.Sprintf("keys %s, values %s", k, v)
+}
+
+// rowBytes is the bytes of a key row and a value row of width values.
+func (t kvCacheTypes) rowBytes(width int) (k, v int64) {
+	return int64(t.k.RowBytes(width)), int64(t.v.RowBytes(width))
+}
+
+// cacheTypeNames are the key and value cache types o asks for: each its own
+// (KeyCacheType, ValueCacheType) where set, else CacheType, else f16.
+func (o SessionOptions) cacheTypeNames() (k, v string) {
+	both := o.CacheType
+	if both == "" {
+		both = "f16"
+	}
+	k, v = both, both
+	if o.KeyCacheType != "" {
+		k = o.KeyCacheType
+	}
+	if o.ValueCacheType != "" {
+		v = o.ValueCacheType
+	}
+	return k, v
+}
+
+// parseCacheTypes checks o's key and value cache types against the model.
+func parseCacheTypes(o SessionOptions, h *model.Hyper) (kvCacheTypes, error) {
+	kn, vn := o.cacheTypeNames()
+	k, err := parseCacheType(kn, h)
+	if err != nil {
+		if kn != vn {
+			err = fmt.Errorf("%w (the keys' type)", err)
+		}
+		return kvCacheTypes{}, err
+	}
+	v, err := parseCacheType(vn, h)
+	if err != nil {
+		if kn != vn {
+			err = fmt.Errorf("%w (the values' type)", err)
+		}
+		return kvCacheTypes{}, err
+	}
+	return kvCacheTypes{k, v}, nil
+}
+
+// kvTypePairer is implemented by backends whose attention takes only some
+// pairings of key and value cache types (Vulkan: one type for both).
+type kvTypePairer interface {
+	CheckKVTypes(k, v gguf.Type) error
+}
+
+// checkKVTypes refuses, before anything is allocated, key and value types
+// that a layer's backend cannot read together.
+func (m *Model) checkKVTypes(types kvCacheTypes) error {
+	if types.k == types.v {
+		return nil
+	}
+	for _, b := range m.layerBackends() {
+		if p, ok := b.(kvTypePairer); ok {
+			if err := p.CheckKVTypes(types.k, types.v); err != nil {
+				return fmt.Errorf("engine: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// layerBackends are the backends the layers run on, each once.
+func (m *Model) layerBackends() []backend.Backend {
+	if m.place == nil {
+		return []backend.Backend{m.backend}
+	}
+	var bs []backend.Backend
+	for _, b := range m.place.Layers {
+		if !slices.Contains(bs, b) {
+			bs = append(bs, b)
+		}
+	}
+	return bs
+}
+
 // addRotation gives layer l of kv the rotation matrix of its backend when
-// its caches are stored rotated (model.RotatesCache): one matrix a backend,
-// shared by its layers.
-func (s *Session) addRotation(kv *model.Cache, l int, cacheType gguf.Type, headDim int) error {
-	if !model.RotatesCache(cacheType, headDim) {
+// its keys or values are stored rotated (model.RotatesCache): one matrix a
+// backend, shared by its layers.
+func (s *Session) addRotation(kv *model.Cache, l int, types kvCacheTypes, headDim int) error {
+	if !model.RotatesCache(types.k, headDim) && !model.RotatesCache(types.v, headDim) {
 		return nil
 	}
 	b := s.m.backend
@@ -71,22 +163,23 @@ type kvLimiter interface {
 
 // checkKVBindings refuses, before anything is allocated, a cache larger than
 // a layer's backend can read.
-func (m *Model) checkKVBindings(opts SessionOptions, cacheType gguf.Type) error {
+func (m *Model) checkKVBindings(opts SessionOptions, types kvCacheTypes) error {
 	h := m.arch.Hyper()
-	rowBytes := int64(cacheType.RowBytes(h.KVDim()))
-	bytes := float64(rowBytes) * float64(opts.Sequences) * float64(opts.Context)
-	backends := []backend.Backend{m.backend}
-	if m.place != nil {
-		backends = m.place.Layers
-	}
-	for _, b := range backends {
+	kRow, vRow := types.rowBytes(h.KVDim())
+	for _, b := range m.layerBackends() {
 		lim, ok := b.(kvLimiter)
 		if !ok {
 			continue
 		}
-		if most := lim.MaxKVBytes(rowBytes); bytes > float64(most) {
-			return fmt.Errorf("engine: a KV cache of %s is %s a layer for its keys (and as much for its values), more than the %s the %s backend's attention reads (%d positions at most): use a smaller context, fewer sequences or a smaller cache type",
-				cacheShape(opts), humanBytes(bytes), humanBytes(float64(most)), b.Name(), most/max(rowBytes, 1))
+		for _, c := range []struct {
+			what     string
+			rowBytes int64
+		}{{"keys", kRow}, {"values", vRow}} {
+			bytes := float64(c.rowBytes) * float64(opts.Sequences) * float64(opts.Context)
+			if most := lim.MaxKVBytes(c.rowBytes); bytes > float64(most) {
+				return fmt.Errorf("engine: a KV cache of %s is %s a layer for its %s, more than the %s the %s backend's attention reads (%d positions at most): use a smaller context, fewer sequences or a smaller cache type",
+					cacheShape(opts), humanBytes(bytes), c.what, humanBytes(float64(most)), b.Name(), most/max(c.rowBytes, 1))
+			}
 		}
 	}
 	return nil

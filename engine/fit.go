@@ -25,7 +25,8 @@ type Fit struct {
 	Backend string // "cpu", "vulkan" or "cuda"
 	Device  string // the GPU's name, when Backend is "vulkan" or "cuda"
 	// The session counted: positions per sequence, sequences, cache type and
-	// the widest batch.
+	// the widest batch. CacheType is the type, or both when the keys' and
+	// the values' differ: "keys q8_0, values f16".
 	Context, Sequences, BatchSize int
 	CacheType                     string
 
@@ -110,12 +111,12 @@ func EstimateFit(f *gguf.File, opts Options, sopts SessionOptions) (*Fit, error)
 	if name != "cpu" {
 		batch = 512
 	}
-	sopts, cacheType, err := sopts.normalized(h, batch)
+	sopts, types, err := sopts.normalized(h, batch)
 	if err != nil {
 		return nil, err
 	}
-	fit.Context, fit.Sequences, fit.BatchSize, fit.CacheType = sopts.Context, sopts.Sequences, sopts.BatchSize, sopts.CacheType
-	kv, scratch := sessionBytes(h, sopts, cacheType)
+	fit.Context, fit.Sequences, fit.BatchSize, fit.CacheType = sopts.Context, sopts.Sequences, sopts.BatchSize, types.String()
+	kv, scratch := sessionBytes(h, sopts, types)
 	kv += recurrentBytes(h, sopts.Sequences)
 	fit.KV, fit.Scratch = int64(kv), int64(scratch)
 	fit.perPos = kv / (float64(sopts.Sequences) * float64(sopts.Context))
@@ -193,8 +194,8 @@ func (f *Fit) LayersThatFit() int {
 	return 0
 }
 
-// normalized fills in NewSession's defaults and checks the cache type.
-func (o SessionOptions) normalized(h *model.Hyper, defaultBatch int) (SessionOptions, gguf.Type, error) {
+// normalized fills in NewSession's defaults and checks the cache types.
+func (o SessionOptions) normalized(h *model.Hyper, defaultBatch int) (SessionOptions, kvCacheTypes, error) {
 	if o.Context <= 0 {
 		o.Context = min(h.ContextLength, 4096)
 	}
@@ -207,14 +208,14 @@ func (o SessionOptions) normalized(h *model.Hyper, defaultBatch int) (SessionOpt
 	if o.CacheType == "" {
 		o.CacheType = "f16"
 	}
-	cacheType, err := parseCacheType(o.CacheType, h)
+	types, err := parseCacheTypes(o, h)
 	if err != nil {
-		return o, 0, err
+		return o, types, err
 	}
 	if o.BatchSize > o.Context*o.Sequences {
 		o.BatchSize = o.Context * o.Sequences
 	}
-	return o, cacheType, nil
+	return o, types, nil
 }
 
 // recurrentBytes is the recurrent state of a hybrid model's sessions (see

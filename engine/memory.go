@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/model"
 )
 
@@ -40,8 +39,9 @@ const maxCacheRows = math.MaxInt32
 
 // sessionBytes is what a session of opts allocates: the KV cache and the
 // scratch of a batch (counted in float64: no overflow).
-func sessionBytes(h *model.Hyper, opts SessionOptions, cacheType gguf.Type) (kv, scratch float64) {
-	perPos := float64(h.Layers) * 2 * float64(cacheType.RowBytes(h.KVDim()))
+func sessionBytes(h *model.Hyper, opts SessionOptions, types kvCacheTypes) (kv, scratch float64) {
+	kRow, vRow := types.rowBytes(h.KVDim())
+	perPos := float64(h.Layers) * float64(kRow+vRow)
 	kv = perPos * float64(opts.Sequences) * float64(opts.Context)
 	widths := 0.0
 	for _, w := range h.Activations() {
@@ -53,9 +53,9 @@ func sessionBytes(h *model.Hyper, opts SessionOptions, cacheType gguf.Type) (kv,
 
 // checkMemory refuses a session that cannot fit in the memory available,
 // before anything is allocated. Only the CPU backend's memory is known.
-func (m *Model) checkMemory(opts SessionOptions, cacheType gguf.Type) error {
+func (m *Model) checkMemory(opts SessionOptions, types kvCacheTypes) error {
 	h := m.arch.Hyper()
-	kv, scratch := sessionBytes(h, opts, cacheType)
+	kv, scratch := sessionBytes(h, opts, types)
 	if m.backend.Name() != "cpu" {
 		return nil
 	}
@@ -65,7 +65,7 @@ func (m *Model) checkMemory(opts SessionOptions, cacheType gguf.Type) error {
 	}
 	perPos := kv / (float64(opts.Sequences) * float64(opts.Context))
 	return fmt.Errorf("engine: a KV cache of %s needs %s (%s per position, %s cache) and %s of scratch, but %s of memory is available",
-		cacheShape(opts), humanBytes(kv), humanBytes(perPos), opts.CacheType, humanBytes(scratch), humanBytes(float64(avail)))
+		cacheShape(opts), humanBytes(kv), humanBytes(perPos), types, humanBytes(scratch), humanBytes(float64(avail)))
 }
 
 // humanBytes is n bytes in the largest binary unit that keeps it above 1.

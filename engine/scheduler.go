@@ -28,6 +28,9 @@ type SchedulerOptions struct {
 	BatchSize int    // most tokens in one forward pass (0: the model's DefaultBatchSize)
 	Queue     int    // requests that may wait for a free sequence (0: 256)
 	CacheType string // "f16" (default), "f32", "q8_0" or "q4_0"
+	// KeyCacheType and ValueCacheType, where set, are the keys' and the
+	// values' types apart (SessionOptions.KeyCacheType).
+	KeyCacheType, ValueCacheType string
 }
 
 // ErrQueueFull is returned by Submit when the queue is full; ErrClosed once
@@ -102,7 +105,8 @@ func (m *Model) NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 	if o.BatchSize <= 0 {
 		o.BatchSize = m.DefaultBatchSize()
 	}
-	sess, err := m.NewSession(SessionOptions{Context: o.Context, Sequences: o.Parallel, BatchSize: o.BatchSize, CacheType: o.CacheType})
+	sess, err := m.NewSession(SessionOptions{Context: o.Context, Sequences: o.Parallel, BatchSize: o.BatchSize, CacheType: o.CacheType,
+		KeyCacheType: o.KeyCacheType, ValueCacheType: o.ValueCacheType})
 	if err != nil {
 		return nil, err
 	}

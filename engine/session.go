@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/conveyor-llm/conveyor/backend"
+	"github.com/conveyor-llm/conveyor/gguf"
 	"github.com/conveyor-llm/conveyor/model"
 )
 
@@ -25,6 +26,11 @@ type SessionOptions struct {
 	// stored Hadamard-rotated when the heads are whole 64s, as llama.cpp
 	// stores them (model.RotatesCache).
 	CacheType string
+	// KeyCacheType and ValueCacheType, where set, are the keys' and the
+	// values' types apart (llama.cpp's -ctk and -ctv), each one of
+	// CacheType's; the one not set is CacheType. The CPU backend takes any
+	// pairing; Vulkan one type for both.
+	KeyCacheType, ValueCacheType string
 	// ContextShift lets Session.Generate go on when the context is full, as
 	// llama.cpp's context shift: the first Keep tokens stay (and the BOS
 	// token), half of the rest, the oldest, is dropped, and the tokens after
@@ -89,7 +95,7 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 	if opts.CacheType == "" {
 		opts.CacheType = "f16"
 	}
-	cacheType, err := parseCacheType(opts.CacheType, h)
+	types, err := parseCacheTypes(opts, h)
 	if err != nil {
 		return nil, err
 	}
@@ -100,17 +106,23 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 	if opts.BatchSize > opts.Context*opts.Sequences {
 		opts.BatchSize = opts.Context * opts.Sequences // as llama.cpp, no batch wider than the cache
 	}
-	if err := m.checkMemory(opts, cacheType); err != nil {
+	if err := m.checkKVTypes(types); err != nil {
 		return nil, err
 	}
-	if err := m.checkKVBindings(opts, cacheType); err != nil {
+	if err := m.checkMemory(opts, types); err != nil {
+		return nil, err
+	}
+	if err := m.checkKVBindings(opts, types); err != nil {
 		return nil, err
 	}
 	s := &Session{m: m, opts: opts}
 	kv := &model.Cache{Seqs: opts.Sequences, Context: opts.Context}
 	for l := range h.Layers {
-		for _, dst := range []*[]backend.Tensor{&kv.K, &kv.V} {
-			t := backend.Tensor{Type: cacheType, Rows: opts.Sequences * opts.Context, Cols: h.KVDim()}
+		for _, c := range []struct {
+			dst *[]backend.Tensor
+			typ gguf.Type
+		}{{&kv.K, types.k}, {&kv.V, types.v}} {
+			t := backend.Tensor{Type: c.typ, Rows: opts.Sequences * opts.Context, Cols: h.KVDim()}
 			b := m.backend
 			if m.place != nil {
 				b = m.place.Layers[l]
@@ -126,9 +138,9 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 				s.buffers = append(s.buffers, buf)
 			}
 			t.Buf = buf
-			*dst = append(*dst, t)
+			*c.dst = append(*c.dst, t)
 		}
-		if err := s.addRotation(kv, l, cacheType, h.HeadDim); err != nil {
+		if err := s.addRotation(kv, l, types, h.HeadDim); err != nil {
 			s.Close()
 			return nil, err
 		}

@@ -75,8 +75,7 @@ func runNodeTest(t *testing.T, node, file, base string, log *strings.Builder, en
 }
 
 // The official openai npm client against `conveyor serve`: serve/e2e/openai.test.mjs,
-// then structured output (structured.test.mjs) and tool calls as bare JSON
-// (tools.test.mjs; chatml has no tool-call syntax of its own).
+// then structured output (structured.test.mjs).
 // Then SIGTERM drains the request in flight and the server exits 0.
 func TestOpenAIClient(t *testing.T) {
 	node, err := exec.LookPath("node")
@@ -91,7 +90,7 @@ func TestOpenAIClient(t *testing.T) {
 	cmd, base, log := conveyorServe(t, "-m", storiesPath(t), "--chat-template", "chatml", "--backend", "cpu", "-t", "2",
 		"--parallel", "4", "-c", "2048") // 512 tokens a sequence: room for the schemas' answers
 
-	for _, file := range []string{"openai.test.mjs", "structured.test.mjs", "tools.test.mjs"} {
+	for _, file := range []string{"openai.test.mjs", "structured.test.mjs"} {
 		runNodeTest(t, node, file, base, log)
 	}
 
@@ -120,6 +119,18 @@ func TestOpenAIClient(t *testing.T) {
 	}
 	_, err = http.Get(base + "/health")
 	require.Error(t, err, "nothing listens after the drain")
+}
+
+// Tool calls through the openai client as bare JSON (tools.test.mjs), with
+// a template that has no tool-call syntax of its own (phi3's).
+func TestOpenAIClientToolsJSON(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node (20 or later) is needed for the end-to-end test with the openai client: %v", err)
+	}
+	_, base, log := conveyorServe(t, "-m", storiesPath(t), "--chat-template", "phi3", "--backend", "cpu", "-t", "2",
+		"--parallel", "4", "-c", "2048")
+	runNodeTest(t, node, "tools.test.mjs", base, log)
 }
 
 // Tool calls through the openai client with Qwen 3's template: Hermes

@@ -13,7 +13,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/conveyor-llm/conveyor/chat"
 	"github.com/conveyor-llm/conveyor/engine"
+	"github.com/conveyor-llm/conveyor/toolcall"
 )
 
 const weatherTool = `{"type": "function", "function": {"name": "get_weather", "description": "The weather in a city",
@@ -252,4 +254,41 @@ func TestReasoningContent(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The builtin chatml renders tools as Qwen and Hermes do, so its answers
+// are read as Hermes <tool_call> tags: with tool_choice required the
+// stories model's answer is a call that fits the schema, and the call and
+// its result go back through the template as <tool_call> and
+// <tool_response> blocks after the listed tools.
+func TestChatMLToolCallsAreHermes(t *testing.T) {
+	chatml, err := chat.Builtin("chatml")
+	require.NoError(t, err)
+	require.Equal(t, toolcall.Hermes, toolcall.Detect(chatml))
+	s := startServerWith(t, loadStories(t), engine.SchedulerOptions{Parallel: 1, Context: 2048},
+		Options{ModelID: ModelID(storiesPath(t)), ChatTemplate: chatml})
+	body := fmt.Sprintf(`{"messages": [{"role": "user", "content": "Weather in Paris?"}], "tools": [%s], "tool_choice": "required",
+		"parallel_tool_calls": false, "temperature": 1, "seed": 1, "max_tokens": 300}`, weatherTool)
+	status, _, out := s.post(t, "/v1/chat/completions", body)
+	require.Equal(t, http.StatusOK, status, string(out))
+	var r chatOut
+	require.NoError(t, json.Unmarshal(out, &r))
+	require.Equal(t, "tool_calls", r.Choices[0].FinishReason, string(out))
+	calls := r.Choices[0].Message.ToolCalls
+	require.Len(t, calls, 1, string(out))
+	checkWeatherArgs(t, calls[0].Function.Arguments)
+
+	back, _ := json.Marshal(map[string]any{"messages": []any{
+		map[string]any{"role": "user", "content": "Weather in Paris?"},
+		map[string]any{"role": "assistant", "content": nil, "tool_calls": calls},
+		map[string]any{"role": "tool", "tool_call_id": calls[0].ID, "content": "sunny"}},
+		"tools": []json.RawMessage{json.RawMessage(weatherTool)}, "max_tokens": 1})
+	status, _, out = s.post(t, "/v1/chat/completions", string(back))
+	require.Equal(t, http.StatusOK, status, string(out))
+	text, err := New(s.m, s.sched, Options{ChatTemplate: chatml}).renderChat(t.Context(), mustMessages(t, back),
+		[]any{json.RawMessage(weatherTool)}, nil)
+	require.NoError(t, err)
+	require.Contains(t, text, "<tools>\n")
+	require.Contains(t, text, "<|im_start|>assistant\n<tool_call>\n"+`{"name": "get_weather", "arguments": `)
+	require.Contains(t, text, "<|im_start|>user\n<tool_response>\nsunny\n</tool_response><|im_end|>\n")
 }

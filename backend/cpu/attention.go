@@ -20,7 +20,10 @@ import (
 // and an F16 accumulator rounded after every key (kernels.AttnFlashF16). The
 // Vulkan backend computes the same bits. With an F32 cache it is ggml's
 // non-flash attention: float32 products summed in float64, the softmax
-// denominator in float64.
+// denominator in float64. Keys and values may differ in type (llama.cpp's
+// -ctk and -ctv): F16 with Q8_0 or Q4_0 pair as llama.cpp's flash attention
+// pairs them (kernels.AttnFlashMixedGroup), other pairs with F32 or heads
+// smaller than a block take the F32 cache's path over converted rows.
 //
 // The work is split by query row and KV head: a task reads an F16 cache's
 // rows of the KV head in place (kernels.AttnFlashF16Rows), an F32 cache's
@@ -60,6 +63,8 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 		t.sinks = f32s(p.Sinks)
 	}
 	t.quant = quantFlash(kCache.Type, vCache.Type, hd) && t.sinks == nil
+	t.mixed = !t.flash && !t.quant && t.sinks == nil &&
+		kernels.FlashCacheType(kCache.Type, hd) && kernels.FlashCacheType(vCache.Type, hd)
 	b.pool.parallelRange(q.Rows*p.KVHeads, 1, t)
 	*t = attendTask{}
 }
@@ -123,7 +128,7 @@ func (c *cacheRows) head(buf, spare *[]float32, first, n, h int) ([]float32, int
 }
 
 // quantBytes returns rows first..first+n-1 of KV head h of a block-quantized
-// cache as they are, and their stride in bytes.
+// (or F16) cache as they are, and their stride in bytes.
 func (c *cacheRows) quantBytes(first, n, h int) ([]byte, int) {
 	off := first*c.rowBytes + h*c.headBytes
 	return c.raw[off : off+(n-1)*c.rowBytes+c.headBytes], c.rowBytes
@@ -153,6 +158,7 @@ type attendTask struct {
 	k, v      cacheRows
 	flash     bool      // F16 cache: flash attention with an F16 accumulator
 	quant     bool      // quantized cache: flash attention with an F32 accumulator (quantFlash)
+	mixed     bool      // F16 keys and quantized values or the reverse (kernels.AttnFlashMixedGroup)
 	sinks     []float32 // per query head, or nil
 	work      []workerScratch
 }
@@ -175,6 +181,10 @@ func (a *attendTask) run(worker, lo, hi int) {
 		nt := n - first
 		if a.quant {
 			a.runQuant(w, i, kvh, base+first, nt)
+			continue
+		}
+		if a.mixed {
+			a.runMixed(w, i, kvh, base+first, nt)
 			continue
 		}
 		if a.flash {
@@ -286,4 +296,22 @@ func (a *attendTask) runQuant(w *workerScratch, i, kvh, first, nt int) {
 	scores, ms, vs := grow(&w.weights, group*nt), grow(&w.ms, group*nt), grow(&w.vs, group*nt)
 	kernels.AttnFlashQuantGroup(a.out[lo:hi], q8, group, a.k.typ, keys, kStride, a.v.typ, values, vStride, nt,
 		p.Scale, p.SoftCap, scores, ms, vs, grow(&w.qh, hd))
+}
+
+// runMixed is runQuant for keys and values of different types, F16 and
+// block-quantized (kernels.AttnFlashMixedGroup): the scores as the keys'
+// type has them, the accumulator as the values' type has it, as llama.cpp
+// pairs them.
+func (a *attendTask) runMixed(w *workerScratch, i, kvh, first, nt int) {
+	p, hd := a.p, a.p.HeadDim
+	group := p.Heads / p.KVHeads
+	lo, hi := i*p.Heads*hd+kvh*group*hd, i*p.Heads*hd+(kvh+1)*group*hd
+	if need := max(2*hd, gguf.TypeQ8_0.RowBytes(hd)); cap(w.row) < need {
+		w.row = make([]byte, need)
+	}
+	keys, kStride := a.k.quantBytes(first, nt, kvh)
+	values, vStride := a.v.quantBytes(first, nt, kvh)
+	scores, ms, vs := grow(&w.weights, group*nt), grow(&w.ms, group*nt), grow(&w.vs, group*nt)
+	kernels.AttnFlashMixedGroup(a.out[lo:hi], a.qs[lo:hi], group, a.k.typ, keys, kStride, a.v.typ, values, vStride, nt,
+		p.Scale, p.SoftCap, scores, ms, vs, grow(&w.qh, hd), w.row[:cap(w.row)])
 }

@@ -145,3 +145,53 @@ func TestKVWriteQuantized(t *testing.T) {
 // BenchmarkAttendF16Decode.
 func BenchmarkAttendQ8_0Decode(b *testing.B) { benchAttend(b, gguf.TypeQ8_0, 1, 2048) }
 func BenchmarkAttendQ4_0Decode(b *testing.B) { benchAttend(b, gguf.TypeQ4_0, 1, 2048) }
+
+// Keys and values of different types (llama.cpp's -ctk and -ctv, every
+// pairing of F32, F16, Q8_0 and Q4_0) give attention over the values the
+// caches hold, as an F32 cache of them computes it: ||out-ref||/||ref||
+// under 2e-2, the quantized cache's bound (the query's conversion to the
+// keys' dot type, an F16 accumulator for F16 values), for heads of whole
+// blocks (the flash kernels) and of 8 values (the converted rows). And a row
+// is the same bits alone and in the batch.
+func TestAttendMixedKeyValueTypes(t *testing.T) {
+	b := New(3)
+	defer b.Close()
+	types := []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0}
+	for _, p := range []backend.Attention{
+		{Heads: 6, KVHeads: 2, HeadDim: 64, Context: 77, Scale: 0.125},
+		{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 45, Scale: 0.35, SoftCap: 3},
+	} {
+		positions := []int32{int32(p.Context - 1), 0, 31, 5}
+		fixtures := map[gguf.Type]attendFixture{}
+		for _, typ := range types {
+			fixtures[typ] = newAttendFixture(t, b, typ, p, len(positions)) // one seed: the same q, keys and values
+		}
+		pos, seq := ints(t, b, positions...), ints(t, b, 0, 0, 0, 0)
+		for _, kt := range types {
+			for _, vt := range types {
+				if kt == vt {
+					continue
+				}
+				kc, vc, q := fixtures[kt].kc, fixtures[vt].vc, fixtures[kt].q
+				got := poisoned(t, b, len(positions), p.Heads*p.HeadDim)
+				want := poisoned(t, b, len(positions), p.Heads*p.HeadDim)
+				b.Attend(got, q, kc, vc, pos, seq, p)
+				b.Attend(want, q, dequantizedCopy(t, b, kc), dequantizedCopy(t, b, vc), pos, seq, p)
+				name := fmt.Sprintf("head %d, %v keys, %v values", p.HeadDim, kt, vt)
+				if e := relErrF32(f32s(got), f32s(want)); !(e < 2e-2) {
+					t.Errorf("%s: relative error %.3g", name, e)
+				}
+				for i, at := range positions {
+					one := poisoned(t, b, 1, p.Heads*p.HeadDim)
+					b.Attend(one, q.Slice(i, i+1), kc, vc, ints(t, b, at), ints(t, b, 0), p)
+					g, w := f32s(one), f32s(got.Slice(i, i+1))
+					for d := range w {
+						if math.Float32bits(g[d]) != math.Float32bits(w[d]) {
+							t.Fatalf("%s, position %d, value %d: alone %v, in the batch %v", name, at, d, g[d], w[d])
+						}
+					}
+				}
+			}
+		}
+	}
+}

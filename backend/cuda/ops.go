@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 	"unsafe"
 
 	"github.com/conveyor-llm/conveyor/backend"
@@ -290,6 +291,16 @@ func (b *Backend) factorsBuffer(fs []float32) *buffer {
 	}
 	b.factors[string(raw)] = m.(*buffer)
 	return m.(*buffer)
+}
+
+// CheckKVTypes refuses keys and values of different types: the attention
+// kernel reads both caches as one type.
+func (b *Backend) CheckKVTypes(k, v gguf.Type) error {
+	if k != v {
+		return fmt.Errorf("the cuda backend reads keys and values of one cache type, not %s keys with %s values (give both one type, or use the cpu backend)",
+			strings.ToLower(k.String()), strings.ToLower(v.String()))
+	}
+	return nil
 }
 
 // KVWrite copies src row i into cache row rows[i] (an F32 or F16 cache).

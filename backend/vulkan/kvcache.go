@@ -2,6 +2,7 @@ package vulkan
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/gguf"
@@ -22,6 +23,17 @@ const maxKVWindows = 5
 
 // kvTypes are the cache types KVWrite and Attend take.
 var kvTypes = []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0}
+
+// CheckKVTypes refuses keys and values of different types: the attention
+// shader reads both caches as one type (a specialization constant), through
+// windows of the same rows.
+func (b *Backend) CheckKVTypes(k, v gguf.Type) error {
+	if k != v {
+		return fmt.Errorf("the vulkan backend reads keys and values of one cache type, not %s keys with %s values (give both one type, or use the cpu backend)",
+			strings.ToLower(k.String()), strings.ToLower(v.String()))
+	}
+	return nil
+}
 
 // kvWindows are a cache's windows: views of rowsPerWin rows (the last may
 // have fewer), each starting skip bytes into its binding.

@@ -27,7 +27,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	device := fs.Int("device", -1, "device number of the backend, as `conveyor devices` lists them (-1: the best)")
 	asJSON := fs.Bool("json", false, "print one JSON object on one line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs (after the -d context) to `file` (go tool pprof)")
-	cacheType := fs.String("cache-type", "f16", "KV cache type: f16, f32, q8_0 or q4_0")
+	cacheType := fs.String("cache-type", "f16", "KV cache type of keys and values: f16, f32, q8_0 or q4_0 (-ctk and -ctv set them apart)")
 	accel := runopts.RegisterAccel(fs)
 	memBW := fs.Bool("membw", true, "after the runs, measure the machine's streaming read bandwidth on the same threads and report decode's share of it")
 	if err := parse(fs, args); err != nil {
@@ -50,7 +50,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	defer m.Close()
 	profiling := false
-	opts := engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch, Depth: *depth, CacheType: *cacheType}
+	opts := engine.BenchOptions{Prompt: *prompt, Gen: *gen, Reps: *reps, UBatch: *ubatch, Depth: *depth, CacheType: *cacheType,
+		KeyCacheType: accel.CacheK, ValueCacheType: accel.CacheV}
 	var profErr error
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -36,9 +36,11 @@ func TestLlamaCppFlagAliases(t *testing.T) {
 	require.Equal(t, want["generated_ids"], got["generated_ids"])
 	require.Equal(t, want["prompt_ids"], got["prompt_ids"])
 
-	// -ctk/-ctv q8_0 and q4_0 (and --cache-type) quantize the cache: the
-	// same prompt, a generation of the asked length.
-	for _, args := range [][]string{{"-ctk", "q8_0", "-ctv", "q8_0"}, {"--cache-type-k", "q4_0"}, {"--cache-type", "q8_0"}} {
+	// -ctk/-ctv q8_0 and q4_0 (and --cache-type) quantize the cache, the
+	// keys and values alike or apart as in llama.cpp: the same prompt, a
+	// generation of the asked length.
+	for _, args := range [][]string{{"-ctk", "q8_0", "-ctv", "q8_0"}, {"--cache-type-k", "q4_0"}, {"--cache-type", "q8_0"},
+		{"-ctk", "q8_0", "-ctv", "f16"}, {"-ctk", "f16", "-ctv", "f32"}, {"--cache-type", "q4_0", "-ctv", "q8_0"}} {
 		out := runJSONOut(t, append([]string{"run", "-m", model, "-p", "Once upon a time", "-n", "6", "--temp", "0",
 			"--backend", "cpu", "--json"}, args...)...)
 		require.Equal(t, want["prompt_ids"], out["prompt_ids"], "%v", args)
@@ -56,7 +58,7 @@ func TestLlamaCppFlagAliases(t *testing.T) {
 		{[]string{"-ctk", "q5_1"}, "q5_1 is not supported yet"},
 		{[]string{"-ctv", "iq4_nl"}, "iq4_nl is not supported yet"},
 		{[]string{"--cache-type", "q9_0"}, "unknown"},
-		{[]string{"-ctk", "f16", "-ctv", "f32"}, "differ"},
+		{[]string{"-ctk", "f16", "-ctv", "q4_1"}, "q4_1 is not supported yet"},
 		{[]string{"-fa", "maybe"}, "-fa must be on, off or auto"},
 		{[]string{"-ngl", "-2"}, "-ngl must be -1"},
 		{[]string{"-ngl", "0", "--backend", "vulkan"}, "contradicts --backend vulkan"},

@@ -15,6 +15,7 @@ type fitFlags struct {
 	on                 bool
 	ctx, parallel      int
 	backend, cacheType string
+	cacheK, cacheV     string
 	device             int
 }
 
@@ -26,7 +27,13 @@ func registerFit(fs *flag.FlagSet) *fitFlags {
 	fs.IntVar(&f.parallel, "parallel", 1, "with --fit: sequences side by side (serve's --parallel)")
 	fs.StringVar(&f.backend, "backend", "auto", "with --fit: auto, cpu, vulkan or cuda")
 	fs.IntVar(&f.device, "device", -1, "with --fit: device number of the backend (-1: the best)")
-	fs.StringVar(&f.cacheType, "cache-type", "f16", "with --fit: KV cache type, f16, f32, q8_0 or q4_0")
+	fs.StringVar(&f.cacheType, "cache-type", "f16", "with --fit: KV cache type of keys and values, f16, f32, q8_0 or q4_0")
+	for _, name := range []string{"ctk", "cache-type-k"} {
+		fs.StringVar(&f.cacheK, name, "", "with --fit: cache type of the keys, as llama.cpp's -ctk (default: --cache-type's)")
+	}
+	for _, name := range []string{"ctv", "cache-type-v"} {
+		fs.StringVar(&f.cacheV, name, "", "with --fit: cache type of the values, as llama.cpp's -ctv (default: --cache-type's)")
+	}
 	return f
 }
 
@@ -36,7 +43,8 @@ func fitCmd(path string, ff *fitFlags, stdout, stderr io.Writer) error {
 	if ff.ctx < 0 || ff.parallel <= 0 {
 		return fmt.Errorf("%w: -c must not be negative and --parallel must be positive", errUsage)
 	}
-	if err := runopts.CheckCacheType(ff.cacheType); err != nil {
+	accel := runopts.Accel{CacheK: ff.cacheK, CacheV: ff.cacheV, FlashAttn: "auto", GPULayers: -1}
+	if err := accel.Resolve(&ff.cacheType, &ff.backend); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	f, err := openModelFile(path, stderr)
@@ -45,7 +53,9 @@ func fitCmd(path string, ff *fitFlags, stdout, stderr io.Writer) error {
 	}
 	defer f.Close()
 	opts := engine.Options{Backend: ff.backend, Device: ff.device, DeviceSet: ff.device >= 0}
-	fit, err := engine.EstimateFit(f, opts, engine.SessionOptions{Context: ff.ctx, Sequences: ff.parallel, CacheType: ff.cacheType})
+	sopts := engine.SessionOptions{Context: ff.ctx, Sequences: ff.parallel, CacheType: ff.cacheType}
+	accel.Session(&sopts)
+	fit, err := engine.EstimateFit(f, opts, sopts)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,13 @@ func TestInfoFit(t *testing.T) {
 		require.Equal(t, 0, code, errOut)
 		require.Contains(t, out, "positions, "+typ+" cache")
 	}
+	// -ctk and -ctv apart: each half at its own type.
+	code, out, errOut = conveyor("info", "--fit", "-c", "256", "-ctk", "q8_0", "-ctv", "f16", "--backend", "cpu", model)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "positions, keys q8_0, values f16 cache")
+	code, _, errOut = conveyor("info", "--fit", "-ctv", "q5_1", model)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "q5_1 is not supported yet")
 }
 
 func TestRunRefusesAContextTooLarge(t *testing.T) {

@@ -37,7 +37,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(threads, "threads", 0, "same as -t")
 	backendName := fs.String("backend", "auto", "backend: auto, cpu, vulkan or cuda")
 	device := fs.Int("device", -1, "device number of the backend (Vulkan, or CUDA where auto picks it), as `conveyor devices` lists them (-1: the best)")
-	cacheType := fs.String("cache-type", "f16", "KV cache type: f16, f32, q8_0 or q4_0")
+	cacheType := fs.String("cache-type", "f16", "KV cache type of keys and values: f16, f32, q8_0 or q4_0 (-ctk and -ctv set them apart)")
 	accel := runopts.RegisterAccel(fs)
 	timeout := fs.Duration("timeout", 10*time.Minute, "longest wait for each write of an answer to a client that stops reading")
 	readTimeout := fs.Duration("read-timeout", time.Minute, "longest time to read one request, body included")
@@ -88,9 +88,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 
+	sessOpts := engine.SessionOptions{Context: seqCtx, Sequences: *parallel, BatchSize: *batch, CacheType: *cacheType}
+	accel.Session(&sessOpts)
 	m, err := loadInterruptibly(p, engine.Options{Backend: *backendName, Device: *device, DeviceSet: *device >= 0,
 		Threads: *threads, Progress: runopts.LoadProgress(stderr), Log: logf, GPULayers: accel.EngineLayers(),
-		Session: engine.SessionOptions{Context: seqCtx, Sequences: *parallel, BatchSize: *batch, CacheType: *cacheType}}, stderr)
+		Session: sessOpts}, stderr)
 	if err != nil {
 		return err
 	}
@@ -107,7 +109,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		template = ""
 	}
 	sched, err := m.NewScheduler(engine.SchedulerOptions{ContextShift: !*noShift, Parallel: *parallel, Context: seqCtx, BatchSize: *batch,
-		Queue: *queue, CacheType: *cacheType})
+		Queue: *queue, CacheType: *cacheType, KeyCacheType: accel.CacheK, ValueCacheType: accel.CacheV})
 	if err != nil {
 		return err
 	}

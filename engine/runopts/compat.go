@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/conveyor-llm/conveyor/engine"
 )
 
 // Accel are llama.cpp's offload and cache flags, accepted with their meaning
@@ -11,8 +13,10 @@ import (
 type Accel struct {
 	GPULayers int    // -1: as many as fit (the default)
 	FlashAttn string // on, off or auto: attention is computed the same way whatever it says
-	CacheK    string
-	CacheV    string
+	// CacheK and CacheV are -ctk and -ctv: the keys' and the values' cache
+	// types, each --cache-type's where not given (after Resolve, both set).
+	CacheK string
+	CacheV string
 }
 
 // RegisterAccel defines the Accel flags on fs.
@@ -25,10 +29,10 @@ func RegisterAccel(fs *flag.FlagSet) *Accel {
 		fs.StringVar(&a.FlashAttn, name, "auto", "flash attention, as llama.cpp's -fa: on, off or auto (accepted; attention is computed the same way)")
 	}
 	for _, name := range []string{"ctk", "cache-type-k"} {
-		fs.StringVar(&a.CacheK, name, "", "KV cache type of the keys, as llama.cpp's -ctk: f16, f32, q8_0 or q4_0 (the same as the values')")
+		fs.StringVar(&a.CacheK, name, "", "cache type of the keys, as llama.cpp's -ctk: f16, f32, q8_0 or q4_0 (default: --cache-type's)")
 	}
 	for _, name := range []string{"ctv", "cache-type-v"} {
-		fs.StringVar(&a.CacheV, name, "", "KV cache type of the values, as llama.cpp's -ctv: f16, f32, q8_0 or q4_0 (the same as the keys'; no flash attention needed, unlike llama.cpp)")
+		fs.StringVar(&a.CacheV, name, "", "cache type of the values, as llama.cpp's -ctv: f16, f32, q8_0 or q4_0 (default: --cache-type's; no flash attention needed, unlike llama.cpp)")
 	}
 	return a
 }
@@ -36,8 +40,10 @@ func RegisterAccel(fs *flag.FlagSet) *Accel {
 // CacheTypes are the KV cache types the engine has.
 var CacheTypes = []string{"f16", "f32", "q8_0", "q4_0"}
 
-// Resolve checks the flags and folds -ctk/-ctv into *cacheType (the
-// --cache-type flag) and -ngl 0 into *backend ("auto" becomes "cpu").
+// Resolve checks the flags, fills in -ctk and -ctv from *cacheType (the
+// --cache-type flag, which sets both) where they are not given, and folds
+// -ngl 0 into *backend ("auto" becomes "cpu"). Keys and values may differ,
+// as in llama.cpp: -ctk q8_0 alone is q8_0 keys with --cache-type's values.
 func (a *Accel) Resolve(cacheType, backend *string) error {
 	switch strings.ToLower(a.FlashAttn) {
 	case "on", "off", "auto", "1", "0", "true", "false":
@@ -55,15 +61,27 @@ func (a *Accel) Resolve(cacheType, backend *string) error {
 			return fmt.Errorf("-ngl 0 (no layer on the GPU) contradicts --backend %s", *backend)
 		}
 	}
-	if a.CacheK != "" && a.CacheV != "" && !strings.EqualFold(a.CacheK, a.CacheV) {
-		return fmt.Errorf("-ctk %s and -ctv %s differ: keys and values share one cache type here", a.CacheK, a.CacheV)
+	if err := CheckCacheType(*cacheType); err != nil {
+		return err
 	}
-	for _, t := range []string{a.CacheK, a.CacheV} {
-		if t != "" {
-			*cacheType = strings.ToLower(t)
+	for _, t := range []*string{&a.CacheK, &a.CacheV} {
+		if *t == "" {
+			*t = *cacheType
+		}
+		*t = strings.ToLower(*t)
+		if err := CheckCacheType(*t); err != nil {
+			return err
 		}
 	}
-	return CheckCacheType(*cacheType)
+	return nil
+}
+
+// Session sets o's key and value cache types to -ctk and -ctv (after
+// Resolve); a nil Accel leaves them to o.CacheType.
+func (a *Accel) Session(o *engine.SessionOptions) {
+	if a != nil {
+		o.KeyCacheType, o.ValueCacheType = a.CacheK, a.CacheV
+	}
 }
 
 // CheckCacheType refuses KV cache types the engine does not have, with

@@ -93,7 +93,7 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.IntVar(&o.Device, "device", -1, "device number of the backend (Vulkan, or CUDA where auto picks it), as `conveyor devices` lists them (-1: the best)")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object on one line instead of streaming text")
 	fs.IntVar(&o.TopLogits, "top-logits", 0, "with --json, include the `K` largest raw logits after the prompt")
-	fs.StringVar(&o.CacheType, "cache-type", "f16", "KV cache type: f16, f32, q8_0 or q4_0")
+	fs.StringVar(&o.CacheType, "cache-type", "f16", "KV cache type of keys and values: f16, f32, q8_0 or q4_0 (-ctk and -ctv set them apart)")
 	fs.Var(&o.Stop, "stop", "stop at this `text` (repeatable)")
 	fs.IntVar(&o.Keep, "keep", 0, "tokens of the prompt a context shift keeps, besides BOS, as llama.cpp's --keep (-1: the whole prompt)")
 	fs.BoolVar(&o.NoShift, "no-context-shift", false, "end generation at a full context instead of dropping the oldest tokens (after --keep) and going on")
@@ -174,8 +174,10 @@ func (o *Options) Engine() engine.Options {
 
 // Session is the session options the flags choose.
 func (o *Options) Session() engine.SessionOptions {
-	return engine.SessionOptions{Context: o.Context, BatchSize: o.Batch, CacheType: o.CacheType,
+	s := engine.SessionOptions{Context: o.Context, BatchSize: o.Batch, CacheType: o.CacheType,
 		ContextShift: !o.NoShift, Keep: o.Keep}
+	o.Accel.Session(&s)
+	return s
 }
 
 // Request is the generation request the flags describe.

@@ -4,7 +4,7 @@
 // parallel_tool_calls, and tool results sent back. With required or a named
 // function every call must carry an id, a tool's name and arguments that are
 // JSON valid against that tool's parameters (ajv). Run by serve's Go tests
-// against a server with the chatml template (calls as bare JSON) and one
+// against a server with the phi3 template (calls as bare JSON) and one
 // with Qwen 3's (Hermes <tool_call> tags).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
