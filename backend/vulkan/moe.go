@@ -42,6 +42,7 @@ type moeScratch struct {
 	valid    bool    // lists, tiles and act hold key's grouping
 	idx      *buffer // the host fallback's gather and scatter rows
 	hostOnly bool    // tests: always the host fallback
+	tile     mmTile  // tests: when set, matmul_id's tile
 	host     []byte
 }
 
@@ -74,6 +75,7 @@ func sizeOf(m *buffer) int64 {
 type moeGroupKey struct {
 	ids, x, act          span
 	slots, used, experts int
+	cols                 uint32 // rows of a tile
 	shared               bool
 }
 
@@ -121,13 +123,14 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 		return
 	}
 	experts, slots := w.Rows/m, n*used
-	tiles := moeTiles(slots, experts)
-	if b.moe.hostOnly || w.Bytes()+b.align+8 > b.maxRange || experts > maxRouteExperts || m > 65535*mmRows || tiles > 65535 {
+	tile := b.moeTile(n, slots, experts)
+	tiles := moeTiles(slots, experts, int(tile.cols))
+	if b.moe.hostOnly || w.Bytes()+b.align+8 > b.maxRange || experts > maxRouteExperts || m > 65535*int(tile.rows) || tiles > 65535 {
 		b.moe.valid = false
 		b.matMulIDHost(dst, w, x, ids)
 		return
 	}
-	act := b.moeGroup(x, ids, slots, used, experts, tiles)
+	act := b.moeGroup(x, ids, slots, used, experts, tiles, tile.cols)
 	ob := b.moeBuf(&b.moe.out, int64(slots*m*4))
 	out := backend.Tensor{Buf: ob, Type: gguf.TypeF32, Rows: slots, Cols: m}
 	tv := b.bind(backend.Tensor{Buf: b.moe.tiles, Type: gguf.TypeI32, Rows: 1, Cols: 3 * tiles})
@@ -149,7 +152,7 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 	name := strings.Replace(b.matmul, "matmul", "matmul_id", 1)
 	b.fuse.matmul = nil
 	views := []view{wv, xv, xv, ov, ov, ov, ov, ov, ov, tv}
-	b.dispatch(b.pipeline(name, uint32(w.Type), mmRows, mmCols, 0, weightLayout(w, wv)), views, []int{3}, pc, ceil(m, mmRows), uint32(tiles))
+	b.dispatch(b.pipeline(name, uint32(w.Type), tile.rows, tile.cols, 0, weightLayout(w, wv)), views, []int{3}, pc, ceil(m, int(tile.rows)), uint32(tiles))
 	lt := backend.Tensor{Buf: b.moe.lists, Type: gguf.TypeI32, Rows: 1, Cols: 2 * slots}
 	b.GetRows(dst, out, lt.Columns(slots, 2*slots))
 }
@@ -157,21 +160,31 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 // moeTiles bounds the tiles of slots grouped by expert: each of at most
 // min(experts, slots) experts chosen leaves one tile at most mmCols-1 rows
 // short, and no tile is empty.
-func moeTiles(slots, experts int) int {
-	return min(slots, (slots+min(experts, slots)*(mmCols-1))/mmCols)
+func moeTiles(slots, experts, cols int) int {
+	return min(slots, (slots+min(experts, slots)*(cols-1))/cols)
+}
+
+// moeTile is matmul_id's tile: the matmul tile for the rows an expert
+// gets on average (n tokens' slots spread over the experts chosen).
+func (b *Backend) moeTile(n, slots, experts int) mmTile {
+	if b.moe.tile != (mmTile{}) {
+		return b.moe.tile
+	}
+	chosen := min(slots, experts)
+	return b.matmulTile(min(n, (slots+chosen-1)/chosen))
 }
 
 // moeGroup groups the slots of ids by expert (moe_group.comp, into the
 // lists and the tile table) and gathers x's rows in grouped order; it
 // returns the gathered rows. Both are kept while neither ids nor x is
 // written (the gate and up products share them).
-func (b *Backend) moeGroup(x, ids backend.Tensor, slots, used, experts, tiles int) backend.Tensor {
+func (b *Backend) moeGroup(x, ids backend.Tensor, slots, used, experts, tiles int, cols uint32) backend.Tensor {
 	k := x.Cols
 	shared := x.Rows != slots
 	ab := b.moeBuf(&b.moe.act, int64(slots*k*4))
 	act := backend.Tensor{Buf: ab, Type: gguf.TypeF32, Rows: slots, Cols: k}
 	key := moeGroupKey{ids: b.bind(ids).span, x: b.bind(x).span, act: b.bind(act).span,
-		slots: slots, used: used, experts: experts, shared: shared}
+		slots: slots, used: used, experts: experts, cols: cols, shared: shared}
 	if b.moe.valid && b.moe.key == key {
 		return act
 	}
@@ -185,7 +198,7 @@ func (b *Backend) moeGroup(x, ids backend.Tensor, slots, used, experts, tiles in
 		sharedInput = 1
 	}
 	pc := push{}.u(iv.words(), lv.words(), tv.words(), uint32(slots), uint32(used), uint32(experts), sharedInput,
-		mmCols, uint32(tiles))
+		cols, uint32(tiles))
 	b.dispatch(b.pipeline("moe_group"), []view{iv, lv, tv}, []int{1, 2}, pc, 1, 1)
 	b.GetRows(act, x, lt.Columns(0, slots))
 	b.moe.key, b.moe.valid = key, true
