@@ -10,7 +10,7 @@ import (
 
 // moeTilesTried are matmul_id tiles the MoE benchmark compares (the zero
 // tile: the one MatMulID picks).
-var moeTilesTried = []mmTile{{}, mmTileGPU, {16, 1}, {8, 4}, {4, 16}}
+var moeTilesTried = []mmTile{{}, mmTileGPU, {16, 1}, {8, 4}, {16, 4}}
 
 // BenchmarkMatMulID times the 128-expert, 8-chosen shape's expert products
 // (dim 512, expert width 256, Q4_K) for one token and for 64, in process CPU
