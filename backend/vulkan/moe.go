@@ -237,7 +237,9 @@ func (b *Backend) moeGroup(x, ids backend.Tensor, slots, used, experts int, lay 
 		return act
 	}
 	lb := b.moeBuf(&b.moe.lists, int64(8*slots))
-	tb := b.moeBuf(&b.moe.tiles, int64(4*lay.windows*lay.stride))
+	// Growing a buffer makes every kept graph stale: the tables, a window's
+	// stride apart, get room for many windows at once.
+	tb := b.moeBuf(&b.moe.tiles, max(64<<10, int64(4*lay.windows*lay.stride)))
 	lt := backend.Tensor{Buf: lb, Type: gguf.TypeI32, Rows: 1, Cols: 2 * slots}
 	tt := backend.Tensor{Buf: tb, Type: gguf.TypeI32, Rows: 1, Cols: lay.windows * lay.stride}
 	iv, lv, tv := b.bind(ids), b.bind(lt), b.bind(tt)
