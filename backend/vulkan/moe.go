@@ -197,9 +197,9 @@ func (l moeLayout) table(tiles *buffer, win int) backend.Tensor {
 	return t.Columns(win*l.stride, win*l.stride+3*l.tiles)
 }
 
-// moeTiles bounds the tiles of slots grouped by expert: each of at most
-// min(experts, slots) experts chosen leaves one tile at most mmCols-1 rows
-// short, and no tile is empty.
+// moeTiles bounds the tiles of cols rows of slots grouped by expert: each
+// of at most min(experts, slots) experts chosen leaves one tile at most
+// cols-1 rows short, and no tile is empty.
 func moeTiles(slots, experts, cols int) int {
 	return min(slots, (slots+min(experts, slots)*(cols-1))/cols)
 }
