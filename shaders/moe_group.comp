@@ -7,9 +7,16 @@
 //   GATHER[g]  the x row grouped row g multiplies (s, or s/used when the
 //              tokens' experts share one input row),
 //   SCATTER[s] the grouped row of slot s (-1 for an id out of range),
-//   TILES[3t..3t+2] tile t of the grouped rows for matmul_id: its expert,
-//              first grouped row and number of rows (at most NCOLS); tiles
-//              past the last are empty (0 rows) up to the bound p.tiles.
+//   TILES      matmul_id's tile tables, one per window of windowExperts
+//              experts (a stack too large for one binding is multiplied a
+//              window at a time), window w's at word w*windowStride: entry
+//              3t..3t+2 is a tile of at most NCOLS grouped rows of one
+//              expert, (expert within the window, first grouped row, rows),
+//              or (0, 0, 0) for an empty one. A window's table has p.tiles
+//              entries; its T tiles in expert order go to entries
+//              floor(j*p.tiles/T), j < T, so the empty ones are spread
+//              evenly: lavapipe gives each thread an equal run of a grid's
+//              workgroups, and empty ones at the end would idle the last.
 #include "common.glsl"
 
 #define WG 256u
@@ -25,12 +32,19 @@ layout(push_constant) uniform P {
 	uint slots, used, experts;
 	uint sharedInput; // 1: x has one row per token
 	uint ncols;       // rows of a tile
-	uint tiles;       // tiles in the table
+	uint tiles;       // entries of a window's table (at most 65535)
+	uint windowExperts, windowStride; // experts of a window; words between tables
 } p;
 
 shared uint count[MAX_EXPERTS];
 shared uint start[MAX_EXPERTS];
 shared uint tileStart[MAX_EXPERTS + 1u];
+
+// windowTiles is the number of tiles of window w's experts.
+uint windowTiles(uint w) {
+	uint e0 = w * p.windowExperts, e1 = min(p.experts, e0 + p.windowExperts);
+	return tileStart[e1] - tileStart[e0];
+}
 
 void main() {
 	uint tid = gl_LocalInvocationID.x;
@@ -70,16 +84,28 @@ void main() {
 				g++;
 			}
 		}
+		uint w = e / p.windowExperts, e0 = w * p.windowExperts;
+		uint nt = windowTiles(w), table = p.tilesOff + w * p.windowStride;
 		for (uint t = tileStart[e]; t < tileStart[e + 1u]; t++) {
 			uint first = (t - tileStart[e]) * p.ncols;
-			TILES[p.tilesOff + 3u * t] = e;
-			TILES[p.tilesOff + 3u * t + 1u] = start[e] + first;
-			TILES[p.tilesOff + 3u * t + 2u] = min(p.ncols, count[e] - first);
+			// j*p.tiles < 65535*65535 fits 32 bits.
+			uint at = table + 3u * ((t - tileStart[e0]) * p.tiles / nt);
+			TILES[at] = e - e0;
+			TILES[at + 1u] = start[e] + first;
+			TILES[at + 2u] = min(p.ncols, count[e] - first);
 		}
 	}
-	for (uint t = tileStart[p.experts] + tid; t < p.tiles; t += WG) {
-		TILES[p.tilesOff + 3u * t] = 0u;
-		TILES[p.tilesOff + 3u * t + 1u] = 0u;
-		TILES[p.tilesOff + 3u * t + 2u] = 0u;
+	// Entry i of a table holds a tile iff i = floor(j*tiles/T) for some j < T,
+	// j = ceil(i*T/tiles) (the map is increasing in steps of at least 1).
+	uint windows = (p.experts + p.windowExperts - 1u) / p.windowExperts;
+	for (uint x = tid; x < windows * p.tiles; x += WG) {
+		uint w = x / p.tiles, i = x % p.tiles, nt = windowTiles(w);
+		uint j = (i * nt + p.tiles - 1u) / p.tiles;
+		if (j >= nt || j * p.tiles / nt != i) {
+			uint at = p.tilesOff + w * p.windowStride + 3u * i;
+			TILES[at] = 0u;
+			TILES[at + 1u] = 0u;
+			TILES[at + 2u] = 0u;
+		}
 	}
 }

@@ -25,8 +25,10 @@ import (
 // batch invariance holds as for MatMul. The shared input of the gate and up
 // products is grouped and gathered once (moeGroupKey).
 //
-// An expert stack too large for one binding (or more than maxRouteExperts
-// experts) falls back to grouping on the host (moe_host.go).
+// An expert stack too large for one binding is multiplied a window of
+// whole experts at a time, each window with its own tile table. Only an
+// expert larger than a binding, or more than maxRouteExperts experts, falls
+// back to grouping on the host (moe_host.go).
 
 const (
 	maxRouteExperts = 1024 // moe_group.comp's shared arrays
@@ -42,6 +44,7 @@ type moeScratch struct {
 	valid    bool    // lists, tiles and act hold key's grouping
 	idx      *buffer // the host fallback's gather and scatter rows
 	hostOnly bool    // tests: always the host fallback
+	tile     mmTile  // tests: when set, matmul_id's tile
 	host     []byte
 }
 
@@ -74,6 +77,7 @@ func sizeOf(m *buffer) int64 {
 type moeGroupKey struct {
 	ids, x, act          span
 	slots, used, experts int
+	layout               moeLayout
 	shared               bool
 }
 
@@ -121,19 +125,15 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 		return
 	}
 	experts, slots := w.Rows/m, n*used
-	tiles := moeTiles(slots, experts)
-	if b.moe.hostOnly || w.Bytes()+b.align+8 > b.maxRange || experts > maxRouteExperts || m > 65535*mmRows || tiles > 65535 {
+	lay, ok := b.moeLayout(w, n, slots, experts)
+	if !ok {
 		b.moe.valid = false
 		b.matMulIDHost(dst, w, x, ids)
 		return
 	}
-	act := b.moeGroup(x, ids, slots, used, experts, tiles)
+	act := b.moeGroup(x, ids, slots, used, experts, lay)
 	ob := b.moeBuf(&b.moe.out, int64(slots*m*4))
 	out := backend.Tensor{Buf: ob, Type: gguf.TypeF32, Rows: slots, Cols: m}
-	tv := b.bind(backend.Tensor{Buf: b.moe.tiles, Type: gguf.TypeI32, Rows: 1, Cols: 3 * tiles})
-	if tv.skip != 0 {
-		panic("vulkan: MatMulID: tile table not at the start of its binding")
-	}
 	ov, xv := b.bind(out), b.bind(act)
 	var qs, ds, ss uint32
 	if isQuant(w.Type) {
@@ -143,49 +143,112 @@ func (b *Backend) MatMulID(dst, w, x, ids backend.Tensor) {
 	if !isQuant(w.Type) {
 		xw = xv.words()
 	}
-	wv := b.bind(w)
-	pc := push{}.u(uint32(wv.skip), uint32(w.RowBytes()), uint32(m), uint32(k), uint32(slots), xw, qs, ds, ss,
-		ov.words(), uint32(m))
 	name := strings.Replace(b.matmul, "matmul", "matmul_id", 1)
 	b.fuse.matmul = nil
-	views := []view{wv, xv, xv, ov, ov, ov, ov, ov, ov, tv}
-	b.dispatch(b.pipeline(name, uint32(w.Type), mmRows, mmCols, 0, weightLayout(w, wv)), views, []int{3}, pc, ceil(m, mmRows), uint32(tiles))
+	expertBytes := int64(m) * w.RowBytes()
+	for win := range lay.windows {
+		e0, e1 := win*lay.perWindow, min(experts, (win+1)*lay.perWindow)
+		wv := b.bindRange(w, int64(e0)*expertBytes, int64(e1-e0)*expertBytes)
+		tv := b.bind(lay.table(b.moe.tiles, win))
+		if tv.skip != 0 {
+			panic("vulkan: MatMulID: tile table not at the start of its binding")
+		}
+		pc := push{}.u(uint32(wv.skip), uint32(w.RowBytes()), uint32(m), uint32(k), uint32(slots), xw, qs, ds, ss,
+			ov.words(), uint32(m))
+		views := []view{wv, xv, xv, ov, ov, ov, ov, ov, ov, tv}
+		p := b.pipeline(name, uint32(w.Type), lay.tile.rows, lay.tile.cols, 0, weightLayout(w, wv))
+		b.dispatch(p, views, []int{3}, pc, ceil(m, int(lay.tile.rows)), uint32(lay.tiles))
+	}
 	lt := backend.Tensor{Buf: b.moe.lists, Type: gguf.TypeI32, Rows: 1, Cols: 2 * slots}
 	b.GetRows(dst, out, lt.Columns(slots, 2*slots))
 }
 
-// moeTiles bounds the tiles of slots grouped by expert: each of at most
-// min(experts, slots) experts chosen leaves one tile at most mmCols-1 rows
-// short, and no tile is empty.
-func moeTiles(slots, experts int) int {
-	return min(slots, (slots+min(experts, slots)*(mmCols-1))/mmCols)
+// moeLayout is how matmul_id covers a stack: its tile, the experts of each
+// binding of the stack (a window), and each window's tile table: tiles
+// entries from word w*stride of moe.tiles (stride keeps each table at an
+// aligned binding offset).
+type moeLayout struct {
+	tile               mmTile
+	perWindow, windows int
+	tiles, stride      int
+}
+
+// moeLayout lays out MatMulID of w for n tokens' slots on the device; false
+// where it cannot (an expert larger than a binding, too many experts, tiles
+// or rows for the grid), which leaves the host fallback.
+func (b *Backend) moeLayout(w backend.Tensor, n, slots, experts int) (moeLayout, bool) {
+	m := w.Rows / experts
+	l := moeLayout{tile: b.moeTile(n, slots, experts), perWindow: experts}
+	if w.Bytes()+b.align+8 > b.maxRange {
+		l.perWindow = int(min(int64(experts), (b.maxRange-b.align-8)/(int64(m)*w.RowBytes())))
+	}
+	if b.moe.hostOnly || l.perWindow < 1 || experts > maxRouteExperts || m > 65535*int(l.tile.rows) {
+		return l, false
+	}
+	l.windows = (experts + l.perWindow - 1) / l.perWindow
+	l.tiles = moeTiles(slots, min(experts, l.perWindow), int(l.tile.cols))
+	l.stride = int((int64(12*l.tiles)+b.align-1)&^(b.align-1)) / 4
+	return l, l.tiles <= 65535
+}
+
+// table is window win's tile table in tiles.
+func (l moeLayout) table(tiles *buffer, win int) backend.Tensor {
+	t := backend.Tensor{Buf: tiles, Type: gguf.TypeI32, Rows: 1, Cols: l.windows * l.stride}
+	return t.Columns(win*l.stride, win*l.stride+3*l.tiles)
+}
+
+// moeTiles bounds the tiles of cols rows of slots grouped by expert: each
+// of at most min(experts, slots) experts chosen leaves one tile at most
+// cols-1 rows short, and no tile is empty.
+func moeTiles(slots, experts, cols int) int {
+	return min(slots, (slots+min(experts, slots)*(cols-1))/cols)
+}
+
+// moeTile is matmul_id's tile: the matmul tile for the rows an expert
+// gets on average (n tokens' slots spread over the experts chosen), with 16
+// weight rows where a CPU device's tile has 4 columns or fewer: an expert's
+// few rows reuse each weight block less than a dense batch does, so the
+// workgroup's fixed costs want more weight rows (BenchmarkMatMulID, 64 tokens
+// of 128 experts choosing 8 on lavapipe: 16x4 1.25x less CPU time than 8x4).
+func (b *Backend) moeTile(n, slots, experts int) mmTile {
+	if b.moe.tile != (mmTile{}) {
+		return b.moe.tile
+	}
+	chosen := min(slots, experts)
+	t := b.matmulTile(min(n, (slots+chosen-1)/chosen))
+	if b.info.Type == "cpu" && b.tile == (mmTile{}) && t.cols <= 4 {
+		t.rows = 16
+	}
+	return t
 }
 
 // moeGroup groups the slots of ids by expert (moe_group.comp, into the
 // lists and the tile table) and gathers x's rows in grouped order; it
 // returns the gathered rows. Both are kept while neither ids nor x is
 // written (the gate and up products share them).
-func (b *Backend) moeGroup(x, ids backend.Tensor, slots, used, experts, tiles int) backend.Tensor {
+func (b *Backend) moeGroup(x, ids backend.Tensor, slots, used, experts int, lay moeLayout) backend.Tensor {
 	k := x.Cols
 	shared := x.Rows != slots
 	ab := b.moeBuf(&b.moe.act, int64(slots*k*4))
 	act := backend.Tensor{Buf: ab, Type: gguf.TypeF32, Rows: slots, Cols: k}
 	key := moeGroupKey{ids: b.bind(ids).span, x: b.bind(x).span, act: b.bind(act).span,
-		slots: slots, used: used, experts: experts, shared: shared}
+		slots: slots, used: used, experts: experts, layout: lay, shared: shared}
 	if b.moe.valid && b.moe.key == key {
 		return act
 	}
 	lb := b.moeBuf(&b.moe.lists, int64(8*slots))
-	tb := b.moeBuf(&b.moe.tiles, int64(12*tiles))
+	// Growing a buffer makes every kept graph stale: the tables, a window's
+	// stride apart, get room for many windows at once.
+	tb := b.moeBuf(&b.moe.tiles, max(64<<10, int64(4*lay.windows*lay.stride)))
 	lt := backend.Tensor{Buf: lb, Type: gguf.TypeI32, Rows: 1, Cols: 2 * slots}
-	tt := backend.Tensor{Buf: tb, Type: gguf.TypeI32, Rows: 1, Cols: 3 * tiles}
+	tt := backend.Tensor{Buf: tb, Type: gguf.TypeI32, Rows: 1, Cols: lay.windows * lay.stride}
 	iv, lv, tv := b.bind(ids), b.bind(lt), b.bind(tt)
 	sharedInput := uint32(0)
 	if shared {
 		sharedInput = 1
 	}
 	pc := push{}.u(iv.words(), lv.words(), tv.words(), uint32(slots), uint32(used), uint32(experts), sharedInput,
-		mmCols, uint32(tiles))
+		lay.tile.cols, uint32(lay.tiles), uint32(lay.perWindow), uint32(lay.stride))
 	b.dispatch(b.pipeline("moe_group"), []view{iv, lv, tv}, []int{1, 2}, pc, 1, 1)
 	b.GetRows(act, x, lt.Columns(0, slots))
 	b.moe.key, b.moe.valid = key, true
@@ -203,7 +266,7 @@ func (b *Backend) moeWritten(s span) {
 func init() {
 	shaderLayouts["moe_sum"] = [2]int{3, 24}
 	shaderLayouts["route"] = [2]int{3, 24}
-	shaderLayouts["moe_group"] = [2]int{3, 36}
+	shaderLayouts["moe_group"] = [2]int{3, 44}
 	shaderLayouts["matmul_id"] = [2]int{10, 76}
 	shaderLayouts["matmul_id_sg"] = [2]int{10, 76}
 	shaderLayouts["matmul_id_dot"] = [2]int{10, 76}

@@ -2,6 +2,7 @@ package vulkan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"testing"
@@ -151,6 +152,122 @@ func TestMatMulIDBatchInvariant(t *testing.T) {
 			if !bytes.Equal(alone, batch[i*row:(i+1)*row]) {
 				t.Errorf("%v: token %d's outputs differ alone and in the batch", typ, i)
 			}
+		}
+	}
+}
+
+// An expert stack larger than one binding is multiplied a window of whole
+// experts at a time on the device: the outputs are bit-identical to one
+// binding's (the same tile, the same reduction) and within MatMul's
+// tolerance of the CPU, for one token and a batch, shared and per-slot
+// inputs, float and quantized stacks.
+func TestMatMulIDWindowsMatchOneBinding(t *testing.T) {
+	e := newEnv(t, Options{})
+	full := e.vk.maxRange
+	defer func() { e.vk.maxRange = full }()
+	for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeQ4_K} {
+		for _, sz := range [][3]int{{128, 8, 1}, {10, 2, 5}, {7, 1, 3}} {
+			experts, used, n := sz[0], sz[1], sz[2]
+			m, k := 128, 256 // an expert's rows outweigh the activations' bindings
+			logits := e.tiedLogits(n, experts)
+			ids := e.alloc(gguf.TypeI32, n, used)
+			weights := e.alloc(gguf.TypeF32, n, used)
+			e.vk.Route(ids.g, weights.g, logits.g, backend.GatingSoftmax)
+			e.cpu.Route(ids.c, weights.c, logits.c, backend.GatingSoftmax)
+			w := e.weight(typ, experts*m, k)
+			for _, shared := range []bool{true, false} {
+				rows := n
+				if !shared {
+					rows = n * used
+				}
+				x := e.f32(rows, k, 1)
+				out := e.alloc(gguf.TypeF32, n*used, m)
+				var one []byte
+				for _, perWindow := range []int{experts, 3, 1} {
+					what := fmt.Sprintf("%v, experts %d, used %d, n %d, shared %v, %d experts a window", typ, experts, used, n, shared, perWindow)
+					e.vk.maxRange = full
+					if perWindow < experts {
+						e.vk.maxRange = e.vk.align + 8 + int64(perWindow*m)*w.g.RowBytes()
+					}
+					lay, ok := e.vk.moeLayout(w.g, n, n*used, experts)
+					if !ok || lay.perWindow != perWindow {
+						t.Fatalf("%s: layout %+v, on the device %v", what, lay, ok)
+					}
+					e.poison(out)
+					e.vk.MatMulID(out.g, w.g, x.g, ids.g)
+					if perWindow == experts {
+						e.cpu.MatMulID(out.c, w.c, x.c, ids.c)
+						e.check(what, out, 2e-6)
+						one, _ = e.read(out)
+					} else if got, _ := e.read(out); !bytes.Equal(got, one) {
+						t.Fatalf("%s: differs from one binding's", what)
+					}
+				}
+				e.vk.maxRange = full
+			}
+		}
+	}
+}
+
+// moe_group's tile tables hold each chosen expert's grouped rows once, in
+// order, in tiles of at most the tile's columns, with the empty entries
+// spread: between two tiles (and before the first) at most
+// ceil(entries/tiles)-1 empty entries, so lavapipe's even runs of
+// workgroups get even work.
+func TestMoEGroupSpreadsTiles(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, sz := range [][3]int{{128, 8, 1}, {128, 8, 64}, {8, 2, 37}, {16, 4, 3}} {
+		experts, used, n := sz[0], sz[1], sz[2]
+		logits := e.tiedLogits(n, experts)
+		ids := e.alloc(gguf.TypeI32, n, used)
+		weights := e.alloc(gguf.TypeF32, n, used)
+		e.vk.Route(ids.g, weights.g, logits.g, backend.GatingSoftmax)
+		e.cpu.Route(ids.c, weights.c, logits.c, backend.GatingSoftmax)
+		w := e.weight(gguf.TypeQ8_0, experts*32, 32)
+		x := e.f32(n, 32, 1)
+		out := e.alloc(gguf.TypeF32, n*used, 32)
+		e.vk.MatMulID(out.g, w.g, x.g, ids.g)
+		lay, _ := e.vk.moeLayout(w.g, n, n*used, experts)
+		raw := make([]byte, 4*lay.stride)
+		if err := e.vk.Read(lay.table(e.vk.moe.tiles, 0).Columns(0, lay.stride), raw); err != nil {
+			t.Fatal(err)
+		}
+		_, cids := e.read(ids)
+		count := make([]int, experts)
+		for s := range n * used {
+			count[int32(binary.LittleEndian.Uint32(cids[4*s:]))]++
+		}
+		what := fmt.Sprintf("experts %d, used %d, n %d, layout %+v", experts, used, n, lay)
+		want := 0 // tiles
+		for _, c := range count {
+			want += (c + int(lay.tile.cols) - 1) / int(lay.tile.cols)
+		}
+		maxGap := (lay.tiles+want-1)/want - 1
+		nextRow, nextExpert, gap, real := 0, 0, 0, 0
+		for i := range lay.tiles {
+			ex, first, rows := binary.LittleEndian.Uint32(raw[12*i:]), int(binary.LittleEndian.Uint32(raw[12*i+4:])), int(binary.LittleEndian.Uint32(raw[12*i+8:]))
+			if rows == 0 {
+				gap++
+				continue
+			}
+			for nextExpert < experts && count[nextExpert] == 0 {
+				nextExpert++
+			}
+			if int(ex) != nextExpert || first != nextRow || rows > int(lay.tile.cols) {
+				t.Fatalf("%s: entry %d is (%d, %d, %d), want expert %d from row %d", what, i, ex, first, rows, nextExpert, nextRow)
+			}
+			nextRow += rows
+			if count[nextExpert] -= rows; count[nextExpert] < 0 {
+				t.Fatalf("%s: expert %d has more rows in tiles than slots", what, ex)
+			}
+			real++
+			if gap > maxGap {
+				t.Errorf("%s: %d empty entries before entry %d", what, gap, i)
+			}
+			gap = 0
+		}
+		if nextRow != n*used || real != want {
+			t.Errorf("%s: %d tiles cover %d of %d grouped rows, want %d tiles", what, real, nextRow, n*used, want)
 		}
 	}
 }
