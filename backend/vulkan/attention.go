@@ -117,7 +117,11 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 	}
 	rowBytes := int64(p.Heads) * int64(splits) * int64(p.HeadDim+2) * 4
 	groups := p.Heads / group // workgroups (and counters) per row and split
-	perDispatch := int(min(max(attnScratchBytes/rowBytes, 1), 65535, int64(attnCounters/groups)))
+	counters := min(attnCounters, int(b.maxRange/4)) // a binding's worth
+	if groups > counters {
+		panic(fmt.Sprintf("vulkan: Attend: %d groups of heads a row: more than the %d counters a binding holds", groups, counters))
+	}
+	perDispatch := int(min(max(attnScratchBytes/rowBytes, 1), 65535, int64(counters/groups)))
 	quantQ := uint32(0)
 	if quantFlash(kCache.Type, p.HeadDim, hasSinks) {
 		quantQ = 1
@@ -130,7 +134,7 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 		pv := b.bindRange(pos, int64(lo)*4, int64(n)*4)
 		sv := b.bindRange(seq, int64(lo)*4, int64(n)*4)
 		part := b.attnScratch(int64(n) * rowBytes)
-		cnt := b.attnCounterView()
+		cnt := b.attnCounterView(n * groups)
 		sinks, sinkOff := qv, uint32(0) // the sinks (any bound buffer when there are none)
 		if hasSinks {
 			sinks = b.bind(p.Sinks)

@@ -316,11 +316,11 @@ func (b *Backend) counterView() view {
 	return b.bind(backend.Tensor{Buf: b.counters, Type: gguf.TypeI32, Rows: 1, Cols: 1})
 }
 
-// attnCounterView is Attend's row-and-group counters, zero between
-// dispatches, after the fused norm's (attention.go).
-func (b *Backend) attnCounterView() view {
+// attnCounterView is the first n of Attend's row-and-group counters, zero
+// between dispatches, after the fused norm's (attention.go).
+func (b *Backend) attnCounterView(n int) view {
 	t := backend.Tensor{Buf: b.counters, Type: gguf.TypeI32, Rows: 1, Cols: normCounterBytes/4 + attnCounters}
-	return b.bindRange(t, normCounterBytes, 4*attnCounters)
+	return b.bindRange(t, normCounterBytes, 4*int64(n))
 }
 
 // normCounterBytes is the fused norm's part of the counter buffer (a word,
