@@ -116,7 +116,7 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 		panic(fmt.Sprintf("vulkan: Attend: %d heads over %d splits of %d positions: too many workgroups", p.Heads, splits, attnSplit))
 	}
 	rowBytes := int64(p.Heads) * int64(splits) * int64(p.HeadDim+2) * 4
-	groups := p.Heads / group // workgroups (and counters) per row and split
+	groups := p.Heads / group                        // workgroups (and counters) per row and split
 	counters := min(attnCounters, int(b.maxRange/4)) // a binding's worth
 	if groups > counters {
 		panic(fmt.Sprintf("vulkan: Attend: %d groups of heads a row: more than the %d counters a binding holds", groups, counters))
