@@ -1,17 +1,25 @@
-// attention.glsl: the split pass of causal attention over a KV cache of type
-// KVTYPE (gguf numbering: F32, F16, Q8_0 or Q4_0), the body of attention.comp
-// and attention_sg.comp (SUBGROUP 1: subgroup max and sum). Query row i of
+// attention.glsl: causal attention over a KV cache of type KVTYPE (gguf
+// numbering: F32, F16, Q8_0 or Q4_0), the body of attention.comp and
+// attention_sg.comp (SUBGROUP 1: subgroup max and sum). Query row i of
 // sequence s at position p sees cache rows s*context + first..p, where first
 // is 0, or p-window+1 with a sliding window. Those cnt positions are cut into
 // splits of SPLIT positions, counted from first, and one workgroup computes
 // one split for GH query heads of one KV head's group: each K and V value is
-// loaded once for all of them. Per split and head it writes an online
-// softmax's (maximum m, sum l of e^(score-m), unnormalized output o) to the
-// partials; attention_combine.comp folds the splits in order.
+// loaded once for all of them, into an online softmax's (maximum m, sum l of
+// e^(score-m), unnormalized output o) per head.
+//
+// A row of one split writes its output straight away. A row of several
+// writes each split's (m, l, o) to the partials, and the workgroup that
+// finishes the row's group last (a counter per row and group in CNT says
+// which) folds them in split order, then head h's sink (gpt-oss) when there
+// are sinks, and writes o·(1/l):
+//   M' = max(M, m_s), L' = L·e^(M-M') + l_s·e^(m_s-M'), O' likewise.
 //
 // Every output's arithmetic depends only on its own row's position and
 // sequence (the split boundaries, the tiles within a split, the reduction
-// trees), never on the batch's other rows or size: batch invariance.
+// trees, the row's own number of splits), never on the batch's other rows or
+// size: batch invariance. Which workgroup folds does not matter: every one
+// folds the same partials in the same order.
 //
 // Within a split keys go in tiles of 64: each thread scores one, the tile's
 // maximum and sum come from reductions, and each thread accumulates its own
@@ -43,7 +51,8 @@ layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer Qb { float Q[]; };
 layout(std430, binding = 1) readonly buffer Pb { int POS[]; };
 layout(std430, binding = 2) readonly buffer Sb { int SEQ[]; };
-layout(std430, binding = 3) writeonly buffer Partb { float PART[]; };
+// The partials, written by one workgroup and read by the row's last.
+layout(std430, binding = 3) coherent buffer Partb { float PART[]; };
 layout(std430, binding = 4) readonly buffer Kw0 { uint K0[]; };
 layout(std430, binding = 5) readonly buffer Kw1 { uint K1[]; };
 layout(std430, binding = 6) readonly buffer Kw2 { uint K2[]; };
@@ -54,6 +63,10 @@ layout(std430, binding = 10) readonly buffer Vw1 { uint V1[]; };
 layout(std430, binding = 11) readonly buffer Vw2 { uint V2[]; };
 layout(std430, binding = 12) readonly buffer Vw3 { uint V3[]; };
 layout(std430, binding = 13) readonly buffer Vw4 { uint V4[]; };
+layout(std430, binding = 14) writeonly buffer Db { float D[]; };
+layout(std430, binding = 15) readonly buffer Sinkb { float SINK[]; }; // per query head, when hasSinks
+// A counter per row and group, zero between dispatches (fuse.go's newCounters).
+layout(std430, binding = 16) coherent buffer Cb { uint CNT[]; };
 
 layout(push_constant) uniform P {
 	uint qOff; // words
@@ -65,6 +78,7 @@ layout(push_constant) uniform P {
 	uint window;   // > 0: see only the last window positions
 	uint rowsPerWin; // cache rows per binding window
 	uint nSplits;    // splits per row in the partials (the most any row has)
+	uint dOff, sinkOff, hasSinks, cntOff; // words, but hasSinks
 } p;
 
 shared float qs[GMAX * HD];     // the queries (or their Q8_0 quants, as floats)
@@ -76,6 +90,8 @@ shared float msS[GMAX * WG], vsS[GMAX * WG]; // F16 cache: each key's factors
 // Each thread's online softmax: per head the maximum and sum, and its dims
 // of the unnormalized output.
 float m[GMAX], l[GMAX], acc[GMAX * DPT];
+
+shared bool lastSplit;
 
 uint kWord(uint win, uint i) {
 	switch (win) {
@@ -396,6 +412,77 @@ void tileF16(uint tid, uint nk, uint kvh, uint row0, float s[GMAX]) {
 	barrier(); // ws, msS and vsS are rewritten by the next tile
 }
 
+// foldSink folds head h's sink (gpt-oss), when there are sinks, into a row's
+// maximum M and sum L, and returns the factor of its outputs.
+float foldSink(uint h, float M, inout float L) {
+	if (p.hasSinks == 0u) {
+		return 1.0;
+	}
+	float sink = SINK[p.sinkOff + h];
+	float mn = max(M, sink);
+	float sinkScale = exp(M - mn);
+	L = fma(L, sinkScale, exp(sink - mn));
+	return sinkScale;
+}
+
+// store writes dim d of head h's output in row i.
+void store(uint i, uint h, uint d, float o, float sinkScale, float inv) {
+	precise float a = o * sinkScale;
+	precise float r = a * inv;
+	D[p.dOff + (i * p.heads + h) * HD + d] = r;
+}
+
+// finishesRow counts this workgroup's split done in the row's counter and
+// reports whether it was the last of the row's splits, which then sees all
+// of their partials; it zeroes the counter for the next dispatch.
+bool finishesRow(uint slot, uint splits, uint tid) {
+	memoryBarrierBuffer();
+	barrier();
+	if (tid == 0u) {
+		lastSplit = atomicAdd(CNT[slot], 1u) == splits - 1u;
+	}
+	barrier();
+	if (!lastSplit) {
+		return false;
+	}
+	memoryBarrierBuffer();
+	if (tid == 0u) {
+		CNT[slot] = 0u; // for the next dispatch, after a barrier
+	}
+	return true;
+}
+
+// combine folds the partials of row i's splits, for the GH heads from h0, in
+// split order and writes the outputs.
+void combine(uint i, uint h0, uint splits, uint tid) {
+	for (uint g = 0u; g < GH; g++) {
+		uint h = h0 + g;
+		uint rec = p.partOff + (i * p.heads + h) * p.nSplits * (HD + 2u);
+		float M = PART[rec], L = PART[rec + 1u];
+		for (uint s = 1u; s < splits; s++) {
+			uint r = rec + s * (HD + 2u);
+			float ms = PART[r];
+			float mn = max(M, ms);
+			float a = exp(M - mn), b = exp(ms - mn);
+			L = fma(PART[r + 1u], b, L * a);
+			M = mn;
+		}
+		float sinkScale = foldSink(h, M, L);
+		float inv = 1.0 / L; // then o·inv, as the CPU
+		for (uint d = tid; d < HD; d += WG) {
+			float Mo = PART[rec], o = PART[rec + 2u + d];
+			for (uint s = 1u; s < splits; s++) {
+				uint r = rec + s * (HD + 2u);
+				float ms = PART[r];
+				float mn = max(Mo, ms);
+				o = fma(PART[r + 2u + d], exp(ms - mn), o * exp(Mo - mn));
+				Mo = mn;
+			}
+			store(i, h, d, o, sinkScale, inv);
+		}
+	}
+}
+
 void main() {
 	uint tid = gl_LocalInvocationID.x;
 	uint split = gl_WorkGroupID.x % p.nSplits;
@@ -407,7 +494,12 @@ void main() {
 	uint n = uint(pos) + 1u;
 	uint base = uint(seq) * p.context;
 	if (pos < 0 || seq < 0 || n > p.context || base + n > p.cacheRows) {
-		return; // attention_combine writes NaN
+		if (split == 0u) {
+			for (uint j = tid; j < GH * HD; j += WG) {
+				D[p.dOff + (i * p.heads + h0) * HD + j] = uintBitsToFloat(0x7fc00000u); // NaN: out of range
+			}
+		}
+		return;
 	}
 	uint first = 0u; // the first position this query sees
 	if (p.window > 0u && n > p.window) {
@@ -486,6 +578,21 @@ void main() {
 		}
 		barrier(); // ws is rewritten by the next tile
 	}
+	uint splits = (cnt + SPLIT - 1u) / SPLIT; // the row's own
+	if (splits == 1u) {
+		for (uint g = 0u; g < GH; g++) {
+			float L = l[g];
+			float sinkScale = foldSink(h0 + g, m[g], L);
+			float inv = 1.0 / L; // then o·inv, as the CPU
+			for (uint r = 0u; r < DPT; r++) {
+				uint d = tid + r * WG;
+				if (d < HD) {
+					store(i, h0 + g, d, acc[g * DPT + r], sinkScale, inv);
+				}
+			}
+		}
+		return;
+	}
 	for (uint g = 0u; g < GH; g++) {
 		uint rec = p.partOff + ((i * p.heads + h0 + g) * p.nSplits + split) * (HD + 2u);
 		if (tid == 0u) {
@@ -498,5 +605,8 @@ void main() {
 				PART[rec + 2u + d] = acc[g * DPT + r];
 			}
 		}
+	}
+	if (finishesRow(p.cntOff + i * (p.heads / GH) + h0 / GH, splits, tid)) {
+		combine(i, h0, splits, tid);
 	}
 }

@@ -7,28 +7,37 @@ import (
 	"github.com/conveyor-llm/conveyor/gguf"
 )
 
-// Attention in two passes (shaders/attention.glsl, attention_combine.comp).
-// The first cuts each query row's visible positions into splits of
-// attnSplit, counted from the first position it sees, and computes each
-// split for all the query heads of a KV head's group at once (they share the
-// K and V loads): an online softmax's maximum, sum and unnormalized output
-// per split and head, in a scratch of partials. The second folds a row's
-// splits in order and divides. Decode thus spreads a long context over many
-// workgroups, and prefill keeps the flash structure (tiles of keys, an online
-// softmax, no score matrix).
+// Attention split over the sequence (shaders/attention.glsl), in one
+// dispatch. Each query row's visible positions are cut into splits of
+// attnSplit, counted from the first position it sees, and a workgroup
+// computes one split for all the query heads of a KV head's group at once
+// (they share the K and V loads): an online softmax's maximum, sum and
+// unnormalized output. A row of one split writes its output at once; a row
+// of several writes each split's to a scratch of partials, and the
+// workgroup that finishes the row's group last (a counter per row and group
+// says which) folds them in split order and divides. Decode thus spreads a
+// long context over many workgroups with no combine pass and no extra stage,
+// and prefill keeps the flash structure (tiles of keys, an online softmax,
+// no score matrix).
 //
 // Parity: the GPU does not match the CPU bit for bit (native exp, fma, tanh;
 // subgroup reductions), but every output's arithmetic depends only on its own
 // row's position and sequence: the split length is fixed, the splits a row
-// has are its own, and the batch only decides how many workgroups run. So a
-// sequence's attention is the same bits alone, beside others, or with its
-// prompt in chunks.
+// has are its own and are folded in order whichever workgroup folds them,
+// and the batch only decides how many workgroups run. So a sequence's
+// attention is the same bits alone, beside others, or with its prompt in
+// chunks.
 
 // attnSplit is the positions per split (SPLIT in the shaders).
 const attnSplit = 256
 
 // attnMaxGroup is the most query heads one workgroup computes (GMAX).
 const attnMaxGroup = 8
+
+// attnCounters is how many row-and-group counters the fused norm's counter
+// buffer holds for Attend (newCounters); a larger batch of query rows goes
+// in several dispatches.
+const attnCounters = 1 << 16
 
 // attnScratchBytes bounds the partials of one dispatch; a larger batch of
 // query rows goes in several.
@@ -103,17 +112,21 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 	}
 	splits := (visible + attnSplit - 1) / attnSplit // the most any row has
 	group := attnHeadsPerGroup(p.Heads / p.KVHeads)
-	if p.Heads/group*splits > 65535 {
+	if p.Heads/group*splits > 65535 { // so a row's counters fit attnCounters too
 		panic(fmt.Sprintf("vulkan: Attend: %d heads over %d splits of %d positions: too many workgroups", p.Heads, splits, attnSplit))
 	}
 	rowBytes := int64(p.Heads) * int64(splits) * int64(p.HeadDim+2) * 4
-	perDispatch := int(min(max(attnScratchBytes/rowBytes, 1), 65535))
+	groups := p.Heads / group                        // workgroups (and counters) per row and split
+	counters := min(attnCounters, int(b.maxRange/4)) // a binding's worth
+	if groups > counters {
+		panic(fmt.Sprintf("vulkan: Attend: %d groups of heads a row: more than the %d counters a binding holds", groups, counters))
+	}
+	perDispatch := int(min(max(attnScratchBytes/rowBytes, 1), 65535, int64(counters/groups)))
 	quantQ := uint32(0)
 	if quantFlash(kCache.Type, p.HeadDim, hasSinks) {
 		quantQ = 1
 	}
-	split := b.pipeline(b.attention, uint32(kCache.Type), quantQ, uint32(p.HeadDim), uint32(group))
-	combine := b.pipeline("attention_combine")
+	attend := b.pipeline(b.attention, uint32(kCache.Type), quantQ, uint32(p.HeadDim), uint32(group))
 	for lo := 0; lo < q.Rows; lo += perDispatch {
 		n := min(perDispatch, q.Rows-lo)
 		qv := b.bindRange(q, int64(lo)*q.RowBytes(), int64(n)*q.RowBytes())
@@ -121,27 +134,24 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 		pv := b.bindRange(pos, int64(lo)*4, int64(n)*4)
 		sv := b.bindRange(seq, int64(lo)*4, int64(n)*4)
 		part := b.attnScratch(int64(n) * rowBytes)
+		cnt := b.attnCounterView(n * groups)
+		sinks, sinkOff := qv, uint32(0) // the sinks (any bound buffer when there are none)
+		if hasSinks {
+			sinks = b.bind(p.Sinks)
+			sinkOff = sinks.words()
+		}
 		views := []view{qv, pv, sv, part}
 		for _, w := range []kvWindows{kw, vw} {
 			for i := 0; i < maxKVWindows; i++ {
 				views = append(views, w.views[min(i, len(w.views)-1)]) // unused windows repeat the last
 			}
 		}
+		views = append(views, dv, sinks, cnt)
 		pc := push{}.u(qv.words(), uint32(kw.views[0].skip), uint32(vw.views[0].skip), pv.words(), sv.words(), part.words(),
 			uint32(p.Heads), uint32(p.KVHeads), uint32(p.Context), uint32(kCache.Rows)).
 			f(p.Scale).f(max(p.SoftCap, 0)).
-			u(uint32(window), uint32(kw.rowsPerWin), uint32(splits))
-		b.dispatch(split, views, []int{3}, pc, uint32(p.Heads/group*splits), uint32(n))
-
-		sinks, sinkOff := pv, uint32(0) // the sinks (any bound buffer when there are none)
-		if hasSinks {
-			sinks = b.bind(p.Sinks)
-			sinkOff = sinks.words()
-		}
-		pc = push{}.u(part.words(), pv.words(), sv.words(), dv.words(),
-			uint32(p.Heads), uint32(p.HeadDim), uint32(p.Context), uint32(kCache.Rows), uint32(window), uint32(splits),
-			sinkOff, boolWord(hasSinks))
-		b.dispatch(combine, []view{part, pv, sv, dv, sinks}, []int{3}, pc, uint32(p.Heads), uint32(n))
+			u(uint32(window), uint32(kw.rowsPerWin), uint32(splits), dv.words(), sinkOff, boolWord(hasSinks), cnt.words())
+		b.dispatch(attend, views, []int{3, 4 + 2*maxKVWindows, 6 + 2*maxKVWindows}, pc, uint32(groups*splits), uint32(n))
 	}
 }
 

@@ -316,18 +316,31 @@ func (b *Backend) counterView() view {
 	return b.bind(backend.Tensor{Buf: b.counters, Type: gguf.TypeI32, Rows: 1, Cols: 1})
 }
 
-// newCounters makes the fused norm's counter and records zeroing it, before
-// any dispatch that uses it.
+// attnCounterView is the first n of Attend's row-and-group counters, zero
+// between dispatches, after the fused norm's (attention.go).
+func (b *Backend) attnCounterView(n int) view {
+	t := backend.Tensor{Buf: b.counters, Type: gguf.TypeI32, Rows: 1, Cols: normCounterBytes/4 + attnCounters}
+	return b.bindRange(t, normCounterBytes, 4*int64(n))
+}
+
+// normCounterBytes is the fused norm's part of the counter buffer (a word,
+// padded to any binding alignment).
+const normCounterBytes = 256
+
+// newCounters makes the counter buffer of the fused norm and of Attend and
+// records zeroing it, before any dispatch that uses it; their last
+// workgroups zero their counters again.
 func (b *Backend) newCounters() error {
-	m, err := b.Alloc(256)
+	size := int64(normCounterBytes + 4*attnCounters)
+	m, err := b.Alloc(size)
 	if err != nil {
-		return fmt.Errorf("vulkan: the fused norm's counter: %w", err)
+		return fmt.Errorf("vulkan: the workgroup counters: %w", err)
 	}
 	b.counters = m.(*buffer)
 	c := b.counters.chunks[0]
 	b.recording()
-	bar := b.hz.barrier(nil, []span{{c.Handle, 0, 256}})
+	bar := b.hz.barrier(nil, []span{{c.Handle, 0, size}})
 	b.count(bar)
-	b.cmds.Fill(c.Handle, 0, 256, 0, bar)
+	b.cmds.Fill(c.Handle, 0, uint64(size), 0, bar)
 	return nil
 }

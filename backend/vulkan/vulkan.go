@@ -109,7 +109,7 @@ type Backend struct {
 	argmaxes *buffer          // ArgMax's results on the device
 	replay   replayState      // recorded graphs (replay.go)
 	fuse     fuseState        // dispatches later ops may fuse with (fuse.go)
-	counters *buffer          // the fused norm's workgroup counter (fuse.go)
+	counters *buffer          // the fused norm's and Attend's workgroup counters (fuse.go)
 	noFusion bool
 	tile     mmTile  // when set, every matmul's tile (tests)
 	prof     profile // per-shader times, with CONVEYOR_VK_PROFILE=1 (profile.go)

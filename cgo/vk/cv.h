@@ -20,7 +20,7 @@
 // driver lacks an entry point; cv_missing names it.
 #define CV_ERROR_MISSING_ENTRY (-1000999)
 
-#define CV_MAX_BIND 16
+#define CV_MAX_BIND 20 // within maxPushDescriptors (at least 32)
 #define CV_MAX_PUSH 128
 
 enum {
