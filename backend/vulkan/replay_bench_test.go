@@ -3,7 +3,6 @@ package vulkan
 import (
 	"encoding/binary"
 	"testing"
-	"time"
 
 	"github.com/conveyor-llm/conveyor/backend"
 )
@@ -54,8 +53,9 @@ func (s *replayStepper) step(tb testing.TB) {
 
 // BenchmarkReplayStep measures the host's cost of a replayed decode step:
 // record-ns/op is what bench's per_token.record_us counts (the first
-// command to the end of the submit), ns/op the whole step including the
-// device's work and the wait for it; allocs/op are the step's allocations.
+// command to the end of the submit), of which submit-ns/op is spent in the
+// driver's vkQueueSubmit; ns/op is the whole step including the device's
+// work and the wait for it; allocs/op are the step's allocations.
 func BenchmarkReplayStep(b *testing.B) {
 	be, err := NewWithOptions(-1, Options{})
 	if err != nil {
@@ -66,7 +66,7 @@ func BenchmarkReplayStep(b *testing.B) {
 	for range 3 { // record the graph, warm the pools
 		s.step(b)
 	}
-	before := be.Counters()
+	before, submitBefore := be.Counters(), be.dev.SubmitNanos()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -75,7 +75,28 @@ func BenchmarkReplayStep(b *testing.B) {
 	b.StopTimer()
 	after := be.Counters()
 	b.ReportMetric(float64(after.RecordNanos-before.RecordNanos)/float64(b.N), "record-ns/op")
+	b.ReportMetric(float64(be.dev.SubmitNanos()-submitBefore)/float64(b.N), "submit-ns/op")
 	b.ReportMetric(float64(after.Submits-before.Submits)/float64(b.N), "submits/op")
 }
 
-var _ = time.Now
+// A replayed decode step (input writes, the replayed graph, the argmax read
+// back) allocates nothing on the host once its graphs are recorded, and
+// makes one submission.
+func TestReplayedStepAllocatesNothing(t *testing.T) {
+	be, err := NewWithOptions(-1, Options{})
+	if err != nil {
+		t.Fatalf("Vulkan backend unavailable: %v", err)
+	}
+	defer be.Close()
+	s := newReplayStepper(t, be)
+	for range 3 {
+		s.step(t)
+	}
+	before := be.Counters()
+	if n := testing.AllocsPerRun(20, func() { s.step(t) }); n != 0 {
+		t.Errorf("%v allocations per replayed step, want 0", n)
+	}
+	if n := be.Counters().Submits - before.Submits; n != 21 { // AllocsPerRun runs once more to warm up
+		t.Errorf("%d submissions in 21 steps, want one a step", n)
+	}
+}
