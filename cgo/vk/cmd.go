@@ -13,7 +13,6 @@ import (
 	"unsafe"
 )
 
-
 // MaxBindings and MaxPush bound a dispatch's storage buffers and push-constant bytes.
 const (
 	MaxBindings = C.CV_MAX_BIND
