@@ -45,11 +45,14 @@ type BenchResult struct {
 // PerToken is a backend's device work for one decoded token (greedy: the
 // argmax is computed on the device where the backend can).
 type PerToken struct {
-	Dispatches    float64 `json:"dispatches"`
-	Barriers      float64 `json:"barriers"`
-	Submits       float64 `json:"submits"`
-	RecordUS      float64 `json:"record_us"`
-	ReadbackBytes float64 `json:"readback_bytes"`
+	Dispatches float64 `json:"dispatches"`
+	Barriers   float64 `json:"barriers"`
+	Submits    float64 `json:"submits"`
+	RecordUS   float64 `json:"record_us"` // mean
+	// RecordUSMedian is the median over the measured tokens: the mean
+	// counts the odd token whose host thread was descheduled mid-submit.
+	RecordUSMedian float64 `json:"record_us_median"`
+	ReadbackBytes  float64 `json:"readback_bytes"`
 }
 
 // Bench measures prefill and decode speed with random tokens.
@@ -123,6 +126,7 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 		prompt := tokens(8)
 		counting, _ := m.backend.(backend.Counting)
 		var work backend.Counters // summed over the measured runs
+		var recordNanos []int64   // per measured token
 		runs := 0
 		rates, err := repeat(o.Reps, func() (float64, error) {
 			next := afterDepth
@@ -139,11 +143,18 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 			}
 			start := time.Now()
 			for i := 0; i < o.Gen; i++ {
+				var tokBefore int64
+				if counting != nil {
+					tokBefore = counting.Counters().RecordNanos
+				}
 				ids, err := s.forwardArgmax(singleToken(next, genStart+i))
 				if err != nil {
 					return 0, err
 				}
 				next = ids[0]
+				if counting != nil && runs > 0 {
+					recordNanos = append(recordNanos, counting.Counters().RecordNanos-tokBefore)
+				}
 			}
 			rate := float64(o.Gen) / time.Since(start).Seconds()
 			if counting != nil && runs > 0 { // runs 0 is the warm-up
@@ -167,6 +178,10 @@ func (m *Model) Bench(o BenchOptions) (BenchResult, error) {
 				Dispatches: float64(work.Dispatches) / n, Barriers: float64(work.Barriers) / n,
 				Submits: float64(work.Submits) / n, RecordUS: float64(work.RecordNanos) / 1e3 / n,
 				ReadbackBytes: float64(work.ReadbackBytes) / n,
+			}
+			if len(recordNanos) > 0 {
+				slices.Sort(recordNanos)
+				res.PerToken.RecordUSMedian = float64(recordNanos[len(recordNanos)/2]) / 1e3
 			}
 		}
 	}

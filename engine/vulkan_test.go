@@ -145,6 +145,7 @@ func TestBenchPerTokenVulkan(t *testing.T) {
 	require.LessOrEqual(t, pt.Barriers, pt.Dispatches+1)
 	require.GreaterOrEqual(t, pt.Submits, 1.0)
 	require.Positive(t, pt.RecordUS)
+	require.Positive(t, pt.RecordUSMedian)
 	require.Equal(t, 4.0, pt.ReadbackBytes)
 }
 

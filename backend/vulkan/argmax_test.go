@@ -60,3 +60,31 @@ func TestArgMaxMatchesCPU(t *testing.T) {
 		}
 	}
 }
+
+// ArgMax on the same rows again replays its recorded dispatch: it must still
+// see the rows' new values (and with replay off, the same answers).
+func TestArgMaxReplayedSeesNewValues(t *testing.T) {
+	for _, o := range []Options{{}, {NoReplay: true}} {
+		e := newEnv(t, o)
+		rows, cols := 3, 1000
+		x := e.alloc(gguf.TypeF32, rows, cols)
+		for step := range 4 {
+			e.write(x, f32bytes(e.randn(rows*cols, 1)))
+			got, want := make([]int32, rows), make([]int32, rows)
+			if err := e.vk.ArgMax(x.g, got); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.cpu.ArgMax(x.c, want); err != nil {
+				t.Fatal(err)
+			}
+			for r := range rows {
+				if got[r] != want[r] {
+					t.Errorf("replay off %v, step %d row %d: vulkan %d, cpu %d", o.NoReplay, step, r, got[r], want[r])
+				}
+			}
+		}
+		if g := e.vk.KeptGraphs(); (g == 1) == o.NoReplay {
+			t.Errorf("replay off %v: %d graphs kept", o.NoReplay, g)
+		}
+	}
+}

@@ -303,6 +303,9 @@ func (b *Backend) Write(t backend.Tensor, data []byte) error {
 	}
 	b.abandonCapture() // a graph replays commands, not the data they copy
 	t.Buf.(*buffer).forgetPacked(t.Offset, t.Offset+t.Bytes())
+	if b.writeDirect(t, data) {
+		return nil
+	}
 	// Through the staging arena a piece at a time: a large upload (a model's
 	// weights) needs no staging memory of its size, only waits when the arena
 	// fills.
@@ -326,6 +329,36 @@ func (b *Backend) Write(t backend.Tensor, data []byte) error {
 		}
 	})
 	return err
+}
+
+// directWriteMax bounds the writes writeDirect takes: a step's inputs.
+const directWriteMax = 64 << 10
+
+// writeDirect copies a small write straight into t's memory, with no staging
+// copy and no command, where the host can map that memory (host-visible and
+// coherent: lavapipe, integrated GPUs) and nothing recorded, queued or in
+// flight can touch it; the next submission makes the write visible to its
+// commands. This is how a replayed decode step's inputs arrive: the previous
+// step's read left the device idle.
+func (b *Backend) writeDirect(t backend.Tensor, data []byte) bool {
+	n := int64(len(data))
+	if n > directWriteMax || b.replay.capture != nil || b.cmds.Len() > 0 || len(b.replay.chain) > 0 || len(b.pending) > 0 {
+		return false
+	}
+	m := t.Buf.(*buffer)
+	i := t.Offset / m.chunk
+	off := t.Offset - i*m.chunk
+	if off+n > m.chunk {
+		return false
+	}
+	mem := b.dev.HostView(m.chunks[i])
+	if mem == nil {
+		return false
+	}
+	b.recording()
+	copy(mem[off:off+n], data)
+	b.noteWrite(span{m.chunks[i].Handle, off, off + n})
+	return true
 }
 
 // Read submits every recorded op, waits, and copies t into dst.

@@ -29,7 +29,7 @@ const (
 
 // newStepModel allocates and fills a stepModel; seed fixes its weights, so
 // two backends built with one seed hold the same model.
-func newStepModel(t *testing.T, b *Backend, seed uint64) *stepModel {
+func newStepModel(t testing.TB, b *Backend, seed uint64) *stepModel {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	m := &stepModel{b: b, dim: stepDim, kvw: stepKVHeads * stepHD, ffn: stepFFN, ctx: stepCtx, seqs: stepSeqs, maxRows: 4}
@@ -78,7 +78,7 @@ func newStepModel(t *testing.T, b *Backend, seed uint64) *stepModel {
 }
 
 // setInputs writes a step's inputs: token ids at positions of sequences.
-func (m *stepModel) setInputs(t *testing.T, ids, pos, seq []int32) {
+func (m *stepModel) setInputs(t testing.TB, ids, pos, seq []int32) {
 	t.Helper()
 	rows := make([]int32, len(pos))
 	for i := range pos {

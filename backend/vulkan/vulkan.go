@@ -106,10 +106,15 @@ type Backend struct {
 
 	stats    backend.Counters // work counts (Counters)
 	recStart time.Time        // first command since the last submit, or zero
-	argmaxes *buffer          // ArgMax's results on the device
-	replay   replayState      // recorded graphs (replay.go)
-	fuse     fuseState        // dispatches later ops may fuse with (fuse.go)
-	counters *buffer          // the fused norm's and Attend's workgroup counters (fuse.go)
+	argmaxes *buffer          // ArgMax's results, host-visible
+	// argmaxKey is the last ArgMax's replay key, and it boxed.
+	argmaxKey struct {
+		step  argmaxStep
+		boxed any
+	}
+	replay   replayState // recorded graphs (replay.go)
+	fuse     fuseState   // dispatches later ops may fuse with (fuse.go)
+	counters *buffer     // the fused norm's and Attend's workgroup counters (fuse.go)
 	noFusion bool
 	tile     mmTile  // when set, every matmul's tile (tests)
 	prof     profile // per-shader times, with CONVEYOR_VK_PROFILE=1 (profile.go)
@@ -354,7 +359,8 @@ func mustType(op string, t backend.Tensor, types ...gguf.Type) {
 			return
 		}
 	}
-	panic(fmt.Sprintf("vulkan: %s: tensor %v: want type %v", op, t, types))
+	// A copy, so that types does not escape: calls allocate nothing.
+	panic(fmt.Sprintf("vulkan: %s: tensor %v: want type %v", op, t, append([]gguf.Type(nil), types...)))
 }
 
 func mustShape(op string, t backend.Tensor, rows, cols int) {

@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	"time"
 	"unsafe"
 )
 
@@ -187,34 +188,60 @@ type Submission struct {
 
 // Submit records every command of c into a new command buffer, ends it with a
 // barrier that makes all writes visible to the host, and submits it after the
-// command buffers of before, in order, in one queue submission. It does not
-// wait and does not reset c. The one-time steps of before are released when
-// the submission is waited for, or on error.
+// command buffers of before, in order, in one queue submission. With no
+// commands in c, nothing is recorded: a command buffer holding only that
+// barrier, recorded once, ends the submission. It does not wait and does not
+// reset c. The one-time steps of before are released when the submission is
+// waited for, or on error. Submissions and their fences are reused: after
+// the first few, Submit allocates nothing and makes one cgo call.
 func (d *Device) Submit(c *Commands, before ...Step) (*Submission, error) {
-	s := &Submission{}
+	s := d.submission()
+	cbs := d.cbs[:0]
 	for _, st := range before {
 		if st.once {
 			s.once = append(s.once, st.cb)
 		}
-	}
-	var p *C.cv_cmd
-	if len(c.cmds) > 0 {
-		p = &c.cmds[0] // Go memory without Go pointers inside: fine to pass
-	}
-	if err := check("record commands", C.cv_record(d.c, p, C.uint32_t(len(c.cmds)), 0, 1, &s.cb)); err != nil {
-		d.release(s.once)
-		return nil, err
-	}
-	cbs := make([]C.VkCommandBuffer, 0, len(before)+1)
-	for _, st := range before {
 		cbs = append(cbs, st.cb)
 	}
-	cbs = append(cbs, s.cb)
-	if err := check("vkQueueSubmit", C.cv_submit_cbs(d.c, &cbs[0], C.uint32_t(len(cbs)), &s.fence)); err != nil {
+	if len(c.cmds) > 0 {
+		// Go memory without Go pointers inside: fine to pass.
+		if err := check("record commands", C.cv_record(d.c, &c.cmds[0], C.uint32_t(len(c.cmds)), 0, 1, &s.cb)); err != nil {
+			d.release(s.once)
+			return nil, err
+		}
+		cbs = append(cbs, s.cb)
+	} else {
+		if d.hostBarrier == nil {
+			if err := check("record host barrier", C.cv_record(d.c, nil, 0, 2, 1, &d.hostBarrier)); err != nil {
+				d.release(s.once)
+				return nil, err
+			}
+		}
+		cbs = append(cbs, d.hostBarrier)
+	}
+	d.cbs = cbs
+	t := time.Now()
+	r := C.cv_submit_cbs(d.c, &cbs[0], C.uint32_t(len(cbs)), &s.fence)
+	d.submitNanos += int64(time.Since(t))
+	if err := check("vkQueueSubmit", r); err != nil {
 		d.release(append(s.once, s.cb))
 		return nil, err
 	}
 	return s, nil
+}
+
+// SubmitNanos is the time spent in vkQueueSubmit, the driver's part of
+// submitting (on lavapipe it hands the work to its queue thread).
+func (d *Device) SubmitNanos() int64 { return d.submitNanos }
+
+// submission is a finished Submission to reuse, or a new one.
+func (d *Device) submission() *Submission {
+	if n := len(d.spareSubs); n > 0 {
+		s := d.spareSubs[n-1]
+		d.spareSubs = d.spareSubs[:n-1]
+		return s
+	}
+	return &Submission{}
 }
 
 func (d *Device) release(cbs []C.VkCommandBuffer) {
@@ -271,14 +298,16 @@ func (d *Device) FreeGraph(g *Graph) {
 	}
 }
 
-// Wait waits for s to complete and releases its one-time command buffers and fence.
+// Wait waits for s to complete and releases its one-time command buffers and
+// fence; s is reused by a later Submit, so it must not be used again.
 func (d *Device) Wait(s *Submission) error {
 	if s == nil || (s.cb == nil && s.fence == 0) {
 		return nil
 	}
 	err := check("vkWaitForFences", C.cv_wait(d.c, s.cb, s.fence))
 	d.release(s.once)
-	s.cb, s.fence, s.once = nil, 0, nil
+	s.cb, s.fence, s.once = nil, 0, s.once[:0]
+	d.spareSubs = append(d.spareSubs, s)
 	return err
 }
 

@@ -356,10 +356,12 @@ static int find_memory(cv_device *d, uint32_t bits, VkMemoryPropertyFlags need, 
 	return best;
 }
 
-VkResult cv_create_buffer(cv_device *d, uint64_t size, int host, VkBuffer *buf, VkDeviceMemory *mem, void **mapped) {
+VkResult cv_create_buffer(cv_device *d, uint64_t size, int host, VkBuffer *buf, VkDeviceMemory *mem, void **mapped,
+	int *coherent) {
 	*buf = VK_NULL_HANDLE;
 	*mem = VK_NULL_HANDLE;
 	*mapped = NULL;
+	*coherent = 0;
 	VkBufferCreateInfo bci = {VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
 	bci.size = size;
 	bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
@@ -377,6 +379,8 @@ VkResult cv_create_buffer(cv_device *d, uint64_t size, int host, VkBuffer *buf, 
 		*buf = VK_NULL_HANDLE;
 		return VK_ERROR_FEATURE_NOT_PRESENT;
 	}
+	VkMemoryPropertyFlags seen = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+	*coherent = (d->mem.memoryTypes[type].propertyFlags & seen) == seen;
 	VkMemoryAllocateInfo ai = {VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
 	ai.allocationSize = req.size;
 	ai.memoryTypeIndex = (uint32_t)type;
@@ -389,6 +393,10 @@ VkResult cv_create_buffer(cv_device *d, uint64_t size, int host, VkBuffer *buf, 
 		*mem = VK_NULL_HANDLE;
 	}
 	return r;
+}
+
+VkResult cv_map(cv_device *d, VkDeviceMemory mem, void **mapped) {
+	return d->fn.vkMapMemory(d->device, mem, 0, VK_WHOLE_SIZE, 0, mapped);
 }
 
 void cv_destroy_buffer(cv_device *d, VkBuffer buf, VkDeviceMemory mem) {
@@ -553,7 +561,9 @@ VkResult cv_record(cv_device *d, const cv_cmd *cmds, uint32_t n, int reusable, i
 		if (r != VK_SUCCESS) return r;
 	}
 	VkCommandBufferBeginInfo bi = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-	bi.flags = reusable ? 0 : VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+	bi.flags = reusable == 2 ? VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT
+		   : reusable   ? 0
+				: VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
 	r = d->fn.vkBeginCommandBuffer(cb, &bi);
 	if (r != VK_SUCCESS) goto fail;
 	for (uint32_t i = 0; i < n; i++) record(d, cb, &cmds[i]);

@@ -146,7 +146,12 @@ void cv_destroy_device(cv_device *d);
 // cv_heap_budget fills budget and usage per heap (VK_EXT_memory_budget); 0 if unsupported.
 int cv_heap_budget(cv_device *d, uint64_t *budget, uint64_t *usage, uint32_t n);
 
-VkResult cv_create_buffer(cv_device *d, uint64_t size, int host, VkBuffer *buf, VkDeviceMemory *mem, void **mapped);
+// cv_create_buffer maps host buffers; coherent says whether the memory is
+// host-visible and coherent (a device buffer too, on a UMA device), so that
+// cv_map may map it.
+VkResult cv_create_buffer(cv_device *d, uint64_t size, int host, VkBuffer *buf, VkDeviceMemory *mem, void **mapped,
+	int *coherent);
+VkResult cv_map(cv_device *d, VkDeviceMemory mem, void **mapped);
 void cv_destroy_buffer(cv_device *d, VkBuffer buf, VkDeviceMemory mem);
 
 VkResult cv_create_pipeline(cv_device *d, const void *code, size_t size, uint32_t nbind,
@@ -165,7 +170,8 @@ VkResult cv_wait(cv_device *d, VkCommandBuffer cb, VkFence fence);
 // cv_record records cmds[0..n) into a command buffer: one-time (from the
 // spares) or reusable (submitted again and again, freed with cv_release_cb),
 // ending with a barrier that makes writes visible to the host when host is
-// nonzero. cv_submit_cbs submits cbs[0..n) in order with a new fence.
+// nonzero; reusable 2 allows it to be pending more than once.
+// cv_submit_cbs submits cbs[0..n) in order with a new fence.
 VkResult cv_record(cv_device *d, const cv_cmd *cmds, uint32_t n, int reusable, int host, VkCommandBuffer *cb);
 VkResult cv_submit_cbs(cv_device *d, const VkCommandBuffer *cbs, uint32_t n, VkFence *fence);
 // cv_release_cb returns a finished command buffer to the spares (spare

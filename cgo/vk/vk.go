@@ -333,6 +333,13 @@ type Device struct {
 	Props     Properties
 	allocated atomic.Int64
 	buffers   atomic.Int64
+	// For Submit, reused so that a submission allocates nothing: finished
+	// submissions, the list of command buffers to submit, and a command
+	// buffer holding only the barrier that makes writes visible to the host.
+	spareSubs   []*Submission
+	cbs         []C.VkCommandBuffer
+	hostBarrier C.VkCommandBuffer
+	submitNanos int64 // in vkQueueSubmit (SubmitNanos)
 }
 
 // NewDevice opens pd. It needs VK_KHR_push_descriptor.
@@ -386,9 +393,13 @@ type Buffer struct {
 	Size   int64
 	Host   bool
 	mapped unsafe.Pointer
+	// coherent: the memory is host-visible and coherent (a device buffer
+	// too on a UMA device such as lavapipe), so HostView can map it.
+	coherent bool
 }
 
-// Bytes is a host buffer's mapped memory (nil for device buffers).
+// Bytes is a host buffer's mapped memory (nil for device buffers not mapped
+// by HostView).
 func (b *Buffer) Bytes() []byte {
 	if b.mapped == nil {
 		return nil
@@ -409,13 +420,28 @@ func (d *Device) NewBuffer(size int64, host bool) (*Buffer, error) {
 	if host {
 		h = 1
 	}
-	if err := check("create buffer", C.cv_create_buffer(d.c, C.uint64_t(size), h, &buf, &mem, &mapped)); err != nil {
+	var coherent C.int
+	if err := check("create buffer", C.cv_create_buffer(d.c, C.uint64_t(size), h, &buf, &mem, &mapped, &coherent)); err != nil {
 		return nil, fmt.Errorf("%w (%d bytes)", err, size)
 	}
 	d.allocated.Add(size)
 	totalAllocated.Add(size)
 	d.buffers.Add(1)
-	return &Buffer{Handle: uint64(buf), mem: uint64(mem), Size: size, Host: host, mapped: mapped}, nil
+	return &Buffer{Handle: uint64(buf), mem: uint64(mem), Size: size, Host: host, mapped: mapped, coherent: coherent != 0}, nil
+}
+
+// HostView is b's memory mapped for the host, mapping a device buffer on
+// first use, when its memory is host-visible and coherent: host writes to it
+// are then seen by commands submitted after them, with no copy. It is nil
+// where the memory is not host-visible (a discrete GPU's VRAM).
+func (d *Device) HostView(b *Buffer) []byte {
+	if b.mapped == nil && b.coherent && b.Handle != 0 {
+		var p unsafe.Pointer
+		if C.cv_map(d.c, C.VkDeviceMemory(b.mem), &p) == C.VK_SUCCESS {
+			b.mapped = p
+		}
+	}
+	return b.Bytes()
 }
 
 // FreeBuffer releases b; the GPU must be done with it.

@@ -128,8 +128,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout)
 		if pt := res.PerToken; pt != nil {
-			fmt.Fprintf(stdout, "%-*s %.0f dispatches, %.0f barriers, %.1f submits, %.0f µs recording, %.0f bytes read back\n",
-				w, "a token", pt.Dispatches, pt.Barriers, pt.Submits, pt.RecordUS, pt.ReadbackBytes)
+			fmt.Fprintf(stdout, "%-*s %.0f dispatches, %.0f barriers, %.1f submits, %.0f µs recording (median %.0f), %.0f bytes read back\n",
+				w, "a token", pt.Dispatches, pt.Barriers, pt.Submits, pt.RecordUS, pt.RecordUSMedian, pt.ReadbackBytes)
 		}
 	}
 	return nil
