@@ -60,6 +60,9 @@ type Options struct {
 	// NoFusion records every op as its own dispatch (fuse.go), as the
 	// reference fused dispatches are tested against.
 	NoFusion bool
+	// Tiled picks the prefill matmul (tiled.go): TiledDefault, TiledAlways
+	// or TiledNever; TiledEnv overrides it.
+	Tiled int
 }
 
 // NoReplayEnv names the environment variable that, set to 1, turns replay
@@ -112,6 +115,7 @@ type Backend struct {
 	counters *buffer          // the fused norm's workgroup counter (fuse.go)
 	noFusion bool
 	tile     mmTile  // when set, every matmul's tile (tests)
+	tiled    int     // Options.Tiled, or TiledEnv's
 	prof     profile // per-shader times, with CONVEYOR_VK_PROFILE=1 (profile.go)
 }
 
@@ -179,6 +183,7 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 	if o.MaxAlloc > 0 && o.MaxAlloc < b.maxAlloc {
 		b.maxAlloc = o.MaxAlloc
 	}
+	b.tiled = tiledMode(o)
 	b.noFusion = o.NoFusion || os.Getenv(NoFusionEnv) == "1"
 	b.replay.disabled = o.NoReplay || os.Getenv(NoReplayEnv) == "1"
 	if os.Getenv(ProfileEnv) == "1" {
