@@ -29,9 +29,11 @@ layout(constant_id = 3) const uint ADD = 0;
 layout(constant_id = 4) const uint PACKED = 0;
 // LANES: the device's subgroup size with SUBGROUP, else 8; it divides 64.
 layout(constant_id = 5) const uint LANES = 8;
-#define WG 64u
+// WG: the workgroup's invocations, a multiple of LANES: WG/LANES subgroups.
+layout(constant_id = 6) const uint WG = 64;
+// The mat-vec's leaves: its workgroup's invocations.
 #define LEAVES 64u
-layout(local_size_x = 64) in;
+layout(local_size_x_id = 6) in;
 
 layout(std430, binding = 0) readonly buffer Wb { uint W[]; };
 layout(std430, binding = 0) readonly buffer W4b { uvec4 W4[]; };
@@ -223,9 +225,11 @@ void main() {
 			}
 		}
 #if SUBGROUP
+		// A group with no unit sums to +0 however subgroupAdd associates.
+		bool empty = g * LANES >= units;
 		for (uint i = 0u; i < ROWS * NCOLS; i++) {
 			if (i / NCOLS < nr && i % NCOLS < nc) {
-				float v = subgroupAdd(part[i]);
+				float v = empty ? 0.0 : subgroupAdd(part[i]);
 				if (g == 0u) {
 					total[i] = v;
 				} else {

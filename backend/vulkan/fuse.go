@@ -211,8 +211,8 @@ type matmulRecord struct {
 	residual *view
 	// shader and lanes name the tiled kernel (tiled.go) when it ran; it
 	// takes the residual add but not the norm.
-	shader string
-	lanes  uint32
+	shader    string
+	lanes, wg uint32
 }
 
 // maxNormRows bounds the rows a matmul's last workgroup normalizes.
@@ -239,7 +239,7 @@ func (b *Backend) pipelineWith(mm *matmulRecord, add uint32) *vk.Pipeline {
 	spec := mm.spec
 	spec[3] = add
 	if mm.shader != "" {
-		return b.pipeline(mm.shader, append(spec[:], mm.lanes)...)
+		return b.pipeline(mm.shader, append(spec[:], mm.lanes, mm.wg)...)
 	}
 	return b.pipeline(b.matmul, spec[:]...)
 }

@@ -32,12 +32,29 @@ const (
 	TiledNever          // never
 )
 
-const (
-	tiledRows = 2 // weight rows per subgroup
-	tiledCols = 8 // rows of x per workgroup
-	// tiledLanesShared is the lane count of the shared-memory reduction.
-	tiledLanesShared = 8
+// tiledTile is the tiled kernel's workgroup: rows weight rows per
+// subgroup, cols rows of x, wg invocations.
+type tiledTile struct{ rows, cols, wg uint32 }
+
+// The tiles: on GPUs 256 invocations share the staged x; on CPU devices a
+// workgroup is one core's, and 64 keep its loops short.
+var (
+	tiledTileGPU = tiledTile{2, 8, 256}
+	tiledTileCPU = tiledTile{2, 8, 64}
 )
+
+// tiledLanesShared is the lane count of the shared-memory reduction.
+const tiledLanesShared = 8
+
+func (b *Backend) tiledTileFor() tiledTile {
+	switch {
+	case b.tiledTile != (tiledTile{}):
+		return b.tiledTile
+	case b.info.Type == "cpu":
+		return tiledTileCPU
+	}
+	return tiledTileGPU
+}
 
 // tiledMinRows is the least n (rows of x) the tiled kernel takes by
 // default: on GPUs every prefill batch its tile fills; on CPU devices
@@ -46,7 +63,7 @@ func (b *Backend) tiledMinRows() int {
 	if b.info.Type == "cpu" {
 		return 0
 	}
-	return tiledCols
+	return int(tiledTileGPU.cols)
 }
 
 func init() {
@@ -98,9 +115,9 @@ func (b *Backend) useTiled(w backend.Tensor, n int) bool {
 // xv (the quants, scales and sums at qs, ds, ss).
 func (b *Backend) matMulTiled(dst, w backend.Tensor, xv, dv view, qs, ds, ss uint32) {
 	n, m, k := dst.Rows, w.Rows, w.Cols
-	lanes := b.tiledLanes()
-	wgRows := int(64 / lanes * tiledRows)
-	if n > 65535*tiledCols {
+	lanes, tile := b.tiledLanes(), b.tiledTileFor()
+	wgRows := int(tile.wg / lanes * tile.rows)
+	if n > 65535*int(tile.cols) {
 		panic(fmt.Sprintf("vulkan: MatMul: %d rows of x", n))
 	}
 	name := strings.Replace(b.matmul, "matmul", "matmul_tiled", 1)
@@ -109,17 +126,17 @@ func (b *Backend) matMulTiled(dst, w backend.Tensor, xv, dv view, qs, ds, ss uin
 	for lo := 0; lo < m; lo += per {
 		hi := min(m, lo+per)
 		wv := b.bindRange(w, int64(lo)*rowBytes, int64(hi-lo)*rowBytes)
-		spec := [6]uint32{uint32(w.Type), tiledRows, tiledCols, 0, weightLayout(w, wv), lanes}
+		spec := [7]uint32{uint32(w.Type), tile.rows, tile.cols, 0, weightLayout(w, wv), lanes, tile.wg}
 		p := b.pipeline(name, spec[:]...)
 		pc := push{}.u(uint32(wv.skip), uint32(rowBytes), uint32(hi-lo), uint32(k), uint32(n), 0, qs, ds, ss,
 			dv.words()+uint32(lo), uint32(m))
 		views := []view{wv, xv, xv, dv, dv, dv, dv, dv, dv}
 		barriers := b.stats.Barriers
-		b.dispatch(p, views, []int{3}, pc, ceil(hi-lo, wgRows), ceil(n, tiledCols))
+		b.dispatch(p, views, []int{3}, pc, ceil(hi-lo, wgRows), ceil(n, int(tile.cols)))
 		if lo == 0 && hi == m {
 			b.noteMatMul(views, pc, [5]uint32(spec[:5]), n, m, b.stats.Barriers > barriers)
 			if b.fuse.matmul != nil {
-				b.fuse.matmul.shader, b.fuse.matmul.lanes = name, lanes
+				b.fuse.matmul.shader, b.fuse.matmul.lanes, b.fuse.matmul.wg = name, lanes, tile.wg
 			}
 		}
 	}

@@ -101,3 +101,81 @@ func TestMatMulTiledChunking(t *testing.T) {
 		}
 	}
 }
+
+// tiledTilesTried are tiled-kernel tiles the tests and the benchmark compare.
+var tiledTilesTried = []tiledTile{tiledTileCPU, tiledTileGPU, {4, 8, 64}, {1, 16, 128}, {4, 16, 64}, {1, 4, 32}}
+
+// The tiled kernel's tile changes no output bit, for each reduction.
+func TestMatMulTiledTilesBitIdentical(t *testing.T) {
+	for _, o := range []Options{{Tiled: TiledAlways}, {Tiled: TiledAlways, NoSubgroups: true}} {
+		e := newEnv(t, o)
+		for _, typ := range []gguf.Type{gguf.TypeQ4_1, gguf.TypeQ5_K} {
+			m, k, n := 53, 2304, 19
+			w := e.weight(typ, m, k)
+			x := e.f32(n, k, 1)
+			dst := e.alloc(gguf.TypeF32, n, m)
+			var first []byte
+			for _, tile := range tiledTilesTried {
+				if tile.wg%e.vk.tiledLanes() != 0 {
+					continue
+				}
+				e.poison(dst)
+				e.vk.tiledTile = tile
+				e.vk.MatMul(dst.g, w.g, x.g)
+				got, _ := e.read(dst)
+				if first == nil {
+					first = got
+				} else if string(got) != string(first) {
+					t.Errorf("%s %v: tile %v differs from %v", e.vk.matmul, typ, tile, tiledTilesTried[0])
+				}
+			}
+			e.vk.tiledTile = tiledTile{}
+		}
+	}
+}
+
+// BenchmarkMatMulTiled times prefill (n=128) matmuls of the 110M shape
+// through the mat-vec's default tile ("matvec") and the tiled kernel's
+// tiles, in process CPU time per matmul (as BenchmarkMatMulTiles).
+func BenchmarkMatMulTiled(b *testing.B) {
+	shapes := []struct{ m, k int }{{768, 768}, {2048, 768}, {768, 2048}}
+	const n = 128
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		for _, sh := range shapes {
+			e := newEnv(&testing.T{}, Options{})
+			w := e.weight(typ, sh.m, sh.k)
+			x := e.f32(n, sh.k, 1)
+			dst := e.alloc(gguf.TypeF32, n, sh.m)
+			out := make([]byte, dst.g.Bytes())
+			for _, tile := range append([]tiledTile{{}}, tiledTilesTried...) {
+				name := "matvec"
+				if tile != (tiledTile{}) {
+					name = fmt.Sprintf("tiled=%d,%d,%d", tile.rows, tile.cols, tile.wg)
+				}
+				b.Run(fmt.Sprintf("%v/%dx%d/%s", typ, sh.m, sh.k, name), func(b *testing.B) {
+					e.vk.tiled, e.vk.tiledTile = TiledNever, tile
+					if tile != (tiledTile{}) {
+						e.vk.tiled = TiledAlways
+					}
+					run := func() {
+						for i := 0; i < 2; i++ {
+							e.vk.MatMul(dst.g, w.g, x.g)
+							e.vk.noteWrite(e.vk.bind(x.g).span)
+						}
+						if err := e.vk.Read(dst.g, out); err != nil {
+							b.Fatal(err)
+						}
+					}
+					run()
+					c0 := processCPU()
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						run()
+					}
+					b.ReportMetric(float64((processCPU()-c0).Microseconds())/float64(2*b.N), "cpu-µs/matmul")
+				})
+			}
+			e.vk.Close()
+		}
+	}
+}

@@ -114,9 +114,11 @@ type Backend struct {
 	fuse     fuseState        // dispatches later ops may fuse with (fuse.go)
 	counters *buffer          // the fused norm's workgroup counter (fuse.go)
 	noFusion bool
-	tile     mmTile  // when set, every matmul's tile (tests)
-	tiled    int     // Options.Tiled, or TiledEnv's
-	prof     profile // per-shader times, with CONVEYOR_VK_PROFILE=1 (profile.go)
+	tile     mmTile // when set, every matmul's tile (tests)
+	tiled    int    // Options.Tiled, or TiledEnv's
+	// tiledTile, when set, is the tiled kernel's tile (tests)
+	tiledTile tiledTile
+	prof      profile // per-shader times, with CONVEYOR_VK_PROFILE=1 (profile.go)
 }
 
 var (
