@@ -13,15 +13,16 @@ import (
 // two or three units).
 func tiledShapes(bs int) []struct{ m, k, n int } {
 	if bs == 256 {
-		return []struct{ m, k, n int }{{1, 256, 1}, {37, 768, 3}, {19, 2048, 8}, {45, 2304, 17}, {21, 4864, 9}}
+		return []struct{ m, k, n int }{{1, 256, 1}, {37, 768, 3}, {19, 2048, 8}, {21, 4864, 9}}
 	}
-	return []struct{ m, k, n int }{{1, 96, 1}, {37, 32 * 37, 3}, {19, 2048, 8}, {45, 32 * 70, 17}, {21, 32 * 131, 9}}
+	return []struct{ m, k, n int }{{1, 96, 1}, {37, 32 * 37, 3}, {19, 2048, 8}, {21, 32 * 131, 9}}
 }
 
 // The tiled kernel's outputs are bit-identical to the mat-vec's (the
 // default tiles, and decode's one row at a time) for every quantized type,
 // each reduction variant, packed and ggml layouts, on fresh random inputs
-// with outputs poisoned first; and within matmulTol of the CPU (as
+// with outputs poisoned first (with n = 1, 3, 8 and 9 rows of x and k of
+// fewer, exactly and more than 64 units); and within matmulTol of the CPU (as
 // TestMatMulAwkwardShapes: only the F32 sums of per-block terms differ).
 func TestMatMulTiledBitIdentical(t *testing.T) {
 	types := append(append([]gguf.Type(nil), allWeightTypes...), kWeightTypes...)
@@ -36,7 +37,12 @@ func TestMatMulTiledBitIdentical(t *testing.T) {
 				continue
 			}
 			for _, sh := range tiledShapes(typ.BlockSize()) {
-				for _, packed := range []bool{true, false} {
+				// ggml's layout too, on the first variant's larger shapes.
+				layouts := []bool{true}
+				if o == matmulVariants[0] && sh.n > 1 {
+					layouts = append(layouts, false)
+				}
+				for _, packed := range layouts {
 					w := e.weight(typ, sh.m, sh.k)
 					if !packed {
 						w = e.rawWeight(typ, sh.m, sh.k)
@@ -58,10 +64,10 @@ func TestMatMulTiledBitIdentical(t *testing.T) {
 					if matvec := run(TiledNever); string(matvec) != string(tiled) {
 						t.Errorf("%s: tiled and mat-vec differ", what)
 					}
-					// Decode: each row alone through the mat-vec.
+					// Decode: the first and last rows alone through the mat-vec.
 					one := e.alloc(gguf.TypeF32, 1, sh.m)
 					rb := 4 * sh.m
-					for c := 0; c < sh.n; c++ {
+					for _, c := range []int{0, sh.n - 1} {
 						e.poison(one)
 						e.vk.tiled = TiledNever
 						e.vk.MatMul(one.g, w.g, x.g.Slice(c, c+1))
