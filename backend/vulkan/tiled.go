@@ -9,11 +9,15 @@ import (
 )
 
 // The prefill matmul tiled through shared memory (shaders/matmul_tiled.glsl):
-// a workgroup of 64 invocations stages the quantized activations of
-// tiledCols rows of x in shared memory and each of its subgroups computes
-// tiledRows weight rows against all of them. Every output is bit-identical
-// to the mat-vec's (matmul.glsl) on the same device, for any n
+// a workgroup (tiledTile.wg invocations) stages the quantized activations of
+// tiledTile.cols rows of x in shared memory and each of its subgroups
+// computes tiledTile.rows weight rows against all of them. Every output is
+// bit-identical to the mat-vec's (matmul.glsl) on the same device, for any n
 // (TestMatMulTiledBitIdentical), so which kernel runs changes speed only.
+// With subgroup reductions that rests on both shaders running with the
+// subgroup size the device reports, subgroup g holding invocations g*size
+// on: true on lavapipe and fixed-size GPUs; a device that varies its
+// subgroup size per pipeline would need it pinned (requiredSubgroupSize).
 //
 // VK_KHR_cooperative_matrix is not used: lavapipe does not expose it, so no
 // test here could run it, and its accumulation order is the hardware's, not
