@@ -209,6 +209,10 @@ type matmulRecord struct {
 	alone bool // the first command of its stage
 	// residual is the Add's x once the add is fused (pc then has its offset).
 	residual *view
+	// shader and lanes name the tiled kernel (tiled.go) when it ran; it
+	// takes the residual add but not the norm.
+	shader    string
+	lanes, wg uint32
 }
 
 // maxNormRows bounds the rows a matmul's last workgroup normalizes.
@@ -234,6 +238,9 @@ func (b *Backend) noteMatMul(views []view, pc push, spec [5]uint32, n, m int, al
 func (b *Backend) pipelineWith(mm *matmulRecord, add uint32) *vk.Pipeline {
 	spec := mm.spec
 	spec[3] = add
+	if mm.shader != "" {
+		return b.pipeline(mm.shader, append(spec[:], mm.lanes, mm.wg)...)
+	}
 	return b.pipeline(b.matmul, spec[:]...)
 }
 
@@ -285,7 +292,7 @@ func (b *Backend) addIntoMatMul(dst, x, y backend.Tensor) bool {
 // rmsnorm(x)), in the workgroup that finishes last.
 func (b *Backend) normIntoMatMul(xv, wv, dv view, rows, cols int, eps float32) bool {
 	mm := b.fuse.matmul
-	if mm == nil || mm.residual == nil || !mm.alone || !b.fusable(mm.cmd) || rows > maxNormRows {
+	if mm == nil || mm.residual == nil || !mm.alone || !b.fusable(mm.cmd) || rows > maxNormRows || mm.shader != "" {
 		return false
 	}
 	if mm.residual.span != xv.span || rows != mm.n || cols != mm.m || b.counters == nil {

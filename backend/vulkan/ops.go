@@ -220,9 +220,13 @@ func (b *Backend) MatMul(dst, w, x backend.Tensor) {
 	if isQuant(w.Type) {
 		xv, qs, ds, ss = b.quantize(x, quantMode(w.Type))
 	}
+	b.fuse.matmul = nil
+	if b.useTiled(w, n) {
+		b.matMulTiled(dst, w, xv, dv, qs, ds, ss)
+		return
+	}
 	rowBytes := w.RowBytes()
 	per := min(b.rowsPerWindow("MatMul", rowBytes), 65535*int(tile.rows))
-	b.fuse.matmul = nil
 	for lo := 0; lo < m; lo += per {
 		hi := min(m, lo+per)
 		wv := b.bindRange(w, int64(lo)*rowBytes, int64(hi-lo)*rowBytes)

@@ -50,7 +50,7 @@ func cpuTime() time.Duration {
 func (b *Backend) profileLabel(p *vk.Pipeline, y uint32) string {
 	k := b.prof.names[p]
 	s := k.name
-	if k.name == b.matmul || k.name == "get_rows" {
+	if k.name == b.matmul || k.name == "get_rows" || strings.HasPrefix(k.name, "matmul_tiled") {
 		s += " " + gguf.Type(k.spec[0]).String()
 	}
 	if y > 1 {

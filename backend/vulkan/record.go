@@ -61,7 +61,7 @@ func (t *tracker) barrier(reads, writes []span) bool {
 // pipeKey names a pipeline: a shader and its specialization constants.
 type pipeKey struct {
 	name string
-	spec [6]uint32
+	spec [7]uint32
 }
 
 // shaderLayouts gives each shader's number of bindings and push-constant bytes.

@@ -60,6 +60,9 @@ type Options struct {
 	// NoFusion records every op as its own dispatch (fuse.go), as the
 	// reference fused dispatches are tested against.
 	NoFusion bool
+	// Tiled picks the prefill matmul (tiled.go): TiledDefault, TiledAlways
+	// or TiledNever; TiledEnv overrides it.
+	Tiled int
 }
 
 // NoReplayEnv names the environment variable that, set to 1, turns replay
@@ -116,8 +119,11 @@ type Backend struct {
 	fuse     fuseState   // dispatches later ops may fuse with (fuse.go)
 	counters *buffer     // the fused norm's and Attend's workgroup counters (fuse.go)
 	noFusion bool
-	tile     mmTile  // when set, every matmul's tile (tests)
-	prof     profile // per-shader times, with CONVEYOR_VK_PROFILE=1 (profile.go)
+	tile     mmTile // when set, every matmul's tile (tests)
+	tiled    int    // Options.Tiled, or TiledEnv's
+	// tiledTile, when set, is the tiled kernel's tile (tests)
+	tiledTile tiledTile
+	prof      profile // per-shader times, with CONVEYOR_VK_PROFILE=1 (profile.go)
 }
 
 var (
@@ -184,6 +190,7 @@ func NewWithOptions(device int, o Options) (*Backend, error) {
 	if o.MaxAlloc > 0 && o.MaxAlloc < b.maxAlloc {
 		b.maxAlloc = o.MaxAlloc
 	}
+	b.tiled = tiledMode(o)
 	b.noFusion = o.NoFusion || os.Getenv(NoFusionEnv) == "1"
 	b.replay.disabled = o.NoReplay || os.Getenv(NoReplayEnv) == "1"
 	if os.Getenv(ProfileEnv) == "1" {

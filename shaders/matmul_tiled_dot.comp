@@ -1,0 +1,8 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_spirv_intrinsics : require
+// the prefill matmul tiled through shared memory (SUBGROUP 0, INTDOT 1);
+// see matmul_tiled.glsl.
+#define SUBGROUP 0
+#define INTDOT 1
+#include "matmul_tiled.glsl"

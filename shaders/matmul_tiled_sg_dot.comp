@@ -1,0 +1,9 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_spirv_intrinsics : require
+// the prefill matmul tiled through shared memory (SUBGROUP 1, INTDOT 1);
+// see matmul_tiled.glsl.
+#define SUBGROUP 1
+#define INTDOT 1
+#include "matmul_tiled.glsl"
