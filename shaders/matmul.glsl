@@ -74,6 +74,9 @@ layout(push_constant) uniform P {
 } p;
 
 #include "decode.glsl"
+#ifndef EXPERT_TILES
+#include "matmul_float.glsl"
+#endif
 
 #if INTDOT
 // OpSDot of SPV_KHR_integer_dot_product on 4x8-bit packed words (capabilities
@@ -279,6 +282,34 @@ void main() {
 			}
 		}
 	} else {
+#ifndef EXPERT_TILES
+		// Float weights, 8 values a step (matmul_float.glsl): X's values
+		// loaded and rounded once a group, the weights once per X row.
+		for (uint g = tid; g < (p.k + 7u) / 8u; g += WG) {
+			uint e0 = g * 8u, cnt = min(8u, p.k - e0);
+			for (uint c = 0u; c < NCOLS; c++) {
+				if (c >= nc) {
+					break;
+				}
+				float xv[8];
+				loadX8(c0 + c, e0, cnt, xv);
+				for (uint r = 0u; r < ROWS; r++) {
+					if (r >= nr) {
+						break;
+					}
+					float wv[8];
+					loadW8(wBase + (r0 + r) * p.rowBytes, e0, cnt, wv);
+					float a = acc[r * NCOLS + c];
+					for (uint i = 0u; i < 8u; i++) {
+						precise float prod = wv[i] * xv[i];
+						precise float s = a + prod;
+						a = s;
+					}
+					acc[r * NCOLS + c] = a;
+				}
+			}
+		}
+#else
 		for (uint e = tid; e < p.k; e += WG) {
 			for (uint r = 0u; r < ROWS; r++) {
 				if (r >= nr) {
@@ -301,6 +332,7 @@ void main() {
 				}
 			}
 		}
+#endif
 	}
 
 	// Only the outputs this workgroup owns are reduced; each one's tree is the
