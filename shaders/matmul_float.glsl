@@ -44,19 +44,22 @@ float roundX(float x) {
 	return x;
 }
 
-// loadX8 reads x[e0, e0+cnt) of X row col (zeros past cnt), rounded.
-void loadX8(uint col, uint e0, uint cnt, out float v[8]) {
+// loadX8 reads x[e0, e0+cnt) of X row col (zeros past cnt), rounded, as
+// two vec4.
+void loadX8(uint col, uint e0, uint cnt, out vec4 lo, out vec4 hi) {
 	uint at = p.xOff + col * p.k + e0;
 	if (cnt == 8u && (at & 3u) == 0u) {
-		vec4 a = X4[at >> 2], b = X4[(at >> 2) + 1u];
-		v = float[8](a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
+		lo = X4[at >> 2];
+		hi = X4[(at >> 2) + 1u];
 	} else {
-		for (uint i = 0u; i < 8u; i++) {
-			v[i] = i < cnt ? X[at + i] : 0.0;
+		for (uint i = 0u; i < 4u; i++) {
+			lo[i] = i < cnt ? X[at + i] : 0.0;
+			hi[i] = i + 4u < cnt ? X[at + 4u + i] : 0.0;
 		}
 	}
-	for (uint i = 0u; i < 8u; i++) {
-		v[i] = roundX(v[i]);
+	for (uint i = 0u; i < 4u; i++) {
+		lo[i] = roundX(lo[i]);
+		hi[i] = roundX(hi[i]);
 	}
 }
 
@@ -68,21 +71,38 @@ vec2 halves2(uint w) {
 	return unpackHalf2x16(w);
 }
 
-// loadW8 reads weights [e0, e0+cnt) of the row at byte row (zeros past cnt).
-void loadW8(uint row, uint e0, uint cnt, out float v[8]) {
+// loadW8 reads weights [e0, e0+cnt) of the row at byte row (zeros past
+// cnt) as two vec4.
+void loadW8(uint row, uint e0, uint cnt, out vec4 lo, out vec4 hi) {
 	if (cnt == 8u && PACKED == 2u) {
 		if (TYPE == T_F32) {
-			uint at = (row >> 4) + (e0 >> 2);
-			vec4 a = uintBitsToFloat(W4[at]), b = uintBitsToFloat(W4[at + 1u]);
-			v = float[8](a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
+			uint q = (row >> 4) + (e0 >> 2);
+			lo = uintBitsToFloat(W4[q]);
+			hi = uintBitsToFloat(W4[q + 1u]);
 		} else {
 			uvec4 q = W4[(row >> 4) + (e0 >> 3)];
-			vec2 a = halves2(q.x), b = halves2(q.y), c = halves2(q.z), d = halves2(q.w);
-			v = float[8](a.x, a.y, b.x, b.y, c.x, c.y, d.x, d.y);
+			lo = vec4(halves2(q.x), halves2(q.y));
+			hi = vec4(halves2(q.z), halves2(q.w));
 		}
 		return;
 	}
-	for (uint i = 0u; i < 8u; i++) {
-		v[i] = i < cnt ? dequant(row, p.k, e0 + i) : 0.0;
+	for (uint i = 0u; i < 4u; i++) {
+		lo[i] = i < cnt ? dequant(row, p.k, e0 + i) : 0.0;
+		hi[i] = i + 4u < cnt ? dequant(row, p.k, e0 + 4u + i) : 0.0;
 	}
+}
+
+// dot8 adds the 8 products of w and x to a one after another.
+float dot8(float a, vec4 wlo, vec4 whi, vec4 xlo, vec4 xhi) {
+	for (uint i = 0u; i < 4u; i++) {
+		precise float prod = wlo[i] * xlo[i];
+		precise float s = a + prod;
+		a = s;
+	}
+	for (uint i = 0u; i < 4u; i++) {
+		precise float prod = whi[i] * xhi[i];
+		precise float s = a + prod;
+		a = s;
+	}
+	return a;
 }

@@ -117,3 +117,34 @@ func TestMatMulFloatRoundsXAsCPU(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMatMulFloat: process CPU time per float-weight matmul at the 110M
+// shape's FFN size, decode (one row) and prefill (128 rows), default tile.
+func BenchmarkMatMulFloat(b *testing.B) {
+	for _, typ := range floatWeightTypes {
+		for _, n := range []int{1, 128} {
+			t := &testing.T{}
+			e := newEnv(t, Options{})
+			w := e.weight(typ, 2048, 768)
+			x := e.f32(n, 768, 1)
+			dst := e.alloc(gguf.TypeF32, n, 2048)
+			out := make([]byte, dst.g.Bytes())
+			b.Run(fmt.Sprintf("%v/n=%d", typ, n), func(b *testing.B) {
+				run := func() {
+					e.vk.MatMul(dst.g, w.g, x.g)
+					if err := e.vk.Read(dst.g, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				run()
+				c0 := processCPU()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					run()
+				}
+				b.ReportMetric(float64((processCPU()-c0).Microseconds())/float64(b.N), "cpu-µs/matmul")
+			})
+			e.vk.Close()
+		}
+	}
+}

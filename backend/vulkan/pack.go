@@ -22,7 +22,9 @@ import (
 // block, a multiple of 16 bytes), then the rest (scales, d, dmin) in ggml's
 // order. Rows stay whole and in place, so windows of rows, MoE experts'
 // slices and GetRows work as before; the shaders learn the layout from the
-// PACKED specialization constant (decode.glsl). Float types are stored as given.
+// PACKED specialization constant (decode.glsl). Float types are stored as
+// given: their rows are read with 128-bit loads where 16-byte aligned
+// (weightLayout, matmul_float.glsl).
 
 // byteRange is bytes [from, to) of a block.
 type byteRange struct{ from, to int }
