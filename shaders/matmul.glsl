@@ -5,7 +5,8 @@
 // for decode (n = 1) and prefill (n > 1). A workgroup computes ROWS weight rows
 // for NCOLS rows of X, reading each weight block once for all of them.
 //
-// Batch invariance: thread t always sums blocks t, t+WG, t+2WG, ... of a row
+// Batch invariance: thread t always sums blocks (float weights: groups of 8
+// columns) t, t+WG, t+2WG, ... of a row
 // product in that order, and the WG partial sums are combined by the same fixed
 // tree (a shared-memory tree, or with SUBGROUP a subgroupAdd per subgroup
 // then the subgroups' sums in order), so an output's value never depends on n
@@ -18,7 +19,8 @@
 // - (dmin*d_x)*msum) in float. A K-quant's stored bias (Q6_K's 32) comes off
 // the integer sum as bias*sum(x), from Q8_K's sums. Float weights
 // (F32/F16/BF16) are dotted with X rounded to the weight's type, products
-// summed in F32.
+// summed in F32, 8 columns a step (matmul_float.glsl; the matmul_id shaders
+// keep one column a step).
 #include "common.glsl"
 
 layout(constant_id = 0) const uint TYPE = 0;
@@ -74,6 +76,9 @@ layout(push_constant) uniform P {
 } p;
 
 #include "decode.glsl"
+#ifndef EXPERT_TILES
+#include "matmul_float.glsl"
+#endif
 
 #if INTDOT
 // OpSDot of SPV_KHR_integer_dot_product on 4x8-bit packed words (capabilities
@@ -279,6 +284,43 @@ void main() {
 			}
 		}
 	} else {
+#ifndef EXPERT_TILES
+		// Float weights, 8 values a step (matmul_float.glsl): X's values
+		// loaded and rounded once a group; with several X rows, the weight
+		// rows' values once a group too.
+		vec4 wv[ROWS * 2u];
+		for (uint g = tid; g < (p.k + 7u) / 8u; g += WG) {
+			uint e0 = g * 8u, cnt = min(8u, p.k - e0);
+			if (NCOLS > 1u) {
+				for (uint r = 0u; r < ROWS; r++) {
+					if (r >= nr) {
+						break;
+					}
+					loadW8(wBase + (r0 + r) * p.rowBytes, e0, cnt, wv[2u * r], wv[2u * r + 1u]);
+				}
+			}
+			for (uint c = 0u; c < NCOLS; c++) {
+				if (c >= nc) {
+					break;
+				}
+				vec4 xlo, xhi;
+				loadX8(c0 + c, e0, cnt, xlo, xhi);
+				for (uint r = 0u; r < ROWS; r++) {
+					if (r >= nr) {
+						break;
+					}
+					vec4 wlo, whi;
+					if (NCOLS == 1u) {
+						loadW8(wBase + (r0 + r) * p.rowBytes, e0, cnt, wlo, whi);
+					} else {
+						wlo = wv[2u * r];
+						whi = wv[2u * r + 1u];
+					}
+					acc[r * NCOLS + c] = dot8(acc[r * NCOLS + c], wlo, whi, xlo, xhi);
+				}
+			}
+		}
+#else
 		for (uint e = tid; e < p.k; e += WG) {
 			for (uint r = 0u; r < ROWS; r++) {
 				if (r >= nr) {
@@ -301,6 +343,7 @@ void main() {
 				}
 			}
 		}
+#endif
 	}
 
 	// Only the outputs this workgroup owns are reduced; each one's tree is the

@@ -22,7 +22,9 @@ import (
 // block, a multiple of 16 bytes), then the rest (scales, d, dmin) in ggml's
 // order. Rows stay whole and in place, so windows of rows, MoE experts'
 // slices and GetRows work as before; the shaders learn the layout from the
-// PACKED specialization constant (decode.glsl). Float types are stored as given.
+// PACKED specialization constant (decode.glsl). Float types are stored as
+// given: their rows are read with 128-bit loads where 16-byte aligned
+// (weightLayout, matmul_float.glsl).
 
 // byteRange is bytes [from, to) of a block.
 type byteRange struct{ from, to int }
@@ -181,7 +183,15 @@ func unpackRead(t backend.Tensor, dst []byte) error {
 // weightLayout is the PACKED specialization constant for a weight read
 // through view v: 0 ggml's layout, 1 planes, 2 planes with every row
 // 16-byte aligned in the binding.
+// Float weights are stored as given; for them 2 says their rows are 16-byte
+// aligned, else 0.
 func weightLayout(w backend.Tensor, v view) uint32 {
+	if !isQuant(w.Type) {
+		if w.RowBytes()%16 == 0 && v.skip%16 == 0 {
+			return 2
+		}
+		return 0
+	}
 	if _, ok := packedOf(w); !ok {
 		return 0
 	}
