@@ -52,8 +52,15 @@ func TestGPTOSSMoreOraclePrompts(t *testing.T) {
 
 // routerTie is a router near-tie at which llama.cpp chose expert want where
 // this engine's logits put expert over second and want third, less than
-// 0.01 apart: at layer, for the token at position pos.
+// routerTieGap apart: at layer, for the token at position pos.
 type routerTie struct{ layer, pos, want, over int }
+
+// routerTieGap is how close two router logits must be for a tie to count as
+// arbitrary: upstream rounding moves later layers' router logits by about
+// 0.01 (see gptOSSRouterTies), and "long3"'s tie at layer 2 is 0.0085 apart
+// on the CPU and 0.0100 on Vulkan since its float matmul reads 8 columns a
+// step (a different, fixed, summation order).
+const routerTieGap = 0.015
 
 // gptOSSRouterTies are the near-ties where llama.cpp's routing went the other
 // way. gpt-oss's routing is fragile: llama.cpp rounds K and V to F16 and the
@@ -80,8 +87,8 @@ var gptOSSRouterTies = map[string][]routerTie{
 
 // followRouterTies is a router hook that, at each of ties, makes the router
 // choose want over over by lowering over's logit just below want's, after
-// checking that the two are the second and third choice and less than 0.01
-// apart (the engine's own logits may already choose want: then nothing
+// checking that the two are the second and third choice and less than
+// routerTieGap apart (the engine's own logits may already choose want: then nothing
 // changes). seen[i] records that tie i was reached.
 func followRouterTies(t *testing.T, ties []routerTie, seen []bool) model.RouterHook {
 	return func(b backend.Backend, layer int, pos, logits backend.Tensor) {
@@ -113,7 +120,7 @@ func followRouterTies(t *testing.T, ties []routerTie, seen []bool) model.RouterH
 				if gap <= 0 {
 					continue // already llama.cpp's choice
 				}
-				require.Less(t, gap, 0.01, "tie %+v is not a near-tie", tie)
+				require.Less(t, gap, routerTieGap, "tie %+v is not a near-tie", tie)
 				t.Logf("layer %d, position %d: expert %d over %d by %.4f; following llama.cpp's %d", layer, tie.pos, tie.over, tie.want, gap, tie.want)
 				binary.LittleEndian.PutUint32(row[4*tie.over:], math.Float32bits(v(tie.want)-1e-3))
 				require.NoError(t, b.Write(logits, lb))
