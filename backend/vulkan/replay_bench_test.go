@@ -11,15 +11,12 @@ import (
 // inputs written, the step replayed, the argmax read back. It reuses its
 // byte slices, so any allocation counted is the backend's.
 type replayStepper struct {
-	m               *stepModel
-	in              [4][]byte
-	ids             [1]int32
-	pos             int32
-	key             any
-	forward         func()
-	recordNanos     []int64 // per step, as Counters.RecordNanos counts it
-	lastRecordNanos int64
-	stepNanos       []int64 // whole step: writes, replay, argmax readback
+	m       *stepModel
+	in      [4][]byte
+	ids     [1]int32
+	pos     int32
+	key     any
+	forward func()
 }
 
 func newReplayStepper(tb testing.TB, b *Backend) *replayStepper {
