@@ -62,22 +62,7 @@ layout(push_constant) uniform P {
 
 #include "decode.glsl"
 
-#if INTDOT
-// OpSDot of SPV_KHR_integer_dot_product, as in matmul.glsl.
-spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
-int sdotPacked(uint a, uint b, spirv_literal int format);
-int dot4(uint a, uint b) { return sdotPacked(a, b, 0); }
-#else
-int dot4(uint a, uint b) {
-	int s = 0;
-	for (int t = 0; t < 32; t += 8) {
-		s += bitfieldExtract(int(a), t, 8) * bitfieldExtract(int(b), t, 8);
-	}
-	return s;
-}
-#endif
-
-int dot16(uvec4 a, uvec4 b) { return dot4(a.x, b.x) + dot4(a.y, b.y) + dot4(a.z, b.z) + dot4(a.w, b.w); }
+#include "int_dot.glsl"
 
 // The staged activations of one step: unit g*LANES+l+64j of X row c0+c at
 // index c*LANES+l: its 32 quants, its scale, and its sum (Q8_1) or the sums
