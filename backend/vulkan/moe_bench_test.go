@@ -43,13 +43,7 @@ func BenchmarkMatMulID(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			run()
-			c0 := processCPU()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				run()
-			}
-			b.ReportMetric(float64((processCPU()-c0).Microseconds())/float64(reps*b.N), "cpu-µs/call")
+			reportCPUPerOp(b, run, reps, "cpu-µs/call")
 		}
 		for _, tile := range moeTilesTried {
 			b.Run(fmt.Sprintf("n=%d/tile=%d,%d", n, tile.rows, tile.cols), func(b *testing.B) {

@@ -50,6 +50,18 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// reportCPUPerOp runs run once to warm up, then b.N times, and reports the
+// process CPU time per op (run does ops of them) as metric.
+func reportCPUPerOp(b *testing.B, run func(), ops int, metric string) {
+	run()
+	c0 := processCPU()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run()
+	}
+	b.ReportMetric(float64((processCPU()-c0).Microseconds())/float64(ops*b.N), metric)
+}
+
 // BenchmarkMatMulTiles times the 110M shape's matmuls (dim 768, FFN 2048,
 // vocab 32000) per tile, decode (n=1) and prefill (n=128), in process CPU
 // time per matmul (lavapipe's threads are this process's; on a shared
@@ -84,13 +96,7 @@ func BenchmarkMatMulTiles(b *testing.B) {
 								b.Fatal(err)
 							}
 						}
-						run()
-						c0 := processCPU()
-						b.ResetTimer()
-						for i := 0; i < b.N; i++ {
-							run()
-						}
-						b.ReportMetric(float64((processCPU()-c0).Microseconds())/float64(reps*b.N), "cpu-µs/matmul")
+						reportCPUPerOp(b, run, reps, "cpu-µs/matmul")
 					})
 				}
 				e.vk.Close()

@@ -172,13 +172,7 @@ func BenchmarkMatMulTiled(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					run()
-					c0 := processCPU()
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						run()
-					}
-					b.ReportMetric(float64((processCPU()-c0).Microseconds())/float64(2*b.N), "cpu-µs/matmul")
+					reportCPUPerOp(b, run, 2, "cpu-µs/matmul")
 				})
 			}
 			e.vk.Close()
