@@ -15,6 +15,12 @@
 // are sinks, and writes o·(1/l):
 //   M' = max(M, m_s), L' = L·e^(M-M') + l_s·e^(m_s-M'), O' likewise.
 //
+// A workgroup may take QR query rows at once (attendRows: a slot per row and
+// head, QR·GH of them) when they are rows of one sequence that see the same
+// first position, as a prompt's do: K and V are loaded once for every slot,
+// and each slot's scores, tiles and reductions are its own, the arithmetic
+// of its row alone.
+//
 // Every output's arithmetic depends only on its own row's position and
 // sequence (the split boundaries, the tiles within a split, the reduction
 // trees, the row's own number of splits), never on the batch's other rows or
@@ -41,6 +47,8 @@ layout(constant_id = 0) const uint KVTYPE = 0;
 layout(constant_id = 1) const uint QUANTQ = 0;
 layout(constant_id = 2) const uint HD = 64; // head dim
 layout(constant_id = 3) const uint GH = 1;  // query heads per workgroup, at most GMAX
+layout(constant_id = 4) const uint NWIN = 5; // windows a K or V cache takes (1: no window arithmetic)
+layout(constant_id = 5) const uint QR = 1;   // query rows per workgroup, QR·GH at most GMAX
 #define WG 64u
 #define GMAX 8u
 #define SPLIT 256u // positions per split: fixed, whatever the batch
@@ -79,6 +87,7 @@ layout(push_constant) uniform P {
 	uint rowsPerWin; // cache rows per binding window
 	uint nSplits;    // splits per row in the partials (the most any row has)
 	uint dOff, sinkOff, hasSinks, cntOff; // words, but hasSinks
+	uint rows; // query rows in this dispatch
 } p;
 
 shared float qs[GMAX * HD];     // the queries (or their Q8_0 quants, as floats)
@@ -94,6 +103,9 @@ float m[GMAX], l[GMAX], acc[GMAX * DPT];
 shared bool lastSplit;
 
 uint kWord(uint win, uint i) {
+	if (NWIN == 1u) {
+		return K0[i];
+	}
 	switch (win) {
 	case 0u: return K0[i];
 	case 1u: return K1[i];
@@ -104,6 +116,9 @@ uint kWord(uint win, uint i) {
 }
 
 uint vWord(uint win, uint i) {
+	if (NWIN == 1u) {
+		return V0[i];
+	}
 	switch (win) {
 	case 0u: return V0[i];
 	case 1u: return V1[i];
@@ -131,7 +146,7 @@ uint rowBytes() {
 // rowAt locates cache row `row`: its window and its first byte there.
 void rowAt(bool isK, uint row, out uint win, out uint at) {
 	win = 0u;
-	if (p.rowsPerWin < p.cacheRows) {
+	if (NWIN > 1u && p.rowsPerWin < p.cacheRows) {
 		win = row / p.rowsPerWin;
 		row -= win * p.rowsPerWin;
 	}
@@ -180,8 +195,8 @@ float kqAt(uint win, uint at, uint j) {
 
 // quantizeQueries turns qs into Q8_0 as kernels.QuantizeActivations does:
 // d = f16(max|x|/127), q = roundEven(x·127/max|x|), kept as floats.
-void quantizeQueries(uint tid) {
-	for (uint blk = tid; blk < GH * QBLK; blk += WG) {
+void quantizeQueries(uint tid, uint ns) {
+	for (uint blk = tid; blk < ns * QBLK; blk += WG) {
 		uint at = blk * 32u;
 		float amax = 0.0;
 		for (uint j = 0u; j < 32u; j++) {
@@ -197,7 +212,7 @@ void quantizeQueries(uint tid) {
 
 // scores computes the GH heads' scores against cache row `row`: the K row is
 // read once for all of them.
-void scores(uint row, uint kvh, out float s[GMAX]) {
+void scores(uint row, uint kvh, uint ns, out float s[GMAX]) {
 	uint win, at;
 	rowAt(true, row, win, at);
 	for (uint g = 0u; g < GMAX; g++) {
@@ -210,16 +225,16 @@ void scores(uint row, uint kvh, out float s[GMAX]) {
 			uint b0 = at + blk * bsize;
 			float dk = f16tof32(halfAt(true, win, b0));
 			float dot[GMAX];
-			for (uint g = 0u; g < GH; g++) {
+			for (uint g = 0u; g < ns; g++) {
 				dot[g] = 0.0;
 			}
 			for (uint j = 0u; j < 32u; j++) {
 				float kq = kqAt(win, b0, j);
-				for (uint g = 0u; g < GH; g++) {
+				for (uint g = 0u; g < ns; g++) {
 					dot[g] += kq * qs[g * HD + blk * 32u + j]; // integers: exact in any order
 				}
 			}
-			for (uint g = 0u; g < GH; g++) {
+			for (uint g = 0u; g < ns; g++) {
 				precise float sc = dk * qd[g * QBLK + blk];
 				s[g] = fma(sc, dot[g], s[g]);
 			}
@@ -228,12 +243,12 @@ void scores(uint row, uint kvh, out float s[GMAX]) {
 		// Heads under 64 dims: the CPU (ggml_vec_dot_f16's tail) sums the
 		// products exactly in float-float; so do we (exact products by fma).
 		float lo[GMAX];
-		for (uint g = 0u; g < GH; g++) {
+		for (uint g = 0u; g < ns; g++) {
 			lo[g] = 0.0;
 		}
 		for (uint d = 0u; d < HD; d++) {
 			float k = kvAt(true, win, at, kvh * HD + d);
-			for (uint g = 0u; g < GH; g++) {
+			for (uint g = 0u; g < ns; g++) {
 				precise float pr = qs[g * HD + d] * k;
 				precise float pe = fma(qs[g * HD + d], k, -pr);
 				precise float sum = s[g] + pr;
@@ -243,19 +258,19 @@ void scores(uint row, uint kvh, out float s[GMAX]) {
 				lo[g] = lo[g] + (se + pe);
 			}
 		}
-		for (uint g = 0u; g < GH; g++) {
+		for (uint g = 0u; g < ns; g++) {
 			precise float r = s[g] + lo[g];
 			s[g] = r;
 		}
 	} else {
 		for (uint d = 0u; d < HD; d++) {
 			float k = kvAt(true, win, at, kvh * HD + d);
-			for (uint g = 0u; g < GH; g++) {
+			for (uint g = 0u; g < ns; g++) {
 				s[g] = fma(qs[g * HD + d], k, s[g]);
 			}
 		}
 	}
-	for (uint g = 0u; g < GH; g++) {
+	for (uint g = 0u; g < ns; g++) {
 		precise float r = s[g] * p.scale;
 		if (p.softCap > 0.0) {
 			r = p.softCap * tanh(r / p.softCap);
@@ -271,16 +286,16 @@ void scores(uint row, uint kvh, out float s[GMAX]) {
 // groupMax and groupSum reduce each head's value over the workgroup; every
 // thread gets the results. The order is fixed by the workgroup's (and the
 // device's subgroup) size alone.
-void groupMax(inout float v[GMAX], uint tid) {
+void groupMax(inout float v[GMAX], uint tid, uint ns) {
 #if SUBGROUP
-	for (uint g = 0u; g < GH; g++) {
+	for (uint g = 0u; g < ns; g++) {
 		float m = subgroupMax(v[g]);
 		if (subgroupElect()) {
 			red[g * WG + gl_SubgroupID] = m;
 		}
 	}
 	barrier();
-	for (uint g = 0u; g < GH; g++) {
+	for (uint g = 0u; g < ns; g++) {
 		float m = red[g * WG];
 		for (uint i = 1u; i < gl_NumSubgroups; i++) {
 			m = max(m, red[g * WG + i]);
@@ -288,35 +303,35 @@ void groupMax(inout float v[GMAX], uint tid) {
 		v[g] = m;
 	}
 #else
-	for (uint g = 0u; g < GH; g++) {
+	for (uint g = 0u; g < ns; g++) {
 		red[g * WG + tid] = v[g];
 	}
 	barrier();
 	for (uint s = WG / 2u; s > 0u; s >>= 1) {
 		if (tid < s) {
-			for (uint g = 0u; g < GH; g++) {
+			for (uint g = 0u; g < ns; g++) {
 				red[g * WG + tid] = max(red[g * WG + tid], red[g * WG + tid + s]);
 			}
 		}
 		barrier();
 	}
-	for (uint g = 0u; g < GH; g++) {
+	for (uint g = 0u; g < ns; g++) {
 		v[g] = red[g * WG];
 	}
 #endif
 	barrier();
 }
 
-void groupSum(inout float v[GMAX], uint tid) {
+void groupSum(inout float v[GMAX], uint tid, uint ns) {
 #if SUBGROUP
-	for (uint g = 0u; g < GH; g++) {
+	for (uint g = 0u; g < ns; g++) {
 		float m = subgroupAdd(v[g]);
 		if (subgroupElect()) {
 			red[g * WG + gl_SubgroupID] = m;
 		}
 	}
 	barrier();
-	for (uint g = 0u; g < GH; g++) {
+	for (uint g = 0u; g < ns; g++) {
 		precise float m = red[g * WG];
 		for (uint i = 1u; i < gl_NumSubgroups; i++) {
 			m = m + red[g * WG + i];
@@ -324,36 +339,41 @@ void groupSum(inout float v[GMAX], uint tid) {
 		v[g] = m;
 	}
 #else
-	for (uint g = 0u; g < GH; g++) {
+	for (uint g = 0u; g < ns; g++) {
 		red[g * WG + tid] = v[g];
 	}
 	barrier();
 	for (uint s = WG / 2u; s > 0u; s >>= 1) {
 		if (tid < s) {
-			for (uint g = 0u; g < GH; g++) {
+			for (uint g = 0u; g < ns; g++) {
 				precise float a = red[g * WG + tid] + red[g * WG + tid + s];
 				red[g * WG + tid] = a;
 			}
 		}
 		barrier();
 	}
-	for (uint g = 0u; g < GH; g++) {
+	for (uint g = 0u; g < ns; g++) {
 		v[g] = red[g * WG];
 	}
 #endif
 	barrier();
 }
 
-// roundF16Fast is roundF16: in the F16 normal range the float32 rounds to 11
-// significant bits, nearest even, by integer arithmetic on its bits;
-// elsewhere the full conversion.
+// roundF16Fast is roundF16 without a branch (a CPU device runs both sides
+// of one): in the F16 normal range the float32 rounds to 11 significant bits,
+// nearest even, by integer arithmetic on its bits; below it, to a multiple of
+// 2^-24 (F16's subnormal step) by adding and taking away 0.75, whose binade
+// has that step; above 65504 it is infinite; NaN stays NaN.
 float roundF16Fast(float f) {
 	float a = abs(f);
-	if (a >= 6.103515625e-05 && a < 65504.0) { // 2^-14
-		uint u = floatBitsToUint(f);
-		return uintBitsToFloat((u + 0xfffu + ((u >> 13) & 1u)) & ~0x1fffu);
-	}
-	return roundF16(f);
+	uint u = floatBitsToUint(f);
+	uint sgn = u & 0x80000000u;
+	float nrm = uintBitsToFloat((u + 0xfffu + ((u >> 13) & 1u)) & ~0x1fffu);
+	precise float t = a + 0.75;
+	precise float sub = t - 0.75;
+	float r = mix(nrm, uintBitsToFloat(floatBitsToUint(sub) | sgn), a < 6.103515625e-05); // 2^-14
+	r = mix(r, uintBitsToFloat(0x7f800000u | sgn), abs(r) > 65504.0);
+	return mix(r, f, isnan(f));
 }
 
 // tileF16 is a tile of keys over an F16 cache, with the online softmax of
@@ -364,13 +384,13 @@ float roundF16Fast(float f) {
 // device's exp; the F16 roundings are the CPU's but where an exp differs.
 // Thread t finds key t's running maximum and factors; then every thread
 // walks the keys in order for its own dims.
-void tileF16(uint tid, uint nk, uint kvh, uint row0, float s[GMAX]) {
-	for (uint g = 0u; g < GH; g++) {
+void tileF16(uint tid, uint nkS[GMAX], uint nk, uint ns, uint kvh, uint row0, float s[GMAX]) {
+	for (uint g = 0u; g < ns; g++) {
 		ws[g * WG + tid] = s[g];
 	}
 	barrier();
-	if (tid < nk) {
-		for (uint g = 0u; g < GH; g++) {
+	for (uint g = 0u; g < ns; g++) {
+		if (tid < nkS[g]) {
 			float mp = m[g];
 			for (uint j = 0u; j < tid; j++) {
 				mp = max(mp, ws[g * WG + j]);
@@ -395,17 +415,17 @@ void tileF16(uint tid, uint nk, uint kvh, uint row0, float s[GMAX]) {
 			uint d = tid + r * WG;
 			v[r] = d < HD ? kvAt(false, win, at, kvh * HD + d) : 0.0;
 		}
-		for (uint g = 0u; g < GH; g++) {
+		for (uint g = 0u; g < ns; g++) {
+			if (j >= nkS[g]) {
+				continue;
+			}
 			float ms = msS[g * WG + j], vs = vsS[g * WG + j];
 			precise float sum = l[g] * ms + vs;
 			l[g] = sum;
 			m[g] = max(m[g], ws[g * WG + j]);
 			for (uint r = 0u; r < DPT; r++) {
-				float a = acc[g * DPT + r];
-				if (ms != 1.0) {
-					a = roundF16Fast(a * ms);
-				}
-				acc[g * DPT + r] = roundF16Fast(fma(v[r], vs, a));
+				// acc holds halves, so a factor of 1 leaves it as it is
+				acc[g * DPT + r] = roundF16Fast(fma(v[r], vs, roundF16Fast(acc[g * DPT + r] * ms)));
 			}
 		}
 	}
@@ -483,44 +503,52 @@ void combine(uint i, uint h0, uint splits, uint tid) {
 	}
 }
 
-void main() {
-	uint tid = gl_LocalInvocationID.x;
-	uint split = gl_WorkGroupID.x % p.nSplits;
-	uint h0 = (gl_WorkGroupID.x / p.nSplits) * GH; // the first of this workgroup's heads
-	uint kvh = h0 / (p.heads / p.kvHeads);
-	uint i = gl_WorkGroupID.y;
+// rowSees reads row i's position and sequence: whether it is in range, and
+// the cache rows it sees, from base (its sequence's first visible row) for
+// cnt positions.
+bool rowSees(uint i, out uint base, out uint cnt) {
 	int pos = POS[p.posOff + i];
 	int seq = SEQ[p.seqOff + i];
 	uint n = uint(pos) + 1u;
-	uint base = uint(seq) * p.context;
+	base = uint(seq) * p.context;
+	cnt = 0u;
 	if (pos < 0 || seq < 0 || n > p.context || base + n > p.cacheRows) {
-		if (split == 0u) {
-			for (uint j = tid; j < GH * HD; j += WG) {
-				D[p.dOff + (i * p.heads + h0) * HD + j] = uintBitsToFloat(0x7fc00000u); // NaN: out of range
-			}
-		}
-		return;
+		return false;
 	}
 	uint first = 0u; // the first position this query sees
 	if (p.window > 0u && n > p.window) {
 		first = n - p.window;
 	}
-	uint cnt = n - first;
-	uint lo = split * SPLIT;
-	if (lo >= cnt) {
-		return; // this row has fewer splits
-	}
-	uint hi = min(cnt, lo + SPLIT);
+	cnt = n - first;
 	base += first;
+	return true;
+}
 
+// attendRows computes split `split` of rows ra..ra+rn-1 for the GH heads from
+// h0 (a slot each row and head: rn·GH of them), the rows seeing the same cache
+// rows from base, each for its own cnt positions, so that every K and V load
+// serves all the slots. A slot's arithmetic is the same whatever the other
+// slots are: scores, tiles and reductions are its own.
+void attendRows(uint ra, uint rn, uint base, uint cnt[GMAX], uint split, uint h0, uint kvh, uint tid) {
+	uint ns = rn * GH;
+	uint lo = split * SPLIT;
+	uint hiR[GMAX], hiMax = 0u;
+	for (uint r = 0u; r < rn; r++) {
+		hiR[r] = lo < cnt[r] ? min(cnt[r], lo + SPLIT) : 0u; // 0: the row has fewer splits
+		hiMax = max(hiMax, hiR[r]);
+	}
+	if (hiMax == 0u) {
+		return;
+	}
 	uint width = p.heads * HD;
-	for (uint j = tid; j < GH * HD; j += WG) {
-		float qv = Q[p.qOff + i * width + h0 * HD + j];
+	for (uint j = tid; j < ns * HD; j += WG) {
+		uint g = j / HD;
+		float qv = Q[p.qOff + (ra + g / GH) * width + (h0 + g % GH) * HD + j % HD];
 		qs[j] = KVTYPE == T_F16 ? roundF16(qv) : qv;
 	}
 	barrier();
 	if (QUANTQ == 1u) {
-		quantizeQueries(tid);
+		quantizeQueries(tid, ns);
 		barrier();
 	}
 
@@ -532,32 +560,44 @@ void main() {
 	for (uint r = 0u; r < GMAX * DPT; r++) {
 		acc[r] = 0.0;
 	}
-	for (uint t0 = lo; t0 < hi; t0 += WG) {
-		uint nk = min(WG, hi - t0);
+	for (uint t0 = lo; t0 < hiMax; t0 += WG) {
+		uint nk = min(WG, hiMax - t0);
+		uint nkS[GMAX]; // each slot's keys in this tile
+		for (uint g = 0u; g < ns; g++) {
+			uint hi = hiR[g / GH];
+			nkS[g] = hi > t0 ? min(WG, hi - t0) : 0u;
+		}
 		float s[GMAX], tm[GMAX], ts[GMAX], alpha[GMAX];
 		if (tid < nk) {
-			scores(base + t0 + tid, kvh, s);
-		} else {
-			for (uint g = 0u; g < GMAX; g++) {
+			scores(base + t0 + tid, kvh, ns, s);
+		}
+		for (uint g = 0u; g < GMAX; g++) {
+			if (g >= ns || tid >= nkS[g]) {
 				s[g] = NEG_INF;
 			}
 		}
 		if (KVTYPE == T_F16) {
-			tileF16(tid, nk, kvh, base + t0, s);
+			tileF16(tid, nkS, nk, ns, kvh, base + t0, s);
 			continue;
 		}
 		tm = s;
-		groupMax(tm, tid);
-		for (uint g = 0u; g < GH; g++) {
+		groupMax(tm, tid, ns);
+		for (uint g = 0u; g < ns; g++) {
+			if (nkS[g] == 0u) {
+				continue;
+			}
 			float mNew = max(m[g], tm[g]);
 			alpha[g] = m[g] == NEG_INF ? 0.0 : exp(m[g] - mNew);
 			m[g] = mNew;
-			float w = tid < nk ? exp(s[g] - mNew) : 0.0;
+			float w = tid < nkS[g] ? exp(s[g] - mNew) : 0.0;
 			ws[g * WG + tid] = w;
 			ts[g] = w;
 		}
-		groupSum(ts, tid); // its barriers also publish ws
-		for (uint g = 0u; g < GH; g++) {
+		groupSum(ts, tid, ns); // its barriers also publish ws
+		for (uint g = 0u; g < ns; g++) {
+			if (nkS[g] == 0u) {
+				continue;
+			}
 			l[g] = fma(l[g], alpha[g], ts[g]);
 			for (uint r = 0u; r < DPT; r++) {
 				acc[g * DPT + r] *= alpha[g];
@@ -570,43 +610,97 @@ void main() {
 				uint d = tid + r * WG;
 				if (d < HD) {
 					float v = kvAt(false, win, at, kvh * HD + d);
-					for (uint g = 0u; g < GH; g++) {
-						acc[g * DPT + r] = fma(ws[g * WG + j], v, acc[g * DPT + r]);
+					for (uint g = 0u; g < ns; g++) {
+						if (j < nkS[g]) {
+							acc[g * DPT + r] = fma(ws[g * WG + j], v, acc[g * DPT + r]);
+						}
 					}
 				}
 			}
 		}
 		barrier(); // ws is rewritten by the next tile
 	}
-	uint splits = (cnt + SPLIT - 1u) / SPLIT; // the row's own
-	if (splits == 1u) {
-		for (uint g = 0u; g < GH; g++) {
+	bool partials = false;
+	for (uint g = 0u; g < ns; g++) {
+		uint r = g / GH, i = ra + r, h = h0 + g % GH;
+		if (hiR[r] == 0u) {
+			continue;
+		}
+		if (cnt[r] <= SPLIT) { // the row's only split: its output at once
 			float L = l[g];
-			float sinkScale = foldSink(h0 + g, m[g], L);
+			float sinkScale = foldSink(h, m[g], L);
 			float inv = 1.0 / L; // then o·inv, as the CPU
-			for (uint r = 0u; r < DPT; r++) {
-				uint d = tid + r * WG;
+			for (uint e = 0u; e < DPT; e++) {
+				uint d = tid + e * WG;
 				if (d < HD) {
-					store(i, h0 + g, d, acc[g * DPT + r], sinkScale, inv);
+					store(i, h, d, acc[g * DPT + e], sinkScale, inv);
 				}
 			}
+			continue;
 		}
-		return;
-	}
-	for (uint g = 0u; g < GH; g++) {
-		uint rec = p.partOff + ((i * p.heads + h0 + g) * p.nSplits + split) * (HD + 2u);
+		partials = true;
+		uint rec = p.partOff + ((i * p.heads + h) * p.nSplits + split) * (HD + 2u);
 		if (tid == 0u) {
 			PART[rec] = m[g];
 			PART[rec + 1u] = l[g];
 		}
-		for (uint r = 0u; r < DPT; r++) {
-			uint d = tid + r * WG;
+		for (uint e = 0u; e < DPT; e++) {
+			uint d = tid + e * WG;
 			if (d < HD) {
-				PART[rec + 2u + d] = acc[g * DPT + r];
+				PART[rec + 2u + d] = acc[g * DPT + e];
 			}
 		}
 	}
-	if (finishesRow(p.cntOff + i * (p.heads / GH) + h0 / GH, splits, tid)) {
-		combine(i, h0, splits, tid);
+	if (!partials) {
+		return;
 	}
+	for (uint r = 0u; r < rn; r++) {
+		uint i = ra + r;
+		if (hiR[r] == 0u || cnt[r] <= SPLIT) {
+			continue;
+		}
+		uint splits = (cnt[r] + SPLIT - 1u) / SPLIT; // the row's own
+		if (finishesRow(p.cntOff + i * (p.heads / GH) + h0 / GH, splits, tid)) {
+			combine(i, h0, splits, tid);
+		}
+	}
+}
+
+// Workgroup y computes query row y, unless rows y-y%QR.. (QR of them) are in
+// range and see the same cache rows from the same first one (a prompt's
+// rows, without a sliding window that has begun to slide): then the first of
+// them computes all QR at once, and the others have nothing to do. Rows that
+// cannot go together keep a workgroup each.
+void main() {
+	uint tid = gl_LocalInvocationID.x;
+	uint split = gl_WorkGroupID.x % p.nSplits;
+	uint h0 = (gl_WorkGroupID.x / p.nSplits) * GH; // the first of this workgroup's heads
+	uint kvh = h0 / (p.heads / p.kvHeads);
+	uint i = gl_WorkGroupID.y;
+	uint i0 = i - i % QR;
+	uint cnt[GMAX], base;
+	if (QR > 1u && i0 + QR <= p.rows) {
+		uint base0 = 0u;
+		bool together = true;
+		for (uint r = 0u; r < QR; r++) {
+			together = together && rowSees(i0 + r, base, cnt[r]);
+			together = together && (r == 0u || base == base0);
+			base0 = r == 0u ? base : base0;
+		}
+		if (together) {
+			if (i == i0) {
+				attendRows(i0, QR, base0, cnt, split, h0, kvh, tid);
+			}
+			return;
+		}
+	}
+	if (!rowSees(i, base, cnt[0])) {
+		if (split == 0u) {
+			for (uint j = tid; j < GH * HD; j += WG) {
+				D[p.dOff + (i * p.heads + h0) * HD + j] = uintBitsToFloat(0x7fc00000u); // NaN: out of range
+			}
+		}
+		return;
+	}
+	attendRows(i, 1u, base, cnt, split, h0, kvh, tid);
 }

@@ -27,6 +27,13 @@ import (
 // and the batch only decides how many workgroups run. So a sequence's
 // attention is the same bits alone, beside others, or with its prompt in
 // chunks.
+//
+// In a batch of several rows a workgroup may take rowsPer rows at once (a
+// slot per row and head, attnMaxGroup slots), each K and V load serving all
+// of them: the shader checks that they are rows of one sequence seeing the
+// same first position (a prompt's), else each row keeps its own workgroup.
+// A slot's arithmetic is that of its row alone, so this changes no bits;
+// decode (one row) takes the plain pipeline, which compiles to less code.
 
 // attnSplit is the positions per split (SPLIT in the shaders).
 const attnSplit = 256
@@ -126,7 +133,15 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 	if quantFlash(kCache.Type, p.HeadDim, hasSinks) {
 		quantQ = 1
 	}
-	attend := b.pipeline(b.attention, uint32(kCache.Type), quantQ, uint32(p.HeadDim), uint32(group))
+	rowsPer := 1 // query rows a workgroup takes (a prompt's rows share their K and V loads)
+	if q.Rows > 1 {
+		rowsPer = attnMaxGroup / group
+	}
+	nwin := maxKVWindows // the general shader, unless one window holds each cache
+	if len(kw.views) == 1 {
+		nwin = 1
+	}
+	attend := b.pipeline(b.attention, uint32(kCache.Type), quantQ, uint32(p.HeadDim), uint32(group), uint32(nwin), uint32(rowsPer))
 	for lo := 0; lo < q.Rows; lo += perDispatch {
 		n := min(perDispatch, q.Rows-lo)
 		qv := b.bindRange(q, int64(lo)*q.RowBytes(), int64(n)*q.RowBytes())
@@ -150,7 +165,7 @@ func (b *Backend) Attend(dst, q, kCache, vCache, pos, seq backend.Tensor, p back
 		pc := push{}.u(qv.words(), uint32(kw.views[0].skip), uint32(vw.views[0].skip), pv.words(), sv.words(), part.words(),
 			uint32(p.Heads), uint32(p.KVHeads), uint32(p.Context), uint32(kCache.Rows)).
 			f(p.Scale).f(max(p.SoftCap, 0)).
-			u(uint32(window), uint32(kw.rowsPerWin), uint32(splits), dv.words(), sinkOff, boolWord(hasSinks), cnt.words())
+			u(uint32(window), uint32(kw.rowsPerWin), uint32(splits), dv.words(), sinkOff, boolWord(hasSinks), cnt.words(), uint32(n))
 		b.dispatch(attend, views, []int{3, 4 + 2*maxKVWindows, 6 + 2*maxKVWindows}, pc, uint32(groups*splits), uint32(n))
 	}
 }

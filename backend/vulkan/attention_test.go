@@ -108,10 +108,14 @@ func TestAttendBatchInvariant(t *testing.T) {
 			types = []gguf.Type{gguf.TypeF16, gguf.TypeQ8_0}
 		}
 		for _, typ := range types {
-			c := attnCase{typ: typ, heads: 8, kvHeads: 2, hd: 64, context: 350, softCap: 20}
-			for _, window := range []int{0, 100} {
-				c.window = window
-				e.attendInvariant(c, fmt.Sprintf("%v subgroups off %v", c, o.NoSubgroups))
+			// 4 query heads a KV head: a workgroup takes 2 rows of a prompt
+			// at once; 1: 8 rows (attention.go's rowsPer)
+			for _, kvHeads := range []int{2, 8} {
+				c := attnCase{typ: typ, heads: 8, kvHeads: kvHeads, hd: 64, context: 350, softCap: 20}
+				for _, window := range []int{0, 100} {
+					c.window = window
+					e.attendInvariant(c, fmt.Sprintf("%v subgroups off %v", c, o.NoSubgroups))
+				}
 			}
 		}
 	}

@@ -80,8 +80,8 @@ var shaderLayouts = map[string][2]int{
 	"swiglu_quant":  {4, 32},
 	"kv_write":      {3, 28},
 	"argmax":        {2, 16},
-	"attention":     {7 + 2*maxKVWindows, 76},
-	"attention_sg":  {7 + 2*maxKVWindows, 76},
+	"attention":     {7 + 2*maxKVWindows, 80},
+	"attention_sg":  {7 + 2*maxKVWindows, 80},
 }
 
 // pipeline returns the pipeline for a shader with spec constants, creating
