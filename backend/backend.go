@@ -280,6 +280,21 @@ type ArgMaxer interface {
 	ArgMax(x Tensor, dst []int32) error
 }
 
+// MaxTopK is the largest k a TopKer takes.
+const MaxTopK = 256
+
+// TopKer is implemented by backends that can find the k largest values of
+// each row on the device, so sampling with top-k reads back k ids and
+// values per row instead of the whole logits row.
+type TopKer interface {
+	// TopK finds, for each row of x (F32, rows x cols), the k values that
+	// come first in the order larger first, the lower index on ties, NaN
+	// after every number (1 <= k <= min(cols, MaxTopK)), and writes their
+	// indices to ids and values to vals, k a row in no particular order,
+	// waiting for every op recorded before it.
+	TopK(x Tensor, k int, ids []int32, vals []float32) error
+}
+
 // Replayer is implemented by backends that can record a sequence of ops once
 // and run the same commands again without recording them anew (a decode
 // step, token after token).

@@ -163,12 +163,16 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 		return nil, err
 	}
 	q.prefilled(logits, len(prompt)-reuse)
-	greedy := -1 // the argmax after the last token, when computed instead of logits
+	greedy := -1       // the argmax after the last token, when computed instead of logits
+	var topIDs []int32 // the top-k candidates after it, when found instead of logits
+	var topLogits []float32
 	for {
 		var next int32
 		var done bool
 		if greedy >= 0 {
 			next, done, err = q.stepID(ctx, int32(greedy), len(s.history))
+		} else if topIDs != nil {
+			next, done, err = q.stepTop(ctx, topIDs, topLogits, len(s.history))
 		} else {
 			next, done, err = q.step(ctx, logits, len(s.history))
 		}
@@ -181,7 +185,7 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 				q.finish()
 				return q.res, err
 			}
-			greedy = -1
+			greedy, topIDs = -1, nil
 			q.res.Stats.ContextShifts++
 			continue
 		}
@@ -194,6 +198,13 @@ func (s *Session) Generate(ctx context.Context, req Request, emit func(Token) er
 				return q.res, err
 			}
 			greedy = int(ids[0])
+			continue
+		}
+		if k := q.topKOnly(); k > 0 && s.canTopK(k) { // 8k bytes read back
+			if topIDs, topLogits, err = s.forwardTopK(singleToken(next, pos), k); err != nil {
+				s.history = s.history[:pos]
+				return q.res, err
+			}
 			continue
 		}
 		out, err := s.Forward(singleToken(next, pos))

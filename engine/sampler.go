@@ -157,6 +157,25 @@ func (s *sampler) sample(logits []float32) int32 {
 			c = append(c, candidate{id: int32(i), logit: l})
 		}
 	}
+	return s.draw(c)
+}
+
+// fromTop is sample when the logits' top-k candidates (Sampling.TopK of
+// them) were found elsewhere, on the device: the rest of the chain runs on
+// them alone, as sample would after its own top-k. Only for what
+// topKOnly allows: no penalty or bias, a positive temperature.
+func (s *sampler) fromTop(ids []int32, logits []float32) int32 {
+	c := s.cands[:0]
+	for i, id := range ids {
+		c = append(c, candidate{id: id, logit: logits[i]})
+	}
+	return s.draw(c)
+}
+
+// draw runs the chain after top-k on candidates c: sort, top-p, min-p,
+// temperature, then a draw.
+func (s *sampler) draw(c []candidate) int32 {
+	o := s.opts
 	slices.SortFunc(c, candidateOrder)
 	if o.TopP > 0 && o.TopP < 1 {
 		softmax(c, 1)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/tokenizer"
 )
 
@@ -177,6 +178,25 @@ func (q *sequence) argmaxOnly() bool {
 	o := q.req.Sampling
 	return q.req.MaxTokens != 0 && o.Temperature <= 0 && !o.penalized() && len(o.LogitBias) == 0 &&
 		q.con == nil && !q.req.IgnoreEOS && !q.req.Logprobs
+}
+
+// topKOnly returns k when the next token is drawn from the k largest raw
+// logits alone (sampling with top-k, no penalty, bias, grammar, ignored EOS
+// or log-probabilities), else 0. Its owner may then find those k on the
+// device and call stepTop.
+func (q *sequence) topKOnly() int {
+	o := q.req.Sampling
+	if q.req.MaxTokens == 0 || o.Temperature <= 0 || o.TopK <= 0 || o.TopK > backend.MaxTopK || o.penalized() ||
+		len(o.LogitBias) != 0 || q.con != nil || q.req.IgnoreEOS || q.req.Logprobs {
+		return 0
+	}
+	return o.TopK
+}
+
+// stepTop is step from the top-k candidates (topKOnly's k): their ids and
+// logits.
+func (q *sequence) stepTop(ctx context.Context, ids []int32, logits []float32, cached int) (next int32, done bool, err error) {
+	return q.stepID(ctx, q.smp.fromTop(ids, logits), cached)
 }
 
 // stepID is step with the next token chosen: id.

@@ -60,6 +60,9 @@ type Session struct {
 	// rows is Forward's result, reused.
 	rows [][]float32
 	ids  []int32 // forwardArgmax's result
+	// forwardTopK's result
+	topIDs    []int32
+	topLogits []float32
 }
 
 // DefaultBatchSize is the most tokens a forward pass takes unless a session
@@ -281,6 +284,49 @@ func (s *Session) forwardArgmax(batch model.Batch) ([]int32, error) {
 		return nil, err
 	}
 	return s.ids, nil
+}
+
+// canTopK reports whether forwardTopK can find k candidates on the device:
+// the backend of the output layer can, and k is below the vocabulary (else
+// the sampler takes every logit).
+func (s *Session) canTopK(k int) bool {
+	out := s.m.backend
+	if s.m.place != nil {
+		out = s.m.place.Output
+	}
+	_, ok := out.(backend.TopKer)
+	return ok && s.state != nil && k < s.state.Logits.Cols
+}
+
+// forwardTopK is Forward returning only the k first logits of its one
+// output row in the sampler's order, and their ids, found on the device
+// (canTopK): 8k bytes read back instead of the row.
+func (s *Session) forwardTopK(batch model.Batch, k int) ([]int32, []float32, error) {
+	out := s.m.backend
+	if s.m.place != nil {
+		out = s.m.place.Output
+	}
+	tk := out.(backend.TopKer)
+	if s.state == nil {
+		return nil, nil, ErrSessionClosed
+	}
+	if s.m.backend == nil {
+		return nil, nil, ErrModelClosed
+	}
+	if err := s.state.SetBatch(batch, s.kv); err != nil {
+		return nil, nil, err
+	}
+	s.forward()
+	logits := s.state.Logits.Slice(0, s.state.Outputs())
+	if logits.Rows != 1 {
+		return nil, nil, fmt.Errorf("engine: top-k of %d output rows", logits.Rows)
+	}
+	s.topIDs = append(s.topIDs[:0], make([]int32, k)...)
+	s.topLogits = append(s.topLogits[:0], make([]float32, k)...)
+	if err := tk.TopK(logits, k, s.topIDs, s.topLogits); err != nil {
+		return nil, nil, err
+	}
+	return s.topIDs, s.topLogits, nil
 }
 
 // prefill puts tokens at positions start.. of sequence 0 into the cache, in

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/conveyor-llm/conveyor/backend"
 	"github.com/conveyor-llm/conveyor/cgo/vk"
 	"github.com/conveyor-llm/conveyor/internal/testdata"
 )
@@ -169,5 +170,35 @@ func TestGreedyArgmaxVulkan(t *testing.T) {
 		require.NotEmpty(t, got[0], be)
 		require.Equal(t, got[1], got[0], be)
 		require.NoError(t, m.Close())
+	}
+}
+
+// Sampling with top-k through the device's TopK draws what the sampler draws
+// from the whole logits row (the same seed, the same tokens), and reads back
+// 8k bytes a token instead of the row.
+func TestSampledTopKVulkan(t *testing.T) {
+	m, err := Load(testdata.Path(t, "models/stories260K-q8_0.gguf"), Options{Backend: "vulkan", Threads: 2})
+	require.NoError(t, err)
+	defer m.Close()
+	counters := m.backend.(backend.Counting)
+	for _, prompt := range []string{"Once upon a time", "The little dog"} {
+		for seed := range uint64(3) {
+			var got [2][]int32
+			var readback [2]int64
+			for i, bias := range []map[int32]float32{nil, {0: 0}} { // a bias, even 0, needs the logits
+				s, err := m.NewSession(SessionOptions{Context: 96})
+				require.NoError(t, err)
+				smp := Sampling{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1, Seed: seed, LogitBias: bias}
+				before := counters.Counters().ReadbackBytes
+				res, err := s.Generate(context.Background(), Request{Prompt: prompt, MaxTokens: 50, Sampling: smp}, nil)
+				require.NoError(t, err)
+				got[i], readback[i] = res.GeneratedIDs, counters.Counters().ReadbackBytes-before
+				s.Close()
+			}
+			require.NotEmpty(t, got[0])
+			require.Equal(t, got[1], got[0], "%q seed %d", prompt, seed)
+			t.Logf("%q seed %d: %d tokens, %d bytes read back (full rows: %d)", prompt, seed, len(got[0]), readback[0], readback[1])
+			require.Less(t, readback[0], readback[1]/4)
+		}
 	}
 }

@@ -80,6 +80,7 @@ var shaderLayouts = map[string][2]int{
 	"swiglu_quant":  {4, 32},
 	"kv_write":      {3, 28},
 	"argmax":        {2, 16},
+	"topk":          {2, 20},
 	"attention":     {7 + 2*maxKVWindows, 80},
 	"attention_sg":  {7 + 2*maxKVWindows, 80},
 }

@@ -130,6 +130,7 @@ var (
 	_ backend.Backend  = (*Backend)(nil)
 	_ backend.Counting = (*Backend)(nil)
 	_ backend.ArgMaxer = (*Backend)(nil)
+	_ backend.TopKer   = (*Backend)(nil)
 	_ backend.Replayer = (*Backend)(nil)
 )
 
