@@ -251,12 +251,7 @@ func (s *Session) forward() {
 // computed on the device where the backend can (a few bytes read back),
 // else from the logits.
 func (s *Session) forwardArgmax(batch model.Batch) ([]int32, error) {
-	// The logits live where the output layer runs: the CPU in a split model.
-	out := s.m.backend
-	if s.m.place != nil {
-		out = s.m.place.Output
-	}
-	am, ok := out.(backend.ArgMaxer)
+	am, ok := s.outputBackend().(backend.ArgMaxer)
 	if !ok {
 		out, err := s.Forward(batch)
 		if err != nil {
@@ -268,17 +263,10 @@ func (s *Session) forwardArgmax(batch model.Batch) ([]int32, error) {
 		}
 		return s.ids, nil
 	}
-	if s.state == nil {
-		return nil, ErrSessionClosed
-	}
-	if s.m.backend == nil {
-		return nil, ErrModelClosed
-	}
-	if err := s.state.SetBatch(batch, s.kv); err != nil {
+	logits, err := s.deviceLogits(batch)
+	if err != nil {
 		return nil, err
 	}
-	s.forward()
-	logits := s.state.Logits.Slice(0, s.state.Outputs())
 	s.ids = append(s.ids[:0], make([]int32, logits.Rows)...)
 	if err := am.ArgMax(logits, s.ids); err != nil {
 		return nil, err
@@ -286,15 +274,36 @@ func (s *Session) forwardArgmax(batch model.Batch) ([]int32, error) {
 	return s.ids, nil
 }
 
+// outputBackend is the backend the logits live on: where the output layer
+// runs, the CPU in a split model.
+func (s *Session) outputBackend() backend.Backend {
+	if s.m.place != nil {
+		return s.m.place.Output
+	}
+	return s.m.backend
+}
+
+// deviceLogits runs batch and returns its output rows' logits where they
+// are, read back by nothing.
+func (s *Session) deviceLogits(batch model.Batch) (backend.Tensor, error) {
+	if s.state == nil {
+		return backend.Tensor{}, ErrSessionClosed
+	}
+	if s.m.backend == nil {
+		return backend.Tensor{}, ErrModelClosed
+	}
+	if err := s.state.SetBatch(batch, s.kv); err != nil {
+		return backend.Tensor{}, err
+	}
+	s.forward()
+	return s.state.Logits.Slice(0, s.state.Outputs()), nil
+}
+
 // canTopK reports whether forwardTopK can find k candidates on the device:
 // the backend of the output layer can, and k is below the vocabulary (else
 // the sampler takes every logit).
 func (s *Session) canTopK(k int) bool {
-	out := s.m.backend
-	if s.m.place != nil {
-		out = s.m.place.Output
-	}
-	_, ok := out.(backend.TopKer)
+	_, ok := s.outputBackend().(backend.TopKer)
 	return ok && s.state != nil && k < s.state.Logits.Cols
 }
 
@@ -302,22 +311,14 @@ func (s *Session) canTopK(k int) bool {
 // output row in the sampler's order, and their ids, found on the device
 // (canTopK): 8k bytes read back instead of the row.
 func (s *Session) forwardTopK(batch model.Batch, k int) ([]int32, []float32, error) {
-	out := s.m.backend
-	if s.m.place != nil {
-		out = s.m.place.Output
+	tk, ok := s.outputBackend().(backend.TopKer)
+	if !ok {
+		return nil, nil, fmt.Errorf("engine: the output layer's backend has no top-k")
 	}
-	tk := out.(backend.TopKer)
-	if s.state == nil {
-		return nil, nil, ErrSessionClosed
-	}
-	if s.m.backend == nil {
-		return nil, nil, ErrModelClosed
-	}
-	if err := s.state.SetBatch(batch, s.kv); err != nil {
+	logits, err := s.deviceLogits(batch)
+	if err != nil {
 		return nil, nil, err
 	}
-	s.forward()
-	logits := s.state.Logits.Slice(0, s.state.Outputs())
 	if logits.Rows != 1 {
 		return nil, nil, fmt.Errorf("engine: top-k of %d output rows", logits.Rows)
 	}

@@ -210,8 +210,8 @@ void quantizeQueries(uint tid, uint ns) {
 	}
 }
 
-// scores computes the GH heads' scores against cache row `row`: the K row is
-// read once for all of them.
+// scores computes the ns slots' scores (rows and heads) against cache row
+// `row`: the K row is read once for all of them.
 void scores(uint row, uint kvh, uint ns, out float s[GMAX]) {
 	uint win, at;
 	rowAt(true, row, win, at);
